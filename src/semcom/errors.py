@@ -1,0 +1,21 @@
+"""Typed errors raised by semcom. Every bad input ends in one of these, never a crash or a hang."""
+
+
+class SemcomError(Exception):
+    """Base class of all semcom errors."""
+
+
+class InputError(SemcomError, ValueError):
+    """An argument has the wrong shape, dtype, range, or holds NaN/Inf."""
+
+
+class ConfigError(SemcomError, ValueError):
+    """A configuration has an unknown key, a missing key or a value of the wrong type."""
+
+
+class CodecError(SemcomError):
+    """A classical codec could not encode, or could not decode a (corrupt or truncated) stream."""
+
+
+class LinkError(SemcomError, ValueError):
+    """The digital link was configured or called inconsistently (unsupported MCS, bad payload...)."""

@@ -1,0 +1,116 @@
+"""Results with provenance, written as JSON.
+
+Every experiment returns a :class:`Results`; ``save`` writes ``<out>/<name>.json`` holding the
+data and its provenance: package version, git commit (when run from a checkout), config, seed,
+data checksums and the date. Plots are made from this JSON, never from in-memory state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import semcom
+
+
+def git_commit() -> str | None:
+    """The commit of the source checkout semcom runs from, or ``None`` outside a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    commit = out.stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=5
+    )
+    return commit + ("+dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
+
+
+def provenance(config: Any = None, seed: int | None = None, data_checksums: dict | None = None) -> dict:
+    """The provenance block stored with every result."""
+    import torch
+
+    try:
+        import sionna
+
+        sionna_version = getattr(sionna, "__version__", None)
+    except Exception:  # pragma: no cover - sionna is a hard dependency
+        sionna_version = None
+    return {
+        "package": "semcom",
+        "version": semcom.__version__,
+        "git_commit": git_commit(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "sionna": sionna_version,
+        "config": to_jsonable(config),
+        "seed": seed,
+        "data_checksums": data_checksums or {},
+    }
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert dataclasses, numpy/torch values and paths to plain JSON types (NaN -> None)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {k: to_jsonable(v) for k, v in dataclasses.asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return None if math.isnan(v) or math.isinf(v) else v
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    try:
+        import torch
+
+        if isinstance(obj, torch.Tensor):
+            return to_jsonable(obj.detach().cpu().numpy())
+    except ImportError:  # pragma: no cover
+        pass
+    return obj
+
+
+@dataclasses.dataclass
+class Results:
+    """What an experiment returns: a name, its data (JSON-able) and provenance."""
+
+    name: str
+    data: Any
+    provenance: dict
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "provenance": self.provenance, "data": to_jsonable(self.data)}
+
+    def save(self, out_dir: str | Path, filename: str | None = None) -> Path:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / (filename or f"{self.name}.json")
+        path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Results":
+        d = json.loads(Path(path).read_text())
+        return cls(name=d["name"], data=d["data"], provenance=d["provenance"])

@@ -1,0 +1,1 @@
+"""semcom.link"""
