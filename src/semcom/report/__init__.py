@@ -1,1 +1,1 @@
-"""semcom.report"""
+"""Plots and the HTML report, always made from results JSON."""

@@ -1,0 +1,176 @@
+"""The main job (``semcom demo``): classical baselines over a bit-true 5G NR link, as an HTML report.
+
+What it runs (defaults sized for a 2-core laptop CPU, a few minutes):
+
+1. The link: code-block error rate versus SNR for QPSK at code rates 1/2 and 2/3, bit-true LDPC
+   beside the BLER-table abstraction (:mod:`semcom.experiments.link_bler`).
+2. The separation baseline on the bundled test photos (:mod:`semcom.experiments.separation_sweep`):
+   JPEG2000 and HEIF (HEVC-intra, the BPG stand-in) over the bit-true link and over a
+   capacity-achieving code, AWGN and block Rayleigh, PSNR and MS-SSIM versus SNR at one CBR.
+3. Reconstructions side by side at a few SNRs.
+
+Everything lands in ``results/demo/`` (``--out`` to change): ``index.html`` (self-contained),
+``demo.json`` with provenance and every number in the page, and the PNG plots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from semcom.experiments import link_bler, separation_sweep
+from semcom.experiments.common import add_common_arguments, load_config_file, load_image_set
+from semcom.experiments.results import Results, provenance
+from semcom.utils import from_dict
+
+NAME = "demo"
+
+
+@dataclasses.dataclass
+class DemoConfig:
+    images: str = "tiny"
+    cbr: float = 1 / 12
+    snr_db: list = dataclasses.field(default_factory=lambda: [-2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0])
+    codecs: list = dataclasses.field(default_factory=lambda: ["jpeg2000", "heif"])
+    channels: list = dataclasses.field(default_factory=lambda: ["awgn", "rayleigh"])
+    seeds: int = 2
+    link_snr_db: list = dataclasses.field(default_factory=lambda: [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    link_num_blocks: int = 100
+    recon_snr_db: list = dataclasses.field(default_factory=lambda: [0.0, 4.0, 8.0])
+    seed: int = 0
+    link: dict = dataclasses.field(default_factory=dict)
+    quick: bool = False
+
+    def shrink(self) -> "DemoConfig":
+        """A tiny version for tests: same code paths, fewer points."""
+        return dataclasses.replace(self, snr_db=[0.0, 8.0], seeds=1, link_snr_db=[0.0, 3.0], link_num_blocks=10,
+                                   recon_snr_db=[8.0], channels=["awgn", "rayleigh"], quick=True)
+
+
+def run(config: DemoConfig | dict | None = None, *, workers: int = 1, cluster: str | None = None,
+        progress: bool = True, out_dir: str | Path | None = None) -> Results:
+    cfg = config if isinstance(config, DemoConfig) else from_dict(DemoConfig, config or {})
+    t0 = time.perf_counter()
+    timings = {}
+
+    t = time.perf_counter()
+    link_res = link_bler.run(dict(mcs=["2:0.5", "2:0.667"], snr_db=cfg.link_snr_db, channels=["awgn"],
+                                  fidelities=["bittrue", "bler_table"], payload_bits=3000,
+                                  num_blocks=cfg.link_num_blocks, seed=cfg.seed, link=dict(cfg.link)),
+                             workers=workers, cluster=cluster, progress=progress)
+    timings["link_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    base_cfg = dict(codecs=cfg.codecs, snr_db=cfg.snr_db, channels=cfg.channels, fidelities=["bittrue", "capacity"],
+                    cbr=cfg.cbr, images=cfg.images, seeds=cfg.seeds, seed=cfg.seed, link=dict(cfg.link))
+    base_res = separation_sweep.run(base_cfg, workers=workers, cluster=cluster, progress=progress)
+    timings["baseline_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    recon = _reconstructions(cfg, out_dir)
+    timings["reconstructions_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - t0
+
+    images = load_image_set(cfg.images)
+    data = {
+        "link": link_res.data,
+        "baseline": base_res.data,
+        "reconstructions": recon,
+        "timings": timings,
+    }
+    return Results(NAME, data, provenance(cfg, seed=cfg.seed, data_checksums={n: s for n, _, s in images}))
+
+
+def _reconstructions(cfg: DemoConfig, out_dir) -> dict:
+    """Reconstructions of the first test image, per codec over the bit-true link at a few SNRs (AWGN)."""
+    from semcom import metrics
+    from semcom.baselines import SeparationSystem
+    from semcom.report.plots import image_grid
+
+    name, img, _ = load_image_set(cfg.images)[0]
+    rows, table = [], []
+    for codec in cfg.codecs:
+        items = [("original", img[0].permute(1, 2, 0).numpy())]
+        system = SeparationSystem(dict(codec=codec, cbr=cfg.cbr, fidelity="bittrue", channel="awgn", link=dict(cfg.link)))
+        for snr in cfg.recon_snr_db:
+            out = system.transmit(img, snr, seed=cfg.seed)
+            p = float(metrics.psnr(img, out.image)[0])
+            items.append((f"{snr:g} dB: {out.status}, {p:.1f} dB, {out.bpp:.3f} bpp", out.image[0].permute(1, 2, 0).numpy()))
+            table.append(dict(codec=codec, snr_db=snr, status=out.status, psnr=p, bpp=out.bpp,
+                              cb_failed=out.num_cb_failed, num_cb=out.num_cb))
+        rows.append((f"{codec} + LDPC (QPSK 1/2)", items))
+    grid = None
+    if out_dir is not None:
+        grid = str(image_grid(rows, Path(out_dir) / "reconstructions.png").name)
+    return {"image": name, "table": table, "grid_png": grid}
+
+
+def write_report(res: Results, out_dir: str | Path) -> Path:
+    """Plots from the JSON and the self-contained ``index.html``."""
+    from semcom.report.html import HtmlReport
+
+    out_dir = Path(out_dir)
+    link_plots = link_bler.plot(Results("link", res.data["link"], res.provenance), out_dir)
+    base_plots = separation_sweep.plot(Results("baseline", res.data["baseline"], res.provenance), out_dir)
+    prov = res.provenance
+    cfg = prov["config"]
+    rep = HtmlReport("semcom demo: classical baselines over a bit-true 5G NR link")
+    rep.paragraph(
+        f"semcom {prov['version']} (commit {prov['git_commit']}), {prov['date']}. SNR is Es/N0 per complex symbol; "
+        f"CBR {cfg['cbr']:.4f} complex channel uses per real source value; PSNR is the mean of per-image PSNR; "
+        f"images: {cfg['images']} ({len(prov['data_checksums'])} photos). Runtime {res.data['timings']['total_s']:.0f} s."
+    )
+    rep.heading("1. The link: code-block error rate versus SNR")
+    rep.paragraph("Bit-true 5G NR chain (TB CRC24A, code-block segmentation with CRC24B, LDPC with rate matching, "
+                  "QAM, AWGN, max-log demapping, LDPC decoding) beside the BLER-table abstraction.")
+    for p in link_plots:
+        rep.image(p, p.stem)
+    rows = [[c["mcs"], c["channel"], c["fidelity"], "n/a" if c["snr_db"] is None else round(c["snr_db"], 2)]
+            for c in res.data["link"]["snr_at_10pct_cbler"]]
+    rep.table(["MCS (Qm:rate)", "channel", "link model", "SNR at 10% CBLER [dB]"], rows)
+    rep.heading("2. Separation baselines: codec + 5G LDPC + QAM, and codec + capacity-achieving code")
+    rep.paragraph("Each photo is coded at the largest stream the CBR allows through the link (headers, CRCs and "
+                  "rate matching counted); lost code blocks corrupt the stream as in a receiver; undecodable "
+                  "streams are scored with a mid-grey fallback and counted as failures.")
+    for p in base_plots:
+        rep.image(p, p.stem)
+    summ = res.data["baseline"]["summary"]
+    rep.table(["codec", "channel", "link", "SNR", "PSNR", "MS-SSIM", "bpp", "failure rate"],
+              [[s["codec"], s["channel"], s["fidelity"], s["snr_db"], s["psnr"], s["ms_ssim"], s["bpp"], s["failure_rate"]]
+               for s in summ])
+    rec = res.data["reconstructions"]
+    rep.heading(f"3. Reconstructions ({rec['image']}, AWGN, bit-true link)")
+    if rec.get("grid_png"):
+        rep.image(out_dir / rec["grid_png"], "original and reconstructions at each SNR")
+    return rep.write(out_dir / "index.html")
+
+
+def add_arguments(p) -> None:
+    add_common_arguments(p, default_out=f"results/{NAME}")
+    p.add_argument("--images", default=None, help="'tiny' (3 photos, 256x256), 'all-256', 'all', or a folder")
+    p.add_argument("--quick", action="store_true", help="a much smaller run (a smoke test)")
+    p.add_argument("--decoder", default=None, choices=["sionna", "fast"], help="LDPC decoder of the bit-true link")
+
+
+def main_from_args(args) -> int:
+    d = load_config_file(args.config)
+    if args.images:
+        d["images"] = args.images
+    if args.decoder:
+        d.setdefault("link", {})["decoder"] = args.decoder
+    d["seed"] = args.seed
+    cfg = from_dict(DemoConfig, d)
+    if args.quick:
+        cfg = cfg.shrink()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res = run(cfg, workers=args.workers, cluster=args.cluster, progress=not args.no_progress, out_dir=out)
+    path = res.save(out)
+    page = write_report(res, out)
+    t = res.data["timings"]
+    print(f"demo finished in {t['total_s']:.1f} s (link {t['link_s']:.1f} s, baselines {t['baseline_s']:.1f} s)")
+    print(f"wrote {path} and {page}")
+    return 0

@@ -1,0 +1,14 @@
+import os
+
+import pytest
+import torch
+
+# Tests run single-threaded per process: deterministic and friendly to 2-core CI machines.
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture
+def rng():
+    g = torch.Generator()
+    g.manual_seed(1234)
+    return g
