@@ -32,7 +32,8 @@ def test_nine_tests_with_the_documented_schema(table):
     assert [(e["K"], e["symbols_per_block"]) for e in data] == [
         (1, 2), (3, 2), (5, 2), (1, 4), (3, 4), (5, 4), (1, 9), (3, 9), (5, 9)]
     for e in data:
-        for key in METHODS + ("paper_ffh", "paper_sidh", "paper_cidh", "optimal_known_cbler", "ffh_monte_carlo"):
+        for key in METHODS + ("paper_ffh", "paper_sidh", "paper_cidh", "optimal_known_cbler", "ffh_monte_carlo",
+                                "cidh_uniform_importance"):
             assert set(e[key]) == {"w_rho", "mu_n"}, key
             assert 0.0 <= e[key]["w_rho"] <= 1.0 and 0.0 <= e[key]["mu_n"] <= 10.0
         assert e["note"]
@@ -73,6 +74,8 @@ def test_cidh_mu_n_matches_and_w_rho_differences_are_explained(table):
         if abs(e["cidh"]["w_rho"] - e["paper_cidh"]["w_rho"]) > 0.005 + 1e-9:
             assert not (lo - 0.005 <= e["paper_cidh"]["w_rho"] <= hi + 0.005)
             assert "cannot come from" in e["note"]
+            # ... and they coincide with CIDH under equal importance (documented in docs/prt.md)
+            assert e["cidh_uniform_importance"]["w_rho"] == pytest.approx(e["paper_cidh"]["w_rho"], abs=0.005)
     # where the profile cannot matter (every symbol sent equally often) CIDH equals the paper
     for test in (3, 6):
         e = table.data[test - 1]
