@@ -64,14 +64,15 @@ def image_to_array(image: torch.Tensor) -> np.ndarray:
         raise InputError(f"a codec encodes one image at a time, got a batch of {x.shape[0]}")
     if x.shape[2] < 1 or x.shape[3] < 1:
         raise InputError(f"image is empty: {tuple(x.shape)}")
-    arr = (x[0].detach().to("cpu", torch.float64) * 255.0).round().clamp(0, 255).to(torch.uint8)
-    return np.ascontiguousarray(arr.permute(1, 2, 0).numpy())
+    chw = x[0].detach().to("cpu", torch.float32).numpy()
+    arr = np.clip(np.rint(chw.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(arr.transpose(1, 2, 0))
 
 
 def array_to_image(arr: np.ndarray) -> torch.Tensor:
     """RGB uint8 ``[H, W, 3]`` -> ``[1, 3, H, W]`` float32 in [0, 1]."""
-    t = torch.from_numpy(np.array(arr, dtype=np.uint8, copy=True))
-    return (t.permute(2, 0, 1).unsqueeze(0).to(torch.float32) / 255.0).contiguous()
+    chw = np.ascontiguousarray(np.asarray(arr, dtype=np.uint8).transpose(2, 0, 1))
+    return torch.from_numpy(np.divide(chw, 255.0, dtype=np.float32)).unsqueeze(0)
 
 
 class Codec(ABC):

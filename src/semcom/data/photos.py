@@ -123,6 +123,12 @@ def center_crop(arr: np.ndarray, height: int, width: int) -> np.ndarray:
     return arr[top : top + height, left : left + width]
 
 
+def uint8_to_float(arr: np.ndarray) -> np.ndarray:
+    """RGB uint8 ``[H, W, 3]`` -> float32 ``[3, H, W]`` in [0, 1] (numpy, new array)."""
+    chw = np.ascontiguousarray(np.asarray(arr, dtype=np.uint8).transpose(2, 0, 1))
+    return np.divide(chw, 255.0, dtype=np.float32)
+
+
 def pixels_sha256(arr: np.ndarray) -> str:
     """Hex SHA-256 of uint8 pixels ``[H, W, 3]`` (row-major bytes)."""
     return hashlib.sha256(np.ascontiguousarray(arr, dtype=np.uint8).tobytes()).hexdigest()
@@ -196,8 +202,8 @@ def test_images(
                 continue
             arr = center_crop(arr, hh, ww)
         arr = np.ascontiguousarray(arr)
-        image = torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0).to(torch.float32) / 255.0
-        out.append(NamedImage(name, image.contiguous(), pixels_sha256(arr)))
+        image = torch.from_numpy(uint8_to_float(arr)).unsqueeze(0)
+        out.append(NamedImage(name, image, pixels_sha256(arr)))
     return out
 
 
