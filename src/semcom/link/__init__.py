@@ -1,1 +1,36 @@
-"""semcom.link"""
+"""semcom.link: the digital 5G NR link and its abstractions, behind one interface.
+
+``make_link(fidelity, **kw)`` builds one of
+
+* ``"bittrue"``: :class:`NRLink`, bit-true on Sionna's NR blocks (CRC, LDPC, QAM, channel);
+* ``"bler_table"``: :class:`BLERTableLink`, per-code-block errors from Sionna's BLER tables;
+* ``"erasure"``: :class:`ErasureLink`, each code block lost with a fixed probability;
+* ``"capacity"``: :class:`CapacityLink`, an ideal capacity-achieving code (the bound).
+
+All share ``transmit(bits [..., k], snr_db, *, generator) -> LinkResult``, ``plan(k)`` and
+``max_payload_bits(channel_uses, snr_db=None)``. See ``docs/link.md``.
+"""
+
+from semcom.link.base import CHANNELS, CSI_MODELS, FADINGS, Link, noise_variance
+from semcom.link.layout import LinkPlan, TBLayout, default_max_tb_bits, tbs_from_nre
+from semcom.link.ldpc import make_ldpc_decoder
+from semcom.link.mcs import MCS, MCS_TABLES
+from semcom.link.nr import NRLink
+from semcom.link.result import LinkResult
+
+__all__ = [
+    "CHANNELS",
+    "CSI_MODELS",
+    "FADINGS",
+    "Link",
+    "LinkPlan",
+    "LinkResult",
+    "MCS",
+    "MCS_TABLES",
+    "NRLink",
+    "TBLayout",
+    "default_max_tb_bits",
+    "make_ldpc_decoder",
+    "noise_variance",
+    "tbs_from_nre",
+]
