@@ -209,6 +209,7 @@ class SemanticFrame:
 class CodeBlockGrant:
     """The base station's grant for one frame: K code blocks, block j carrying ``C_j`` bits.
 
+    ``C_j >= 0`` (a block of a link layout may carry only padding) and at least one ``C_j > 0``.
     Capacities count the payload bits available to symbols (the CRC of each block is appended
     by the link and not counted here). Each block is decoded independently (prt Sec. IV).
 
@@ -237,9 +238,11 @@ class CodeBlockGrant:
                     c = int(c)
                 else:
                     raise InputError(f"code-block capacities must be positive integers, got {caps}")
-            if c <= 0:
-                raise InputError(f"code-block capacities must be positive integers, got {caps}")
+            if c < 0:
+                raise InputError(f"code-block capacities must be non-negative integers, got {caps}")
             clean.append(int(c))
+        if max(clean) == 0:
+            raise InputError(f"a grant needs at least one code block with room, got {caps}")
         object.__setattr__(self, "capacities", tuple(clean))
 
     @classmethod
@@ -248,6 +251,28 @@ class CodeBlockGrant:
         if not isinstance(n_blocks, (int, np.integer)) or n_blocks <= 0:
             raise InputError(f"n_blocks must be a positive integer, got {n_blocks!r}")
         return cls((capacity,) * int(n_blocks))
+
+    @classmethod
+    def from_ranges(cls, ranges: Sequence[tuple[int, int]]) -> "CodeBlockGrant":
+        """The grant matching a link's code-block layout: ``ranges[j] = (start, stop)`` in the payload.
+
+        The ranges must tile ``[0, k)`` in order (as a link's ``cb_ranges`` do); a block carrying
+        only padding has an empty range and capacity 0.
+
+        Example:
+            >>> CodeBlockGrant.from_ranges([(0, 3816), (3816, 7632)]).capacities
+            (3816, 3816)
+        """
+        try:
+            pairs = [(int(a), int(b)) for a, b in ranges]
+        except (TypeError, ValueError):
+            raise InputError(f"ranges must be (start, stop) pairs, got {ranges!r}") from None
+        start = 0
+        for a, b in pairs:
+            if a != start or b < a:
+                raise InputError(f"code-block ranges must tile the payload from 0 in order, got {pairs}")
+            start = b
+        return cls(tuple(b - a for a, b in pairs))
 
     @property
     def n_blocks(self) -> int:
