@@ -62,6 +62,16 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from semcom.errors import SemcomError
+
+    # Commands that own their parser get every argument after their name, options included.
+    for path, module, _help, raw in COMMANDS:
+        if raw and tuple(argv[: len(path)]) == path:
+            try:
+                return int(importlib.import_module(module).main(argv[len(path):]) or 0)
+            except SemcomError as exc:
+                print(f"semcom: error: {exc}", file=sys.stderr)
+                return 2
     parser, handlers = _build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -73,13 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module, raw = handlers[path]
     mod = importlib.import_module(module)
-    from semcom.errors import SemcomError
-
     try:
-        if raw:
-            rc = mod.main(list(args.rest))
-        else:
-            rc = mod.main_from_args(args)
+        rc = mod.main_from_args(args)
     except SemcomError as exc:
         print(f"semcom: error: {exc}", file=sys.stderr)
         return 2

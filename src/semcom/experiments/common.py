@@ -33,7 +33,8 @@ def load_image_set(spec: str) -> tuple:
         imgs = data.test_images(size=size)
     elif Path(spec).is_dir():
         folder = data.ImageFolder(spec)
-        return tuple((name, img, sha) for name, img, sha in folder.named_images())
+        sums = folder.checksums()
+        return tuple((name, folder[i].unsqueeze(0), sums[name]) for i, name in enumerate(folder.names))
     else:
         raise ConfigError(f"unknown image set {spec!r}: use 'tiny', 'all', 'all-256' or a folder path")
     return tuple((im.name, im.image, im.sha256) for im in imgs)
