@@ -1,0 +1,305 @@
+"""A fast CPU decoder for the 5G NR LDPC codes of Sionna's ``LDPC5GEncoder``.
+
+Layered normalised (or offset) min-sum decoding with syndrome-based early stopping, compiled with
+Numba. It consumes exactly what ``sionna.phy.fec.ldpc.LDPC5GDecoder(encoder, hard_out=True,
+return_infobits=True)`` consumes (channel logits ``log p(b=1)/p(b=0)``, ``[..., n]``) and returns
+what it returns (``[..., k]`` hard information bits, float32), 50-100x faster on CPU.
+
+The code (3GPP TS 38.212, Sec. 5.3.2 and 5.4.2):
+
+- base graph 1 or 2 lifted by ``Z`` (every lifting size), parity-check matrix taken from
+  ``encoder.pcm``;
+- the ``k_ldpc - k`` filler bits after the ``k`` information bits are known zeros;
+- the first ``2Z`` systematic bits are punctured (zero LLR);
+- rate matching keeps the next ``n`` bits of the filler-free buffer (redundancy version 0), with
+  the bit interleaver of Sec. 5.4.2.2 undone when the encoder has ``num_bits_per_symbol``;
+- block rows whose extension parity bits are all punctured carry no information and are pruned.
+
+Algorithm (layered min-sum, one block row of ``Z`` checks per layer):
+
+.. code-block:: text
+
+    for each iteration, for each block row r:
+        t_e   = L_v(e) - R_e                          (variable-to-check, every edge e of row r)
+        R_e   = sign(prod_{e'!=e} t_e') * a * min_{e'!=e} |t_e'|     (a = scaling)
+              or  ... * max(min_{e'!=e} |t_e'| - offset, 0)          (offset min-sum)
+        L_v(e) = t_e + R_e
+    stop when the hard decisions satisfy every parity check (early_stop) or after num_iter.
+
+References: Hocevar, "A reduced complexity decoder architecture via layered decoding of LDPC
+codes", SiPS 2004; Chen & Fossorier, "Near optimum universal belief propagation based decoding
+of LDPC codes", IEEE Trans. Commun. 2002 (normalised/offset min-sum).
+
+Example:
+    >>> import torch
+    >>> from sionna.phy.fec.ldpc import LDPC5GEncoder
+    >>> from semcom.link.ldpc_fast import FastLDPC5GDecoder
+    >>> enc = LDPC5GEncoder(k=100, n=200)
+    >>> dec = FastLDPC5GDecoder(enc, num_iter=20)
+    >>> u = torch.randint(0, 2, (4, 100), generator=torch.Generator().manual_seed(0)).float()
+    >>> llr = 4.0 * (2.0 * enc(u) - 1.0)          # noiseless logits
+    >>> bool(torch.equal(dec(llr), u))
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from semcom.errors import InputError, LinkError
+from semcom.link import _ldpc_kernels as _k
+
+__all__ = ["FastLDPC5GDecoder", "ldpc_layout"]
+
+# a-posteriori LLRs (and channel LLRs) saturate here; filler bits sit at +_LMAX (known zeros)
+_LMAX = np.float32(1.0e6)
+
+
+def ldpc_layout(encoder: Any) -> dict:
+    """The quasi-cyclic structure and rate-matching layout of an ``LDPC5GEncoder``'s code.
+
+    Reads only the encoder's public properties (``pcm``, ``z``, ``k``, ``n``, ``k_ldpc``,
+    ``n_ldpc``, ``num_bits_per_symbol``, ``out_int``). Returns a dict of numpy arrays:
+    ``row_ptr [rows+1]``, ``ecol [E]``, ``eshift [E]`` (block edge ``e`` joins check ``r*Z+i`` to
+    variable ``ecol[e]*Z + (i+eshift[e]) % Z``), ``check_mask [rows*Z]`` (checks counted by the
+    syndrome), ``in_pos [n]`` (variable node of each channel LLR), ``cw_pos [n]`` (variable node of
+    each output codeword bit) and the scalars ``z, k, n, k_ldpc, n_vn, rows, cols, dmax``.
+    Raises :class:`LinkError` when the code is not the quasi-cyclic 5G structure expected.
+
+    Example:
+        >>> from sionna.phy.fec.ldpc import LDPC5GEncoder
+        >>> lay = ldpc_layout(LDPC5GEncoder(k=500, n=1000))
+        >>> lay["z"], lay["rows"], lay["n_vn"] == lay["cols"] * lay["z"]
+        (52, 21, True)
+    """
+    z = int(encoder.z)
+    k = int(encoder.k)
+    n = int(encoder.n)
+    k_ldpc = int(encoder.k_ldpc)
+    n_ldpc = int(encoder.n_ldpc)
+    pcm = encoder.pcm.tocoo()
+    if k_ldpc % z or n_ldpc % z or pcm.shape != (n_ldpc - k_ldpc, n_ldpc):
+        raise LinkError(f"unsupported code: pcm {pcm.shape} does not match k_ldpc={k_ldpc}, n_ldpc={n_ldpc}, Z={z}")
+    kb = k_ldpc // z
+    nsys_rm = k - 2 * z  # transmitted systematic bits (the first 2Z are punctured)
+    if nsys_rm < 0 or n < nsys_rm:
+        raise LinkError(f"unsupported code: k={k}, n={n}, Z={z}")
+
+    # quasi-cyclic blocks: (block row, block col) -> shift
+    rows_i = pcm.row // z
+    cols_i = pcm.col // z
+    shift = (pcm.col % z - pcm.row % z) % z
+    blocks: dict[tuple[int, int], int] = {}
+    for r, c, s in zip(rows_i.tolist(), cols_i.tolist(), shift.tolist()):
+        if blocks.setdefault((r, c), s) != s:
+            raise LinkError("unsupported code: parity-check matrix is not quasi-cyclic with lifting Z")
+    counts: dict[tuple[int, int], int] = {}
+    for r, c in zip(rows_i.tolist(), cols_i.tolist()):
+        counts[(r, c)] = counts.get((r, c), 0) + 1
+    if any(v != z for v in counts.values()):
+        raise LinkError("unsupported code: a block of the parity-check matrix is not a permutation")
+
+    # variable node of each rate-matched (filler-free, after 2Z puncturing) buffer position
+    j = np.arange(n)
+    rm_to_vn = np.where(j < nsys_rm, 2 * z + j, k_ldpc + (j - nsys_rm))
+    last_vn = int(rm_to_vn[-1]) if n else 2 * z
+    cols = max(kb + 4, math.ceil((last_vn + 1) / z))
+    rows = cols - kb
+    kept = sorted((r, c, s) for (r, c), s in blocks.items() if r < rows)
+    if any(c >= cols for _, c, _ in kept):
+        raise LinkError("unsupported code: base graph is not lower-triangular in its extension part")
+
+    row_ptr = np.zeros(rows + 1, dtype=np.int64)
+    for r, _, _ in kept:
+        row_ptr[r + 1] += 1
+    row_ptr = np.cumsum(row_ptr)
+    ecol = np.array([c for _, c, _ in kept], dtype=np.int64)
+    eshift = np.array([s for _, _, s in kept], dtype=np.int64)
+    dmax = int(np.diff(row_ptr).max())
+
+    # checks of an extension row whose own parity bit is punctured are always satisfiable
+    check_mask = np.ones(rows * z, dtype=np.uint8)
+    for r, c, s in kept:
+        if r >= 4 and c == kb + r:
+            i = np.arange(z)
+            vn = c * z + (i + s) % z
+            check_mask[r * z + i[vn > last_vn]] = 0
+
+    out_int = getattr(encoder, "num_bits_per_symbol", None)
+    if out_int is not None:
+        perm = np.asarray(encoder.out_int.cpu().numpy(), dtype=np.int64)
+        in_pos = rm_to_vn[perm]
+    else:
+        in_pos = rm_to_vn
+    return {
+        "z": z, "k": k, "n": n, "k_ldpc": k_ldpc, "n_ldpc": n_ldpc, "rows": rows, "cols": cols,
+        "n_vn": cols * z, "dmax": dmax, "row_ptr": row_ptr, "ecol": ecol, "eshift": eshift,
+        "check_mask": check_mask, "in_pos": np.ascontiguousarray(in_pos, dtype=np.int64),
+        "cw_pos": np.ascontiguousarray(in_pos, dtype=np.int64),
+    }
+
+
+class FastLDPC5GDecoder(torch.nn.Module):
+    """Layered min-sum decoder for the 5G NR LDPC code of a Sionna ``LDPC5GEncoder`` (Numba, CPU).
+
+    Drop-in for ``sionna.phy.fec.ldpc.LDPC5GDecoder(encoder, hard_out=True, return_infobits=True)``:
+    the same input, the same output, BLER equal or better at 20 iterations, 50-100x the throughput.
+
+    Args:
+        encoder: the ``sionna.phy.fec.ldpc.LDPC5GEncoder`` whose codewords are decoded (base graph 1
+            or 2, any lifting size, filler bits, puncturing, rate matching, optional interleaver).
+        num_iter: maximum number of layered iterations (one iteration updates every block row once).
+        scaling: normalised min-sum factor applied to check-to-variable magnitudes (0 < scaling <= 1).
+        offset: when given, offset min-sum: magnitudes ``max(min - offset, 0)`` and ``scaling`` is
+            not applied. ``offset`` is in the LLR's units (it is not scale invariant).
+        early_stop: stop a codeword as soon as its hard decisions satisfy every parity check;
+            ``False`` runs exactly ``num_iter`` iterations.
+        hard_out: hard-decided bits (float32 0/1) when ``True``; logits ``log p(1)/p(0)`` otherwise.
+        return_infobits: return the ``k`` information bits when ``True``, the ``n`` transmitted
+            codeword bits (same order as the encoder output) otherwise.
+        return_syndrome_ok: also return a ``[...]`` bool tensor, ``True`` where the decoded word
+            satisfies every parity check (a valid codeword). Can be overridden per call.
+        num_threads: Numba threads (default: all that Numba uses, one per core).
+
+    Input: ``llr`` ``[..., n]`` float channel logits ``log p(b=1)/p(b=0)`` (Sionna's convention:
+    positive means bit 1), a torch tensor or numpy array, finite.
+    Output: ``[..., k]`` (or ``[..., n]``) float32 torch tensor on the input's device; with
+    ``return_syndrome_ok`` a tuple ``(bits, ok)``. ``last_iterations`` holds the iterations each
+    codeword of the last call ran (``[...]`` int32).
+
+    The first call in a fresh environment compiles the kernels (seconds); the machine code is
+    cached by Numba in ``__pycache__`` next to ``semcom/link/_ldpc_kernels.py`` (or in
+    ``NUMBA_CACHE_DIR``).
+
+    Example:
+        >>> import torch
+        >>> from sionna.phy.fec.ldpc import LDPC5GEncoder
+        >>> enc = LDPC5GEncoder(k=500, n=1000)
+        >>> dec = FastLDPC5GDecoder(enc, return_syndrome_ok=True)
+        >>> u = torch.zeros(2, 500)
+        >>> bits, ok = dec(-3.0 * torch.ones(2, 1000))
+        >>> bits.shape, bool(ok.all()), int(bits.sum())
+        (torch.Size([2, 500]), True, 0)
+    """
+
+    def __init__(self, encoder: Any, num_iter: int = 20, scaling: float = 0.75, offset: float | None = None,
+                 early_stop: bool = True, hard_out: bool = True, return_infobits: bool = True,
+                 return_syndrome_ok: bool = False, num_threads: int | None = None) -> None:
+        super().__init__()
+        try:
+            from sionna.phy.fec.ldpc import LDPC5GEncoder
+        except ImportError as exc:  # pragma: no cover - sionna is a hard dependency
+            raise LinkError("FastLDPC5GDecoder needs sionna's LDPC5GEncoder") from exc
+        if not isinstance(encoder, LDPC5GEncoder):
+            raise LinkError(f"encoder must be a sionna LDPC5GEncoder, got {type(encoder).__name__}")
+        if isinstance(num_iter, bool) or not isinstance(num_iter, (int, np.integer)) or num_iter < 1:
+            raise LinkError(f"num_iter must be a positive int, got {num_iter!r}")
+        if not isinstance(scaling, (int, float)) or not (0.0 < float(scaling) <= 1.0):
+            raise LinkError(f"scaling must lie in (0, 1], got {scaling!r}")
+        if offset is not None and (not isinstance(offset, (int, float)) or not (0.0 <= float(offset) < 1e3)):
+            raise LinkError(f"offset must be a non-negative number or None, got {offset!r}")
+        for name, val in [("early_stop", early_stop), ("hard_out", hard_out),
+                          ("return_infobits", return_infobits), ("return_syndrome_ok", return_syndrome_ok)]:
+            if not isinstance(val, bool):
+                raise LinkError(f"{name} must be bool, got {val!r}")
+        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
+            raise LinkError(f"num_threads must be a positive int or None, got {num_threads!r}")
+        self._encoder = [encoder]  # a list keeps it out of this module's submodules
+        self.num_iter = int(num_iter)
+        self.scaling = float(scaling)
+        self.offset = None if offset is None else float(offset)
+        self.early_stop = early_stop
+        self.hard_out = hard_out
+        self.return_infobits = return_infobits
+        self.return_syndrome_ok = return_syndrome_ok
+        self.num_threads = num_threads
+        self._lay = ldpc_layout(encoder)
+        lay = self._lay
+        self._out_pos = np.arange(lay["k"], dtype=np.int64) if return_infobits else lay["cw_pos"]
+        self.last_iterations: torch.Tensor | None = None
+
+    @property
+    def encoder(self) -> Any:
+        """The ``LDPC5GEncoder`` this decoder inverts."""
+        return self._encoder[0]
+
+    @property
+    def k(self) -> int:
+        """Information bits per codeword."""
+        return self._lay["k"]
+
+    @property
+    def n(self) -> int:
+        """Transmitted bits per codeword (LLRs per codeword at the input)."""
+        return self._lay["n"]
+
+    @property
+    def z(self) -> int:
+        """Lifting size."""
+        return self._lay["z"]
+
+    @property
+    def num_layers(self) -> int:
+        """Block rows (layers) decoded after pruning the fully punctured extension rows."""
+        return self._lay["rows"]
+
+    def extra_repr(self) -> str:
+        kind = f"offset={self.offset}" if self.offset is not None else f"scaling={self.scaling}"
+        return (f"k={self.k}, n={self.n}, z={self.z}, layers={self.num_layers}, num_iter={self.num_iter}, "
+                f"{kind}, early_stop={self.early_stop}")
+
+    def forward(self, llr: torch.Tensor | np.ndarray, num_iter: int | None = None,
+                return_syndrome_ok: bool | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Decode ``llr`` ``[..., n]`` channel logits; see the class docstring for the outputs."""
+        lay = self._lay
+        if num_iter is None:
+            num_iter = self.num_iter
+        elif isinstance(num_iter, bool) or not isinstance(num_iter, (int, np.integer)) or num_iter < 1:
+            raise InputError(f"num_iter must be a positive int, got {num_iter!r}")
+        want_ok = self.return_syndrome_ok if return_syndrome_ok is None else bool(return_syndrome_ok)
+        device = llr.device if isinstance(llr, torch.Tensor) else torch.device("cpu")
+        x = _as_float32_2d(llr, lay["n"])
+        lead = tuple(llr.shape[:-1])
+        B = x.shape[0]
+        nout = self._out_pos.shape[0]
+        out = np.empty((B, nout), dtype=np.float32)
+        ok = np.zeros(B, dtype=np.bool_)
+        iters = np.zeros(B, dtype=np.int32)
+        if B:
+            threads = self.num_threads or _k.num_threads()
+            nchunks = max(1, min(B, threads))
+            # normalised min-sum: scale * min; offset min-sum: max(min - offset, 0)
+            scale, off = (1.0, self.offset) if self.offset is not None else (self.scaling, 0.0)
+            _k.decode_batch(
+                x, lay["in_pos"], lay["k"], lay["k_ldpc"], lay["n_vn"], self._out_pos, self.hard_out,
+                lay["row_ptr"], lay["ecol"], lay["eshift"], lay["check_mask"], lay["z"], lay["dmax"],
+                int(num_iter), np.float32(scale), np.float32(off), self.early_stop, _LMAX, nchunks, out, ok, iters)
+        self.last_iterations = torch.from_numpy(iters).reshape(lead)
+        bits = torch.from_numpy(out).reshape(lead + (nout,)).to(device)
+        if want_ok:
+            return bits, torch.from_numpy(ok).reshape(lead).to(device)
+        return bits
+
+
+def _as_float32_2d(llr: Any, n: int) -> np.ndarray:
+    """Check ``llr`` (``[..., n]``, real, finite) and return it as C-contiguous float32 ``[B, n]``."""
+    if isinstance(llr, torch.Tensor):
+        if llr.is_complex() or not (llr.is_floating_point() or llr.dtype in (torch.int8, torch.int16, torch.int32, torch.int64)):
+            raise InputError(f"llr must be a real float tensor, got {llr.dtype}")
+        arr = llr.detach().to("cpu", torch.float32).numpy()
+    elif isinstance(llr, np.ndarray):
+        if not (np.issubdtype(llr.dtype, np.floating) or np.issubdtype(llr.dtype, np.integer)):
+            raise InputError(f"llr must be a real float array, got {llr.dtype}")
+        arr = llr.astype(np.float32, copy=False)
+    else:
+        raise InputError(f"llr must be a torch.Tensor or numpy.ndarray, got {type(llr).__name__}")
+    if arr.ndim < 1 or arr.shape[-1] != n:
+        raise InputError(f"llr must be shaped [..., n={n}], got {tuple(arr.shape)}")
+    arr = np.ascontiguousarray(arr.reshape(-1, n))
+    if not np.isfinite(arr).all():
+        raise InputError("llr contains NaN or Inf")
+    return arr
