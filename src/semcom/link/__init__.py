@@ -11,7 +11,18 @@ All share ``transmit(bits [..., k], snr_db, *, generator) -> LinkResult``, ``pla
 ``max_payload_bits(channel_uses, snr_db=None)``. See ``docs/link.md``.
 """
 
+from semcom.link.abstract import BLERTableLink, ErasureLink, bler_table_lookup
 from semcom.link.base import CHANNELS, CSI_MODELS, FADINGS, Link, noise_variance
+from semcom.link.capacity import (
+    CapacityLink,
+    CapacityPlan,
+    awgn_capacity,
+    block_capacity_bits,
+    capacity_bits,
+    ergodic_capacity,
+    outage_probability,
+)
+from semcom.link.factory import FIDELITIES, LinkConfig, make_link
 from semcom.link.layout import LinkPlan, TBLayout, default_max_tb_bits, tbs_from_nre
 from semcom.link.ldpc import make_ldpc_decoder
 from semcom.link.mcs import MCS, MCS_TABLES
@@ -19,6 +30,19 @@ from semcom.link.nr import NRLink
 from semcom.link.result import LinkResult
 
 __all__ = [
+    "BLERTableLink",
+    "CapacityLink",
+    "CapacityPlan",
+    "ErasureLink",
+    "FIDELITIES",
+    "LinkConfig",
+    "awgn_capacity",
+    "bler_table_lookup",
+    "block_capacity_bits",
+    "capacity_bits",
+    "ergodic_capacity",
+    "make_link",
+    "outage_probability",
     "CHANNELS",
     "CSI_MODELS",
     "FADINGS",
