@@ -1,1 +1,97 @@
-"""semcom.models"""
+"""Learned systems, one file per model: ``forward`` for training, ``encode``/``decode`` for what
+actually crosses the channel.
+
+Registry of the learned JSCC models (a name maps to one class; a second registration of a name
+is refused): ``deepjscc`` (:class:`DeepJSCC`), ``vlscc2d`` (:class:`VLSCC2D`) and ``scc``
+(:class:`SCC`). :func:`build_model` builds one from a config;
+:func:`load_checkpoint` / :func:`load_pretrained` restore trained weights with their metadata
+(committed checkpoints live in ``semcom/checkpoints/<name>.pt`` + ``<name>.json``).
+
+Example:
+    >>> from semcom.models import build_model, list_pretrained
+    >>> build_model("deepjscc", {"hidden_channels": 8}).name
+    'deepjscc'
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from semcom.errors import ConfigError, InputError
+from semcom.models.deepjscc import (
+    DeepJSCC, DeepJSCCConfig, JSCCOutcome, LearnedJSCC, SNROutOfRangeWarning, SymbolPayload, jscc_channel,
+)
+from semcom.models.vlscc import SCC, VLSCC2D, SCCConfig, VLSCC2DConfig
+
+MODELS: dict[str, type[LearnedJSCC]] = {}
+
+
+def register_model(cls: type[LearnedJSCC]) -> type[LearnedJSCC]:
+    """Add a learned model class under ``cls.name``; a name registered twice raises ConfigError."""
+    if not cls.name:
+        raise ConfigError(f"{cls.__name__} has no name")
+    if cls.name in MODELS:
+        raise ConfigError(f"model name {cls.name!r} is already registered ({MODELS[cls.name].__name__})")
+    MODELS[cls.name] = cls
+    return cls
+
+
+for _cls in (DeepJSCC, VLSCC2D, SCC):
+    register_model(_cls)
+
+
+def build_model(name: str, config: dict | Any = None) -> LearnedJSCC:
+    """A fresh model by registry name and config (dict or the model's config dataclass)."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    return MODELS[name](config)
+
+
+def checkpoint_dir() -> Path:
+    """Folder of the committed checkpoints (inside the package)."""
+    return Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> LearnedJSCC:
+    """Rebuild a model from a ``.pt`` checkpoint written by the training loop (weights + config).
+
+    The metadata JSON next to it (same stem) is attached as ``model.metadata`` when present.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no checkpoint at {path}")
+    ck = torch.load(path, map_location=map_location, weights_only=False)
+    if not isinstance(ck, dict) or "model" not in ck or "state_dict" not in ck:
+        raise InputError(f"{path} is not a semcom model checkpoint")
+    model = build_model(ck["model"], ck["config"])
+    model.load_state_dict(ck["state_dict"])
+    model.eval()
+    meta = path.with_suffix(".json")
+    model.metadata = json.loads(meta.read_text()) if meta.is_file() else {}
+    return model
+
+
+def list_pretrained() -> list[str]:
+    """Names of the committed checkpoints."""
+    d = checkpoint_dir()
+    return sorted(p.stem for p in d.glob("*.pt")) if d.is_dir() else []
+
+
+def load_pretrained(name: str, map_location: str | torch.device = "cpu") -> LearnedJSCC:
+    """A committed checkpoint by name (see :func:`list_pretrained`)."""
+    path = checkpoint_dir() / f"{name}.pt"
+    if not path.is_file():
+        raise InputError(f"no committed checkpoint {name!r}; available: {list_pretrained()}")
+    return load_checkpoint(path, map_location)
+
+
+__all__ = [
+    "DeepJSCC", "DeepJSCCConfig", "VLSCC2D", "VLSCC2DConfig", "SCC", "SCCConfig",
+    "LearnedJSCC", "SymbolPayload", "JSCCOutcome", "SNROutOfRangeWarning", "jscc_channel",
+    "MODELS", "register_model", "build_model", "load_checkpoint", "load_pretrained", "list_pretrained",
+    "checkpoint_dir",
+]

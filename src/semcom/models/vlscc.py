@@ -1,0 +1,337 @@
+"""VL-SCC: variable-length semantic-channel coding of images (paper Sec. III-B, Table I) and its
+fixed-length counterpart SCC.
+
+A semantic encoder maps the image to features ``X`` at 1/4 resolution. A rate-allocation
+network (RAN) turns ``X`` into a rate map ``R(X)`` in (0, 1) at 1/16 resolution. The
+semantic-channel encoder (SCE) takes ``X`` and ``R`` (upsampled) and emits ``N`` complex symbols
+per 1/16 location, ordered by importance. ``R`` is quantised to L = 16 levels (Eq. 1, ``Q``);
+each location keeps its first ``ceil(N Q / (L-1))`` symbols (mask of Eq. 3); the kept symbols are
+power-normalised and sent in raster order; ``Q`` (4 bits per 16x16 block) goes over an error-free
+side link. The receiver zero-pads the received symbols back to ``[H/16, W/16, N]`` using ``Q``
+and the semantic-channel decoder (SCD) and semantic decoder rebuild the image. ::
+
+    x [B,3,H,W] -> SE -> X [B,C,H/4,W/4] -> RAN -> R [B,1,H/16,W/16] -> Q (Eq. 1) -> M (Eq. 3)
+                        X, up(R) -> SCE -> Y [B,N,H/16,W/16] complex -> Y * M -> Z (sent, variable length)
+    Z + noise -> zero-pad by Q -> P ; [P, Q/(L-1)] -> SCD -> SD -> x_hat
+
+Training loss (Eq. 8): ``l2(x, x_hat) + lambda * L_perc + gamma * L_r`` with
+``L_r = mean_{i,j} R(x)_{i,j}`` (the paper's sum over locations, divided by their number so that
+``gamma`` does not depend on the crop size); see :mod:`semcom.training`.
+
+Scaled down from Table I so it trains on 2 CPU cores: semantic-encoder width 256 -> 64,
+SCE width 512 -> 96, RAN width 256/128 -> 64/32, N = 512 real symbols -> N = 64 complex symbols per
+location (max 0.25 SPP), kernels and strides as in Table I.
+
+SCC (the paper's fixed-length coder) is the same network without the RAN and masks: every
+location sends ``n_symbols`` complex symbols; its SPP is set by that channel count.
+
+Example:
+    >>> import torch
+    >>> from semcom.models import VLSCC2D
+    >>> m = VLSCC2D({"semantic_channels": 16, "sce_channels": 16, "ran_channels": 8, "n_symbols": 8})
+    >>> x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    >>> p = m.encode(x)[0]
+    >>> p.side_bits.numel()  # 4x4 rate map, 4 bits each
+    64
+    >>> p.symbol_uses == int(m.rate_map(x)[1].sum())  # symbols sent = sum of per-location lengths
+    True
+    >>> m.decode([p]).shape
+    torch.Size([1, 3, 64, 64])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from semcom.errors import ConfigError, InputError
+from semcom.layers import kept_symbols, masked_power_normalize, power_normalize, quantize_rate, rate_mask
+from semcom.layers import side_bits_per_index
+from semcom.models.deepjscc import LearnedJSCC, SymbolPayload, jscc_channel
+
+
+def _conv(cin: int, cout: int, k: int, s: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, s, k // 2)
+
+
+def _deconv(cin: int, cout: int, k: int, s: int) -> nn.Module:
+    if s == 1:
+        return nn.Conv2d(cin, cout, k, 1, k // 2)
+    return nn.ConvTranspose2d(cin, cout, k, s, k // 2, output_padding=s - 1)
+
+
+def _semantic_encoder(c: int, first_kernel: int) -> nn.Sequential:
+    # Table I, "Semantic Encoder": 9x9 S2, PReLU, 5x5 S2, PReLU, 5x5 S1
+    return nn.Sequential(_conv(3, c, first_kernel, 2), nn.PReLU(c), _conv(c, c, 5, 2), nn.PReLU(c), _conv(c, c, 5, 1))
+
+
+def _semantic_decoder(c: int, first_kernel: int) -> nn.Sequential:
+    return nn.Sequential(_deconv(c, c, 5, 1), nn.PReLU(c), _deconv(c, c, 5, 2), nn.PReLU(c),
+                         _deconv(c, 3, first_kernel, 2), nn.Sigmoid())
+
+
+def _sce(cin: int, c: int, out: int) -> nn.Sequential:
+    # Table I, "SCE": 5x5 S2, PReLU, 5x5 S1, PReLU, 5x5 S1, 3x3 S2
+    return nn.Sequential(_conv(cin, c, 5, 2), nn.PReLU(c), _conv(c, c, 5, 1), nn.PReLU(c), _conv(c, c, 5, 1),
+                         _conv(c, out, 3, 2))
+
+
+def _scd(cin: int, c: int, out: int) -> nn.Sequential:
+    return nn.Sequential(_deconv(cin, c, 3, 2), nn.PReLU(c), _deconv(c, c, 5, 1), nn.PReLU(c), _deconv(c, c, 5, 1),
+                         nn.PReLU(c), _deconv(c, out, 5, 2))
+
+
+def _ran(cin: int, c: int) -> nn.Sequential:
+    # Table I, "Rate Allocation Network": 3x3 S2 / S1 x3 (PReLU), 3x3 S2 (c/2, PReLU), 3x3 S1 -> 1, sigmoid
+    return nn.Sequential(_conv(cin, c, 3, 2), nn.PReLU(c), _conv(c, c, 3, 1), nn.PReLU(c), _conv(c, c, 3, 1),
+                         nn.PReLU(c), _conv(c, c, 3, 1), nn.PReLU(c), _conv(c, c // 2, 3, 2), nn.PReLU(c // 2),
+                         _conv(c // 2, 1, 3, 1), nn.Sigmoid())
+
+
+def _to_complex(y: torch.Tensor) -> torch.Tensor:
+    """``[B, 2N, h, w]`` real -> ``[B, h, w, N]`` complex (working dimension last)."""
+    b, c2, h, w = y.shape
+    y = y.reshape(b, 2, c2 // 2, h, w).permute(0, 3, 4, 2, 1).contiguous()
+    return torch.complex(y[..., 0], y[..., 1])
+
+
+def _to_real(p: torch.Tensor) -> torch.Tensor:
+    """``[B, h, w, N]`` complex -> ``[B, 2N, h, w]`` real."""
+    return torch.cat([p.real, p.imag], dim=-1).permute(0, 3, 1, 2).contiguous()
+
+
+@dataclasses.dataclass
+class VLSCC2DConfig:
+    """VL-SCC 2D hyper-parameters (Table I scaled down; see the module docstring).
+
+    semantic_channels: width of the semantic encoder/decoder (paper: 256).
+    sce_channels: width of the SCE/SCD (paper: 512).
+    ran_channels: width of the rate-allocation network (paper: 256, then 128).
+    n_symbols: N, the maximum complex symbols per 1/16-resolution location (max SPP = N / 256).
+    levels: L, quantisation levels of the rate map (side information: log2 L bits per location).
+    first_kernel: kernel of the first/last layer (paper: 9).
+    side_bits_per_symbol: spectral efficiency assumed for the error-free side link when counting it
+        in the SPP (1.0: QPSK rate 1/2).
+    channel, snr_db, snr_range_db: as in :class:`semcom.models.DeepJSCCConfig`.
+    """
+
+    semantic_channels: int = 64
+    sce_channels: int = 96
+    ran_channels: int = 64
+    n_symbols: int = 64
+    levels: int = 16
+    first_kernel: int = 9
+    side_bits_per_symbol: float = 1.0
+    channel: str = "awgn"
+    snr_db: float | list = 10.0
+    snr_range_db: list = dataclasses.field(default_factory=lambda: [5.0, 15.0])
+
+    def __post_init__(self) -> None:
+        for k in ("semantic_channels", "sce_channels", "n_symbols"):
+            if not isinstance(getattr(self, k), int) or getattr(self, k) < 1:
+                raise ConfigError(f"{k} must be a positive int")
+        if self.ran_channels < 2 or self.levels < 2 or self.first_kernel % 2 == 0:
+            raise ConfigError("ran_channels >= 2, levels >= 2 and an odd first_kernel are required")
+        if self.side_bits_per_symbol <= 0:
+            raise ConfigError("side_bits_per_symbol must be positive")
+
+
+@dataclasses.dataclass
+class SCCConfig:
+    """SCC (fixed-length) hyper-parameters: as :class:`VLSCC2DConfig` without the RAN;
+    every 1/16 location sends ``n_symbols`` complex symbols (SPP = n_symbols / 256)."""
+
+    semantic_channels: int = 64
+    sce_channels: int = 96
+    n_symbols: int = 32
+    first_kernel: int = 9
+    channel: str = "awgn"
+    snr_db: float | list = 10.0
+    snr_range_db: list = dataclasses.field(default_factory=lambda: [5.0, 15.0])
+
+    def __post_init__(self) -> None:
+        for k in ("semantic_channels", "sce_channels", "n_symbols"):
+            if not isinstance(getattr(self, k), int) or getattr(self, k) < 1:
+                raise ConfigError(f"{k} must be a positive int")
+        if self.first_kernel % 2 == 0:
+            raise ConfigError("first_kernel must be odd")
+
+
+class SCC(LearnedJSCC):
+    """Fixed-length semantic-channel coder (the paper's SCC baseline): Table I without the RAN."""
+
+    name = "scc"
+    Config = SCCConfig
+    size_multiple = 16
+
+    def __init__(self, config: SCCConfig | dict | None = None) -> None:
+        super().__init__(config)
+        c = self.config
+        self.semantic_encoder = _semantic_encoder(c.semantic_channels, c.first_kernel)
+        self.sce = _sce(c.semantic_channels, c.sce_channels, 2 * c.n_symbols)
+        self.scd = _scd(2 * c.n_symbols, c.sce_channels, c.semantic_channels)
+        self.semantic_decoder = _semantic_decoder(c.semantic_channels, c.first_kernel)
+
+    @property
+    def spp(self) -> float:
+        return self.config.n_symbols / 256
+
+    def forward(self, x: torch.Tensor, snr_db: float | torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> dict:
+        """Training pass; returns ``{"x_hat", "spp" [B], "rate": None}`` (see :class:`VLSCC2D`)."""
+        x = self.check_input(x)
+        if snr_db is None:
+            snr_db = self.sample_training_snr(x.shape[0], generator)
+        y = _to_complex(self.sce(self.semantic_encoder(x)))  # [B, h, w, N]
+        b = y.shape[0]
+        z = power_normalize(y.reshape(b, -1)).reshape(y.shape)
+        p = jscc_channel(z, snr_db, self.config.channel, generator)
+        x_hat = self.semantic_decoder(self.scd(_to_real(p)))
+        return {"x_hat": x_hat, "spp": torch.full((b,), self.spp), "rate": None}
+
+    @torch.no_grad()
+    def encode(self, image: torch.Tensor) -> list[SymbolPayload]:
+        """Images -> payloads of ``n_symbols * H W / 256`` symbols each, raster order, symbol index last."""
+        image = self.check_input(image)
+        y = _to_complex(self.sce(self.semantic_encoder(image)))
+        h, w = image.shape[-2:]
+        empty = torch.zeros(0, dtype=torch.uint8)
+        return [SymbolPayload(power_normalize(y[i].reshape(-1)).to(torch.complex64), empty, h, w)
+                for i in range(y.shape[0])]
+
+    @torch.no_grad()
+    def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
+        if not payloads:
+            raise InputError("decode needs at least one payload")
+        h, w = payloads[0].height, payloads[0].width
+        n = self.config.n_symbols
+        ps = []
+        for p in payloads:
+            if (p.height, p.width) != (h, w) or p.symbol_uses != n * (h // 16) * (w // 16):
+                raise InputError(f"payload of {p.symbol_uses} symbols does not fit {h}x{w} with N={n}")
+            ps.append(p.symbols.reshape(h // 16, w // 16, n))
+        return self.semantic_decoder(self.scd(_to_real(torch.stack(ps))))
+
+
+class VLSCC2D(LearnedJSCC):
+    """VL-SCC for 2D semantic information (paper Sec. III-B); see the module docstring."""
+
+    name = "vlscc2d"
+    Config = VLSCC2DConfig
+    size_multiple = 16
+
+    def __init__(self, config: VLSCC2DConfig | dict | None = None) -> None:
+        super().__init__(config)
+        c = self.config
+        self.semantic_encoder = _semantic_encoder(c.semantic_channels, c.first_kernel)
+        self.ran = _ran(c.semantic_channels, c.ran_channels)
+        self.sce = _sce(c.semantic_channels + 1, c.sce_channels, 2 * c.n_symbols)
+        self.scd = _scd(2 * c.n_symbols + 1, c.sce_channels, c.semantic_channels)
+        self.semantic_decoder = _semantic_decoder(c.semantic_channels, c.first_kernel)
+
+    @property
+    def side_bits_per_location(self) -> int:
+        return side_bits_per_index(self.config.levels)
+
+    def _analyse(self, x: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> (R [B,h,w], Q [B,h,w], M [B,h,w,N], Y [B,h,w,N] complex)."""
+        feats = self.semantic_encoder(x)
+        r = self.ran(feats)  # [B,1,h,w]
+        r_up = F.interpolate(r, size=feats.shape[-2:], mode="nearest")
+        y = _to_complex(self.sce(torch.cat([feats, r_up], dim=1)))
+        r = r[:, 0]
+        q = quantize_rate(r, self.config.levels, mode=mode)
+        m = rate_mask(q, self.config.n_symbols, self.config.levels, mode=mode)
+        return r, q, m, y
+
+    def _synthesise(self, p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        qin = (q / (self.config.levels - 1)).unsqueeze(1)
+        return self.semantic_decoder(self.scd(torch.cat([_to_real(p), qin], dim=1)))
+
+    def rate_map(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(R, K)``: the continuous rate map ``[B, H/16, W/16]`` in (0,1) and the number of symbols
+        each location sends (integer, ``ceil(N Q / (L-1))``)."""
+        image = self.check_input(image)
+        with torch.no_grad():
+            r = self.ran(self.semantic_encoder(image))[:, 0]
+            q = quantize_rate(r, self.config.levels, mode="exact")
+        return r, kept_symbols(q, self.config.n_symbols, self.config.levels)
+
+    def forward(self, x: torch.Tensor, snr_db: float | torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> dict:
+        """Training pass with the straight-through quantiser and mask (Eq. 2, 5).
+
+        Returns ``{"x_hat": [B,3,H,W], "rate": R [B,H/16,W/16] (for L_r), "spp": [B] symbols actually
+        kept per pixel incl. the side link, "q": Q}``.
+        """
+        x = self.check_input(x)
+        if snr_db is None:
+            snr_db = self.sample_training_snr(x.shape[0], generator)
+        r, q, m, y = self._analyse(x, mode="ste")
+        z = masked_power_normalize(y, m.detach()) * m
+        p = jscc_channel(z, snr_db, self.config.channel, generator) * m  # zero-padding at the receiver
+        x_hat = self._synthesise(p, q)
+        h, w = x.shape[-2:]
+        side = self.side_bits_per_location * q[0].numel() / self.config.side_bits_per_symbol
+        spp = (m.detach().sum(dim=(1, 2, 3)) + side) / (h * w)
+        return {"x_hat": x_hat, "rate": r, "spp": spp, "q": q}
+
+    def _side_bits(self, q: torch.Tensor) -> torch.Tensor:
+        nb = self.side_bits_per_location
+        qi = q.reshape(-1).long()
+        shifts = torch.arange(nb - 1, -1, -1)
+        return ((qi.unsqueeze(-1) >> shifts) & 1).reshape(-1).to(torch.uint8)  # MSB first, raster order
+
+    def _q_from_bits(self, bits: torch.Tensor, hh: int, ww: int) -> torch.Tensor:
+        nb = self.side_bits_per_location
+        if bits.numel() != hh * ww * nb:
+            raise InputError(f"side information holds {bits.numel()} bits; {hh * ww * nb} expected for {hh}x{ww} locations")
+        weights = 2 ** torch.arange(nb - 1, -1, -1)
+        q = (bits.reshape(hh * ww, nb).long() * weights).sum(-1)
+        if int(q.max()) > self.config.levels - 1:
+            raise InputError("side information holds a rate level above L-1")
+        return q.reshape(hh, ww).float()
+
+    @torch.no_grad()
+    def encode(self, image: torch.Tensor) -> list[SymbolPayload]:
+        """Images -> one variable-length payload per image.
+
+        Symbols: for each 1/16 location in raster order, its first ``ceil(N Q / (L-1))`` symbols,
+        power-normalised together (unit mean power over what is sent). Side bits: Q in raster order,
+        ``log2 L`` bits each, MSB first.
+        """
+        image = self.check_input(image)
+        _, q, m, y = self._analyse(image, mode="exact")
+        h, w = image.shape[-2:]
+        out = []
+        for i in range(image.shape[0]):
+            sent = y[i][m[i].bool()]
+            if sent.numel():
+                sent = power_normalize(sent)
+            out.append(SymbolPayload(sent.to(torch.complex64), self._side_bits(q[i]), h, w,
+                                     self.config.side_bits_per_symbol))
+        return out
+
+    @torch.no_grad()
+    def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
+        """Received payloads -> images: Q from the side bits, zero-padding to ``[H/16, W/16, N]``, SCD, SD."""
+        if not payloads:
+            raise InputError("decode needs at least one payload")
+        h, w = payloads[0].height, payloads[0].width
+        hh, ww, n = h // 16, w // 16, self.config.n_symbols
+        ps, qs = [], []
+        for p in payloads:
+            if (p.height, p.width) != (h, w):
+                raise InputError("all payloads of one decode call must have the same image size")
+            q = self._q_from_bits(p.side_bits, hh, ww)
+            m = rate_mask(q, n, self.config.levels, mode="exact").bool()
+            if int(m.sum()) != p.symbol_uses:
+                raise InputError(f"payload holds {p.symbol_uses} symbols but its rate map announces {int(m.sum())}")
+            full = torch.zeros(hh, ww, n, dtype=torch.complex64)
+            full[m] = p.symbols.to(torch.complex64)
+            ps.append(full)
+            qs.append(q)
+        return self._synthesise(torch.stack(ps), torch.stack(qs))
