@@ -75,6 +75,15 @@ class DecodeGuard:
         #: Number of worker (re)starts so far, for tests and diagnostics.
         self.starts = 0
 
+    def __getstate__(self) -> dict:  # picklable (e.g. sent to a sweep worker): the process stays behind
+        state = self.__dict__.copy()
+        state.update(_proc=None, _owner_pid=-1, _lock=None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     # -- worker life cycle -------------------------------------------------------------------
     def _alive(self) -> bool:
         return self._proc is not None and self._owner_pid == os.getpid() and self._proc.poll() is None
