@@ -177,7 +177,10 @@ def _np_ms_ssim(a: np.ndarray, b: np.ndarray, scales: int = 5) -> float:
     return float(np.mean(vals))
 
 
-@pytest.mark.parametrize("name,a,b", PAIRS, ids=[p[0] for p in PAIRS])
+MS_PAIRS = PAIRS[::4]  # one degradation per photo in the fast tier (all of them in the slow tier)
+
+
+@pytest.mark.parametrize("name,a,b", MS_PAIRS, ids=[p[0] for p in MS_PAIRS])
 def test_ms_ssim_matches_numpy_reference_on_photos(name, a, b):
     assert ms_scales(*a.shape[:2]) == 5
     ref = _np_ms_ssim(a, b)

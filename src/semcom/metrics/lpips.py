@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from semcom.errors import SemcomError
+from semcom.errors import InputError, SemcomError
 from semcom.metrics.image import _check_pair
 
 __all__ = ["MetricUnavailable", "BACKBONE_FILES", "lpips_status", "lpips_available", "lpips"]
@@ -156,8 +156,6 @@ def lpips(
         raise MetricUnavailable(f"LPIPS unavailable: {why}")
     x, y = _check_pair(x, y, 1.0)
     if x.shape[1] != 3:
-        from semcom.errors import InputError
-
         raise InputError(f"lpips needs RGB images [B, 3, H, W], got {tuple(x.shape)}")
     model = _build(net, weights_dir).to(x.device)
     d = model(x.float() * 2 - 1, y.float() * 2 - 1)
