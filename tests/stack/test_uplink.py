@@ -152,3 +152,21 @@ def test_bad_input():
         SemanticUplink(StackConfig(mcs=[[2, 0.5]], max_tb_bytes=50), links=[ScriptedLink(2, 0.5)]).transmit(
             {0: [bytes(60)]}, snr_db=0.0
         )
+
+
+def test_real_link_protected_class_survives_where_the_weak_mcs_fails():
+    # BLER-table link: QPSK R=0.3 is far above its threshold at 6 dB, 64QAM R=0.9 far below
+    up = SemanticUplink(StackConfig(mcs=[[2, 0.3], [6, 0.9]], fidelity="bler_table"))
+    f = flows()
+    res = up.transmit(f, snr_db=6.0, generator=0)
+    assert res.delivered[0] == f[0]
+    assert res.delivered[1] == [None] * 7
+    assert res.channel_uses[0] > res.channel_uses[1] > 0
+    res_hi = up.transmit(f, snr_db=30.0, generator=1)
+    assert res_hi.delivered == f
+
+
+def test_erasure_link_kwargs_pass_through():
+    up = SemanticUplink(StackConfig(mcs=[[2, 0.5]], fidelity="erasure", link={"cbler": 1.0}))
+    res = up.transmit({0: [b"abc"]}, snr_db=10.0)
+    assert res.delivered[0] == [None] and res.tb_ok[0] == [False]

@@ -16,7 +16,7 @@ its own importance class; PDCP integrity protection rejects tampered PDUs and re
 Example::
 
     >>> from semcom.stack.uplink import SemanticUplink, StackConfig
-    >>> up = SemanticUplink(StackConfig(mcs=[[2, 0.5], [2, 0.667]], fidelity="erasure"))
+    >>> up = SemanticUplink(StackConfig(mcs=[[2, 0.5], [2, 0.667]], fidelity="bler_table"))
     >>> res = up.transmit({0: [b"important"], 1: [b"background"]}, snr_db=10.0, generator=0)
     >>> res.delivered[0], res.delivered[1]
     ([b'important'], [b'background'])
@@ -84,6 +84,8 @@ class StackConfig:
         key_seed: seed of the simulated ``(K_UPenc, K_UPint)`` shared by UE and gNB.
         max_tb_bytes: largest MAC PDU in bytes; ``None``: the link's one-slot transport block
             for each class's MCS (:func:`semcom.link.layout.default_max_tb_bits`).
+        link: extra keyword arguments for :func:`semcom.link.make_link` (e.g. ``{"cbler": 0.1}``
+            for the erasure link).
     """
 
     mcs: list = dataclasses.field(default_factory=lambda: [[2, 0.5], [2, 2 / 3]])
@@ -94,6 +96,7 @@ class StackConfig:
     ciphering: bool = True
     key_seed: int = 0
     max_tb_bytes: int | None = None
+    link: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.mcs, (list, tuple)) or not 1 <= len(self.mcs) <= 29:
@@ -299,7 +302,8 @@ class SemanticUplink:
             from semcom.link import MCS, make_link
 
             links = [
-                make_link(fidelity=config.fidelity, mcs=MCS.from_rate(*m), channel=config.channel) for m in config.mcs
+                make_link(fidelity=config.fidelity, mcs=MCS.from_rate(*m), channel=config.channel, **config.link)
+                for m in config.mcs
             ]
         if len(links) != config.num_classes:
             raise ConfigError(f"{len(links)} links given for {config.num_classes} importance classes")
