@@ -128,9 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m semcom.codecs.bench", description=__doc__.splitlines()[0])
     p.add_argument("--out", help="write the results JSON here")
     p.add_argument("--quick", action="store_true", help="tiny subset only, fewer corruptions")
+    p.add_argument("--names", nargs="+", help="test photos to use (default: all ten; see semcom.data)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    images = test_images(subset="tiny") if args.quick else test_images(multiple_of=16)
+    if args.quick:
+        images = test_images(subset="tiny")
+    else:
+        images = test_images(names=args.names, multiple_of=16)
     probe = test_images(names=["astronaut"])[0].image  # 512 x 512
     crop = probe[..., 128:384, 128:384]
     res = {

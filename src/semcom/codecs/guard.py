@@ -9,8 +9,10 @@ waits for each reply at most ``timeout_s`` seconds; a child that crashes or hang
 call raises :class:`~semcom.errors.CodecError`. The parent never imports a native decoder for a
 guarded call.
 
-Cost (measured on this project's 2-core CPU machine, see ``docs/codecs.md``): about 1 ms per
-decode of a 512x512 image on top of the decode itself, plus a one-off ~0.15 s start of the worker.
+Cost (measured on this project's 2-core CPU machine, see ``docs/codecs.md``): for a 512x512
+image, about 1 ms per decode on top of the decode itself when the machine is idle (best of 40),
+8-13 ms median when the 2 cores are oversubscribed (load ~15: scheduling latency of the second
+process), plus a one-off 0.4 s start of the worker.
 
 Example:
     >>> from semcom.codecs.guard import DecodeGuard
