@@ -35,6 +35,7 @@ class LinkSweepConfig:
     num_blocks: int = 200
     fading: str = "per_cb"
     csi: str = "perfect"
+    cbler: float = 0.1
     seed: int = 0
     link: dict = dataclasses.field(default_factory=dict)
 
@@ -77,6 +78,10 @@ def run_task(task: dict) -> dict:
     if task["channel"] != "awgn":
         kw.setdefault("fading", task["fading"])
         kw.setdefault("csi", task["csi"])
+    if task["fidelity"] == "erasure":
+        kw.setdefault("cbler", task["cbler"])
+    else:
+        kw.pop("cbler", None)
     link = make_link(fidelity=task["fidelity"], **kw)
     gen = make_generator(task["seed"])
     k = task["payload_bits"]
@@ -112,7 +117,7 @@ def run(config: LinkSweepConfig | dict | None = None, *, workers: int = 1, clust
                 for si, snr in enumerate(cfg.snr_db):
                     tasks.append(dict(mcs=m, channel=channel, fidelity=fid, snr_db=float(snr), link=dict(cfg.link),
                                       payload_bits=cfg.payload_bits, num_blocks=cfg.num_blocks, fading=cfg.fading,
-                                      csi=cfg.csi, seed=cfg.seed + 7919 * mi + 101 * si))
+                                      csi=cfg.csi, cbler=cfg.cbler, seed=cfg.seed + 7919 * mi + 101 * si))
     records = map_tasks(run_task, tasks, workers=workers, cluster=cluster, desc="link", progress=progress)
     return Results(NAME, {"records": records, "snr_at_10pct_cbler": snr_at_target(records, 0.1)},
                    provenance(cfg, seed=cfg.seed))
@@ -159,6 +164,7 @@ def add_arguments(p) -> None:
     p.add_argument("--num-blocks", type=int, default=None, help="code blocks observed per point")
     p.add_argument("--fading", default=None, choices=["per_cb", "per_tb"], help="Rayleigh coefficient per code block or per transport block")
     p.add_argument("--csi", default=None, choices=["perfect", "estimated", "none"], help="receiver CSI model")
+    p.add_argument("--cbler", type=float, default=None, help="code-block error rate of the erasure link")
     p.add_argument("--decoder", default=None, choices=["sionna", "fast"], help="LDPC decoder of the bit-true link")
 
 
@@ -169,7 +175,7 @@ def main_from_args(args) -> int:
             d[key] = [v.strip() for v in val.split(",") if v.strip()]
     if args.snr:
         d["snr_db"] = parse_floats(args.snr)
-    for key in ("payload_bits", "num_blocks", "fading", "csi"):
+    for key in ("payload_bits", "num_blocks", "fading", "csi", "cbler"):
         if getattr(args, key) is not None:
             d[key] = getattr(args, key)
     if args.decoder:

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+
+from semcom import metrics
+from semcom.baselines import SeparationConfig, SeparationSystem, bits_to_bytes, bytes_to_bits
+from semcom.data import test_images
+from semcom.errors import ConfigError, InputError
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return test_images(subset="tiny")[0].image[:, :, :128, :128].contiguous()
+
+
+def test_bytes_bits_roundtrip():
+    data = bytes(range(256))
+    bits = bytes_to_bits(data)
+    assert bits.shape == (2048,) and set(bits.unique().tolist()) <= {0.0, 1.0}
+    assert bits_to_bytes(bits) == data
+    assert bytes_to_bits(b"\x80")[0] == 1.0  # most significant bit first
+    with pytest.raises(InputError):
+        bits_to_bytes(torch.ones(7))
+
+
+def test_config_is_strict():
+    with pytest.raises(ConfigError, match="unknown key"):
+        SeparationSystem({"codec": "jpeg2000", "bogus": 1})
+    with pytest.raises(ConfigError):
+        SeparationConfig(loss_policy="pray")
+    with pytest.raises(ConfigError):
+        SeparationConfig(cbr=-1)
+
+
+def test_high_snr_bittrue_is_lossless_transport_and_accounting_is_honest(photo):
+    system = SeparationSystem({"codec": "jpeg2000", "cbr": 1 / 12, "fidelity": "bittrue"})
+    out = system.transmit(photo, snr_db=12.0, seed=0)
+    h, w = photo.shape[-2:]
+    budget = system.channel_uses_budget(h, w)
+    assert out.status == "ok" and out.num_cb_failed == 0
+    # the stream fits the payload the budget allows, and the link spent no more than the budget
+    assert 0 < out.stream_bits <= out.payload_capacity_bits
+    assert out.channel_uses <= budget == out.channel_uses_budget
+    # what was decoded is exactly what the codec makes of its own stream
+    stream = system.codec.encode_to_budget(photo, out.payload_capacity_bits)
+    assert torch.allclose(out.image, system.codec.decode(stream), atol=1e-6)
+    assert abs(out.bpp - 8 * len(stream) / (h * w)) < 1e-12
+    assert float(metrics.psnr(photo, out.image)[0]) > 20
+
+
+def test_low_snr_fails_with_fallback_and_is_counted(photo):
+    system = SeparationSystem({"codec": "jpeg2000", "cbr": 1 / 12, "fidelity": "bittrue"})
+    out = system.transmit(photo, snr_db=-8.0, seed=0)
+    assert out.num_cb_failed == out.num_cb > 0
+    assert out.status in ("recovered", "failed")
+    if out.status == "failed":
+        assert torch.all(out.image == 0.5)
+
+
+def test_truncate_policy_keeps_prefix(photo):
+    system = SeparationSystem({"codec": "jpeg2000", "cbr": 1 / 12, "fidelity": "erasure",
+                               "link": {"cbler": 0.5}, "loss_policy": "truncate"})
+    statuses = {system.transmit(photo, snr_db=5.0, seed=s).status for s in range(6)}
+    assert statuses <= {"ok", "recovered", "failed"}
+    assert statuses - {"ok"}, "with half the code blocks lost some transmissions must be damaged"
+
+
+def test_capacity_link_gives_more_bits_than_ldpc(photo):
+    ldpc = SeparationSystem({"codec": "jpeg2000", "fidelity": "bittrue"})
+    ideal = SeparationSystem({"codec": "jpeg2000", "fidelity": "capacity"})
+    a = ldpc.transmit(photo, snr_db=6.0, seed=1)
+    b = ideal.transmit(photo, snr_db=6.0, seed=1)
+    assert b.payload_capacity_bits > a.payload_capacity_bits
+    assert b.status == "ok"
+    assert metrics.psnr(photo, b.image)[0] > metrics.psnr(photo, a.image)[0]
+
+
+def test_same_seed_same_result(photo):
+    system = SeparationSystem({"codec": "heif", "fidelity": "bittrue", "channel": "rayleigh"})
+    a = system.transmit(photo, snr_db=4.0, seed=3)
+    b = system.transmit(photo, snr_db=4.0, seed=3)
+    assert a.status == b.status and torch.equal(a.image, b.image)
+
+
+def test_bad_input(photo):
+    system = SeparationSystem({"codec": "jpeg2000", "fidelity": "capacity"})
+    with pytest.raises(InputError):
+        system.transmit(torch.full_like(photo, float("nan")), 5.0)
+    with pytest.raises(InputError):
+        system.transmit(photo, float("nan"))
+    with pytest.raises(InputError):
+        system.transmit(torch.cat([photo, photo]), 5.0)
+
+
+def test_tiny_budget_is_no_fit(photo):
+    system = SeparationSystem({"codec": "heif", "cbr": 1e-4, "fidelity": "bittrue"})
+    out = system.transmit(photo, snr_db=10.0)
+    assert out.status == "no_fit" and out.channel_uses == 0 and torch.all(out.image == 0.5)

@@ -1,0 +1,41 @@
+import json
+
+import pytest
+
+from semcom.cli import main
+
+
+def test_help_lists_commands(capsys):
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    for cmd in ("demo", "link", "baseline", "bench", "prt"):
+        assert cmd in out
+
+
+@pytest.mark.parametrize("cmd", [["link"], ["baseline"], ["demo"]])
+def test_every_option_is_described(cmd, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(cmd + ["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    # every option line carries a help text (argparse prints the option, then its description)
+    opts = [line.split()[0] for line in out.splitlines() if line.strip().startswith("--")]
+    assert "--out" in " ".join(out.split()) and len(opts) >= 5
+
+
+def test_link_command_writes_json_and_plots(tmp_path, capsys):
+    rc = main(["link", "--mcs", "2:1/2", "--snr", "0,10", "--fidelity", "erasure,capacity",
+               "--payload-bits", "2000", "--num-blocks", "4", "--out", str(tmp_path), "--no-progress"])
+    assert rc == 0
+    data = json.loads((tmp_path / "link.json").read_text())
+    assert data["provenance"]["config"]["mcs"] == ["2:1/2"]
+    assert len(data["data"]["records"]) == 4
+    assert (tmp_path / "link_cbler.png").exists()
+
+
+def test_bad_config_key_is_a_clear_error(tmp_path, capsys):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"codecs": ["jpeg2000"], "nonsense": 1}))
+    rc = main(["baseline", "--config", str(cfg), "--out", str(tmp_path)])
+    assert rc == 2
+    assert "unknown key" in capsys.readouterr().err
