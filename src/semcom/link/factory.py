@@ -108,7 +108,10 @@ class LinkConfig:
     def build(self):
         """Build the link (see :func:`make_link`)."""
         kw: dict[str, Any] = {}
-        mcs = self.mcs()
+        try:
+            mcs = self.mcs()
+        except LinkError as exc:
+            raise ConfigError(str(exc)) from exc
         if mcs is not None:
             kw["mcs"] = mcs
         elif self.fidelity != "capacity":

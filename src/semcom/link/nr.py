@@ -320,7 +320,9 @@ class NRLink(Link):
 
 def _check_fast_decoder() -> None:
     try:
-        from semcom.link import ldpc_fast  # noqa: F401
+        import importlib
+
+        importlib.import_module("semcom.link.ldpc_fast")
     except ImportError as exc:
         raise LinkError(
             f"decoder='fast' needs semcom.link.ldpc_fast (FastLDPC5GDecoder), which could not be imported: {exc}. "
