@@ -99,7 +99,8 @@ def run(config: SebKBUpdateConfig | Mapping[str, Any] | None = None) -> Results:
     kb0 = KnowledgeBase.build(feats, importance=imp, sizes=list(cfg.kb_sizes), capacities=list(cfg.kb_capacity),
                               seed=cfg.seed, half_life=cfg.half_life, remove_below=cfg.remove_below)
     held = TrainingCrops(size=cfg.size, count=cfg.per_source, seed=cfg.seed + 555)
-    held_fine = torch.cat([ext.encode(image_to_patches(held[i].unsqueeze(0), cfg.fine_patch)) for i in range(len(held))])
+    with torch.no_grad():
+        held_fine = torch.cat([ext.encode(image_to_patches(held[i].unsqueeze(0), cfg.fine_patch)) for i in range(len(held))])
     threshold = cfg.threshold_factor * kb0.distortion(held_fine, 0)
     ccfg = SebCodecConfig(cfg.fine_patch, 2 * cfg.fine_patch, cfg.fine_ratio, 0.5, "none")
     frozen = SebCodec(kb0, ext, ccfg)
@@ -110,7 +111,8 @@ def run(config: SebKBUpdateConfig | Mapping[str, Any] | None = None) -> Results:
     records, history = [], []
     for t, (source, img) in enumerate(seq):
         ue = SebCodec(ue_kb, ext, ccfg)
-        fine_feats = ext.encode(image_to_patches(img, cfg.fine_patch))
+        with torch.no_grad():
+            fine_feats = ext.encode(image_to_patches(img, cfg.fine_patch))
         d = ue_kb.distortion(fine_feats, 0)
         request = d > threshold
         msg = ue.encode(img)
