@@ -207,3 +207,19 @@ def test_registry_refuses_duplicates_and_unknown_names():
     assert Dummy.name not in available_codecs()
     with pytest.raises(ConfigError):
         get_codec(Dummy.name)
+
+
+@pytest.mark.parametrize("name", ["jpeg", "webp"])
+def test_budget_search_finds_the_highest_fitting_quality(name, photo):
+    codec = get_codec(name)
+    lo, hi = codec.quality_range
+    sizes = {q: 8 * len(codec.encode(photo, quality=q)) for q in range(lo, hi + 1)}
+    for bpp in (0.3, 0.7, 1.5):
+        budget = int(bpp * 256 * 256)
+        stream = codec.encode_to_budget(photo, budget)
+        q = max(q for q, s in sizes.items() if 8 * len(stream) == s and codec.encode(photo, quality=q) == stream)
+        assert sizes[q] <= budget
+        # No higher quality fits below the next size jump (exact on monotone stretches).
+        assert q == hi or sizes[q + 1] > budget
+        if all(sizes[a] <= sizes[a + 1] for a in range(lo, hi)):
+            assert q == max(k for k, s in sizes.items() if s <= budget)

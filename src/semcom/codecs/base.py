@@ -173,7 +173,11 @@ class Codec(ABC):
         return self._encode_budget_array(image_to_array(image), int(max_bits))
 
     def _encode_budget_array(self, arr: np.ndarray, max_bits: int) -> bytes:
-        """Bisection on the integer quality: the largest quality whose stream fits ``max_bits``.
+        """Search the integer quality for the largest one whose stream fits ``max_bits``.
+
+        A bracketed search: interpolation of log(size) between the bracket ends, with a bisection
+        step whenever an interpolation step did not halve the bracket (so never more steps than
+        twice a plain bisection, typically fewer: about 4 encodes instead of 7 for 0..100).
 
         Stream size grows with quality for these codecs, but not always strictly; only streams
         measured to fit are ever returned, so the budget holds regardless.
@@ -193,15 +197,24 @@ class Codec(ABC):
                 min_bits=size_at(lo),
                 max_bits=max_bits,
             )
-        if size_at(hi) <= max_bits:
-            return cache[hi]
-        good, bad = lo, hi  # invariant: size(good) fits, size(bad) does not
+        # Invariant: size(good) fits, size(bad) does not; bad = hi + 1 stands for "not yet known"
+        # (the highest qualities are the slowest to encode, so they are tried only when needed).
+        good, bad = lo, hi + 1
+        interpolate = True
         while bad - good > 1:
+            width = bad - good
             mid = (good + bad) // 2
+            if interpolate and bad <= hi and size_at(bad) > size_at(good) > 0:
+                sg, sb = size_at(good), size_at(bad)
+                # Size grows roughly exponentially with quality: interpolate log(size).
+                frac = (np.log(max_bits) - np.log(sg)) / (np.log(sb) - np.log(sg))
+                mid = min(max(good + int(round(frac * width)), good + 1), bad - 1)
             if size_at(mid) <= max_bits:
                 good = mid
             else:
                 bad = mid
+            # Safeguard: fall back to a bisection step whenever interpolation did not halve the bracket.
+            interpolate = (bad - good) <= width // 2
         return cache[good]
 
     # -- decoding ----------------------------------------------------------------------------
