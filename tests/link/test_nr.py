@@ -194,3 +194,22 @@ def test_fast_decoder_switch(monkeypatch):
 
     with pytest.raises(LinkError, match="ldpc_fast"):
         make_ldpc_decoder("fast", link._codec(link.plan(1480).tbs[0]).enc.ldpc_encoder, 5)
+
+
+def test_code_blocks_occupy_contiguous_symbols():
+    """Per-CB fading relies on CB r's coded bits filling [sum E_<r, sum E_<=r) of the TB."""
+    link = NRLink(MCS.from_rate(4, 2 / 3), max_tb_bits=20_000)
+    lay = link.plan(20_000).tbs[0]
+    assert lay.num_cb == 3
+    bits = _bits((1, 20_000), seed=9)
+    flipped = bits.clone()
+    flipped[0, :100] = 1 - flipped[0, :100]  # payload of CB 0 only (the TB CRC sits in CB 2)
+    c0, c1 = link.encode(bits)[0], link.encode(flipped)[0]
+    edges = [0]
+    for e in lay.cw_lengths:
+        edges.append(edges[-1] + e)
+    diff = (c0 != c1)[0]
+    assert diff[edges[0]:edges[1]].any()
+    assert not diff[edges[1]:edges[2]].any()  # CB 1 untouched
+    assert diff[edges[2]:edges[3]].any()  # CB 2 carries the changed TB CRC
+    assert all(e % 4 == 0 for e in edges)  # whole 16QAM symbols

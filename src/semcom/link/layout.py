@@ -18,7 +18,11 @@ A payload of ``k`` bits is cut into transport blocks (TBs) of at most ``max_tb_b
   symbols ``[sum(E_<r) / Qm, sum(E_<=r) / Qm)`` of its TB (after the per-block bit interleaver).
 
 ``N_RE`` is increased further when needed so that every code block's LDPC rate stays <= 0.95
-(tiny payloads at high rates). The default ``max_tb_bits`` is the TBS of one slot of a reference
+(tiny payloads at high rates). Where 38.212 would put a TB on base graph 1 below its mother rate
+1/3 (code rates of about 0.25-0.34 with TBs above 3824 bits; the standard then repeats bits, which
+Sionna's LDPC encoder does not implement), the TB size is capped at 3752 bits so that its single
+code block stays on base graph 2. The LDPC base graph itself is chosen by Sionna's encoder from the
+code-block size and rate; this matches 38.212 except at a few boundary sizes. The default ``max_tb_bits`` is the TBS of one slot of a reference
 carrier: 106 PRBs (20 MHz at 15 kHz subcarrier spacing), 14 OFDM symbols minus 12 DMRS resource
 elements per PRB = 156 REs per PRB, i.e. ``N_RE = 16536``, one layer.
 
@@ -75,8 +79,8 @@ def tbs_from_nre(num_re: int, mcs: MCS) -> int:
 
     Example::
 
-        >>> tbs_from_nre(1000, MCS.from_rate(2, 0.5))
-        1000
+        >>> tbs_from_nre(1000, MCS.from_rate(2, 0.5))  # N_info = 1000 -> next table entry
+        1032
     """
     n_info = num_re * mcs.code_rate * mcs.modulation_order
     if n_info <= 3824:
