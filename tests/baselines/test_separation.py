@@ -4,6 +4,7 @@ import torch
 
 from semcom import metrics
 from semcom.baselines import SeparationConfig, SeparationSystem, bits_to_bytes, bytes_to_bits
+from semcom.baselines.separation import LENGTH_FIELD_BITS
 from semcom.data import test_images
 from semcom.errors import ConfigError, InputError
 
@@ -38,13 +39,15 @@ def test_high_snr_bittrue_is_lossless_transport_and_accounting_is_honest(photo):
     h, w = photo.shape[-2:]
     budget = system.channel_uses_budget(h, w)
     assert out.status == "ok" and out.num_cb_failed == 0
-    # the stream fits the payload the budget allows, and the link spent no more than the budget
-    assert 0 < out.stream_bits <= out.payload_capacity_bits
+    # the stream and its length field fit the grant, and the link spent no more than the budget
+    assert 0 < out.stream_bits + LENGTH_FIELD_BITS <= out.payload_capacity_bits
     assert out.channel_uses <= budget == out.channel_uses_budget
     # what was decoded is exactly what the codec makes of its own stream
-    stream = system.codec.encode_to_budget(photo, out.payload_capacity_bits)
+    k_stream = ((out.payload_capacity_bits - LENGTH_FIELD_BITS) // 8) * 8
+    stream = system.codec.encode_to_budget(photo, k_stream)
+    assert 8 * len(stream) == out.stream_bits
     assert torch.allclose(out.image, system.codec.decode(stream), atol=1e-6)
-    assert abs(out.bpp - 8 * len(stream) / (h * w)) < 1e-12
+    assert abs(out.bpp - (8 * len(stream) + LENGTH_FIELD_BITS) / (h * w)) < 1e-12
     assert float(metrics.psnr(photo, out.image)[0]) > 20
 
 
@@ -73,6 +76,14 @@ def test_capacity_link_gives_more_bits_than_ldpc(photo):
     assert b.payload_capacity_bits > a.payload_capacity_bits
     assert b.status == "ok"
     assert metrics.psnr(photo, b.image)[0] > metrics.psnr(photo, a.image)[0]
+
+
+def test_fixed_grant_spends_the_same_channel_uses_for_every_image(photo):
+    system = SeparationSystem({"codec": "jpeg2000", "fidelity": "bittrue"})
+    other = torch.flip(photo, dims=[-1]) * 0.5
+    a = system.transmit(photo, snr_db=10.0, seed=0)
+    b = system.transmit(other, snr_db=10.0, seed=0)
+    assert a.channel_uses == b.channel_uses and a.payload_capacity_bits == b.payload_capacity_bits
 
 
 def test_same_seed_same_result(photo):

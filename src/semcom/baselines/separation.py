@@ -6,6 +6,11 @@ Data flow for one image::
           --bytes_to_bits--> payload [k] --link.transmit(snr_db)--> LinkResult (bits, cb_ok, channel uses)
           --loss policy--> received stream --codec.decode_robust--> image_hat (+ status)
 
+Grant and length field. As in a real uplink grant, the transport payload is fixed by the budget:
+``k_max`` bits, made of a 24-bit length field (like a MAC subheader's L field, counted as side
+information), the codec stream, and zero padding. The receiver reads the length field; when the
+code block holding it was lost, it hands the decoder the whole received payload.
+
 Budget. The channel budget is ``channel_uses = ceil(cbr * H * W * 3)`` complex channel uses
 (CBR = complex channel uses / real source values). The codec gets the largest payload
 ``k_max = link.max_payload_bits(channel_uses, snr_db)`` that the link's MCS (TB/CB segmentation,
@@ -49,6 +54,7 @@ from semcom.utils import check_image, from_dict, make_generator
 
 LOSS_POLICIES = ("corrupt", "truncate")
 FALLBACK_VALUE = 0.5
+LENGTH_FIELD_BITS = 24
 
 
 def bytes_to_bits(data: bytes) -> torch.Tensor:
@@ -128,13 +134,13 @@ class SeparationOutcome:
 
     image: torch.Tensor  # [1,3,H,W] reconstruction (the fallback image when failed)
     status: str  # "ok" | "recovered" | "failed" | "no_fit"
-    stream_bits: int  # bits of the encoded stream (what the codec produced, headers included)
-    payload_capacity_bits: int  # k_max the budget allowed
+    stream_bits: int  # bits of the encoded stream (what the codec produced, codec headers included)
+    payload_capacity_bits: int  # k_max the grant carries (length field + stream + padding)
     channel_uses: int  # complex channel uses actually spent (0 when nothing was sent)
     channel_uses_budget: int
     num_cb: int
     num_cb_failed: int
-    bpp: float  # stream bits per pixel
+    bpp: float  # bits per pixel of the stream and its length field (all side information)
     error: str | None = None
 
     @property
@@ -173,26 +179,36 @@ class SeparationSystem:
         budget = self.channel_uses_budget(h, w)
         k_max = int(self.link.max_payload_bits(budget, snr_db=snr_db))
         fallback = torch.full_like(image, FALLBACK_VALUE)
-        if k_max < 8:
+        k_stream = ((k_max - LENGTH_FIELD_BITS) // 8) * 8  # whole bytes after the length field
+        if k_stream < 8:
             return SeparationOutcome(fallback, "no_fit", 0, k_max, 0, budget, 0, 0, 0.0, "budget below one byte")
         try:
-            stream = self.codec.encode_to_budget(image, k_max)
+            stream = self.codec.encode_to_budget(image, k_stream)
         except CodecBudgetError as exc:
             return SeparationOutcome(fallback, "no_fit", 0, k_max, 0, budget, 0, 0, 0.0, str(exc))
-        bits = bytes_to_bits(stream)
+        header = len(stream).to_bytes(LENGTH_FIELD_BITS // 8, "big")
+        payload = torch.zeros(k_max)
+        sent = bytes_to_bits(header + stream)
+        payload[: sent.numel()] = sent
         gen = make_generator(seed)
-        res = self.link.transmit(bits.unsqueeze(0), snr_db, generator=gen)
+        res = self.link.transmit(payload.unsqueeze(0), snr_db, generator=gen)
         rx_bits = res.bits.reshape(-1)
         cb_ok = res.cb_ok.reshape(-1)
         n_fail = int((~cb_ok).sum())
+        rx_payload = bits_to_bytes(rx_bits[: (k_max // 8) * 8])
         if n_fail == 0:
             received = stream
-        elif self.config.loss_policy == "corrupt":
-            received = bits_to_bytes(rx_bits)
-        else:  # truncate at the first failed code block
-            first_bad = int(torch.nonzero(~cb_ok)[0, 0])
-            start = res.cb_ranges[first_bad][0]
-            received = bits_to_bytes(rx_bits[: (start // 8) * 8])
+        else:
+            # the length field, when its code block arrived; otherwise everything that came
+            header_ok = bool(res.delivered_mask.reshape(-1)[:LENGTH_FIELD_BITS].all())
+            n_bytes = int.from_bytes(rx_payload[: LENGTH_FIELD_BITS // 8], "big") if header_ok else len(rx_payload)
+            body = rx_payload[LENGTH_FIELD_BITS // 8:][:n_bytes]
+            if self.config.loss_policy == "corrupt":
+                received = body
+            else:  # truncate at the first failed code block
+                first_bad = int(torch.nonzero(~cb_ok)[0, 0])
+                start_bit = max(res.cb_ranges[first_bad][0] - LENGTH_FIELD_BITS, 0)
+                received = body[: start_bit // 8]
         outcome = self.codec.decode_robust(received, shape=(h, w))
         status = outcome.status
         if n_fail and status == "ok":
@@ -207,6 +223,6 @@ class SeparationSystem:
             channel_uses_budget=budget,
             num_cb=int(cb_ok.numel()),
             num_cb_failed=n_fail,
-            bpp=8 * len(stream) / (h * w),
+            bpp=(8 * len(stream) + LENGTH_FIELD_BITS) / (h * w),
             error=outcome.error,
         )
