@@ -80,6 +80,15 @@ def test_plan_covers_payload_in_order():
     assert plan.num_tb == 5
 
 
+def test_channel_uses_shortcut_matches_plan():
+    from semcom.link.layout import channel_uses_of
+
+    for mcs in (MCS.from_table(9), MCS.from_rate(2, 0.3), MCS.from_table(27, table=2)):
+        for k in (1, 100, 3752, 3753, 20_000, 123_457):
+            for m in (None, 5000):
+                assert channel_uses_of(k, mcs, m) == plan_payload(k, mcs, m).channel_uses
+
+
 def test_default_tb_is_one_reference_slot():
     m = MCS.from_rate(2, 0.5)
     assert default_max_tb_bits(m) == tbs_from_nre(SLOT_NUM_RE, m)

@@ -313,6 +313,24 @@ def plan_payload(k: int, mcs: MCS, max_tb_bits: int | None = None) -> LinkPlan:
     )
 
 
+def _effective_max_tb(k: int, mcs: MCS, max_tb_bits: int | None) -> int:
+    if max_tb_bits is None:
+        max_tb_bits = default_max_tb_bits(mcs)
+    full, rest = divmod(k, max_tb_bits)
+    sizes = ([max_tb_bits] if full else []) + ([rest] if rest else [])
+    if max_tb_bits > _BG2_SAFE_TB and not all(_encodable(tb_layout(kt, mcs)) for kt in sizes):
+        return _BG2_SAFE_TB
+    return max_tb_bits
+
+
+def channel_uses_of(k: int, mcs: MCS, max_tb_bits: int | None = None) -> int:
+    """``plan_payload(k, mcs, max_tb_bits).channel_uses`` in O(1), without building the plan."""
+    m = _effective_max_tb(k, mcs, max_tb_bits)
+    full, rest = divmod(k, m)
+    uses = full * tb_layout(m, mcs).num_re if full else 0
+    return uses + (tb_layout(rest, mcs).num_re if rest else 0)
+
+
 def max_payload_for_channel_uses(channel_uses: int, mcs: MCS, max_tb_bits: int | None = None) -> int:
     """Largest ``k`` whose plan spends at most ``channel_uses`` symbols (0 when nothing fits).
 
@@ -325,7 +343,7 @@ def max_payload_for_channel_uses(channel_uses: int, mcs: MCS, max_tb_bits: int |
         return 0
 
     def fits(k: int) -> bool:
-        return plan_payload(k, mcs, max_tb_bits).channel_uses <= channel_uses
+        return channel_uses_of(k, mcs, max_tb_bits) <= channel_uses
 
     if not fits(1):
         return 0
