@@ -208,3 +208,38 @@ def test_bler_parity_with_sionna(k, n, center, codewords, one_torch_thread):
     s_sio, s_fast = curve["ebno_at_target_sionna"], curve["ebno_at_target_fast"]
     assert s_sio is not None and s_fast is not None, curve
     assert s_fast <= s_sio + 0.1, curve
+
+
+def test_bench_run_tiny(one_torch_thread):
+    from semcom.experiments.bench_ldpc import run
+
+    res = run(BenchConfig(codes=[[200, 400]], codewords=48, sionna_codewords=4, calibration_codewords=48,
+                          repeats=1))
+    row = res.data["configs"][0]
+    for key in ("sionna_mbps", "fast_mbps", "speedup", "bler_sionna", "bler_fast", "fast_mbps_per_core",
+                "ebno_db", "fast_mean_iterations", "fast_fixed_iter_mbps", "fast_1thread_mbps"):
+        assert key in row and row[key] is not None
+    assert row["speedup"] == pytest.approx(row["fast_mbps"] / row["sionna_mbps"])
+    assert row["speedup"] > 3  # the real ratio is ~100x; this only guards against a broken measurement
+    assert 0.0 <= row["bler_fast"] <= 1.0 and 1.0 <= row["fast_mean_iterations"] <= 20.0
+    assert res.provenance["config"]["codes"] == [[200, 400]]
+    assert res.data["machine"]["cores"] >= 1 and "loadavg_before" in res.data["machine"]
+
+
+def test_bench_main_writes_json(tmp_path, monkeypatch):
+    from semcom.experiments import bench_ldpc
+    from semcom.experiments.results import Results
+
+    seen = {}
+    real_run = bench_ldpc.run
+
+    def small_run(cfg):
+        seen.update(cfg)
+        return real_run({**cfg, "codes": [[120, 240]], "codewords": 16, "sionna_codewords": 2,
+                         "calibration_codewords": 16})
+
+    monkeypatch.setattr(bench_ldpc, "run", small_run)
+    assert bench_ldpc.main(["--out", str(tmp_path), "--quick", "--iterations", "12", "--codewords", "16"]) == 0
+    assert seen["iterations"] == 12 and seen["codewords"] == 16 and seen["repeats"] == 1
+    res = Results.load(tmp_path / "ldpc.json")
+    assert res.name == "ldpc" and res.data["configs"][0]["k"] == 120 and res.data["iterations"] == 12

@@ -50,7 +50,7 @@ def qam_pam_levels(num_bits_per_symbol: int) -> tuple[np.ndarray, np.ndarray]:
     Example:
         >>> lv, lb = qam_pam_levels(4)
         >>> [round(float(v) * 10 ** 0.5) for v in lv], lb.tolist()
-        [1, 3, -1, -3], [[0, 0], [0, 1], [1, 0], [1, 1]]
+        ([1, 3, -1, -3], [[0, 0], [0, 1], [1, 0], [1, 1]])
     """
     m = _check_bits(num_bits_per_symbol)
     nb = m // 2

@@ -74,7 +74,7 @@ def ldpc_layout(encoder: Any) -> dict:
         >>> from sionna.phy.fec.ldpc import LDPC5GEncoder
         >>> lay = ldpc_layout(LDPC5GEncoder(k=500, n=1000))
         >>> lay["z"], lay["rows"], lay["n_vn"] == lay["cols"] * lay["z"]
-        (52, 21, True)
+        (64, 10, True)
     """
     z = int(encoder.z)
     k = int(encoder.k)
