@@ -67,6 +67,7 @@ def run_corruptions(name: str, count: int, seed: int, shape: tuple[int, int] = S
     return counts
 
 
+@pytest.mark.timeout(600)  # a hang fails the test instead of blocking the run
 @pytest.mark.parametrize("name", ALL)
 def test_100_corruptions_per_codec(name):
     counts = run_corruptions(name, 100, seed=1)
@@ -78,6 +79,7 @@ def test_100_corruptions_per_codec(name):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 @pytest.mark.parametrize("name", ALL)
 def test_1000_corruptions_per_codec(name):
     counts = run_corruptions(name, 1000, seed=2, shape=(256, 384))
