@@ -7,8 +7,11 @@ says otherwise.
     semcom demo                       the main job: separation baselines over the 5G link, HTML report
     semcom link                       BLER versus SNR per MCS and channel (bit-true or abstracted)
     semcom baseline                   PSNR / MS-SSIM versus SNR for classical codecs over the link
+    semcom train MODEL --config F     train deepjscc, vlscc2d, scc (JSCC trainer) or seb (its extractor)
     semcom bench ldpc                 fast LDPC decoder versus Sionna's (throughput, BLER)
     semcom prt table1                 prt allocators versus the paper's Table I
+    semcom vlscc sweep                learned JSCC versus the separation baseline
+    semcom seb sweep | kb-update | granularity    the seb experiments
 """
 
 from __future__ import annotations
@@ -24,9 +27,26 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("demo",), "semcom.experiments.demo", "run the main job and write the HTML report", False),
     (("link",), "semcom.experiments.link_bler", "code-block error rate versus SNR over the 5G NR link", False),
     (("baseline",), "semcom.experiments.separation_sweep", "classical codec + 5G LDPC + QAM versus SNR", False),
+    (("train",), "semcom.cli", "train a learned model: semcom train {deepjscc,vlscc2d,scc,seb} --config ...", True),
     (("bench", "ldpc"), "semcom.experiments.bench_ldpc", "fast LDPC decoder versus Sionna's", True),
     (("prt", "table1"), "semcom.experiments.prt_table1", "prt allocators versus the paper's Table I", True),
+    (("vlscc", "sweep"), "semcom.experiments.vlscc_sweep", "learned JSCC (VL-SCC, SCC, DeepJSCC) versus HEIF + 5G LDPC", True),
+    (("seb", "sweep"), "semcom.experiments.seb_sweep", "seb with UEP / random UEP / no UEP versus codecs over the link", True),
+    (("seb", "kb-update"), "semcom.experiments.seb_kb_update", "seb knowledge-base update under changing intent", True),
+    (("seb", "granularity"), "semcom.experiments.seb_granularity", "seb fine-Seb ratio versus CBR, quality and accuracy", True),
 ]
+
+
+def train_main(argv: Sequence[str]) -> int:
+    """``semcom train MODEL ...``: the seb extractor has its own trainer, the JSCC models share one."""
+    argv = list(argv)
+    if argv and argv[0] == "seb":
+        from semcom.experiments import seb_train
+
+        return int(seb_train.main(argv[1:]) or 0)
+    from semcom.experiments import train
+
+    return int(train.main(argv) or 0)
 
 
 def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -68,7 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path, module, _help, raw in COMMANDS:
         if raw and tuple(argv[: len(path)]) == path:
             try:
-                return int(importlib.import_module(module).main(argv[len(path):]) or 0)
+                mod = importlib.import_module(module)
+                entry = train_main if path == ("train",) else mod.main
+                return int(entry(argv[len(path):]) or 0)
             except SemcomError as exc:
                 print(f"semcom: error: {exc}", file=sys.stderr)
                 return 2
