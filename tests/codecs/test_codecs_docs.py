@@ -17,6 +17,7 @@ MODULES = [
     "semcom.codecs.guard",
     "semcom.codecs.image",
     "semcom.codecs.registry",
+    "semcom.codecs.video",
     "semcom.data.photos",
     "semcom.data.folder",
     "semcom.data.training",

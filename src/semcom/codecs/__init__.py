@@ -4,7 +4,8 @@
 the BPG stand-in). Each codec encodes one ``[1, 3, H, W]`` float image in [0, 1] at a quality, a bpp
 or a bit budget (``encode_to_budget``: the largest stream that fits, headers included) and decodes
 robustly: ``decode`` raises :class:`~semcom.errors.CodecError` on a bad stream, ``decode_robust``
-returns a :class:`DecodeOutcome`. Native decoders run in a guarded worker process
+returns a :class:`DecodeOutcome`. :class:`VideoCodec` codes frame sequences with H.264 or
+H.265 at a constant bit rate or a bit budget. Native image decoders run in a guarded worker process
 (:mod:`semcom.codecs.guard`) so a corrupted stream never crashes or hangs the caller.
 
 Example:
@@ -25,6 +26,7 @@ from .base import Codec, CodecBudgetError, DecodeOutcome, array_to_image, image_
 from .guard import DecodeGuard, decode_inprocess, default_guard
 from .image import AvifCodec, HeifCodec, Jpeg2000Codec, JpegCodec, WebpCodec
 from .registry import available_codecs, get_codec, register_codec
+from .video import VideoCodec
 
 
 def _heif_available() -> bool:
@@ -51,6 +53,7 @@ __all__ = [
     "Jpeg2000Codec",
     "JpegCodec",
     "WebpCodec",
+    "VideoCodec",
     "array_to_image",
     "image_to_array",
     "available_codecs",
