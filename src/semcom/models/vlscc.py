@@ -18,9 +18,12 @@ Training loss (Eq. 8): ``l2(x, x_hat) + lambda * L_perc + gamma * L_r`` with
 ``L_r = mean_{i,j} R(x)_{i,j}`` (the paper's sum over locations, divided by their number so that
 ``gamma`` does not depend on the crop size); see :mod:`semcom.training`.
 
-Scaled down from Table I so it trains on 2 CPU cores: semantic-encoder width 256 -> 64,
-SCE width 512 -> 96, RAN width 256/128 -> 64/32, N = 512 real symbols -> N = 64 complex symbols per
-location (max 0.25 SPP), kernels and strides as in Table I.
+Scaled down from Table I so it trains on 2 CPU cores: the defaults are semantic-encoder width
+256 -> 64, SCE width 512 -> 96, RAN width 256/128 -> 64/32, and N = 512 real symbols -> N = 64
+complex symbols per location (max 0.25 SPP); the committed checkpoint (``configs/vlscc2d.json``)
+narrows further to 48 / 64 / 32 so that it trains in 18 minutes on a shared machine. Kernels and
+strides are those of Table I. The RAN's final sigmoid acts on a logit clamped to +-6 with a
+straight-through gradient so that a collapsed rate map can recover.
 
 SCC (the paper's fixed-length coder) is the same network without the RAN and masks: every
 location sends ``n_symbols`` complex symbols; its SPP is set by that channel count.
@@ -88,7 +91,23 @@ def _ran(cin: int, c: int) -> nn.Sequential:
     # Table I, "Rate Allocation Network": 3x3 S2 / S1 x3 (PReLU), 3x3 S2 (c/2, PReLU), 3x3 S1 -> 1, sigmoid
     return nn.Sequential(_conv(cin, c, 3, 2), nn.PReLU(c), _conv(c, c, 3, 1), nn.PReLU(c), _conv(c, c, 3, 1),
                          nn.PReLU(c), _conv(c, c, 3, 1), nn.PReLU(c), _conv(c, c // 2, 3, 2), nn.PReLU(c // 2),
-                         _conv(c // 2, 1, 3, 1), nn.Sigmoid())
+                         _conv(c // 2, 1, 3, 1))
+
+
+class _ClampST(torch.autograd.Function):
+    """Clamp forward, identity backward: keeps the rate logit out of the sigmoid's flat tails
+    (where a collapsed rate map could never recover) without blocking its gradient."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, bound: float) -> torch.Tensor:  # type: ignore[override]
+        return a.clamp(-bound, bound)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        return grad, None
+
+
+LOGIT_BOUND = 6.0
 
 
 def _to_complex(y: torch.Tensor) -> torch.Tensor:
@@ -236,10 +255,18 @@ class VLSCC2D(LearnedJSCC):
     def side_bits_per_location(self) -> int:
         return side_bits_per_index(self.config.levels)
 
-    def _analyse(self, x: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def rate_from_features(self, feats: torch.Tensor) -> torch.Tensor:
+        """RAN: features ``[B,C,H/4,W/4]`` -> rate map ``R [B,1,H/16,W/16]`` in (0, 1) (sigmoid of a
+        logit clamped to +-6 with a straight-through gradient)."""
+        return torch.sigmoid(_ClampST.apply(self.ran(feats), LOGIT_BOUND))
+
+    def _analyse(self, x: torch.Tensor, mode: str, rate_override: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> (R [B,h,w], Q [B,h,w], M [B,h,w,N], Y [B,h,w,N] complex)."""
         feats = self.semantic_encoder(x)
-        r = self.ran(feats)  # [B,1,h,w]
+        r = self.rate_from_features(feats)  # [B,1,h,w]
+        if rate_override is not None:  # warm-up: a given rate map instead of the RAN's
+            r = rate_override.to(r).reshape(r.shape)
         r_up = F.interpolate(r, size=feats.shape[-2:], mode="nearest")
         y = _to_complex(self.sce(torch.cat([feats, r_up], dim=1)))
         r = r[:, 0]
@@ -256,13 +283,17 @@ class VLSCC2D(LearnedJSCC):
         each location sends (integer, ``ceil(N Q / (L-1))``)."""
         image = self.check_input(image)
         with torch.no_grad():
-            r = self.ran(self.semantic_encoder(image))[:, 0]
+            r = self.rate_from_features(self.semantic_encoder(image))[:, 0]
             q = quantize_rate(r, self.config.levels, mode="exact")
         return r, kept_symbols(q, self.config.n_symbols, self.config.levels)
 
     def forward(self, x: torch.Tensor, snr_db: float | torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> dict:
+                generator: torch.Generator | None = None, random_rate: bool = False) -> dict:
         """Training pass with the straight-through quantiser and mask (Eq. 2, 5).
+
+        ``random_rate=True`` (the training loop's warm-up) replaces the RAN's rate map by rate
+        levels drawn uniformly per location, so the SCE learns to put the important symbols first
+        and the SCD to handle zero-padding before the RAN starts allocating.
 
         Returns ``{"x_hat": [B,3,H,W], "rate": R [B,H/16,W/16] (for L_r), "spp": [B] symbols actually
         kept per pixel incl. the side link, "q": Q}``.
@@ -270,7 +301,13 @@ class VLSCC2D(LearnedJSCC):
         x = self.check_input(x)
         if snr_db is None:
             snr_db = self.sample_training_snr(x.shape[0], generator)
-        r, q, m, y = self._analyse(x, mode="ste")
+        override = None
+        if random_rate:
+            h16, w16 = x.shape[-2] // 16, x.shape[-1] // 16
+            lv = self.config.levels
+            override = torch.randint(1, lv, (x.shape[0], 1, h16, w16), generator=generator,
+                                     device=generator.device if generator is not None else x.device).float() / (lv - 1)
+        r, q, m, y = self._analyse(x, mode="ste", rate_override=override)
         z = masked_power_normalize(y, m.detach()) * m
         p = jscc_channel(z, snr_db, self.config.channel, generator) * m  # zero-padding at the receiver
         x_hat = self._synthesise(p, q)

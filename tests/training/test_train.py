@@ -1,0 +1,97 @@
+"""semcom.training and ``semcom train``: every real config trains at a tiny size, resume, metadata,
+the evaluation, bad configs."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from semcom.errors import ConfigError
+from semcom.training import LossConfig, TrainConfig, jscc_loss, train
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.json"))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_configs_exist_and_parse():
+    names = {p.stem for p in CONFIGS}
+    assert {"deepjscc", "vlscc2d", "scc"} <= names
+    for p in CONFIGS:
+        TrainConfig.from_dict(json.loads(p.read_text()))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_every_config_trains_shrunk_and_records_metadata(path, tmp_path):
+    cfg = TrainConfig.from_dict(json.loads(path.read_text())).shrink()
+    meta = train(cfg, tmp_path, progress=False, command="test")
+    name = cfg.name or cfg.model
+    assert (tmp_path / f"{name}.pt").is_file() and (tmp_path / "last.pt").is_file()
+    on_disk = json.loads((tmp_path / f"{name}.json").read_text())
+    assert on_disk["metric"] == meta["metric"] and meta["steps"] == 2
+    for key in ("config", "data", "seed", "command", "git_commit", "parameters", "file_bytes", "eval"):
+        assert key in meta
+    assert set(meta["eval"]["checksums"]) == {"astronaut", "chelsea", "coffee"}
+    assert 0 < meta["metric"]["spp"] <= 1 and 0 < meta["metric"]["ms_ssim"] <= 1
+    assert meta["data"]["train_checksums"]  # the photos trained on are listed with their hashes
+
+
+def test_resume_continues_from_last_state(tmp_path):
+    cfg = TrainConfig(model="deepjscc", model_config={"hidden_channels": 4, "latent_channels": 2},
+                      crop_size=32, batch_size=2, steps=2, eval_size=64, checkpoint_every=1, log_every=1)
+    train(cfg, tmp_path / "a", progress=False)
+    long = TrainConfig(**{**cfg.__dict__, "steps": 4})
+    ref = train(long, tmp_path / "b", progress=False)
+    # resuming the 2-step run with a larger budget continues from step 2
+    resumed = train(long, tmp_path / "a", progress=False, resume=True)
+    assert resumed["steps"] == 4
+    assert torch.load(tmp_path / "a" / "last.pt", weights_only=False)["step"] == 4
+    assert ref["steps"] == 4
+    # anything but the budget differing is refused
+    other = TrainConfig(**{**long.__dict__, "lr": 0.5})
+    with pytest.raises(ConfigError):
+        train(other, tmp_path / "a", progress=False, resume=True)
+    part = train(TrainConfig(**{**long.__dict__, "max_minutes": 1e-9}), tmp_path / "c", progress=False)
+    assert part["steps"] == 1  # the wall-time budget is honoured: it stops after the first step past it
+
+
+def test_loss_terms():
+    x = torch.rand(2, 3, 32, 32)
+    out = {"x_hat": x * 0.5, "rate": torch.full((2, 2, 2), 0.25)}
+    loss, terms = jscc_loss(out, x, LossConfig(lambda_perceptual=0.0), gamma=2.0)
+    assert float(loss) == pytest.approx(float(((x * 0.5 - x) ** 2).mean()) + 2.0 * 0.25, rel=1e-5)
+    loss2, terms2 = jscc_loss(out, x, LossConfig(lambda_perceptual=1.0, perceptual="ms_ssim"), gamma=0.0)
+    assert 0 < terms2["perceptual"] < 1
+
+
+def test_bad_configs():
+    with pytest.raises(ConfigError):
+        TrainConfig.from_dict({"model": "deepjscc", "stepz": 3})
+    with pytest.raises(ConfigError):
+        TrainConfig.from_dict({"loss": {"perceptual": "vgg"}})
+    with pytest.raises(ConfigError):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ConfigError):
+        train(TrainConfig(model="nope").shrink(), "unused-dir-never-written", progress=False)
+
+
+def test_cli_main_in_process(tmp_path, capsys):
+    from semcom.experiments.train import main
+
+    cfg = TrainConfig(model="deepjscc", model_config={"hidden_channels": 4, "latent_channels": 2},
+                      crop_size=32, batch_size=2, steps=1, eval_size=64)
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps({**cfg.__dict__, "loss": cfg.loss.__dict__}))
+    assert main(["deepjscc", "--config", str(p), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert "test PSNR" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "run" / "deepjscc.json").read_text())
+    assert meta["command"].startswith("semcom train deepjscc --config")
+    with pytest.raises(ConfigError):
+        main(["scc", "--config", str(p), "--out", str(tmp_path / "x")])  # config is for another model
