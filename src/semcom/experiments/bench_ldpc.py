@@ -172,14 +172,14 @@ def machine_info() -> dict:
                     break
     except OSError:
         pass
-    from semcom.link._ldpc_kernels import num_threads
+    from semcom.link._ldpc_kernels import default_threads
 
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "machine": platform.machine(),
         "torch_threads": torch.get_num_threads(),
-        "numba_threads": num_threads(),
+        "decoder_threads": default_threads(),
         "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
@@ -194,7 +194,7 @@ def bench_code(k: int, n: int, cfg: BenchConfig, seed: int) -> dict:
     sdec = LDPC5GDecoder(enc, hard_out=True, return_infobits=True, num_iter=cfg.iterations)
     fdec = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=cfg.scaling)
     fdec_fixed = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=cfg.scaling, early_stop=False)
-    threads = fdec.num_threads or machine_info()["numba_threads"]
+    threads = fdec.num_threads or machine_info()["decoder_threads"]
 
     ebno = calibrate_ebno(enc, fdec, cfg.calibration_codewords, cfg.target_bler, seed + 1)
     u, llr, esno = qpsk_awgn_llrs(enc, max(cfg.codewords, cfg.sionna_codewords), ebno, make_generator(seed))

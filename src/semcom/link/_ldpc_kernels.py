@@ -13,7 +13,9 @@ Layout of the decoder state (one codeword at a time per thread, ``Z`` lifting di
 
 A block row is one layer; every variable node appears at most once per layer, so a layer's ``Z``
 check nodes are updated together with loops over ``i`` that the compiler vectorises (the rotation
-splits each block into two contiguous runs). Codewords are spread over the cores with ``prange``.
+splits each block into two contiguous runs). The batch is split into chunks that a pool of
+threads decodes on all cores: the kernels release the GIL, and no OpenMP runtime is involved,
+so the decoder is thread safe and fork safe (process pools may fork after using it).
 
 The compiled machine code is cached on disk (``cache=True``) in ``__pycache__`` beside this file,
 or under ``NUMBA_CACHE_DIR`` when that variable is set; the first call in a fresh environment compiles
@@ -22,9 +24,11 @@ or under ``NUMBA_CACHE_DIR`` when that variable is set; the first call in a fres
 
 from __future__ import annotations
 
-import numba
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 _BIG = np.float32(3.0e38)
 
@@ -153,25 +157,22 @@ def _decode_one(L, R, T, m1, m2, idx, sgn, row_ptr, ecol, eshift, check_mask, Z,
     return it, ok
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def decode_batch(llr, in_pos, k, k_ldpc, n_vn, out_pos, hard_out, row_ptr, ecol, eshift,
-                 check_mask, Z, dmax, num_iter, scale, off, early_stop, lmax, nchunks, out, ok,
-                 iters):
+                 check_mask, Z, dmax, num_iter, scale, off, early_stop, lmax, out, ok, iters):
     """Decode ``llr.shape[0]`` codewords.
 
     ``llr`` ``[B, n]`` float32 channel logits (``log p(1)/p(0)``, Sionna's convention);
     ``in_pos[j]`` the variable node of input position ``j``; filler nodes ``k <= v < k_ldpc``
-    are known zeros; check-to-variable magnitudes are ``max(scale * min - off, 0)``; ``out[b, j]`` receives the hard bit (or logit) of variable node
-    ``out_pos[j]``; ``ok[b]`` the syndrome flag and ``iters[b]`` the iterations run.
+    are known zeros; check-to-variable magnitudes are ``max(scale * min - off, 0)``;
+    ``out[b, j]`` receives the hard bit (or logit) of variable node ``out_pos[j]``; ``ok[b]`` the syndrome flag and ``iters[b]`` the iterations run.
     """
     B = llr.shape[0]
     n = llr.shape[1]
     nout = out_pos.shape[0]
     E = ecol.shape[0]
     nlmax = -lmax
-    for ch in prange(nchunks):
-        b0 = (ch * B) // nchunks
-        b1 = ((ch + 1) * B) // nchunks
+    if B > 0:
         L = np.empty(n_vn, dtype=np.float32)
         R = np.empty(E * Z, dtype=np.float32)
         T = np.empty(dmax * Z, dtype=np.float32)
@@ -179,7 +180,7 @@ def decode_batch(llr, in_pos, k, k_ldpc, n_vn, out_pos, hard_out, row_ptr, ecol,
         m2 = np.empty(Z, dtype=np.float32)
         idx = np.empty(Z, dtype=np.float32)
         sgn = np.empty(Z, dtype=np.float32)
-        for b in range(b0, b1):
+        for b in range(B):
             for v in range(n_vn):
                 L[v] = 0.0
             for v in range(k, k_ldpc):
@@ -198,7 +199,7 @@ def decode_batch(llr, in_pos, k, k_ldpc, n_vn, out_pos, hard_out, row_ptr, ecol,
                     out[b, j] = -L[out_pos[j]]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def demap_pam_pairs(yr, yi, inv_no, levels, labels, nbits_dim, out):
     """Exact max-log LLRs of square QAM, one Gray PAM per dimension.
 
@@ -207,7 +208,7 @@ def demap_pam_pairs(yr, yi, inv_no, levels, labels, nbits_dim, out):
     """
     N = yr.shape[0]
     M = levels.shape[0]
-    for s in prange(N):
+    for s in range(N):
         w = inv_no[s]
         for d in range(2):
             x = yr[s] if d == 0 else yi[s]
@@ -224,6 +225,26 @@ def demap_pam_pairs(yr, yi, inv_no, levels, labels, nbits_dim, out):
                 out[s, 2 * j + d] = (d0 - d1) * w
 
 
-def num_threads() -> int:
-    """Threads Numba's ``prange`` uses."""
-    return int(numba.get_num_threads())
+def default_threads() -> int:
+    """Cores this process may run on (the decoder's default number of worker threads)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_chunked(kernel, batch: int, threads: int, make_args) -> None:
+    """Call ``kernel(*make_args(b0, b1))`` over contiguous chunks of ``range(batch)``.
+
+    The kernels release the GIL (``nogil=True``), so a thread pool runs the chunks on ``threads``
+    cores. Four chunks per thread balance codewords that stop early against ones that do not.
+    Plain Python threads keep this fork safe and thread safe (no OpenMP runtime is involved).
+    """
+    nchunks = 1 if threads <= 1 else min(batch, 4 * threads)
+    if nchunks <= 1:
+        kernel(*make_args(0, batch))
+        return
+    bounds = [(c * batch // nchunks, (c + 1) * batch // nchunks) for c in range(nchunks)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for fut in [pool.submit(kernel, *make_args(b0, b1)) for b0, b1 in bounds]:
+            fut.result()

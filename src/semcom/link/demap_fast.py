@@ -107,7 +107,8 @@ def demap_qam_maxlog(y: Any, no: Any, num_bits_per_symbol: int) -> torch.Tensor:
     levels, labels = qam_pam_levels(m)
     out = np.empty((yr.shape[0], m), dtype=np.float32)
     if yr.shape[0]:
-        _k.demap_pam_pairs(yr, yi, inv_no, levels, labels, m // 2, out)
+        _k.run_chunked(_k.demap_pam_pairs, yr.shape[0], _k.default_threads() if yr.shape[0] >= 65536 else 1,
+                       lambda a, b: (yr[a:b], yi[a:b], inv_no[a:b], levels, labels, m // 2, out[a:b]))
     return torch.from_numpy(out).reshape(shape[:-1] + (shape[-1] * m,)).to(device)
 
 

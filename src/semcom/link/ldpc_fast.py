@@ -163,7 +163,7 @@ class FastLDPC5GDecoder(torch.nn.Module):
             codeword bits (same order as the encoder output) otherwise.
         return_syndrome_ok: also return a ``[...]`` bool tensor, ``True`` where the decoded word
             satisfies every parity check (a valid codeword). Can be overridden per call.
-        num_threads: Numba threads (default: all that Numba uses, one per core).
+        num_threads: worker threads (default: one per core this process may use).
 
     Input: ``llr`` ``[..., n]`` float channel logits ``log p(b=1)/p(b=0)`` (Sionna's convention:
     positive means bit 1), a torch tensor or numpy array, finite.
@@ -171,7 +171,9 @@ class FastLDPC5GDecoder(torch.nn.Module):
     ``return_syndrome_ok`` a tuple ``(bits, ok)``. ``last_iterations`` holds the iterations each
     codeword of the last call ran (``[...]`` int32).
 
-    The first call in a fresh environment compiles the kernels (seconds); the machine code is
+    Thread safe and fork safe: the batch is decoded by a pool of Python threads running a Numba
+    kernel that releases the GIL (no OpenMP runtime). The first call in a fresh environment
+    compiles the kernels (seconds); the machine code is
     cached by Numba in ``__pycache__`` next to ``semcom/link/_ldpc_kernels.py`` (or in
     ``NUMBA_CACHE_DIR``).
 
@@ -270,14 +272,14 @@ class FastLDPC5GDecoder(torch.nn.Module):
         ok = np.zeros(B, dtype=np.bool_)
         iters = np.zeros(B, dtype=np.int32)
         if B:
-            threads = self.num_threads or _k.num_threads()
-            nchunks = max(1, min(B, threads))
+            threads = self.num_threads or _k.default_threads()
             # normalised min-sum: scale * min; offset min-sum: max(min - offset, 0)
             scale, off = (1.0, self.offset) if self.offset is not None else (self.scaling, 0.0)
-            _k.decode_batch(
-                x, lay["in_pos"], lay["k"], lay["k_ldpc"], lay["n_vn"], self._out_pos, self.hard_out,
-                lay["row_ptr"], lay["ecol"], lay["eshift"], lay["check_mask"], lay["z"], lay["dmax"],
-                int(num_iter), np.float32(scale), np.float32(off), self.early_stop, _LMAX, nchunks, out, ok, iters)
+            static = (lay["in_pos"], lay["k"], lay["k_ldpc"], lay["n_vn"], self._out_pos, self.hard_out,
+                      lay["row_ptr"], lay["ecol"], lay["eshift"], lay["check_mask"], lay["z"], lay["dmax"],
+                      int(num_iter), np.float32(scale), np.float32(off), self.early_stop, _LMAX)
+            _k.run_chunked(_k.decode_batch, B, threads,
+                           lambda b0, b1: (x[b0:b1], *static, out[b0:b1], ok[b0:b1], iters[b0:b1]))
         self.last_iterations = torch.from_numpy(iters).reshape(lead)
         bits = torch.from_numpy(out).reshape(lead + (nout,)).to(device)
         if want_ok:
