@@ -17,7 +17,7 @@ NAMES = [n for n in list_pretrained() if n.split("_")[0] in MINE]
 
 def test_reference_checkpoints_are_committed():
     kinds = {n.split("_")[0] for n in NAMES}
-    assert {"deepjscc"} <= kinds, f"committed: {NAMES}"
+    assert {"deepjscc", "vlscc2d", "scc"} <= kinds, f"committed: {NAMES}"
 
 
 @pytest.mark.parametrize("name", NAMES)
