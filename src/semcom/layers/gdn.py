@@ -15,7 +15,10 @@ Example:
     >>> x = torch.randn(2, 8, 4, 4)
     >>> GDN(8)(x).shape
     torch.Size([2, 8, 4, 4])
-    >>> torch.allclose(IGDN(8)(GDN(8)(x)), x, atol=1e-1)  # freshly built: close to inverse pairs
+    >>> # freshly built: beta = 1, gamma = 0.1 I, so GDN is x / sqrt(1 + 0.1 x^2) per channel
+    >>> torch.allclose(GDN(8)(x), x / torch.sqrt(1 + 0.1 * x**2), atol=1e-5)
+    True
+    >>> torch.allclose(IGDN(8)(x), x * torch.sqrt(1 + 0.1 * x**2), atol=1e-5)
     True
 """
 

@@ -372,3 +372,155 @@ class VLSCC2D(LearnedJSCC):
             ps.append(full)
             qs.append(q)
         return self._synthesise(torch.stack(ps), torch.stack(qs))
+
+
+# ----------------------------------------------------------------------------------------- 1D
+@dataclasses.dataclass
+class VLSCC1DConfig:
+    """VL-SCC for 1D semantic information (paper Sec. III-A).
+
+    dim: length d of the source vector (the paper's SMPL parameters: 85).
+    hidden: width of the fully connected layers (paper: 1024).
+    sce_layers / ran_layers: depth of SCE (and SCD) and RAN (paper: 6 and 4).
+    n_symbols: N, the maximum code length in complex symbols (paper: 4000 real = 2000 complex).
+    levels: L (side information: log2 L bits per vector).
+    channel, snr_db, snr_range_db, side_bits_per_symbol: as in :class:`VLSCC2DConfig`.
+    """
+
+    dim: int = 85
+    hidden: int = 256
+    sce_layers: int = 6
+    ran_layers: int = 4
+    n_symbols: int = 64
+    levels: int = 16
+    side_bits_per_symbol: float = 1.0
+    channel: str = "awgn"
+    snr_db: float | list = 10.0
+    snr_range_db: list = dataclasses.field(default_factory=lambda: [-20.0, 10.0])
+
+    def __post_init__(self) -> None:
+        for k in ("dim", "hidden", "n_symbols"):
+            if not isinstance(getattr(self, k), int) or getattr(self, k) < 1:
+                raise ConfigError(f"{k} must be a positive int")
+        if self.sce_layers < 2 or self.ran_layers < 2 or self.levels < 2:
+            raise ConfigError("sce_layers >= 2, ran_layers >= 2 and levels >= 2 are required")
+
+
+def _mlp(din: int, hidden: int, dout: int, layers: int) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    d = din
+    for _ in range(layers - 1):
+        mods += [nn.Linear(d, hidden), nn.PReLU(hidden)]
+        d = hidden
+    mods.append(nn.Linear(d, dout))
+    return nn.Sequential(*mods)
+
+
+class VLSCC1D(LearnedJSCC):
+    """VL-SCC for vectors (paper Sec. III-A, Fig. 2): RAN -> rate index r(x) in (0,1), quantised to
+    L levels (Eq. 1); SCE([x, r]) -> N complex symbols in importance order; the first
+    ``ceil(N q / (L-1))`` are sent (Eq. 3); the receiver zero-pads and SCD([p, q]) rebuilds x.
+    Rate loss ``L_r = r(x)``. Fully connected networks (paper: 1024 wide, 6/6/4 layers).
+
+    Inputs are float vectors ``[B, dim]`` (normalise the source first; the output is linear).
+    ``SymbolPayload.height = 1`` and ``width = dim``, so its ``spp`` reads symbols per source value.
+
+    No 1D semantic source ships with semcom yet (the paper's SMPL parameters cannot be had
+    offline; face-landmark vectors need mediapipe), so no 1D checkpoint or experiment exists.
+
+    Example:
+        >>> import torch
+        >>> from semcom.models import VLSCC1D
+        >>> m = VLSCC1D({"dim": 10, "hidden": 16, "n_symbols": 8})
+        >>> p = m.encode(torch.zeros(1, 10))[0]
+        >>> p.side_bits.numel(), m.decode([p]).shape
+        (4, torch.Size([1, 10]))
+    """
+
+    name = "vlscc1d"
+    Config = VLSCC1DConfig
+
+    def __init__(self, config: VLSCC1DConfig | dict | None = None) -> None:
+        super().__init__(config)
+        c = self.config
+        self.ran = _mlp(c.dim, c.hidden, 1, c.ran_layers)
+        self.sce = _mlp(c.dim + 1, c.hidden, 2 * c.n_symbols, c.sce_layers)
+        self.scd = _mlp(2 * c.n_symbols + 1, c.hidden, c.dim, c.sce_layers)
+
+    def check_input(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise InputError("VL-SCC 1D takes a float tensor [B, dim]")
+        if x.dim() == 1:
+            x = x.unsqueeze(0)
+        if x.dim() != 2 or x.shape[1] != self.config.dim:
+            raise InputError(f"VL-SCC 1D expects [B, {self.config.dim}], got {tuple(x.shape)}")
+        if not bool(torch.isfinite(x).all()):
+            raise InputError("input contains NaN or Inf")
+        return x
+
+    def rate_index(self, x: torch.Tensor) -> torch.Tensor:
+        """r(x) in (0, 1), ``[B]``."""
+        return torch.sigmoid(_ClampST.apply(self.ran(x), LOGIT_BOUND))[:, 0]
+
+    def _analyse(self, x: torch.Tensor, mode: str):
+        r = self.rate_index(x)
+        y = self.sce(torch.cat([x, r.unsqueeze(1)], dim=1))
+        n = self.config.n_symbols
+        y = torch.complex(y[:, :n], y[:, n:])
+        q = quantize_rate(r, self.config.levels, mode=mode)
+        m = rate_mask(q, n, self.config.levels, mode=mode)
+        return r, q, m, y
+
+    def _synthesise(self, p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        return self.scd(torch.cat([p.real, p.imag, (q / (self.config.levels - 1)).unsqueeze(1)], dim=1))
+
+    def forward(self, x: torch.Tensor, snr_db: float | torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> dict:
+        """Training pass (Eq. 2 and 5 gradients): ``{"x_hat" [B,dim], "rate" r [B], "spp" [B], "q"}``."""
+        x = self.check_input(x)
+        if snr_db is None:
+            snr_db = self.sample_training_snr(x.shape[0], generator)
+        r, q, m, y = self._analyse(x, "ste")
+        z = masked_power_normalize(y, m.detach()) * m
+        p = jscc_channel(z, snr_db, self.config.channel, generator) * m
+        side = side_bits_per_index(self.config.levels) / self.config.side_bits_per_symbol
+        return {"x_hat": self._synthesise(p, q), "rate": r, "q": q,
+                "spp": (m.detach().sum(dim=1) + side) / self.config.dim}
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> list[SymbolPayload]:
+        """Vectors -> payloads: the first ``ceil(N q / (L-1))`` symbols, q in ``log2 L`` side bits."""
+        x = self.check_input(x)
+        _, q, m, y = self._analyse(x, "exact")
+        nb = side_bits_per_index(self.config.levels)
+        shifts = torch.arange(nb - 1, -1, -1)
+        out = []
+        for i in range(x.shape[0]):
+            sent = y[i][m[i].bool()]
+            if sent.numel():
+                sent = power_normalize(sent)
+            bits = ((q[i].long() >> shifts) & 1).to(torch.uint8)
+            out.append(SymbolPayload(sent.to(torch.complex64), bits, 1, self.config.dim, self.config.side_bits_per_symbol))
+        return out
+
+    @torch.no_grad()
+    def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
+        if not payloads:
+            raise InputError("decode needs at least one payload")
+        n, lv = self.config.n_symbols, self.config.levels
+        nb = side_bits_per_index(lv)
+        ps, qs = [], []
+        for p in payloads:
+            if p.side_bits.numel() != nb:
+                raise InputError(f"side information must hold {nb} bits, got {p.side_bits.numel()}")
+            q = int((p.side_bits.long() * 2 ** torch.arange(nb - 1, -1, -1)).sum())
+            if q > lv - 1:
+                raise InputError("side information holds a rate level above L-1")
+            k = int(kept_symbols(torch.tensor(float(q)), n, lv))
+            if p.symbol_uses != k:
+                raise InputError(f"payload holds {p.symbol_uses} symbols but its rate index announces {k}")
+            full = torch.zeros(n, dtype=torch.complex64)
+            full[:k] = p.symbols.to(torch.complex64)
+            ps.append(full)
+            qs.append(float(q))
+        return self._synthesise(torch.stack(ps), torch.tensor(qs))
