@@ -206,6 +206,7 @@ def test_bler_parity_with_sionna(k, n, center, codewords, one_torch_thread):
     cfg = BenchConfig(parity_codewords=codewords, parity_points=7, iterations=20)
     curve = parity_curve(k, n, cfg, center, seed=17)
     s_sio, s_fast = curve["ebno_at_target_sionna"], curve["ebno_at_target_fast"]
+    print("parity", curve)  # the evidence quoted in docs/ldpc_fast.md (run with -s)
     assert s_sio is not None and s_fast is not None, curve
     assert s_fast <= s_sio + 0.1, curve
 

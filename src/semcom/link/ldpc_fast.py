@@ -154,6 +154,9 @@ class FastLDPC5GDecoder(torch.nn.Module):
             or 2, any lifting size, filler bits, puncturing, rate matching, optional interleaver).
         num_iter: maximum number of layered iterations (one iteration updates every block row once).
         scaling: normalised min-sum factor applied to check-to-variable magnitudes (0 < scaling <= 1).
+            0.7 (the default) measured best or equal-best among 0.65/0.7/0.75 for k = 2016 and
+            8448 (BG1 and BG2) and beats Sionna's decoder for every code measured; 0.75 is slightly
+            better for short BG2 codes (k ~ 500) but 0.1 dB worse than Sionna for k = 8448, rate 1/2.
         offset: when given, offset min-sum: magnitudes ``max(min - offset, 0)`` and ``scaling`` is
             not applied. ``offset`` is in the LLR's units (it is not scale invariant).
         early_stop: stop a codeword as soon as its hard decisions satisfy every parity check;
@@ -188,7 +191,7 @@ class FastLDPC5GDecoder(torch.nn.Module):
         (torch.Size([2, 500]), True, 0)
     """
 
-    def __init__(self, encoder: Any, num_iter: int = 20, scaling: float = 0.75, offset: float | None = None,
+    def __init__(self, encoder: Any, num_iter: int = 20, scaling: float = 0.7, offset: float | None = None,
                  early_stop: bool = True, hard_out: bool = True, return_infobits: bool = True,
                  return_syndrome_ok: bool = False, num_threads: int | None = None) -> None:
         super().__init__()
