@@ -107,3 +107,23 @@ def test_tiny_budget_is_no_fit(photo):
     system = SeparationSystem({"codec": "heif", "cbr": 1e-4, "fidelity": "bittrue"})
     out = system.transmit(photo, snr_db=10.0)
     assert out.status == "no_fit" and out.channel_uses == 0 and torch.all(out.image == 0.5)
+
+
+def test_link_adaptation_picks_faster_mcs_at_higher_snr_and_meets_its_target(photo):
+    from semcom.link import MCS
+    from semcom.link.abstract import bler_table_lookup
+
+    system = SeparationSystem({"codec": "jpeg2000", "fidelity": "bittrue", "link_adaptation": True})
+    budget = system.channel_uses_budget(128, 128)
+    effs = []
+    for snr in (0.0, 6.0, 14.0):
+        link = system.link_for(snr, budget)
+        k = link.max_payload_bits(budget)
+        cb = max(t.cb_size for t in link.plan(k).tbs)
+        assert float(bler_table_lookup(link.mcs, cb, torch.tensor([10 ** (snr / 10)]))[0]) <= 0.1
+        effs.append(link.mcs.spectral_efficiency)
+    assert effs[0] < effs[1] < effs[2]
+    low, high = system.transmit(photo, 0.0, seed=0), system.transmit(photo, 14.0, seed=0)
+    assert high.payload_capacity_bits > low.payload_capacity_bits and high.mcs != low.mcs
+    with pytest.raises(ConfigError):
+        SeparationConfig(target_bler=1.5)

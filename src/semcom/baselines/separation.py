@@ -18,6 +18,13 @@ CRCs and LDPC rate matching included) fits into that many channel uses; for the 
 the capacity bound ``channel_uses * log2(1 + snr)``. What is counted as sent is the stream that was
 actually encoded (``8 * len(stream)`` bits) and the channel uses the link actually spent.
 
+Link adaptation (``link_adaptation=True``). Instead of one fixed MCS, the transmitter picks, for each
+SNR, the 38.214 table MCS with the highest spectral efficiency whose code-block error rate from
+Sionna's BLER tables (:func:`semcom.link.abstract.bler_table_lookup`) at the nominal SNR is at most
+``target_bler``; if none qualifies, the most robust one. Over Rayleigh block fading the transmitter
+knows only the average SNR (slow link adaptation), so deep fades still cost code blocks. This is the
+practical "codec + 5G MCS" baseline; the capacity link needs no MCS and ignores it.
+
 What a lost code block does (``loss_policy``):
 
 * ``"corrupt"`` (default): the receiver passes the LDPC decoder's hard decisions on, errors included,
@@ -83,6 +90,8 @@ class SeparationConfig:
     channel: ``"awgn"`` or ``"rayleigh"`` (block fading, ``fading`` = ``"per_cb"`` or ``"per_tb"``).
     csi: receiver CSI model for fading channels.
     loss_policy: what the receiver hands the codec when code blocks are lost (see module doc).
+    decoder: LDPC decoder of the bit-true link (``"fast"`` or ``"sionna"``); other fidelities have none.
+    link_adaptation, target_bler: choose the table MCS per SNR (see module doc); ``mcs_table`` says which table.
     link: extra keyword arguments for :func:`semcom.link.make_link` (e.g. ``{"decoder": "fast"}``).
     """
 
@@ -97,9 +106,14 @@ class SeparationConfig:
     fading: str = "per_cb"
     csi: str = "perfect"
     loss_policy: str = "corrupt"
+    decoder: str = "fast"
+    link_adaptation: bool = False
+    target_bler: float = 0.1
     link: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not 0 < self.target_bler < 1:
+            raise ConfigError(f"target_bler must lie in (0, 1), got {self.target_bler!r}")
         if self.loss_policy not in LOSS_POLICIES:
             raise ConfigError(f"loss_policy must be one of {LOSS_POLICIES}, got {self.loss_policy!r}")
         if not (isinstance(self.cbr, (int, float)) and self.cbr > 0 and math.isfinite(self.cbr)):
@@ -109,22 +123,27 @@ class SeparationConfig:
     def from_dict(cls, d: dict) -> "SeparationConfig":
         return from_dict(cls, d)
 
-    def mcs(self):
+    def mcs(self, override=None):
         from semcom.link import MCS
+
+        if override is not None:
+            return override
 
         if self.mcs_index is not None:
             return MCS.from_table(self.mcs_index, table=self.mcs_table)
         return MCS.from_rate(self.modulation_order, self.code_rate)
 
-    def make_link(self):
+    def make_link(self, mcs=None):
         from semcom.link import make_link
 
         kw: dict[str, Any] = dict(self.link)
-        kw.setdefault("mcs", self.mcs())
+        kw.setdefault("mcs", self.mcs(mcs))
         kw.setdefault("channel", self.channel)
         if self.channel != "awgn":
             kw.setdefault("fading", self.fading)
             kw.setdefault("csi", self.csi)
+        if self.fidelity == "bittrue":
+            kw.setdefault("decoder", self.decoder)
         return make_link(fidelity=self.fidelity, **kw)
 
 
@@ -139,9 +158,10 @@ class SeparationOutcome:
     channel_uses: int  # complex channel uses actually spent (0 when nothing was sent)
     channel_uses_budget: int
     num_cb: int
-    num_cb_failed: int
+    num_cb_failed: int  # failed code blocks of the grant (padding-only blocks included)
     bpp: float  # bits per pixel of the stream and its length field (all side information)
     error: str | None = None
+    mcs: str | None = None  # the MCS used (after link adaptation)
 
     @property
     def failed(self) -> bool:
@@ -161,6 +181,53 @@ class SeparationSystem:
 
         self.codec = get_codec(config.codec)
         self.link = config.make_link()
+        self._links: dict = {}  # MCS -> link, for link adaptation
+        self._streams: dict[tuple[str, int], bytes] = {}  # (image digest, bit budget) -> stream
+
+    def encode(self, image: torch.Tensor, max_bits: int) -> bytes:
+        """The codec's stream for ``image`` within ``max_bits`` (memoised: the codec is deterministic,
+        and a sweep sends the same image at the same budget for many SNRs and seeds)."""
+        import hashlib
+
+        key = (hashlib.sha1(image.detach().cpu().numpy().tobytes()).hexdigest(), int(max_bits))
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self.codec.encode_to_budget(image, max_bits)
+            if len(self._streams) >= 256:
+                self._streams.pop(next(iter(self._streams)))
+            self._streams[key] = stream
+        return stream
+
+    def link_for(self, snr_db: float, channel_uses: int):
+        """The link used at ``snr_db``: the configured one, or the adapted MCS (see module doc)."""
+        cfg = self.config
+        if not cfg.link_adaptation or cfg.fidelity == "capacity":
+            return self.link
+        from semcom.errors import LinkError
+        from semcom.link import MCS, MCS_TABLES
+        from semcom.link.abstract import bler_table_lookup
+
+        snr = torch.tensor([10 ** (float(snr_db) / 10)])
+        candidates = []
+        for i in range(len(MCS_TABLES[cfg.mcs_table])):
+            try:
+                candidates.append(MCS.from_table(i, table=cfg.mcs_table))
+            except LinkError:  # code rate below what the 5G LDPC encoder accepts
+                continue
+        candidates.sort(key=lambda m: m.spectral_efficiency, reverse=True)
+        chosen = None
+        for mcs in candidates:
+            if mcs not in self._links:
+                self._links[mcs] = cfg.make_link(mcs)
+            link = self._links[mcs]
+            k = link.max_payload_bits(channel_uses)
+            if k < LENGTH_FIELD_BITS + 8:
+                continue
+            cb_size = max(t.cb_size for t in link.plan(k).tbs)
+            chosen = link
+            if float(bler_table_lookup(mcs, cb_size, snr)[0]) <= cfg.target_bler:
+                return link
+        return chosen if chosen is not None else self.link
 
     def channel_uses_budget(self, height: int, width: int) -> int:
         """Complex channel uses granted to an ``H x W`` colour image: ``ceil(cbr * H * W * 3)``."""
@@ -177,13 +244,14 @@ class SeparationSystem:
             raise InputError(f"snr_db must be finite, got {snr_db}")
         _, _, h, w = image.shape
         budget = self.channel_uses_budget(h, w)
-        k_max = int(self.link.max_payload_bits(budget, snr_db=snr_db))
+        link = self.link_for(snr_db, budget)
+        k_max = int(link.max_payload_bits(budget, snr_db=snr_db))
         fallback = torch.full_like(image, FALLBACK_VALUE)
         k_stream = ((k_max - LENGTH_FIELD_BITS) // 8) * 8  # whole bytes after the length field
         if k_stream < 8:
             return SeparationOutcome(fallback, "no_fit", 0, k_max, 0, budget, 0, 0, 0.0, "budget below one byte")
         try:
-            stream = self.codec.encode_to_budget(image, k_stream)
+            stream = self.encode(image, k_stream)
         except CodecBudgetError as exc:
             return SeparationOutcome(fallback, "no_fit", 0, k_max, 0, budget, 0, 0, 0.0, str(exc))
         header = len(stream).to_bytes(LENGTH_FIELD_BITS // 8, "big")
@@ -191,12 +259,14 @@ class SeparationSystem:
         sent = bytes_to_bits(header + stream)
         payload[: sent.numel()] = sent
         gen = make_generator(seed)
-        res = self.link.transmit(payload.unsqueeze(0), snr_db, generator=gen)
+        res = link.transmit(payload.unsqueeze(0), snr_db, generator=gen)
         rx_bits = res.bits.reshape(-1)
         cb_ok = res.cb_ok.reshape(-1)
         n_fail = int((~cb_ok).sum())
+        sent_bits = sent.numel()
+        n_fail_stream = sum(1 for j, (a, b) in enumerate(res.cb_ranges) if not bool(cb_ok[j]) and a < sent_bits and b > a)
         rx_payload = bits_to_bytes(rx_bits[: (k_max // 8) * 8])
-        if n_fail == 0:
+        if n_fail_stream == 0:  # lost blocks, if any, carried only padding
             received = stream
         else:
             # the length field, when its code block arrived; otherwise everything that came
@@ -211,7 +281,7 @@ class SeparationSystem:
                 received = body[: start_bit // 8]
         outcome = self.codec.decode_robust(received, shape=(h, w))
         status = outcome.status
-        if n_fail and status == "ok":
+        if n_fail_stream and status == "ok":
             status = "recovered"  # decoded, but from a damaged stream
         img = outcome.image if status != "failed" else fallback
         return SeparationOutcome(
@@ -225,4 +295,5 @@ class SeparationSystem:
             num_cb_failed=n_fail,
             bpp=(8 * len(stream) + LENGTH_FIELD_BITS) / (h * w),
             error=outcome.error,
+            mcs=str(getattr(link, "mcs", None)),
         )

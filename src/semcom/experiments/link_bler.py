@@ -36,6 +36,7 @@ class LinkSweepConfig:
     fading: str = "per_cb"
     csi: str = "perfect"
     cbler: float = 0.1
+    decoder: str = "fast"
     seed: int = 0
     link: dict = dataclasses.field(default_factory=dict)
 
@@ -80,8 +81,8 @@ def run_task(task: dict) -> dict:
         kw.setdefault("csi", task["csi"])
     if task["fidelity"] == "erasure":
         kw.setdefault("cbler", task["cbler"])
-    else:
-        kw.pop("cbler", None)
+    if task["fidelity"] == "bittrue":
+        kw.setdefault("decoder", task["decoder"])
     link = make_link(fidelity=task["fidelity"], **kw)
     gen = make_generator(task["seed"])
     k = task["payload_bits"]
@@ -117,7 +118,7 @@ def run(config: LinkSweepConfig | dict | None = None, *, workers: int = 1, clust
                 for si, snr in enumerate(cfg.snr_db):
                     tasks.append(dict(mcs=m, channel=channel, fidelity=fid, snr_db=float(snr), link=dict(cfg.link),
                                       payload_bits=cfg.payload_bits, num_blocks=cfg.num_blocks, fading=cfg.fading,
-                                      csi=cfg.csi, cbler=cfg.cbler, seed=cfg.seed + 7919 * mi + 101 * si))
+                                      csi=cfg.csi, cbler=cfg.cbler, decoder=cfg.decoder, seed=cfg.seed + 7919 * mi + 101 * si))
     records = map_tasks(run_task, tasks, workers=workers, cluster=cluster, desc="link", progress=progress)
     return Results(NAME, {"records": records, "snr_at_10pct_cbler": snr_at_target(records, 0.1)},
                    provenance(cfg, seed=cfg.seed))
@@ -179,7 +180,7 @@ def main_from_args(args) -> int:
         if getattr(args, key) is not None:
             d[key] = getattr(args, key)
     if args.decoder:
-        d.setdefault("link", {})["decoder"] = args.decoder
+        d["decoder"] = args.decoder
     d["seed"] = args.seed
     cfg = from_dict(LinkSweepConfig, d)
     res = run(cfg, workers=args.workers, cluster=args.cluster, progress=not args.no_progress)

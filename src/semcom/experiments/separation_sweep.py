@@ -2,8 +2,9 @@
 
 For every codec x channel x link fidelity x SNR x image x seed, one image is sent through
 :class:`semcom.baselines.SeparationSystem` at the same channel bandwidth ratio. ``fidelity`` selects
-the bit-true link (Sionna LDPC), the BLER-table or erasure abstraction, or the capacity-achieving
-code (the ideal separation bound). Results JSON (records + per-point summary) and plots go to
+the bit-true link with one fixed MCS (``bittrue``), the bit-true link with the MCS adapted to the SNR
+(``adaptive``: the highest 38.214 table MCS whose BLER-table CBLER is at most 10%), the BLER-table or
+erasure abstraction, or the capacity-achieving code (``capacity``, the ideal separation bound). Results JSON (records + per-point summary) and plots go to
 ``results/baseline/`` by default.
 
 PSNR is the mean of per-image PSNR (:func:`semcom.metrics.psnr`); a failed or unsent image is scored
@@ -46,6 +47,7 @@ class BaselineConfig:
     images: str = "tiny"
     seeds: int = 1
     seed: int = 0
+    decoder: str = "fast"
     link: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -58,10 +60,12 @@ class BaselineConfig:
                 raise ConfigError(f"snr_db values must be finite, got {s}")
 
     def system_config(self, codec: str, channel: str, fidelity: str) -> dict:
+        adaptive = fidelity == "adaptive"
         return dict(
-            codec=codec, cbr=self.cbr, fidelity=fidelity, modulation_order=self.modulation_order,
+            codec=codec, cbr=self.cbr, fidelity="bittrue" if adaptive else fidelity, link_adaptation=adaptive, modulation_order=self.modulation_order,
             code_rate=self.code_rate, mcs_index=self.mcs_index, mcs_table=self.mcs_table, channel=channel,
-            fading=self.fading, csi=self.csi, loss_policy=self.loss_policy, link=dict(self.link),
+            fading=self.fading, csi=self.csi, loss_policy=self.loss_policy, decoder=self.decoder,
+            link=dict(self.link),
         )
 
 
@@ -85,7 +89,8 @@ def run_task(task: dict) -> dict:
     return {
         "codec": task["system"]["codec"],
         "channel": task["system"]["channel"],
-        "fidelity": task["system"]["fidelity"],
+        "fidelity": "adaptive" if task["system"]["link_adaptation"] else task["system"]["fidelity"],
+        "mcs": out.mcs,
         "snr_db": task["snr_db"],
         "image": task["image"],
         "seed": task["seed"],
@@ -167,7 +172,7 @@ def add_arguments(p) -> None:
     p.add_argument("--codecs", default=None, help="comma-separated codecs (jpeg, jpeg2000, webp, avif, heif)")
     p.add_argument("--snr", default=None, help="SNR values in dB: '0,5,10' or start:stop:step")
     p.add_argument("--channels", default=None, help="comma-separated: awgn, rayleigh")
-    p.add_argument("--fidelity", default=None, help="comma-separated link models: bittrue, bler_table, erasure, capacity")
+    p.add_argument("--fidelity", default=None, help="comma-separated link models: bittrue (fixed MCS), adaptive (bit-true, MCS per SNR), bler_table, erasure, capacity")
     p.add_argument("--cbr", type=float, default=None, help="channel bandwidth ratio (complex uses per real value)")
     p.add_argument("--modulation-order", type=int, default=None, help="bits per QAM symbol: 2, 4, 6, 8")
     p.add_argument("--code-rate", type=float, default=None, help="target LDPC code rate")
@@ -191,7 +196,7 @@ def config_from_args(args) -> BaselineConfig:
         if val is not None:
             d[key] = val
     if args.decoder:
-        d.setdefault("link", {})["decoder"] = args.decoder
+        d["decoder"] = args.decoder
     d["seed"] = args.seed
     return from_dict(BaselineConfig, d)
 
