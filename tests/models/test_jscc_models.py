@@ -206,3 +206,29 @@ def test_vlscc1d_accounting_roundtrip_and_gradients():
         m.encode(torch.full((1, 12), float("nan")))
     with pytest.raises(InputError):
         m.decode([SymbolPayload(ps[0].symbols, ps[0].side_bits[:3], 1, 12)])
+
+
+@pytest.mark.parametrize("name", ["vlscc2d", "scc"])
+def test_tiled_coding_equals_coding_each_tile(name):
+    cfg = dict(SMALL[name], tile=32)
+    torch.manual_seed(0)
+    m = build_model(name, cfg).eval()
+    whole = build_model(name, SMALL[name]).eval()
+    whole.load_state_dict(m.state_dict())
+    x = _img(1, 64, 96)
+    p = m.encode(x)[0]
+    tiles = [x[..., i:i + 32, j:j + 32] for i in (0, 32) for j in (0, 32, 64)]
+    per = [whole.encode(t)[0] for t in tiles]
+    assert p.symbol_uses == sum(q.symbol_uses for q in per)
+    assert torch.equal(p.side_bits, torch.cat([q.side_bits for q in per]))
+    torch.testing.assert_close(p.symbols, torch.cat([q.symbols for q in per]))
+    y = m.decode([p])
+    ys = [whole.decode([q]) for q in per]
+    torch.testing.assert_close(y[..., 32:64, 64:96], ys[5])
+    if name == "vlscc2d":
+        _, k = m.rate_map(x)
+        assert k.shape == (1, 4, 6) and int(k.sum()) == p.symbol_uses
+    with pytest.raises(InputError):
+        m.encode(_img(1, 48, 64))  # 48 is not a multiple of the tile
+    with pytest.raises(ConfigError):
+        build_model(name, dict(SMALL[name], tile=40))

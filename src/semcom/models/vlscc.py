@@ -122,6 +122,71 @@ def _to_real(p: torch.Tensor) -> torch.Tensor:
     return torch.cat([p.real, p.imag], dim=-1).permute(0, 3, 1, 2).contiguous()
 
 
+def _check_tile(tile) -> None:
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 16 or tile % 16):
+        raise ConfigError(f"tile must be None or a positive multiple of 16, got {tile!r}")
+
+
+def _split_tiles(x: torch.Tensor, t: int) -> tuple[torch.Tensor, int, int]:
+    """``[B,C,H,W]`` -> ``[B*nh*nw, C, t, t]`` (per image, tiles in raster order)."""
+    b, c, h, w = x.shape
+    nh, nw = h // t, w // t
+    tiles = x.reshape(b, c, nh, t, nw, t).permute(0, 2, 4, 1, 3, 5).reshape(b * nh * nw, c, t, t)
+    return tiles, nh, nw
+
+
+def _merge_tiles(tiles: torch.Tensor, b: int, nh: int, nw: int) -> torch.Tensor:
+    """Inverse of :func:`_split_tiles` (works for any per-tile ``[C, th, tw]``)."""
+    _, c, th, tw = tiles.shape
+    return tiles.reshape(b, nh, nw, c, th, tw).permute(0, 3, 1, 4, 2, 5).reshape(b, c, nh * th, nw * tw)
+
+
+class _Tiled:
+    """Tile-wise ``encode``/``decode``/``rate_map`` around the whole-image versions (``config.tile``)."""
+
+    def check_input(self, image: torch.Tensor) -> torch.Tensor:
+        image = LearnedJSCC.check_input(self, image)  # type: ignore[arg-type]
+        t = self.config.tile
+        if t and (image.shape[-2] % t or image.shape[-1] % t):
+            raise InputError(f"{type(self).__name__} codes {t}x{t} tiles: H and W must be multiples of {t}, "
+                             f"got {image.shape[-2]}x{image.shape[-1]}")
+        return image
+
+    @torch.no_grad()
+    def encode(self, image: torch.Tensor) -> list[SymbolPayload]:
+        image = self.check_input(image)
+        t = self.config.tile
+        if not t:
+            return self._encode_whole(image)
+        b, _, h, w = image.shape
+        tiles, nh, nw = _split_tiles(image, t)
+        per = self._encode_whole(tiles)
+        out = []
+        for i in range(b):
+            ps = per[i * nh * nw:(i + 1) * nh * nw]
+            out.append(SymbolPayload(torch.cat([p.symbols for p in ps]), torch.cat([p.side_bits for p in ps]), h, w,
+                                     ps[0].side_bits_per_symbol))
+        return out
+
+    @torch.no_grad()
+    def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
+        t = self.config.tile
+        if not t:
+            return self._decode_whole(payloads)
+        if not payloads:
+            raise InputError("decode needs at least one payload")
+        h, w = payloads[0].height, payloads[0].width
+        if h % t or w % t:
+            raise InputError(f"payload for {h}x{w} does not split into {t}x{t} tiles")
+        nh, nw = h // t, w // t
+        tiles = []
+        for p in payloads:
+            if (p.height, p.width) != (h, w):
+                raise InputError("all payloads of one decode call must have the same image size")
+            tiles += self._split_payload(p, nh * nw, t)
+        return _merge_tiles(self._decode_whole(tiles), len(payloads), nh, nw)
+
+
 @dataclasses.dataclass
 class VLSCC2DConfig:
     """VL-SCC 2D hyper-parameters (Table I scaled down; see the module docstring).
@@ -135,6 +200,10 @@ class VLSCC2DConfig:
     side_bits_per_symbol: spectral efficiency assumed for the error-free side link when counting it
         in the SPP (1.0: QPSK rate 1/2).
     channel, snr_db, snr_range_db: as in :class:`semcom.models.DeepJSCCConfig`.
+    tile: code the image as independent ``tile x tile`` tiles (raster order; each tile's symbols
+        power-normalised on their own), or ``None`` for the whole image at once. Set it to the
+        training crop size when the network's receptive field is larger than its training crops
+        (see docs/vlscc.md: a model trained on 64x64 crops loses 6 dB on whole 256x256 images).
     """
 
     semantic_channels: int = 64
@@ -147,8 +216,10 @@ class VLSCC2DConfig:
     channel: str = "awgn"
     snr_db: float | list = 10.0
     snr_range_db: list = dataclasses.field(default_factory=lambda: [5.0, 15.0])
+    tile: int | None = None
 
     def __post_init__(self) -> None:
+        _check_tile(self.tile)
         for k in ("semantic_channels", "sce_channels", "n_symbols"):
             if not isinstance(getattr(self, k), int) or getattr(self, k) < 1:
                 raise ConfigError(f"{k} must be a positive int")
@@ -161,7 +232,8 @@ class VLSCC2DConfig:
 @dataclasses.dataclass
 class SCCConfig:
     """SCC (fixed-length) hyper-parameters: as :class:`VLSCC2DConfig` without the RAN;
-    every 1/16 location sends ``n_symbols`` complex symbols (SPP = n_symbols / 256)."""
+    every 1/16 location sends ``n_symbols`` complex symbols (SPP = n_symbols / 256); ``tile`` as in
+    :class:`VLSCC2DConfig`."""
 
     semantic_channels: int = 64
     sce_channels: int = 96
@@ -170,8 +242,10 @@ class SCCConfig:
     channel: str = "awgn"
     snr_db: float | list = 10.0
     snr_range_db: list = dataclasses.field(default_factory=lambda: [5.0, 15.0])
+    tile: int | None = None
 
     def __post_init__(self) -> None:
+        _check_tile(self.tile)
         for k in ("semantic_channels", "sce_channels", "n_symbols"):
             if not isinstance(getattr(self, k), int) or getattr(self, k) < 1:
                 raise ConfigError(f"{k} must be a positive int")
@@ -179,7 +253,7 @@ class SCCConfig:
             raise ConfigError("first_kernel must be odd")
 
 
-class SCC(LearnedJSCC):
+class SCC(_Tiled, LearnedJSCC):
     """Fixed-length semantic-channel coder (the paper's SCC baseline): Table I without the RAN."""
 
     name = "scc"
@@ -212,17 +286,23 @@ class SCC(LearnedJSCC):
         return {"x_hat": x_hat, "spp": torch.full((b,), self.spp), "rate": None}
 
     @torch.no_grad()
-    def encode(self, image: torch.Tensor) -> list[SymbolPayload]:
+    def _encode_whole(self, image: torch.Tensor) -> list[SymbolPayload]:
         """Images -> payloads of ``n_symbols * H W / 256`` symbols each, raster order, symbol index last."""
-        image = self.check_input(image)
         y = _to_complex(self.sce(self.semantic_encoder(image)))
         h, w = image.shape[-2:]
         empty = torch.zeros(0, dtype=torch.uint8)
         return [SymbolPayload(power_normalize(y[i].reshape(-1)).to(torch.complex64), empty, h, w)
                 for i in range(y.shape[0])]
 
+    def _split_payload(self, p: SymbolPayload, count: int, t: int) -> list[SymbolPayload]:
+        k = self.config.n_symbols * (t // 16) ** 2
+        if p.symbol_uses != k * count:
+            raise InputError(f"payload of {p.symbol_uses} symbols does not fit {count} tiles of {k}")
+        empty = torch.zeros(0, dtype=torch.uint8)
+        return [SymbolPayload(p.symbols[i * k:(i + 1) * k], empty, t, t) for i in range(count)]
+
     @torch.no_grad()
-    def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
+    def _decode_whole(self, payloads: list[SymbolPayload]) -> torch.Tensor:
         if not payloads:
             raise InputError("decode needs at least one payload")
         h, w = payloads[0].height, payloads[0].width
@@ -235,7 +315,7 @@ class SCC(LearnedJSCC):
         return self.semantic_decoder(self.scd(_to_real(torch.stack(ps))))
 
 
-class VLSCC2D(LearnedJSCC):
+class VLSCC2D(_Tiled, LearnedJSCC):
     """VL-SCC for 2D semantic information (paper Sec. III-B); see the module docstring."""
 
     name = "vlscc2d"
@@ -280,8 +360,18 @@ class VLSCC2D(LearnedJSCC):
 
     def rate_map(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(R, K)``: the continuous rate map ``[B, H/16, W/16]`` in (0,1) and the number of symbols
-        each location sends (integer, ``ceil(N Q / (L-1))``)."""
+        each location sends (integer, ``ceil(N Q / (L-1))``); tile-wise when ``config.tile`` is set."""
         image = self.check_input(image)
+        t = self.config.tile
+        if t:
+            tiles, nh, nw = _split_tiles(image, t)
+            tiles_r, tiles_k = self._rate_map_whole(tiles)
+            b = image.shape[0]
+            return (_merge_tiles(tiles_r.unsqueeze(1), b, nh, nw)[:, 0],
+                    _merge_tiles(tiles_k.unsqueeze(1), b, nh, nw)[:, 0])
+        return self._rate_map_whole(image)
+
+    def _rate_map_whole(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
             r = self.rate_from_features(self.semantic_encoder(image))[:, 0]
             q = quantize_rate(r, self.config.levels, mode="exact")
@@ -333,14 +423,14 @@ class VLSCC2D(LearnedJSCC):
         return q.reshape(hh, ww).float()
 
     @torch.no_grad()
-    def encode(self, image: torch.Tensor) -> list[SymbolPayload]:
+    def _encode_whole(self, image: torch.Tensor) -> list[SymbolPayload]:
         """Images -> one variable-length payload per image.
 
         Symbols: for each 1/16 location in raster order, its first ``ceil(N Q / (L-1))`` symbols,
         power-normalised together (unit mean power over what is sent). Side bits: Q in raster order,
-        ``log2 L`` bits each, MSB first.
+        ``log2 L`` bits each, MSB first. With ``config.tile``: tile after tile (raster order), each
+        tile's symbols normalised on their own, side bits likewise tile after tile.
         """
-        image = self.check_input(image)
         _, q, m, y = self._analyse(image, mode="exact")
         h, w = image.shape[-2:]
         out = []
@@ -352,8 +442,26 @@ class VLSCC2D(LearnedJSCC):
                                      self.config.side_bits_per_symbol))
         return out
 
+    def _split_payload(self, p: SymbolPayload, count: int, t: int) -> list[SymbolPayload]:
+        nbl = (t // 16) ** 2
+        nb = self.side_bits_per_location
+        if p.side_bits.numel() != count * nbl * nb:
+            raise InputError(f"side information holds {p.side_bits.numel()} bits; {count * nbl * nb} expected")
+        out, start = [], 0
+        for i in range(count):
+            bits = p.side_bits[i * nbl * nb:(i + 1) * nbl * nb]
+            q = self._q_from_bits(bits, t // 16, t // 16)
+            k = int(kept_symbols(q, self.config.n_symbols, self.config.levels).sum())
+            if start + k > p.symbol_uses:
+                raise InputError(f"payload holds {p.symbol_uses} symbols; its rate maps announce more")
+            out.append(SymbolPayload(p.symbols[start:start + k], bits, t, t, p.side_bits_per_symbol))
+            start += k
+        if start != p.symbol_uses:
+            raise InputError(f"payload holds {p.symbol_uses} symbols but its rate maps announce {start}")
+        return out
+
     @torch.no_grad()
-    def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
+    def _decode_whole(self, payloads: list[SymbolPayload]) -> torch.Tensor:
         """Received payloads -> images: Q from the side bits, zero-padding to ``[H/16, W/16, N]``, SCD, SD."""
         if not payloads:
             raise InputError("decode needs at least one payload")

@@ -355,3 +355,40 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
         shutil.copyfile(ck_path, ed / ck_path.name)
         shutil.copyfile(out / f"{name}.json", ed / f"{name}.json")
     return meta
+
+
+def reevaluate(checkpoint: str | Path, **config_changes: Any) -> dict:
+    """Change inference-only config fields of a saved checkpoint (e.g. ``tile=64``), save it, re-measure
+    its metric with the evaluation its metadata records, and update the metadata JSON.
+
+    The metadata keeps the previous metric under ``post_training`` with the changes and the command,
+    so the checkpoint's history stays visible. Weights are never touched.
+
+    Example:
+        >>> reevaluate("src/semcom/checkpoints/scc_awgn10_spp0125.pt", tile=64)   # doctest: +SKIP
+    """
+    from semcom.models import load_checkpoint
+
+    path = Path(checkpoint)
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    allowed = {"tile", "snr_range_db", "side_bits_per_symbol"}
+    bad = set(config_changes) - allowed
+    if bad:
+        raise ConfigError(f"only inference fields {sorted(allowed)} may change after training, not {sorted(bad)}")
+    ck["config"].update(config_changes)
+    torch.save(ck, path)
+    model = load_checkpoint(path)
+    meta = dict(model.metadata)
+    ev = meta["eval"]
+    metric = evaluate(model, ev["images"], ev["size"], snr_db=ev["snr_db"], seed=ev["seed"])
+    args = ", ".join(f"{k}={v!r}" for k, v in config_changes.items())
+    meta.setdefault("post_training", []).append({
+        "changes": config_changes, "metric_before": meta["metric"],
+        "command": f"python -c \"from semcom.training import reevaluate; reevaluate('{path.name}', {args})\""
+                   " (run in the checkpoint's folder)"})
+    meta["config"]["model_config"].update(config_changes)
+    meta["metric"] = {k: metric[k] for k in ("psnr_db", "ms_ssim", "spp")}
+    meta["eval"] = {k: v for k, v in metric.items() if k not in ("psnr_db", "ms_ssim", "spp")}
+    meta["file_bytes"] = path.stat().st_size
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
