@@ -1,0 +1,124 @@
+"""``semcom vlscc sweep``: the sweep with the committed checkpoints on a small grid, its JSON,
+plots and claims, the CLI in-process, the demo section and bad configs."""
+
+import json
+
+import pytest
+import torch
+
+from semcom.errors import ConfigError
+from semcom.experiments import vlscc_sweep as V
+from semcom.experiments.results import Results
+from semcom.models import list_pretrained
+
+NEEDED = {c for _, c in V.VlsccSweepConfig().learned()}
+pytestmark = pytest.mark.skipif(not NEEDED <= set(list_pretrained()),
+                                reason=f"committed checkpoints {sorted(NEEDED)} missing")
+
+SMALL = dict(snr_grid=[4.0, 12.0], spp_grid=[0.125], channels=["awgn", "rayleigh"], fidelity="bler_table")
+
+
+@pytest.fixture(scope="module")
+def one_image(tmp_path_factory):
+    """A folder with one 256x256 test photo (the HEIF baseline's rate search is the slow part)."""
+    from PIL import Image
+
+    from semcom.data import test_images
+
+    d = tmp_path_factory.mktemp("one")
+    im = test_images(subset="tiny")[0]
+    arr = (im.image[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+    Image.fromarray(arr).save(d / f"{im.name}.png")
+    return str(d)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_sweep_small_grid(tmp_path, one_image):
+    res = V.run({**SMALL, "images": one_image}, progress=False)
+    d = res.data
+    methods = {r["method"] for r in d["spp"]["summary"]}
+    assert {"vlscc2d", "scc", "deepjscc", "heif+bler_table", "heif+capacity"} <= methods
+    for r in d["spp"]["summary"]:
+        assert r["n"] == 1 and 0 < r["spp"] < 1
+    assert len([r for r in d["spp"]["summary"] if r["method"] == "vlscc2d"]) == 2
+    # the learned points reproduce the checkpoint's own evaluation of that photo
+    for ck, info in d["models"].items():
+        row = next(r for r in d["spp"]["summary"] if r.get("checkpoint") == ck)
+        from semcom.models import load_pretrained
+
+        rec = load_pretrained(ck).metadata["eval"]["per_image"]["astronaut"]
+        assert row["psnr"] == pytest.approx(rec["psnr_db"], abs=0.1)
+        assert row["spp"] == pytest.approx(rec["spp"], abs=0.002)
+    # PSNR versus SNR: DeepJSCC improves with SNR on both channels
+    snr = {(r["method"], r["channel"], r["snr_db"]): r["psnr"] for r in d["snr"]["summary"]}
+    for ch in ("awgn", "rayleigh"):
+        assert snr[("deepjscc", ch, 12.0)] > snr[("deepjscc", ch, 4.0)]
+    assert set(d["claims"]) == {"vlscc_beats_scc_at_equal_spp", "rate_follows_detail"}
+    assert set(d["rate_maps"]) == {"astronaut.png"}
+    for name, m in d["rate_maps"].items():
+        k = torch.tensor(m["symbols_per_block"])
+        assert k.shape == (16, 16) and int(k.min()) >= 0 and int(k.max()) <= 64
+    path = res.save(tmp_path)
+    back = Results.load(path)
+    assert back.data["claims"] == json.loads(json.dumps(d["claims"]))
+    figs = V.plot(back.to_dict(), tmp_path)
+    assert all(f.is_file() and f.stat().st_size > 1000 for f in figs) and len(figs) == 4
+
+
+def test_block_detail_is_high_on_texture():
+    x = torch.full((1, 3, 32, 32), 0.5)
+    x[..., 16:, :] = torch.rand(1, 3, 16, 32, generator=torch.Generator().manual_seed(0))
+    d = V.block_detail(x)
+    assert d.shape == (2, 2) and d[1].min() > 10 * max(d[0].max(), 1e-6)
+
+
+def test_cli_main_in_process(tmp_path, capsys, one_image):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({**SMALL, "snr_grid": [10.0], "channels": ["awgn"], "images": one_image}))
+    assert V.main(["--config", str(cfg), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "VL-SCC" in out and "claim" in out
+    assert (tmp_path / "out" / "vlscc.json").is_file()
+    assert (tmp_path / "out" / "vlscc_reconstructions.png").is_file()
+
+
+def test_bad_config():
+    with pytest.raises(ConfigError):
+        V.run({"spp_grid": [-1.0]}, progress=False)
+    with pytest.raises(ConfigError):
+        V.run({"checkpoints": {"vlscc2d": "no_such_checkpoint"}}, progress=False)
+    with pytest.raises(ConfigError):
+        V.run({"checkpoints": {"jpeg": ["x"]}}, progress=False)
+    with pytest.raises(ConfigError):
+        V.run({"snr_grid": [float("nan")]}, progress=False)
+    with pytest.raises(ConfigError):
+        V.run({"unknown_key": 1}, progress=False)
+
+
+@pytest.mark.slow
+def test_demo_section_quick(tmp_path):
+    from semcom.report.html import HtmlReport
+
+    rep = HtmlReport("t")
+    out = V.demo_section(rep, tmp_path, quick=True)
+    assert out["available"] and out["claims"] and len(out["figures"]) == 5
+    html = rep.write(tmp_path / "r.html").read_text()
+    assert "Learned JSCC" in html and html.count("<img") == 5
+
+
+def test_demo_section_without_checkpoints(tmp_path, monkeypatch):
+    import semcom.models as M
+    from semcom.report.html import HtmlReport
+
+    monkeypatch.setattr(M, "checkpoint_dir", lambda: tmp_path / "none")
+    rep = HtmlReport("t")
+    out = V.demo_section(rep, tmp_path)
+    assert out == {"available": False, "results": None, "claims": {}, "figures": []}
+    assert "semcom train" in "".join(rep.parts)
