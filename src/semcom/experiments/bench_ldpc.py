@@ -262,7 +262,8 @@ def parity_curve(k: int, n: int, cfg: BenchConfig, center_db: float, seed: int) 
     bs, bf = [], []
     for i, eb in enumerate(grid):
         u, llr, _ = qpsk_awgn_llrs(enc, cfg.parity_codewords, eb, make_generator(seed + 100 + i))
-        bs.append(float(block_errors(sdec(llr), u).mean()))
+        u_sio = torch.cat([sdec(llr[j:j + cfg.sionna_batch]) for j in range(0, llr.shape[0], cfg.sionna_batch)])
+        bs.append(float(block_errors(u_sio, u).mean()))
         bf.append(float(block_errors(fdec(llr), u).mean()))
     s_sio = snr_at_bler(grid, bs, cfg.target_bler)
     s_fast = snr_at_bler(grid, bf, cfg.target_bler)
