@@ -14,7 +14,7 @@ def test_quick_demo_on_a_user_folder_writes_report_and_json(tmp_path):
     img = test_images(subset="tiny")[1].image[0, :, 64:192, 64:192]
     Image.fromarray((img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(folder / "crop.png")
     out = tmp_path / "demo"
-    rc = main(["demo", "--quick", "--images", str(folder), "--out", str(out), "--no-progress"])
+    rc = main(["demo", "--quick", "--no-learned", "--images", str(folder), "--out", str(out), "--no-progress"])
     assert rc == 0
     page = (out / "index.html").read_text()
     data = json.loads((out / "demo.json").read_text())
