@@ -116,7 +116,8 @@ class NRLink(Link):
         mcs, mcs_table, max_tb_bits, channel, fading, csi, csi_error_var: see
             :class:`~semcom.link.base.Link` (channel and CSI models are described in
             :mod:`semcom.link.base`).
-        decoder: ``"sionna"`` (default) or ``"fast"`` (see :mod:`semcom.link.ldpc`).
+        decoder: ``"fast"`` (default: layered normalised min-sum, BLER parity with Sionna proven in
+            ``tests/link/test_ldpc_fast.py``, over 100x faster) or ``"sionna"`` (see :mod:`semcom.link.ldpc`).
         num_iter: LDPC belief-propagation iterations (default 20).
         decoder_kw: extra keyword arguments of the LDPC decoder.
         progress: ``True`` / ``False`` for a tqdm bar over decoder chunks; ``None`` shows it only
@@ -139,7 +140,7 @@ class NRLink(Link):
         fading: str = "per_cb",
         csi: str = "perfect",
         csi_error_var: float = 0.1,
-        decoder: str = "sionna",
+        decoder: str = "fast",
         num_iter: int = 20,
         decoder_kw: dict | None = None,
         progress: bool | None = None,
