@@ -174,17 +174,7 @@ class _AbstractLink(Link):
         # A TB passes iff all of its code blocks pass.
         fails = torch.zeros(b, plan.num_tb).index_add_(1, cb_tb, (~cb_ok).to(torch.float32))
         tb_ok = fails == 0
-        return LinkResult(
-            bits=out.reshape(*batch_shape, plan.k),
-            cb_ok=cb_ok.reshape(*batch_shape, plan.num_cb),
-            tb_ok=tb_ok.reshape(*batch_shape, plan.num_tb),
-            cb_ranges=list(plan.cb_ranges),
-            cb_tb=list(plan.cb_tb),
-            channel_uses=plan.channel_uses,
-            num_coded_bits=plan.num_coded_bits,
-            snr_db=snr_db,
-            channel_gain=None if gain is None else gain.reshape(*batch_shape, plan.num_cb),
-        )
+        return LinkResult.from_plan(plan, batch_shape, out, cb_ok, tb_ok, snr_db, gain)
 
 
 class ErasureLink(_AbstractLink):

@@ -225,17 +225,7 @@ class NRLink(Link):
             if bar is not None:
                 bar.close()
 
-        return LinkResult(
-            bits=out_bits.reshape(*batch_shape, plan.k),
-            cb_ok=cb_ok.reshape(*batch_shape, plan.num_cb),
-            tb_ok=tb_ok.reshape(*batch_shape, plan.num_tb),
-            cb_ranges=list(plan.cb_ranges),
-            cb_tb=list(plan.cb_tb),
-            channel_uses=plan.channel_uses,
-            num_coded_bits=plan.num_coded_bits,
-            snr_db=snr_db,
-            channel_gain=None if gain is None else gain.reshape(*batch_shape, plan.num_cb),
-        )
+        return LinkResult.from_plan(plan, batch_shape, out_bits, cb_ok, tb_ok, snr_db, gain)
 
     # ------------------------------------------------------------------ pieces
     def _block_error(self, plan: LinkPlan, b: int, gen: torch.Generator) -> torch.Tensor:

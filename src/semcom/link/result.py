@@ -54,6 +54,23 @@ class LinkResult:
     snr_db: float
     channel_gain: torch.Tensor | None = None
 
+    @classmethod
+    def from_plan(cls, plan, batch_shape, bits, cb_ok, tb_ok, snr_db, gain=None) -> "LinkResult":
+        """Assemble a result for a :class:`~semcom.link.layout.LinkPlan` from flat ``[b, ...]`` tensors
+        (``b`` = product of ``batch_shape``); every link builds its result here."""
+        batch_shape = tuple(batch_shape)
+        return cls(
+            bits=bits.reshape(*batch_shape, plan.k),
+            cb_ok=cb_ok.reshape(*batch_shape, plan.num_cb),
+            tb_ok=tb_ok.reshape(*batch_shape, plan.num_tb),
+            cb_ranges=list(plan.cb_ranges),
+            cb_tb=list(plan.cb_tb),
+            channel_uses=plan.channel_uses,
+            num_coded_bits=plan.num_coded_bits,
+            snr_db=snr_db,
+            channel_gain=None if gain is None else gain.reshape(*batch_shape, plan.num_cb),
+        )
+
     @property
     def k(self) -> int:
         """Payload bits per item."""
