@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Callable, Sequence
+from typing import Sequence
 
 # (command path, module, help). A module exposes ``add_arguments(parser)`` and ``main_from_args(args)``,
 # or a plain ``main(argv)`` when it owns its parser (marked with raw=True).

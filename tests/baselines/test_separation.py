@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 import torch
 
@@ -110,7 +109,6 @@ def test_tiny_budget_is_no_fit(photo):
 
 
 def test_link_adaptation_picks_faster_mcs_at_higher_snr_and_meets_its_target(photo):
-    from semcom.link import MCS
     from semcom.link.abstract import bler_table_lookup
 
     system = SeparationSystem({"codec": "jpeg2000", "fidelity": "bittrue", "link_adaptation": True})

@@ -9,7 +9,7 @@ import torch
 
 from semcom.errors import ConfigError, InputError
 from semcom.models import (
-    MODELS, SCC, VLSCC2D, DeepJSCC, SNROutOfRangeWarning, SymbolPayload, build_model, jscc_channel, register_model,
+    MODELS, DeepJSCC, SNROutOfRangeWarning, SymbolPayload, build_model, jscc_channel, register_model,
 )
 
 SMALL = {

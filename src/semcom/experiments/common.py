@@ -7,7 +7,6 @@ import functools
 import json
 from pathlib import Path
 
-import torch
 
 from semcom.errors import ConfigError
 
@@ -74,7 +73,3 @@ def parse_floats(text: str) -> list[float]:
         raise ConfigError(f"cannot parse a list of numbers from {text!r}") from None
 
 
-def torch_threads_for(workers: int) -> None:
-    """Avoid oversubscription: one thread per worker process when a pool runs."""
-    if workers != 1:
-        torch.set_num_threads(1)

@@ -22,7 +22,6 @@ import dataclasses
 import time
 from pathlib import Path
 
-import numpy as np
 
 from semcom.experiments import link_bler, separation_sweep
 from semcom.experiments.common import add_common_arguments, load_config_file, load_image_set

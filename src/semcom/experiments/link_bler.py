@@ -13,7 +13,6 @@ import dataclasses
 import math
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from semcom.errors import ConfigError

@@ -145,9 +145,9 @@ def _layout_for_nre(num_re: int, mcs: MCS) -> TBLayout:
     tbs = tbs_from_nre(num_re, mcs)
     l_tb = 24 if tbs > 3824 else 16
     if tbs <= 292 or (tbs <= 3824 and r <= 0.67) or r <= 0.25:
-        bg, k_cb = 2, 3840
+        k_cb = 3840  # base graph 2
     else:
-        bg, k_cb = 1, 8448
+        k_cb = 8448  # base graph 1
     b = tbs + l_tb
     if b <= k_cb:
         c, l_cb = 1, 0

@@ -63,7 +63,7 @@ import numpy as np
 import torch
 
 from semcom.errors import ConfigError, InputError, SemcomError
-from semcom.utils import check_finite, numpy_rng
+from semcom.utils import check_finite
 
 __all__ = ["KnowledgeBase", "KBUpdate", "KBVersionError", "KBMessageError", "kmeans", "aoi_decay"]
 

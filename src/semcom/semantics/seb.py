@@ -41,7 +41,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
