@@ -41,6 +41,7 @@ def metric_vs_snr(summary: list[dict], metric: str, ylabel: str, path: str | Pat
         ax.set_ylabel(ylabel)
         if logy:
             ax.set_yscale("log")
+            ax.text(0.01, 0.01, "points with no error drawn at 1e-4", transform=ax.transAxes, fontsize=7, color="0.4")
         ax.grid(True, alpha=0.3)
         ax.set_title(title or (f"{panels}: {pv}" if panels else ""))
         ax.legend(fontsize=8)
