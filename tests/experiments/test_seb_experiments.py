@@ -62,3 +62,15 @@ def test_granularity_more_fine_sebs_cost_more_and_reconstruct_better():
                                "clf_epochs": 1, "test_images": 40})
     lo, hi = res.data["rows"]
     assert hi["cbr"] > lo["cbr"] and hi["psnr_db"] > lo["psnr_db"]
+
+
+def test_demo_section_adds_a_seb_section(tmp_path):
+    from semcom.experiments.seb_sweep import demo_section
+    from semcom.report.html import HtmlReport
+
+    report = HtmlReport("t")
+    info = demo_section(report, tmp_path, quick=True)
+    assert (tmp_path / "seb_demo.png").is_file()
+    assert info["bits"] > 0 and info["psnr_db"] > 10 and 0 < info["fine_regions"] <= info["regions"]
+    html = report.write(tmp_path / "r.html").read_text()
+    assert "Explicit semantic bases" in html and "data:image/png;base64" in html
