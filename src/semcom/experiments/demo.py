@@ -10,7 +10,9 @@ What it runs (defaults sized for a 2-core laptop CPU, a few minutes):
    capacity-achieving code, AWGN and block Rayleigh, PSNR and MS-SSIM versus SNR at one CBR.
 3. Reconstructions side by side at a few SNRs.
 4. Learned JSCC (VL-SCC, SCC, DeepJSCC from the committed checkpoints) against HEIF + 5G LDPC at the
-   same SPP (:func:`semcom.experiments.vlscc_sweep.demo_section`); ``learned=False`` skips it.
+   same SPP (:func:`semcom.experiments.vlscc_sweep.demo_section`), and a Seb section (reconstruction,
+   importance and fine/coarse maps, :func:`semcom.experiments.seb_sweep.demo_section`);
+   ``learned=False`` skips both.
 
 Everything lands in ``results/demo/`` (``--out`` to change): ``index.html`` (self-contained),
 ``demo.json`` with provenance and every number in the page, and the PNG plots.
@@ -162,6 +164,13 @@ def write_report(res: Results, out_dir: str | Path) -> Path:
         res.data["learned_jscc"] = {k: v for k, v in info.items() if k != "figures"}
         res.data["timings"]["learned_jscc_s"] = time.perf_counter() - t
         res.data["timings"]["total_s"] += res.data["timings"]["learned_jscc_s"]
+
+        from semcom.experiments import seb_sweep
+
+        t = time.perf_counter()
+        res.data["seb"] = seb_sweep.demo_section(rep, out_dir / "seb", quick=bool(cfg.get("quick")))
+        res.data["timings"]["seb_s"] = time.perf_counter() - t
+        res.data["timings"]["total_s"] += res.data["timings"]["seb_s"]
     return rep.write(out_dir / "index.html")
 
 
@@ -193,6 +202,6 @@ def main_from_args(args) -> int:
     path = res.save(out)
     t = res.data["timings"]
     print(f"demo finished in {t['total_s']:.1f} s (link {t['link_s']:.1f} s, baselines {t['baseline_s']:.1f} s, "
-          f"learned JSCC {t.get('learned_jscc_s', 0.0):.1f} s)")
+          f"learned JSCC {t.get('learned_jscc_s', 0.0):.1f} s, seb {t.get('seb_s', 0.0):.1f} s)")
     print(f"wrote {path} and {page}")
     return 0
