@@ -33,8 +33,10 @@ def git_commit() -> str | None:
     if out.returncode != 0:
         return None
     commit = out.stdout.strip()
+    # "+dirty" when the code or configs differ from the commit (regenerated results do not count)
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=5
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)src", ":(top)configs", ":(top)pyproject.toml"],
+        cwd=here, capture_output=True, text=True, timeout=5,
     )
     return commit + ("+dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
 
