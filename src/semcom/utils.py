@@ -51,14 +51,17 @@ def check_finite(x: torch.Tensor | np.ndarray, name: str = "input") -> None:
         raise InputError(f"{name} contains NaN or Inf")
 
 
-def check_image(x: torch.Tensor, name: str = "image") -> torch.Tensor:
-    """Check an image batch: float ``[B, 3, H, W]`` (or ``[3, H, W]``, promoted) in [0, 1], finite."""
+def check_image(x: torch.Tensor, name: str = "image", batch: str = "B") -> torch.Tensor:
+    """Check an image batch: float ``[B, 3, H, W]`` (or ``[3, H, W]``, promoted) in [0, 1], finite.
+
+    ``batch`` names the leading dimension in messages (``"T"`` for video frames ``[T, 3, H, W]``).
+    """
     if not isinstance(x, torch.Tensor):
         raise InputError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() == 3:
         x = x.unsqueeze(0)
-    if x.dim() != 4 or x.shape[1] != 3:
-        raise InputError(f"{name} must be shaped [B, 3, H, W], got {tuple(x.shape)}")
+    if x.dim() != 4 or x.shape[1] != 3 or x.shape[0] < 1:
+        raise InputError(f"{name} must be shaped [{batch}, 3, H, W], got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise InputError(f"{name} must be a float tensor in [0, 1], got {x.dtype}")
     if x.numel():

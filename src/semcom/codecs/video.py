@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from semcom.errors import CodecError, InputError
-from semcom.utils import check_finite
+from semcom.utils import check_image
 
 from .base import CodecBudgetError, DecodeOutcome
 
@@ -44,18 +44,8 @@ def _ffmpeg_exe() -> str:
 
 def _frames_to_uint8(frames: torch.Tensor) -> np.ndarray:
     """``[T, 3, H, W]`` float in [0, 1] -> uint8 ``[T, H, W, 3]``, checked."""
-    if not isinstance(frames, torch.Tensor):
-        raise InputError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
-    if frames.dim() == 3:
-        frames = frames.unsqueeze(0)
-    if frames.dim() != 4 or frames.shape[1] != 3 or frames.shape[0] < 1:
-        raise InputError(f"frames must be shaped [T, 3, H, W], got {tuple(frames.shape)}")
-    if not frames.is_floating_point():
-        raise InputError(f"frames must be float in [0, 1], got {frames.dtype}")
+    frames = check_image(frames, "frames", batch="T")
     arr = frames.detach().to("cpu", torch.float32).numpy()
-    check_finite(arr, "frames")
-    if arr.min() < 0 or arr.max() > 1:
-        raise InputError("frames values must lie in [0, 1]")
     h, w = arr.shape[2:]
     if h % 2 or w % 2 or h < 8 or w < 8:
         raise InputError(f"4:2:0 video needs even sizes of at least 8, got {h}x{w}")

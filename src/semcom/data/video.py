@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from semcom.errors import InputError
-from semcom.utils import check_finite
+from semcom.utils import check_image
 
 from ._common import DataError
 
@@ -121,17 +121,7 @@ def write_video(
         >>> read_video(p).shape  # doctest: +SKIP
         torch.Size([5, 3, 32, 32])
     """
-    if not isinstance(frames, torch.Tensor):
-        raise InputError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
-    if frames.dim() == 3:
-        frames = frames.unsqueeze(0)
-    if frames.dim() != 4 or frames.shape[1] != 3 or frames.shape[0] < 1:
-        raise InputError(f"frames must be shaped [T, 3, H, W], got {tuple(frames.shape)}")
-    if not frames.is_floating_point():
-        raise InputError(f"frames must be float in [0, 1], got {frames.dtype}")
-    check_finite(frames, "frames")
-    if frames.min() < 0 or frames.max() > 1:
-        raise InputError("frames values must lie in [0, 1]")
+    frames = check_image(frames, "frames", batch="T")
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not np.isfinite(fps) or fps <= 0:
         raise InputError(f"fps must be a positive number, got {fps!r}")
     t, _, h, w = frames.shape
