@@ -25,7 +25,6 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 
@@ -108,15 +107,9 @@ def machine_info() -> dict:
         load = os.getloadavg()
     except OSError:  # pragma: no cover
         load = None
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from semcom.experiments.results import cpu_model
+
+    cpu = cpu_model()
     return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "load_average_1_5_15min": load,
             "python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}

@@ -165,15 +165,9 @@ def _timed(fn, *args, repeats: int = 1):
 
 def machine_info() -> dict:
     """CPU model, core count, thread settings and load average."""
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from semcom.experiments.results import cpu_model
+
+    cpu = cpu_model()
     from semcom.link._ldpc_kernels import default_threads
 
     return {

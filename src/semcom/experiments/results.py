@@ -41,6 +41,19 @@ def git_commit() -> str | None:
     return commit + ("+dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
 
 
+def cpu_model() -> str:
+    """The CPU model name (from /proc/cpuinfo on Linux, else ``platform.processor()``), for benchmarks."""
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return cpu
+
+
 def provenance(config: Any = None, seed: int | None = None, data_checksums: dict | None = None) -> dict:
     """The provenance block stored with every result."""
     import torch
