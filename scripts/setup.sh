@@ -23,6 +23,14 @@ if ! .venv/bin/python -c "import sionna.phy" 2>/dev/null; then
   echo "[setup] installing sionna-no-rt==2.2.0"
   pipq sionna-no-rt==2.2.0
 fi
+# mediapipe 0.10.21 is the last release that ships its FaceMesh model and runs offline; it pins
+# numpy<2 but runs beside numpy 2, so it is installed without its dependency pins, its real
+# dependencies listed by hand (the prt keypoint application and the VL-SCC 1D source use it).
+if ! .venv/bin/python -c "import mediapipe" 2>/dev/null; then
+  echo "[setup] installing mediapipe==0.10.21 (face landmarks)"
+  pipq absl-py flatbuffers "protobuf>=4.25.3,<5" attrs sentencepiece "opencv-python-headless<5"
+  pipq --no-deps mediapipe==0.10.21
+fi
 stamp=".venv/.semcom-installed${extras}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "[setup] installing semcom${extras}"
