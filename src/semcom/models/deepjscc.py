@@ -68,29 +68,34 @@ def jscc_channel(z: torch.Tensor, snr_db: float | torch.Tensor, channel: str = "
                  generator: torch.Generator | None = None) -> torch.Tensor:
     """Pass unit-power complex symbols ``z [B, ...]`` through an analog channel, equalised.
 
-    ``channel="awgn"``: ``y = z + w``, ``w ~ CN(0, no)``, ``no = 10**(-snr_db/10)`` per complex symbol.
-    ``channel="rayleigh"``: block fading with one coefficient ``h ~ CN(0, 1)`` per example (per
-    image) and perfect CSI at the receiver, which equalises (zero forcing): ``y = (h z + w) / h``.
+    A thin adapter onto the shared channels of :mod:`semcom.channel` (no noise is drawn here):
+
+    * ``channel="awgn"``: :class:`semcom.channel.AWGNChannel`, ``y = z + w``, ``w ~ CN(0, no)``,
+      ``no = 10**(-snr_db/10)`` per complex symbol.
+    * ``channel="rayleigh"``: :class:`semcom.channel.RayleighBlockChannel` with one coefficient
+      ``h ~ CN(0, 1)`` per example (per image or per vector: all of ``z[b]`` is one block), perfect
+      CSI at the receiver, zero-forcing equalisation: ``y = (h z + w) / h``.
+
     Differentiable in ``z``. ``snr_db`` is a float or a ``[B]`` tensor (one SNR per example).
+    ``generator`` draws the noise (``None``: seed 0, as every semcom channel).
 
     Returns the received (equalised) symbols, same shape and dtype as ``z``.
     """
+    from semcom.channel import AWGNChannel, RayleighBlockChannel
+
     if channel not in CHANNELS:
         raise InputError(f"channel must be one of {CHANNELS}, got {channel!r}")
-    if not torch.is_complex(z):
+    if not isinstance(z, torch.Tensor) or not torch.is_complex(z):
         raise InputError("channel symbols must be complex")
     b = z.shape[0]
     snr = torch.as_tensor(snr_db, dtype=torch.float32, device=z.device)
     if snr.dim() == 0:
         snr = snr.expand(b)
-    no = (10.0 ** (-snr / 10.0)).reshape((b,) + (1,) * (z.dim() - 1))
-    noise = torch.randn(z.shape + (2,), generator=generator, device=z.device, dtype=torch.float32)
-    w = torch.complex(noise[..., 0], noise[..., 1]) * torch.sqrt(no / 2)
-    if channel == "awgn":
-        return z + w
-    hh = torch.randn((b, 2), generator=generator, device=z.device, dtype=torch.float32) * math.sqrt(0.5)
-    h = torch.complex(hh[:, 0], hh[:, 1]).reshape((b,) + (1,) * (z.dim() - 1))
-    return (h * z + w) / h
+    flat = z.reshape(b, -1)  # one example = one fading block
+    if flat.shape[-1] == 0:  # nothing sent (a VL-SCC rate index of 0)
+        return z
+    ch = AWGNChannel() if channel == "awgn" else RayleighBlockChannel(csi="perfect", equalizer="zf")
+    return ch(flat, snr.reshape(b), generator=generator).reshape(z.shape)
 
 
 # --------------------------------------------------------------------------- payload
