@@ -24,7 +24,9 @@ from semcom.semantics.seb import (
     unpack_uint,
 )
 
-CHECKPOINT = Path(__file__).resolve().parents[2] / "results" / "seb" / "seb_autoencoder.pt"
+from semcom.models.seb import pretrained_seb_path
+
+CHECKPOINT = pretrained_seb_path()
 
 
 @functools.lru_cache(maxsize=None)
@@ -205,7 +207,51 @@ def test_autoencoder_shapes_and_bad_input():
         SebAutoencoder(patch=12)
 
 
-@pytest.mark.skipif(not CHECKPOINT.is_file(), reason="Seb checkpoint not trained yet (semcom train seb)")
+def test_committed_checkpoint_is_in_the_package_with_its_metadata():
+    import json
+
+    from semcom.models.seb import SebAutoencoder
+
+    assert CHECKPOINT.parent.name == "checkpoints" and CHECKPOINT.parent.parent.name == "semcom"
+    meta = json.loads(CHECKPOINT.with_suffix(".json").read_text())
+    assert meta["file_bytes"] == CHECKPOINT.stat().st_size < 5_000_000
+    assert meta["num_parameters"] == sum(p.numel() for p in SebAutoencoder(**meta["model_config"]).parameters())
+    assert {"config", "data", "seed", "metric", "command"} <= set(meta)
+    text = CHECKPOINT.with_suffix(".json").read_text()
+    assert "/work" not in text and "/tmp" not in text and "/usr" not in text
+
+
+def test_learned_extractor_is_found_from_any_directory(tmp_path, monkeypatch):
+    from semcom.experiments.seb_common import make_extractor
+
+    monkeypatch.chdir(tmp_path)
+    ext = make_extractor("learned", 16)
+    assert ext.patch == 16 and ext.encode(torch.rand(2, 3, 16, 16)).shape == (2, ext.dim)
+    with pytest.raises(ConfigError):
+        make_extractor("learned", 16, str(tmp_path / "missing.pt"))
+    with pytest.raises(ConfigError):
+        make_extractor("learned", 8)
+
+
+def test_train_writes_to_runs_and_installs_only_when_asked(tmp_path, monkeypatch):
+    import json
+
+    import semcom.models.seb as M
+    from semcom.experiments import seb_train
+
+    monkeypatch.setattr(M, "pretrained_seb_path", lambda: tmp_path / "pkg" / "seb_autoencoder.pt")
+    (tmp_path / "pkg").mkdir()
+    tiny = {"steps": 1, "batch": 1, "channels": 4, "dim": 4, "val_crops": 1, "out": str(tmp_path / "run" / "s.pt")}
+    seb_train.run(tiny)
+    assert (tmp_path / "run" / "s.pt").is_file() and not (tmp_path / "pkg" / "seb_autoencoder.pt").exists()
+    seb_train.run({**tiny, "install": True})
+    meta = json.loads((tmp_path / "pkg" / "seb_autoencoder.json").read_text())
+    assert meta["file_bytes"] == (tmp_path / "pkg" / "seb_autoencoder.pt").stat().st_size
+    model, loaded = M.load_seb_model(tmp_path / "pkg" / "seb_autoencoder.pt")
+    assert loaded["val_psnr_db"] == meta["metric"]["val_psnr_db"] and model.dim == 4
+    assert seb_train.DEFAULT_CHECKPOINT.startswith("runs/")
+
+
 def test_checkpoint_still_reaches_its_recorded_metric():
     from semcom.data import TrainingCrops
     from semcom.experiments.seb_train import crop_patches, psnr_db

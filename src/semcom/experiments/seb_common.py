@@ -20,15 +20,19 @@ from semcom.semantics.seb import PixelExtractor, image_to_patches, region_import
 
 
 def make_extractor(kind: str, patch: int, checkpoint: str | None = None) -> Any:
-    """``"pixel"``: :class:`PixelExtractor`; ``"learned"``: the trained :class:`SebAutoencoder` checkpoint."""
+    """``"pixel"``: :class:`PixelExtractor`; ``"learned"``: a trained :class:`SebAutoencoder`.
+
+    ``checkpoint`` is a user's own checkpoint path; by default the committed one inside the
+    package (:func:`semcom.models.seb.pretrained_seb_path`), found wherever semcom runs from.
+    """
     if kind == "pixel":
         return PixelExtractor(patch)
     if kind == "learned":
-        from semcom.models.seb import load_seb_model
+        from semcom.models.seb import load_seb_model, pretrained_seb_path
 
-        path = checkpoint or "results/seb/seb_autoencoder.pt"
+        path = checkpoint or pretrained_seb_path()
         if not Path(path).is_file():
-            raise ConfigError(f"extractor 'learned' needs the checkpoint {path}: run `semcom train seb` first")
+            raise ConfigError(f"extractor 'learned' needs the checkpoint {path}: run `semcom train seb --install`")
         model, _ = load_seb_model(path)
         if model.patch != patch:
             raise ConfigError(f"checkpoint patch {model.patch} != fine_patch {patch}")

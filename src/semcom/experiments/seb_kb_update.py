@@ -183,10 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="semcom seb kb-update", description=__doc__.split("\n")[0])
     add_common_arguments(p, default_out="results/seb")
     p.add_argument("--extractor", default=None, choices=["pixel", "learned"])
+    p.add_argument("--checkpoint", default=None, help="your own extractor checkpoint (default: the committed one)")
     a = p.parse_args(argv)
     cfg = load_config_file(a.config)
     if a.extractor:
         cfg["extractor"] = a.extractor
+    if a.checkpoint:
+        cfg["checkpoint"] = a.checkpoint
     cfg.setdefault("seed", a.seed)
     res = run(cfg)
     tag = cfg.get("extractor", "pixel")

@@ -154,8 +154,8 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
     """Add a short Seb section to ``report`` (a :class:`semcom.report.html.HtmlReport`).
 
     One tiny test photo (centre ``128 x 128``, ``96 x 96`` when ``quick``) is encoded with the
-    committed learned extractor (``results/seb/seb_autoencoder.pt``; the pixel extractor when it is
-    absent) and a small KB built from training crops, and decoded error-free. The figure shows the
+    committed learned extractor (``semcom/checkpoints/seb_autoencoder.pt`` inside the package; the
+    pixel extractor when it is absent) and a small KB built from training crops, and decoded error-free. The figure shows the
     original, the reconstruction, the region importance (saliency) and the fine/coarse map. Returns
     the section's numbers (PSNR, ``s_idx`` bits with the header, bpp); no channel is simulated here.
     """
@@ -169,9 +169,10 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt = Path("results/seb/seb_autoencoder.pt")
-    kind, patch = ("learned", 16) if ckpt.is_file() else ("pixel", 8)
-    ext = make_extractor(kind, patch, str(ckpt) if kind == "learned" else None)
+    from semcom.models.seb import pretrained_seb_path
+
+    kind, patch = ("learned", 16) if pretrained_seb_path().is_file() else ("pixel", 8)
+    ext = make_extractor(kind, patch)
     sizes, crops = ([128, 32], 120) if quick else ([256, 64], 300)
     kb = build_kb_from_crops(ext, patch, sizes, crops, seed=0)
     size = 96 if quick else 128
@@ -218,11 +219,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--images", default=None)
     p.add_argument("--extractor", default=None, choices=["pixel", "learned"])
     p.add_argument("--fidelity", default=None)
+    p.add_argument("--checkpoint", default=None, help="your own extractor checkpoint (default: the committed one)")
     a = p.parse_args(argv)
     cfg = load_config_file(a.config)
     if a.snr:
         cfg["snr_db"] = parse_floats(a.snr)
-    for key in ("images", "extractor", "fidelity"):
+    for key in ("images", "extractor", "fidelity", "checkpoint"):
         if getattr(a, key) is not None:
             cfg[key] = getattr(a, key)
     cfg.setdefault("seed", a.seed)

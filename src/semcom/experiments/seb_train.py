@@ -9,7 +9,10 @@ several epochs; a 15-minute CPU budget needs a larger start, ``lr``).
 
 The checkpoint holds the architecture, the weights and metadata: config, steps, wall time, the
 held-out patch PSNR it reached (``val_psnr_db`` on crops drawn with another seed), commit and
-training-photo paths. A test reloads it and checks it still reaches that PSNR.
+training-photo paths. By default it is written to ``runs/seb/seb_autoencoder.pt`` (not committed);
+``--install`` (``install=True``) also copies it with a metadata JSON (:func:`write_metadata`) into
+the package, ``semcom/checkpoints/seb_autoencoder.{pt,json}``, the checkpoint the experiments and
+the demo load by default. A test reloads the committed one and checks it still reaches its PSNR.
 
 Example (tiny run)::
 
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -37,7 +42,7 @@ from semcom.semantics.seb import image_to_patches
 from semcom.utils import from_dict, make_generator
 
 NAME = "seb_train"
-DEFAULT_CHECKPOINT = "results/seb/seb_autoencoder.pt"
+DEFAULT_CHECKPOINT = "runs/seb/seb_autoencoder.pt"
 
 
 @dataclasses.dataclass
@@ -54,6 +59,7 @@ class SebTrainConfig:
     val_crops: int = 64
     threads: int = 1
     out: str | None = DEFAULT_CHECKPOINT
+    install: bool = False
     log_every: int = 200
 
 
@@ -62,6 +68,15 @@ def crop_patches(crops: torch.Tensor, patch: int) -> torch.Tensor:
     fine = image_to_patches(crops, patch)
     coarse = F.avg_pool2d(image_to_patches(crops, 2 * patch), 2)
     return torch.cat([fine, coarse])
+
+
+def photo_label(path: str | Path) -> str:
+    """A machine-independent name for a training photo: ``Aqua.jpg`` or ``Autumn/2560x1600.jpg``
+    (a wallpaper's folder name when the file sits in ``<name>/contents/images/``)."""
+    p = Path(path)
+    if p.parent.name == "images" and p.parent.parent.name == "contents":
+        return f"{p.parents[2].name}/{p.name}"
+    return p.name
 
 
 def psnr_db(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -113,14 +128,75 @@ def run(config: SebTrainConfig | Mapping[str, Any] | None = None) -> Results:
         "steps": cfg.steps,
         "train_seconds": time.time() - t0,
         "num_parameters": sum(p.numel() for p in model.parameters()),
-        "training_photos": [Path(p).name for p in data.paths],
+        "training_photos": [photo_label(p) for p in data.paths],
         "provenance": provenance(cfg, seed=cfg.seed),
     }
     if cfg.out:
         out = Path(cfg.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"model": dataclasses.asdict(model.config), "state_dict": model.state_dict(), "metadata": meta}, out)
+        if cfg.install:
+            install(out)
     return Results(NAME, {"log": log, **{k: v for k, v in meta.items() if k != "provenance"}}, provenance(cfg, seed=cfg.seed))
+
+
+def write_metadata(checkpoint: str | Path, command: str | None = None) -> Path:
+    """Write ``<stem>.json`` beside a Seb checkpoint, like the other committed checkpoints' metadata:
+    name, model config, training config, data, seed, steps, the metric reached, command, commit,
+    parameter count and file size (recomputed from the file)."""
+    ck = Path(checkpoint)
+    blob = torch.load(ck, map_location="cpu", weights_only=False)
+    meta = blob.get("metadata", {})
+    prov = meta.get("provenance", {})
+    train_cfg = prov.get("config", {})
+    photos = meta.get("training_photos") or []
+    if len(set(photos)) < len(photos):  # older checkpoints stored ambiguous bare file names
+        from semcom.data import TrainingCrops
+
+        paths = TrainingCrops(size=4 * blob["model"]["patch"], count=1, seed=train_cfg.get("seed", 0)).paths
+        photos = [photo_label(p) for p in paths]
+    info = {
+        "name": ck.stem,
+        "model": "seb_autoencoder",
+        "model_config": blob["model"],
+        "config": train_cfg,
+        "recipe": meta.get("recipe"),
+        "data": {
+            "train": f"random {4 * blob['model']['patch']}x{4 * blob['model']['patch']} crops of the training "
+                     "photographs (semcom.data.TrainingCrops): fine patches and 2x-pooled coarse patches",
+            "training_photos": photos,
+            "val": f"{meta.get('val_crops')} crops drawn with seed {meta.get('val_seed')} (held out)",
+        },
+        "seed": train_cfg.get("seed"),
+        "steps": meta.get("steps"),
+        "train_seconds": meta.get("train_seconds"),
+        "metric": {"val_psnr_db": meta.get("val_psnr_db")},
+        "val_psnr_db": meta.get("val_psnr_db"),
+        "val_seed": meta.get("val_seed"),
+        "val_crops": meta.get("val_crops"),
+        "command": command or f"semcom train seb --steps {meta.get('steps')} --install",
+        "git_commit": prov.get("git_commit"),
+        "num_parameters": sum(p.numel() for p in SebAutoencoder(**blob["model"]).parameters()),
+        "file_bytes": ck.stat().st_size,
+    }
+    path = ck.with_suffix(".json")
+    path.write_text(json.dumps(info, indent=2) + "\n")
+    return path
+
+
+def install(checkpoint: str | Path) -> Path:
+    """Copy a trained checkpoint into the package (``semcom/checkpoints/seb_autoencoder.pt``) and
+    write its metadata JSON; returns the installed path."""
+    from semcom.models.seb import pretrained_seb_path
+
+    dst = pretrained_seb_path()
+    if Path(checkpoint).resolve() != dst.resolve():
+        shutil.copyfile(checkpoint, dst)
+    stale = dst.with_suffix(".json")
+    if stale.is_file():
+        stale.unlink()
+    write_metadata(dst)
+    return dst
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--config", default=None, help="JSON file with SebTrainConfig keys")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--out", default=None, help=f"checkpoint path (default {DEFAULT_CHECKPOINT})")
+    p.add_argument("--install", action="store_true",
+                   help="also install the checkpoint (+ metadata JSON) as the package's default, semcom/checkpoints/seb_autoencoder.pt")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
     a = p.parse_args(argv)
@@ -135,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key in ("steps", "out", "seed", "threads"):
         if getattr(a, key) is not None:
             cfg[key] = getattr(a, key)
+    if a.install:
+        cfg["install"] = True
     res = run(cfg)
     res.save(Path(cfg.get("out") or DEFAULT_CHECKPOINT).parent, "seb_train.json")
     print(f"val PSNR {res.data['val_psnr_db']:.2f} dB after {res.data['steps']} steps")

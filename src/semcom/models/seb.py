@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,11 @@ from semcom.errors import ConfigError, InputError
 from semcom.layers import GDN, IGDN
 from semcom.utils import check_finite
 
-__all__ = ["SebAutoencoder", "SebModelConfig", "load_seb_model"]
+__all__ = ["SebAutoencoder", "SebModelConfig", "load_seb_model", "pretrained_seb_path", "load_pretrained_seb",
+           "PRETRAINED_NAME"]
+
+#: Name (file stem) of the committed extractor checkpoint in ``semcom/checkpoints/``.
+PRETRAINED_NAME = "seb_autoencoder"
 
 
 @dataclasses.dataclass
@@ -95,14 +100,40 @@ class SebAutoencoder(nn.Module):
 
 
 def load_seb_model(path: str | Path) -> tuple[SebAutoencoder, dict[str, Any]]:
-    """Load a checkpoint written by ``semcom.experiments.seb_train``: ``(model in eval mode, metadata)``."""
+    """Load a checkpoint written by ``semcom.experiments.seb_train``: ``(model in eval mode, metadata)``.
+
+    The metadata is the dict stored in the checkpoint, updated with the JSON of the same stem next
+    to it when present (the committed checkpoints carry one).
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no Seb checkpoint at {path}")
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(blob, dict) or "state_dict" not in blob or "model" not in blob:
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file
+        raise InputError(f"{path} is not a readable Seb checkpoint: {type(exc).__name__}: {exc}") from None
+    if not isinstance(blob, dict) or "state_dict" not in blob or not isinstance(blob.get("model"), dict):
         raise InputError(f"{path} is not a Seb checkpoint")
     model = SebAutoencoder(**blob["model"])
     model.load_state_dict(blob["state_dict"])
     model.eval()
-    return model, blob.get("metadata", {})
+    meta = dict(blob.get("metadata", {}))
+    side = path.with_suffix(".json")
+    if side.is_file():
+        meta.update(json.loads(side.read_text()))
+    return model, meta
+
+
+def pretrained_seb_path() -> Path:
+    """Path of the committed extractor checkpoint inside the installed package
+    (``semcom/checkpoints/seb_autoencoder.pt``), wherever the package is run from."""
+    return Path(__file__).resolve().parent.parent / "checkpoints" / f"{PRETRAINED_NAME}.pt"
+
+
+def load_pretrained_seb() -> tuple[SebAutoencoder, dict[str, Any]]:
+    """The committed learned extractor (f_SE/f_TP) with its metadata (see :func:`pretrained_seb_path`).
+
+    Raises:
+        InputError: the package was installed without its checkpoint.
+    """
+    return load_seb_model(pretrained_seb_path())
