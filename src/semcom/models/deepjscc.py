@@ -192,6 +192,10 @@ class LearnedJSCC(nn.Module):
     name: ClassVar[str] = ""
     Config: ClassVar[type]
     size_multiple: ClassVar[int] = 4
+    #: "image" (``[B,3,H,W]`` in [0,1]) or "vector" (``[B, dim]``, the 1D coders)
+    input_kind: ClassVar[str] = "image"
+    #: ``forward(..., random_rate=True)`` exists (VL-SCC's warm-up with random rate levels)
+    random_rate_warmup: ClassVar[bool] = False
 
     def __init__(self, config: Any = None) -> None:
         super().__init__()
@@ -243,14 +247,15 @@ class LearnedJSCC(nn.Module):
     @torch.no_grad()
     def transmit(self, image: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0,
                  channel: str | None = None, strict: bool = False) -> JSCCOutcome:
-        """Send one image ``[1,3,H,W]`` over the analog channel at ``snr_db``: encode -> channel -> decode.
+        """Send one image ``[1,3,H,W]`` (a 1D coder: one vector ``[1, dim]``) over the analog channel at
+        ``snr_db``: encode -> channel -> decode.
 
         ``channel`` defaults to the one the model was trained on. The symbols counted are the
         payload's symbols; the side bits travel error-free.
         """
         image = self.check_input(image)
         if image.shape[0] != 1:
-            raise InputError("transmit takes one image at a time ([1,3,H,W])")
+            raise InputError("transmit takes one example at a time ([1,3,H,W] or [1, dim])")
         snr, extrapolated = self.check_snr(snr_db, strict)
         gen = make_generator(seed)
         was_training = self.training

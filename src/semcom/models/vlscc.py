@@ -45,6 +45,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 import torch.nn.functional as F
@@ -321,6 +322,7 @@ class VLSCC2D(_Tiled, LearnedJSCC):
     name = "vlscc2d"
     Config = VLSCC2DConfig
     size_multiple = 16
+    random_rate_warmup = True
 
     def __init__(self, config: VLSCC2DConfig | dict | None = None) -> None:
         super().__init__(config)
@@ -483,15 +485,23 @@ class VLSCC2D(_Tiled, LearnedJSCC):
 
 
 # ----------------------------------------------------------------------------------------- 1D
+def _check_mlp_sizes(cfg, keys: tuple[str, ...]) -> None:
+    for k in keys:
+        v = getattr(cfg, k)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"{k} must be a positive int, got {v!r}")
+
+
 @dataclasses.dataclass
 class VLSCC1DConfig:
     """VL-SCC for 1D semantic information (paper Sec. III-A).
 
-    dim: length d of the source vector (the paper's SMPL parameters: 85).
+    dim: length d of the source vector (the paper's SMPL parameters: 85; semcom's face-landmark
+        vectors, :mod:`semcom.data.landmark_vectors`: 259).
     hidden: width of the fully connected layers (paper: 1024).
     sce_layers / ran_layers: depth of SCE (and SCD) and RAN (paper: 6 and 4).
     n_symbols: N, the maximum code length in complex symbols (paper: 4000 real = 2000 complex).
-    levels: L (side information: log2 L bits per vector).
+    levels: L (side information: ``ceil(log2 L)`` bits per vector).
     channel, snr_db, snr_range_db, side_bits_per_symbol: as in :class:`VLSCC2DConfig`.
     """
 
@@ -507,14 +517,34 @@ class VLSCC1DConfig:
     snr_range_db: list = dataclasses.field(default_factory=lambda: [-20.0, 10.0])
 
     def __post_init__(self) -> None:
-        for k in ("dim", "hidden", "n_symbols"):
-            if not isinstance(getattr(self, k), int) or getattr(self, k) < 1:
-                raise ConfigError(f"{k} must be a positive int")
+        _check_mlp_sizes(self, ("dim", "hidden", "n_symbols", "sce_layers", "ran_layers", "levels"))
         if self.sce_layers < 2 or self.ran_layers < 2 or self.levels < 2:
             raise ConfigError("sce_layers >= 2, ran_layers >= 2 and levels >= 2 are required")
+        if self.side_bits_per_symbol <= 0:
+            raise ConfigError("side_bits_per_symbol must be positive")
+
+
+@dataclasses.dataclass
+class SCC1DConfig:
+    """Fixed-length SCC for vectors (the paper's SCC(2k)/SCC(4k) of Fig. 6): :class:`VLSCC1DConfig`
+    without the RAN, the levels and the side link; every vector sends ``n_symbols`` complex symbols."""
+
+    dim: int = 85
+    hidden: int = 256
+    sce_layers: int = 6
+    n_symbols: int = 32
+    channel: str = "awgn"
+    snr_db: float | list = 10.0
+    snr_range_db: list = dataclasses.field(default_factory=lambda: [-20.0, 10.0])
+
+    def __post_init__(self) -> None:
+        _check_mlp_sizes(self, ("dim", "hidden", "n_symbols", "sce_layers"))
+        if self.sce_layers < 2:
+            raise ConfigError("sce_layers >= 2 is required")
 
 
 def _mlp(din: int, hidden: int, dout: int, layers: int) -> nn.Sequential:
+    """``layers`` fully connected layers, PReLU between them, linear output (the paper's FC SCE/SCD/RAN)."""
     mods: list[nn.Module] = []
     d = din
     for _ in range(layers - 1):
@@ -524,29 +554,122 @@ def _mlp(din: int, hidden: int, dout: int, layers: int) -> nn.Sequential:
     return nn.Sequential(*mods)
 
 
-class VLSCC1D(LearnedJSCC):
+class _VectorCoder:
+    """What the 1D coders share: vector inputs ``[B, dim]`` instead of images."""
+
+    input_kind = "vector"
+
+    def check_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, dim]`` (or ``[dim]``, taken as a batch of one) finite float vectors, else InputError."""
+        name = type(self).__name__
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise InputError(f"{name} takes a float tensor [B, dim]")
+        if x.dim() == 1:
+            x = x.unsqueeze(0)
+        if x.dim() != 2 or x.shape[1] != self.config.dim or x.shape[0] < 1:
+            raise InputError(f"{name} expects [B, {self.config.dim}], got {tuple(x.shape)}")
+        if not bool(torch.isfinite(x).all()):
+            raise InputError("input contains NaN or Inf")
+        return x
+
+
+class SCC1D(_VectorCoder, LearnedJSCC):
+    """Fixed-length semantic-channel coder for vectors (the paper's SCC baseline of Fig. 6,
+    "deleting the rate allocation network"): SCE ``x -> n_symbols`` complex symbols, power
+    normalised per vector, channel, SCD ``p -> x_hat``. Fully connected as :class:`VLSCC1D`.
+
+    ``SymbolPayload.height = 1``, ``width = dim``: ``channel_uses`` is the symbols per vector.
+
+    Example:
+        >>> import torch
+        >>> from semcom.models import SCC1D
+        >>> m = SCC1D({"dim": 10, "hidden": 16, "n_symbols": 4})
+        >>> p = m.encode(torch.zeros(1, 10))[0]
+        >>> p.channel_uses, m.decode([p]).shape
+        (4, torch.Size([1, 10]))
+    """
+
+    name = "scc1d"
+    Config = SCC1DConfig
+
+    def __init__(self, config: SCC1DConfig | dict | None = None) -> None:
+        super().__init__(config)
+        c = self.config
+        self.sce = _mlp(c.dim, c.hidden, 2 * c.n_symbols, c.sce_layers)
+        self.scd = _mlp(2 * c.n_symbols, c.hidden, c.dim, c.sce_layers)
+
+    def _symbols(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.sce(x)
+        n = self.config.n_symbols
+        return power_normalize(torch.complex(y[:, :n], y[:, n:]))
+
+    def forward(self, x: torch.Tensor, snr_db: float | torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> dict:
+        """Training pass: ``{"x_hat" [B,dim], "rate": None, "spp" [B] (channel uses per source value)}``."""
+        x = self.check_input(x)
+        if snr_db is None:
+            snr_db = self.sample_training_snr(x.shape[0], generator)
+        p = jscc_channel(self._symbols(x), snr_db, self.config.channel, generator)
+        x_hat = self.scd(torch.cat([p.real, p.imag], dim=1))
+        return {"x_hat": x_hat, "rate": None, "spp": torch.full((x.shape[0],), self.config.n_symbols / self.config.dim)}
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> list[SymbolPayload]:
+        """Vectors ``[B, dim]`` -> one payload of ``n_symbols`` unit-power symbols each (no side bits)."""
+        z = self._symbols(self.check_input(x)).to(torch.complex64)
+        empty = torch.zeros(0, dtype=torch.uint8)
+        return [SymbolPayload(z[i].clone(), empty, 1, self.config.dim) for i in range(z.shape[0])]
+
+    @torch.no_grad()
+    def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
+        """Received payloads -> vectors ``[B, dim]``."""
+        if not payloads:
+            raise InputError("decode needs at least one payload")
+        n = self.config.n_symbols
+        for p in payloads:
+            if p.symbol_uses != n or p.side_bits.numel():
+                raise InputError(f"payload holds {p.symbol_uses} symbols and {p.side_bits.numel()} side bits; "
+                                 f"SCC1D expects {n} symbols and none")
+        z = torch.stack([p.symbols.to(torch.complex64) for p in payloads])
+        return self.scd(torch.cat([z.real, z.imag], dim=1))
+
+
+class VLSCC1D(_VectorCoder, LearnedJSCC):
     """VL-SCC for vectors (paper Sec. III-A, Fig. 2): RAN -> rate index r(x) in (0,1), quantised to
     L levels (Eq. 1); SCE([x, r]) -> N complex symbols in importance order; the first
-    ``ceil(N q / (L-1))`` are sent (Eq. 3); the receiver zero-pads and SCD([p, q]) rebuilds x.
-    Rate loss ``L_r = r(x)``. Fully connected networks (paper: 1024 wide, 6/6/4 layers).
+    ``ceil(N q / (L-1))`` are sent (Eq. 3); the receiver zero-pads and SCD([p, q/(L-1)]) rebuilds x.
+    Rate loss ``L_r = r(x)``. Fully connected networks (paper: 1024 wide, 6/6/4 layers). ::
+
+        x [B,d] -> RAN -> r [B] -> q (Eq. 1) -> M [B,N] (Eq. 3)
+        [x, r] -> SCE -> Y [B,N] complex -> first ceil(N q/(L-1)) of Y, unit power -> channel
+        zero-pad to N -> [P, q/(L-1)] -> SCD -> x_hat [B,d]
 
     Inputs are float vectors ``[B, dim]`` (normalise the source first; the output is linear).
-    ``SymbolPayload.height = 1`` and ``width = dim``, so its ``spp`` reads symbols per source value.
+    What crosses the channel (:meth:`encode`): the kept symbols, unit mean power over what is sent,
+    and ``q`` as ``ceil(log2 L)`` side bits (MSB first) on the error-free side link, which costs
+    ``ceil(bits / side_bits_per_symbol)`` channel uses per vector (4 at L = 16 and 1 bit per use).
+    ``SymbolPayload.height = 1`` and ``width = dim``: ``channel_uses`` is the channel uses per vector
+    (side link included), ``spp`` the channel uses per source value.
 
-    No 1D semantic source ships with semcom yet (the paper's SMPL parameters cannot be had
-    offline; face-landmark vectors need mediapipe), so no 1D checkpoint or experiment exists.
+    ``forward(..., random_rate=True)`` (the training loop's warm-up, as for :class:`VLSCC2D`) draws
+    the rate level uniformly in ``1 .. L-1`` per vector instead of using the RAN, so that the SCE
+    learns to put the important symbols first before the RAN allocates.
+
+    The 1D source of semcom is :mod:`semcom.data.landmark_vectors` (FaceMesh landmark vectors, the
+    stand-in for the paper's SMPL parameters); the experiment is :mod:`semcom.experiments.vlscc_1d`.
 
     Example:
         >>> import torch
         >>> from semcom.models import VLSCC1D
         >>> m = VLSCC1D({"dim": 10, "hidden": 16, "n_symbols": 8})
         >>> p = m.encode(torch.zeros(1, 10))[0]
-        >>> p.side_bits.numel(), m.decode([p]).shape
-        (4, torch.Size([1, 10]))
+        >>> p.side_bits.numel(), p.channel_uses == p.symbol_uses + 4, m.decode([p]).shape
+        (4, True, torch.Size([1, 10]))
     """
 
     name = "vlscc1d"
     Config = VLSCC1DConfig
+    random_rate_warmup = True
 
     def __init__(self, config: VLSCC1DConfig | dict | None = None) -> None:
         super().__init__(config)
@@ -555,23 +678,30 @@ class VLSCC1D(LearnedJSCC):
         self.sce = _mlp(c.dim + 1, c.hidden, 2 * c.n_symbols, c.sce_layers)
         self.scd = _mlp(2 * c.n_symbols + 1, c.hidden, c.dim, c.sce_layers)
 
-    def check_input(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise InputError("VL-SCC 1D takes a float tensor [B, dim]")
-        if x.dim() == 1:
-            x = x.unsqueeze(0)
-        if x.dim() != 2 or x.shape[1] != self.config.dim:
-            raise InputError(f"VL-SCC 1D expects [B, {self.config.dim}], got {tuple(x.shape)}")
-        if not bool(torch.isfinite(x).all()):
-            raise InputError("input contains NaN or Inf")
-        return x
+    @property
+    def side_bits_per_vector(self) -> int:
+        return side_bits_per_index(self.config.levels)
+
+    @property
+    def side_channel_uses(self) -> int:
+        """Channel uses of the side link per vector: ``ceil(log2 L / side_bits_per_symbol)``."""
+        return int(math.ceil(self.side_bits_per_vector / self.config.side_bits_per_symbol - 1e-9))
 
     def rate_index(self, x: torch.Tensor) -> torch.Tensor:
-        """r(x) in (0, 1), ``[B]``."""
+        """r(x) in (0, 1), ``[B]`` (sigmoid of a logit clamped to +-6, straight-through)."""
         return torch.sigmoid(_ClampST.apply(self.ran(x), LOGIT_BOUND))[:, 0]
 
-    def _analyse(self, x: torch.Tensor, mode: str):
+    def kept(self, x: torch.Tensor) -> torch.Tensor:
+        """Symbols each vector sends, ``ceil(N q / (L-1))`` (int ``[B]``), without the side link."""
+        x = self.check_input(x)
+        with torch.no_grad():
+            q = quantize_rate(self.rate_index(x), self.config.levels, mode="exact")
+        return kept_symbols(q, self.config.n_symbols, self.config.levels)
+
+    def _analyse(self, x: torch.Tensor, mode: str, rate_override: torch.Tensor | None = None):
         r = self.rate_index(x)
+        if rate_override is not None:
+            r = rate_override.to(r)
         y = self.sce(torch.cat([x, r.unsqueeze(1)], dim=1))
         n = self.config.n_symbols
         y = torch.complex(y[:, :n], y[:, n:])
@@ -583,15 +713,21 @@ class VLSCC1D(LearnedJSCC):
         return self.scd(torch.cat([p.real, p.imag, (q / (self.config.levels - 1)).unsqueeze(1)], dim=1))
 
     def forward(self, x: torch.Tensor, snr_db: float | torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> dict:
-        """Training pass (Eq. 2 and 5 gradients): ``{"x_hat" [B,dim], "rate" r [B], "spp" [B], "q"}``."""
+                generator: torch.Generator | None = None, random_rate: bool = False) -> dict:
+        """Training pass (Eq. 2 and 5 gradients): ``{"x_hat" [B,dim], "rate" r [B] (L_r), "q",
+        "spp" [B] (channel uses per source value, side link included)}``."""
         x = self.check_input(x)
         if snr_db is None:
             snr_db = self.sample_training_snr(x.shape[0], generator)
-        r, q, m, y = self._analyse(x, "ste")
+        override = None
+        if random_rate:
+            lv = self.config.levels
+            override = torch.randint(1, lv, (x.shape[0],), generator=generator,
+                                     device=generator.device if generator is not None else x.device).float() / (lv - 1)
+        r, q, m, y = self._analyse(x, "ste", override)
         z = masked_power_normalize(y, m.detach()) * m
-        p = jscc_channel(z, snr_db, self.config.channel, generator) * m
-        side = side_bits_per_index(self.config.levels) / self.config.side_bits_per_symbol
+        p = jscc_channel(z, snr_db, self.config.channel, generator) * m  # zero-padding at the receiver
+        side = self.side_channel_uses
         return {"x_hat": self._synthesise(p, q), "rate": r, "q": q,
                 "spp": (m.detach().sum(dim=1) + side) / self.config.dim}
 
@@ -600,7 +736,7 @@ class VLSCC1D(LearnedJSCC):
         """Vectors -> payloads: the first ``ceil(N q / (L-1))`` symbols, q in ``log2 L`` side bits."""
         x = self.check_input(x)
         _, q, m, y = self._analyse(x, "exact")
-        nb = side_bits_per_index(self.config.levels)
+        nb = self.side_bits_per_vector
         shifts = torch.arange(nb - 1, -1, -1)
         out = []
         for i in range(x.shape[0]):
@@ -613,10 +749,11 @@ class VLSCC1D(LearnedJSCC):
 
     @torch.no_grad()
     def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
+        """Received payloads -> vectors ``[B, dim]``: q from the side bits, zero-padding to N, SCD."""
         if not payloads:
             raise InputError("decode needs at least one payload")
         n, lv = self.config.n_symbols, self.config.levels
-        nb = side_bits_per_index(lv)
+        nb = self.side_bits_per_vector
         ps, qs = [], []
         for p in payloads:
             if p.side_bits.numel() != nb:
