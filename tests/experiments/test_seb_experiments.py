@@ -22,6 +22,37 @@ def test_configs_refuse_unknown_keys_and_variants():
         seb_train.run({"typo": 1})
     with pytest.raises(ConfigError):
         seb_sweep.run({"extractor": "dino"})
+    with pytest.raises(ConfigError):
+        seb_sweep.run({"deliveries": ["pigeon"]})
+    with pytest.raises(ConfigError):
+        seb_sweep.run({"rates": [0.1, 0.5]})
+    with pytest.raises(ConfigError):
+        seb_sweep.run({"stack": {"mcs": [[2, 0.5]]}})
+
+
+def test_equal_cbr_no_uep_and_stack_headers_in_the_cbr():
+    """ours_no_uep_eqcbr spends (almost exactly, never more) UEP's channel uses; the planned channel
+    uses are what the transmission spent; the stack's CBR includes its headers."""
+    from semcom.experiments import seb_sweep
+
+    res = seb_sweep.run({"snr_db": [3.0], "seeds": [0], "kb_crops": 40, "kb_sizes": [64, 16], "fidelity": "bler_table",
+                         "matched": False, "progress": False,
+                         "variants": ["ours_uep", "ours_no_uep", "ours_no_uep_eqcbr"]})
+    recs = res.data["records"]
+    for delivery in ("stack", "corrupt"):
+        for image in {r["image"] for r in recs}:
+            r = {x["method"]: x for x in recs if x["image"] == image and x["delivery"] == delivery}
+            uep, eq, none = r["ours_uep"], r["ours_no_uep_eqcbr"], r["ours_no_uep"]
+            assert none["channel_uses"] < eq["channel_uses"] <= uep["channel_uses"]
+            assert eq["channel_uses"] >= 0.97 * uep["channel_uses"]
+            assert eq["cbr_target"] == pytest.approx(uep["cbr"]) and 0.5 < eq["rates"][1] < 2 / 3
+    for image in {r["image"] for r in recs}:
+        st = next(x for x in recs if x["image"] == image and x["delivery"] == "stack" and x["method"] == "ours_uep")
+        co = next(x for x in recs if x["image"] == image and x["delivery"] == "corrupt" and x["method"] == "ours_uep")
+        assert st["bits"] == co["bits"] and st["overhead_bits"] >= 80 * 3 and co["overhead_bits"] == 0
+        assert st["channel_uses"] > co["channel_uses"]
+    assert {r["delivery"] for r in res.data["summary"]} == {"stack", "corrupt"}
+    assert all("cbr" in r for r in res.data["summary"])
 
 
 @pytest.mark.slow
@@ -29,17 +60,24 @@ def test_sweep_main_writes_json_and_uep_protects(tmp_path):
     from semcom.experiments import seb_sweep
 
     cfg = {"images": "tiny", "snr_db": [2.0, 8.0], "seeds": [0], "kb_crops": 40, "kb_sizes": [64, 16],
-           "baselines": ["jpeg2000"]}
+           "baselines": ["jpeg2000"], "learned_baselines": ["deepjscc_awgn10_spp0125"], "matched_fine_ratios": [0.2, 1.0]}
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    assert seb_sweep.main(["--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path)]) == 0
-    data = json.loads((tmp_path / "seb_sweep_pixel.json").read_text())["data"]
-    s = {(r["method"], r["snr_db"]): r for r in data["summary"]}
-    # error-free at 8 dB: all three variants decode the same s_idx
-    assert s[("ours_uep", 8.0)]["psnr_db"] == pytest.approx(s[("ours_no_uep", 8.0)]["psnr_db"])
-    # UEP spends more channel uses than all-2/3
-    assert s[("ours_uep", 8.0)]["cbr"] > s[("ours_no_uep", 8.0)]["cbr"]
-    assert ("jpeg2000", 8.0) in s
-    assert (tmp_path / "pixel" / "seb_sweep_psnr.png").is_file()
+    assert seb_sweep.main(["--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path), "--no-progress"]) == 0
+    data = json.loads((tmp_path / "seb_sweep_learned.json").read_text())["data"]
+    for delivery in ("stack", "corrupt"):
+        s = {(r["method"], r["snr_db"]): r for r in data["summary"] if r["delivery"] == delivery}
+        # error-free at 8 dB: every variant decodes the same Sebs
+        for m in ("ours_random_uep", "ours_no_uep", "ours_no_uep_eqcbr", "ours_uep_sebwise", "ours_no_uep_sebwise"):
+            assert s[("ours_uep", 8.0)]["psnr_db"] == pytest.approx(s[(m, 8.0)]["psnr_db"], abs=1e-4)
+        # UEP spends more channel uses than all-2/3, the same as the equal-CBR no-UEP
+        assert s[("ours_uep", 8.0)]["cbr"] > s[("ours_no_uep", 8.0)]["cbr"]
+        assert s[("ours_no_uep_eqcbr", 8.0)]["cbr"] == pytest.approx(s[("ours_uep", 8.0)]["cbr"], rel=0.03)
+    m = {(r["method"], r["snr_db"]): r for r in data["matched_summary"]}
+    for base in ("jpeg2000", "deepjscc_awgn10_spp0125"):
+        assert m[(f"ours_uep@{base}", 8.0)]["cbr"] <= m[(base, 8.0)]["cbr"] * 1.0001
+        assert m[(base, 8.0)]["cbr_target"] == pytest.approx(m[(base, 8.0)]["cbr"], rel=0.01)
+    assert (tmp_path / "learned" / "seb_sweep_psnr.png").is_file()
+    assert (tmp_path / "learned" / "seb_sweep_matched_psnr.png").is_file()
 
 
 @pytest.mark.slow

@@ -1,16 +1,40 @@
-"""Quality versus SNR on AWGN: Seb codec with UEP, random UEP, no UEP, and classical baselines (seb paper Fig. 8).
+"""Quality versus SNR on AWGN: Seb codec with UEP, random UEP, no UEP, Seb-wise UEP, and baselines at equal CBR (seb paper Fig. 8).
 
 ``semcom seb sweep``. For every image x SNR x seed, the Seb codec (KB from training crops, fine
-Sebs for the top ``fine_ratio`` regions) sends its ``s_idx`` over the 5G NR link:
+Sebs for the top ``fine_ratio`` regions) sends its ``s_idx`` over the 5G NR link (QPSK):
 
-* ``ours_uep``: the 50 % most important regions' indices (and the header) with LDPC 1/2 + QPSK, the
-  rest with 2/3 + QPSK;
+* ``ours_uep``: the 50 % most important regions' indices (and the header) at LDPC rate
+  ``rates[0]`` (1/2), the rest at ``rates[1]`` (2/3);
 * ``ours_random_uep``: the protected half chosen at random;
-* ``ours_no_uep``: everything at 2/3 + QPSK.
+* ``ours_no_uep``: everything at ``rates[1]`` (2/3): **fewer** channel uses than UEP;
+* ``ours_no_uep_eqcbr``: everything at one rate ``R_eq`` chosen per image so that it spends the
+  **same** channel uses as ``ours_uep`` (the smallest rate on a 1/1024 grid whose channel uses do
+  not exceed UEP's; about 0.57): the equal-CBR no-UEP comparison;
+* ``ours_uep_sebwise`` / ``ours_no_uep_sebwise``: as ``ours_uep`` / ``ours_no_uep`` with Seb-wise
+  UEP, the robust index assignment (``SebCodecConfig(index_map="robust")``).
 
-Baselines (``baselines``, e.g. ``["jpeg2000", "heif"]``) run through
-:class:`semcom.baselines.SeparationSystem` over LDPC 2/3 + QPSK at the mean CBR ``ours_uep``
-used on that image (equal CBR). CBR counts every channel use (header, indices, CRC, coding).
+Two deliveries (``deliveries``), each reported separately:
+
+* ``"stack"`` (``--via-stack``, default on): through :mod:`semcom.stack` (SDAP QoS flow per
+  importance class, PDCP SN + NIA2 MAC-I + NEA2, RLC UM, MAC multiplexing, one MCS per class;
+  :func:`semcom.semantics.seb.send_over_stack`). The CBR counts every protocol header. A
+  transport block whose CRC fails is dropped: its regions are concealed with the fallback Seb.
+* ``"corrupt"``: straight over the bit-true link (:func:`semcom.semantics.seb.send_over_link`),
+  failed code blocks delivered as decoded, so bit errors reach the indices: the delivery on which
+  Seb-wise UEP can act (over the stack a damaged block never reaches the decoder).
+
+Equal-CBR baselines (``matched``): the classical codecs (JPEG2000, HEIF + LDPC 2/3 QPSK,
+:class:`semcom.baselines.SeparationSystem`, corrupt policy) do not fit a stream into the Seb's
+CBR (about 0.005), and the learned JSCC checkpoints have fixed CBRs. So every baseline is run at
+its own CBR: for a classical codec the smallest CBR at which it fits a stream on that image
+(bisection), for a learned checkpoint (``semcom.models.load_pretrained``) its trained CBR. At that
+CBR the Seb codec gets the same budget (``ours_uep_matched``, corrupt delivery like the
+baselines): the largest fine ratio of ``matched_fine_ratios`` whose UEP channel uses fit, then
+both code rates scaled down by one factor (never below 1/5) to spend what is left on protection.
+Every record and summary row states the CBR it actually spent (``cbr``) and, in the matched part,
+the target (``cbr_target``); no comparison mixes CBRs silently.
+
+CBR counts every channel use (header, indices, CRC, coding; with the stack every protocol header).
 PSNR is the mean of per-image PSNR; MS-SSIM likewise. LPIPS is not reported (no offline weights).
 """
 
@@ -18,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import zlib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -29,35 +54,62 @@ from semcom.errors import ConfigError
 from semcom.experiments.common import add_common_arguments, load_config_file, load_image_set, parse_floats
 from semcom.experiments.results import Results, provenance
 from semcom.experiments.seb_common import build_kb_from_crops, make_extractor, make_link
-from semcom.semantics.seb import SebCodec, SebCodecConfig, send_over_link
+from semcom.semantics.seb import SebCodec, SebCodecConfig, send_over_link, send_over_stack, stack_flows
 from semcom.utils import from_dict
 
 NAME = "seb_sweep"
-VARIANTS = {"ours_uep": "importance", "ours_random_uep": "random", "ours_no_uep": "none"}
+VARIANTS = {
+    "ours_uep": {"uep": "importance"},
+    "ours_random_uep": {"uep": "random"},
+    "ours_no_uep": {"uep": "none"},
+    "ours_no_uep_eqcbr": {"uep": "none", "equal_cbr": True},
+    "ours_uep_sebwise": {"uep": "importance", "index_map": "robust"},
+    "ours_no_uep_sebwise": {"uep": "none", "index_map": "robust"},
+}
+DELIVERIES = ("stack", "corrupt")
+RATE_GRID = 1024  # code rates of the equal-CBR search are multiples of 1/1024 (as in 38.214 tables)
+MIN_RATE = 205 / 1024  # the 5G LDPC encoder refuses rates <= 1/5
+MAX_RATE = 948 / 1024  # the highest 38.214 code rate
 
 
 @dataclasses.dataclass
 class SebSweepConfig:
     images: str = "tiny"
-    snr_db: list = dataclasses.field(default_factory=lambda: [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 6.0])
-    seeds: list = dataclasses.field(default_factory=lambda: [0, 1])
+    snr_db: list = dataclasses.field(default_factory=lambda: [1.0, 2.0, 3.0, 3.5, 4.0, 5.0, 7.0])
+    seeds: list = dataclasses.field(default_factory=lambda: [0, 1, 2, 3])
     variants: list = dataclasses.field(default_factory=lambda: list(VARIANTS))
+    deliveries: list = dataclasses.field(default_factory=lambda: list(DELIVERIES))
     baselines: list = dataclasses.field(default_factory=lambda: ["jpeg2000", "heif"])
-    extractor: str = "pixel"
+    learned_baselines: list = dataclasses.field(default_factory=lambda: ["deepjscc_awgn10_spp0125", "scc_awgn10_spp00625"])
+    matched: bool = True
+    matched_fine_ratios: list = dataclasses.field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0])
+    extractor: str = "learned"
     checkpoint: str | None = None
-    fine_patch: int = 8
+    fine_patch: int = 16
     fine_ratio: float = 0.2
     protect_ratio: float = 0.5
+    rates: list = dataclasses.field(default_factory=lambda: [0.5, 2 / 3])
     kb_sizes: list = dataclasses.field(default_factory=lambda: [1024, 256])
-    kb_crops: int = 400
+    kb_crops: int = 1600
+    sdu_bytes: int = 64
+    stack: dict = dataclasses.field(default_factory=dict)
     fidelity: str = "bittrue"
     channel: str = "awgn"
+    progress: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
         unknown = set(self.variants) - set(VARIANTS)
         if unknown:
             raise ConfigError(f"unknown variants {sorted(unknown)}; known: {list(VARIANTS)}")
+        bad = set(self.deliveries) - set(DELIVERIES)
+        if bad or not self.deliveries:
+            raise ConfigError(f"deliveries must be a non-empty subset of {list(DELIVERIES)}, got {self.deliveries!r}")
+        if (not isinstance(self.rates, (list, tuple)) or len(self.rates) != 2
+                or not all(MIN_RATE <= float(r) <= MAX_RATE for r in self.rates)):
+            raise ConfigError(f"rates must be two LDPC code rates in [205/1024, 948/1024], got {self.rates!r}")
+        if any(k in self.stack for k in ("mcs", "fidelity", "channel")):
+            raise ConfigError("stack sets protocol options only; the MCS, fidelity and channel come from the sweep")
 
 
 def _seed(*parts: Any) -> int:
@@ -76,78 +128,302 @@ def _metrics(x: torch.Tensor, y: torch.Tensor) -> dict:
     return out
 
 
+class _Links:
+    """Links and stacks per code rate (QPSK), built once."""
+
+    def __init__(self, cfg: SebSweepConfig):
+        self.cfg = cfg
+        self._links: dict[float, Any] = {}
+
+    def link(self, rate: float) -> Any:
+        rate = float(rate)
+        if rate not in self._links:
+            self._links[rate] = make_link(self.cfg.fidelity, 2, rate, self.cfg.channel)
+        return self._links[rate]
+
+    def uplink(self, rates: Sequence[float]) -> Any:
+        from semcom.stack import SemanticUplink, StackConfig
+
+        conf = StackConfig(mcs=[[2, float(r)] for r in rates], fidelity=self.cfg.fidelity, channel=self.cfg.channel,
+                           **self.cfg.stack)
+        return SemanticUplink(conf, links=[self.link(r) for r in rates])  # fresh PDCP state per image
+
+
+def planned_channel_uses(codec: SebCodec, msg: Any, rates: Sequence[float], delivery: str, cfg: SebSweepConfig) -> int:
+    """Channel uses ``msg`` will spend at class rates ``rates`` (QPSK), computed from the link plan
+    (the same TB/CB segmentation the link uses), without transmitting."""
+    from semcom.link import MCS
+    from semcom.link.layout import plan_payload
+
+    def uses(k: int, rate: float) -> int:
+        return plan_payload(int(k), MCS.from_rate(2, float(rate))).channel_uses if k else 0
+
+    if delivery == "corrupt":
+        hdr_rate = rates[0] if msg.class_bits[0].numel() else rates[1]
+        return (uses(msg.header_bits.numel(), hdr_rate) + uses(msg.class_bits[0].numel(), rates[0])
+                + uses(msg.class_bits[1].numel(), rates[1]))
+    from semcom.stack import StackConfig, UeStack
+
+    flows, _ = stack_flows(codec, msg, cfg.sdu_bytes)
+    ue = UeStack(StackConfig(mcs=[[2, float(r)] for r in rates], fidelity=cfg.fidelity, **cfg.stack))
+    tbs, _, _ = ue.send(flows)
+    return sum(uses(8 * len(tb.payload), rates[tb.cls]) for tb in tbs)
+
+
+def smallest_rate_within(budget: int, fn: Any) -> float | None:
+    """Smallest rate ``r / 1024`` in ``[205/1024, 948/1024]`` with ``fn(rate) <= budget`` (``fn`` non-increasing), else None."""
+    lo, hi = math.ceil(MIN_RATE * RATE_GRID), int(MAX_RATE * RATE_GRID)
+    if fn(hi / RATE_GRID) > budget:
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fn(mid / RATE_GRID) <= budget:
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi / RATE_GRID
+
+
+def _send(codec: SebCodec, msg: Any, rates: Sequence[float], delivery: str, links: _Links, snr: float, gen: int,
+          cfg: SebSweepConfig) -> Any:
+    if delivery == "stack":
+        return send_over_stack(codec, msg, links.uplink(rates), snr, generator=gen, sdu_bytes=cfg.sdu_bytes)
+    return send_over_link(codec, msg, [links.link(rates[0]), links.link(rates[1])], snr, generator=gen)
+
+
+def _record(method: str, name: str, seed: int, snr: float, delivery: str, out: Any, img: torch.Tensor,
+            rates: Sequence[float], **extra: Any) -> dict:
+    return {"method": method, "delivery": delivery, "image": name, "seed": seed, "snr_db": float(snr),
+            "cbr": out.channel_uses / img.numel(), "channel_uses": out.channel_uses, "bits": out.bits,
+            "overhead_bits": out.overhead_bits, "rates": [float(r) for r in rates], "header_ok": out.header_ok,
+            "ok_class0": out.class_cb_ok[0], "ok_class1": out.class_cb_ok[1], "regions_lost": out.regions_lost,
+            **extra, **_metrics(img, out.image)}
+
+
+def smallest_fitting_cbr(system_cfg: dict, img: torch.Tensor, lo: float = 1e-4, hi: float = 0.5, steps: int = 16) -> float | None:
+    """Smallest CBR (bisection on a log scale, ``steps`` halvings) at which the classical codec of
+    ``system_cfg`` fits a stream (status other than ``no_fit``) with the configured MCS; None if not
+    even at ``hi``. The probe uses the error-free erasure link, which has the bit-true link's
+    TB/CB layout, so the payload budget is the same."""
+    from semcom.baselines import SeparationConfig, SeparationSystem
+
+    def fits(cbr: float) -> bool:
+        probe = {**system_cfg, "cbr": cbr, "fidelity": "erasure", "link": {"cbler": 0.0}}
+        probe.pop("decoder", None)
+        sys_ = SeparationSystem(SeparationConfig.from_dict(probe))
+        return sys_.transmit(img, 40.0, seed=0).status != "no_fit"
+
+    if not fits(hi):
+        return None
+    a, b = math.log(lo), math.log(hi)
+    for _ in range(steps):
+        mid = 0.5 * (a + b)
+        if fits(math.exp(mid)):
+            b = mid
+        else:
+            a = mid
+    return math.exp(b)
+
+
+def matched_seb(kb: Any, ext: Any, img: torch.Tensor, budget: int, cfg: SebSweepConfig) -> tuple[SebCodec, Any, list[float], float] | None:
+    """The Seb configuration for a channel-use budget: the largest fine ratio whose UEP (at
+    ``cfg.rates``) fits, then both rates scaled by one factor (rates >= 1/5) to fill the budget.
+    Returns ``(codec, message, rates, fine_ratio)`` or None when even the smallest ratio does not fit."""
+    r0, r1 = (float(r) for r in cfg.rates)
+    for ratio in sorted(cfg.matched_fine_ratios, reverse=True):
+        codec = SebCodec(kb, ext, SebCodecConfig(cfg.fine_patch, 2 * cfg.fine_patch, ratio, cfg.protect_ratio, "importance"))
+        msg = codec.encode(img, generator=0)
+        if planned_channel_uses(codec, msg, [r0, r1], "corrupt", cfg) > budget:
+            continue
+
+        def at(scale: float) -> int:
+            return planned_channel_uses(codec, msg, [r0 * scale, r1 * scale], "corrupt", cfg)
+
+        lo_scale = max(MIN_RATE / r0, MIN_RATE / r1)
+        grid = [lo_scale + (1 - lo_scale) * i / 64 for i in range(65)]
+        scale = next((g for g in grid if at(g) <= budget), 1.0)
+        return codec, msg, [max(MIN_RATE, r0 * scale), max(MIN_RATE, r1 * scale)], float(ratio)
+    return None
+
+
 def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
+    from tqdm import tqdm
+
     cfg = config if isinstance(config, SebSweepConfig) else from_dict(SebSweepConfig, config or {})
     ext = make_extractor(cfg.extractor, cfg.fine_patch, cfg.checkpoint)
     kb = build_kb_from_crops(ext, cfg.fine_patch, list(cfg.kb_sizes), cfg.kb_crops, cfg.seed)
-    links = [make_link(cfg.fidelity, 2, 0.5, cfg.channel), make_link(cfg.fidelity, 2, 2 / 3, cfg.channel)]
+    links = _Links(cfg)
     images = load_image_set(cfg.images)
-    records = []
+    codecs = {v: SebCodec(kb, ext, SebCodecConfig(cfg.fine_patch, 2 * cfg.fine_patch, cfg.fine_ratio, cfg.protect_ratio,
+                                                   VARIANTS[v]["uep"], VARIANTS[v].get("index_map", "identity")))
+              for v in cfg.variants}
+    ref_codec = SebCodec(kb, ext, SebCodecConfig(cfg.fine_patch, 2 * cfg.fine_patch, cfg.fine_ratio, cfg.protect_ratio))
+    records: list[dict] = []
+    total = len(images) * len(cfg.seeds) * len(cfg.snr_db) * len(cfg.variants) * len(cfg.deliveries)
+    bar = tqdm(total=total, desc="seb sweep", disable=not cfg.progress)
+    crops = []
+    rates = [float(r) for r in cfg.rates]
     for name, img, _ in images:
-        h, w = img.shape[-2:]
         c = 2 * cfg.fine_patch
+        h, w = img.shape[-2:]
         img = img[..., : h // c * c, : w // c * c].contiguous()
-        n_values = img.numel()
-        cbr_ref = []
-        for variant in cfg.variants:
-            codec = SebCodec(kb, ext, SebCodecConfig(cfg.fine_patch, 2 * cfg.fine_patch, cfg.fine_ratio,
-                                                     cfg.protect_ratio, VARIANTS[variant]))
-            for seed in cfg.seeds:
-                msg = codec.encode(img, generator=seed)
-                for snr in cfg.snr_db:
-                    out = send_over_link(codec, msg, links, snr, generator=_seed(seed, snr, variant))
-                    rec = {"method": variant, "image": name, "seed": seed, "snr_db": float(snr),
-                           "cbr": out.channel_uses / n_values, "bits": out.bits, "header_ok": out.header_ok,
-                           "cb_ok_class0": out.class_cb_ok[0], "cb_ok_class1": out.class_cb_ok[1],
-                           **_metrics(img, out.image)}
-                    records.append(rec)
-                    if variant == "ours_uep":
-                        cbr_ref.append(rec["cbr"])
-        if cfg.baselines:
-            from semcom.baselines import SeparationSystem
-
-            cbr = float(np.mean(cbr_ref)) if cbr_ref else None
-            for codec_name in cfg.baselines:
-                try:
-                    system = SeparationSystem({"codec": codec_name, "cbr": cbr, "fidelity": cfg.fidelity,
-                                               "modulation_order": 2, "code_rate": 2 / 3, "channel": cfg.channel})
-                except Exception as exc:  # noqa: BLE001 - record why a baseline could not run
-                    records.append({"method": codec_name, "image": name, "error": f"{type(exc).__name__}: {exc}"})
-                    continue
-                for seed in cfg.seeds:
+        crops.append((name, img))
+        for seed in cfg.seeds:
+            msgs = {v: codecs[v].encode(img, generator=seed) for v in cfg.variants}
+            ref = ref_codec.encode(img, generator=seed)  # the importance-UEP message (what ours_uep sends)
+            for delivery in cfg.deliveries:
+                uep_uses = planned_channel_uses(ref_codec, ref, rates, delivery, cfg)
+                for variant in cfg.variants:
+                    codec, msg = codecs[variant], msgs[variant]
+                    var_rates = rates
+                    extra: dict = {}
+                    if VARIANTS[variant].get("equal_cbr"):
+                        r_eq = smallest_rate_within(uep_uses, lambda r: planned_channel_uses(codec, msg, [rates[0], r], delivery, cfg))
+                        if r_eq is None:
+                            raise ConfigError(f"no code rate spends at most the UEP channel uses ({uep_uses}) on {name}")
+                        var_rates = [rates[0], r_eq]
+                        extra = {"matched_to": "ours_uep", "cbr_target": uep_uses / img.numel()}
                     for snr in cfg.snr_db:
-                        o = system.transmit(img, snr, seed=_seed(seed, snr, codec_name))
-                        records.append({"method": codec_name, "image": name, "seed": seed, "snr_db": float(snr),
-                                        "cbr": o.channel_uses / n_values, "status": o.status, **_metrics(img, o.image)})
+                        out = _send(codec, msg, var_rates, delivery, links, snr, _seed(seed, snr, variant, delivery), cfg)
+                        records.append(_record(variant, name, seed, snr, delivery, out, img, var_rates, **extra))
+                        bar.update(1)
+    bar.close()
+    matched_records = run_matched(cfg, kb, ext, crops, links) if cfg.matched else []
     summary = summarise(records)
-    data = {"records": records, "summary": summary, "kb": {"sizes": kb.sizes, "index_bits": [kb.index_bits(0), kb.index_bits(1)],
-                                                           "version": kb.version}}
+    data = {"records": records, "summary": summary, "matched_records": matched_records,
+            "matched_summary": summarise(matched_records, keys=("method", "snr_db")),
+            "claims": check_claims(summary),
+            "kb": {"sizes": kb.sizes, "index_bits": [kb.index_bits(0), kb.index_bits(1)], "version": kb.version}}
     checks = {n: s for n, _, s in images}
     return Results(NAME, data, provenance(cfg, seed=cfg.seed, data_checksums=checks))
 
 
-def summarise(records: list[dict]) -> list[dict]:
-    """Mean PSNR / MS-SSIM / CBR per (method, SNR)."""
+def run_matched(cfg: SebSweepConfig, kb: Any, ext: Any, crops: list, links: _Links) -> list[dict]:
+    """Baselines at the CBR where they can be measured, and the Seb codec at the same budget (module doc)."""
+    import warnings
+
+    from semcom.baselines import SeparationConfig, SeparationSystem
+    from semcom.models import list_pretrained, load_pretrained
+    from tqdm import tqdm
+
+    records: list[dict] = []
+    available = set(list_pretrained())
+    learned = [n for n in cfg.learned_baselines if n in available]
+    for n in set(cfg.learned_baselines) - available:
+        records.append({"method": n, "error": "checkpoint not available"})
+    total = len(crops) * (len(cfg.baselines) + len(learned)) * len(cfg.seeds) * len(cfg.snr_db) * 2
+    bar = tqdm(total=total, desc="seb matched", disable=not cfg.progress)
+    for name, img in crops:
+        n_values = img.numel()
+        targets = []
+        for codec_name in cfg.baselines:
+            sys_cfg = {"codec": codec_name, "fidelity": cfg.fidelity, "modulation_order": 2, "code_rate": float(cfg.rates[1]),
+                       "channel": cfg.channel, "loss_policy": "corrupt"}
+            cbr = smallest_fitting_cbr(sys_cfg, img)
+            if cbr is None:
+                records.append({"method": codec_name, "image": name, "error": "does not fit at CBR 0.5"})
+                continue
+            system = SeparationSystem(SeparationConfig.from_dict({**sys_cfg, "cbr": cbr}))
+            targets.append((codec_name, system.channel_uses_budget(*img.shape[-2:]), "separation", system))
+        for ck in learned:
+            model = load_pretrained(ck)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                probe = model.transmit(img, 10.0, seed=0, channel="awgn")
+            targets.append((ck, int(probe.channel_uses), "learned", model))
+        for method, budget, kind, system in targets:
+            target_cbr = budget / n_values
+            seb = matched_seb(kb, ext, img, budget, cfg)
+            for seed in cfg.seeds:
+                for snr in cfg.snr_db:
+                    gen = _seed(seed, snr, method, "matched")
+                    if kind == "separation":
+                        o = system.transmit(img, snr, seed=gen)
+                        records.append({"method": method, "image": name, "seed": seed, "snr_db": float(snr),
+                                        "cbr": o.channel_uses / n_values, "cbr_target": target_cbr, "status": o.status,
+                                        **_metrics(img, o.image)})
+                    else:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            o = system.transmit(img, snr, seed=gen, channel="awgn")
+                        records.append({"method": method, "image": name, "seed": seed, "snr_db": float(snr),
+                                        "cbr": o.channel_uses / n_values, "cbr_target": target_cbr, "status": o.status,
+                                        **_metrics(img, o.image.clamp(0, 1))})
+                    bar.update(1)
+                    if seb is None:
+                        records.append({"method": f"ours_uep@{method}", "image": name, "seed": seed, "snr_db": float(snr),
+                                        "error": "no Seb configuration fits this budget"})
+                        bar.update(1)
+                        continue
+                    codec, msg, rates, ratio = seb
+                    out = _send(codec, msg, rates, "corrupt", links, snr, gen, cfg)
+                    records.append(_record(f"ours_uep@{method}", name, seed, snr, "corrupt", out, img, rates,
+                                           cbr_target=target_cbr, fine_ratio=ratio))
+                    bar.update(1)
+    bar.close()
+    return records
+
+
+def summarise(records: list[dict], keys: Sequence[str] = ("method", "delivery", "snr_db")) -> list[dict]:
+    """Mean PSNR / MS-SSIM / CBR per ``keys`` (default method, delivery, SNR); ``cbr_target`` when set."""
     out = []
-    keys = sorted({(r["method"], r["snr_db"]) for r in records if "snr_db" in r})
-    for method, snr in keys:
-        rows = [r for r in records if r.get("method") == method and r.get("snr_db") == snr]
+    rows_all = [r for r in records if "snr_db" in r and "psnr_db" in r]
+    groups = sorted({tuple(r.get(k) for k in keys) for r in rows_all}, key=lambda t: tuple(str(x) if not isinstance(x, float) else f"{x:09.3f}" for x in t))
+    for g in groups:
+        rows = [r for r in rows_all if tuple(r.get(k) for k in keys) == g]
         ms = [r["ms_ssim"] for r in rows if r.get("ms_ssim") is not None]
-        out.append({"method": method, "snr_db": snr, "n": len(rows),
-                    "psnr_db": float(np.mean([r["psnr_db"] for r in rows])),
+        row = dict(zip(keys, g))
+        row.update({"n": len(rows), "psnr_db": float(np.mean([r["psnr_db"] for r in rows])),
+                    "psnr_sem": float(np.std([r["psnr_db"] for r in rows], ddof=1) / math.sqrt(len(rows))) if len(rows) > 1 else None,
                     "ms_ssim": float(np.mean(ms)) if ms else None,
                     "cbr": float(np.mean([r["cbr"] for r in rows]))})
+        targets = [r["cbr_target"] for r in rows if r.get("cbr_target") is not None]
+        if targets:
+            row["cbr_target"] = float(np.mean(targets))
+        if any("fine_ratio" in r for r in rows):
+            row["fine_ratio"] = float(np.mean([r["fine_ratio"] for r in rows if "fine_ratio" in r]))
+        out.append(row)
+    return out
+
+
+def check_claims(summary: list[dict]) -> dict:
+    """The paper's Fig. 8 claims on this run, per delivery: mean PSNR over the SNRs below the
+    error-free point, and the number of those SNRs at which each comparison holds."""
+    out: dict = {}
+    for delivery in sorted({r.get("delivery") for r in summary}):
+        rows = {(r["method"], r["snr_db"]): r for r in summary if r.get("delivery") == delivery}
+        methods = {m for m, _ in rows}
+        snrs = sorted({s for _, s in rows})
+        if "ours_uep" not in methods:
+            continue
+        ceiling = max(r["psnr_db"] for r in rows.values())
+        below = [s for s in snrs if rows.get(("ours_uep", s)) and rows[("ours_uep", s)]["psnr_db"] < ceiling - 0.05]
+        d: dict = {"snr_below_error_free": below}
+        for a, b in (("ours_uep", "ours_random_uep"), ("ours_uep", "ours_no_uep"), ("ours_uep", "ours_no_uep_eqcbr"),
+                     ("ours_uep_sebwise", "ours_uep"), ("ours_no_uep_sebwise", "ours_no_uep")):
+            if a in methods and b in methods and below:
+                diff = [rows[(a, s)]["psnr_db"] - rows[(b, s)]["psnr_db"] for s in below]
+                d[f"{a}_vs_{b}"] = {"mean_gain_db": float(np.mean(diff)), "wins": int(sum(x > 0 for x in diff)),
+                                    "of": len(diff), "cbr": [rows[(a, below[0])]["cbr"], rows[(b, below[0])]["cbr"]]}
+        out[delivery] = d
     return out
 
 
 def plot(results: Results, out_dir: str | Path) -> list[Path]:
+    """PSNR and MS-SSIM versus SNR (one panel per delivery), and the equal-CBR comparison."""
     from semcom.report.plots import metric_vs_snr
 
     s = results.data["summary"]
     out = Path(out_dir)
-    return [metric_vs_snr(s, "psnr_db", "PSNR [dB]", out / "seb_sweep_psnr.png", series=["method"]),
-            metric_vs_snr([r for r in s if r["ms_ssim"] is not None], "ms_ssim", "MS-SSIM",
-                          out / "seb_sweep_msssim.png", series=["method"])]
+    paths = [metric_vs_snr(s, "psnr_db", "PSNR [dB]", out / "seb_sweep_psnr.png", series=["method"], panels="delivery"),
+             metric_vs_snr([r for r in s if r["ms_ssim"] is not None], "ms_ssim", "MS-SSIM",
+                           out / "seb_sweep_msssim.png", series=["method"], panels="delivery")]
+    m = results.data.get("matched_summary") or []
+    if m:
+        rows = [{**r, "method": f"{r['method']} (CBR {r['cbr']:.4f})"} for r in m]
+        paths.append(metric_vs_snr(rows, "psnr_db", "PSNR [dB]", out / "seb_sweep_matched_psnr.png", series=["method"],
+                                   title="baselines at their CBR, Seb at the same budget"))
+    return paths
 
 
 def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
@@ -220,6 +496,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--extractor", default=None, choices=["pixel", "learned"])
     p.add_argument("--fidelity", default=None)
     p.add_argument("--checkpoint", default=None, help="your own extractor checkpoint (default: the committed one)")
+    p.add_argument("--via-stack", dest="via_stack", action="store_true", default=None,
+                   help="send through the protocol stack (CBR with every header); on by default")
+    p.add_argument("--no-via-stack", dest="via_stack", action="store_false",
+                   help="only the direct bit-true link (corrupt delivery)")
+    p.add_argument("--no-matched", action="store_true", help="skip the equal-CBR baselines")
     a = p.parse_args(argv)
     cfg = load_config_file(a.config)
     if a.snr:
@@ -227,13 +508,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key in ("images", "extractor", "fidelity", "checkpoint"):
         if getattr(a, key) is not None:
             cfg[key] = getattr(a, key)
+    if a.via_stack is not None:
+        cfg["deliveries"] = ["stack", "corrupt"] if a.via_stack else ["corrupt"]
+    if a.no_matched:
+        cfg["matched"] = False
+    if a.no_progress:
+        cfg["progress"] = False
     cfg.setdefault("seed", a.seed)
     res = run(cfg)
-    tag = cfg.get("extractor", "pixel")
+    tag = cfg.get("extractor", "learned")
     res.save(a.out, f"seb_sweep_{tag}.json")
     plot(res, Path(a.out) / tag)
-    for r in res.data["summary"]:
-        print(f"{r['method']:>16} {r['snr_db']:5.1f} dB  PSNR {r['psnr_db']:6.2f}  MS-SSIM {r['ms_ssim'] or float('nan'):.3f}  CBR {r['cbr']:.4f}")
+    for r in res.data["summary"] + res.data["matched_summary"]:
+        print(f"{r['method']:>36} {r.get('delivery') or 'corrupt':>7} {r['snr_db']:5.1f} dB  PSNR {r['psnr_db']:6.2f}  "
+              f"MS-SSIM {r['ms_ssim'] or float('nan'):.3f}  CBR {r['cbr']:.4f}")
     return 0
 
 
