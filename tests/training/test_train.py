@@ -23,7 +23,7 @@ def _one_thread():
 
 def test_configs_exist_and_parse():
     names = {p.stem for p in CONFIGS}
-    assert {"deepjscc", "vlscc2d", "scc"} <= names
+    assert {"deepjscc", "vlscc2d", "scc", "vlscc1d", "scc1d"} <= names
     for p in CONFIGS:
         TrainConfig.from_dict(json.loads(p.read_text()))
 
@@ -38,9 +38,17 @@ def test_every_config_trains_shrunk_and_records_metadata(path, tmp_path):
     assert on_disk["metric"] == meta["metric"] and meta["steps"] == 2
     for key in ("config", "data", "seed", "command", "git_commit", "parameters", "file_bytes", "eval"):
         assert key in meta
-    assert set(meta["eval"]["checksums"]) == {"astronaut", "chelsea", "coffee"}
-    assert 0 < meta["metric"]["spp"] <= 1 and 0 < meta["metric"]["ms_ssim"] <= 1
-    assert meta["data"]["train_checksums"]  # the photos trained on are listed with their hashes
+    assert meta["data"]["train_checksums"]  # what was trained on is listed with its hashes
+    if cfg.model in ("vlscc1d", "scc1d"):
+        assert meta["data"]["sampler"] == "semcom.training.data.VectorBatches"
+        assert set(meta["metric"]) == {"landmark_error_px", "landmark_error_norm", "channel_uses"}
+        assert meta["metric"]["landmark_error_px"] > 0 and meta["metric"]["channel_uses"] >= 1
+        assert meta["config"]["model_config"]["dim"] == 263  # filled in from the source
+        assert "landmark_vectors_sha256" in meta["eval"]["checksums"]
+    else:
+        assert meta["data"]["sampler"] == "semcom.training.data.CropBatches"
+        assert set(meta["eval"]["checksums"]) == {"astronaut", "chelsea", "coffee"}
+        assert 0 < meta["metric"]["spp"] <= 1 and 0 < meta["metric"]["ms_ssim"] <= 1
 
 
 def test_resume_continues_from_last_state(tmp_path):
@@ -95,3 +103,37 @@ def test_cli_main_in_process(tmp_path, capsys):
     assert meta["command"].startswith("semcom train deepjscc --config")
     with pytest.raises(ConfigError):
         main(["scc", "--config", str(p), "--out", str(tmp_path / "x")])  # config is for another model
+
+
+def test_crop_batches_use_the_shared_training_crops():
+    from semcom.data import TrainingCrops
+    from semcom.training.data import CropBatches, CropSampler
+
+    assert CropSampler is CropBatches
+    a, b = CropBatches(32, seed=3), CropBatches(32, seed=3)
+    x = a.batch(2)
+    assert x.shape == (2, 3, 32, 32) and torch.equal(x, b.batch(2))
+    assert torch.equal(a.batch(1)[0], TrainingCrops(size=32, count=10**15, seed=3)[2])  # items in index order
+    st = a.state()
+    y = a.batch(2)
+    a.load_state(st)
+    assert torch.equal(a.batch(2), y)
+    assert "TrainingCrops" in a.describe() and len(a.checksums()) == len(a.crops.paths)
+
+
+def test_vector_models_train_resume_and_refuse_bad_configs(tmp_path):
+    cfg = TrainConfig(model="scc1d", model_config={"hidden": 8, "n_symbols": 4, "snr_db": [0.0, 10.0],
+                                                   "snr_range_db": [0.0, 10.0]},
+                      batch_size=8, steps=2, checkpoint_every=1, log_every=1)
+    meta = train(cfg, tmp_path / "a", progress=False)
+    assert meta["metric"]["channel_uses"] == 4 and meta["eval"]["snr_db"] == 5.0
+    resumed = train(TrainConfig(**{**cfg.__dict__, "steps": 3}), tmp_path / "a", progress=False, resume=True)
+    assert resumed["steps"] == 3
+    with pytest.raises(ConfigError):
+        train(TrainConfig(**{**cfg.__dict__, "model_config": {"dim": 10}}), tmp_path / "b", progress=False)
+    with pytest.raises(ConfigError):
+        train(TrainConfig(**{**cfg.__dict__, "loss": LossConfig(lambda_perceptual=1.0)}), tmp_path / "c", progress=False)
+    with pytest.raises(ConfigError):  # image models take no source keys
+        train(TrainConfig(model="deepjscc", data={"frames": 3}), tmp_path / "d", progress=False)
+    with pytest.raises(ConfigError):
+        TrainConfig(model="scc1d", data=[1])

@@ -1,7 +1,9 @@
 """``semcom train <model> --config configs/<model>.json``: train a learned JSCC model.
 
-Trains on random crops of the training photos (never the test photos; see
-:mod:`semcom.training.data`) with a progress bar, writes ``last.pt`` every few steps (``--resume``
+Image models (``deepjscc``, ``vlscc2d``, ``scc``) train on random crops of the training photos
+(:class:`semcom.data.TrainingCrops`, never the test photos); the 1D coders (``vlscc1d``, ``scc1d``)
+on the training split of the face-landmark vectors (:mod:`semcom.data.landmark_vectors`; the
+test split is another portrait). Training shows a progress bar, writes ``last.pt`` every few steps (``--resume``
 continues from it), then the checkpoint ``<name>.pt`` and its metadata ``<name>.json`` (config,
 data, seed, the metric reached on the test photos, the command). ``--export DIR`` copies both
 there (the committed checkpoints live in ``src/semcom/checkpoints``). The same config runs on a
@@ -10,6 +12,7 @@ GPU with ``--device cuda`` and a larger ``--crop-size``.
 Example:
     semcom train deepjscc --config configs/deepjscc.json --out runs/deepjscc
     semcom train vlscc2d --config configs/vlscc2d.json --device cuda --crop-size 256 --steps 200000
+    semcom train vlscc1d --config configs/vlscc1d.json --export src/semcom/checkpoints
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def run(config: TrainConfig | dict, *, out_dir: str | Path | None = None, device
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="semcom train", description=__doc__.strip().split("\n\n")[0])
-    p.add_argument("model", help="registry name: deepjscc, vlscc2d or scc")
+    p.add_argument("model", help="registry name: deepjscc, vlscc2d, scc, vlscc1d or scc1d")
     p.add_argument("--config", default=None, help="JSON training config (configs/<model>.json)")
     p.add_argument("--out", default=None, help="run folder (default runs/<name>)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
@@ -72,8 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     res = run(cfg, out_dir=args.out, device=args.device, resume=args.resume, progress=not args.no_progress,
               command=command, export_dir=args.export)
     m = res.data["metric"]
-    print(f"{res.data['name']}: {res.data['steps']} steps in {res.data['train_minutes']} min; "
-          f"test PSNR {m['psnr_db']:.2f} dB, MS-SSIM {m['ms_ssim']:.4f}, SPP {m['spp']:.4f} "
+    if "psnr_db" in m:
+        got = f"test PSNR {m['psnr_db']:.2f} dB, MS-SSIM {m['ms_ssim']:.4f}, SPP {m['spp']:.4f}"
+    else:
+        got = f"test landmark error {m['landmark_error_px']:.3f} px, {m['channel_uses']:.2f} channel uses per vector"
+    print(f"{res.data['name']}: {res.data['steps']} steps in {res.data['train_minutes']} min; {got} "
           f"-> {Path(args.out or Path('runs') / res.data['name']) / (res.data['name'] + '.pt')}")
     return 0
 

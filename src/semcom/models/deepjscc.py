@@ -269,6 +269,35 @@ class LearnedJSCC(nn.Module):
         return JSCCOutcome(x_hat, payload.channel_uses, payload.spp, payload.cbr, int(payload.side_bits.numel()),
                            snr, extrapolated, "ok", payload)
 
+    @torch.no_grad()
+    def transmit_many(self, x: torch.Tensor, snr_db: float | None, *, seed: int | torch.Generator | None = 0,
+                      channel: str | None = None, strict: bool = False) -> tuple[torch.Tensor, list[SymbolPayload]]:
+        """Send a batch ``x`` (images or vectors), each example through the channel on its own.
+
+        Encodes the batch, passes every payload's symbols through ``channel`` (default: the trained
+        one; block fading draws one coefficient per example) with one generator seeded by ``seed``,
+        and decodes. ``snr_db=None`` is the noiseless channel (received = sent), the "ideal"
+        of the learned code. Returns ``(x_hat, payloads)``; the payloads hold what was sent, so
+        ``sum(p.channel_uses for p in payloads)`` is the honest count.
+        """
+        x = self.check_input(x)
+        if snr_db is not None:
+            snr_db, _ = self.check_snr(snr_db, strict)
+        gen = make_generator(seed)
+        was_training = self.training
+        self.eval()
+        try:
+            payloads = self.encode(x)
+            if snr_db is None:
+                received = payloads
+            else:
+                ch = channel or self.config.channel
+                received = [p.received(jscc_channel(p.symbols.unsqueeze(0), snr_db, ch, gen)[0]) for p in payloads]
+            x_hat = self.decode(received)
+        finally:
+            self.train(was_training)
+        return x_hat, payloads
+
     # -- checkpoints
     def checkpoint_dict(self) -> dict:
         return {"model": self.name, "config": dataclasses.asdict(self.config), "state_dict": self.state_dict()}

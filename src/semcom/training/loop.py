@@ -86,6 +86,11 @@ class TrainConfig:
     channel noise and initialisation. eval_images / eval_size / eval_seed: the test set of the
     recorded metric (``"tiny"``: 3 bundled photos, centre crops of ``eval_size``). threads: torch
     CPU threads (0: leave torch's default). name: checkpoint file stem (default: the model name).
+    data: the 1D coders' source (``input_kind == "vector"``): a
+    :class:`semcom.data.landmark_vectors.LandmarkSourceConfig` dict (``{}``: its defaults); the
+    image models train on :class:`semcom.data.TrainingCrops` and take no ``data`` keys. For the 1D
+    coders ``crop_size`` and ``eval_images``/``eval_size`` are unused: the metric is the mean
+    landmark error on the test split at the training SNR.
     """
 
     model: str = "deepjscc"
@@ -105,10 +110,13 @@ class TrainConfig:
     checkpoint_every: int = 100
     threads: int = 0
     name: str | None = None
+    data: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.loss, dict):
             self.loss = from_dict(LossConfig, self.loss)
+        if not isinstance(self.data, dict):
+            raise ConfigError(f"data must be a dict, got {type(self.data).__name__}")
         for k in ("crop_size", "batch_size", "steps", "log_every", "checkpoint_every", "eval_size"):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -125,7 +133,8 @@ class TrainConfig:
         mc = dict(self.model_config)
         tiny = {"deepjscc": {"hidden_channels": 8},
                 "scc": {"semantic_channels": 8, "sce_channels": 8},
-                "vlscc2d": {"semantic_channels": 8, "sce_channels": 8, "ran_channels": 4}}.get(self.model, {})
+                "vlscc2d": {"semantic_channels": 8, "sce_channels": 8, "ran_channels": 4},
+                "vlscc1d": {"hidden": 8}, "scc1d": {"hidden": 8}}.get(self.model, {})
         mc.update(tiny)
         if "n_symbols" in mc:
             mc["n_symbols"] = min(mc["n_symbols"], 8)
@@ -202,6 +211,54 @@ def evaluate(model, images: str = "tiny", size: int = 256, snr_db: float | None 
             "checksums": checksums(imgs)}
 
 
+def evaluate_vectors(model, data, snr_db: float | None = None, seed: int = 0, channel: str | None = None,
+                     split: str = "test", noiseless: bool = False) -> dict:
+    """Task metric of a 1D coder on the landmark vectors ``data`` (:class:`LandmarkVectors`).
+
+    Every vector of ``split`` goes through :meth:`LearnedJSCC.transmit_many` at ``snr_db``
+    (default: the training SNR, the mid-point for a range; ``noiseless=True``: no channel noise)
+    with the generator seeded by ``seed``. Returns the mean landmark error in pixels of the frame
+    (``landmark_error_px``, :func:`semcom.metrics.mean_landmark_error`) and in frame units
+    (``landmark_error_norm``, divided by the frame side), the mean channel uses per vector (side
+    link included; ``symbols_per_vector`` without it) and the MSE of the standardised vector.
+    """
+    import warnings
+
+    from semcom.models.deepjscc import SNROutOfRangeWarning
+
+    if snr_db is None and not noiseless:
+        s = model.config.snr_db
+        snr_db = float(sum(s) / 2) if isinstance(s, (list, tuple)) else float(s)
+    x = data.vectors(split)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SNROutOfRangeWarning)
+        x_hat, payloads = model.transmit_many(x, None if noiseless else snr_db, seed=seed, channel=channel)
+    err = float(data.landmark_error_px(x_hat, split))
+    n = len(payloads)
+    return {"landmark_error_px": err, "landmark_error_norm": err / data.config.size,
+            "channel_uses": sum(p.channel_uses for p in payloads) / n,
+            "symbols_per_vector": sum(p.symbol_uses for p in payloads) / n,
+            "vector_mse": float(((x_hat - x) ** 2).mean()),
+            "split": split, "vectors": n, "snr_db": None if noiseless else snr_db, "seed": seed,
+            "channel": channel or model.config.channel, "frame_px": data.config.size,
+            "checksums": {"landmark_vectors_sha256": data.checksum()}}
+
+
+VECTOR_METRIC = ("landmark_error_px", "landmark_error_norm", "channel_uses")
+IMAGE_METRIC = ("psnr_db", "ms_ssim", "spp")
+
+
+def _record(model, cfg: "TrainConfig", data) -> tuple[dict, dict]:
+    """(metric, eval details) of the run's recorded evaluation."""
+    if model.input_kind == "vector":
+        m = evaluate_vectors(model, data, seed=cfg.eval_seed)
+        keys = VECTOR_METRIC
+    else:
+        m = evaluate(model, cfg.eval_images, cfg.eval_size, seed=cfg.eval_seed)
+        keys = IMAGE_METRIC
+    return {k: m[k] for k in keys}, {k: v for k, v in m.items() if k not in keys}
+
+
 # --------------------------------------------------------------------------- training
 def _lr_at(cfg: TrainConfig, progress: float) -> float:
     progress = min(max(progress, 0.0), 1.0)
@@ -226,8 +283,8 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
     """
     from tqdm import tqdm
 
-    from semcom.models import build_model
-    from semcom.training.data import CropSampler
+    from semcom.models import MODELS, build_model
+    from semcom.training.data import CropBatches, VectorBatches
 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     out = Path(out_dir)
@@ -241,10 +298,26 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
     except (RuntimeError, AssertionError) as exc:
         raise ConfigError(f"device {device!r} is not usable here: {exc}") from None
 
+    if cfg.model not in MODELS:
+        raise ConfigError(f"unknown model {cfg.model!r}; known: {sorted(MODELS)}")
+    vector = MODELS[cfg.model].input_kind == "vector"
+    data = None
+    if vector:
+        from semcom.data.landmark_vectors import load_landmark_vectors
+
+        if cfg.loss.lambda_perceptual > 0:
+            raise ConfigError("the 1D coders train on the vector MSE: lambda_perceptual must be 0")
+        data = load_landmark_vectors(cfg.data, progress=progress)
+        mc = dict(cfg.model_config)
+        if mc.setdefault("dim", data.dim) != data.dim:
+            raise ConfigError(f"model_config dim {mc['dim']} differs from the source's {data.dim}")
+        cfg = dataclasses.replace(cfg, model_config=mc)
+    elif cfg.data:
+        raise ConfigError(f"{cfg.model} trains on semcom.data.TrainingCrops and takes no data keys, got {sorted(cfg.data)}")
     torch.manual_seed(cfg.seed)  # parameter initialisation
     model = build_model(cfg.model, cfg.model_config).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sampler = CropSampler(cfg.crop_size, seed=cfg.seed)
+    sampler = VectorBatches(data, seed=cfg.seed) if vector else CropBatches(cfg.crop_size, seed=cfg.seed)
     noise_gen = make_generator(cfg.seed + 1, device=dev)
     step, elapsed, gamma, history = 0, 0.0, float(cfg.loss.gamma), []
     cfg_dict = dataclasses.asdict(cfg)
@@ -257,14 +330,14 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
                               "resume); remove it or drop --resume")
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
-        sampler.generator.set_state(st["sampler_rng"])
+        sampler.load_state(st["sampler_state"] if "sampler_state" in st else None)
         noise_gen.set_state(st["noise_rng"].to(noise_gen.get_state().device) if hasattr(st["noise_rng"], "to") else st["noise_rng"])
         step, elapsed, gamma, history = st["step"], st["elapsed_s"], st["gamma"], st["history"]
 
     def save_state() -> None:
         tmp = state_path.with_suffix(".tmp")
         torch.save({"config": cfg_dict, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "sampler_rng": sampler.generator.get_state(), "noise_rng": noise_gen.get_state(),
+                    "sampler_state": sampler.state(), "noise_rng": noise_gen.get_state(),
                     "step": step, "elapsed_s": elapsed, "gamma": gamma, "history": history}, tmp)
         tmp.replace(state_path)
 
@@ -282,7 +355,7 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
             for g in opt.param_groups:
                 g["lr"] = lr
             x = sampler.batch(cfg.batch_size).to(dev)
-            if warm and cfg.model == "vlscc2d":
+            if warm and model.random_rate_warmup:
                 res = model(x, generator=noise_gen, random_rate=True)
             else:
                 res = model(x, generator=noise_gen)
@@ -324,22 +397,25 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
     from semcom.models import load_checkpoint
 
     reloaded = load_checkpoint(ck_path, map_location=dev)  # the metric is measured on what was saved
-    metric = evaluate(reloaded, cfg.eval_images, cfg.eval_size, seed=cfg.eval_seed)
+    metric, details = _record(reloaded, cfg, data)
     from semcom.experiments.results import git_commit
+
+    eval_desc = (f"test split of the landmark vectors at the training SNR, seed {cfg.eval_seed}" if vector else
+                 f"semcom.data.test_images {cfg.eval_images!r} centre crops {cfg.eval_size}x{cfg.eval_size}")
 
     meta = {
         "name": name,
         "model": cfg.model,
         "config": cfg_dict,
         "data": {"train": sampler.describe(), "train_checksums": sampler.checksums(),
-                 "eval": f"semcom.data.test_images {cfg.eval_images!r} centre crops {cfg.eval_size}x{cfg.eval_size}"},
+                 "sampler": f"semcom.training.data.{type(sampler).__name__}", "eval": eval_desc},
         "seed": cfg.seed,
         "steps": step,
         "train_minutes": round(elapsed / 60, 2),
         "device": str(dev),
         "final_gamma": gamma,
-        "metric": {k: metric[k] for k in ("psnr_db", "ms_ssim", "spp")},
-        "eval": {k: v for k, v in metric.items() if k not in ("psnr_db", "ms_ssim", "spp")},
+        "metric": metric,
+        "eval": details,
         "history_tail": history[-5:],
         "command": command or "semcom train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "git_commit": git_commit(),
