@@ -16,7 +16,7 @@ needs_mediapipe = pytest.mark.skipif(importlib.util.find_spec("mediapipe") is No
 needs_keypoint = pytest.mark.skipif(importlib.util.find_spec("semcom.semantics.keypoint") is None,
                                     reason="the keypoint application is not in this checkout")
 
-TINY = {"frames": 4, "size": 128, "cblers": [0.0, 1.0], "allocators": ["cidh"], "tests": [2],
+TINY = {"frames": 4, "size": 128, "cblers": [0.0, 1.0], "allocators": ["cidh"], "tests": [2, 3],
         "concealers": ["fc", "hold_last"], "seeds": 1, "rate_tests": [], "rate_kbps": [], "eval_every": 1,
         "h265_preset": "ultrafast"}
 
@@ -69,3 +69,87 @@ def test_an_empty_video_is_a_clear_error(tmp_path, capsys):
     assert "semcom prt sweep" in capsys.readouterr().err
     with pytest.raises(InputError):
         ps._check_faces(np.zeros((0, 64, 64, 3), np.uint8), None)
+
+
+def _has_fc_checkpoint() -> bool:
+    try:
+        from semcom.models.concealer import pretrained_concealer_path
+
+        return pretrained_concealer_path().is_file()
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def tiny_cfg():
+    conc = ["fc", "hold_last"] if _has_fc_checkpoint() else ["hold_last"]
+    return dict(TINY, concealers=conc, ablation_allocators=["cidh"])
+
+
+@needs_mediapipe
+@needs_keypoint
+def test_per_code_block_delivery_end_to_end(tiny_cfg):
+    cfg = ps.SweepConfig.from_dict(dict(tiny_cfg, cblers=[0.5]))
+    ctx = ps._context(json.dumps(__import__("dataclasses").asdict(cfg), sort_keys=True))
+    out = ps.semantic_chain(ctx, cfg, 2, "cidh", cfg.concealers[0], 0.5, seed=3)
+    ok = out["cb_ok"].numpy()
+    assert ok.shape == (cfg.frames, 3) and 0 < ok.mean() < 1  # some blocks lost, some not
+    for t, (d, rec) in enumerate(zip(out["assignments"], out["received"])):
+        expect = tuple(i for i in range(d.shape[0]) if (d[i] & ok[t]).any())
+        assert rec == expect  # a symbol arrives iff a block carrying it passed its CRC
+        assert d.sum(axis=0).max() <= 2  # m = 2 symbols per block (Eq. 2)
+    assert set(out["outputs"]) == set(range(cfg.frames))
+    assert all(o.shape == (cfg.size, cfg.size, 3) and o.dtype == np.uint8 for o in out["outputs"].values())
+
+
+@needs_mediapipe
+@needs_keypoint
+def test_tiny_run(tiny_cfg, tmp_path):
+    res = ps.run(tiny_cfg, progress=False)
+    d = res.data
+    assert d["x_axis"] == "cbler" and d["video"]["frames"] == 4
+    assert d["symbols"] == {"n": 10, "bits": [192] * 10}
+    assert d["grants"]["2"]["bits_per_frame"] == 3 * 384 and d["grants"]["3"]["kbps"] == 5 * 384 * 25 / 1000
+    rows = {(r["test"], r["concealer"], r["point"]): r for r in d["semantic"]}
+    for conc in tiny_cfg["concealers"]:
+        for test, mu in ((2, 6.0), (3, 10.0)):
+            clean, lost = rows[(test, conc, 0.0)], rows[(test, conc, 1.0)]
+            assert clean["cbler_measured"] == 0.0 and clean["symbols_received"] == clean["mu_n"] == mu
+            assert lost["cbler_measured"] == 1.0 and lost["symbols_received"] == 0.0 and lost["w_rho"] == 0.0
+            assert clean["ald"] is not None and clean["psnr"] > 15 and 0 < clean["ssim"] <= 1
+        assert rows[(3, conc, 0.0)]["w_rho"] == pytest.approx(1.0)
+    h = {(r["test"], r["point"]): r for r in d["h265"]}
+    assert h[(3, 0.0)]["decoded"] == 1.0 and h[(3, 1.0)]["decoded"] == 0.0 and h[(3, 1.0)]["no_face"] == 1.0
+    assert h[(2, 0.0)]["no_fit"] is True and h[(2, 0.0)]["decoded"] == 0.0  # 4 frames at 28.8 kbit/s: no I-frame fits
+    acc = d["h265_accounting"]["3"]
+    assert acc["channel_bits"] == 4 * 5 * 384 == acc["stream_bits"] + acc["framing_bits"] + acc["padding_bits"]
+    assert d["lpips"]["available"] in (True, False) and d["lpips"]["status"]
+    assert res.provenance["data_checksums"]["video"] == d["video"]["sha256"]
+    paths = ps.plot(res, tmp_path)
+    assert {p.name for p in paths} == {"sweep_allocators.png", "sweep_vs_h265.png"}
+    assert "test 2" in ps.format_summary(res)
+
+
+@needs_mediapipe
+@needs_keypoint
+def test_main_writes_json_and_plots(tiny_cfg, tmp_path):
+    cfg_path = tmp_path / "cfg.json"
+    cfg_path.write_text(json.dumps(dict(tiny_cfg, h265=False, cblers=[0.0])))
+    assert ps.main(["--config", str(cfg_path), "--out", str(tmp_path), "--no-progress"]) == 0
+    saved = json.loads((tmp_path / "sweep.json").read_text())
+    assert saved["name"] == "sweep" and saved["provenance"]["config"]["frames"] == 4
+    assert (tmp_path / "sweep_allocators.png").is_file()
+
+
+@needs_mediapipe
+@needs_keypoint
+def test_demo_section(tmp_path):
+    if not _has_fc_checkpoint():
+        pytest.skip("the FC concealer checkpoint is not committed yet")
+    from semcom.report.html import HtmlReport
+
+    rep = HtmlReport("t")
+    info = ps.demo_section(rep, tmp_path, quick=True)
+    assert (tmp_path / "prt_demo.png").is_file() and len(info["cells"]) == 3
+    assert info["cells"][0]["h265"]["decoded"] == 1.0
+    assert any("prt" in p for p in rep.parts)
