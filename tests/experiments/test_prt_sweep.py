@@ -144,12 +144,11 @@ def test_main_writes_json_and_plots(tiny_cfg, tmp_path):
 @needs_mediapipe
 @needs_keypoint
 def test_demo_section(tmp_path):
-    if not _has_fc_checkpoint():
-        pytest.skip("the FC concealer checkpoint is not committed yet")
     from semcom.report.html import HtmlReport
 
     rep = HtmlReport("t")
     info = ps.demo_section(rep, tmp_path, quick=True)
     assert (tmp_path / "prt_demo.png").is_file() and len(info["cells"]) == 3
+    assert info["concealer"] == ("fc" if _has_fc_checkpoint() else "hold_last")
     assert info["cells"][0]["h265"]["decoded"] == 1.0
     assert any("prt" in p for p in rep.parts)
