@@ -18,7 +18,11 @@ removed, frame freeze on failure). Outputs (``results/prt/sweep.json`` + plots):
 
 * ``semantic``: mean ALD / PSNR / SSIM vs CBLER per allocator and test (Fig. 2), seeds = link draws;
 * ``h265``: the same metrics of H.265 at the matched rate of each test vs CBLER (Fig. 3);
-* ``rate``: quality vs bit rate, CIDH (tests of ``rate_tests``) and clean H.265 (Fig. 4).
+* ``rate``: quality vs bit rate, CIDH (tests of ``rate_tests``) and clean H.265 (Fig. 4);
+* ``reference_source_frame``: the scores of showing the source frame for every frame (what both
+  receivers could show with no data at all), and for H.265 the ``*_srcfb`` metrics with the source
+  frame instead of mid-grey before its first decoded frame (the same prior knowledge as the
+  keypoint receiver, which holds the source frame before the call).
 
 Choices (where the paper is silent):
 
@@ -435,6 +439,13 @@ def _packed(cfg_json: str, bits_per_frame: int, n_blocks: int):
     return tx, tx.pack(ctx.video_tensor)
 
 
+def _source_fallback(ctx: _Context, outputs: dict[int, np.ndarray], decoded: torch.Tensor) -> dict[int, np.ndarray]:
+    """H.265's outputs with the source frame (which the keypoint receiver holds) instead of mid-grey
+    before the first decoded frame: the same prior knowledge for both systems."""
+    first = int(torch.argmax(decoded.to(torch.int8))) if bool(decoded.any()) else len(decoded)
+    return {t: (ctx.frames[ctx.app.source] if t < first else o) for t, o in outputs.items()}
+
+
 def _h265_task(task: dict) -> dict:
     """H.265 at the matched rate of a test through the same code blocks (or clean at a given rate)."""
     torch.set_num_threads(1)
@@ -454,6 +465,8 @@ def _h265_task(task: dict) -> dict:
         t = len(ctx.frames)
         grey = {i: np.full(ctx.frames.shape[1:], 128, np.uint8) for i in range(0, t, cfg.eval_every)}
         out = {k2: task.get(k2) for k2 in ("test", "point", "seed", "kbps")} | _score(ctx, grey)
+        src = {t: ctx.frames[ctx.app.source] for t in grey}
+        out |= {f"{k}_srcfb": v for k, v in _score(ctx, src).items() if k in METRICS + ("no_face",)}
         return out | {"decoded": 0.0, "no_fit": True, "kbps_matched": bits_per_frame * cfg.fps / 1000}
     if task.get("kbps") is not None:
         bits, ok = packed.blocks, torch.ones(packed.blocks.shape[0], 1, dtype=torch.bool)
@@ -462,6 +475,8 @@ def _h265_task(task: dict) -> dict:
     rx = tx.unpack(bits, ok, packed)
     outputs = {t: _to_u8(rx.frames[t]) for t in range(0, rx.frames.shape[0], cfg.eval_every)}
     score = _score(ctx, outputs)
+    score |= {f"{k}_srcfb": v for k, v in _score(ctx, _source_fallback(ctx, outputs, rx.decoded)).items()
+              if k in METRICS + ("no_face",)}
     acc = packed.accounting()
     return ({k2: task.get(k2) for k2 in ("test", "point", "seed", "kbps")} | score
             | {"decoded": rx.success_rate, "cbler_measured": float((~ok).float().mean()), "no_fit": False,
@@ -480,7 +495,8 @@ def _mean_rows(rows: list[dict], keys: Sequence[str]) -> list[dict]:
     out = []
     for key, rs in groups.items():
         rec = dict(zip(keys, key))
-        for m in ("ald", "psnr", "ssim", "no_face", "cbler_measured", "w_rho", "mu_n", "symbols_received", "decoded"):
+        for m in ("ald", "psnr", "ssim", "no_face", "cbler_measured", "w_rho", "mu_n", "symbols_received", "decoded",
+                  "ald_srcfb", "psnr_srcfb", "ssim_srcfb", "no_face_srcfb"):
             vals = [r[m] for r in rs if r.get(m) is not None]
             if vals:
                 rec[m] = float(np.mean(vals))
@@ -553,6 +569,7 @@ def run(config: dict | SweepConfig | None = None, progress: bool = True, workers
                             "kbps": table1_grant(t, ctx.symbol_bits).total_bits * cfg.fps / 1000}
                    for t in sorted(set(cfg.tests) | set(cfg.rate_tests))},
         "lpips": {"available": lpips_ok, "status": lpips_why, "values": None},
+        "reference_source_frame": _score(ctx, {t: ctx.frames[ctx.app.source] for t in range(0, len(ctx.frames), cfg.eval_every)}),
         "semantic": semantic,
         "h265": h265,
         "rate": rate,
@@ -622,6 +639,13 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
                 hp = sorted((r["point"], r[m]) for r in data["h265"] if r["test"] == test and r.get(m) is not None)
                 if hp:
                     ax.plot(*zip(*hp), "--x", color=f"C{i}", label=f"H.265 test {test} rate", markersize=4)
+                hs = sorted((r["point"], r[m + "_srcfb"]) for r in data["h265"] if r["test"] == test
+                            and r.get(m + "_srcfb") is not None)
+                if hs and hs != hp:
+                    ax.plot(*zip(*hs), ":", color=f"C{i}", label=f"H.265 test {test}, source-frame fallback", alpha=0.7)
+            ref = data.get("reference_source_frame", {}).get(m)
+            if ref is not None:
+                ax.axhline(ref, color="0.5", lw=0.8, ls="-.", label="source frame only")
             ax.set_xlabel(xlab)
             ax.set_ylabel(_LABELS[m])
             ax.grid(True, alpha=0.3)
