@@ -577,7 +577,60 @@ def run(config: dict | SweepConfig | None = None, progress: bool = True, workers
         "h265_accounting": {str(r["test"]): r["accounting"] for r in h_rows if r.get("accounting") and r.get("kbps") is None},
         "runtime_s": round(time.time() - t0, 1),
     }
+    data["claims"] = claims(data)
     return Results("sweep", data, provenance(config=cfg, seed=cfg.seed, data_checksums={"video": ctx.checksum}))
+
+
+def claims(data: dict) -> dict:
+    """The numbers behind the paper's claims, from the sweep's data (stored in the JSON as ``claims``).
+
+    * ``allocators``: per test and allocator (first concealer), the mean over the channel points
+      of ALD, PSNR, SSIM and the measured W_rho (importance share received), and at how many points
+      CIDH is the best of FFH/SIDH/CIDH per metric (ties count for CIDH).
+    * ``high_cbler``: per test, at every point above 0.75 (erasure link), CIDH's metrics beside
+      H.265's (fraction of frames decoded, metrics with the grey and with the source-frame fallback)
+      and the source-frame-only reference.
+    """
+    sem, first = data["semantic"], None
+    if sem:
+        concs = [r["concealer"] for r in sem]
+        first = "fc" if "fc" in concs else concs[0]
+    out: dict = {"concealer": first, "allocators": {}, "high_cbler": {}}
+    higher = {"psnr": True, "ssim": True, "w_rho": True, "ald": False}
+    for test in sorted({r["test"] for r in sem}):
+        rows = [r for r in sem if r["test"] == test and r["concealer"] == first]
+        per: dict = {}
+        for a in sorted({r["allocator"] for r in rows}):
+            ra = [r for r in rows if r["allocator"] == a]
+            per[a] = {m: (float(np.mean([r[m] for r in ra if r.get(m) is not None]))
+                          if any(r.get(m) is not None for r in ra) else None) for m in ("ald", "psnr", "ssim", "w_rho")}
+        wins: dict = {}
+        heur = [a for a in ("ffh", "sidh", "cidh") if a in per]
+        if "cidh" in per and len(heur) > 1:
+            pts = sorted({r["point"] for r in rows})
+            for m, hi in higher.items():
+                n = 0
+                for p in pts:
+                    vals = {a: next((r.get(m) for r in rows if r["allocator"] == a and r["point"] == p), None) for a in heur}
+                    if any(v is None for v in vals.values()):
+                        continue
+                    best = max(vals.values()) if hi else min(vals.values())
+                    n += int(vals["cidh"] == best)
+                wins[m] = f"{n}/{len(pts)}"
+        out["allocators"][str(test)] = {"mean_over_points": per, "cidh_best_of_heuristics_at": wins}
+        if data["x_axis"] == "cbler":
+            hi_rows = []
+            for p in sorted({r["point"] for r in rows if r["point"] > 0.75}):
+                c = next((r for r in rows if r["allocator"] == "cidh" and r["point"] == p), None)
+                h = next((r for r in data["h265"] if r["test"] == test and r["point"] == p), None)
+                hi_rows.append({"cbler": p,
+                                "cidh": None if c is None else {m: c.get(m) for m in ("ald", "psnr", "ssim", "no_face")},
+                                "h265": None if h is None else {m: h.get(m) for m in
+                                                                ("decoded", "ald", "psnr", "ssim", "no_face", "ald_srcfb",
+                                                                 "psnr_srcfb", "ssim_srcfb")}})
+            out["high_cbler"][str(test)] = hi_rows
+    out["reference_source_frame"] = data.get("reference_source_frame")
+    return out
 
 
 # --------------------------------------------------------------------------------------------
