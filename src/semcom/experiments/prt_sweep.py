@@ -69,7 +69,7 @@ from semcom.semantics.symbols import CodeBlockGrant
 from semcom.utils import from_dict
 
 __all__ = ["SweepConfig", "TABLE1_TESTS", "table1_grant", "semantic_chain", "run", "plot", "main", "demo_section",
-           "format_summary"]
+           "format_summary", "format_markdown", "claims"]
 
 #: Table I tests: number -> (K code blocks, symbols per block m).
 TABLE1_TESTS: dict[int, tuple[int, int]] = {
@@ -779,6 +779,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_summary(res))
     print(f"wrote {path}")
     return 0
+
+
+def format_markdown(res: Results | dict) -> str:
+    """Markdown tables of the sweep (the tables of docs/prt.md are made with this from the JSON)."""
+    d = res.data if isinstance(res, Results) else res
+    f = lambda v, n=2: "–" if v is None else f"{v:.{n}f}"  # noqa: E731
+    cl = d.get("claims") or claims(d)
+    lines = [f"Concealer: {cl['concealer']}. Mean over the {len({r['point'] for r in d['semantic']})} channel points "
+             "(ALD [px] / PSNR [dB] / SSIM / measured W_rho); CIDH best of FFH, SIDH, CIDH at how many points.", "",
+             "| test | K | kbit/s | FFH | SIDH | CIDH | optimal | CIDH best (ALD, PSNR, SSIM, W_rho) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for t, a in cl["allocators"].items():
+        g = d["grants"][t]
+        cell = lambda x: "–" if x is None else f"{f(x['ald'])} / {f(x['psnr'], 1)} / {f(x['ssim'], 3)} / {f(x['w_rho'], 3)}"  # noqa: E731
+        per = a["mean_over_points"]
+        w = a["cidh_best_of_heuristics_at"]
+        lines.append(f"| {t} | {g['K']} | {g['kbps']:.1f} | {cell(per.get('ffh'))} | {cell(per.get('sidh'))} | "
+                     f"{cell(per.get('cidh'))} | {cell(per.get('optimal'))} | "
+                     f"{', '.join(w.get(m, '–') for m in ('ald', 'psnr', 'ssim', 'w_rho'))} |")
+    if cl["high_cbler"]:
+        lines += ["", "| test | CBLER | CIDH ALD / PSNR / SSIM | H.265 frames decoded | H.265 PSNR / SSIM (grey fallback) | "
+                  "H.265 ALD / PSNR / SSIM (source-frame fallback) |", "|---|---|---|---|---|---|"]
+        for t, rows in cl["high_cbler"].items():
+            for r in rows:
+                c, h = r["cidh"] or {}, r["h265"] or {}
+                lines.append(f"| {t} | {r['cbler']:.1f} | {f(c.get('ald'))} / {f(c.get('psnr'), 1)} / {f(c.get('ssim'), 3)} | "
+                             f"{f(h.get('decoded'))} | {f(h.get('psnr'), 1)} / {f(h.get('ssim'), 3)} | "
+                             f"{f(h.get('ald_srcfb'))} / {f(h.get('psnr_srcfb'), 1)} / {f(h.get('ssim_srcfb'), 3)} |")
+    ref = d.get("reference_source_frame")
+    if ref:
+        lines += ["", f"Source frame shown for every frame: ALD {f(ref['ald'])} px, PSNR {f(ref['psnr'], 1)} dB, "
+                      f"SSIM {f(ref['ssim'], 3)}."]
+    if d["rate"]["cidh"] or d["rate"]["h265"]:
+        lines += ["", "| system | kbit/s | ALD [px] | PSNR [dB] | SSIM |", "|---|---|---|---|---|"]
+        for r in d["rate"]["cidh"]:
+            lines.append(f"| CIDH, test {r['test']} (no loss) | {r['kbps']:.1f} | {f(r.get('ald'))} | {f(r['psnr'], 1)} | "
+                         f"{f(r['ssim'], 3)} |")
+        for r in d["rate"]["h265"]:
+            note = " (smallest stream does not fit: grey)" if r.get("no_fit") else ""
+            lines.append(f"| H.265{note} | {r['kbps']:.1f} | {f(r.get('ald'))} | {f(r['psnr'], 1)} | {f(r['ssim'], 3)} |")
+    return "\n".join(lines)
 
 
 def _fmt(v: float | None) -> str:
