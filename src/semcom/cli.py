@@ -10,6 +10,8 @@ says otherwise.
     semcom train MODEL --config F     train deepjscc, vlscc2d, scc (JSCC trainer) or seb (its extractor)
     semcom bench ldpc                 fast LDPC decoder versus Sionna's (throughput, BLER)
     semcom prt table1                 prt allocators versus the paper's Table I
+    semcom prt sweep                  keypoint video conferencing: ALD / PSNR / SSIM versus CBLER, and H.265
+    semcom prt train-concealer        train the prt error concealer (fully connected, 2 x 80 ReLU)
     semcom vlscc sweep                learned JSCC versus the separation baseline
     semcom seb sweep | kb-update | granularity    the seb experiments
 """
@@ -30,6 +32,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("train",), "semcom.cli", "train a learned model: semcom train {deepjscc,vlscc2d,scc,seb} --config ...", True),
     (("bench", "ldpc"), "semcom.experiments.bench_ldpc", "fast LDPC decoder versus Sionna's", True),
     (("prt", "table1"), "semcom.experiments.prt_table1", "prt allocators versus the paper's Table I", True),
+    (("prt", "sweep"), "semcom.experiments.prt_sweep", "keypoint video conferencing over code blocks versus H.265 (Figs. 2-4)", True),
     (("vlscc", "sweep"), "semcom.experiments.vlscc_sweep", "learned JSCC (VL-SCC, SCC, DeepJSCC) versus HEIF + 5G LDPC", True),
     (("seb", "sweep"), "semcom.experiments.seb_sweep", "seb with UEP / random UEP / no UEP versus codecs over the link", True),
     (("seb", "kb-update"), "semcom.experiments.seb_kb_update", "seb knowledge-base update under changing intent", True),
