@@ -421,7 +421,7 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
     """PSNR and MS-SSIM versus SNR (one panel per delivery), and the equal-CBR comparison."""
     from semcom.report.plots import metric_vs_snr
 
-    s = results.data["summary"]
+    s = [{**r, "method": f"{r['method']} (CBR {r['cbr']:.4f})"} for r in results.data["summary"]]
     out = Path(out_dir)
     paths = [metric_vs_snr(s, "psnr_db", "PSNR [dB]", out / "seb_sweep_psnr.png", series=["method"], panels="delivery"),
              metric_vs_snr([r for r in s if r["ms_ssim"] is not None], "ms_ssim", "MS-SSIM",
