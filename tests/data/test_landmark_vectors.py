@@ -115,3 +115,19 @@ def test_build_runs_facemesh_on_talking_head_videos(tmp_path):
     assert d.config == cfg and json.loads(json.dumps(d.info))["subset"] == list(SUBSET)
     assert len(d.train_landmarks) + d.info["dropped_frames"]["train"] == 6
     assert set(map(tuple, d.train_ids.tolist())) <= {(v, t) for v in range(2) for t in range(3)}
+
+
+def test_augment_shapes_is_seeded_smooth_and_bounded():
+    from semcom.data.landmark_vectors import augment_shapes
+
+    pts = _faces(20)
+    a = augment_shapes(pts, torch.Generator().manual_seed(0), 1.0)
+    b = augment_shapes(pts, torch.Generator().manual_seed(0), 1.0)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == pts.shape and not np.shares_memory(a, pts)
+    np.testing.assert_array_equal(augment_shapes(pts, torch.Generator(), 0.0), pts)
+    d1 = np.linalg.norm(a - pts, axis=-1).mean()
+    d2 = np.linalg.norm(augment_shapes(pts, torch.Generator().manual_seed(0), 2.0) - pts, axis=-1).mean()
+    assert 0 < d1 < d2 < 3 * d1  # grows with the strength
+    r = np.sqrt(((pts - pts.mean(1, keepdims=True)) ** 2).sum(-1).mean(-1)).mean()
+    assert d1 < 0.2 * r  # a deformation, not a different object

@@ -59,7 +59,7 @@ from semcom.utils import from_dict
 
 from ._common import DataUnavailableError
 
-__all__ = ["SUBSET", "LandmarkSourceConfig", "LandmarkVectorizer", "LandmarkVectors", "cache_dir", "load_landmark_vectors"]
+__all__ = ["SUBSET", "augment_shapes", "LandmarkSourceConfig", "LandmarkVectorizer", "LandmarkVectors", "cache_dir", "load_landmark_vectors"]
 
 
 def _subset() -> tuple[int, ...]:
@@ -73,6 +73,57 @@ def _subset() -> tuple[int, ...]:
 
 #: FaceMesh indices of the landmarks used (sorted): oval, eyelids, brows, lips, iris centres (130 points).
 SUBSET: tuple[int, ...] = _subset()
+
+
+def _regions() -> list[np.ndarray]:
+    """Positions within :data:`SUBSET` of the face's parts (oval, each eye with its iris centre, each
+    brow, the lips), for :func:`augment_shapes`."""
+    from semcom.data import faces as f
+
+    pos = {idx: k for k, idx in enumerate(SUBSET)}
+    parts = (f.FACE_OVAL, f.RIGHT_EYE_UPPER + f.RIGHT_EYE_LOWER + f.RIGHT_IRIS[:1],
+             f.LEFT_EYE_UPPER + f.LEFT_EYE_LOWER + f.LEFT_IRIS[:1], f.RIGHT_BROW, f.LEFT_BROW,
+             f.LIPS_OUTER_UPPER + f.LIPS_OUTER_LOWER + f.LIPS_INNER_UPPER + f.LIPS_INNER_LOWER)
+    return [np.array(sorted({pos[i] for i in part})) for part in parts]
+
+
+def augment_shapes(pts: np.ndarray, generator: torch.Generator, strength: float = 1.0) -> np.ndarray:
+    """Random identity-like deformations of faces ``[M, K, 2]`` (pixels), for training on few identities.
+
+    The training split holds one person; the test split another. So that a coder learns to send
+    face shapes in general rather than one person's, each training face is deformed at random (all
+    scales are multiplied by ``strength``):
+
+    * each part (oval, eyes with iris centres, brows, lips) is scaled about its centroid by
+      ``1 + N(0, 0.06^2)`` per axis and shifted by ``N(0, (0.03 r)^2)`` per axis (``r``: the face's RMS radius);
+    * the whole face gets a smooth quadratic warp, ``dp = r * sum_{i+j<=2} a_ij (x/r)^i (y/r)^j``
+      (coordinates about the centroid), ``a_ij ~ N(0, 0.015^2)`` per axis.
+
+    Pose and expression are left to the data. Returns a new array; ``strength = 0`` returns a copy.
+    """
+    pts = np.array(pts, dtype=np.float64, copy=True)
+    if strength <= 0:
+        return pts
+    m = len(pts)
+    c = pts.mean(axis=1, keepdims=True)
+    r = np.sqrt(((pts - c) ** 2).sum(-1).mean(-1))[:, None, None]  # [M,1,1]
+
+    def randn(*shape: int) -> np.ndarray:
+        return torch.randn(*shape, generator=generator, dtype=torch.float64).numpy() * strength
+
+    out = pts.copy()
+    for idx in _REGIONS:
+        part = pts[:, idx]
+        pc = part.mean(axis=1, keepdims=True)
+        out[:, idx] = pc + (part - pc) * (1 + 0.06 * randn(m, 1, 2)) + 0.03 * r * randn(m, 1, 2)
+    q = (pts - c) / r
+    x, y = q[..., 0], q[..., 1]
+    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1)  # [M,K,6]
+    a = 0.015 * randn(m, 6, 2)
+    return out + r * np.einsum("mkb,mbd->mkd", basis, a)
+
+
+_REGIONS = _regions()
 _FIXED = 65535.0
 
 

@@ -502,6 +502,8 @@ class VLSCC1DConfig:
     sce_layers / ran_layers: depth of SCE (and SCD) and RAN (paper: 6 and 4).
     n_symbols: N, the maximum code length in complex symbols (paper: 4000 real = 2000 complex).
     levels: L (side information: ``ceil(log2 L)`` bits per vector).
+    linear_skip: add a linear map beside the SCE and the SCD stacks (``y = W x + MLP(x)``), so that
+        the coder generalises beyond the few faces it was trained on (not in the paper; see docs/vlscc.md).
     channel, snr_db, snr_range_db, side_bits_per_symbol: as in :class:`VLSCC2DConfig`.
     """
 
@@ -511,6 +513,7 @@ class VLSCC1DConfig:
     ran_layers: int = 4
     n_symbols: int = 64
     levels: int = 16
+    linear_skip: bool = False
     side_bits_per_symbol: float = 1.0
     channel: str = "awgn"
     snr_db: float | list = 10.0
@@ -518,6 +521,8 @@ class VLSCC1DConfig:
 
     def __post_init__(self) -> None:
         _check_mlp_sizes(self, ("dim", "hidden", "n_symbols", "sce_layers", "ran_layers", "levels"))
+        if not isinstance(self.linear_skip, bool):
+            raise ConfigError(f"linear_skip must be a bool, got {self.linear_skip!r}")
         if self.sce_layers < 2 or self.ran_layers < 2 or self.levels < 2:
             raise ConfigError("sce_layers >= 2, ran_layers >= 2 and levels >= 2 are required")
         if self.side_bits_per_symbol <= 0:
@@ -533,25 +538,39 @@ class SCC1DConfig:
     hidden: int = 256
     sce_layers: int = 6
     n_symbols: int = 32
+    linear_skip: bool = False
     channel: str = "awgn"
     snr_db: float | list = 10.0
     snr_range_db: list = dataclasses.field(default_factory=lambda: [-20.0, 10.0])
 
     def __post_init__(self) -> None:
         _check_mlp_sizes(self, ("dim", "hidden", "n_symbols", "sce_layers"))
+        if not isinstance(self.linear_skip, bool):
+            raise ConfigError(f"linear_skip must be a bool, got {self.linear_skip!r}")
         if self.sce_layers < 2:
             raise ConfigError("sce_layers >= 2 is required")
 
 
-def _mlp(din: int, hidden: int, dout: int, layers: int) -> nn.Sequential:
-    """``layers`` fully connected layers, PReLU between them, linear output (the paper's FC SCE/SCD/RAN)."""
+def _mlp(din: int, hidden: int, dout: int, layers: int, linear_skip: bool = False) -> nn.Module:
+    """``layers`` fully connected layers, PReLU between them, linear output (the paper's FC SCE/SCD/RAN);
+    with ``linear_skip`` a bias-free linear map of the input is added to the output."""
     mods: list[nn.Module] = []
     d = din
     for _ in range(layers - 1):
         mods += [nn.Linear(d, hidden), nn.PReLU(hidden)]
         d = hidden
     mods.append(nn.Linear(d, dout))
-    return nn.Sequential(*mods)
+    stack = nn.Sequential(*mods)
+    return _Skip(stack, nn.Linear(din, dout, bias=False)) if linear_skip else stack
+
+
+class _Skip(nn.Module):
+    def __init__(self, stack: nn.Module, linear: nn.Module) -> None:
+        super().__init__()
+        self.stack, self.linear = stack, linear
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stack(x) + self.linear(x)
 
 
 class _VectorCoder:
@@ -595,8 +614,8 @@ class SCC1D(_VectorCoder, LearnedJSCC):
     def __init__(self, config: SCC1DConfig | dict | None = None) -> None:
         super().__init__(config)
         c = self.config
-        self.sce = _mlp(c.dim, c.hidden, 2 * c.n_symbols, c.sce_layers)
-        self.scd = _mlp(2 * c.n_symbols, c.hidden, c.dim, c.sce_layers)
+        self.sce = _mlp(c.dim, c.hidden, 2 * c.n_symbols, c.sce_layers, c.linear_skip)
+        self.scd = _mlp(2 * c.n_symbols, c.hidden, c.dim, c.sce_layers, c.linear_skip)
 
     def _symbols(self, x: torch.Tensor) -> torch.Tensor:
         y = self.sce(x)
@@ -675,8 +694,8 @@ class VLSCC1D(_VectorCoder, LearnedJSCC):
         super().__init__(config)
         c = self.config
         self.ran = _mlp(c.dim, c.hidden, 1, c.ran_layers)
-        self.sce = _mlp(c.dim + 1, c.hidden, 2 * c.n_symbols, c.sce_layers)
-        self.scd = _mlp(2 * c.n_symbols + 1, c.hidden, c.dim, c.sce_layers)
+        self.sce = _mlp(c.dim + 1, c.hidden, 2 * c.n_symbols, c.sce_layers, c.linear_skip)
+        self.scd = _mlp(2 * c.n_symbols + 1, c.hidden, c.dim, c.sce_layers, c.linear_skip)
 
     @property
     def side_bits_per_vector(self) -> int:

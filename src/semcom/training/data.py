@@ -92,16 +92,27 @@ CropSampler = CropBatches
 
 
 class VectorBatches:
-    """Random training vectors ``[B, d]`` of a :class:`semcom.data.landmark_vectors.LandmarkVectors`."""
+    """Random training vectors ``[B, d]`` of a :class:`semcom.data.landmark_vectors.LandmarkVectors`.
 
-    def __init__(self, data, seed: int = 0) -> None:
+    ``augment > 0``: each drawn face is first deformed by
+    :func:`semcom.data.landmark_vectors.augment_shapes` at that strength (identity-like shape
+    changes, so that a coder trained on one person's faces codes other people's too).
+    """
+
+    def __init__(self, data, seed: int = 0, augment: float = 0.0) -> None:
         self.data = data
         self.vectors = data.vectors("train")
         self.generator = make_generator(seed)
+        self.augment = float(augment)
 
     def batch(self, n: int) -> torch.Tensor:
+        from semcom.data.landmark_vectors import augment_shapes
+
         idx = torch.randint(len(self.vectors), (n,), generator=self.generator)
-        return self.vectors[idx]
+        if self.augment <= 0:
+            return self.vectors[idx]
+        pts = augment_shapes(self.data.train_landmarks[idx.numpy()], self.generator, self.augment)
+        return torch.from_numpy(self.data.vectorizer.to_vectors(pts))
 
     def state(self) -> torch.Tensor:
         return self.generator.get_state()
@@ -115,4 +126,5 @@ class VectorBatches:
         return {"landmark_vectors_sha256": self.data.checksum()}
 
     def describe(self) -> str:
-        return self.data.describe()
+        aug = f"; shape augmentation strength {self.augment:g} (augment_shapes)" if self.augment > 0 else ""
+        return self.data.describe() + aug

@@ -90,7 +90,8 @@ class TrainConfig:
     :class:`semcom.data.landmark_vectors.LandmarkSourceConfig` dict (``{}``: its defaults); the
     image models train on :class:`semcom.data.TrainingCrops` and take no ``data`` keys. For the 1D
     coders ``crop_size`` and ``eval_images``/``eval_size`` are unused: the metric is the mean
-    landmark error on the test split at the training SNR.
+    landmark error on the test split at the training SNR. augment: the 1D coders' shape-augmentation
+    strength (:func:`semcom.data.landmark_vectors.augment_shapes`; 0: none).
     """
 
     model: str = "deepjscc"
@@ -111,6 +112,7 @@ class TrainConfig:
     threads: int = 0
     name: str | None = None
     data: dict = dataclasses.field(default_factory=dict)
+    augment: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.loss, dict):
@@ -121,6 +123,8 @@ class TrainConfig:
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{k} must be a positive int, got {v!r}")
+        if isinstance(self.augment, bool) or not isinstance(self.augment, (int, float)) or not 0 <= self.augment < 10:
+            raise ConfigError(f"augment must be a number in [0, 10), got {self.augment!r}")
         if not (self.lr > 0 and 0 < self.lr_final_ratio <= 1 and self.max_minutes > 0):
             raise ConfigError("lr > 0, 0 < lr_final_ratio <= 1 and max_minutes > 0 are required")
 
@@ -312,12 +316,12 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
         if mc.setdefault("dim", data.dim) != data.dim:
             raise ConfigError(f"model_config dim {mc['dim']} differs from the source's {data.dim}")
         cfg = dataclasses.replace(cfg, model_config=mc)
-    elif cfg.data:
-        raise ConfigError(f"{cfg.model} trains on semcom.data.TrainingCrops and takes no data keys, got {sorted(cfg.data)}")
+    elif cfg.data or cfg.augment:
+        raise ConfigError(f"{cfg.model} trains on semcom.data.TrainingCrops and takes no data or augment keys")
     torch.manual_seed(cfg.seed)  # parameter initialisation
     model = build_model(cfg.model, cfg.model_config).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sampler = VectorBatches(data, seed=cfg.seed) if vector else CropBatches(cfg.crop_size, seed=cfg.seed)
+    sampler = VectorBatches(data, seed=cfg.seed, augment=cfg.augment) if vector else CropBatches(cfg.crop_size, seed=cfg.seed)
     noise_gen = make_generator(cfg.seed + 1, device=dev)
     step, elapsed, gamma, history = 0, 0.0, float(cfg.loss.gamma), []
     cfg_dict = dataclasses.asdict(cfg)
