@@ -56,3 +56,42 @@ def test_bad_config_and_inputs():
         net.conceal(torch.full((1, 1, 4), float("nan")), torch.zeros(1, 4), torch.ones(1, 2))
     with pytest.raises(InputError):
         net.conceal(torch.zeros(1, 1, 4), torch.full((1, 4), float("nan")), torch.ones(1, 2))
+
+
+# ---- the committed checkpoint ------------------------------------------------------------
+
+def _committed():
+    from semcom.models.concealer import pretrained_concealer_path
+
+    return pretrained_concealer_path()
+
+
+@pytest.mark.skipif(not _committed().is_file(), reason="no committed prt concealer checkpoint")
+def test_committed_checkpoint_reaches_its_recorded_metric():
+    pytest.importorskip("mediapipe")
+    from semcom.experiments.prt_concealer import evaluate_concealers, landmark_clips
+    from semcom.models.concealer import load_concealer_net
+    from semcom.semantics.keypoint import FCConcealer, HoldLastConcealer, KeypointExtractor, ZeroMotionConcealer
+
+    torch.set_num_threads(1)
+    net = load_concealer_net()
+    meta = net.metadata
+    for key in ("config", "data", "seed", "metric", "command", "steps", "train_minutes", "eval"):
+        assert key in meta
+    assert meta["parameters"] == net.num_parameters()
+    assert meta["file_bytes"] == _committed().stat().st_size < 5_000_000
+    hidden = [m.out_features for m in net.net if isinstance(m, torch.nn.Linear)][:2]
+    assert hidden == [80, 80]  # the paper's two hidden layers of 80
+    ev = meta["eval"]
+    assert ev["portrait"] != meta["config"]["train_portrait"]  # tested on another face
+    lms = landmark_clips(ev["portrait"], [ev["seed"]], [1.0], ev["frames"], ev["size"], mirror=False)[0]
+    got = evaluate_concealers(
+        {"fc": lambda e: FCConcealer(e, net), "hold_last": HoldLastConcealer, "zero_motion": ZeroMotionConcealer},
+        lambda ref: KeypointExtractor(reference=ref), lms, ev["drop_rates"], ev["mask_seeds"], ev["size"],
+    )["by_drop_rate"]
+    rec = meta["metric"]
+    for rate, per in rec.items():
+        for name, vals in per.items():
+            # tolerance: MediaPipe's float arithmetic may differ slightly across CPUs
+            assert got[rate][name]["ald_px"] == pytest.approx(vals["ald_px"], abs=0.05), (rate, name)
+            assert got[rate][name]["ald_missing_px"] == pytest.approx(vals["ald_missing_px"], abs=0.1), (rate, name)

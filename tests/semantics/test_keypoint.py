@@ -56,7 +56,7 @@ def test_quantise_round_trip_error_is_at_most_half_a_step(clip, reference):
     # a frame of the clip directly (the detector runs) gives the same symbols as its landmarks
     th, _ = clip
     direct = e.extract(th.frames[3])
-    assert all(torch.equal(a, b) for a, b in zip(direct.payloads, e.extract(lms[3]).payloads))
+    assert all(torch.equal(a, b) for a, b in zip(direct.payloads, e.extract(lms[3]).payloads, strict=True))
 
 
 def test_extractor_errors():

@@ -264,7 +264,7 @@ def _motion(rng: np.random.Generator, n: int, fps: float, amplitude: float) -> d
 
     def wave(amps: tuple[float, ...], freqs: tuple[float, ...]) -> np.ndarray:
         out = np.zeros(n)
-        for a, f in zip(amps, freqs):
+        for a, f in zip(amps, freqs, strict=True):
             out += a * np.sin(2 * np.pi * f * rng.uniform(0.8, 1.25) * s + rng.uniform(0, 2 * np.pi))
         return out
 

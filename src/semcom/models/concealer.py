@@ -16,6 +16,9 @@ network sees::
         -> min-max normalise (per coordinate, fitted on the training data) -> concat [H D + D + N]
         -> Linear(80) -> ReLU -> Linear(80) -> ReLU -> Linear(D) -> de-normalise -> [B, D]
 
+(with ``relative=True`` the received values enter relative to ``history[:, -1]`` and the output
+is added to it; see :class:`ConcealerConfig`)
+
 The same per-coordinate minimum and maximum (stored as buffers, hence in the checkpoint) scale
 the history, the received values and the output. Received coordinates are copied over the
 network's output by :meth:`ConcealerNet.conceal` (the network only fills in what is missing).
@@ -56,18 +59,27 @@ class ConcealerConfig:
         dim: D, values of a landmark vector (``2 x`` landmarks); a multiple of ``n_symbols``.
         history: H, previous concealed vectors fed to the network.
         hidden: width of the two hidden layers (the paper: 80).
+        relative: work relative to the most recent history vector ``h``: the received values
+            enter as ``(received - h) / span`` (masked) and the output is ``h + span * net(...)``
+            (``span`` = the min-max range), so an untrained net starts at hold-last and the motion
+            of the received symbols is a direct input. The paper does not say how its input and
+            output are arranged beyond min-max scaling; ``False`` gives the plain net (received
+            values and output min-max normalised).
     """
 
     n_symbols: int = 10
     dim: int = 240
     history: int = 1
     hidden: int = 80
+    relative: bool = False
 
     def __post_init__(self) -> None:
         for key in ("n_symbols", "dim", "history", "hidden"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"ConcealerConfig.{key} must be a positive integer, got {v!r}")
+        if not isinstance(self.relative, bool):
+            raise ConfigError(f"ConcealerConfig.relative must be a bool, got {self.relative!r}")
         if self.dim % self.n_symbols:
             raise ConfigError(f"ConcealerConfig.dim ({self.dim}) must be a multiple of n_symbols ({self.n_symbols})")
 
@@ -148,9 +160,14 @@ class ConcealerNet(nn.Module):
             mask: ``[B, N]`` 1 where the symbol was received.
         """
         full = self.expand_mask(mask)
-        h = self.normalise(history).flatten(1)
+        hn = self.normalise(history).flatten(1)
+        if self.config.relative:
+            span = self.value_max - self.value_min
+            last = history[:, -1]
+            r = (received - last) / span * full
+            return last + span * self.net(torch.cat([hn, r, mask], dim=1))
         r = self.normalise(received) * full
-        return self.denormalise(self.net(torch.cat([h, r, mask], dim=1)))
+        return self.denormalise(self.net(torch.cat([hn, r, mask], dim=1)))
 
     def conceal(self, history: Any, received: Any, mask: Any) -> torch.Tensor:
         """Like :meth:`forward`, with the received coordinates passed through unchanged (checked inputs)."""
