@@ -28,8 +28,11 @@ def test_configs_refuse_unknown_keys_and_variants():
         seb_sweep.run({"rates": [0.1, 0.5]})
     with pytest.raises(ConfigError):
         seb_sweep.run({"stack": {"mcs": [[2, 0.5]]}})
+    with pytest.raises(ConfigError):
+        seb_sweep.run({"stack": {"pdcp_typo": 1}})
 
 
+@pytest.mark.slow
 def test_equal_cbr_no_uep_and_stack_headers_in_the_cbr():
     """ours_no_uep_eqcbr spends (almost exactly, never more) UEP's channel uses; the planned channel
     uses are what the transmission spent; the stack's CBR includes its headers."""

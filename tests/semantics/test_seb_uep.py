@@ -110,7 +110,7 @@ def test_a_lost_transport_block_loses_only_its_own_flows():
 
 
 def test_robust_index_assignment_is_a_better_permutation():
-    kb, ext = pixel_kb()
+    kb, _ = pixel_kb()
     for level in (0, 1):
         cap, bits = kb.capacities[level], kb.index_bits(level)
         slots = kb.slots(level)
@@ -157,3 +157,33 @@ def test_robust_index_map_lowers_the_distortion_of_single_bit_errors():
             mse.append(float(((c.decode(m.header_bits, [m.class_bits[0], b]) - clean) ** 2).mean()))
         errs[mode] = sum(mse) / len(mse)
     assert errs["robust"] < errs["identity"]
+
+
+def test_equal_cbr_rate_is_the_smallest_within_the_uep_budget_and_plans_match_the_link():
+    from semcom.experiments.seb_sweep import (
+        RATE_GRID, SebSweepConfig, planned_channel_uses, smallest_rate_within,
+    )
+    from semcom.link import MCS, make_link
+    from semcom.semantics.seb import send_over_link
+
+    img = photo()
+    c_uep, c_none = codec(uep="importance"), codec(uep="none")
+    m_uep, m_none = c_uep.encode(img), c_none.encode(img)
+    cfg = SebSweepConfig(extractor="pixel", fine_patch=8)
+    for delivery in ("corrupt", "stack"):
+        budget = planned_channel_uses(c_uep, m_uep, [0.5, 2 / 3], delivery, cfg)
+
+        def uses(r, d=delivery):
+            return planned_channel_uses(c_none, m_none, [0.5, r], d, cfg)
+
+        r_eq = smallest_rate_within(budget, uses)
+        assert 0.5 < r_eq < 2 / 3
+        assert uses(r_eq) <= budget < uses(r_eq - 1 / RATE_GRID)
+        assert uses(r_eq) >= 0.97 * budget
+    # the plan is what the link spends (erasure link: the bit-true link's TB/CB layout)
+    links = [make_link("erasure", mcs=MCS.from_rate(2, 0.5), cbler=0.0), make_link("erasure", mcs=MCS.from_rate(2, 2 / 3), cbler=0.0)]
+    out = send_over_link(c_uep, m_uep, links, 5.0, generator=0)
+    assert out.channel_uses == planned_channel_uses(c_uep, m_uep, [0.5, 2 / 3], "corrupt", cfg)
+    up = SemanticUplink(StackConfig(mcs=[[2, 0.5], [2, 2 / 3]]), links=links)
+    out = send_over_stack(c_uep, m_uep, up, 5.0, generator=0, sdu_bytes=cfg.sdu_bytes)
+    assert out.channel_uses == planned_channel_uses(c_uep, m_uep, [0.5, 2 / 3], "stack", cfg)

@@ -115,8 +115,11 @@ class SebSweepConfig:
         if (not isinstance(self.rates, (list, tuple)) or len(self.rates) != 2
                 or not all(MIN_RATE <= float(r) <= MAX_RATE for r in self.rates)):
             raise ConfigError(f"rates must be two LDPC code rates in [205/1024, 948/1024], got {self.rates!r}")
-        if any(k in self.stack for k in ("mcs", "fidelity", "channel")):
+        if not isinstance(self.stack, dict) or any(k in self.stack for k in ("mcs", "fidelity", "channel")):
             raise ConfigError("stack sets protocol options only; the MCS, fidelity and channel come from the sweep")
+        from semcom.stack import StackConfig
+
+        StackConfig.from_dict({"mcs": [[2, float(r)] for r in self.rates], **self.stack})  # unknown keys -> ConfigError
 
 
 def _seed(*parts: Any) -> int:
@@ -243,7 +246,7 @@ def matched_seb(kb: Any, ext: Any, img: torch.Tensor, budget: int, cfg: SebSweep
         if planned_channel_uses(codec, msg, [r0, r1], "corrupt", cfg) > budget:
             continue
 
-        def at(scale: float) -> int:
+        def at(scale: float, codec: SebCodec = codec, msg: Any = msg) -> int:
             return planned_channel_uses(codec, msg, [r0 * scale, r1 * scale], "corrupt", cfg)
 
         lo_scale = max(MIN_RATE / r0, MIN_RATE / r1)
@@ -285,7 +288,8 @@ def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
                     var_rates = rates
                     extra: dict = {}
                     if VARIANTS[variant].get("equal_cbr"):
-                        r_eq = smallest_rate_within(uep_uses, lambda r: planned_channel_uses(codec, msg, [rates[0], r], delivery, cfg))
+                        r_eq = smallest_rate_within(uep_uses, lambda r, c=codec, m=msg, d=delivery:
+                                                    planned_channel_uses(c, m, [rates[0], r], d, cfg))
                         if r_eq is None:
                             raise ConfigError(f"no code rate spends at most the UEP channel uses ({uep_uses}) on {name}")
                         var_rates = [rates[0], r_eq]
