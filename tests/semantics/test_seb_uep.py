@@ -107,6 +107,10 @@ def test_a_lost_transport_block_loses_only_its_own_flows():
     assert not out.header_ok and torch.all(out.image == 0.5)
     with pytest.raises(ConfigError):
         stack_flows(c, msg, sdu_bytes=0)
+    from semcom.errors import InputError
+
+    with pytest.raises(InputError):
+        c.decode(msg.header_bits, msg.class_bits, lost=torch.zeros(3, dtype=torch.bool))
 
 
 def test_robust_index_assignment_is_a_better_permutation():

@@ -581,6 +581,11 @@ class SebCodec:
             )
         if len(class_bits) != 2:
             raise InputError("class_bits must hold the two class streams")
+        if lost is not None:
+            lost = torch.as_tensor(lost)
+            if lost.dtype != torch.bool or lost.shape != fine_mask.shape:
+                raise InputError(f"lost must be a bool tensor of shape {tuple(fine_mask.shape)}, got "
+                                 f"{lost.dtype} {tuple(lost.shape)}")
         lengths = self.stream_lengths(fine_mask, class_map)
         for cls in (0, 1):
             if torch.as_tensor(class_bits[cls]).numel() != lengths[cls]:
