@@ -33,6 +33,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("bench", "ldpc"), "semcom.experiments.bench_ldpc", "fast LDPC decoder versus Sionna's", True),
     (("prt", "table1"), "semcom.experiments.prt_table1", "prt allocators versus the paper's Table I", True),
     (("prt", "sweep"), "semcom.experiments.prt_sweep", "keypoint video conferencing over code blocks versus H.265 (Figs. 2-4)", True),
+    (("prt", "train-concealer"), "semcom.experiments.prt_concealer", "train the prt error concealer (fully connected, 2 x 80 ReLU)", True),
     (("vlscc", "sweep"), "semcom.experiments.vlscc_sweep", "learned JSCC (VL-SCC, SCC, DeepJSCC) versus HEIF + 5G LDPC", True),
     (("seb", "sweep"), "semcom.experiments.seb_sweep", "seb with UEP / random UEP / no UEP versus codecs over the link", True),
     (("seb", "kb-update"), "semcom.experiments.seb_kb_update", "seb knowledge-base update under changing intent", True),
