@@ -30,7 +30,9 @@ its own CBR: for a classical codec the smallest CBR at which it fits a stream on
 (bisection), for a learned checkpoint (``semcom.models.load_pretrained``) its trained CBR. At that
 CBR the Seb codec gets the same budget (``ours_uep_matched``, corrupt delivery like the
 baselines): the largest fine ratio of ``matched_fine_ratios`` whose UEP channel uses fit, then
-both code rates scaled down by one factor (never below 1/5) to spend what is left on protection.
+both code rates scaled down by one factor (never below 1/5) to spend what is left on protection;
+and the same with a finer KB (``matched_kb_sizes``, default 4096 / 1024 Sebs: 12-bit fine
+indices), ``ours_uep_kb4096@<baseline>``, since a large budget is better spent on finer Sebs.
 Every record and summary row states the CBR it actually spent (``cbr``) and, in the matched part,
 the target (``cbr_target``); no comparison mixes CBRs silently.
 
@@ -41,8 +43,8 @@ channel draws (common random numbers), so their differences are paired compariso
 :func:`check_claims` condenses the comparisons the paper makes, per delivery, into ``claims``.
 
 The default configuration (learned extractor, KB 1024 / 256 Sebs from 1600 crops, the 3 tiny
-photos, 12 seeds, 7 SNRs, both deliveries, the equal-CBR baselines) runs in about 10 minutes on
-one core.
+photos, 12 seeds, 7 SNRs, both deliveries, the equal-CBR baselines with both KBs) runs in about
+10 minutes on one core.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class SebSweepConfig:
     learned_baselines: list = dataclasses.field(default_factory=lambda: ["deepjscc_awgn10_spp0125", "scc_awgn10_spp00625"])
     matched: bool = True
     matched_fine_ratios: list = dataclasses.field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0])
+    matched_kb_sizes: list = dataclasses.field(default_factory=lambda: [[4096, 1024]])
     extractor: str = "learned"
     checkpoint: str | None = None
     fine_patch: int = 16
@@ -300,7 +303,12 @@ def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
                         records.append(_record(variant, name, seed, snr, delivery, out, img, var_rates, **extra))
                         bar.update(1)
     bar.close()
-    matched_records = run_matched(cfg, kb, ext, crops, links) if cfg.matched else []
+    kbs = {"ours_uep": kb}
+    if cfg.matched:
+        for sizes in cfg.matched_kb_sizes:  # finer KBs for the larger budgets of the baselines
+            if list(sizes) != list(cfg.kb_sizes):
+                kbs[f"ours_uep_kb{sizes[0]}"] = build_kb_from_crops(ext, cfg.fine_patch, list(sizes), cfg.kb_crops, cfg.seed)
+    matched_records = run_matched(cfg, kbs, ext, crops, links) if cfg.matched else []
     summary = summarise(records)
     data = {"records": records, "summary": summary, "matched_records": matched_records,
             "matched_summary": summarise(matched_records, keys=("method", "snr_db")),
@@ -310,8 +318,9 @@ def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
     return Results(NAME, data, provenance(cfg, seed=cfg.seed, data_checksums=checks))
 
 
-def run_matched(cfg: SebSweepConfig, kb: Any, ext: Any, crops: list, links: _Links) -> list[dict]:
-    """Baselines at the CBR where they can be measured, and the Seb codec at the same budget (module doc)."""
+def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: list, links: _Links) -> list[dict]:
+    """Baselines at the CBR where they can be measured, and the Seb codec at the same budget (module doc),
+    once per KB of ``kbs`` (label -> KB; records are named ``<label>@<baseline>``)."""
     import warnings
 
     from semcom.baselines import SeparationConfig, SeparationSystem
@@ -323,7 +332,7 @@ def run_matched(cfg: SebSweepConfig, kb: Any, ext: Any, crops: list, links: _Lin
     learned = [n for n in cfg.learned_baselines if n in available]
     for n in set(cfg.learned_baselines) - available:
         records.append({"method": n, "error": "checkpoint not available"})
-    total = len(crops) * (len(cfg.baselines) + len(learned)) * len(cfg.seeds) * len(cfg.snr_db) * 2
+    total = len(crops) * (len(cfg.baselines) + len(learned)) * len(cfg.seeds) * len(cfg.snr_db) * (1 + len(kbs))
     bar = tqdm(total=total, desc="seb matched", disable=not cfg.progress)
     for name, img in crops:
         n_values = img.numel()
@@ -345,7 +354,7 @@ def run_matched(cfg: SebSweepConfig, kb: Any, ext: Any, crops: list, links: _Lin
             targets.append((ck, int(probe.channel_uses), "learned", model))
         for method, budget, kind, system in targets:
             target_cbr = budget / n_values
-            seb = matched_seb(kb, ext, img, budget, cfg)
+            sebs = {label: matched_seb(kb, ext, img, budget, cfg) for label, kb in kbs.items()}
             for seed in cfg.seeds:
                 for snr in cfg.snr_db:
                     gen = _seed(name, seed, snr, "matched")
@@ -362,16 +371,16 @@ def run_matched(cfg: SebSweepConfig, kb: Any, ext: Any, crops: list, links: _Lin
                                         "cbr": o.channel_uses / n_values, "cbr_target": target_cbr, "status": o.status,
                                         **_metrics(img, o.image.clamp(0, 1))})
                     bar.update(1)
-                    if seb is None:
-                        records.append({"method": f"ours_uep@{method}", "image": name, "seed": seed, "snr_db": float(snr),
-                                        "error": "no Seb configuration fits this budget"})
+                    for label, seb in sebs.items():
                         bar.update(1)
-                        continue
-                    codec, msg, rates, ratio = seb
-                    out = _send(codec, msg, rates, "corrupt", links, snr, gen, cfg)
-                    records.append(_record(f"ours_uep@{method}", name, seed, snr, "corrupt", out, img, rates,
-                                           cbr_target=target_cbr, fine_ratio=ratio))
-                    bar.update(1)
+                        if seb is None:
+                            records.append({"method": f"{label}@{method}", "image": name, "seed": seed, "snr_db": float(snr),
+                                            "error": "no Seb configuration fits this budget"})
+                            continue
+                        codec, msg, rates, ratio = seb
+                        out = _send(codec, msg, rates, "corrupt", links, snr, gen, cfg)
+                        records.append(_record(f"{label}@{method}", name, seed, snr, "corrupt", out, img, rates,
+                                               cbr_target=target_cbr, fine_ratio=ratio, kb_sizes=list(codec.kb.sizes)))
     bar.close()
     return records
 
