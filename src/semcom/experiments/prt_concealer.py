@@ -71,7 +71,7 @@ from semcom.utils import from_dict
 __all__ = ["ConcealerTrainConfig", "landmark_clips", "evaluate_concealers", "run", "main", "DEFAULT_OUT"]
 
 DEFAULT_OUT = "results/prt"
-COMMAND = "semcom prt train-concealer --install"
+COMMAND = "python -m semcom.experiments.prt_concealer --install --no-progress  (semcom prt train-concealer --install)"
 
 
 @dataclasses.dataclass
@@ -98,6 +98,9 @@ class ConcealerTrainConfig:
             scaled by a factor drawn from ``augment_scale`` and rotated by an angle drawn from
             +-``augment_rotation_deg`` (as if the face were framed larger, smaller or tilted), so
             the network does not learn one face's geometry; ``[1, 1]`` and ``0`` turn it off.
+        augment_jitter_px: standard deviation (pixels of ``size``) of independent noise added to
+            every symbol (a shift per symbol and frame, plus as much per landmark), so the network
+            does not learn the detector's jitter correlations on the training face.
         validate_every: steps between validations.
         min_hold_share: final share of clips whose training histories come from hold-last
             concealment (1.0: always, the default; lower values mix in histories rolled out by
@@ -117,7 +120,7 @@ class ConcealerTrainConfig:
     test_frames: int = 128
     test_seed: int = 1000
     size: int = 256
-    history: int = 2
+    history: int = 1
     hidden: int = 80
     relative: bool = True
     val_seeds: list = dataclasses.field(default_factory=lambda: [900, 901])
@@ -128,6 +131,7 @@ class ConcealerTrainConfig:
     mask_draws: int = 4
     augment_scale: list = dataclasses.field(default_factory=lambda: [0.8, 1.25])
     augment_rotation_deg: float = 15.0
+    augment_jitter_px: float = 0.0
     validate_every: int = 1000
     min_hold_share: float = 1.0
     segment: int = 32
@@ -219,14 +223,21 @@ def _drop_masks(rng: np.random.Generator, s: int, t: int, n: int, segment: int) 
 
 
 def _augment(rng: np.random.Generator, x: torch.Tensor, scale: Sequence[float], rotation_deg: float,
-             bounds: tuple[float, float]) -> torch.Tensor:
-    """Each clip's displacements ``[S, T, D]`` scaled and rotated by its own random similarity."""
+             bounds: tuple[float, float], jitter: float = 0.0, n_symbols: int = 1) -> torch.Tensor:
+    """Each clip's displacements ``[S, T, D]`` scaled and rotated by its own random similarity,
+    plus independent jitter (std ``jitter``) per symbol and per landmark (frame 0 stays exact)."""
     s = x.shape[0]
     k = torch.from_numpy(rng.uniform(float(scale[0]), float(scale[1]), s)).float()
     th = torch.from_numpy(np.deg2rad(rng.uniform(-rotation_deg, rotation_deg, s))).float()
     rot = torch.stack([torch.stack([th.cos(), -th.sin()], -1), torch.stack([th.sin(), th.cos()], -1)], -2)
     pts = x.reshape(s, x.shape[1], -1, 2)
     out = torch.einsum("sij,stpj->stpi", rot * k[:, None, None], pts)
+    if jitter > 0:
+        p = out.shape[2]
+        per_symbol = rng.normal(0, jitter, (s, out.shape[1], n_symbols, 1, 2)).repeat(p // n_symbols, axis=3)
+        noise = per_symbol.reshape(s, out.shape[1], p, 2) + rng.normal(0, jitter, out.shape)
+        noise[:, 0] = 0.0
+        out = out + torch.from_numpy(noise).float()
     return out.reshape(x.shape).clamp(*bounds)
 
 
@@ -370,7 +381,7 @@ def _train(cfg: ConcealerTrainConfig, x: torch.Tensor, val: torch.Tensor, n_symb
     for step in range(cfg.steps):
         if step % cfg.refresh_every == 0:
             xs = _augment(rng, x.repeat(cfg.mask_draws, 1, 1), cfg.augment_scale, cfg.augment_rotation_deg,
-                          (lo_v, hi_v))
+                          (lo_v, hi_v), cfg.augment_jitter_px / cfg.size, n_symbols)
             mask = torch.from_numpy(_drop_masks(rng, xs.shape[0], t, n_symbols, cfg.segment))
             share = 1.0 if step == 0 else max(cfg.min_hold_share, 1.0 - step / (0.5 * cfg.steps))
             hold = torch.from_numpy(rng.uniform(0, 1, xs.shape[0]) < share)
