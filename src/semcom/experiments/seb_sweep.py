@@ -441,9 +441,10 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
                            out / "seb_sweep_msssim.png", series=["method"], panels="delivery")]
     m = results.data.get("matched_summary") or []
     if m:
-        rows = [{**r, "method": f"{r['method']} (CBR {r['cbr']:.4f})"} for r in m]
+        rows = [{**r, "method": f"{r['method'].split('@')[0]} (CBR {r['cbr']:.4f})",
+                 "baseline": r["method"].split("@")[-1]} for r in m]
         paths.append(metric_vs_snr(rows, "psnr_db", "PSNR [dB]", out / "seb_sweep_matched_psnr.png", series=["method"],
-                                   title="baselines at their CBR, Seb at the same budget"))
+                                   panels="baseline"))
     return paths
 
 
