@@ -191,3 +191,14 @@ def test_equal_cbr_rate_is_the_smallest_within_the_uep_budget_and_plans_match_th
     up = SemanticUplink(StackConfig(mcs=[[2, 0.5], [2, 2 / 3]]), links=links)
     out = send_over_stack(c_uep, m_uep, up, 5.0, generator=0, sdu_bytes=cfg.sdu_bytes)
     assert out.channel_uses == planned_channel_uses(c_uep, m_uep, [0.5, 2 / 3], "stack", cfg)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import semcom.models.seb as model_mod
+    import semcom.semantics.seb as codec_mod
+
+    for mod in (codec_mod, model_mod):
+        res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+        assert res.failed == 0 and res.attempted > 0
