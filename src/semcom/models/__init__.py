@@ -75,17 +75,42 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return model
 
 
+def _checkpoint_model(pt: Path) -> str | None:
+    """The registry name recorded in a checkpoint's metadata JSON (None when absent or unreadable)."""
+    meta = pt.with_suffix(".json")
+    try:
+        model = json.loads(meta.read_text()).get("model")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return model if isinstance(model, str) else None
+
+
+# Learned parts that are not JSCC models have their own loaders.
+OTHER_LOADERS = {
+    "seb_autoencoder": "semcom.models.seb.load_pretrained_seb()",
+    "prt_concealer": "semcom.semantics.keypoint.load_concealer()",
+}
+
+
 def list_pretrained() -> list[str]:
-    """Names of the committed checkpoints."""
+    """Names of the committed JSCC checkpoints (those whose metadata names a registered model).
+
+    The package also ships learned parts that are not JSCC models (the seb extractor, the prt
+    concealer); they are not listed here and load through ``OTHER_LOADERS``.
+    """
     d = checkpoint_dir()
-    return sorted(p.stem for p in d.glob("*.pt")) if d.is_dir() else []
+    if not d.is_dir():
+        return []
+    return sorted(p.stem for p in d.glob("*.pt") if _checkpoint_model(p) in MODELS)
 
 
 def load_pretrained(name: str, map_location: str | torch.device = "cpu") -> LearnedJSCC:
-    """A committed checkpoint by name (see :func:`list_pretrained`)."""
+    """A committed JSCC checkpoint by name (see :func:`list_pretrained`)."""
+    if name in OTHER_LOADERS:
+        raise InputError(f"{name!r} is not a JSCC model; load it with {OTHER_LOADERS[name]}")
     path = checkpoint_dir() / f"{name}.pt"
-    if not path.is_file():
-        raise InputError(f"no committed checkpoint {name!r}; available: {list_pretrained()}")
+    if not path.is_file() or name not in list_pretrained():
+        raise InputError(f"no committed JSCC checkpoint {name!r}; available: {list_pretrained()}")
     return load_checkpoint(path, map_location)
 
 
