@@ -5,8 +5,8 @@ import pytest
 
 pytest.importorskip("mediapipe")
 
-from semcom.data import DataError  # noqa: E402
-from semcom.data.faces import (  # noqa: E402
+from semcom.data import DataError
+from semcom.data.faces import (
     FACE_OVAL,
     LEFT_EYE_UPPER,
     N_LANDMARKS,
@@ -16,7 +16,7 @@ from semcom.data.faces import (  # noqa: E402
     check_frame,
     detect_video,
 )
-from semcom.data.talking_head import (  # noqa: E402
+from semcom.data.talking_head import (
     PORTRAITS,
     TEST_PORTRAIT,
     TRAIN_PORTRAIT,
@@ -27,7 +27,7 @@ from semcom.data.talking_head import (  # noqa: E402
     talking_head_sequence,
     talking_head_video,
 )
-from semcom.errors import InputError  # noqa: E402
+from semcom.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ import torch
 
 pytest.importorskip("mediapipe")
 
-from semcom.data.faces import NoFaceError, detect_video  # noqa: E402
-from semcom.data.talking_head import talking_head_sequence  # noqa: E402
-from semcom.errors import ConfigError, InputError  # noqa: E402
-from semcom.metrics.landmarks import average_landmark_distance, landmark_distances  # noqa: E402
-from semcom.semantics.allocation import AllocatingEncoder, CyclicImportance  # noqa: E402
-from semcom.semantics.keypoint import (  # noqa: E402
+from semcom.data.faces import NoFaceError, detect_video
+from semcom.data.talking_head import talking_head_sequence
+from semcom.errors import ConfigError, InputError
+from semcom.metrics.landmarks import average_landmark_distance, landmark_distances
+from semcom.semantics.allocation import AllocatingEncoder, CyclicImportance
+from semcom.semantics.keypoint import (
     SYMBOL_BITS,
     SYMBOL_GROUPS,
     HoldLastConcealer,
@@ -21,7 +21,7 @@ from semcom.semantics.keypoint import (  # noqa: E402
     ZeroMotionConcealer,
     keypoint_roles,
 )
-from semcom.semantics.symbols import (  # noqa: E402
+from semcom.semantics.symbols import (
     CodeBlockDecoder,
     CodeBlockGrant,
     SemanticPipeline,

@@ -105,12 +105,12 @@ def _import_mediapipe() -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         with _quiet_stderr():
-            import mediapipe as mp  # noqa: PLC0415
-            from mediapipe.python.solutions import face_mesh  # noqa: F401, PLC0415
+            import mediapipe as mp
+            from mediapipe.python.solutions import face_mesh  # noqa: F401
     except ImportError as exc:
         raise MediapipeUnavailableError(f"{SETUP_HINT} ({exc})") from None
     try:
-        from absl import logging as absl_logging  # noqa: PLC0415
+        from absl import logging as absl_logging
 
         absl_logging.set_verbosity(absl_logging.ERROR)
     except ImportError:  # pragma: no cover - a mediapipe dependency
@@ -143,7 +143,7 @@ def _quiet_stderr():
 def _warmup_frames() -> list[np.ndarray]:
     frames = []
     try:
-        import skimage.data  # noqa: PLC0415
+        import skimage.data
 
         frames.append(np.ascontiguousarray(skimage.data.astronaut()[::4, ::4]))
     except Exception:  # pragma: no cover - scikit-image is a dependency

@@ -79,7 +79,7 @@ def _check_size(size: Any, name: str = "size", minimum: int = 32) -> int:
 
 
 def _resize(img: np.ndarray, size: int) -> np.ndarray:
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     if img.shape[0] == size and img.shape[1] == size:
         return img
@@ -88,7 +88,7 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _portrait_cached(portrait: str, size: int) -> tuple[np.ndarray, np.ndarray]:
-    from .photos import _load_uint8  # noqa: PLC0415
+    from .photos import _load_uint8
 
     full = _load_uint8(portrait)
     with faces.FaceLandmarker() as fl:
@@ -189,7 +189,7 @@ def piecewise_affine_warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -
 
 def _rasterise(simplices: np.ndarray, pts: np.ndarray, h: int, w: int) -> np.ndarray:
     """Triangle index of every pixel centre (PIL polygon fill; -1 where no triangle covers it)."""
-    from PIL import Image, ImageDraw  # noqa: PLC0415
+    from PIL import Image, ImageDraw
 
     canvas = Image.new("I", (w, h), 0)
     draw = ImageDraw.Draw(canvas)
@@ -365,7 +365,7 @@ def talking_head_sequence(n_frames: int = 64, size: int = 256, seed: int = 0, po
     src = np.concatenate([base_px, ring, border])
     frames = np.empty((n_frames, size, size, 3), dtype=np.uint8)
     driving = np.empty((n_frames, faces.N_LANDMARKS, 2), dtype=np.float32)
-    from skimage.draw import polygon  # noqa: PLC0415
+    from skimage.draw import polygon
 
     mouth_ring = list(faces.LIPS_INNER_UPPER) + list(faces.LIPS_INNER_LOWER[::-1][1:-1])
     for t in range(n_frames):
@@ -406,8 +406,8 @@ def load_video(path: str | os.PathLike, size: int = 256, max_frames: int | None 
     Raises:
         DataError: missing or undecodable file. InputError: bad ``size`` or ``max_frames``.
     """
-    from .photos import center_crop  # noqa: PLC0415
-    from .video import read_video  # noqa: PLC0415
+    from .photos import center_crop
+    from .video import read_video
 
     size = _check_size(size)
     frames = read_video(path, max_frames=max_frames)  # [T, 3, H, W] float in [0, 1]

@@ -185,7 +185,7 @@ def landmark_clips(portrait: str, seeds: Sequence[int], amplitudes: Sequence[flo
 
     Frames without a detected face hold the last detection (the synthetic clips have none).
     """
-    from tqdm import tqdm  # noqa: PLC0415
+    from tqdm import tqdm
 
     out = []
     jobs = [(s, float(amplitudes[k % len(amplitudes)])) for k, s in enumerate(seeds)]
@@ -355,7 +355,7 @@ def _closed_loop_px(net: ConcealerNet | None, x: torch.Tensor, masks: dict, hist
 
 def _train(cfg: ConcealerTrainConfig, x: torch.Tensor, val: torch.Tensor, n_symbols: int) -> tuple[ConcealerNet, dict]:
     """Train on ``x [S, T, D]``; keep the weights with the lowest closed-loop error on ``val``."""
-    from tqdm import tqdm  # noqa: PLC0415
+    from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -505,7 +505,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--install", action="store_true",
-                   help="write the checkpoint (+ metadata JSON) as the package's default, semcom/checkpoints/prt_concealer.pt")
+                   help="write the checkpoint (+ metadata JSON) as the package's default, "
+                        "semcom/checkpoints/prt_concealer.pt")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     cfg = load_config_file(a.config)

@@ -362,7 +362,7 @@ class WarpSynthesizer(Synthesizer):
         self.extractor = extractor if extractor is not None else KeypointExtractor(reference=self.source_landmarks)
         h, w = self.frame.shape[:2]
         self._scale = np.array([w, h], dtype=np.float64)
-        from semcom.data.talking_head import border_anchors  # noqa: PLC0415
+        from semcom.data.talking_head import border_anchors
 
         src_pts = self.source_landmarks[self.extractor.indices] * self._scale
         full = self.source_landmarks * self._scale
@@ -387,7 +387,7 @@ class WarpSynthesizer(Synthesizer):
 
     def resized(self, size: int) -> "WarpSynthesizer":
         """The same synthesiser on a ``size x size`` copy of the source frame (for cheap previews)."""
-        from PIL import Image  # noqa: PLC0415
+        from PIL import Image
 
         small = np.asarray(Image.fromarray(self.frame).resize((int(size), int(size)), Image.Resampling.BILINEAR))
         return WarpSynthesizer(small, self.source_landmarks, self.extractor)
@@ -408,7 +408,7 @@ class WarpSynthesizer(Synthesizer):
 
     def synthesize(self, frame: Any) -> np.ndarray:
         """Syn: uint8 ``[H, W, 3]``."""
-        from semcom.data.talking_head import piecewise_affine_warp  # noqa: PLC0415
+        from semcom.data.talking_head import piecewise_affine_warp
 
         pts = self.points_of(frame)
         dst_pts = pts * self._scale
@@ -434,7 +434,7 @@ class WarpSynthesizer(Synthesizer):
         return out
 
     def _darken_mouth(self, img: np.ndarray, pts: np.ndarray, amount: float) -> np.ndarray:
-        from skimage.draw import polygon  # noqa: PLC0415
+        from skimage.draw import polygon
 
         pos = {int(j): k for k, j in enumerate(self.extractor.indices)}
         ring = [i for i in (78, 80, 82, 13, 312, 310, 308, 318, 317, 14, 87, 88) if i in pos]
@@ -651,7 +651,7 @@ class FCConcealer(LandmarkConcealer):
         if extractor.reference is None:
             raise ConfigError("FCConcealer needs an extractor with a reference (the source frame's landmarks)")
         if net is None:
-            from semcom.models.concealer import load_concealer_net  # noqa: PLC0415
+            from semcom.models.concealer import load_concealer_net
 
             net = load_concealer_net()
         cfg = net.config
@@ -681,7 +681,7 @@ def load_concealer(extractor: KeypointExtractor, path: str | Path | None = None)
     Raises:
         InputError: no checkpoint. ConfigError: the extractor has no reference or another layout.
     """
-    from semcom.models.concealer import load_concealer_net  # noqa: PLC0415
+    from semcom.models.concealer import load_concealer_net
 
     return FCConcealer(extractor, load_concealer_net(path))
 
