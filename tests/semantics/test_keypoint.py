@@ -178,3 +178,30 @@ def test_ald_units_and_errors():
         average_landmark_distance(pred, ref, size=0)
     with pytest.raises(InputError):
         average_landmark_distance(np.zeros((0, 2)), np.zeros((0, 2)))
+
+
+def test_fc_concealer_from_the_committed_checkpoint(clip):
+    from semcom.models.concealer import pretrained_concealer_path
+    from semcom.semantics.keypoint import FCConcealer, load_concealer
+
+    if not pretrained_concealer_path().is_file():
+        pytest.skip("no committed concealer checkpoint")
+    _, lms = clip
+    e = KeypointExtractor(reference=lms[0])
+    unbound = load_concealer()
+    cur = e.extract(lms[5], index=5)
+    with pytest.raises(ConfigError):
+        unbound.conceal([], _received(e, cur, lost={1}))
+    r = unbound.bind(e)
+    assert isinstance(r, FCConcealer) and "metric" in r.net.metadata
+    prev = e.extract(lms[4], index=4)
+    out = r.conceal([prev], _received(e, cur, lost={1, 6}))
+    for i in set(range(10)) - {1, 6}:
+        assert torch.equal(out.payloads[i], cur.payloads[i])
+    # the concealed symbols land near the truth (a few pixels at 128 px, not anywhere)
+    err = np.abs(e.dequantise(out) - lms[5][e.indices]).max() * 128
+    assert err < 5.0
+    with pytest.raises(ConfigError):
+        load_concealer(KeypointExtractor())  # no reference
+    roles = keypoint_roles(clip[0].frames[0], lms[0], concealer="fc")
+    assert isinstance(roles.concealer, FCConcealer)

@@ -642,23 +642,43 @@ class FCConcealer(LandmarkConcealer):
     frames (padded with the rest pose, zero displacement, at the start of a clip).
 
     Args:
-        extractor: :class:`KeypointExtractor` with a reference.
+        extractor: :class:`KeypointExtractor` with a reference (or ``None`` and :meth:`bind` later,
+            e.g. once the source frame is known).
         net: a trained :class:`ConcealerNet` (default: the committed checkpoint).
     """
 
-    def __init__(self, extractor: KeypointExtractor, net: Any = None) -> None:
-        super().__init__(extractor)
-        if extractor.reference is None:
-            raise ConfigError("FCConcealer needs an extractor with a reference (the source frame's landmarks)")
+    def __init__(self, extractor: KeypointExtractor | None = None, net: Any = None) -> None:
         if net is None:
             from semcom.models.concealer import load_concealer_net
 
             net = load_concealer_net()
-        cfg = net.config
+        self.net = net.eval()
+        self.extractor = None
+        if extractor is not None:
+            self.bind(extractor)
+
+    def bind(self, extractor: KeypointExtractor) -> "FCConcealer":
+        """Use ``extractor`` (with a reference) for dequantising and re-quantising; returns self."""
+        if not isinstance(extractor, KeypointExtractor):
+            raise ConfigError(f"extractor must be a KeypointExtractor, got {type(extractor).__name__}")
+        if extractor.reference is None:
+            raise ConfigError("FCConcealer needs an extractor with a reference (the source frame's landmarks)")
+        cfg = self.net.config
         if cfg.n_symbols != extractor.n_symbols or cfg.dim != 2 * extractor.n_points:
             raise ConfigError(f"the concealer net expects {cfg.n_symbols} symbols / {cfg.dim} values, "
                               f"the extractor makes {extractor.n_symbols} / {2 * extractor.n_points}")
-        self.net = net.eval()
+        self.extractor = extractor
+        return self
+
+    def _check_points(self, history: Sequence[Any], points: Any, mask: Any) -> tuple[list, np.ndarray, np.ndarray]:
+        if self.extractor is None:
+            raise ConfigError("this FCConcealer has no extractor yet: call bind(extractor) first")
+        return super()._check_points(history, points, mask)
+
+    def conceal(self, history: Sequence[SemanticFrame], received: ReceivedFrame) -> SemanticFrame:
+        if self.extractor is None:
+            raise ConfigError("this FCConcealer has no extractor yet: call bind(extractor) first")
+        return super().conceal(history, received)
 
     def conceal_points(self, history: Sequence[np.ndarray], points: np.ndarray, mask: np.ndarray) -> np.ndarray:
         hist, pts, m = self._check_points(history, points, mask)
@@ -675,8 +695,11 @@ class FCConcealer(LandmarkConcealer):
         return pts
 
 
-def load_concealer(extractor: KeypointExtractor, path: str | Path | None = None) -> FCConcealer:
+def load_concealer(extractor: KeypointExtractor | None = None, path: str | Path | None = None) -> FCConcealer:
     """The FC concealer with the committed checkpoint (or the one at ``path``).
+
+    Without an extractor the concealer is returned unbound: call ``.bind(extractor)`` before use.
+    The checkpoint's metadata (config, data, metric, command) is ``concealer.net.metadata``.
 
     Raises:
         InputError: no checkpoint. ConfigError: the extractor has no reference or another layout.
