@@ -205,3 +205,16 @@ def test_fc_concealer_from_the_committed_checkpoint(clip):
         load_concealer(KeypointExtractor())  # no reference
     roles = keypoint_roles(clip[0].frames[0], lms[0], concealer="fc")
     assert isinstance(roles.concealer, FCConcealer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", [
+    "semcom.data.faces", "semcom.data.talking_head", "semcom.semantics.keypoint", "semcom.models.concealer",
+    "semcom.metrics.landmarks", "semcom.experiments.prt_concealer", "semcom.experiments.prt_keypoint",
+])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert res.failed == 0 and res.attempted > 0
