@@ -12,6 +12,7 @@ says otherwise.
     semcom prt table1                 prt allocators versus the paper's Table I
     semcom prt sweep                  keypoint video conferencing: ALD / PSNR / SSIM versus CBLER, and H.265
     semcom prt train-concealer        train the prt error concealer (fully connected, 2 x 80 ReLU)
+    semcom prt keypoint               checks of the keypoint application (detector, synthesiser, concealers)
     semcom vlscc sweep                learned JSCC versus the separation baseline
     semcom seb sweep | kb-update | granularity    the seb experiments
 """
@@ -34,6 +35,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("prt", "table1"), "semcom.experiments.prt_table1", "prt allocators versus the paper's Table I", True),
     (("prt", "sweep"), "semcom.experiments.prt_sweep", "keypoint video conferencing over code blocks versus H.265 (Figs. 2-4)", True),
     (("prt", "train-concealer"), "semcom.experiments.prt_concealer", "train the prt error concealer (fully connected, 2 x 80 ReLU)", True),
+    (("prt", "keypoint"), "semcom.experiments.prt_keypoint", "prt keypoint application checks (detector, synthesiser ALD, importance, concealers)", True),
     (("vlscc", "sweep"), "semcom.experiments.vlscc_sweep", "learned JSCC (VL-SCC, SCC, DeepJSCC) versus HEIF + 5G LDPC", True),
     (("seb", "sweep"), "semcom.experiments.seb_sweep", "seb with UEP / random UEP / no UEP versus codecs over the link", True),
     (("seb", "kb-update"), "semcom.experiments.seb_kb_update", "seb knowledge-base update under changing intent", True),

@@ -14,6 +14,7 @@ Images are float32 in [0, 1]: ``[1, 3, H, W]`` for single photos, ``[3, H, W]`` 
 """
 
 from ._common import DataError, DataUnavailableError
+from .faces import FaceLandmarker, NoFaceError, detect_video
 from .fashion import FASHION_MNIST_CLASSES, fashion_mnist, fashion_mnist_dir, read_idx
 from .folder import IMAGE_EXTENSIONS, ImageFolder, read_image
 from .photos import (
@@ -26,6 +27,7 @@ from .photos import (
     test_images,
 )
 from .training import PLASMA_PHOTOS, TRAINING_PACKAGES, TrainingCrops, training_photo_paths
+from .talking_head import load_video, talking_head_video
 from .video import read_video, video_info, write_video
 
 __all__ = [
@@ -37,17 +39,22 @@ __all__ = [
     "TEST_IMAGE_NAMES",
     "TINY_NAMES",
     "TRAINING_PACKAGES",
+    "FaceLandmarker",
     "ImageFolder",
+    "NoFaceError",
     "NamedImage",
     "TrainingCrops",
     "center_crop",
     "checksums",
+    "detect_video",
     "fashion_mnist",
     "fashion_mnist_dir",
+    "load_video",
     "pixels_sha256",
     "read_idx",
     "read_image",
     "read_video",
+    "talking_head_video",
     "test_images",
     "training_photo_paths",
     "video_info",

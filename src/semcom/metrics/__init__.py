@@ -24,10 +24,13 @@ from semcom.metrics.image import (
     psnr,
     ssim,
 )
+from semcom.metrics.landmarks import average_landmark_distance, landmark_distances
 from semcom.metrics.lpips import MetricUnavailable, lpips, lpips_available, lpips_status
 from semcom.metrics.task import accuracy, mean_landmark_error
 
 __all__ = [
+    "average_landmark_distance",
+    "landmark_distances",
     "psnr",
     "mean_psnr",
     "ssim",

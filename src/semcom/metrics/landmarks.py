@@ -51,20 +51,23 @@ def landmark_distances(pred: Any, ref: Any, size: Any = 256) -> np.ndarray:
     Raises:
         InputError: shapes differ, the last axis is not 2, empty input, or NaN/Inf.
     """
+    import torch
+
+    from semcom.metrics.task import mean_landmark_error
+
     try:
-        p = np.asarray(pred, dtype=np.float64)
-        r = np.asarray(ref, dtype=np.float64)
+        p = torch.as_tensor(np.asarray(pred, dtype=np.float64))
+        r = torch.as_tensor(np.asarray(ref, dtype=np.float64))
     except (TypeError, ValueError) as exc:
         raise InputError(f"landmarks must be numeric arrays: {exc}") from None
-    if p.shape != r.shape:
-        raise InputError(f"pred and ref must have the same shape, got {p.shape} and {r.shape}")
-    if p.ndim < 2 or p.shape[-1] != 2 or p.size == 0:
-        raise InputError(f"landmarks must be shaped [..., P, 2] and non-empty, got {p.shape}")
-    if not (np.isfinite(p).all() and np.isfinite(r).all()):
+    if p.shape[-1:] != (2,) or p.numel() == 0:
+        raise InputError(f"landmarks must be shaped [..., P, 2] and non-empty, got {tuple(p.shape)}")
+    if not (torch.isfinite(p).all() and torch.isfinite(r).all()):
         raise InputError("landmarks contain NaN or Inf (a frame without a detected face?)")
     h, w = _size(size)
-    d = (p - r) * np.array([w, h])
-    return np.sqrt((d**2).sum(-1))
+    scale = torch.tensor([w, h], dtype=torch.float64)
+    # the pixel scaling is this module's; the distance itself is the shared task metric's
+    return mean_landmark_error(p * scale, r * scale, reduction="none").numpy()
 
 
 def average_landmark_distance(pred: Any, ref: Any, size: Any = 256) -> float:

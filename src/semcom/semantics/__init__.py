@@ -2,6 +2,8 @@
 
 prt (importance-driven resilience): semantic frames and symbols, code-block grants, packing into
 code blocks, the six roles E, P, C, C^-1, R, Syn, and the allocators FFH, SIDH, CIDH and optimal.
+The keypoint video-conferencing application's roles live in :mod:`semcom.semantics.keypoint`
+(imported on demand: it needs mediapipe's FaceMesh at run time).
 """
 
 from semcom.semantics.allocation import (  # noqa: F401
