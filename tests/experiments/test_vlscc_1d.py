@@ -78,7 +78,10 @@ def test_bad_configs():
         vlscc_1d.run({"snr": [1.0]}, progress=False)
 
 
-def test_demo_section_adds_a_section(tmp_path):
+def test_demo_section_adds_a_section(tmp_path, monkeypatch):
+    import dataclasses
+
+    monkeypatch.setattr(vlscc_1d.Vlscc1dConfig, "quick", lambda self: dataclasses.replace(self, snr_grid=[5.0], seeds=[0]))
     class Report:
         def __init__(self):
             self.items = []
