@@ -11,7 +11,8 @@ from semcom.experiments import vlscc_sweep as V
 from semcom.experiments.results import Results
 from semcom.models import list_pretrained
 
-NEEDED = {c for _, c in V.VlsccSweepConfig().learned()}
+NEEDED = {c for _, c in V.VlsccSweepConfig().learned()} | set(V.VlsccSweepConfig().snr_checkpoints)
+SNR_ONLY = set(V.VlsccSweepConfig().snr_checkpoints)
 pytestmark = pytest.mark.skipif(not NEEDED <= set(list_pretrained()),
                                 reason=f"committed checkpoints {sorted(NEEDED)} missing")
 
@@ -50,6 +51,8 @@ def test_sweep_small_grid(tmp_path, one_image):
     assert len([r for r in d["spp"]["summary"] if r["method"] == "vlscc2d"]) == 2
     # the learned points reproduce the checkpoint's own evaluation of that photo
     for ck, info in d["models"].items():
+        if ck in SNR_ONLY:  # only in the PSNR-versus-SNR sweep
+            continue
         row = next(r for r in d["spp"]["summary"] if r.get("checkpoint") == ck)
         from semcom.models import load_pretrained
 
@@ -60,6 +63,9 @@ def test_sweep_small_grid(tmp_path, one_image):
     snr = {(r["method"], r["channel"], r["snr_db"]): r["psnr"] for r in d["snr"]["summary"]}
     for ch in ("awgn", "rayleigh"):
         assert snr[("deepjscc", ch, 12.0)] > snr[("deepjscc", ch, 4.0)]
+    for c in SNR_ONLY:
+        assert d["models"][c]["train_channel"] == "rayleigh"
+        assert snr[("deepjscc_rayleigh", "rayleigh", 12.0)] > snr[("deepjscc_rayleigh", "rayleigh", 4.0)]
     assert set(d["claims"]) == {"vlscc_beats_scc_at_equal_spp", "rate_follows_detail"}
     assert set(d["rate_maps"]) == {"astronaut.png"}
     for name, m in d["rate_maps"].items():
@@ -100,6 +106,10 @@ def test_bad_config():
         V.run({"snr_grid": [float("nan")]}, progress=False)
     with pytest.raises(ConfigError):
         V.run({"unknown_key": 1}, progress=False)
+    with pytest.raises(ConfigError):
+        V.run({"snr_checkpoints": "deepjscc_awgn10_spp0125"}, progress=False)  # a list is required
+    with pytest.raises(ConfigError):
+        V.run({"snr_checkpoints": ["no_such_checkpoint"]}, progress=False)
 
 
 @pytest.mark.slow

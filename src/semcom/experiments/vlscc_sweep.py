@@ -42,6 +42,7 @@ from semcom.utils import from_dict
 
 NAME = "vlscc"
 LABELS = {"vlscc2d": "VL-SCC", "scc": "SCC", "deepjscc": "DeepJSCC",
+          "deepjscc_rayleigh": "DeepJSCC (trained on block Rayleigh)",
           "heif+ldpc": "HEIF + 5G LDPC (16QAM, 2/3)", "heif+bler_table": "HEIF + 5G LDPC (16QAM, 2/3; BLER-table link)",
           "heif+erasure": "HEIF + 5G LDPC (16QAM, 2/3; erasure link)", "heif+capacity": "HEIF over capacity"}
 
@@ -59,6 +60,8 @@ class VlsccSweepConfig:
     codec, modulation_order, code_rate, fidelity, fading, link: the separation baseline
         (:class:`semcom.baselines.SeparationConfig`), 16QAM rate 2/3 bit-true as in the paper.
     snr_spp: SPP of the PSNR-versus-SNR sweep (default: DeepJSCC's).
+    snr_checkpoints: more DeepJSCC checkpoints for the PSNR-versus-SNR sweep (e.g. one trained on
+        block Rayleigh), reported as method ``deepjscc_<training channel>``.
     """
 
     images: str = "tiny"
@@ -76,6 +79,7 @@ class VlsccSweepConfig:
     fading: str = "per_tb"
     link: dict = dataclasses.field(default_factory=dict)
     snr_spp: float | None = None
+    snr_checkpoints: list = dataclasses.field(default_factory=list)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -90,6 +94,8 @@ class VlsccSweepConfig:
         if unknown:
             raise ConfigError(f"unknown learned model(s) {sorted(unknown)}")
         self.checkpoints = {m: ([c] if isinstance(c, str) else list(c or [])) for m, c in self.checkpoints.items()}
+        if not isinstance(self.snr_checkpoints, list) or not all(isinstance(c, str) for c in self.snr_checkpoints):
+            raise ConfigError("snr_checkpoints must be a list of checkpoint names")
 
     def learned(self) -> list[tuple[str, str]]:
         """``(model, checkpoint)`` pairs of the learned operating points."""
@@ -224,12 +230,15 @@ def run(config: VlsccSweepConfig | dict | None = None, *, workers: int = 1, clus
     names = [n for n, _, _ in imgs]
     available = set(list_pretrained())
     pairs = cfg.learned()
-    missing = sorted(c for _, c in pairs if c not in available)
+    missing = sorted(c for c in [c for _, c in pairs] + list(cfg.snr_checkpoints) if c not in available)
     if missing:
         raise ConfigError(f"checkpoint(s) {missing} are not committed; available: {sorted(available)}")
     models = {c: {"model": m, "metadata_metric": _model(c).metadata.get("metric"),
                   "trained_snr_db": _model(c).config.snr_db, "train_channel": _model(c).config.channel}
               for m, c in pairs}
+    for c in cfg.snr_checkpoints:
+        models[c] = {"model": "deepjscc", "metadata_metric": _model(c).metadata.get("metric"),
+                     "trained_snr_db": _model(c).config.snr_db, "train_channel": _model(c).config.channel}
     ckpts = {m: cs[0] for m, cs in cfg.checkpoints.items() if cs}  # first checkpoint: SNR sweep, pictures
 
     # PSNR / MS-SSIM versus SPP at snr_db AWGN
@@ -250,6 +259,10 @@ def run(config: VlsccSweepConfig | dict | None = None, *, workers: int = 1, clus
         st = [dict(method=cfg.method(cfg.fidelity), system=cfg.separation(float(spp_snr), ch, cfg.fidelity), images=cfg.images,
                    image=n, snr_db=float(s), seed=cfg.seed + i)
               for ch in cfg.channels for s in cfg.snr_grid for i, n in enumerate(names)]
+        for c in cfg.snr_checkpoints:
+            lt += [dict(method=f"deepjscc_{_model(c).config.channel}", checkpoint=c, images=cfg.images, image=n,
+                        snr_db=float(s), channel=ch, seed=cfg.seed + i)
+                   for ch in cfg.channels for s in cfg.snr_grid for i, n in enumerate(names)]
         snr_records = [learned_task(t) for t in lt]
         snr_records += map_tasks(separation_task, st, workers=workers, cluster=cluster, desc="vlscc snr", progress=progress)
 
