@@ -61,6 +61,7 @@ def test_bit_accounting(setup):
     assert not pipe[(packed.stream_bits + packed.framing_bits) // 8 :].strip(b"\x00")
     acc = packed.accounting()
     assert acc["channel_bits"] == packed.channel_bits and acc["bits_per_interval"] == 4800
+    assert sum(acc["frame_bits"]) == packed.stream_bits
 
 
 def test_cbler0_decodes_like_the_clean_encode(setup):

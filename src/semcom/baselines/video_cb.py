@@ -287,7 +287,8 @@ class PackedVideo:
         """The bit budget as a dict (all in bits per video, and kbit/s)."""
         return {"channel_bits": self.channel_bits, "stream_bits": self.stream_bits, "framing_bits": self.framing_bits,
                 "padding_bits": self.padding_bits, "matched_kbps": self.matched_kbps, "stream_kbps": self.stream_kbps,
-                "bits_per_interval": self.grant.total_bits, "frames": self.shape[0], "fps": self.fps}
+                "bits_per_interval": self.grant.total_bits, "frames": self.shape[0], "fps": self.fps,
+                "frame_bits": [8 * b for b in self.frame_bytes]}
 
 
 @dataclasses.dataclass(frozen=True)
