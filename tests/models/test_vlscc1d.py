@@ -9,7 +9,14 @@ import torch
 
 from semcom.channel import AWGNChannel
 from semcom.errors import ConfigError, InputError
-from semcom.models import SCC1D, VLSCC1D, SNROutOfRangeWarning, SymbolPayload, build_model, jscc_channel
+from semcom.models import (
+    SCC1D,
+    VLSCC1D,
+    SNROutOfRangeWarning,
+    SymbolPayload,
+    build_model,
+    jscc_channel,
+)
 
 SMALL1 = {"dim": 12, "hidden": 16, "n_symbols": 30, "snr_range_db": [-5.0, 15.0]}
 

@@ -59,7 +59,7 @@ from semcom.utils import from_dict
 
 from ._common import DataUnavailableError
 
-__all__ = ["SUBSET", "augment_shapes", "LandmarkSourceConfig", "LandmarkVectorizer", "LandmarkVectors", "cache_dir", "load_landmark_vectors"]
+__all__ = ["SUBSET", "LandmarkSourceConfig", "LandmarkVectorizer", "LandmarkVectors", "augment_shapes", "cache_dir", "load_landmark_vectors"]
 
 
 def _subset() -> tuple[int, ...]:
@@ -197,7 +197,7 @@ class LandmarkVectorizer:
         return np.concatenate([c * w, (r * w)[:, None], u.reshape(len(pts), -1)], axis=1)
 
     @classmethod
-    def fit(cls, pts: np.ndarray) -> "LandmarkVectorizer":
+    def fit(cls, pts: np.ndarray) -> LandmarkVectorizer:
         """Fit ``r_bar``, the mean vector and the scale on training landmarks ``[M, K, 2]`` (pixels)."""
         pts = np.asarray(pts, dtype=np.float64)
         if pts.ndim != 3 or len(pts) < 2:

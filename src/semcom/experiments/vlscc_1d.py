@@ -38,8 +38,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -78,7 +78,7 @@ class Vlscc1dConfig:
         if self.channel not in ("awgn", "rayleigh"):
             raise ConfigError(f"channel must be 'awgn' or 'rayleigh', got {self.channel!r}")
 
-    def quick(self) -> "Vlscc1dConfig":
+    def quick(self) -> Vlscc1dConfig:
         return dataclasses.replace(self, snr_grid=[-5.0, 5.0, 15.0], seeds=[0])
 
 

@@ -52,8 +52,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from semcom.errors import ConfigError, InputError
-from semcom.layers import kept_symbols, masked_power_normalize, power_normalize, quantize_rate, rate_mask
-from semcom.layers import side_bits_per_index
+from semcom.layers import (
+    kept_symbols,
+    masked_power_normalize,
+    power_normalize,
+    quantize_rate,
+    rate_mask,
+    side_bits_per_index,
+)
 from semcom.models.deepjscc import LearnedJSCC, SymbolPayload, jscc_channel
 
 

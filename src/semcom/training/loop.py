@@ -334,7 +334,7 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
                               "resume); remove it or drop --resume")
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
-        sampler.load_state(st["sampler_state"] if "sampler_state" in st else None)
+        sampler.load_state(st.get("sampler_state"))
         noise_gen.set_state(st["noise_rng"].to(noise_gen.get_state().device) if hasattr(st["noise_rng"], "to") else st["noise_rng"])
         step, elapsed, gamma, history = st["step"], st["elapsed_s"], st["gamma"], st["history"]
 
