@@ -1,7 +1,12 @@
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+
+# Shared test helpers (tests/*_helpers.py) import by name under --import-mode=importlib.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Tests run single-threaded per process: deterministic and friendly to 2-core CI machines.
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))

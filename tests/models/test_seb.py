@@ -1,16 +1,15 @@
 """Seb codec (f_quant, s_idx bits, UEP classes and their MCS, KB version check) and the learned f_SE/f_TP."""
 
-import functools
 import math
 
 import pytest
 import torch
+from seb_helpers import codec, photo, pixel_kb
 
-from semcom.data import test_images
 from semcom.errors import ConfigError, InputError
 from semcom.link.result import LinkResult
 from semcom.metrics import psnr
-from semcom.semantics.kb import KBVersionError, KnowledgeBase
+from semcom.semantics.kb import KBVersionError
 from semcom.semantics.seb import (
     HEADER_FIXED_BITS,
     PixelExtractor,
@@ -26,26 +25,6 @@ from semcom.semantics.seb import (
 from semcom.models.seb import pretrained_seb_path
 
 CHECKPOINT = pretrained_seb_path()
-
-
-@functools.lru_cache(maxsize=None)
-def photo(name="astronaut", size=128):
-    (im,) = test_images([name], size=size)
-    return im.image
-
-
-@functools.lru_cache(maxsize=None)
-def pixel_kb():
-    ext = PixelExtractor(8)
-    imgs = [photo(n, 256) for n in ("astronaut", "coffee")]
-    fine = torch.cat([ext.encode(image_to_patches(x, 8)) for x in imgs])
-    coarse = torch.cat([ext.encode(torch.nn.functional.avg_pool2d(image_to_patches(x, 16), 2)) for x in imgs])
-    return KnowledgeBase.build(torch.cat([fine, coarse]), sizes=[128, 32], seed=0), ext
-
-
-def codec(**cfg):
-    kb, ext = pixel_kb()
-    return SebCodec(kb, ext, SebCodecConfig(fine_patch=8, coarse_patch=16, **cfg))
 
 
 class RecordingLink:

@@ -1,46 +1,21 @@
 """Seb over the protocol stack (headers in the CBR, loss isolation) and Seb-wise UEP (index assignment)."""
 
-import functools
 import math
 
 import pytest
 import torch
+from seb_helpers import codec, photo, pixel_kb
 
-from semcom.data import test_images
 from semcom.errors import ConfigError
 from semcom.link.result import LinkResult
-from semcom.semantics.kb import KnowledgeBase
 from semcom.semantics.seb import (
-    PixelExtractor,
-    SebCodec,
     SebCodecConfig,
-    image_to_patches,
     index_assignment_objective,
     robust_index_assignment,
     send_over_stack,
     stack_flows,
 )
 from semcom.stack import SemanticUplink, StackConfig
-
-
-@functools.lru_cache(maxsize=None)
-def photo(name="astronaut", size=128):
-    (im,) = test_images([name], size=size)
-    return im.image
-
-
-@functools.lru_cache(maxsize=None)
-def pixel_kb():
-    ext = PixelExtractor(8)
-    imgs = [photo(n, 256) for n in ("astronaut", "coffee")]
-    fine = torch.cat([ext.encode(image_to_patches(x, 8)) for x in imgs])
-    coarse = torch.cat([ext.encode(torch.nn.functional.avg_pool2d(image_to_patches(x, 16), 2)) for x in imgs])
-    return KnowledgeBase.build(torch.cat([fine, coarse]), sizes=[128, 32], seed=0), ext
-
-
-def codec(**cfg):
-    kb, ext = pixel_kb()
-    return SebCodec(kb, ext, SebCodecConfig(fine_patch=8, coarse_patch=16, **cfg))
 
 
 class ScriptedLink:
