@@ -152,3 +152,27 @@ def test_demo_section(tmp_path):
     assert info["concealer"] == ("fc" if _has_fc_checkpoint() else "hold_last")
     assert info["cells"][0]["h265"]["decoded"] == 1.0
     assert any("prt" in p for p in rep.parts)
+
+
+@needs_mediapipe
+@needs_keypoint
+def test_committed_results_reproduce():
+    """A few runs of the committed default sweep, re-run from its recorded config, give the same numbers."""
+    import dataclasses
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "results" / "prt" / "sweep.json"
+    if not path.is_file():
+        pytest.skip("results/prt/sweep.json is not in this checkout")
+    saved = json.loads(path.read_text())
+    cfg = ps.SweepConfig.from_dict(saved["provenance"]["config"])
+    cfg_json = json.dumps(dataclasses.asdict(cfg), sort_keys=True)
+    sem = {(r["test"], r["allocator"], r["concealer"], r["point"], r["seed"]): r for r in saved["data"]["runs"]["semantic"]}
+    for key in ((3, "cidh", "fc", 0.8, 0), (2, "ffh", "fc", 0.5, 1)):
+        got = ps._semantic_task({"cfg": cfg_json, **dict(zip(("test", "allocator", "concealer", "point", "seed"), key))})
+        for m in ("ald", "psnr", "ssim", "w_rho", "cbler_measured"):
+            assert got[m] == pytest.approx(sem[key][m], rel=1e-5, abs=1e-6), (key, m)
+    h = {(r["test"], r["point"], r["seed"]): r for r in saved["data"]["runs"]["h265"] if r.get("kbps") is None}
+    got = ps._h265_task({"cfg": cfg_json, "test": 3, "point": 0.0, "seed": 0})
+    for m in ("psnr", "ssim", "decoded"):
+        assert got[m] == pytest.approx(h[(3, 0.0, 0)][m], rel=1e-5), m
