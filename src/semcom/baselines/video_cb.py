@@ -99,19 +99,12 @@ _LOW_DELAY_X265 = "bframes=0:repeat-headers=1:open-gop=0:info=0"
 class LowDelayH265(VideoCodec):
     """:class:`VideoCodec` ``"h265"`` with the low-delay x265 settings of a video call.
 
-    Adds ``bframes=0:repeat-headers=1:open-gop=0:info=0`` to the x265 parameters the parent builds
-    (same ffmpeg command and guarded run otherwise; ``VideoCodec`` has no switch for them).
+    Adds ``bframes=0:repeat-headers=1:open-gop=0:info=0`` to the x265 parameters (``encoder_params``);
+    the same ffmpeg command and guarded run otherwise.
     """
 
     def __init__(self, preset: str = "medium", gop: int | None = None, timeout_s: float = 60.0):
-        super().__init__("h265", preset=preset, gop=gop, timeout_s=timeout_s)
-
-    def _run(self, cmd: list[str], data: bytes):
-        if "-x265-params" in cmd:
-            cmd = list(cmd)
-            i = cmd.index("-x265-params")
-            cmd[i + 1] = f"{cmd[i + 1]}:{_LOW_DELAY_X265}"
-        return super()._run(cmd, data)
+        super().__init__("h265", preset=preset, gop=gop, timeout_s=timeout_s, encoder_params=_LOW_DELAY_X265)
 
 
 # --------------------------------------------------------------------------------------------

@@ -89,13 +89,16 @@ class VideoCodec:
         chroma: 420 (default, what video conferencing sends; caps PSNR on saturated colours, e.g.
             about 34 dB on the ``rocket`` photo at any rate) or 444.
         timeout_s: time limit of one ffmpeg run, seconds.
+        encoder_params: extra ``key=value`` settings appended to the encoder's parameter string
+            (``-x265-params`` / ``-x264-params``), e.g. ``"bframes=0:repeat-headers=1"``.
 
     Frames: ``[T, 3, H, W]`` float in [0, 1], even ``H``, ``W`` >= 8; ``fps`` in frames per second;
     ``kbps`` in kilobits (1000 bits) per second. Same input, same bytes (single-threaded encoders).
     """
 
     def __init__(
-        self, standard: str = "h265", preset: str = "medium", gop: int | None = None, chroma: int = 420, timeout_s: float = 60.0
+        self, standard: str = "h265", preset: str = "medium", gop: int | None = None, chroma: int = 420, timeout_s: float = 60.0,
+        encoder_params: str = "",
     ):
         if chroma not in (420, 444):
             raise InputError(f"chroma must be 420 or 444, got {chroma!r}")
@@ -104,7 +107,10 @@ class VideoCodec:
             raise InputError(f"standard must be one of {sorted(_STANDARDS)}, got {standard!r}")
         if gop is not None and (isinstance(gop, bool) or not isinstance(gop, int) or gop < 1):
             raise InputError(f"gop must be a positive int, got {gop!r}")
+        if not isinstance(encoder_params, str) or any(c in encoder_params for c in " \n\t"):
+            raise InputError(f"encoder_params must be a 'key=value:key=value' string, got {encoder_params!r}")
         self.standard, self.preset, self.gop, self.timeout_s = standard, str(preset), gop, float(timeout_s)
+        self.encoder_params = encoder_params.strip(":")
         self.name = standard
         self._lib, self._fmt = _STANDARDS[standard]
 
@@ -122,10 +128,12 @@ class VideoCodec:
     def _encode_u8(self, u8: np.ndarray, fps: float, kbps: float) -> bytes:
         t, h, w, _ = u8.shape
         rate = max(1, int(round(kbps)))
+        extra = f":{self.encoder_params}" if self.encoder_params else ""
         if self._lib == "libx265":
-            params = ["-x265-params", f"log-level=error:pools=1:frame-threads=1:strict-cbr=1:vbv-maxrate={rate}:vbv-bufsize={rate}"]
+            params = ["-x265-params",
+                      f"log-level=error:pools=1:frame-threads=1:strict-cbr=1:vbv-maxrate={rate}:vbv-bufsize={rate}{extra}"]
         else:
-            params = ["-threads", "1", "-x264-params", f"nal-hrd=cbr:vbv-maxrate={rate}:vbv-bufsize={rate}"]
+            params = ["-threads", "1", "-x264-params", f"nal-hrd=cbr:vbv-maxrate={rate}:vbv-bufsize={rate}{extra}"]
         if self.gop is not None:
             params += ["-g", str(self.gop)]
         cmd = [
