@@ -14,6 +14,7 @@ says otherwise.
     semcom prt train-concealer        train the prt error concealer (fully connected, 2 x 80 ReLU)
     semcom prt keypoint               checks of the keypoint application (detector, synthesiser, concealers)
     semcom vlscc sweep                learned JSCC versus the separation baseline
+    semcom vlscc 1d                   VL-SCC 1D versus SCC 1D on face-landmark vectors
     semcom seb sweep | kb-update | granularity    the seb experiments
 """
 
@@ -37,6 +38,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("prt", "train-concealer"), "semcom.experiments.prt_concealer", "train the prt error concealer (fully connected, 2 x 80 ReLU)", True),
     (("prt", "keypoint"), "semcom.experiments.prt_keypoint", "prt keypoint application checks (detector, synthesiser ALD, importance, concealers)", True),
     (("vlscc", "sweep"), "semcom.experiments.vlscc_sweep", "learned JSCC (VL-SCC, SCC, DeepJSCC) versus HEIF + 5G LDPC", True),
+    (("vlscc", "1d"), "semcom.experiments.vlscc_1d", "VL-SCC 1D versus SCC 1D on face-landmark vectors: landmark error versus SNR", True),
     (("seb", "sweep"), "semcom.experiments.seb_sweep", "seb with UEP / random UEP / no UEP versus codecs over the link", True),
     (("seb", "kb-update"), "semcom.experiments.seb_kb_update", "seb knowledge-base update under changing intent", True),
     (("seb", "granularity"), "semcom.experiments.seb_granularity", "seb fine-Seb ratio versus CBR, quality and accuracy", True),
