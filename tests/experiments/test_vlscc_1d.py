@@ -103,3 +103,16 @@ def test_demo_section_adds_a_section(tmp_path, monkeypatch):
     assert out["available"] and (tmp_path / "vlscc1d.json").is_file()
     kinds = [i[0] for i in rep.items]
     assert kinds[0] == "h" and "t" in kinds and kinds.count("i") == 2
+
+
+def test_checkpoint_given_as_a_file(tmp_path):
+    import shutil
+
+    from semcom.models import checkpoint_dir
+
+    pt = tmp_path / "replicate.pt"
+    shutil.copyfile(checkpoint_dir() / "scc1d_landmarks_n16.pt", pt)
+    res = vlscc_1d.run({"checkpoints": {"scc1d": [str(pt)]}, "snr_grid": [5.0], "seeds": [0]}, progress=False)
+    (row,) = res.data["summary"]
+    assert row["checkpoint"] == str(pt) and row["channel_uses"] == 16
+    assert res.data["claims"]["vlscc_beats_scc_at_equal_budget"] == {}

@@ -57,7 +57,9 @@ LABELS = {"vlscc1d": "VL-SCC 1D", "scc1d": "SCC 1D"}
 class Vlscc1dConfig:
     """Experiment configuration.
 
-    checkpoints: committed checkpoints per model (``vlscc1d``: one; ``scc1d``: one per fixed length).
+    checkpoints: checkpoints per model (``vlscc1d``: one or more; ``scc1d``: one per fixed length): a
+        committed checkpoint's name, or the path of a ``.pt`` written by ``semcom train`` (e.g. a
+        replicate trained with another ``--seed``).
     snr_grid: SNRs in dB. channel: ``"awgn"`` or ``"rayleigh"`` (block, one coefficient per vector).
     seeds: channel-noise seeds per SNR. data: the :class:`LandmarkSourceConfig` (``{}``: default).
     """
@@ -106,13 +108,13 @@ def run(config: Vlscc1dConfig | dict | None = None, *, progress: bool = True) ->
     from tqdm import tqdm
 
     from semcom.data.landmark_vectors import load_landmark_vectors
-    from semcom.models import load_pretrained
+    from semcom.models import load_checkpoint, load_pretrained
     from semcom.training.loop import evaluate_vectors
 
     cfg = config if isinstance(config, Vlscc1dConfig) else from_dict(Vlscc1dConfig, config or {})
     data = load_landmark_vectors(cfg.data, progress=progress)
     ckpts = [(m, c) for m, cs in cfg.checkpoints.items() for c in cs]
-    models = {c: load_pretrained(c) for _, c in ckpts}
+    models = {c: (load_checkpoint(c) if c.endswith(".pt") else load_pretrained(c)) for _, c in ckpts}
     for c, m in models.items():
         if m.config.dim != data.dim:
             raise ConfigError(f"checkpoint {c} codes vectors of {m.config.dim}, the source has {data.dim}")
