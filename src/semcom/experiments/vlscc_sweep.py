@@ -8,7 +8,7 @@ with the committed checkpoints (:func:`semcom.models.load_pretrained`):
   operating point each), HEIF + 5G LDPC with 16QAM rate 2/3 over the bit-true link, and HEIF
   over the capacity bound, at every SPP of ``spp_grid``. VL-SCC's SPP counts its side link
   (4 bits per 16x16 block at 1 bit per channel use).
-* **PSNR versus SNR** for DeepJSCC (trained at 10 dB AWGN; evaluated on AWGN and on block
+* **PSNR versus SNR** for DeepJSCC (the first checkpoint of its list, trained at 10 dB AWGN; evaluated on AWGN and on block
   Rayleigh with one coefficient per image and perfect CSI) and HEIF + LDPC at the same SPP
   (one fading coefficient per transport block = per image): the separation baseline's cliff and
   DeepJSCC's graceful degradation.
@@ -71,7 +71,7 @@ class VlsccSweepConfig:
     channels: list = dataclasses.field(default_factory=lambda: ["awgn", "rayleigh"])
     checkpoints: dict = dataclasses.field(default_factory=lambda: {
         "vlscc2d": ["vlscc2d_awgn10", "vlscc2d_awgn10_low"], "scc": ["scc_awgn10_spp0125", "scc_awgn10_spp00625"],
-        "deepjscc": ["deepjscc_awgn10_spp0125"]})
+        "deepjscc": ["deepjscc_awgn10_spp0125_long", "deepjscc_awgn10_spp0125"]})
     codec: str = "heif"
     modulation_order: int = 4
     code_rate: float = 2 / 3
