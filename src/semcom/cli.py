@@ -7,7 +7,7 @@ says otherwise.
     semcom demo                       the main job: separation baselines over the 5G link, HTML report
     semcom link                       BLER versus SNR per MCS and channel (bit-true or abstracted)
     semcom baseline                   PSNR / MS-SSIM versus SNR for classical codecs over the link
-    semcom train MODEL --config F     train deepjscc, vlscc2d, scc (JSCC trainer) or seb (its extractor)
+    semcom train MODEL --config F     train deepjscc, vlscc2d, scc, vlscc1d, scc1d (JSCC trainer) or seb (its extractor)
     semcom bench ldpc                 fast LDPC decoder versus Sionna's (throughput, BLER)
     semcom prt table1                 prt allocators versus the paper's Table I
     semcom prt sweep                  keypoint video conferencing: ALD / PSNR / SSIM versus CBLER, and H.265
@@ -31,7 +31,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("demo",), "semcom.experiments.demo", "run the main job and write the HTML report", False),
     (("link",), "semcom.experiments.link_bler", "code-block error rate versus SNR over the 5G NR link", False),
     (("baseline",), "semcom.experiments.separation_sweep", "classical codec + 5G LDPC + QAM versus SNR", False),
-    (("train",), "semcom.cli", "train a learned model: semcom train {deepjscc,vlscc2d,scc,seb} --config ...", True),
+    (("train",), "semcom.cli", "train a learned model: semcom train {deepjscc,vlscc2d,scc,vlscc1d,scc1d,seb} --config ...", True),
     (("bench", "ldpc"), "semcom.experiments.bench_ldpc", "fast LDPC decoder versus Sionna's", True),
     (("prt", "table1"), "semcom.experiments.prt_table1", "prt allocators versus the paper's Table I", True),
     (("prt", "sweep"), "semcom.experiments.prt_sweep", "keypoint video conferencing over code blocks versus H.265 (Figs. 2-4)", True),

@@ -10,7 +10,8 @@ What it runs (defaults sized for a 2-core laptop CPU, a few minutes):
    capacity-achieving code, AWGN and block Rayleigh, PSNR and MS-SSIM versus SNR at one CBR.
 3. Reconstructions side by side at a few SNRs.
 4. Learned JSCC (VL-SCC, SCC, DeepJSCC from the committed checkpoints) against HEIF + 5G LDPC at the
-   same SPP (:func:`semcom.experiments.vlscc_sweep.demo_section`), and a Seb section (reconstruction,
+   same SPP (:func:`semcom.experiments.vlscc_sweep.demo_section`), VL-SCC 1D against SCC 1D on
+   face-landmark vectors (:func:`semcom.experiments.vlscc_1d.demo_section`), and a Seb section (reconstruction,
    importance and fine/coarse maps, :func:`semcom.experiments.seb_sweep.demo_section`);
    ``learned=False`` skips both.
 5. Keypoint video conferencing (prt): a strip of frames of the talking-head clip at 0 %, 50 % and
@@ -166,6 +167,9 @@ def write_report(res: Results, out_dir: str | Path) -> Path:
         t = time.perf_counter()
         info = vlscc_sweep.demo_section(rep, out_dir / "vlscc", quick=bool(cfg.get("quick")))
         res.data["learned_jscc"] = {k: v for k, v in info.items() if k != "figures"}
+        from semcom.experiments import vlscc_1d
+
+        res.data["vlscc1d"] = vlscc_1d.demo_section(rep, out_dir / "vlscc", quick=bool(cfg.get("quick")))
         res.data["timings"]["learned_jscc_s"] = time.perf_counter() - t
         res.data["timings"]["total_s"] += res.data["timings"]["learned_jscc_s"]
 
