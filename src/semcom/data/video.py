@@ -117,7 +117,7 @@ def write_video(
     Example:
         >>> import torch
         >>> x = torch.rand(5, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-        >>> p = write_video(x, "/tmp/semcom_doctest.mp4", fps=10)  # doctest: +SKIP
+        >>> p = write_video(x, "clip.mp4", fps=10)  # doctest: +SKIP
         >>> read_video(p).shape  # doctest: +SKIP
         torch.Size([5, 3, 32, 32])
     """

@@ -22,7 +22,7 @@ Example (a tiny run, a few seconds):
     >>> from semcom.training import TrainConfig, train
     >>> cfg = TrainConfig(model="deepjscc", model_config={"hidden_channels": 8, "latent_channels": 4},
     ...                   crop_size=32, batch_size=2, steps=2, eval_images="tiny", eval_size=64)
-    >>> out = train(cfg, "/tmp/semcom-train-doc", progress=False)     # doctest: +SKIP
+    >>> out = train(cfg, "runs/doc-train", progress=False)     # doctest: +SKIP
     >>> sorted(out["metric"])                                          # doctest: +SKIP
     ['ms_ssim', 'psnr_db', 'spp']
 """
