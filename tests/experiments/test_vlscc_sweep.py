@@ -13,8 +13,10 @@ from semcom.models import list_pretrained
 
 NEEDED = {c for _, c in V.VlsccSweepConfig().learned()} | set(V.VlsccSweepConfig().snr_checkpoints)
 SNR_ONLY = set(V.VlsccSweepConfig().snr_checkpoints)
-pytestmark = pytest.mark.skipif(not NEEDED <= set(list_pretrained()),
-                                reason=f"committed checkpoints {sorted(NEEDED)} missing")
+pytestmark = [
+    pytest.mark.usefixtures("one_torch_thread"),
+    pytest.mark.skipif(not NEEDED <= set(list_pretrained()), reason=f"committed checkpoints {sorted(NEEDED)} missing"),
+]
 
 SMALL = dict(snr_grid=[4.0, 12.0], spp_grid=[0.125], channels=["awgn", "rayleigh"], fidelity="bler_table")
 
@@ -31,14 +33,6 @@ def one_image(tmp_path_factory):
     arr = (im.image[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
     Image.fromarray(arr).save(d / f"{im.name}.png")
     return str(d)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_sweep_small_grid(tmp_path, one_image):

@@ -16,12 +16,7 @@ from semcom.link import BLERTableLink, MCS, NRLink
 K = 1480
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def table_crossing(link: BLERTableLink, target: float = 0.1) -> float:

@@ -10,13 +10,7 @@ from semcom.link import MCS, NRLink, noise_variance
 from semcom.link.base import complex_normal
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Sionna's BP decoder is 5-10x slower with 2 threads on a loaded 2-core machine.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _bits(shape, seed=0):

@@ -13,12 +13,7 @@ from semcom.training import LossConfig, TrainConfig, jscc_loss, train
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.json"))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_configs_exist_and_parse():
