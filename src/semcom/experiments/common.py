@@ -57,6 +57,20 @@ def load_config_file(path: str | None) -> dict:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
 
 
+def config_with_overrides(args: argparse.Namespace, keys: tuple[str, ...] = ("steps", "out", "seed", "threads"),
+                          flags: tuple[str, ...] = ("install",)) -> dict:
+    """The ``--config`` file's dict, with each command-line option in ``keys`` that was given
+    (not None) and each true boolean flag in ``flags`` written over it."""
+    cfg = load_config_file(getattr(args, "config", None))
+    for key in keys:
+        if getattr(args, key, None) is not None:
+            cfg[key] = getattr(args, key)
+    for flag in flags:
+        if getattr(args, flag, False):
+            cfg[flag] = True
+    return cfg
+
+
 def parse_floats(text: str) -> list[float]:
     """``"0,2,4"`` or ``"0:10:2"`` (start:stop:step, stop included) -> list of floats."""
     text = text.strip()

@@ -56,7 +56,7 @@ import torch
 from semcom.data import faces
 from semcom.data.talking_head import TEST_PORTRAIT, TRAIN_PORTRAIT, talking_head_sequence
 from semcom.errors import ConfigError
-from semcom.experiments.common import load_config_file
+from semcom.experiments.common import config_with_overrides
 from semcom.experiments.results import Results, git_commit, provenance
 from semcom.models.concealer import ConcealerConfig, ConcealerNet, pretrained_concealer_path
 from semcom.semantics.keypoint import (
@@ -509,12 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "semcom/checkpoints/prt_concealer.pt")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
-    cfg = load_config_file(a.config)
-    for key in ("steps", "out", "seed", "threads"):
-        if getattr(a, key) is not None:
-            cfg[key] = getattr(a, key)
-    if a.install:
-        cfg["install"] = True
+    cfg = config_with_overrides(a)
     if a.no_progress:
         cfg["progress"] = False
     res = run(cfg)

@@ -35,7 +35,7 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from semcom.experiments.common import load_config_file
+from semcom.experiments.common import config_with_overrides
 from semcom.experiments.results import Results, provenance
 from semcom.models.seb import SebAutoencoder
 from semcom.semantics.seb import image_to_patches
@@ -209,12 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
     a = p.parse_args(argv)
-    cfg = load_config_file(a.config)
-    for key in ("steps", "out", "seed", "threads"):
-        if getattr(a, key) is not None:
-            cfg[key] = getattr(a, key)
-    if a.install:
-        cfg["install"] = True
+    cfg = config_with_overrides(a)
     res = run(cfg)
     res.save(Path(cfg.get("out") or DEFAULT_CHECKPOINT).parent, "seb_train.json")
     print(f"val PSNR {res.data['val_psnr_db']:.2f} dB after {res.data['steps']} steps")
