@@ -42,7 +42,12 @@ def test_sweep_small_grid(tmp_path, one_image):
     assert {"vlscc2d", "scc", "deepjscc", "heif+bler_table", "heif+capacity"} <= methods
     for r in d["spp"]["summary"]:
         assert r["n"] == 1 and 0 < r["spp"] < 1
-    assert len([r for r in d["spp"]["summary"] if r["method"] == "vlscc2d"]) == 2
+    by_method: dict = {}
+    for method, ck in V.VlsccSweepConfig().learned():
+        by_method.setdefault(method, []).append(ck)
+    for method, cks in by_method.items():
+        assert sorted(r["checkpoint"] for r in d["spp"]["summary"] if r["method"] == method) == sorted(cks)
+    assert {"vlscc2d_earlier", "scc_earlier"} <= methods  # the earlier recipe's checkpoints, a curve of their own
     # the learned points reproduce the checkpoint's own evaluation of that photo
     for ck, info in d["models"].items():
         if ck in SNR_ONLY:  # only in the PSNR-versus-SNR sweep
@@ -96,6 +101,10 @@ def test_bad_config():
         V.run({"checkpoints": {"vlscc2d": "no_such_checkpoint"}}, progress=False)
     with pytest.raises(ConfigError):
         V.run({"checkpoints": {"jpeg": ["x"]}}, progress=False)
+    with pytest.raises(ConfigError):
+        V.run({"earlier": {"jpeg": ["x"]}}, progress=False)
+    with pytest.raises(ConfigError):
+        V.run({"earlier": {"scc": ["no_such_checkpoint"]}}, progress=False)
     with pytest.raises(ConfigError):
         V.run({"snr_grid": [float("nan")]}, progress=False)
     with pytest.raises(ConfigError):

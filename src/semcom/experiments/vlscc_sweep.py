@@ -44,7 +44,9 @@ NAME = "vlscc"
 LABELS = {"vlscc2d": "VL-SCC", "scc": "SCC", "deepjscc": "DeepJSCC",
           "deepjscc_rayleigh": "DeepJSCC (trained on block Rayleigh)",
           "heif+ldpc": "HEIF + 5G LDPC (16QAM, 2/3)", "heif+bler_table": "HEIF + 5G LDPC (16QAM, 2/3; BLER-table link)",
-          "heif+erasure": "HEIF + 5G LDPC (16QAM, 2/3; erasure link)", "heif+capacity": "HEIF over capacity"}
+          "heif+erasure": "HEIF + 5G LDPC (16QAM, 2/3; erasure link)", "heif+capacity": "HEIF over capacity",
+          "vlscc2d_earlier": "VL-SCC (earlier: lr 1e-4, 18 min)", "scc_earlier": "SCC (earlier: lr 1e-4, 18 min)",
+          "deepjscc_earlier": "DeepJSCC (earlier)"}
 
 
 @dataclasses.dataclass
@@ -57,6 +59,9 @@ class VlsccSweepConfig:
     snr_grid, channels: the PSNR-versus-SNR sweep.
     checkpoints: committed checkpoints per learned model (a name or a list: one operating point each;
         an empty list skips the model).
+    earlier: more checkpoints per learned model, trained with an earlier recipe, reported in the
+        SPP comparison as method ``<model>_earlier`` (a curve of their own; not in the claims, the
+        pictures or the PSNR-versus-SNR sweep).
     codec, modulation_order, code_rate, fidelity, fading, link: the separation baseline
         (:class:`semcom.baselines.SeparationConfig`), 16QAM rate 2/3 bit-true as in the paper.
     snr_spp: SPP of the PSNR-versus-SNR sweep (default: DeepJSCC's).
@@ -70,8 +75,10 @@ class VlsccSweepConfig:
     snr_grid: list = dataclasses.field(default_factory=lambda: [-2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 20.0])
     channels: list = dataclasses.field(default_factory=lambda: ["awgn", "rayleigh"])
     checkpoints: dict = dataclasses.field(default_factory=lambda: {
-        "vlscc2d": ["vlscc2d_awgn10", "vlscc2d_awgn10_low"], "scc": ["scc_awgn10_spp0125", "scc_awgn10_spp00625"],
+        "vlscc2d": ["vlscc2d_awgn10_long"], "scc": ["scc_awgn10_spp0125_long"],
         "deepjscc": ["deepjscc_awgn10_spp0125_long", "deepjscc_awgn10_spp0125"]})
+    earlier: dict = dataclasses.field(default_factory=lambda: {
+        "vlscc2d": ["vlscc2d_awgn10", "vlscc2d_awgn10_low"], "scc": ["scc_awgn10_spp0125", "scc_awgn10_spp00625"]})
     codec: str = "heif"
     modulation_order: int = 4
     code_rate: float = 2 / 3
@@ -90,16 +97,21 @@ class VlsccSweepConfig:
                 raise ConfigError("SNR and SPP values must be finite")
         if any(float(s) <= 0 for s in self.spp_grid):
             raise ConfigError("spp_grid values must be positive")
-        unknown = set(self.checkpoints) - {"vlscc2d", "scc", "deepjscc"}
-        if unknown:
-            raise ConfigError(f"unknown learned model(s) {sorted(unknown)}")
-        self.checkpoints = {m: ([c] if isinstance(c, str) else list(c or [])) for m, c in self.checkpoints.items()}
+        for field in ("checkpoints", "earlier"):
+            value = getattr(self, field)
+            if not isinstance(value, dict):
+                raise ConfigError(f"{field} must map a learned model to checkpoint names")
+            unknown = set(value) - {"vlscc2d", "scc", "deepjscc"}
+            if unknown:
+                raise ConfigError(f"unknown learned model(s) {sorted(unknown)}")
+            setattr(self, field, {m: ([c] if isinstance(c, str) else list(c or [])) for m, c in value.items()})
         if not isinstance(self.snr_checkpoints, list) or not all(isinstance(c, str) for c in self.snr_checkpoints):
             raise ConfigError("snr_checkpoints must be a list of checkpoint names")
 
     def learned(self) -> list[tuple[str, str]]:
-        """``(model, checkpoint)`` pairs of the learned operating points."""
-        return [(m, c) for m, cs in self.checkpoints.items() for c in cs]
+        """``(method, checkpoint)`` pairs of the learned operating points (``earlier`` ones as ``<model>_earlier``)."""
+        return [(m, c) for m, cs in self.checkpoints.items() for c in cs] + \
+            [(f"{m}_earlier", c) for m, cs in self.earlier.items() for c in cs]
 
     def quick(self) -> "VlsccSweepConfig":
         """A small version (the demo's quick mode): fewer points, the BLER-table link instead of bit-true LDPC."""
@@ -233,7 +245,7 @@ def run(config: VlsccSweepConfig | dict | None = None, *, workers: int = 1, clus
     missing = sorted(c for c in [c for _, c in pairs] + list(cfg.snr_checkpoints) if c not in available)
     if missing:
         raise ConfigError(f"checkpoint(s) {missing} are not committed; available: {sorted(available)}")
-    models = {c: {"model": m, "metadata_metric": _model(c).metadata.get("metric"),
+    models = {c: {"model": m.removesuffix("_earlier"), "metadata_metric": _model(c).metadata.get("metric"),
                   "trained_snr_db": _model(c).config.snr_db, "train_channel": _model(c).config.channel}
               for m, c in pairs}
     for c in cfg.snr_checkpoints:
@@ -269,8 +281,9 @@ def run(config: VlsccSweepConfig | dict | None = None, *, workers: int = 1, clus
     rate_maps = rate_map_analysis(ckpts["vlscc2d"], cfg.images) if "vlscc2d" in ckpts else {}
     # one operating point per learned model (its SPP varies per image for VL-SCC); the
     # separation baselines are grouped per SPP of the grid
-    spp_summary = summarise([r for r in spp_records if r["method"] in ckpts], ("method", "checkpoint")) + \
-        summarise([r for r in spp_records if r["method"] not in ckpts], ("method", "spp"))
+    learned_methods = {m for m, _ in pairs}
+    spp_summary = summarise([r for r in spp_records if r["method"] in learned_methods], ("method", "checkpoint")) + \
+        summarise([r for r in spp_records if r["method"] not in learned_methods], ("method", "spp"))
     data = {
         "spp": {"snr_db": cfg.snr_db, "records": spp_records, "summary": spp_summary},
         "snr": {"records": snr_records, "summary": summarise(snr_records, ("method", "channel", "snr_db"))},
@@ -287,7 +300,8 @@ def check_claims(data: dict) -> dict:
 
     ``vlscc_beats_scc_at_equal_spp``: each VL-SCC point against SCC at the same SPP (PSNR linearly
     interpolated between SCC's points; below SCC's smallest SPP, against that point, which spends
-    more symbols; above its largest, not comparable). ``rate_follows_detail``: mean Spearman
+    more symbols; above its largest, against that point only if VL-SCC's PSNR is lower - SCC then
+    does better with fewer symbols - and otherwise not comparable). ``rate_follows_detail``: mean Spearman
     correlation of symbols per block with block detail is positive.
     """
     summ = data["spp"]["summary"]
@@ -298,13 +312,14 @@ def check_claims(data: dict) -> dict:
         xs, ys, ms = [r["spp"] for r in s], [r["psnr"] for r in s], [r["ms_ssim"] for r in s]
         points = []
         for r in v:
-            if r["spp"] > xs[-1] * 1.02:
+            above = r["spp"] > xs[-1] * 1.02
+            if above and r["psnr"] >= ys[-1]:
                 points.append({"checkpoint": r["checkpoint"], "vlscc_spp": r["spp"], "comparable": False})
                 continue
             scc_psnr = float(np.interp(r["spp"], xs, ys))
             scc_ms = float(np.interp(r["spp"], xs, ms))
             points.append({"checkpoint": r["checkpoint"], "vlscc_spp": r["spp"], "vlscc_psnr": r["psnr"],
-                           "vlscc_ms_ssim": r["ms_ssim"], "scc_psnr_at_spp": scc_psnr, "scc_ms_ssim_at_spp": scc_ms,
+                           "scc_spp_used": min(max(r["spp"], xs[0]), xs[-1]), "vlscc_ms_ssim": r["ms_ssim"], "scc_psnr_at_spp": scc_psnr, "scc_ms_ssim_at_spp": scc_ms,
                            "delta_psnr_db": r["psnr"] - scc_psnr, "comparable": True})
         comp = [p for p in points if p["comparable"]]
         claims["vlscc_beats_scc_at_equal_spp"] = {
@@ -345,8 +360,9 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
         for method in sorted({r["method"] for r in summ}):
             rows = sorted((r for r in summ if r["method"] == method), key=lambda r: r["spp"])
             xs, ys = [r["spp"] for r in rows], [r[metric] for r in rows]
-            style = "o-" if len(rows) > 1 else "*"
-            ax.plot(xs, ys, style, markersize=6 if len(rows) > 1 else 13, label=LABELS.get(method, method))
+            style = ("o--" if method.endswith("_earlier") else "o-") if len(rows) > 1 else "*"
+            ax.plot(xs, ys, style, markersize=6 if len(rows) > 1 else 13, label=LABELS.get(method, method),
+                    alpha=0.6 if method.endswith("_earlier") else 1.0)
         ax.set_xlabel("SPP (complex symbols per pixel)")
         ax.set_ylabel(label)
         ax.set_title(f"{label} vs SPP, AWGN {data['spp']['snr_db']:g} dB")
