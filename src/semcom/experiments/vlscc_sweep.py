@@ -75,7 +75,7 @@ class VlsccSweepConfig:
     snr_grid: list = dataclasses.field(default_factory=lambda: [-2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 20.0])
     channels: list = dataclasses.field(default_factory=lambda: ["awgn", "rayleigh"])
     checkpoints: dict = dataclasses.field(default_factory=lambda: {
-        "vlscc2d": ["vlscc2d_awgn10_long"], "scc": ["scc_awgn10_spp0125_long"],
+        "vlscc2d": ["vlscc2d_awgn10_long", "vlscc2d_awgn10_low_long"], "scc": ["scc_awgn10_spp0125_long"],
         "deepjscc": ["deepjscc_awgn10_spp0125_long", "deepjscc_awgn10_spp0125"]})
     earlier: dict = dataclasses.field(default_factory=lambda: {
         "vlscc2d": ["vlscc2d_awgn10", "vlscc2d_awgn10_low"], "scc": ["scc_awgn10_spp0125", "scc_awgn10_spp00625"]})
