@@ -469,7 +469,7 @@ def demo_section(report, out_dir: str | Path, quick: bool = False) -> dict:
         "Images sent over an analog AWGN channel at 10 dB by learned joint source-channel coders trained here "
         f"on 2 CPU cores, against HEIF + 5G LDPC (16QAM, rate 2/3, {cfg.fidelity} link) and HEIF over the capacity "
         "bound. SPP counts every channel use, VL-SCC's side link included. The learned models were trained for "
-        "12-22 minutes each on shared CPU cores; see docs/vlscc.md for how far that is from converged.")
+        "10-22 minutes each on shared CPU cores; see docs/vlscc.md for how far that is from converged.")
     rows = [[r["label"] + (f" ({r['checkpoint']})" if "checkpoint" in r else ""), r["spp"], r["psnr"], r["ms_ssim"],
              r["failure_rate"]] for r in d["spp"]["summary"]]
     report.table(["method", "SPP", "PSNR [dB]", "MS-SSIM", "failure rate"], rows)
