@@ -89,7 +89,7 @@ def run_task(task: dict) -> dict:
     return {
         "codec": task["system"]["codec"],
         "channel": task["system"]["channel"],
-        "fidelity": "adaptive" if task["system"]["link_adaptation"] else task["system"]["fidelity"],
+        "fidelity": "adaptive" if task["system"].get("link_adaptation") else task["system"]["fidelity"],
         "mcs": out.mcs,
         "snr_db": task["snr_db"],
         "image": task["image"],

@@ -151,30 +151,15 @@ def learned_task(task: dict) -> dict:
             "extrapolated": out.extrapolated}
 
 
-@functools.lru_cache(maxsize=32)
-def _separation(config_json: str):
-    import json
-
-    from semcom.baselines import SeparationSystem
-
-    return SeparationSystem(json.loads(config_json))
-
-
 def separation_task(task: dict) -> dict:
-    """One image through :class:`semcom.baselines.SeparationSystem` (module level: picklable)."""
-    import json
+    """One image through the separation baseline: :func:`semcom.experiments.separation_sweep.run_task`,
+    its record renamed to this sweep's fields (module level: picklable)."""
+    from semcom.experiments.separation_sweep import run_task
 
-    from semcom import metrics
-
-    images = {n: img for n, img, _ in load_image_set(task["images"])}
-    img = images[task["image"]]
-    out = _separation(json.dumps(task["system"], sort_keys=True)).transmit(img, task["snr_db"], seed=task["seed"])
-    h, w = img.shape[-2:]
-    y = out.image.clamp(0, 1)
-    return {"method": task["method"], "channel": task["system"]["channel"], "snr_db": task["snr_db"],
-            "image": task["image"], "seed": task["seed"], "status": out.status,
-            "psnr": float(metrics.psnr(img, y)[0]), "ms_ssim": float(metrics.ms_ssim(img, y)[0]),
-            "spp": task["system"]["cbr"] * 3, "spp_spent": out.channel_uses / (h * w), "bpp": out.bpp}
+    r = run_task(task)
+    return {"method": task["method"], "channel": r["channel"], "snr_db": r["snr_db"], "image": r["image"],
+            "seed": r["seed"], "status": r["status"], "psnr": r["psnr"], "ms_ssim": r["ms_ssim"],
+            "spp": task["system"]["cbr"] * 3, "spp_spent": 3 * r["cbr_spent"], "bpp": r["bpp"]}
 
 
 def _mean(rows: list[dict], key: str) -> float:
@@ -414,6 +399,7 @@ def reconstructions(cfg: VlsccSweepConfig, out_dir: str | Path, image_index: int
     """One photo sent by every method at about the same SPP (HEIF at VL-SCC's SPP), side by side."""
     import json as _json
 
+    from semcom.experiments import separation_sweep
     from semcom.metrics import psnr
     from semcom.report.plots import image_grid
 
@@ -432,7 +418,7 @@ def reconstructions(cfg: VlsccSweepConfig, out_dir: str | Path, image_index: int
         y = out.image.clamp(0, 1)
         items.append((f"{LABELS[method]}\nSPP {out.spp:.3f}, {float(psnr(img, y)[0]):.2f} dB", y[0].permute(1, 2, 0).numpy()))
     spp = spp_ref or 0.125
-    sys = _separation(_json.dumps(cfg.separation(spp, "awgn", cfg.fidelity), sort_keys=True))
+    sys = separation_sweep._system(_json.dumps(cfg.separation(spp, "awgn", cfg.fidelity), sort_keys=True))
     o = sys.transmit(img, cfg.snr_db, seed=cfg.seed)
     items.append((f"{LABELS.get(cfg.method(cfg.fidelity), cfg.method(cfg.fidelity))}\nSPP {spp:.3f}, {float(psnr(img, o.image)[0]):.2f} dB ({o.status})",
                   o.image[0].permute(1, 2, 0).numpy()))
