@@ -19,3 +19,8 @@ class CodecError(SemcomError):
 
 class LinkError(SemcomError, ValueError):
     """The digital link was configured or called inconsistently (unsupported MCS, bad payload...)."""
+
+
+class CheckpointError(SemcomError, ValueError):
+    """A checkpoint or its metadata is corrupt, truncated, tampered with (SHA-256 mismatch), or needs
+    code execution to load (anything ``torch.load(..., weights_only=True)`` refuses)."""
