@@ -48,6 +48,7 @@ __all__ = [
     "kdf",
     "root_key",
     "session_bytes",
+    "session_id",
     "session_key",
     "up_keys",
     "derive_keys",
@@ -179,6 +180,26 @@ def session_bytes(session: int | bytes) -> bytes:
             raise InputError(f"a bytes session id must have 1..1024 octets, got {len(session)}")
         return bytes(session)
     return _uint(session, 4, "session")
+
+
+def session_id(*parts: object) -> bytes:
+    """A bytes session identifier naming one transmission by ``parts`` (e.g. run seed, image
+    index, seed, SNR, variant): each part's ``str`` in UTF-8, prefixed by its 2-byte length, so
+    distinct tuples give distinct identifiers (the encoding is injective) and runs stay
+    deterministic.
+
+    Example::
+
+        >>> session_id(0, 3, "stack") != session_id(0, 33, "stack") and session_id("a", "bc") != session_id("ab", "c")
+        True
+    """
+    out = bytearray()
+    for p in parts:
+        raw = str(p).encode("utf-8")
+        if len(raw) > 1024:
+            raise InputError("a session id part is longer than 1024 octets")
+        out += len(raw).to_bytes(2, "big") + raw
+    return session_bytes(bytes(out))
 
 
 def session_key(root: bytes, session: int | bytes) -> bytes:
