@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from semcom.errors import ConfigError
 
@@ -95,6 +96,26 @@ def test_kb_update_improves_new_sources_and_counts_signalling(tmp_path):
     assert s["fashion"]["updates"] >= 1 and s["fashion"]["update_bytes"] > 0
     assert s["fashion"]["psnr_with_update"] > s["fashion"]["psnr_without_update"]
     assert res.data["final_kb_version"] == sum(v["updates"] for v in s.values())
+    # the AP's local t0 refreshes do not change the message digest: every message decodes
+    assert all(v["kb_mismatches"] == 0 for v in s.values())
+
+
+def test_kb_update_ap_counts_a_message_from_a_diverged_kb_as_failed():
+    from seb_helpers import codec, photo, pixel_kb
+
+    from semcom.experiments.seb_kb_update import _decode_at_ap
+    from semcom.semantics.kb import KnowledgeBase
+    from semcom.semantics.seb import SebCodec
+
+    kb, ext = pixel_kb()
+    ue = codec(uep="none")
+    msg = ue.encode(photo())
+    image, mismatch = _decode_at_ap(SebCodec(KnowledgeBase.from_bytes(kb.to_bytes()), ext, ue.config), msg)
+    assert not mismatch and torch.equal(image, ue.decode(msg.header_bits, msg.class_bits))
+    ahead = KnowledgeBase.from_bytes(kb.to_bytes())
+    ahead.version += 65536
+    image, mismatch = _decode_at_ap(SebCodec(ahead, ext, ue.config), msg)
+    assert mismatch and bool((image == 0.5).all())
 
 
 @pytest.mark.slow

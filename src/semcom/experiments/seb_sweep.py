@@ -228,7 +228,7 @@ def _record(method: str, name: str, seed: int, snr: float, delivery: str, out: A
             "cbr": out.channel_uses / img.numel(), "channel_uses": out.channel_uses, "bits": out.bits,
             "overhead_bits": out.overhead_bits, "rates": [float(r) for r in rates], "header_ok": out.header_ok,
             "ok_class0": out.class_cb_ok[0], "ok_class1": out.class_cb_ok[1], "regions_lost": out.regions_lost,
-            **extra, **_metrics(img, out.image)}
+            "kb_mismatch": out.kb_mismatch, **extra, **_metrics(img, out.image)}
 
 
 def smallest_fitting_cbr(system_cfg: dict, img: torch.Tensor, lo: float = 1e-4, hi: float = 0.5, steps: int = 16) -> float | None:
@@ -407,7 +407,8 @@ def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: li
 
 
 def summarise(records: list[dict], keys: Sequence[str] = ("method", "delivery", "snr_db")) -> list[dict]:
-    """Mean PSNR / MS-SSIM / CBR per ``keys`` (default method, delivery, SNR); ``cbr_target`` when set."""
+    """Mean PSNR / MS-SSIM / CBR per ``keys`` (default method, delivery, SNR); ``cbr_target`` when set;
+    ``kb_mismatches``: transmissions whose header named another KB (failed, mid-grey image)."""
     out = []
     rows_all = [r for r in records if "snr_db" in r and "psnr_db" in r]
     groups = sorted({tuple(r.get(k) for k in keys) for r in rows_all}, key=lambda t: tuple(str(x) if not isinstance(x, float) else f"{x:09.3f}" for x in t))
@@ -418,7 +419,8 @@ def summarise(records: list[dict], keys: Sequence[str] = ("method", "delivery", 
         row.update({"n": len(rows), "psnr_db": float(np.mean([r["psnr_db"] for r in rows])),
                     "psnr_sem": float(np.std([r["psnr_db"] for r in rows], ddof=1) / math.sqrt(len(rows))) if len(rows) > 1 else None,
                     "ms_ssim": float(np.mean(ms)) if ms else None,
-                    "cbr": float(np.mean([r["cbr"] for r in rows]))})
+                    "cbr": float(np.mean([r["cbr"] for r in rows])),
+                    "kb_mismatches": int(sum(bool(r.get("kb_mismatch")) for r in rows))})
         targets = [r["cbr_target"] for r in rows if r.get("cbr_target") is not None]
         if targets:
             row["cbr_target"] = float(np.mean(targets))
