@@ -15,6 +15,9 @@ ends apply the versioned message (its size is the signalling cost). The ``thresh
 ``threshold_factor`` x the Eq. 5 distortion of held-out crops of the KB's own source. Transmission is
 error-free (the paper runs this test at 4 dB, where every scheme is error-free), so the quality
 difference is the representation alone. The same sequence is sent with a frozen KB for comparison.
+The AP marks the Sebs it decodes as used (Eq. 6) while the UE does not; each message still names
+the UE's KB by version and 32-bit digest, which leave that local usage state out, and a message the
+AP cannot match to its KB is counted (``kb_mismatch``, ``kb_mismatches``), not decoded.
 """
 
 from __future__ import annotations

@@ -28,9 +28,14 @@ is the index the semantic encoder transmits, so an index at level ``i`` costs
 
 KB updates are versioned messages: :meth:`KBUpdate.to_bytes` gives the compact binary message whose
 length is the signalling cost, :meth:`KnowledgeBase.apply` checks that the update starts from the
-receiver's version and that the result has the sender's digest, refusing otherwise with
-:class:`KBVersionError`. Seb vectors are stored at float16 precision so that what is sent is exactly
-what both ends hold.
+receiver's version and that the result has the sender's digest (:meth:`KnowledgeBase.digest`, which
+covers the update's time ``now``), refusing otherwise with :class:`KBVersionError`. Every Seb
+message carries the 32-bit :meth:`KnowledgeBase.message_digest` of the codebook next to the 16-bit
+version, so a receiver whose KB diverged at the same version (or is 2^16 versions away) refuses it
+(:class:`KBDigestError`). Seb vectors are stored at float16 precision so that what is sent is
+exactly what both ends hold. A serialised KB or an update that yields one no sender produces (NaN
+or non-positive half life, a clock beyond the update message's 32-bit time field, NaN Sebs, parents
+outside the next level) is a :class:`KBMessageError`.
 
 Example::
 
