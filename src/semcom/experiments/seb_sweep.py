@@ -19,6 +19,9 @@ Two deliveries (``deliveries``), each reported separately:
   importance class, PDCP SN + NIA2 MAC-I + NEA2, RLC UM, MAC multiplexing, one MCS per class;
   :func:`semcom.semantics.seb.send_over_stack`). The CBR counts every protocol header. A
   transport block whose CRC fails is dropped: its regions are concealed with the fallback Seb.
+  Every transmission is its own PDCP session (:func:`transmission_session`: keys derived from
+  the run seed, image index, seed, SNR, delivery and variant), so COUNT restarting at 0 in each
+  fresh uplink never repeats a key stream.
 * ``"corrupt"``: straight over the bit-true link (:func:`semcom.semantics.seb.send_over_link`),
   failed code blocks delivered as decoded, so bit errors reach the indices: the delivery on which
   Seb-wise UEP can act (over the stack a damaged block never reaches the decoder).
@@ -154,12 +157,24 @@ class _Links:
             self._links[rate] = make_link(self.cfg.fidelity, 2, rate, self.cfg.channel)
         return self._links[rate]
 
-    def uplink(self, rates: Sequence[float]) -> Any:
+    def uplink(self, rates: Sequence[float], session: bytes) -> Any:
+        """A fresh uplink (PDCP COUNT from 0) for one transmission, in its own ``session`` (fresh
+        keys, :func:`transmission_session`), so no two transmissions share a key stream."""
         from semcom.stack import SemanticUplink, StackConfig
 
         conf = StackConfig(mcs=[[2, float(r)] for r in rates], fidelity=self.cfg.fidelity, channel=self.cfg.channel,
                            **self.cfg.stack)
-        return SemanticUplink(conf, links=[self.link(r) for r in rates])  # fresh PDCP state per image
+        return SemanticUplink(conf, links=[self.link(r) for r in rates], session=session)
+
+
+def transmission_session(cfg: SebSweepConfig, image_index: int, seed: int, snr: float, delivery: str,
+                         variant: str) -> bytes:
+    """The PDCP session identifier of one transmission: run seed, image index, seed, SNR, delivery
+    and variant, injectively encoded (:func:`semcom.stack.security.session_id`). Every transmission
+    of a run gets its own keys, deterministically, so restarting COUNT at 0 never repeats a key stream."""
+    from semcom.stack.security import session_id
+
+    return session_id("seb_sweep", cfg.seed, image_index, seed, float(snr), delivery, variant)
 
 
 def planned_channel_uses(codec: SebCodec, msg: Any, rates: Sequence[float], delivery: str, cfg: SebSweepConfig) -> int:
@@ -178,7 +193,10 @@ def planned_channel_uses(codec: SebCodec, msg: Any, rates: Sequence[float], deli
     from semcom.stack import StackConfig, UeStack
 
     flows, _ = stack_flows(codec, msg, cfg.sdu_bytes)
-    ue = UeStack(StackConfig(mcs=[[2, float(r)] for r in rates], fidelity=cfg.fidelity, **cfg.stack))
+    # sizes only: 128-NEA2 preserves lengths, so the plan does not cipher (no key stream is spent on
+    # PDUs that are never sent)
+    plan_cfg = {**cfg.stack, "ciphering": False}
+    ue = UeStack(StackConfig(mcs=[[2, float(r)] for r in rates], fidelity=cfg.fidelity, **plan_cfg))
     tbs, _, _ = ue.send(flows)
     return sum(uses(8 * len(tb.payload), rates[tb.cls]) for tb in tbs)
 
@@ -198,9 +216,9 @@ def smallest_rate_within(budget: int, fn: Any) -> float | None:
 
 
 def _send(codec: SebCodec, msg: Any, rates: Sequence[float], delivery: str, links: _Links, snr: float, gen: int,
-          cfg: SebSweepConfig) -> Any:
+          cfg: SebSweepConfig, session: bytes) -> Any:
     if delivery == "stack":
-        return send_over_stack(codec, msg, links.uplink(rates), snr, generator=gen, sdu_bytes=cfg.sdu_bytes)
+        return send_over_stack(codec, msg, links.uplink(rates, session), snr, generator=gen, sdu_bytes=cfg.sdu_bytes)
     return send_over_link(codec, msg, [links.link(rates[0]), links.link(rates[1])], snr, generator=gen)
 
 
@@ -210,7 +228,7 @@ def _record(method: str, name: str, seed: int, snr: float, delivery: str, out: A
             "cbr": out.channel_uses / img.numel(), "channel_uses": out.channel_uses, "bits": out.bits,
             "overhead_bits": out.overhead_bits, "rates": [float(r) for r in rates], "header_ok": out.header_ok,
             "ok_class0": out.class_cb_ok[0], "ok_class1": out.class_cb_ok[1], "regions_lost": out.regions_lost,
-            **extra, **_metrics(img, out.image)}
+            "kb_mismatch": out.kb_mismatch, **extra, **_metrics(img, out.image)}
 
 
 def smallest_fitting_cbr(system_cfg: dict, img: torch.Tensor, lo: float = 1e-4, hi: float = 0.5, steps: int = 16) -> float | None:
@@ -276,7 +294,7 @@ def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
     bar = tqdm(total=total, desc="seb sweep", disable=not cfg.progress)
     crops = []
     rates = [float(r) for r in cfg.rates]
-    for name, img, _ in images:
+    for index, (name, img, _) in enumerate(images):
         c = 2 * cfg.fine_patch
         h, w = img.shape[-2:]
         img = img[..., : h // c * c, : w // c * c].contiguous()
@@ -299,7 +317,9 @@ def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
                         extra = {"matched_to": "ours_uep", "cbr_target": uep_uses / img.numel()}
                     for snr in cfg.snr_db:
                         # common random numbers: every variant sees the same channel draws (paired comparison)
-                        out = _send(codec, msg, var_rates, delivery, links, snr, _seed(name, seed, snr, delivery), cfg)
+                        session = transmission_session(cfg, index, seed, snr, delivery, variant)
+                        out = _send(codec, msg, var_rates, delivery, links, snr, _seed(name, seed, snr, delivery), cfg,
+                                    session)
                         records.append(_record(variant, name, seed, snr, delivery, out, img, var_rates, **extra))
                         bar.update(1)
     bar.close()
@@ -334,7 +354,7 @@ def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: li
         records.append({"method": n, "error": "checkpoint not available"})
     total = len(crops) * (len(cfg.baselines) + len(learned)) * len(cfg.seeds) * len(cfg.snr_db) * (1 + len(kbs))
     bar = tqdm(total=total, desc="seb matched", disable=not cfg.progress)
-    for name, img in crops:
+    for index, (name, img) in enumerate(crops):
         n_values = img.numel()
         targets = []
         for codec_name in cfg.baselines:
@@ -378,7 +398,8 @@ def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: li
                                             "error": "no Seb configuration fits this budget"})
                             continue
                         codec, msg, rates, ratio = seb
-                        out = _send(codec, msg, rates, "corrupt", links, snr, gen, cfg)
+                        out = _send(codec, msg, rates, "corrupt", links, snr, gen, cfg,
+                                    transmission_session(cfg, index, seed, snr, "corrupt", f"{label}@{method}"))
                         records.append(_record(f"{label}@{method}", name, seed, snr, "corrupt", out, img, rates,
                                                cbr_target=target_cbr, fine_ratio=ratio, kb_sizes=list(codec.kb.sizes)))
     bar.close()
@@ -386,7 +407,8 @@ def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: li
 
 
 def summarise(records: list[dict], keys: Sequence[str] = ("method", "delivery", "snr_db")) -> list[dict]:
-    """Mean PSNR / MS-SSIM / CBR per ``keys`` (default method, delivery, SNR); ``cbr_target`` when set."""
+    """Mean PSNR / MS-SSIM / CBR per ``keys`` (default method, delivery, SNR); ``cbr_target`` when set;
+    ``kb_mismatches``: transmissions whose header named another KB (failed, mid-grey image)."""
     out = []
     rows_all = [r for r in records if "snr_db" in r and "psnr_db" in r]
     groups = sorted({tuple(r.get(k) for k in keys) for r in rows_all}, key=lambda t: tuple(str(x) if not isinstance(x, float) else f"{x:09.3f}" for x in t))
@@ -397,7 +419,8 @@ def summarise(records: list[dict], keys: Sequence[str] = ("method", "delivery", 
         row.update({"n": len(rows), "psnr_db": float(np.mean([r["psnr_db"] for r in rows])),
                     "psnr_sem": float(np.std([r["psnr_db"] for r in rows], ddof=1) / math.sqrt(len(rows))) if len(rows) > 1 else None,
                     "ms_ssim": float(np.mean(ms)) if ms else None,
-                    "cbr": float(np.mean([r["cbr"] for r in rows]))})
+                    "cbr": float(np.mean([r["cbr"] for r in rows])),
+                    "kb_mismatches": int(sum(bool(r.get("kb_mismatch")) for r in rows))})
         targets = [r["cbr_target"] for r in rows if r.get("cbr_target") is not None]
         if targets:
             row["cbr_target"] = float(np.mean(targets))
