@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -58,6 +57,7 @@ from semcom.data.talking_head import TEST_PORTRAIT, TRAIN_PORTRAIT, talking_head
 from semcom.errors import ConfigError
 from semcom.experiments.common import config_with_overrides
 from semcom.experiments.results import Results, git_commit, provenance
+from semcom.models.checkpoint_io import save_checkpoint, write_metadata
 from semcom.models.concealer import ConcealerConfig, ConcealerNet, pretrained_concealer_path
 from semcom.semantics.keypoint import (
     FCConcealer,
@@ -474,9 +474,9 @@ def run(config: ConcealerTrainConfig | dict | None = None) -> Results:
 def _install(net: ConcealerNet, cfg: ConcealerTrainConfig, data: dict) -> Path:
     path = pretrained_concealer_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": "prt_concealer", "config": dataclasses.asdict(net.config),
-                "state_dict": net.state_dict(), "extra": {"value": "displacement from the source frame's landmarks"}},
-               path)
+    save_checkpoint({"model": "prt_concealer", "config": dataclasses.asdict(net.config),
+                     "state_dict": net.state_dict(), "extra": {"value": "displacement from the source frame's landmarks"}},
+                    path, {"name": path.stem, "model": "prt_concealer"})
     meta = {
         "name": path.stem,
         "model": "prt_concealer",
@@ -491,9 +491,8 @@ def _install(net: ConcealerNet, cfg: ConcealerTrainConfig, data: dict) -> Path:
         "command": COMMAND,
         "git_commit": git_commit(),
         "parameters": net.num_parameters(),
-        "file_bytes": path.stat().st_size,
     }
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_metadata(path, meta)  # adds file_bytes and sha256
     return Path("src/semcom/checkpoints") / path.name
 
 

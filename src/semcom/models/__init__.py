@@ -21,7 +21,8 @@ from typing import Any
 
 import torch
 
-from semcom.errors import ConfigError, InputError
+from semcom.errors import CheckpointError, ConfigError, InputError
+from semcom.models.checkpoint_io import build_and_load, load_verified, package_checkpoint_dir, require
 from semcom.models.deepjscc import (
     DeepJSCC, DeepJSCCConfig, JSCCOutcome, LearnedJSCC, SNROutOfRangeWarning, SymbolPayload, jscc_channel,
 )
@@ -53,25 +54,31 @@ def build_model(name: str, config: dict | Any = None) -> LearnedJSCC:
 
 def checkpoint_dir() -> Path:
     """Folder of the committed checkpoints (inside the package)."""
-    return Path(__file__).resolve().parent.parent / "checkpoints"
+    return package_checkpoint_dir()
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> LearnedJSCC:
     """Rebuild a model from a ``.pt`` checkpoint written by the training loop (weights + config).
 
-    The metadata JSON next to it (same stem) is attached as ``model.metadata`` when present.
+    Loaded safely (:func:`semcom.models.checkpoint_io.load_verified`): ``weights_only=True``, the
+    SHA-256 recorded in the metadata JSON next to it (same stem) checked first (required for the
+    committed checkpoints; a file without one loads with an ``UncheckedCheckpointWarning``), keys
+    and shapes checked against the model its config builds. The metadata is attached as
+    ``model.metadata`` (``{}`` without a JSON).
+
+    Raises:
+        InputError: no file at ``path``. CheckpointError: the file or its metadata is corrupt,
+            truncated, tampered with, needs code execution, or is not a JSCC model checkpoint.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no checkpoint at {path}")
-    ck = torch.load(path, map_location=map_location, weights_only=False)
-    if not isinstance(ck, dict) or "model" not in ck or "state_dict" not in ck:
-        raise InputError(f"{path} is not a semcom model checkpoint")
-    model = build_model(ck["model"], ck["config"])
-    model.load_state_dict(ck["state_dict"])
-    model.eval()
-    meta = path.with_suffix(".json")
-    model.metadata = json.loads(meta.read_text()) if meta.is_file() else {}
+    ck, meta = load_verified(path, map_location)
+    require(ck, path, "semcom model checkpoint", model=str, config=dict, state_dict=dict)
+    if ck["model"] not in MODELS:
+        raise CheckpointError(f"{path} records an unknown model {ck['model']!r}; known: {sorted(MODELS)}")
+    model = build_and_load(path, lambda: build_model(ck["model"], ck["config"]), ck["state_dict"])
+    if map_location is not None:
+        model = model.to(map_location)
+    model.metadata = meta
     return model
 
 
@@ -109,7 +116,7 @@ def load_pretrained(name: str, map_location: str | torch.device = "cpu") -> Lear
     if name in OTHER_LOADERS:
         raise InputError(f"{name!r} is not a JSCC model; load it with {OTHER_LOADERS[name]}")
     path = checkpoint_dir() / f"{name}.pt"
-    if not path.is_file() or name not in list_pretrained():
+    if not isinstance(name, str) or "/" in name or "\\" in name or not path.is_file():
         raise InputError(f"no committed JSCC checkpoint {name!r}; available: {list_pretrained()}")
     return load_checkpoint(path, map_location)
 
