@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -58,7 +59,9 @@ def train_main(argv: Sequence[str]) -> int:
 
 
 def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(
+    from semcom.cliargs import ArgumentParser
+
+    parser = ArgumentParser(
         prog="semcom",
         description="Semantic communications over standard-compliant 5G NR links.",
     )
@@ -81,27 +84,20 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
             p.add_argument("rest", nargs=argparse.REMAINDER)
         else:
             mod = importlib.import_module(module)
-            p = target.add_parser(path[-1], help=help_text, description=(mod.__doc__ or help_text).strip().split("\n\n")[0],
-                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+            p = target.add_parser(path[-1], help=help_text, description=(mod.__doc__ or help_text).strip().split("\n\n")[0])
             mod.add_arguments(p)
         handlers[path] = (module, raw)
     return parser, handlers
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    from semcom.errors import SemcomError
-
+def _dispatch(argv: list[str]) -> int:
+    """Run the verb ``argv`` names; errors propagate to :func:`main`."""
     # Commands that own their parser get every argument after their name, options included.
     for path, module, _help, raw in COMMANDS:
         if raw and tuple(argv[: len(path)]) == path:
-            try:
-                mod = importlib.import_module(module)
-                entry = train_main if path == ("train",) else mod.main
-                return int(entry(argv[len(path):]) or 0)
-            except SemcomError as exc:
-                print(f"semcom: error: {exc}", file=sys.stderr)
-                return 2
+            mod = importlib.import_module(module)
+            entry = train_main if path == ("train",) else mod.main
+            return int(entry(argv[len(path):]) or 0)
     parser, handlers = _build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -111,14 +107,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     if path not in handlers:
         parser.parse_args([args.command, "--help"])
         return 2
-    module, raw = handlers[path]
-    mod = importlib.import_module(module)
+    module, _raw = handlers[path]
+    return int(importlib.import_module(module).main_from_args(args) or 0)
+
+
+def _one_line(text: object, limit: int = 600) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def _os_error(exc: OSError) -> str:
+    """``file: reason`` of an OSError (both files of a rename or copy when it names two)."""
+    files = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{files}: {reason}" if files else reason
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``semcom`` command. Never shows a traceback: a typed semcom error or a bad option gives
+    one line ``semcom: error: ...`` and exit code 2, a file-system error one line naming the file
+    (exit 2), Ctrl-C exit code 130, and anything else one line ``semcom: internal error: ...``
+    (exit 1). With the environment variable ``SEMCOM_DEBUG=1`` errors other than bad options are
+    re-raised with their traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from semcom.cliargs import UsageError
+    from semcom.errors import SemcomError
+
+    debug = os.environ.get("SEMCOM_DEBUG", "") not in ("", "0")
     try:
-        rc = mod.main_from_args(args)
-    except SemcomError as exc:
-        print(f"semcom: error: {exc}", file=sys.stderr)
+        return _dispatch(argv)
+    except UsageError as exc:
+        print(f"semcom: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    return int(rc or 0)
+    except SemcomError as exc:
+        if debug:
+            raise
+        print(f"semcom: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("semcom: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        if debug:
+            raise
+        print(f"semcom: error: {_one_line(_os_error(exc))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        if debug:
+            raise
+        print("semcom: error: out of memory (use fewer or smaller images, fewer points or fewer workers)",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # the last resort: a bug, said in one line
+        if debug:
+            raise
+        print(f"semcom: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              "(run with SEMCOM_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
