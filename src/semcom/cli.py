@@ -16,6 +16,10 @@ says otherwise.
     semcom vlscc sweep                learned JSCC versus the separation baseline
     semcom vlscc 1d                   VL-SCC 1D versus SCC 1D on face-landmark vectors
     semcom seb sweep | kb-update | granularity    the seb experiments
+
+Options are parsed and checked by :mod:`semcom.cliargs` before any work (ranges, physical limits,
+a writable ``--out``, a reachable ``--cluster``); negative values parse without ``=``
+(``--snr -2:6:1``). The command never shows a traceback: errors are one line (see :func:`guarded`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 # (command path, module, help). A module exposes ``add_arguments(parser)`` and ``main_from_args(args)``,
 # or a plain ``main(argv)`` when it owns its parser (marked with raw=True).
@@ -124,48 +128,52 @@ def _os_error(exc: OSError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The ``semcom`` command. Never shows a traceback: a typed semcom error or a bad option gives
-    one line ``semcom: error: ...`` and exit code 2, a file-system error one line naming the file
-    (exit 2), Ctrl-C exit code 130, and anything else one line ``semcom: internal error: ...``
-    (exit 1). With the environment variable ``SEMCOM_DEBUG=1`` errors other than bad options are
-    re-raised with their traceback."""
+    """The ``semcom`` command; see :func:`guarded` for what an error looks like."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    return guarded(_dispatch, argv)
+
+
+def guarded(entry: Callable[..., int | None], *args: Any) -> int:
+    """``entry(*args)`` with the command line's error handling, so that it never shows a traceback:
+    a bad option or a typed semcom error gives one line ``semcom: error: ...`` and exit code 2, a
+    file-system error one line naming the file (exit 2), Ctrl-C exit code 130, and anything else
+    one line ``semcom: internal error: ...`` (exit 1). With the environment variable
+    ``SEMCOM_DEBUG=1`` every error but a bad option is re-raised with its traceback. The modules'
+    ``python -m semcom.experiments.<name>`` entry points go through it too."""
     from semcom.cliargs import UsageError
     from semcom.errors import SemcomError
 
     debug = os.environ.get("SEMCOM_DEBUG", "") not in ("", "0")
     try:
-        return _dispatch(argv)
+        return int(entry(*args) or 0)
     except UsageError as exc:
-        print(f"semcom: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
+        return _fail(f"semcom: error: {_one_line(exc)}", 2)
     except SemcomError as exc:
         if debug:
             raise
-        print(f"semcom: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
+        return _fail(f"semcom: error: {_one_line(exc)}", 2)
     except KeyboardInterrupt:
         if debug:
             raise
-        print("semcom: interrupted", file=sys.stderr)
-        return 130
+        return _fail("semcom: interrupted", 130)
     except OSError as exc:
         if debug:
             raise
-        print(f"semcom: error: {_one_line(_os_error(exc))}", file=sys.stderr)
-        return 2
+        return _fail(f"semcom: error: {_one_line(_os_error(exc))}", 2)
     except MemoryError:
         if debug:
             raise
-        print("semcom: error: out of memory (use fewer or smaller images, fewer points or fewer workers)",
-              file=sys.stderr)
-        return 1
+        return _fail("semcom: error: out of memory (use fewer or smaller images, fewer points or fewer workers)", 1)
     except Exception as exc:  # the last resort: a bug, said in one line
         if debug:
             raise
-        print(f"semcom: internal error: {type(exc).__name__}: {_one_line(exc)} "
-              "(run with SEMCOM_DEBUG=1 for the traceback)", file=sys.stderr)
-        return 1
+        return _fail(f"semcom: internal error: {type(exc).__name__}: {_one_line(exc)} "
+                     "(run with SEMCOM_DEBUG=1 for the traceback)", 1)
+
+
+def _fail(line: str, code: int) -> int:
+    print(line, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

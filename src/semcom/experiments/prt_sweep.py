@@ -52,7 +52,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -944,4 +943,6 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

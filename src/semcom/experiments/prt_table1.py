@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -339,4 +338,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

@@ -333,6 +333,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
+    from semcom.cli import guarded
 
-    sys.exit(main())
+    raise SystemExit(guarded(main))
