@@ -119,6 +119,8 @@ BAD = [
     ("train deepjscc --out {under_file}", "not a writable folder"),
     ("train deepjscc --export {under_file}", "--export"),
     ("train nomodel", "unknown model 'nomodel'"),
+    ("train deepjscc --device quantum", "--device 'quantum' is not usable here"),
+    ("train deepjscc --device cuda:99", "--device 'cuda:99' is not usable here"),
     ("train", "required: model"),
     ("train seb --steps abc", "must be an integer"),
     ("train seb --config {notjson}", "cannot read config file"),
@@ -274,7 +276,8 @@ def test_cluster_addresses():
     assert a("tcp://sched:8786") == "tcp://sched:8786"
     assert a("sched") == f"tcp://sched:{cliargs.DASK_PORT}" and a("10.0.0.1:9000") == "tcp://10.0.0.1:9000"
     assert a("tls://[::1]:8786") == "tls://[::1]:8786"
-    for bad in ("", "http://x:1", "tcp://", "tcp://x:0", "tcp://x:70000", "x:y", "a b:1", "tcp://x:1/path"):
+    for bad in ("", "http://x:1", "tcp://", "tcp://x:0", "tcp://x:70000", "x:y", "a b:1", "tcp://x:1/path",
+                "1" * 400, "a" * 64 + ".org:1"):
         with pytest.raises(UsageError):
             a(bad)
 
@@ -290,6 +293,15 @@ def test_cluster_check_is_bounded_in_time(monkeypatch):
     with pytest.raises(UsageError, match="no answer from the Dask scheduler within 0.3 s"):
         cliargs.check_cluster("tcp://10.255.255.1:8786", timeout=0.3)
     assert time.perf_counter() - t < 2
+
+
+def test_cluster_check_reports_a_resolver_error(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise UnicodeError("label too long")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    with pytest.raises(UsageError, match="cannot reach the Dask scheduler .label too long"):
+        cliargs.check_cluster("tcp://host:8786", timeout=2)
 
 
 def test_cluster_check_accepts_a_listening_port():
@@ -499,3 +511,8 @@ def test_subprocess_negative_range_runs(tmp_path):
     assert p.returncode == 0, p.stderr
     data = json.loads((tmp_path / "link.json").read_text())
     assert sorted({r["snr_db"] for r in data["data"]["records"]}) == [-2.0, 0.0]
+
+
+def test_a_group_without_its_sub_command_shows_its_help_and_exits_2(capsys):
+    assert main(["prt"]) == 2
+    assert "table1" in capsys.readouterr().out

@@ -108,8 +108,11 @@ def _dispatch(argv: list[str]) -> int:
         parser.print_help()
         return 2
     path = (args.command,) + ((args.subcommand,) if getattr(args, "subcommand", None) else ())
-    if path not in handlers:
-        parser.parse_args([args.command, "--help"])
+    if path not in handlers:  # a group without its sub-command: its help, and exit code 2
+        try:
+            parser.parse_args([args.command, "--help"])
+        except SystemExit:
+            pass
         return 2
     module, _raw = handlers[path]
     return int(importlib.import_module(module).main_from_args(args) or 0)

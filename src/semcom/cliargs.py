@@ -14,9 +14,23 @@ that fills the memory. The rules:
 * ``--quick`` only fills what the user left unset (:func:`fill_defaults`), and a flag that cannot
   apply to the chosen mode is an error (:func:`check_applies`), never silently ignored.
 
-The ``parse_*`` functions turn text into checked values and raise :class:`UsageError`; they work
-outside argparse too (a ``semcom compare`` system spec, a test). :func:`typed` adapts one to
-argparse's ``type=``. Example::
+The API, for every verb (and any new one):
+
+* :class:`ArgumentParser` -- argparse with negative values and errors raised as one-line :class:`UsageError`.
+* ``parse_*(text) -> value`` -- :func:`parse_int`, :func:`parse_float`, :func:`parse_number_list`,
+  :func:`parse_snr`, :func:`parse_snr_list`, :func:`parse_cbr`, :func:`parse_seed`,
+  :func:`parse_workers`, :func:`parse_mcs`, :func:`parse_mcs_list`, :func:`parse_choice_list`,
+  :func:`parse_image_set`, :func:`parse_existing_file`, :func:`parse_cluster_address`. They raise
+  :class:`UsageError` (an ``InputError``) and work outside argparse too (a system spec, a test);
+  :func:`typed` adapts one (with its keyword arguments) to argparse's ``type=``.
+* ``check_*`` -- before the run: :func:`check_out_dir`, :func:`check_out_file`,
+  :func:`check_cluster`, :func:`check_device`, :func:`check_applies`, :func:`check_exclusive`,
+  and for values read from a ``--config`` file :func:`check_snr_values`, :func:`check_cbr_value`.
+* :func:`add_common_arguments` / :func:`check_common` -- ``--out``, ``--config``, ``--seed``,
+  ``--workers``, ``--cluster``, ``--no-progress`` and their checks; :func:`fill_defaults` for
+  ``--quick``; :func:`given` and :func:`split_names` to merge options into a config dict.
+
+Example::
 
     >>> p = ArgumentParser(prog="semcom demo")
     >>> _ = p.add_argument("--snr", type=typed(parse_snr_list))
@@ -58,6 +72,7 @@ __all__ = [
     "check_applies",
     "check_cbr_value",
     "check_cluster",
+    "check_device",
     "check_common",
     "check_exclusive",
     "check_out_dir",
@@ -338,8 +353,10 @@ def parse_cluster_address(text: str) -> str:
     s = str(text).strip()
     m = _ADDRESS.match(s)
     if not m:
-        raise UsageError(f"cluster address {s!r} must look like tcp://host:8786")
+        raise UsageError(f"cluster address {s[:80]!r} must look like tcp://host:8786")
     scheme, host, port = m.group(1) or "tcp", m.group(2), int(m.group(3) or DASK_PORT)
+    if len(host) > 253 or any(len(label) > 63 for label in host.split(".")):
+        raise UsageError(f"cluster address {s[:80]!r}: the host name is too long")
     if not 1 <= port <= 65535:
         raise UsageError(f"cluster address {s!r}: port {port} is outside [1, 65535]")
     return f"{scheme}://{host}:{port}"
@@ -382,7 +399,7 @@ def check_cluster(address: str, *, timeout: float = CLUSTER_TIMEOUT_S) -> None:
         try:
             socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
             outcome.append(None)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError (UnicodeError): a name the resolver refuses
             outcome.append(exc)
 
     t = threading.Thread(target=attempt, daemon=True)
@@ -392,8 +409,21 @@ def check_cluster(address: str, *, timeout: float = CLUSTER_TIMEOUT_S) -> None:
         raise UsageError(f"--cluster {address}: no answer from the Dask scheduler within {timeout:g} s")
     if outcome[0] is not None:
         exc = outcome[0]
-        reason = exc.strerror or str(exc) or type(exc).__name__
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise UsageError(f"--cluster {address}: cannot reach the Dask scheduler ({reason})")
+
+
+def check_device(name: str) -> str:
+    """A torch device this machine has (``cpu``, ``cuda``, ``cuda:1``, ``mps``...); checked by
+    placing an empty tensor on it. Returns ``name``."""
+    import torch
+
+    try:
+        torch.empty(0, device=torch.device(name))
+    except (RuntimeError, AssertionError, ValueError, TypeError) as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise UsageError(f"--device {name!r} is not usable here: {reason}") from None
+    return name
 
 
 def check_applies(flag: str, given: bool, applies: bool, why: str) -> None:

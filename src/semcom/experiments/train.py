@@ -83,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if tcfg.model not in MODELS:
         raise ConfigError(f"unknown model {tcfg.model!r}; known: {sorted(MODELS)}")
+    cliargs.check_device(args.device)
     cliargs.check_out_dir(args.out or Path("runs") / (tcfg.name or tcfg.model))
     if args.export is not None:
         cliargs.check_out_dir(args.export, what="--export")
