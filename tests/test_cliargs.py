@@ -119,6 +119,7 @@ BAD = [
     ("train deepjscc --out {under_file}", "not a writable folder"),
     ("train deepjscc --export {under_file}", "--export"),
     ("train nomodel", "unknown model 'nomodel'"),
+    ("train vlscc1d --crop-size 64", "--crop-size cannot apply"),
     ("train deepjscc --device quantum", "--device 'quantum' is not usable here"),
     ("train deepjscc --device cuda:99", "--device 'cuda:99' is not usable here"),
     ("train", "required: model"),

@@ -83,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if tcfg.model not in MODELS:
         raise ConfigError(f"unknown model {tcfg.model!r}; known: {sorted(MODELS)}")
+    cliargs.check_applies("--crop-size", args.crop_size is not None, MODELS[tcfg.model].input_kind != "vector",
+                          f"{tcfg.model} trains on vectors, not image crops")
     cliargs.check_device(args.device)
     cliargs.check_out_dir(args.out or Path("runs") / (tcfg.name or tcfg.model))
     if args.export is not None:
