@@ -59,9 +59,10 @@ def _files(tmp: Path) -> dict[str, str]:
     (tmp / "list.json").write_text("[1, 2]")
     (tmp / "bad.json").write_text("{not json")
     (tmp / "binary.json").write_bytes(b"\xff\xfe\x00\x01garbage")
+    (tmp / "huge_snr.json").write_text(json.dumps({"snr_db": [0.0, 1e9]}))
     return {"file": str(plain), "missing": str(tmp / "missing.json"), "list": str(tmp / "list.json"),
             "notjson": str(tmp / "bad.json"), "binary": str(tmp / "binary.json"),
-            "under_file": str(plain / "sub")}
+            "under_file": str(plain / "sub"), "huge_snr": str(tmp / "huge_snr.json")}
 
 
 # (command line, a piece of the one-line message). {name} is filled from _files.
@@ -98,6 +99,7 @@ BAD = [
     ("link --config {notjson}", "cannot read config file"),
     ("link --config {binary}", "cannot read config file"),
     ("link --config {list}", "must hold a JSON object"),
+    ("link --config {huge_snr}", "config snr_db value 1e+09 dB is outside"),
     ("baseline --cbr 1e9", "CBR 1e+09 is outside (0, 1]"),
     ("baseline --cbr 0", "CBR 0 is outside"),
     ("baseline --codecs nope", "unknown codec 'nope'"),

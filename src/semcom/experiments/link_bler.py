@@ -183,6 +183,7 @@ def config_from_args(args) -> LinkSweepConfig:
     if args.fidelity is not None:
         d["fidelities"] = args.fidelity
     cfg = from_dict(LinkSweepConfig, d)
+    cliargs.check_snr_values(cfg.snr_db)
     fids, chans = set(cfg.fidelities), set(cfg.channels)
     cliargs.check_applies("--cbler", args.cbler is not None, "erasure" in fids, "only the erasure link (--fidelity erasure) has a set CBLER")
     cliargs.check_applies("--decoder", args.decoder is not None, "bittrue" in fids, "only the bit-true link (--fidelity bittrue) decodes LDPC")
