@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 
+from semcom import cliargs
 from semcom.experiments import link_bler, separation_sweep
 from semcom.experiments.common import add_common_arguments, load_config_file, load_image_set
 from semcom.experiments.results import Results, provenance
@@ -56,9 +57,13 @@ class DemoConfig:
     quick: bool = False
 
     def shrink(self) -> "DemoConfig":
-        """A tiny version for tests: same code paths, fewer points."""
-        return dataclasses.replace(self, snr_db=[0.0, 8.0], seeds=1, link_snr_db=[0.0, 3.0], link_num_blocks=10,
-                                   recon_snr_db=[8.0], channels=["awgn", "rayleigh"], quick=True)
+        """A tiny version for tests: same code paths, fewer points (:data:`QUICK`)."""
+        return dataclasses.replace(self, **QUICK)
+
+
+#: What ``--quick`` sets, for the keys the user left unset (on the command line and in ``--config``).
+QUICK = {"snr_db": [0.0, 8.0], "seeds": 1, "link_snr_db": [0.0, 3.0], "link_num_blocks": 10, "recon_snr_db": [8.0],
+         "channels": ["awgn", "rayleigh"], "quick": True}
 
 
 def run(config: DemoConfig | dict | None = None, *, workers: int = 1, cluster: str | None = None,
@@ -189,28 +194,35 @@ def write_report(res: Results, out_dir: str | Path) -> Path:
 
 
 def add_arguments(p) -> None:
-    add_common_arguments(p, default_out=f"results/{NAME}")
-    p.set_defaults(workers=0)  # the demo uses every core by default
-    p.add_argument("--images", default=None, help="'tiny' (3 photos, 256x256), 'all-256', 'all', or a folder")
-    p.add_argument("--quick", action="store_true", help="a much smaller run (a smoke test)")
+    add_common_arguments(p, default_out=f"results/{NAME}", workers_default=0)  # the demo uses every core
+    p.add_argument("--images", type=cliargs.typed(cliargs.parse_image_set), default=None,
+                   help="'tiny' (3 photos, 256x256), 'all-256', 'all', or a folder")
+    p.add_argument("--quick", action="store_true",
+                   help="a much smaller run (a smoke test); values you give still apply")
     p.add_argument("--no-learned", action="store_true", help="skip the learned-JSCC section")
     p.add_argument("--decoder", default=None, choices=["sionna", "fast"], help="LDPC decoder of the bit-true link")
 
 
-def main_from_args(args) -> int:
+def config_from_args(args) -> DemoConfig:
+    """The config file, the options given written over it, then (``--quick``) the quick values for
+    the keys still unset; the SNR lists and the CBR checked like command-line values."""
     d = load_config_file(args.config)
-    if args.images:
-        d["images"] = args.images
-    if args.decoder:
-        d["decoder"] = args.decoder
-    d["seed"] = args.seed
+    d.update(cliargs.given(args, ("images", "decoder", "seed")))
     if args.no_learned:
         d["learned"] = False
-    cfg = from_dict(DemoConfig, d)
     if args.quick:
-        cfg = cfg.shrink()
+        d = cliargs.fill_defaults(d, QUICK)
+    cfg = from_dict(DemoConfig, d)
+    for key in ("snr_db", "link_snr_db", "recon_snr_db"):
+        cliargs.check_snr_values(getattr(cfg, key), what=key)
+    cliargs.check_cbr_value(cfg.cbr)
+    return cfg
+
+
+def main_from_args(args) -> int:
+    cfg = config_from_args(args)
+    cliargs.check_common(args, workers_default=0)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     res = run(cfg, workers=args.workers, cluster=args.cluster, progress=not args.no_progress, out_dir=out)
     page = write_report(res, out)
     path = res.save(out)

@@ -42,7 +42,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import time
@@ -497,12 +496,15 @@ def _install(net: ConcealerNet, cfg: ConcealerTrainConfig, data: dict) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="semcom prt train-concealer", description=__doc__.split("\n")[0])
+    from semcom import cliargs
+
+    t = cliargs.typed
+    p = cliargs.ArgumentParser(prog="semcom prt train-concealer", description=__doc__.split("\n")[0])
     p.add_argument("--config", default=None, help="JSON file with ConcealerTrainConfig keys")
-    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--steps", type=t(cliargs.parse_int, what="steps", lo=1, hi=10**9), default=None)
     p.add_argument("--out", default=None, help=f"results folder (default {DEFAULT_OUT})")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=t(cliargs.parse_seed), default=None)
+    p.add_argument("--threads", type=t(cliargs.parse_int, what="threads", lo=1, hi=1024), default=None)
     p.add_argument("--install", action="store_true",
                    help="write the checkpoint (+ metadata JSON) as the package's default, "
                         "semcom/checkpoints/prt_concealer.pt")
@@ -511,6 +513,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = config_with_overrides(a)
     if a.no_progress:
         cfg["progress"] = False
+    checked = from_dict(ConcealerTrainConfig, cfg)  # a bad config fails before any work
+    if checked.out:
+        cliargs.check_out_dir(checked.out)
+    if checked.install:
+        cliargs.check_out_dir(pretrained_concealer_path().parent, what="the package's checkpoint folder")
     res = run(cfg)
     for rate, per in res.data["eval"]["by_drop_rate"].items():
         print(f"drop {rate}: " + ", ".join(f"{k} {v['ald_px']:.3f} px (missing {v['ald_missing_px']:.3f})"
@@ -521,4 +528,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

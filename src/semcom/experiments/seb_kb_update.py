@@ -22,7 +22,6 @@ AP cannot match to its KB is counted (``kb_mismatch``, ``kb_mismatches``), not d
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -194,19 +193,22 @@ def plot(results: Results, out_dir: str | Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="semcom seb kb-update", description=__doc__.split("\n")[0])
-    add_common_arguments(p, default_out="results/seb")
+    from semcom import cliargs
+
+    p = cliargs.ArgumentParser(prog="semcom seb kb-update", description=__doc__.split("\n")[0])
+    add_common_arguments(p, default_out="results/seb", parallel=False, progress=False)
     p.add_argument("--extractor", default=None, choices=["pixel", "learned"])
-    p.add_argument("--checkpoint", default=None, help="your own extractor checkpoint (default: the committed one)")
+    p.add_argument("--checkpoint", type=cliargs.typed(cliargs.parse_existing_file, what="checkpoint"), default=None,
+                   help="your own extractor checkpoint (learned extractor; default: the committed one)")
     a = p.parse_args(argv)
     cfg = load_config_file(a.config)
-    if a.extractor:
-        cfg["extractor"] = a.extractor
-    if a.checkpoint:
-        cfg["checkpoint"] = a.checkpoint
-    cfg.setdefault("seed", a.seed)
-    res = run(cfg)
-    tag = cfg.get("extractor", "pixel")
+    cfg.update(cliargs.given(a, ("extractor", "checkpoint", "seed")))
+    checked = from_dict(SebKBUpdateConfig, cfg)
+    cliargs.check_applies("--checkpoint", a.checkpoint is not None, checked.extractor == "learned",
+                          "only the learned extractor loads a checkpoint (--extractor learned)")
+    cliargs.check_out_dir(a.out)
+    res = run(checked)
+    tag = checked.extractor
     res.save(a.out, f"seb_kb_update_{tag}.json")
     plot(res, Path(a.out) / tag)
     for k, v in res.data["summary"].items():
@@ -215,4 +217,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

@@ -52,7 +52,6 @@ photos, 12 seeds, 7 SNRs, both deliveries, the equal-CBR baselines with both KBs
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import zlib
@@ -63,7 +62,7 @@ import numpy as np
 import torch
 
 from semcom.errors import ConfigError
-from semcom.experiments.common import add_common_arguments, load_config_file, load_image_set, parse_floats
+from semcom.experiments.common import add_common_arguments, load_config_file, load_image_set
 from semcom.experiments.results import Results, provenance
 from semcom.experiments.seb_common import build_kb_from_crops, make_extractor, make_link
 from semcom.semantics.seb import SebCodec, SebCodecConfig, send_over_link, send_over_stack, stack_flows
@@ -534,13 +533,19 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="semcom seb sweep", description=__doc__.split("\n")[0])
-    add_common_arguments(p, default_out="results/seb")
-    p.add_argument("--snr", default=None, help="SNR list, e.g. 0,2,4 or 0:6:1")
-    p.add_argument("--images", default=None)
+    from semcom import cliargs
+
+    t = cliargs.typed
+    p = cliargs.ArgumentParser(prog="semcom seb sweep", description=__doc__.split("\n")[0])
+    add_common_arguments(p, default_out="results/seb", parallel=False)
+    p.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None, help="SNR list, e.g. 0,2,4 or 0:6:1")
+    p.add_argument("--images", type=t(cliargs.parse_image_set), default=None,
+                   help="'tiny', 'all', 'all-256' or a folder of your images")
     p.add_argument("--extractor", default=None, choices=["pixel", "learned"])
-    p.add_argument("--fidelity", default=None)
-    p.add_argument("--checkpoint", default=None, help="your own extractor checkpoint (default: the committed one)")
+    p.add_argument("--fidelity", default=None, choices=["bittrue", "bler_table", "erasure", "capacity"],
+                   help="link model (default bittrue)")
+    p.add_argument("--checkpoint", type=t(cliargs.parse_existing_file, what="checkpoint"), default=None,
+                   help="your own extractor checkpoint (learned extractor; default: the committed one)")
     p.add_argument("--via-stack", dest="via_stack", action="store_true", default=None,
                    help="send through the protocol stack (CBR with every header); on by default")
     p.add_argument("--no-via-stack", dest="via_stack", action="store_false",
@@ -548,20 +553,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-matched", action="store_true", help="skip the equal-CBR baselines")
     a = p.parse_args(argv)
     cfg = load_config_file(a.config)
-    if a.snr:
-        cfg["snr_db"] = parse_floats(a.snr)
-    for key in ("images", "extractor", "fidelity", "checkpoint"):
-        if getattr(a, key) is not None:
-            cfg[key] = getattr(a, key)
+    cfg.update(cliargs.given(a, ("images", "extractor", "fidelity", "checkpoint", "seed")))
+    if a.snr is not None:
+        cfg["snr_db"] = a.snr
     if a.via_stack is not None:
         cfg["deliveries"] = ["stack", "corrupt"] if a.via_stack else ["corrupt"]
     if a.no_matched:
         cfg["matched"] = False
     if a.no_progress:
         cfg["progress"] = False
-    cfg.setdefault("seed", a.seed)
-    res = run(cfg)
-    tag = cfg.get("extractor", "learned")
+    checked = from_dict(SebSweepConfig, cfg)
+    cliargs.check_applies("--checkpoint", a.checkpoint is not None, checked.extractor == "learned",
+                          "only the learned extractor loads a checkpoint (--extractor learned)")
+    cliargs.check_snr_values(checked.snr_db)
+    cliargs.check_out_dir(a.out)
+    res = run(checked)
+    tag = checked.extractor
     res.save(a.out, f"seb_sweep_{tag}.json")
     plot(res, Path(a.out) / tag)
     for r in res.data["summary"] + res.data["matched_summary"]:
@@ -571,4 +578,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

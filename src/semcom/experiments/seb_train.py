@@ -23,7 +23,6 @@ Example (tiny run)::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -220,21 +219,31 @@ def install(checkpoint: str | Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="semcom train seb", description=__doc__.split("\n")[0])
+    from semcom import cliargs
+    from semcom.models.seb import pretrained_seb_path
+
+    t = cliargs.typed
+    p = cliargs.ArgumentParser(prog="semcom train seb", description=__doc__.split("\n")[0])
     p.add_argument("--config", default=None, help="JSON file with SebTrainConfig keys")
-    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--steps", type=t(cliargs.parse_int, what="steps", lo=1, hi=10**9), default=None)
     p.add_argument("--out", default=None, help=f"checkpoint path (default {DEFAULT_CHECKPOINT})")
     p.add_argument("--install", action="store_true",
                    help="also install the checkpoint (+ metadata JSON) as the package's default, semcom/checkpoints/seb_autoencoder.pt")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=t(cliargs.parse_seed), default=None)
+    p.add_argument("--threads", type=t(cliargs.parse_int, what="threads", lo=1, hi=1024), default=None)
     a = p.parse_args(argv)
-    cfg = config_with_overrides(a)
+    cfg = from_dict(SebTrainConfig, config_with_overrides(a))
+    cliargs.check_applies("--install", a.install, bool(cfg.out), "the config's out is null, so no checkpoint is saved")
+    cliargs.check_out_file(cfg.out or DEFAULT_CHECKPOINT)  # the checkpoint and seb_train.json beside it
+    if cfg.install:
+        cliargs.check_out_dir(pretrained_seb_path().parent, what="the package's checkpoint folder")
     res = run(cfg)
-    res.save(Path(cfg.get("out") or DEFAULT_CHECKPOINT).parent, "seb_train.json")
+    res.save(Path(cfg.out or DEFAULT_CHECKPOINT).parent, "seb_train.json")
     print(f"val PSNR {res.data['val_psnr_db']:.2f} dB after {res.data['steps']} steps")
     return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))
