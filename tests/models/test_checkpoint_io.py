@@ -121,7 +121,7 @@ def test_every_loader_refuses_a_pickled_object_before_it_runs(loader, with_metad
 
 @pytest.mark.parametrize("argv", [
     ["seb", "sweep", "--checkpoint", "{ck}", "--out", "{out}", "--no-progress"],
-    ["seb", "kb-update", "--extractor", "learned", "--checkpoint", "{ck}", "--out", "{out}", "--no-progress"],
+    ["seb", "kb-update", "--extractor", "learned", "--checkpoint", "{ck}", "--out", "{out}"],
     ["train", "deepjscc", "--out", "{run}", "--resume", "--steps", "1", "--crop-size", "32", "--batch-size", "2",
      "--no-progress"],
 ], ids=["seb-sweep", "seb-kb-update", "train-resume"])
