@@ -5,6 +5,7 @@ too. Each writes its JSON (with provenance) and plots under ``results/<command>/
 says otherwise.
 
     semcom demo                       the main job: separation baselines over the 5G link, HTML report
+    semcom compare --systems ...      any systems (built-in or --plugin) on the same link, data and budget
     semcom link                       BLER versus SNR per MCS and channel (bit-true or abstracted)
     semcom baseline                   PSNR / MS-SSIM versus SNR for classical codecs over the link
     semcom train MODEL --config F     train deepjscc, vlscc2d, scc, vlscc1d, scc1d (JSCC trainer) or seb (its extractor)
@@ -29,6 +30,7 @@ from typing import Sequence
 # or a plain ``main(argv)`` when it owns its parser (marked with raw=True).
 COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("demo",), "semcom.experiments.demo", "run the main job and write the HTML report", False),
+    (("compare",), "semcom.experiments.compare", "any systems on the same link, data, SNR grid and channel-use budget", True),
     (("link",), "semcom.experiments.link_bler", "code-block error rate versus SNR over the 5G NR link", False),
     (("baseline",), "semcom.experiments.separation_sweep", "classical codec + 5G LDPC + QAM versus SNR", False),
     (("train",), "semcom.cli", "train a learned model: semcom train {deepjscc,vlscc2d,scc,vlscc1d,scc1d,seb} --config ...", True),
