@@ -90,9 +90,38 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, handlers
 
 
+#: verbs that take ``--plugin`` themselves (and record it in their provenance)
+OWN_PLUGIN_OPTION = {("compare",), ("train",)}
+
+
+def _load_plugins(argv: list[str]) -> list[str]:
+    """Load the ``semcom.plugins`` entry points and every ``--plugin M`` of a verb that does not take the
+    option itself (removed from ``argv``); returns the remaining arguments."""
+    from semcom.systems.plugins import load_entry_points, load_plugin
+
+    load_entry_points()
+    if any(tuple(argv[: len(p)]) == p for p in OWN_PLUGIN_OPTION):
+        return argv
+    rest, it = [], iter(argv)
+    for a in it:
+        if a == "--plugin":
+            load_plugin(next(it, ""))
+        elif a.startswith("--plugin="):
+            load_plugin(a.split("=", 1)[1])
+        else:
+            rest.append(a)
+    return rest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from semcom.errors import SemcomError
+
+    try:
+        argv = _load_plugins(argv)
+    except SemcomError as exc:
+        print(f"semcom: error: {exc}", file=sys.stderr)
+        return 2
 
     # Commands that own their parser get every argument after their name, options included.
     for path, module, _help, raw in COMMANDS:

@@ -69,6 +69,8 @@ def load_plugin(module: str) -> dict:
         raise ConfigError(f"plugin {module!r} cannot be imported: {exc} (is it on PYTHONPATH, or give its .py path)") from None
     except Exception as exc:  # noqa: BLE001 - a user's module may raise anything on import
         raise ConfigError(f"plugin {module!r} failed on import: {type(exc).__name__}: {exc}") from None
+    if module.endswith(".py"):
+        mod.__semcom_plugin__ = module  # how to load it again (checkpoint metadata records it)
     file = getattr(mod, "__file__", None)
     return {"module": module, "file": Path(file).name if file else None, "sha256": _file_sha256(file)}
 
