@@ -34,7 +34,8 @@ def test_rates_clip_and_vector_sources():
 
 
 @pytest.mark.parametrize("kw", [dict(status="lost"), dict(channel_uses=-1), dict(channel_uses=1.5),
-                                dict(num_cb=1, num_cb_failed=2), dict(bits_sent=True)])
+                                dict(num_cb=1, num_cb_failed=2), dict(bits_sent=True), dict(channel_uses=None),
+                                dict(channel_uses_budget=-3), dict(reconstruction=None), dict(extras=[])])
 def test_outcome_refuses_inconsistent_values(kw):
     args = dict(reconstruction=torch.zeros(1, 3, 4, 4), status="ok", channel_uses=4)
     args.update(kw)
@@ -102,7 +103,8 @@ def test_register_and_build(toy):
 def test_register_refuses_duplicates_and_bad_names(toy):
     with pytest.raises(ConfigError, match="already registered"):
         register_system("test_toy", lambda: None)
-    register_system("test_toy", _Toy)  # the same factory again is harmless (module re-import)
+    with pytest.raises(ConfigError, match="already registered"):
+        register_system("test_toy", _Toy)
     for bad in ("", "a:b", "a,b", None):
         with pytest.raises(ConfigError):
             register_system(bad, _Toy)

@@ -117,7 +117,7 @@ class LearnedSystem:
         self.strict = bool(strict)
         self.checkpoint = checkpoint
         self.name = getattr(model, "name", type(model).__name__)
-        self.size_multiple = int(getattr(model, "size_multiple", 1))
+        self.size_multiple = int(getattr(model, "input_multiple", getattr(model, "size_multiple", 1)))
         self._budgets: dict[tuple, int | None] = {}
 
     def transmit(self, source: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0) -> Outcome:
