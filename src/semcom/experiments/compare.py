@@ -142,7 +142,7 @@ def print_table(results) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from semcom.systems.compare import compare
+    from semcom.systems.comparison import compare
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(_join_negative_values(argv))
