@@ -7,7 +7,7 @@ import torch
 
 from semcom.errors import ConfigError, InputError
 from semcom.systems import SYSTEMS, Outcome, build_system, register_system, source_size
-from semcom.systems.compare import (
+from semcom.systems.comparison import (
     cbr_for_channel_uses, centre_crop, compare, parse_budget, point_seed, reference_channel_uses,
 )
 

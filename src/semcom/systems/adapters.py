@@ -73,10 +73,17 @@ def separation(codec: str = "heif", link: str = "adaptive", cbr: float | None = 
                channel: ChannelSpec | str | None = None, adapt: bool = False, mcs_index: int | None = None,
                mcs_table: int = 1, modulation_order: int = 2, code_rate: float = 0.5, target_bler: float = 0.1,
                loss_policy: str = "corrupt", fading: str = "per_cb", decoder: str = "fast",
-               cbler: float | None = None):
+               cbler: float | None = None, config: dict | None = None):
     """The separation baseline as a bench system: :class:`semcom.baselines.SeparationSystem` built from
-    spec options (see the module table). ``cbr`` defaults to 1/12."""
+    spec options (see the module table). ``cbr`` defaults to 1/12.
+
+    ``config``: a complete :class:`~semcom.baselines.SeparationConfig` dict instead (how the recipe
+    sweeps pass theirs); ``cbr``, when given, overrides its CBR and the other options must not be set.
+    """
     from semcom.baselines import SeparationConfig, SeparationSystem
+
+    if config is not None:
+        return SeparationSystem(SeparationConfig.from_dict({**config, **({"cbr": cbr} if cbr is not None else {})}))
 
     if link not in SEPARATION_LINKS:
         raise ConfigError(f"separation: link must be one of {SEPARATION_LINKS}, got {link!r}")
