@@ -208,3 +208,17 @@ def test_built_in_adapters_speak_outcome():
         out = sys_.transmit(img, 10.0, seed=0)
         assert isinstance(out, Outcome) and out.reconstruction.shape == img.shape
         assert out.channel_uses > 0 and isinstance(sys_.describe(), dict)
+
+
+@pytest.mark.slow
+def test_prt_keypoint_call_on_a_clip():
+    """The prt keypoint video call as a system: a clip in, a clip out, code blocks counted."""
+    from semcom.data.talking_head import TEST_PORTRAIT, talking_head_video
+
+    clip = torch.from_numpy(talking_head_video(n_frames=4, size=128, seed=0, portrait=TEST_PORTRAIT))
+    clip = clip.permute(0, 3, 1, 2).float() / 255
+    res = compare(["prt"], [("head", clip)], [0.0, 10.0])
+    low, high = res.systems[0]["points"]
+    assert high["status_counts"] == {"ok": 1} and high["psnr"] > 20
+    assert low["channel_uses"] == high["channel_uses"] > 0
+    assert res.records[0]["num_cb"] == 4
