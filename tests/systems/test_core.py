@@ -174,3 +174,39 @@ def test_docstring_examples(name):
     mod = importlib.import_module(f"semcom.systems.{name}")
     res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert res.attempted > 0 and res.failed == 0
+
+
+def test_models_take_the_canonical_channel_names():
+    """Old 'rayleigh' and canonical 'rayleigh_block' are the same channel draw for draw; fast fading works too."""
+    from semcom.models import DeepJSCC, jscc_channel
+
+    z = torch.randn(2, 16, dtype=torch.complex64)
+    a = jscc_channel(z, 5.0, "rayleigh", torch.Generator().manual_seed(1))
+    b = jscc_channel(z, 5.0, "rayleigh_block", torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    c = jscc_channel(z, 5.0, "rayleigh_fast", torch.Generator().manual_seed(1), csi="estimated", csi_error_var=0.01)
+    assert c.shape == z.shape and not torch.equal(c, a)
+    m = DeepJSCC({"hidden_channels": 4, "channel": "rayleigh_fast"})
+    out = m(torch.rand(1, 3, 16, 16), 10.0, torch.Generator().manual_seed(0))
+    assert out["x_hat"].shape == (1, 3, 16, 16)
+    with pytest.raises(ConfigError):
+        DeepJSCC({"channel": "rician"})
+
+
+def test_snr_and_csi_reach_encode_and_decode_that_take_them():
+    from semcom.models import DeepJSCC
+
+    seen = {}
+
+    class Adaptive(DeepJSCC):
+        def encode(self, image, snr_db=None):
+            seen["encode"] = snr_db
+            return super().encode(image)
+
+        def decode(self, payloads, snr_db=None, csi=None):
+            seen["decode"] = (snr_db, csi)
+            return super().decode(payloads)
+
+    m = Adaptive({"hidden_channels": 4})
+    m.transmit(torch.rand(1, 3, 16, 16), 7.0, seed=0, channel="rayleigh_block", csi="estimated", csi_error_var=0.1)
+    assert seen == {"encode": 7.0, "decode": (7.0, "estimated")}
