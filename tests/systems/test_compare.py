@@ -222,3 +222,38 @@ def test_prt_keypoint_call_on_a_clip():
     assert high["status_counts"] == {"ok": 1} and high["psnr"] > 20
     assert low["channel_uses"] == high["channel_uses"] > 0
     assert res.records[0]["num_cb"] == 4
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_the_serial_results_with_a_plugin(tmp_path):
+    """On a Dask cluster (fresh worker processes) the plugin is loaded in every worker and the results equal serial."""
+    distributed = pytest.importorskip("distributed")
+    plugin = tmp_path / "dask_plugin.py"
+    plugin.write_text("from semcom.systems import register_system\n"
+                      "from semcom.systems.adapters import separation\n"
+                      "register_system('test_dask_sep', separation)\n")
+    imgs = _images()
+    kw = dict(snr_db=[2.0, 8.0], budget="match:deepjscc", plugins=[str(plugin)])
+    specs = ["deepjscc", "test_dask_sep:codec=jpeg2000,link=erasure,cbler=0.3"]
+    try:
+        serial = compare(specs, imgs, **kw)
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl:
+            with distributed.Client(cl) as client:
+                remote = compare(specs, imgs, **kw, cluster=client)
+    finally:
+        SYSTEMS.pop("test_dask_sep", None)
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "reconstruction"} for r in rs]  # noqa: E731
+    assert strip(serial.records) == strip(remote.records)
+
+
+def test_vector_coders_speak_outcome():
+    """The 1D coders take one vector [1, dim]; no pixels, so SPP and bpp are None."""
+    from semcom.systems.comparison import run_point
+
+    sys_ = build_system("scc1d")
+    dim = sys_.model.config.dim
+    x = torch.rand(1, dim, generator=torch.Generator().manual_seed(0))
+    out = sys_.transmit(x, 10.0, seed=0)
+    assert out.reconstruction.shape == x.shape and out.rates(x.shape).spp is None
+    r = run_point(dict(spec="scc1d", label="scc1d", source=x, image="v", snr_db=10.0, seed=0))
+    assert r["psnr"] is None and r["mse"] >= 0 and r["channel_uses"] == out.channel_uses
