@@ -948,6 +948,6 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from semcom.cli import guarded
+    from semcom.cliargs import guarded
 
     raise SystemExit(guarded(main))
