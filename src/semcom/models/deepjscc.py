@@ -240,7 +240,8 @@ class LearnedJSCC(nn.Module):
         s = self.config.snr_db
         if isinstance(s, (list, tuple)):
             lo, hi = float(s[0]), float(s[1])
-            return lo + (hi - lo) * torch.rand(batch, generator=generator)
+            dev = generator.device if generator is not None else None  # a CUDA generator draws on its device
+            return lo + (hi - lo) * torch.rand(batch, generator=generator, device=dev)
         return torch.full((batch,), float(s))
 
     # -- channel round trip
@@ -376,7 +377,8 @@ class DeepJSCC(LearnedJSCC):
     def _to_symbols(self, latent: torch.Tensor) -> torch.Tensor:
         b, ch, hh, ww = latent.shape
         real = latent.reshape(b, 2, ch // 2, hh, ww)
-        return torch.complex(real[:, 0], real[:, 1]).reshape(b, -1)  # [B, n]
+        # symbols, power normalisation and channel stay in float32 under mixed precision (autocast)
+        return torch.complex(real[:, 0].float(), real[:, 1].float()).reshape(b, -1)  # [B, n]
 
     def _from_symbols(self, z: torch.Tensor, hh: int, ww: int) -> torch.Tensor:
         b = z.shape[0]
