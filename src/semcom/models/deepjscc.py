@@ -244,6 +244,15 @@ class LearnedJSCC(nn.Module):
             return lo + (hi - lo) * torch.rand(batch, generator=generator, device=dev)
         return torch.full((batch,), float(s))
 
+    def snr_kwargs(self, snr_db: float | None) -> dict:
+        """Extra keywords of ``encode``/``decode`` at channel SNR ``snr_db`` (None: noiseless).
+
+        ``{}`` here: the encoder and decoder do not see the SNR. A model that adapts to it
+        (:class:`semcom.models.adjscc.ADJSCC`) returns ``{"snr_db": ...}``; ``transmit`` and
+        ``transmit_many`` pass them on.
+        """
+        return {}
+
     # -- channel round trip
     @torch.no_grad()
     def transmit(self, image: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0,
@@ -262,9 +271,10 @@ class LearnedJSCC(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            payload = self.encode(image)[0]
+            kw = self.snr_kwargs(snr)
+            payload = self.encode(image, **kw)[0]
             rx = jscc_channel(payload.symbols.unsqueeze(0), snr, channel or self.config.channel, gen)[0]
-            x_hat = self.decode([payload.received(rx)])
+            x_hat = self.decode([payload.received(rx)], **kw)
         finally:
             self.train(was_training)
         return JSCCOutcome(x_hat, payload.channel_uses, payload.spp, payload.cbr, int(payload.side_bits.numel()),
@@ -288,13 +298,14 @@ class LearnedJSCC(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            payloads = self.encode(x)
+            kw = self.snr_kwargs(snr_db)
+            payloads = self.encode(x, **kw)
             if snr_db is None:
                 received = payloads
             else:
                 ch = channel or self.config.channel
                 received = [p.received(jscc_channel(p.symbols.unsqueeze(0), snr_db, ch, gen)[0]) for p in payloads]
-            x_hat = self.decode(received)
+            x_hat = self.decode(received, **kw)
         finally:
             self.train(was_training)
         return x_hat, payloads

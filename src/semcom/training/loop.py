@@ -146,7 +146,7 @@ class TrainConfig:
     def shrink(self) -> "TrainConfig":
         """The same config at a tiny size (for tests of every real config)."""
         mc = dict(self.model_config)
-        tiny = {"deepjscc": {"hidden_channels": 8},
+        tiny = {"deepjscc": {"hidden_channels": 8}, "adjscc": {"hidden_channels": 8},
                 "scc": {"semantic_channels": 8, "sce_channels": 8},
                 "vlscc2d": {"semantic_channels": 8, "sce_channels": 8, "ran_channels": 4},
                 "vlscc1d": {"hidden": 8}, "scc1d": {"hidden": 8}}.get(self.model, {})
