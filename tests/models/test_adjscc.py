@@ -91,3 +91,15 @@ def test_trains_over_an_snr_range_with_the_shared_trainer(tmp_path):
     assert isinstance(m, ADJSCC)
     x = torch.rand(1, 3, 32, 32)
     assert m.transmit(x, -2.0, seed=0).image.shape == x.shape
+
+
+def test_first_layer_width_of_the_2019_paper():
+    from semcom.models import DeepJSCC
+
+    d = DeepJSCC({"hidden_channels": 32, "first_channels": 16, "activation": "prelu", "latent_channels": 8})
+    assert d.encoder[0].out_channels == 16 and d.decoder[-2].in_channels == 16 and d.spp == 0.25
+    a = small(first_channels=4)
+    x = torch.rand(1, 3, 16, 16)
+    assert a.transmit(x, 5.0, seed=0).image.shape == x.shape
+    with pytest.raises(ConfigError):
+        DeepJSCC({"first_channels": -3})

@@ -142,6 +142,7 @@ def test_channels_last_is_a_memory_format_only(tmp_path):
     ref = train(tiny(), tmp_path / "a", progress=False)
     cl = train(tiny(), tmp_path / "b", progress=False, options=RunOptions(channels_last="on"))
     assert cl["runtime"]["channels_last"] and not ref["runtime"]["channels_last"]
+    assert cl["runtime"]["cache_dir"] is False
     assert abs(cl["metric"]["psnr_db"] - ref["metric"]["psnr_db"]) < 1e-3
 
 
@@ -286,3 +287,30 @@ def test_cli_trains_on_the_users_folders(tmp_path, image_dir, capsys):
     assert main(["train", "deepjscc", "--config", str(p), "--out", str(tmp_path / "r3"), "--no-progress",
                  "--test-images", str(image_dir / "a")]) == 2  # images smaller than eval_size 64
     assert "at least 64x64" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- paper-scale configs
+GPU_CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs" / "gpu").glob("*.json"))
+COST = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "train_cost.json"
+
+
+def test_gpu_configs_exist_and_their_recorded_cost_matches_the_model():
+    """The paper-scale configs build at full size, and benchmarks/results/train_cost.json
+    (their FLOPs and epoch times) was measured on the models these configs build today."""
+    from semcom.models import build_model
+
+    assert {p.stem for p in GPU_CONFIGS} >= {"deepjscc_paper", "vlscc2d_paper", "scc_paper", "adjscc_paper"}
+    rows = {r["config"]: r for r in json.loads(COST.read_text())["results"]}
+    for p in GPU_CONFIGS:
+        cfg = TrainConfig.from_dict(json.loads(p.read_text()))
+        assert cfg.crop_size >= 128 and cfg.threads == 0
+        row = rows[f"configs/gpu/{p.name}"]
+        assert build_model(cfg.model, cfg.model_config).num_parameters() == row["parameters"]
+        assert row["train_gflops_per_image"] > row["forward_gflops_per_image"] > 0 and row["epoch_minutes_bf16"] > 0
+
+
+@pytest.mark.parametrize("path", GPU_CONFIGS, ids=lambda p: p.stem)
+def test_gpu_configs_train_shrunk(path, tmp_path):
+    cfg = TrainConfig.from_dict({**json.loads(path.read_text()), "eval_images": "tiny"}).shrink()
+    meta = train(cfg, tmp_path, progress=False, options=RunOptions(precision="bf16"))
+    assert meta["steps"] == 2 and np.isfinite(meta["metric"]["psnr_db"])

@@ -89,8 +89,9 @@ class ADJSCC(DeepJSCC):
         super().__init__(config)
         c = self.config
         hidden = c.af_hidden or max(8, c.hidden_channels // 4)
-        self.encoder_af = nn.ModuleList(AttentionFeature(c.hidden_channels, hidden) for _ in range(AF_STAGES))
-        self.decoder_af = nn.ModuleList(AttentionFeature(c.hidden_channels, hidden) for _ in range(AF_STAGES))
+        h, f = c.hidden_channels, c.first_channels or c.hidden_channels
+        self.encoder_af = nn.ModuleList(AttentionFeature(ch, hidden) for ch in (f, h, h, h))
+        self.decoder_af = nn.ModuleList(AttentionFeature(ch, hidden) for ch in (h, h, h, f))
 
     def snr_kwargs(self, snr_db: float | None) -> dict:
         """The SNR for ``encode``/``decode``; the noiseless channel (None) is the top of the trained range."""

@@ -446,7 +446,7 @@ def _train(config, out_dir, device: str, resume: bool, progress: bool, command, 
         torch.set_num_threads(cfg.threads)
     dev = resolve_device(device)
     prec = Precision.resolve(opts.precision, dev)
-    local_batch = ctx.local_batch(cfg.batch_size)
+    ctx.local_batch(cfg.batch_size)  # the global batch must split over the ranks
     cfg, data, sampler = _build_data(cfg, progress, opts.cache_dir)
     torch.manual_seed(cfg.seed)  # parameter initialisation (the same on every rank)
     model = build_model(cfg.model, cfg.model_config).to(dev)
