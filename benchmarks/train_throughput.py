@@ -5,7 +5,7 @@ Run: ``.venv/bin/python benchmarks/train_throughput.py --out benchmarks/results`
 
 Each (model, precision) runs :func:`semcom.training.train` on the model's CPU config
 (``configs/<model>.json``: 64x64 crops, batch 8) for ``--steps`` steps on one torch thread and
-reports the trainer's own measurement (``metadata["throughput"]["images_per_s"]``: training
+(``--fp16-steps`` for fp16) reports the trainer's own measurement (``metadata["throughput"]["images_per_s"]``: training
 steps only, the first step excluded). The machine's load average is recorded before and after each
 run: on a shared machine the numbers are lower bounds of what an idle core gives.
 """
@@ -46,13 +46,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     p.add_argument("--steps", type=int, default=12)
+    p.add_argument("--fp16-steps", type=int, default=4, help="steps of the fp16 runs (emulated on most CPUs: slow)")
     p.add_argument("--models", nargs="*", default=list(MODELS))
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     rows = []
     for m in args.models:
         for prec in PRECISIONS:
-            r = measure(m, prec, args.steps)
+            r = measure(m, prec, args.fp16_steps if prec == "fp16" else args.steps)
             print(f"{m:9s} {prec:5s} {r['images_per_s']:7.2f} images/s (load {r['load_avg_1min_before']})", flush=True)
             rows.append(r)
     from semcom.experiments.results import git_commit
@@ -64,7 +65,7 @@ def main(argv=None) -> int:
         pass
     out = {"benchmark": "train_throughput", "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__,
            "python": sys.version.split()[0], "cpu": cpu, "cores": os.cpu_count(), "threads": 1,
-           "git_commit": git_commit(), "command": f"python benchmarks/train_throughput.py --steps {args.steps}",
+           "git_commit": git_commit(), "command": f"python benchmarks/train_throughput.py --steps {args.steps} --fp16-steps {args.fp16_steps}",
            "note": "shared machine, busy with other jobs while measured (see the load averages): lower bounds; "
                    "fp16 on a CPU without native float16 arithmetic is emulated and slow",
            "results": rows}

@@ -169,8 +169,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     averaging, Adam, the schedule) is compared exactly up to float tolerance."""
     from semcom.experiments.train import run
 
-    cfg = tiny(steps=3, model_config={"hidden_channels": 4, "latent_channels": 2, "snr_db": 200.0,
-                                      "snr_range_db": [0.0, 200.0]}, train_images=str(image_dir))
+    cfg = _ddp_config(image_dir)
     one = run(cfg, out_dir=tmp_path / "one", progress=False)
     two = run(cfg, out_dir=tmp_path / "two", progress=False, nproc=2)
     a, b = _weights(tmp_path / "one" / "deepjscc.pt"), _weights(tmp_path / "two" / "deepjscc.pt")
@@ -218,10 +217,16 @@ def _config_file(tmp_path, cfg: TrainConfig) -> Path:
     return p
 
 
+def _ddp_config(image_dir) -> TrainConfig:
+    return tiny(steps=3, model_config={"hidden_channels": 4, "latent_channels": 2, "snr_db": 200.0,
+                                       "snr_range_db": [0.0, 200.0]}, train_images=str(image_dir))
+
+
 @pytest.mark.slow
-def test_torchrun_two_processes_cli(tmp_path, image_dir):
-    """``torchrun --nproc-per-node 2 -m semcom train`` (gloo on CPU) writes one checkpoint with world_size 2."""
-    cfg = tiny(steps=2, train_images=str(image_dir))
+def test_torchrun_two_processes_match_one_process(tmp_path, image_dir):
+    """``torchrun --nproc-per-node 2 -m semcom train`` (gloo on CPU): one checkpoint with
+    world_size 2, the weights of one process with the same global batch."""
+    cfg = _ddp_config(image_dir)
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "semcom", "train", "deepjscc", "--config", str(_config_file(tmp_path, cfg)),
@@ -230,7 +235,10 @@ def test_torchrun_two_processes_cli(tmp_path, image_dir):
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.count("test PSNR") == 1  # rank 0 alone reports
     meta = json.loads((tmp_path / "run" / "deepjscc.json").read_text())
-    assert meta["world_size"] == 2 and meta["steps"] == 2 and meta["runtime"]["backend"] == "gloo"
+    assert meta["world_size"] == 2 and meta["steps"] == 3 and meta["runtime"]["backend"] == "gloo"
+    train(cfg, tmp_path / "one", progress=False)
+    a, b = _weights(tmp_path / "one" / "deepjscc.pt"), _weights(tmp_path / "run" / "deepjscc.pt")
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
 
 
 # --------------------------------------------------------------------------- image folders
