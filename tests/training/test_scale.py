@@ -49,7 +49,15 @@ def image_dir(tmp_path_factory):
 # --------------------------------------------------------------------------- precision and devices
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_mixed_precision_trains_on_cpu_and_is_recorded(precision, tmp_path):
-    meta = train(tiny(), tmp_path, progress=False, options=RunOptions(precision=precision))
+    import warnings
+
+    from semcom.training.precision import SlowPrecisionWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        meta = train(tiny(), tmp_path, progress=False, options=RunOptions(precision=precision))
+    # fp16 runs on CPU, with a warning that it is slow there (bf16 is the CPU's mixed precision)
+    assert any(issubclass(w.category, SlowPrecisionWarning) for w in caught) == (precision == "fp16")
     assert meta["steps"] == 2 and meta["runtime"]["precision"] == precision
     assert np.isfinite(meta["metric"]["psnr_db"]) and meta["metric"]["psnr_db"] > 5
     st = torch.load(tmp_path / "last.pt", weights_only=True)

@@ -66,7 +66,7 @@ def run(config: TrainConfig | dict, *, out_dir: str | Path | None = None, device
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="semcom train", description=__doc__.strip().split("\n\n")[0])
-    p.add_argument("model", help="registry name: deepjscc, vlscc2d, scc, vlscc1d or scc1d")
+    p.add_argument("model", help="registry name: deepjscc, adjscc, vlscc2d, scc, vlscc1d or scc1d")
     p.add_argument("--config", default=None, help="JSON training config (configs/<model>.json)")
     p.add_argument("--out", default=None, help="run folder (default runs/<name>)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")

@@ -13,9 +13,11 @@ the SNR convention needs the exact unit power.
 Devices: on CUDA, ``bf16`` needs a GPU that supports it (Ampere or newer:
 ``torch.cuda.is_bf16_supported()``), otherwise a ConfigError. On CPU, ``bf16`` autocast runs on
 every CPU torch supports (fast only on CPUs with AVX512-BF16/AMX). ``fp16`` on CPU runs in this
-torch (2.4 and newer have CPU float16 autocast and a CPU GradScaler) but is emulated on CPUs
-without AVX512-FP16, so it is slower than ``fp32`` there; a torch without CPU float16 autocast
-gives a ConfigError naming the precision and device, never a silent fall back to fp32.
+torch (2.4 and newer have CPU float16 autocast and a CPU GradScaler) but its float16
+convolutions take a slow path: measured 40 to 115 times slower than ``fp32`` on a Xeon with
+AVX512-FP16 (``benchmarks/results/train_throughput.json``), so it warns
+(:class:`SlowPrecisionWarning`); a torch without CPU float16 autocast gives a ConfigError naming
+the precision and device, never a silent fall back to fp32.
 
 Example:
     >>> import torch
@@ -30,12 +32,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import warnings
 
 import torch
 
 from semcom.errors import ConfigError
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+class SlowPrecisionWarning(UserWarning):
+    """The asked precision runs on this device, but far slower than float32."""
+
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -64,6 +72,10 @@ class Precision:
             raise ConfigError(f"precision {name} (torch.autocast with {dtype}) is not supported on "
                               f"{device.type} by this torch {torch.__version__}: {exc}") from None
         scaler = None
+        if name == "fp16" and device.type == "cpu":
+            warnings.warn("precision fp16 on CPU runs but is tens of times slower than fp32 here "
+                          "(benchmarks/results/train_throughput.json); bf16 is the CPU's mixed precision",
+                          SlowPrecisionWarning, stacklevel=2)
         if name == "fp16":
             try:
                 scaler = torch.amp.GradScaler(device.type)
