@@ -103,3 +103,15 @@ def test_first_layer_width_of_the_2019_paper():
     assert a.transmit(x, 5.0, seed=0).image.shape == x.shape
     with pytest.raises(ConfigError):
         DeepJSCC({"first_channels": -3})
+
+
+def test_evaluate_snrs_compares_models_at_each_snr():
+    from semcom.models import DeepJSCC
+    from semcom.training import evaluate_snrs
+
+    a, d = small(), DeepJSCC({"hidden_channels": 8, "latent_channels": 4})
+    rows = evaluate_snrs({"adaptive": a, "single": d}, [-2, 20], size=64)
+    assert [r["snr_db"] for r in rows] == [-2.0, 20.0]
+    assert all(set(r) == {"snr_db", "adaptive", "single"} and r["adaptive"]["spp"] == 0.125 for r in rows)
+    # the SNR reaches the adaptive model: its output at -2 and 20 dB differs beyond the noise
+    assert rows[0]["adaptive"]["psnr_db"] != rows[1]["adaptive"]["psnr_db"]

@@ -330,3 +330,11 @@ def test_gpu_configs_train_shrunk(path, tmp_path):
     cfg = TrainConfig.from_dict({**json.loads(path.read_text()), "eval_images": "tiny"}).shrink()
     meta = train(cfg, tmp_path, progress=False, options=RunOptions(precision="bf16"))
     assert meta["steps"] == 2 and np.isfinite(meta["metric"]["psnr_db"])
+
+
+def test_a_resume_state_from_before_the_new_fields_still_resumes(tmp_path):
+    train(tiny(steps=2), tmp_path, progress=False)
+    st = torch.load(tmp_path / "last.pt", weights_only=True)
+    del st["config"]["train_images"], st["world_size"], st["scaler"], st["noise_rng_device"]
+    save_checkpoint(st, tmp_path / "last.pt", {"name": "last"})
+    assert train(tiny(steps=3), tmp_path, progress=False, resume=True)["steps"] == 3

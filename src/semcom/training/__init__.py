@@ -5,7 +5,7 @@ each checkpoint's metric. Entry point: ``semcom train <model> --config configs/<
 compile, workers), :mod:`semcom.training.precision` (bf16/fp16 autocast) and
 :mod:`semcom.training.distributed` (DistributedDataParallel under torchrun)."""
 
-from semcom.training.loop import LossConfig, TrainConfig, evaluate, jscc_loss, reevaluate, train
+from semcom.training.loop import LossConfig, TrainConfig, evaluate, evaluate_snrs, jscc_loss, reevaluate, train
 from semcom.training.runtime import RunOptions
 
-__all__ = ["TrainConfig", "LossConfig", "RunOptions", "train", "evaluate", "jscc_loss", "reevaluate"]
+__all__ = ["TrainConfig", "LossConfig", "RunOptions", "train", "evaluate", "evaluate_snrs", "jscc_loss", "reevaluate"]

@@ -260,6 +260,32 @@ def evaluate(model, images: str = "tiny", size: int = 256, snr_db: float | None 
             "checksums": checksums(imgs)}
 
 
+def evaluate_snrs(models: dict, snrs_db, images: str = "tiny", size: int = 256, seed: int = 0) -> list[dict]:
+    """:func:`evaluate` of several models at each SNR of ``snrs_db``: one row per SNR with each
+    model's mean PSNR and MS-SSIM (e.g. an SNR-adaptive model against single-SNR models).
+
+    Example:
+        >>> from semcom.models import load_pretrained
+        >>> rows = evaluate_snrs({"deepjscc": load_pretrained("deepjscc_awgn10_spp0125")}, [0, 10])  # doctest: +SKIP
+        >>> sorted(rows[0])                                                                         # doctest: +SKIP
+        ['deepjscc', 'snr_db']
+    """
+    import warnings
+
+    from semcom.models.deepjscc import SNROutOfRangeWarning
+
+    rows = []
+    for snr in snrs_db:
+        row: dict = {"snr_db": float(snr)}
+        for name, model in models.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SNROutOfRangeWarning)
+                m = evaluate(model, images, size, snr_db=float(snr), seed=seed)
+            row[name] = {"psnr_db": m["psnr_db"], "ms_ssim": m["ms_ssim"], "spp": m["spp"]}
+        rows.append(row)
+    return rows
+
+
 def evaluate_vectors(model, data, snr_db: float | None = None, seed: int = 0, channel: str | None = None,
                      split: str = "test", noiseless: bool = False) -> dict:
     """Task metric of a 1D coder on the landmark vectors ``data`` (:class:`LandmarkVectors`).
@@ -318,7 +344,10 @@ def _load_resume_state(path: Path, cfg_dict: dict, dev: torch.device) -> dict:
     st, _ = load_verified(path, dev)
     require(st, path, "training resume state", config=dict, model=dict, optimizer=dict, noise_rng=torch.Tensor,
             step=int, elapsed_s=(int, float), gamma=(int, float), history=list)
-    if {k: v for k, v in st["config"].items() if k not in RESUME_BUDGET} != \
+    # a key the saved config predates (a field added later) counts at its default
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    saved = {**{k: v for k, v in defaults.items() if k not in st["config"]}, **st["config"]}
+    if {k: v for k, v in saved.items() if k not in RESUME_BUDGET} != \
             {k: v for k, v in cfg_dict.items() if k not in RESUME_BUDGET}:
         raise ConfigError(f"{path} was written by a different config (only the budget may change on "
                           "resume); remove it or drop --resume")
