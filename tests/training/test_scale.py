@@ -203,12 +203,19 @@ def _init_weights(cfg):
     return build_model(cfg.model, cfg.model_config).state_dict()
 
 
-@pytest.mark.slow
-def test_errors_in_a_spawned_process_reach_the_caller_typed(tmp_path, image_dir):
+def test_a_batch_that_does_not_split_is_refused_before_spawning(tmp_path, image_dir):
     from semcom.experiments.train import run
 
     with pytest.raises(ConfigError, match="multiple of the world size"):
         run(tiny(batch_size=3, train_images=str(image_dir)), out_dir=tmp_path, progress=False, nproc=2)
+
+
+@pytest.mark.slow
+def test_errors_in_a_spawned_process_reach_the_caller_typed(tmp_path):
+    from semcom.experiments.train import run
+
+    with pytest.raises(InputError, match="no image files"):  # raised inside both ranks
+        run(tiny(train_images=str(tmp_path)), out_dir=tmp_path / "out", progress=False, nproc=2)
 
 
 def test_nproc_inside_torchrun_is_refused(monkeypatch):

@@ -52,8 +52,9 @@ def run(config: TrainConfig | dict, *, out_dir: str | Path | None = None, device
     kwargs = dict(config=cfg, out_dir=out, device=device, resume=resume, progress=progress, command=command,
                   export_dir=export_dir, options=options)
     if nproc > 1:
-        from semcom.training.distributed import launch
+        from semcom.training.distributed import DistContext, launch
 
+        DistContext(world_size=nproc).local_batch(cfg.batch_size)  # refused before any process starts
         launch(nproc, train, kwargs)
         meta = json.loads((out / f"{cfg.name or cfg.model}.json").read_text())
     else:
