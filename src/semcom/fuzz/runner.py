@@ -1,0 +1,123 @@
+"""Run fuzz cases in worker processes so that a crash of native code or a hang is caught.
+
+Each target runs in a forked worker (its own process group, one torch thread). The worker runs
+``setup`` once, then its cases in order and reports every verdict through a pipe. The parent waits
+at most ``timeout_s`` for each verdict: when the time runs out the case is a hang, the worker's
+whole process group is killed (decoder subprocesses included) and a fresh worker continues with
+the next case. A worker that dies (a segfault in a native decoder) makes its case a crash.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+import traceback
+from typing import Any
+
+from semcom.errors import SemcomError
+
+from .core import LABELS, TARGETS, Target, Verdict, case_rng
+
+SETUP_TIMEOUT_S = 600.0
+MAX_EXAMPLES = 5
+
+
+def classify(target: Target, state: Any, seed: int, index: int) -> Verdict:
+    """Run one case in this process and turn an escaping exception into a verdict."""
+    rng = case_rng(seed, target.name, index)
+    try:
+        return target.case(state, rng)
+    except SemcomError as exc:
+        return Verdict("typed_error", f"{type(exc).__name__}: {str(exc)[:160]}")
+    except Exception as exc:  # noqa: BLE001 - any other exception is what the table counts as a crash
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = next((f for f in reversed(frames) if "semcom" in f.filename), frames[-1])
+        return Verdict("crash", f"{type(exc).__name__}: {str(exc)[:160]} (at {os.path.basename(where.filename)}:{where.lineno})")
+
+
+def _worker(name: str, seed: int, start: int, stop: int, conn) -> None:  # pragma: no cover - runs in a child
+    os.setpgrp()  # its own process group: a hang kills the worker and every decoder it started
+    import torch
+
+    torch.set_num_threads(1)
+    target = TARGETS[name]
+    state = target.setup()
+    conn.send(("ready", None, None))
+    for i in range(start, stop):
+        v = classify(target, state, seed, i)
+        conn.send((i, v.label, v.note))
+    conn.send(("done", None, None))
+    conn.close()
+    os._exit(0)  # skip atexit handlers and finalisers of state inherited from the parent
+
+
+def _context() -> mp.context.BaseContext:
+    return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+
+
+def _kill(proc) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.kill()
+    proc.join(5)
+
+
+class _Tally:
+    """Counts and the first few examples of every non-benign verdict of one target."""
+
+    def __init__(self) -> None:
+        self.counts = {label: 0 for label in LABELS}
+        self.examples: list[dict] = []
+
+    def add(self, index: int, label: str, note: str) -> None:
+        self.counts[label] += 1
+        if label in ("crash", "hang", "silent_wrong") and sum(e["label"] == label for e in self.examples) < MAX_EXAMPLES:
+            self.examples.append({"case": index, "label": label, "note": note})
+
+
+def _start(ctx, name: str, seed: int, start: int, stop: int):
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_worker, args=(name, seed, start, stop, child), daemon=True)
+    proc.start()
+    child.close()
+    if not parent.poll(SETUP_TIMEOUT_S):
+        _kill(proc)
+        raise RuntimeError(f"fuzz target {name!r}: setup did not finish in {SETUP_TIMEOUT_S:.0f} s")
+    try:
+        msg = parent.recv()
+    except EOFError:
+        proc.join(5)
+        raise RuntimeError(f"fuzz target {name!r}: setup failed (worker exit code {proc.exitcode})") from None
+    assert msg[0] == "ready"
+    return proc, parent
+
+
+def run_target(name: str, cases: int, seed: int, timeout_s: float | None = None) -> dict:
+    """Run ``cases`` cases of target ``name``; return its row of the table (counts, seconds, examples)."""
+    target = TARGETS[name]
+    limit = target.timeout_s if timeout_s is None else float(timeout_s)
+    tally, ctx, i, t0 = _Tally(), _context(), 0, time.perf_counter()
+    while i < cases:
+        proc, conn = _start(ctx, name, seed, i, cases)
+        while i < cases:
+            if not conn.poll(limit):
+                tally.add(i, "hang", f"no verdict within {limit:g} s")
+                i += 1
+                break
+            try:
+                idx, label, note = conn.recv()
+            except EOFError:  # the worker died inside the case: a crash of native code
+                tally.add(i, "crash", f"worker died (exit code {proc.exitcode})")
+                i += 1
+                break
+            tally.add(idx, label, note)
+            i = idx + 1
+        _kill(proc)
+        conn.close()
+    row = {"tried": cases, **tally.counts, "seconds": round(time.perf_counter() - t0, 1),
+           "timeout_s": limit, "area": target.area, "examples": tally.examples}
+    return row
