@@ -4,3 +4,6 @@ from . import codecs  # noqa: F401
 from . import framing  # noqa: F401
 from . import seb  # noqa: F401
 from . import stack  # noqa: F401
+from . import vlscc  # noqa: F401
+from . import checkpoints  # noqa: F401
+from . import configs  # noqa: F401
