@@ -16,6 +16,7 @@ says otherwise.
     semcom vlscc sweep                learned JSCC versus the separation baseline
     semcom vlscc 1d                   VL-SCC 1D versus SCC 1D on face-landmark vectors
     semcom seb sweep | kb-update | granularity    the seb experiments
+    semcom fuzz                       the fuzz table: every decoder, loader, config and CLI option fed hostile input
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("seb", "sweep"), "semcom.experiments.seb_sweep", "seb with UEP / random UEP / no UEP versus codecs over the link", True),
     (("seb", "kb-update"), "semcom.experiments.seb_kb_update", "seb knowledge-base update under changing intent", True),
     (("seb", "granularity"), "semcom.experiments.seb_granularity", "seb fine-Seb ratio versus CBR, quality and accuracy", True),
+    (("fuzz",), "semcom.fuzz", "the fuzz table: corrupted input to every decoder, loader, config and CLI option", True),
 ]
 
 

@@ -40,6 +40,8 @@ class Target:
         case: ``(state, rng) -> Verdict``; an escaping exception is classified by the runner.
         timeout_s: per-case time limit; a case that exceeds it is a hang.
         area: what the target covers (for the docs and the JSON).
+        describe: optional ``(state, rng) -> str`` naming the input of a case before it runs (with
+            the same generator as ``case``), so that a hang can be reported with its input.
     """
 
     name: str
@@ -47,9 +49,27 @@ class Target:
     case: Callable[[Any, np.random.Generator], Verdict]
     timeout_s: float = 20.0
     area: str = ""
+    describe: Callable[[Any, np.random.Generator], str] | None = None
 
 
 TARGETS: dict[str, Target] = {}
+_SCRATCH: list[str] = []
+
+
+def scratch_dir() -> str:
+    """A folder for the files of the current target run (removed by the runner afterwards)."""
+    if not _SCRATCH:
+        import tempfile
+
+        _SCRATCH.append(tempfile.mkdtemp(prefix="semcom-fuzz-"))
+    return _SCRATCH[0]
+
+
+def set_scratch_dir(path: str | None) -> None:
+    """Used by the runner: the scratch folder of the target run (``None``: forget it)."""
+    _SCRATCH.clear()
+    if path is not None:
+        _SCRATCH.append(path)
 
 
 def register(target: Target) -> Target:
@@ -96,6 +116,17 @@ def _header_field(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
     return bytes(b), f"header byte {i} := {v:#04x}"
 
 
+def _size_field(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
+    """A 16-bit big-endian field in the first 512 bytes (sizes, lengths, counts) set to a boundary value."""
+    if len(data) < 2:
+        return _flip_bits(data, rng)
+    b = bytearray(data)
+    i = int(rng.integers(0, min(len(b), 512) - 1))
+    v = int(rng.choice([0, 1, 0x7FFF, 0x8000, 0xFFFF]))
+    b[i:i + 2] = v.to_bytes(2, "big")
+    return bytes(b), f"16-bit field at byte {i} := {v}"
+
+
 def _duplicate(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
     start = int(rng.integers(0, len(data)))
     n = int(rng.integers(1, max(2, min(256, len(data) - start + 1))))
@@ -104,13 +135,13 @@ def _duplicate(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
 
 BYTE_MUTATORS: tuple[Callable[..., tuple[bytes, str]], ...] = (
     _flip_bits, _truncate, _extend, lambda d, r: _region(d, r, "zero"), lambda d, r: _region(d, r, "random"),
-    _header_field, _duplicate,
+    _header_field, _size_field, _duplicate,
 )
 
 
 def mutate_bytes(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
     """One random mutation of ``data``: bit flips, truncation, extension, a zeroed or random region,
-    a header byte set to a boundary value, or a duplicated region. Returns ``(mutated, description)``."""
+    a header byte or a 16-bit size field set to a boundary value, or a duplicated region. Returns ``(mutated, description)``."""
     if not data:
         return rng.bytes(int(rng.integers(1, 16))), "random bytes for an empty input"
     op = BYTE_MUTATORS[int(rng.integers(0, len(BYTE_MUTATORS)))]

@@ -12,13 +12,14 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import tempfile
 import time
 import traceback
 from typing import Any
 
 from semcom.errors import SemcomError
 
-from .core import LABELS, TARGETS, Target, Verdict, case_rng
+from .core import LABELS, TARGETS, Target, Verdict, case_rng, set_scratch_dir
 
 SETUP_TIMEOUT_S = 600.0
 MAX_EXAMPLES = 5
@@ -37,8 +38,9 @@ def classify(target: Target, state: Any, seed: int, index: int) -> Verdict:
         return Verdict("crash", f"{type(exc).__name__}: {str(exc)[:160]} (at {os.path.basename(where.filename)}:{where.lineno})")
 
 
-def _worker(name: str, seed: int, start: int, stop: int, conn) -> None:  # pragma: no cover - runs in a child
+def _worker(name: str, seed: int, start: int, stop: int, conn, scratch: str) -> None:  # pragma: no cover - a child
     os.setpgrp()  # its own process group: a hang kills the worker and every decoder it started
+    set_scratch_dir(scratch)
     import torch
 
     torch.set_num_threads(1)
@@ -46,6 +48,8 @@ def _worker(name: str, seed: int, start: int, stop: int, conn) -> None:  # pragm
     state = target.setup()
     conn.send(("ready", None, None))
     for i in range(start, stop):
+        if target.describe is not None:
+            conn.send(("note", i, target.describe(state, case_rng(seed, name, i))))
         v = classify(target, state, seed, i)
         conn.send((i, v.label, v.note))
     conn.send(("done", None, None))
@@ -79,9 +83,10 @@ class _Tally:
             self.examples.append({"case": index, "label": label, "note": note})
 
 
-def _start(ctx, name: str, seed: int, start: int, stop: int):
+def _start(ctx, name: str, seed: int, start: int, stop: int, scratch: str):
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker, args=(name, seed, start, stop, child), daemon=True)
+    # not a daemon: a CLI case may start a process pool; the parent kills the whole group anyway
+    proc = ctx.Process(target=_worker, args=(name, seed, start, stop, child, scratch), daemon=False)
     proc.start()
     child.close()
     if not parent.poll(SETUP_TIMEOUT_S):
@@ -101,23 +106,35 @@ def run_target(name: str, cases: int, seed: int, timeout_s: float | None = None)
     target = TARGETS[name]
     limit = target.timeout_s if timeout_s is None else float(timeout_s)
     tally, ctx, i, t0 = _Tally(), _context(), 0, time.perf_counter()
-    while i < cases:
-        proc, conn = _start(ctx, name, seed, i, cases)
+    with tempfile.TemporaryDirectory(prefix=f"semcom-fuzz-{name}-") as scratch:
         while i < cases:
-            if not conn.poll(limit):
-                tally.add(i, "hang", f"no verdict within {limit:g} s")
-                i += 1
-                break
-            try:
-                idx, label, note = conn.recv()
-            except EOFError:  # the worker died inside the case: a crash of native code
-                tally.add(i, "crash", f"worker died (exit code {proc.exitcode})")
-                i += 1
-                break
-            tally.add(idx, label, note)
-            i = idx + 1
-        _kill(proc)
-        conn.close()
+            i = _run_worker(ctx, name, seed, i, cases, limit, scratch, tally)
     row = {"tried": cases, **tally.counts, "seconds": round(time.perf_counter() - t0, 1),
            "timeout_s": limit, "area": target.area, "examples": tally.examples}
     return row
+
+
+def _run_worker(ctx, name: str, seed: int, i: int, cases: int, limit: float, scratch: str, tally: _Tally) -> int:
+    """One worker from case ``i`` until it finishes, hangs or dies; return the next case to run."""
+    proc, conn = _start(ctx, name, seed, i, cases, scratch)
+    try:
+        what = ""
+        while i < cases:
+            if not conn.poll(limit):
+                tally.add(i, "hang", f"{what}: no verdict within {limit:g} s".lstrip(": "))
+                return i + 1
+            try:
+                idx, label, note = conn.recv()
+            except EOFError:  # the worker died inside the case: a crash of native code
+                proc.join(5)
+                tally.add(i, "crash", f"{what}: worker died (exit code {proc.exitcode})".lstrip(": "))
+                return i + 1
+            if idx == "note":  # the input of the case about to run
+                what = note
+                continue
+            tally.add(idx, label, note)
+            what, i = "", idx + 1
+        return i
+    finally:
+        _kill(proc)
+        conn.close()

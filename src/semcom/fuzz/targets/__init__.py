@@ -7,3 +7,4 @@ from . import stack  # noqa: F401
 from . import vlscc  # noqa: F401
 from . import checkpoints  # noqa: F401
 from . import configs  # noqa: F401
+from . import cli  # noqa: F401

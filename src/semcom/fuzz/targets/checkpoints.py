@@ -12,13 +12,12 @@ weights intact, is ``accepted``.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..core import Target, Verdict, mutate_bytes, register
+from ..core import Target, Verdict, mutate_bytes, register, scratch_dir
 
 _RAN = [0]  # how many times a checkpoint ran code in this process
 
@@ -50,7 +49,7 @@ def _state(model) -> dict:
 
 
 def _ckpt_setup():
-    work = Path(tempfile.mkdtemp(prefix="semcom-fuzz-ckpt-"))
+    work = Path(scratch_dir())
     items = []
     for name, d, load in _loaders():
         pt, js = (d / f"{name}.pt").read_bytes(), (d / f"{name}.json").read_bytes()

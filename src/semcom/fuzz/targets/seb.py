@@ -51,8 +51,14 @@ def _seb_case(state, rng: np.random.Generator) -> Verdict:
     codec, msg = state
     header = msg.header_bits.numpy().astype(np.uint8)
     streams = [b.numpy().astype(np.uint8) for b in msg.class_bits]
-    lost, what = None, int(rng.integers(0, 4))
-    if what == 0:
+    lost, what = None, int(rng.integers(0, 5))
+    if what == 4:  # soft or invalid bit values where hard 0/1 decisions belong
+        header, streams = header.astype(np.float64), [s.astype(np.float64) for s in streams]
+        arr = [header, *streams][int(rng.integers(0, 3))]
+        v = [2.0, -1.0, np.nan, np.inf, 0.5][int(rng.integers(0, 5))]
+        arr[int(rng.integers(0, arr.size))] = v
+        note = f"a bit := {v}"
+    elif what == 0:
         header, note = mutate_bits(header, rng)
         note = "header: " + note
     elif what in (1, 2):
@@ -67,7 +73,7 @@ def _seb_case(state, rng: np.random.Generator) -> Verdict:
     if not _image_ok(out, (64, 64)):
         return Verdict("silent_wrong", f"bad image: {note}")
     sent = msg.header_bits.numpy().astype(np.uint8)
-    if header.size >= 16 and not np.array_equal(header[:16], sent[:16]):
+    if header.size >= 16 and not np.array_equal(header[:16] > 0.5, sent[:16] > 0.5):
         return Verdict("silent_wrong", f"decoded although the KB version field changed: {note}")
     return Verdict("fallback" if lost is not None and bool(lost.any()) else "accepted", note)
 

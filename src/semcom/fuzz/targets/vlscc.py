@@ -40,9 +40,10 @@ def _side_mutation(p, rng: np.random.Generator):
         bits, note = mutate_bits(p.side_bits.numpy(), rng)
         return dataclasses.replace(p, side_bits=torch.from_numpy(bits)), "side bits: " + note
     if what == 1:
-        bad = p.side_bits.clone()
-        bad[int(rng.integers(0, bad.numel()))] = int(rng.choice([2, 255]))
-        return dataclasses.replace(p, side_bits=bad), "side bit value outside {0, 1}"
+        v = [2, 255, -1, -(2**40), float("nan"), 0.5][int(rng.integers(0, 6))]
+        bad = p.side_bits.to(torch.float64 if isinstance(v, float) else torch.int64)
+        bad[int(rng.integers(0, bad.numel()))] = v
+        return dataclasses.replace(p, side_bits=bad), f"side bit value {v!r}"
     if what == 2:
         h = int(rng.choice([0, -16, 16, 48, 65, 128, 1 << 20]))
         return dataclasses.replace(p, height=h), f"height := {h}"
