@@ -91,6 +91,7 @@ def run(config: FuzzConfig | None = None, progress: bool = False):
     from .runner import run_target
 
     config = config or FuzzConfig()
+    prov = provenance(config, seed=config.seed)  # the code as it was when the run started
     rows = {}
     for name in config.targets:
         limit = TARGETS[name].timeout_s * config.timeout_scale
@@ -100,7 +101,7 @@ def run(config: FuzzConfig | None = None, progress: bool = False):
             print(f"{name:>22}: " + " ".join(f"{k}={r[k]}" for k in ("tried", *LABELS)) + f" ({r['seconds']} s)",
                   file=sys.stderr, flush=True)
     data = {"targets": rows, "totals": totals(rows), "columns": ["tried", *LABELS]}
-    return Results("fuzz", data, provenance(config, seed=config.seed))
+    return Results("fuzz", data, prov)
 
 
 def _parser() -> argparse.ArgumentParser:

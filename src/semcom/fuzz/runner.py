@@ -38,8 +38,19 @@ def classify(target: Target, state: Any, seed: int, index: int) -> Verdict:
         return Verdict("crash", f"{type(exc).__name__}: {str(exc)[:160]} (at {os.path.basename(where.filename)}:{where.lineno})")
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the parent dies (else it stops at its next report)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker(name: str, seed: int, start: int, stop: int, conn, scratch: str) -> None:  # pragma: no cover - a child
     os.setpgrp()  # its own process group: a hang kills the worker and every decoder it started
+    _die_with_parent()
     set_scratch_dir(scratch)
     import torch
 
