@@ -13,8 +13,8 @@ from semcom.fuzz import LABELS, TARGETS, FuzzConfig, Target, Verdict, case_rng, 
 from semcom.fuzz.runner import run_target
 
 # Targets whose known defects are fixed on other branches (checkpoint loading, KB digest and
-# clock checks, PDCP COUNT wrap, non-finite symbols, config types, CLI validation).
-FIXED_ON_MERGE = {"checkpoints", "configs", "cli", "pdcp_wrap", "seb_kb", "vlscc_symbols"}
+# clock checks, PDCP COUNT wrap, payload field and non-finite symbol checks, config types, CLI validation).
+FIXED_ON_MERGE = {"checkpoints", "configs", "cli", "pdcp_wrap", "seb_kb", "vlscc_side_info", "vlscc_symbols"}
 
 
 # ------------------------------------------------------------------------------ building blocks

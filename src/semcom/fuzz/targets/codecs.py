@@ -108,8 +108,15 @@ def _h265_case(state, rng: np.random.Generator) -> Verdict:
         ok[ti, :] = True
         out = tx.unpack(bits, ok, packed)
         return Verdict("accepted" if bool(out.decoded.all()) else "fallback", "CRC miss")
-    if mode < 0.3:  # malformed receiver input: wrong shapes or non-binary values
-        bad = bits[:, : int(rng.integers(0, bits.shape[1]))] if rng.random() < 0.5 else bits * 2
+    if mode < 0.3:  # malformed receiver input: wrong shapes, non-binary bits or CRC flags
+        what = int(rng.integers(0, 3))
+        if what == 2:
+            flags = ok.to(torch.float32)
+            flags[int(rng.integers(0, flags.shape[0])), int(rng.integers(0, flags.shape[1]))] = float(
+                rng.choice([0.5, np.nan, 2.0, -1.0]))
+            tx.unpack(bits, flags, packed)
+            return Verdict("silent_wrong", "CRC flags other than 0/1 accepted")
+        bad = bits[:, : int(rng.integers(0, bits.shape[1]))] if what == 0 else bits * 2 - 1
         tx.unpack(bad, ok, packed)
         return Verdict("silent_wrong", "malformed bits accepted")
     out = tx.unpack(bits, ok, packed)

@@ -114,7 +114,7 @@ def _malformed(blocks, ok, d, sizes, rng: np.random.Generator):
         d = np.ones_like(d) if rng.random() < 0.5 else d[:, :-1]
         return blocks, ok, d, sizes, "assignment overloads or mis-shaped"
     sizes = list(sizes)
-    sizes[int(rng.integers(0, len(sizes)))] = rng.choice([0, -3, 10**9, 2.5])
+    sizes[int(rng.integers(0, len(sizes)))] = [0, -3, 10**9, 2.5, True, np.nan][int(rng.integers(0, 6))]
     return blocks, ok, d, tuple(sizes), "bad symbol size"
 
 

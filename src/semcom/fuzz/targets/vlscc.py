@@ -45,8 +45,9 @@ def _side_mutation(p, rng: np.random.Generator):
         bad[int(rng.integers(0, bad.numel()))] = v
         return dataclasses.replace(p, side_bits=bad), f"side bit value {v!r}"
     if what == 2:
-        h = int(rng.choice([0, -16, 16, 48, 65, 128, 1 << 20]))
-        return dataclasses.replace(p, height=h), f"height := {h}"
+        h = [0, -16, 16, 48, 65, 128, 1 << 20, 64.0, 64.5, None, True][int(rng.integers(0, 11))]
+        field = "height" if rng.random() < 0.5 else "width"
+        return dataclasses.replace(p, **{field: h}), f"{field} := {h!r}"
     n = int(rng.integers(0, p.symbols.numel() + 8))
     sym = torch.cat([p.symbols, torch.ones(8, dtype=p.symbols.dtype)])[:n]
     return dataclasses.replace(p, symbols=sym), f"{n} symbols instead of {p.symbols.numel()}"
