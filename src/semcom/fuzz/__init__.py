@@ -59,6 +59,7 @@ class FuzzConfig:
         seed: base seed of every case.
         quick: CI tier (:data:`QUICK_CASES` cases per target unless ``cases`` is given).
         timeout_scale: multiplies every target's per-case time limit (slow machines).
+        jobs: targets run in this many processes at once (each case is still one thread).
     """
 
     cases: int = DEFAULT_CASES
@@ -66,6 +67,7 @@ class FuzzConfig:
     seed: int = 0
     quick: bool = False
     timeout_scale: float = 1.0
+    jobs: int = 1
 
     def __post_init__(self) -> None:
         if isinstance(self.cases, bool) or not isinstance(self.cases, int) or not 1 <= self.cases <= 10**7:
@@ -77,6 +79,8 @@ class FuzzConfig:
             raise ConfigError(f"seed must be a non-negative int, got {self.seed!r}")
         if not 0.1 <= float(self.timeout_scale) <= 100:
             raise ConfigError(f"timeout_scale must lie in [0.1, 100], got {self.timeout_scale!r}")
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or not 1 <= self.jobs <= 64:
+            raise ConfigError(f"jobs must be an int in [1, 64], got {self.jobs!r}")
 
 
 def totals(rows: dict) -> dict:
@@ -84,22 +88,55 @@ def totals(rows: dict) -> dict:
     return {k: sum(r[k] for r in rows.values()) for k in ("tried", *LABELS)}
 
 
+def _run_group(names: list[str], config: FuzzConfig, progress: bool) -> dict:
+    from .runner import run_target
+
+    rows = {}
+    for name in names:
+        rows[name] = r = run_target(name, config.cases, config.seed, TARGETS[name].timeout_s * config.timeout_scale)
+        if progress:
+            print(f"{name:>22}: " + " ".join(f"{k}={r[k]}" for k in ("tried", *LABELS)) + f" ({r['seconds']} s)",
+                  file=sys.stderr, flush=True)
+    return rows
+
+
+def _job(names: list[str], config: FuzzConfig, progress: bool, conn) -> None:  # pragma: no cover - a child
+    conn.send(_run_group(names, config, progress))
+    conn.close()
+
+
+def _run_jobs(config: FuzzConfig, progress: bool) -> dict:
+    """Targets dealt round-robin to ``config.jobs`` processes (forked from this single thread)."""
+    from .runner import _context
+
+    ctx, jobs = _context(), []
+    for j in range(config.jobs):
+        names = config.targets[j::config.jobs]
+        if names:
+            parent, child = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_job, args=(names, config, progress, child))
+            proc.start()
+            child.close()
+            jobs.append((proc, parent))
+    rows = {}
+    for proc, parent in jobs:
+        try:
+            rows.update(parent.recv())
+        except EOFError:
+            raise RuntimeError(f"a fuzz job failed (exit code {proc.exitcode}); run its targets with --jobs 1") from None
+        finally:
+            proc.join()
+    return rows
+
+
 def run(config: FuzzConfig | None = None, progress: bool = False):
     """Run the table; return :class:`~semcom.experiments.results.Results` named ``fuzz``."""
     from semcom.experiments.results import Results, provenance
 
-    from .runner import run_target
-
     config = config or FuzzConfig()
     prov = provenance(config, seed=config.seed)  # the code as it was when the run started
-    rows = {}
-    for name in config.targets:
-        limit = TARGETS[name].timeout_s * config.timeout_scale
-        rows[name] = run_target(name, config.cases, config.seed, timeout_s=limit)
-        if progress:
-            r = rows[name]
-            print(f"{name:>22}: " + " ".join(f"{k}={r[k]}" for k in ("tried", *LABELS)) + f" ({r['seconds']} s)",
-                  file=sys.stderr, flush=True)
+    rows = _run_group(config.targets, config, progress) if config.jobs == 1 else _run_jobs(config, progress)
+    rows = {name: rows[name] for name in config.targets}
     data = {"targets": rows, "totals": totals(rows), "columns": ["tried", *LABELS]}
     return Results("fuzz", data, prov)
 
@@ -112,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/fuzz", help="folder for fuzz.json")
     p.add_argument("--quick", action="store_true", help=f"CI tier: {QUICK_CASES} cases per target")
     p.add_argument("--timeout-scale", type=float, default=1.0, help="multiply every per-case time limit")
+    p.add_argument("--jobs", type=int, default=1, help="targets run in this many processes at once")
     p.add_argument("--no-progress", action="store_true", help="no per-target line on stderr")
     return p
 
@@ -134,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     names = sorted(TARGETS) if args.targets is None else [t.strip() for t in args.targets.split(",") if t.strip()]
     cases = args.cases if args.cases is not None else (QUICK_CASES if args.quick else DEFAULT_CASES)
-    config = FuzzConfig(cases=cases, targets=names, seed=args.seed, quick=args.quick, timeout_scale=args.timeout_scale)
+    config = FuzzConfig(cases=cases, targets=names, seed=args.seed, quick=args.quick, timeout_scale=args.timeout_scale,
+                        jobs=args.jobs)
     _check_writable(args.out)
     res = run(config, progress=not args.no_progress)
     path = res.save(args.out)

@@ -42,6 +42,8 @@ class Target:
         area: what the target covers (for the docs and the JSON).
         describe: optional ``(state, rng) -> str`` naming the input of a case before it runs (with
             the same generator as ``case``), so that a hang can be reported with its input.
+        preload: optional ``() -> None`` run once in the parent before the first worker starts
+            (heavy imports): every worker, including one restarted after a hang, inherits them.
     """
 
     name: str
@@ -50,6 +52,7 @@ class Target:
     timeout_s: float = 20.0
     area: str = ""
     describe: Callable[[Any, np.random.Generator], str] | None = None
+    preload: Callable[[], None] | None = None
 
 
 TARGETS: dict[str, Target] = {}

@@ -117,6 +117,8 @@ def run_target(name: str, cases: int, seed: int, timeout_s: float | None = None)
     target = TARGETS[name]
     limit = target.timeout_s if timeout_s is None else float(timeout_s)
     tally, ctx, i, t0 = _Tally(), _context(), 0, time.perf_counter()
+    if target.preload is not None:
+        target.preload()
     with tempfile.TemporaryDirectory(prefix=f"semcom-fuzz-{name}-") as scratch:
         while i < cases:
             i = _run_worker(ctx, name, seed, i, cases, limit, scratch, tally)

@@ -99,11 +99,15 @@ def _values(option: str, meta: str, files: dict[str, list[str]]) -> list[str]:
     return [v for v in NUMERIC if not (option == "--max-minutes" and v == "1e12")]  # a time limit may be large
 
 
-def _cli_setup():
+def _import_verbs() -> None:
     from semcom.cli import COMMANDS
 
     for _path, module, *_ in COMMANDS:
         importlib.import_module(module)
+
+
+def _cli_setup():
+    _import_verbs()
     work = Path(scratch_dir())
     os.chdir(work)  # relative default outputs (results/...) land in the scratch folder
     files = _files(work / "inputs")
@@ -133,5 +137,5 @@ def _cli_case(state, rng: np.random.Generator) -> Verdict:
     return Verdict("typed_error", f"{shown}: exit {code}: {text.strip().splitlines()[-1][:120] if text.strip() else ''}")
 
 
-register(Target(name="cli", setup=_cli_setup, case=_cli_case, timeout_s=10.0, describe=_describe,
+register(Target(name="cli", setup=_cli_setup, case=_cli_case, timeout_s=10.0, describe=_describe, preload=_import_verbs,
                 area="semcom.cli.main: every verb's options given invalid values (in-process, output captured)"))

@@ -96,5 +96,5 @@ def _config_case(state, rng: np.random.Generator) -> Verdict:
     return Verdict("silent_wrong" if bad else "accepted", f"{cls.__name__}: {note} accepted")
 
 
-register(Target(name="configs", setup=find_configs, case=_config_case, timeout_s=20.0,
+register(Target(name="configs", setup=find_configs, case=_config_case, timeout_s=20.0, preload=find_configs,
                 area="every *Config dataclass: from_dict on non-object documents, unknown keys, wrong types, hostile values"))

@@ -32,10 +32,10 @@ def _pixel_kb():
     from semcom.semantics.seb import PixelExtractor, image_to_patches
 
     ext = PixelExtractor(8)
-    imgs = [im.image for im in test_images(["astronaut", "coffee"], size=128)]
+    imgs = [im.image for im in test_images(["astronaut", "coffee"], size=96)]
     fine = torch.cat([ext.encode(image_to_patches(x, 8)) for x in imgs])
     coarse = torch.cat([ext.encode(torch.nn.functional.avg_pool2d(image_to_patches(x, 16), 2)) for x in imgs])
-    return KnowledgeBase.build(torch.cat([fine, coarse]), sizes=[64, 16], seed=0), ext, imgs
+    return KnowledgeBase.build(torch.cat([fine, coarse]), sizes=[32, 8], seed=0), ext, imgs
 
 
 def _seb_setup():
