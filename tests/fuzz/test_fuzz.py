@@ -137,3 +137,14 @@ def test_quick_table_is_complete(quick_table):
 def test_no_crash_hang_or_silent_wrong(quick_table, name):
     row = quick_table["data"]["targets"][name]
     assert (row["crash"], row["hang"], row["silent_wrong"]) == (0, 0, 0), row["examples"]
+
+
+def test_markdown_table_from_a_saved_run(quick_table, tmp_path, capsys):
+    from semcom.cli import main
+
+    path = tmp_path / "fuzz.json"
+    path.write_text(json.dumps(quick_table))
+    assert main(["fuzz", "--markdown", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("| target | tried | typed error |") and out[-1].startswith("| **total** |")
+    assert len(out) == 2 + len(quick_table["data"]["targets"]) + 1

@@ -141,6 +141,17 @@ def run(config: FuzzConfig | None = None, progress: bool = False):
     return Results("fuzz", data, prov)
 
 
+def markdown(data: dict) -> str:
+    """The table of a ``fuzz.json`` ``data`` block in Markdown (one row per target, then the totals)."""
+    cols = ["tried", *LABELS]
+    head = "| target | " + " | ".join(c.replace("_", " ") for c in cols) + " |"
+    lines = [head, "|---|" + "---:|" * len(cols)]
+    for name, row in data["targets"].items():
+        lines.append(f"| `{name}` | " + " | ".join(str(row[c]) for c in cols) + " |")
+    lines.append("| **total** | " + " | ".join(f"**{data['totals'][c]}**" for c in cols) + " |")
+    return "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="semcom fuzz", description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--cases", type=int, default=None, help=f"cases per target (default {DEFAULT_CASES}, --quick {QUICK_CASES})")
@@ -151,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-scale", type=float, default=1.0, help="multiply every per-case time limit")
     p.add_argument("--jobs", type=int, default=1, help="targets run in this many processes at once")
     p.add_argument("--no-progress", action="store_true", help="no per-target line on stderr")
+    p.add_argument("--markdown", metavar="FUZZ_JSON", default=None,
+                   help="print the table of an existing fuzz.json in Markdown and exit (runs nothing)")
     return p
 
 
@@ -168,8 +181,21 @@ def _check_writable(out: str) -> None:
         raise InputError(f"cannot write to --out {out!r}: {exc.strerror or exc}") from None
 
 
+def _print_markdown(path: str) -> int:
+    from semcom.errors import InputError
+    from semcom.experiments.results import Results
+
+    try:
+        print(markdown(Results.load(path).data))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path} is not a readable fuzz.json: {exc}") from None
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.markdown is not None:
+        return _print_markdown(args.markdown)
     names = sorted(TARGETS) if args.targets is None else [t.strip() for t in args.targets.split(",") if t.strip()]
     cases = args.cases if args.cases is not None else (QUICK_CASES if args.quick else DEFAULT_CASES)
     config = FuzzConfig(cases=cases, targets=names, seed=args.seed, quick=args.quick, timeout_scale=args.timeout_scale,
@@ -182,5 +208,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["FuzzConfig", "run", "main", "totals", "TARGETS", "LABELS", "Target", "Verdict", "register",
+__all__ = ["FuzzConfig", "run", "main", "totals", "markdown", "TARGETS", "LABELS", "Target", "Verdict", "register",
            "mutate_bits", "mutate_bytes", "case_rng"]
