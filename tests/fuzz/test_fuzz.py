@@ -148,3 +148,13 @@ def test_markdown_table_from_a_saved_run(quick_table, tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("| target | tried | typed error |") and out[-1].startswith("| **total** |")
     assert len(out) == 2 + len(quick_table["data"]["targets"]) + 1
+
+
+def test_a_target_whose_setup_fails_counts_its_cases_as_crashes(temp_targets):
+    def broken_setup():
+        raise KeyError("missing fixture")
+
+    temp_targets("_nosetup", lambda state, rng: Verdict("accepted"))
+    TARGETS["_nosetup"] = Target(name="_nosetup", setup=broken_setup, case=lambda s, r: Verdict("accepted"))
+    row = run_target("_nosetup", 4, 0)
+    assert row["crash"] == 4 and "setup failed: KeyError" in row["examples"][0]["note"]

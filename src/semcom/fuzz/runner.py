@@ -56,7 +56,11 @@ def _worker(name: str, seed: int, start: int, stop: int, conn, scratch: str) -> 
 
     torch.set_num_threads(1)
     target = TARGETS[name]
-    state = target.setup()
+    try:
+        state = target.setup()
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which counts every case as a crash
+        conn.send(("setup_error", None, f"{type(exc).__name__}: {str(exc)[:300]}"))
+        os._exit(1)
     conn.send(("ready", None, None))
     for i in range(start, stop):
         if target.describe is not None:
@@ -81,6 +85,10 @@ def _kill(proc) -> None:
     proc.join(5)
 
 
+class SetupError(RuntimeError):
+    """A target could not build its valid input: the harness, not the decoder, needs fixing."""
+
+
 class _Tally:
     """Counts and the first few examples of every non-benign verdict of one target."""
 
@@ -102,13 +110,15 @@ def _start(ctx, name: str, seed: int, start: int, stop: int, scratch: str):
     child.close()
     if not parent.poll(SETUP_TIMEOUT_S):
         _kill(proc)
-        raise RuntimeError(f"fuzz target {name!r}: setup did not finish in {SETUP_TIMEOUT_S:.0f} s")
+        raise SetupError(f"setup did not finish in {SETUP_TIMEOUT_S:.0f} s")
     try:
         msg = parent.recv()
     except EOFError:
         proc.join(5)
-        raise RuntimeError(f"fuzz target {name!r}: setup failed (worker exit code {proc.exitcode})") from None
-    assert msg[0] == "ready"
+        msg = ("setup_error", None, f"worker died in setup (exit code {proc.exitcode})")
+    if msg[0] != "ready":
+        _kill(proc)
+        raise SetupError(msg[2])
     return proc, parent
 
 
@@ -120,8 +130,12 @@ def run_target(name: str, cases: int, seed: int, timeout_s: float | None = None)
     if target.preload is not None:
         target.preload()
     with tempfile.TemporaryDirectory(prefix=f"semcom-fuzz-{name}-") as scratch:
-        while i < cases:
-            i = _run_worker(ctx, name, seed, i, cases, limit, scratch, tally)
+        try:
+            while i < cases:
+                i = _run_worker(ctx, name, seed, i, cases, limit, scratch, tally)
+        except SetupError as exc:  # every remaining case counts as a crash, with the reason
+            tally.counts["crash"] += cases - i
+            tally.examples.append({"case": i, "label": "crash", "note": f"setup failed: {exc}"})
     row = {"tried": cases, **tally.counts, "seconds": round(time.perf_counter() - t0, 1),
            "timeout_s": limit, "area": target.area, "examples": tally.examples}
     return row

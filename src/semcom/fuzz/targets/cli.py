@@ -37,7 +37,7 @@ MCS_OPTIONS = {"--mcs"}
 NAME_OPTIONS = {"--channels", "--fidelity", "--codecs", "--allocators", "--tests", "--targets", "--channel"}
 PATH_OPTIONS = {"--config", "--checkpoint", "--video", "--images", "--plugin"}
 OUT_OPTIONS = {"--out", "--export"}
-_USAGE_OPT = re.compile(r"\[(--[a-z0-9-]+) ([A-Z_]+|\{[^}]*\})\]")
+_USAGE_OPT = re.compile(r"\[(--[a-z0-9-]+) (\{[^}]*\}|[^\[\]\s]+)")
 
 
 def _verbs() -> list[tuple[str, ...]]:
