@@ -4,7 +4,8 @@ The dataclasses are found by scanning the package for classes named ``*Config`` 
 no arguments; each is loaded the way a ``--config`` file is (its ``from_dict`` classmethod, or
 :func:`semcom.utils.from_dict`). Inputs: a JSON document that is not an object, an unknown key,
 a known key with a value of an unmistakably wrong JSON type (judged from the field's default: a
-string for a number, a number for a string or a list, a list for a bool...), or a value of the
+string for a number, a number for a string or a list, a list for a bool...; a value the field's
+annotation names, such as a list for ``float | list[float]``, is not wrong), or a value of the
 right type but hostile (NaN, infinities, negative, huge, empty). Expected: ``ConfigError``.
 ``silent_wrong``: a non-object document, a wrongly typed value or a NaN accepted.
 """
@@ -15,6 +16,7 @@ import dataclasses
 import importlib
 import math
 import pkgutil
+import re
 
 import numpy as np
 
@@ -71,6 +73,36 @@ def _kind(value) -> type | None:
     return list if isinstance(value, (list, tuple)) else None
 
 
+_ADMITS = {bool: ("bool",), int: ("int", "float"), float: ("float",), str: ("str", "Path", "Literal"),
+           list: ("list", "tuple", "Sequence"), dict: ("dict", "Mapping")}
+
+
+def _heads(ann: str) -> list[str]:
+    """Top-level type names of an annotation: ``"float | list[float]"`` -> ``["float", "list"]``."""
+    ann = re.sub(r"<class '([\w.]+)'>", r"\1", ann)
+    parts, depth, cur = [], 0, ""
+    for ch in ann + "|":
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch in "|," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    heads = []
+    for p in parts:
+        head = p.split("[")[0].split(".")[-1]
+        heads += _heads(p[p.index("[") + 1:-1]) if head in ("Optional", "Union") else [head]
+    return heads
+
+
+def admits(cls: type, field: str, value) -> bool:
+    """Whether the field's annotation names the JSON type of ``value`` (``float | list[float]`` admits a list)."""
+    heads = _heads(str(next(f.type for f in dataclasses.fields(cls) if f.name == field)))
+    kind = _kind(value)
+    return "Any" in heads or (kind is not None and any(h in _ADMITS[kind] for h in heads))
+
+
 def _pick(seq, rng: np.random.Generator):
     return seq[int(rng.integers(0, len(seq)))]
 
@@ -88,7 +120,7 @@ def _config_case(state, rng: np.random.Generator) -> Verdict:
         doc, bad, note = {"no_such_key_xyz": 1}, True, "unknown key"
     elif what < 0.8:
         value = _pick(WRONG[kind], rng)
-        doc, bad, note = {field: value}, True, f"{field} := {value!r} (default {defaults[field]!r})"
+        doc, bad, note = {field: value}, not admits(cls, field, value), f"{field} := {value!r} (default {defaults[field]!r})"
     else:
         value = _pick(HOSTILE, rng)
         doc, bad, note = {field: value}, isinstance(value, float) and math.isnan(value), f"{field} := {value!r}"
