@@ -108,9 +108,8 @@ def _import_verbs() -> None:
 
 def _cli_setup():
     _import_verbs()
-    work = Path(scratch_dir())
-    os.chdir(work)  # relative default outputs (results/...) land in the scratch folder
-    files = _files(work / "inputs")
+    os.chdir(scratch_dir())  # relative default outputs (results/...) land in the scratch folder
+    files = _files(Path("inputs"))  # relative paths: the notes name no folder of this machine
     cases = [(verb, opt, _values(opt, meta, files)) for verb in _verbs() for opt, meta in options_of(verb)]
     return [c for c in cases if c[2]]
 
