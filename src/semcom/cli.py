@@ -8,7 +8,7 @@ says otherwise.
     semcom compare --systems ...      any systems (built-in or --plugin) on the same link, data and budget
     semcom link                       BLER versus SNR per MCS and channel (bit-true or abstracted)
     semcom baseline                   PSNR / MS-SSIM versus SNR for classical codecs over the link
-    semcom train MODEL --config F     train deepjscc, vlscc2d, scc, vlscc1d, scc1d (JSCC trainer) or seb (its extractor)
+    semcom train MODEL --config F     train deepjscc, adjscc, vlscc2d, scc, vlscc1d, scc1d (JSCC trainer) or seb (its extractor)
     semcom bench ldpc                 fast LDPC decoder versus Sionna's (throughput, BLER)
     semcom prt table1                 prt allocators versus the paper's Table I
     semcom prt sweep                  keypoint video conferencing: ALD / PSNR / SSIM versus CBLER, and H.265
@@ -17,6 +17,7 @@ says otherwise.
     semcom vlscc sweep                learned JSCC versus the separation baseline
     semcom vlscc 1d                   VL-SCC 1D versus SCC 1D on face-landmark vectors
     semcom seb sweep | kb-update | granularity    the seb experiments
+    semcom fuzz                       the fuzz table: every decoder, loader, config and CLI option fed hostile input
 
 Options are parsed and checked by :mod:`semcom.cliargs` before any work (ranges, physical limits,
 a writable ``--out``, a reachable ``--cluster``); negative values parse without ``=``
@@ -50,6 +51,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("seb", "sweep"), "semcom.experiments.seb_sweep", "seb with UEP / random UEP / no UEP versus codecs over the link", True),
     (("seb", "kb-update"), "semcom.experiments.seb_kb_update", "seb knowledge-base update under changing intent", True),
     (("seb", "granularity"), "semcom.experiments.seb_granularity", "seb fine-Seb ratio versus CBR, quality and accuracy", True),
+    (("fuzz",), "semcom.fuzz", "the fuzz table: corrupted input to every decoder, loader, config and CLI option", True),
 ]
 
 
