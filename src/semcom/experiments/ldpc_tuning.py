@@ -24,7 +24,7 @@
 Example:
     >>> from semcom.experiments.ldpc_tuning import TuningConfig, run
     >>> res = run(TuningConfig(codes=[[100, 200, None]], scalings=[0.7, 0.8], codewords=[[1000, 60]],
-    ...                        clip_values=[None, 20.0], overconfident_codes=[100], clip_codes=[]))
+    ...                        clip_values=["none", "rel:4"], overconfident_codes=[100], clip_codes=[]))
     >>> sorted(res.data["scaling"][0]["gap_db"])
     ['0.7', '0.8']
 """
@@ -246,8 +246,8 @@ def _calibrate_qam(enc: Any, dec: Any, m: int, cfg: TuningConfig, seed: int) -> 
     return round(hi, 1)
 
 
-def run(config: TuningConfig | dict | None = None) -> Results:
-    """Run both studies; returns :class:`Results` named ``ldpc_tuning``."""
+def run(config: TuningConfig | dict | None = None, progress: bool = False) -> Results:
+    """Run both studies; returns :class:`Results` named ``ldpc_tuning`` (``progress``: a line per code)."""
     cfg = config if isinstance(config, TuningConfig) else from_dict(TuningConfig, config or {})
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(1)  # Sionna's many small ops: one intra-op thread is fastest on shared cores
@@ -256,8 +256,9 @@ def run(config: TuningConfig | dict | None = None) -> Results:
         for i, (k, n, bg) in enumerate(cfg.codes):
             points.append(scaling_point(int(k), int(n), bg, cfg, cfg.seed + 1000 * i))
             p = points[-1]
-            print(f"k={k} n={n} {p['bg']} Z={p['z']} Eb/N0={p['ebno_db']} sionna {p['errors_sionna']}/"
-                  f"{p['codewords']}  gap " + " ".join(f"{s}:{g}" for s, g in p["gap_db"].items()), flush=True)
+            if progress:
+                print(f"k={k} n={n} {p['bg']} Z={p['z']} Eb/N0={p['ebno_db']} sionna {p['errors_sionna']}/"
+                      f"{p['codewords']}  gap " + " ".join(f"{s}:{g}" for s, g in p["gap_db"].items()), flush=True)
         clip = clip_study(cfg)
     finally:
         torch.set_num_threads(torch_threads)
@@ -272,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default="results/bench", help="folder for ldpc_tuning.json")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(list(argv) if argv is not None else None)
-    res = run({"seed": args.seed})
+    res = run({"seed": args.seed}, progress=True)
     print(f"wrote {res.save(args.out, NAME + '.json')}")
     return 0
 
