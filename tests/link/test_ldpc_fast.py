@@ -336,11 +336,12 @@ PARITY_TOL_DB = 0.05
 
 def _parity_gap(k: int, n: int, bg: str | None, codewords: int, seed: int) -> tuple[float, float, dict]:
     scaling = FastLDPC5GDecoder(LDPC5GEncoder(k, n, bg=bg)).scaling
+    # k = 8448 falls from 10 % to ~1 % BLER within the 0.05 dB calibration step: aim at 30 % there
     cfg = TuningConfig(codes=[[k, n, bg]], scalings=[scaling], codewords=[[8448, codewords]],
-                       grid_db=[-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3])
+                       grid_db=[-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3], target_bler=0.3 if k > 4100 else 0.1)
     point = scaling_point(k, n, bg, cfg, seed)
     # in the waterfall (long codes are steep: Sionna's BLER may be a few % where the fast one is 10 %)
-    assert point["errors_sionna"] >= 5 and point["bler_sionna"] < 0.3, point
+    assert point["errors_sionna"] >= 5 and point["bler_sionna"] < 0.5, point
     gap, se = point["gap_db"][str(scaling)], point["gap_se_db"][str(scaling)]
     assert gap is not None and se is not None, point
     print("parity", k, n, point["bg"], point["z"], scaling, gap, se)  # evidence for the docs (run with -s)

@@ -165,6 +165,8 @@ def _gap_se(grid: list, curve: list, eb0: float, errors_sio: int, discordant: in
     """Standard error (dB) of a gap: paired count noise in decades over the local slope (decades/dB)."""
     i = grid.index(eb0)
     lo, hi = max(i - 1, 0), min(i + 1, len(grid) - 1)
+    if curve[hi] <= 0:  # steep long codes: no error one step up, take the slope below instead
+        hi = i
     if errors_sio == 0 or curve[lo] <= 0 or curve[hi] <= 0 or hi == lo:
         return None
     slope = (math.log10(curve[lo]) - math.log10(curve[hi])) / (grid[hi] - grid[lo])
