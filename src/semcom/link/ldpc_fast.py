@@ -19,9 +19,10 @@ Algorithm (layered min-sum, one block row of ``Z`` checks per layer):
 
 .. code-block:: text
 
+    L_v = channel LLR, saturated at +-llr_clip * mean|LLR| of the word (and +-llr_max if given)
     for each iteration, for each block row r:
         t_e   = L_v(e) - R_e                          (variable-to-check, every edge e of row r)
-        R_e   = sign(prod_{e'!=e} t_e') * a * min_{e'!=e} |t_e'|     (a = scaling)
+        R_e   = sign(prod_{e'!=e} t_e') * a * min_{e'!=e} |t_e'|     (a = scaling, by default by BG and Z)
               or  ... * max(min_{e'!=e} |t_e'| - offset, 0)          (offset min-sum)
         L_v(e) = t_e + R_e
     stop when the hard decisions satisfy every parity check (early_stop) or after num_iter.
@@ -177,9 +178,9 @@ class FastLDPC5GDecoder(torch.nn.Module):
     """Layered min-sum decoder for the 5G NR LDPC code of a Sionna ``LDPC5GEncoder`` (Numba, CPU).
 
     Drop-in for ``sionna.phy.fec.ldpc.LDPC5GDecoder(encoder, hard_out=True, return_infobits=True)``:
-    the same input, the same output, 50-350x the throughput; on identical QPSK/AWGN LLRs its BLER
-    at 20 iterations is within the range measured in docs/ldpc_fast.md (k = 40 to 8448, both base
-    graphs).
+    the same input, the same output, about 100x the throughput (89-451x measured); on identical
+    QPSK/AWGN LLRs at 20 iterations it needs at most 0.05 dB more Eb/N0 than Sionna's decoder for
+    k = 40 to 8448, both base graphs (docs/ldpc_fast.md, "BLER parity").
 
     Args:
         encoder: the ``sionna.phy.fec.ldpc.LDPC5GEncoder`` whose codewords are decoded (base graph 1
