@@ -161,9 +161,45 @@ class SymbolPayload:
         return dataclasses.replace(self, symbols=symbols)
 
 
+def check_payloads(payloads: Any) -> list[SymbolPayload]:
+    """Validate received payloads before a decoder reads them (they are untrusted input).
+
+    Every item must be a :class:`SymbolPayload` whose symbols are a 1-D real or complex tensor of
+    finite values (one NaN or Inf symbol would turn the whole reconstruction into NaN), whose side
+    bits are a 1-D tensor of 0/1 values, and whose image size is a pair of positive ints.
+    Returns the payloads as a list; raises :class:`InputError` otherwise.
+    """
+    if isinstance(payloads, SymbolPayload) or not isinstance(payloads, (list, tuple)):
+        raise InputError(f"decode takes a list of SymbolPayload, got {type(payloads).__name__}")
+    if not payloads:
+        raise InputError("decode needs at least one payload")
+    for i, p in enumerate(payloads):
+        if not isinstance(p, SymbolPayload):
+            raise InputError(f"payload {i} is a {type(p).__name__}, not a SymbolPayload")
+        z, bits = p.symbols, p.side_bits
+        if not isinstance(z, torch.Tensor) or z.dim() != 1 or not (z.is_complex() or z.is_floating_point()):
+            raise InputError(f"payload {i}: symbols must be a 1-D complex tensor")
+        if not bool(torch.isfinite(z).all()):
+            raise InputError(f"payload {i}: received symbols contain NaN or Inf")
+        if not isinstance(bits, torch.Tensor) or bits.dim() != 1 or bits.is_complex():
+            raise InputError(f"payload {i}: side bits must be a 1-D tensor of 0/1 values")
+        if bits.numel() and not bool(((bits == 0) | (bits == 1)).all()):
+            raise InputError(f"payload {i}: side bits must be 0 or 1")
+        for name in ("height", "width"):
+            v = getattr(p, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"payload {i}: {name} must be a positive int, got {v!r}")
+    return list(payloads)
+
+
 @dataclasses.dataclass
 class JSCCOutcome:
-    """One image through a learned JSCC system: reconstruction and honest accounting."""
+    """One image through a learned JSCC system: reconstruction and honest accounting.
+
+    ``status`` is ``"ok"``, or ``"failed"`` when the decoder refused what it received (non-finite
+    symbols): ``image`` is then the fallback (mid-grey 0.5 for images, zeros for the 1D coders'
+    standardised vectors) and ``error`` says why.
+    """
 
     image: torch.Tensor  # [1,3,H,W]
     channel_uses: int  # analog symbols + side-link channel uses
@@ -174,6 +210,11 @@ class JSCCOutcome:
     extrapolated: bool  # SNR outside the trained range (see LearnedJSCC.snr_range_db)
     status: str = "ok"
     payload: SymbolPayload | None = None
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
 
 
 # --------------------------------------------------------------------------- base class
@@ -251,7 +292,9 @@ class LearnedJSCC(nn.Module):
         ``snr_db``: encode -> channel -> decode.
 
         ``channel`` defaults to the one the model was trained on. The symbols counted are the
-        payload's symbols; the side bits travel error-free.
+        payload's symbols; the side bits travel error-free. Received symbols the decoder refuses
+        (NaN or Inf, see :func:`check_payloads`) give ``status="failed"`` and the fallback output
+        (:meth:`fallback`) instead of a NaN reconstruction.
         """
         image = self.check_input(image)
         if image.shape[0] != 1:
@@ -263,11 +306,20 @@ class LearnedJSCC(nn.Module):
         try:
             payload = self.encode(image)[0]
             rx = jscc_channel(payload.symbols.unsqueeze(0), snr, channel or self.config.channel, gen)[0]
-            x_hat = self.decode([payload.received(rx)])
+            status, error = "ok", None
+            try:
+                x_hat = self.decode([payload.received(rx)])
+            except InputError as exc:  # what arrived is not decodable: a failure, not an exception
+                status, error, x_hat = "failed", str(exc), self.fallback(image)
         finally:
             self.train(was_training)
         return JSCCOutcome(x_hat, payload.channel_uses, payload.spp, payload.cbr, int(payload.side_bits.numel()),
-                           snr, extrapolated, "ok", payload)
+                           snr, extrapolated, status, payload, error)
+
+    def fallback(self, x: torch.Tensor) -> torch.Tensor:
+        """What a failed transmission shows, shaped like ``x``: mid-grey 0.5 for images, zeros (the
+        mean of the standardised vectors) for the 1D coders."""
+        return torch.full_like(x, 0.5 if self.input_kind == "image" else 0.0)
 
     @torch.no_grad()
     def transmit_many(self, x: torch.Tensor, snr_db: float | None, *, seed: int | torch.Generator | None = 0,
@@ -417,9 +469,8 @@ class DeepJSCC(LearnedJSCC):
 
     @torch.no_grad()
     def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
-        """Received payloads (all the same size) -> images ``[B,3,H,W]``."""
-        if not payloads:
-            raise InputError("decode needs at least one payload")
+        """Received payloads (all the same size) -> images ``[B,3,H,W]``; InputError on non-finite symbols."""
+        payloads = check_payloads(payloads)
         h, w = payloads[0].height, payloads[0].width
         n = self.config.latent_channels // 2 * (h // 4) * (w // 4)
         for p in payloads:
