@@ -49,12 +49,21 @@ def add_common_arguments(p: argparse.ArgumentParser, *, default_out: str) -> Non
 
 
 def load_config_file(path: str | None) -> dict:
+    """The JSON object of a ``--config`` file (``{}`` when no file is given).
+
+    Raises :class:`ConfigError` when the file cannot be read, is not valid UTF-8 JSON, or holds
+    something other than an object (a list, a number...). The keys and the types of the values are
+    checked later, against the experiment's config dataclass (:func:`semcom.utils.from_dict`).
+    """
     if not path:
         return {}
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object of keys and values, got a {type(data).__name__}")
+    return data
 
 
 def config_with_overrides(args: argparse.Namespace, keys: tuple[str, ...] = ("steps", "out", "seed", "threads"),

@@ -38,6 +38,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from semcom.errors import ConfigError, InputError
+from semcom.experiments.common import load_config_file
 from semcom.experiments.results import Results, provenance
 from semcom.semantics.allocation import (
     CBLER_GRID,
@@ -87,11 +88,11 @@ class Table1Config:
         seed: seed of those draws.
     """
 
-    importance: list = dataclasses.field(default_factory=lambda: list(DEFAULT_IMPORTANCE))
+    importance: list[float] = dataclasses.field(default_factory=lambda: list(DEFAULT_IMPORTANCE))
     symbol_bits: int = 192
-    blocks: list = dataclasses.field(default_factory=lambda: [1, 3, 5])
-    symbols_per_block: list = dataclasses.field(default_factory=lambda: [2, 4, 9])
-    cbler_grid: list = dataclasses.field(default_factory=lambda: CBLER_GRID.tolist())
+    blocks: list[int] = dataclasses.field(default_factory=lambda: [1, 3, 5])
+    symbols_per_block: list[int] = dataclasses.field(default_factory=lambda: [2, 4, 9])
+    cbler_grid: list[float] = dataclasses.field(default_factory=lambda: CBLER_GRID.tolist())
     ffh_draws: int = 1000
     seed: int = 0
 
@@ -324,13 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", default=None, help="JSON file with Table1Config overrides")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
     args = parser.parse_args(argv)
-    overrides = {}
-    if args.config:
-        try:
-            overrides = json.loads(Path(args.config).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read config {args.config}: {exc}") from None
-    res = run(overrides)
+    res = run(load_config_file(args.config))
     print(format_table(res.data))
     path = res.save(args.out)
     print(f"wrote {path}")

@@ -384,8 +384,8 @@ class DeepJSCCConfig:
     kernel: int = 5
     activation: str = "gdn"
     channel: str = "awgn"
-    snr_db: float | list = 10.0
-    snr_range_db: list = dataclasses.field(default_factory=lambda: [0.0, 20.0])
+    snr_db: float | list[float] = 10.0
+    snr_range_db: list[float] = dataclasses.field(default_factory=lambda: [0.0, 20.0])
 
     def __post_init__(self) -> None:
         if self.latent_channels < 2 or self.latent_channels % 2:

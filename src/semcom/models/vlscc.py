@@ -221,8 +221,8 @@ class VLSCC2DConfig:
     first_kernel: int = 9
     side_bits_per_symbol: float = 1.0
     channel: str = "awgn"
-    snr_db: float | list = 10.0
-    snr_range_db: list = dataclasses.field(default_factory=lambda: [5.0, 15.0])
+    snr_db: float | list[float] = 10.0
+    snr_range_db: list[float] = dataclasses.field(default_factory=lambda: [5.0, 15.0])
     tile: int | None = None
 
     def __post_init__(self) -> None:
@@ -247,8 +247,8 @@ class SCCConfig:
     n_symbols: int = 32
     first_kernel: int = 9
     channel: str = "awgn"
-    snr_db: float | list = 10.0
-    snr_range_db: list = dataclasses.field(default_factory=lambda: [5.0, 15.0])
+    snr_db: float | list[float] = 10.0
+    snr_range_db: list[float] = dataclasses.field(default_factory=lambda: [5.0, 15.0])
     tile: int | None = None
 
     def __post_init__(self) -> None:
@@ -522,8 +522,8 @@ class VLSCC1DConfig:
     linear_skip: bool = False
     side_bits_per_symbol: float = 1.0
     channel: str = "awgn"
-    snr_db: float | list = 10.0
-    snr_range_db: list = dataclasses.field(default_factory=lambda: [-20.0, 10.0])
+    snr_db: float | list[float] = 10.0
+    snr_range_db: list[float] = dataclasses.field(default_factory=lambda: [-20.0, 10.0])
 
     def __post_init__(self) -> None:
         _check_mlp_sizes(self, ("dim", "hidden", "n_symbols", "sce_layers", "ran_layers", "levels"))
@@ -546,8 +546,8 @@ class SCC1DConfig:
     n_symbols: int = 32
     linear_skip: bool = False
     channel: str = "awgn"
-    snr_db: float | list = 10.0
-    snr_range_db: list = dataclasses.field(default_factory=lambda: [-20.0, 10.0])
+    snr_db: float | list[float] = 10.0
+    snr_range_db: list[float] = dataclasses.field(default_factory=lambda: [-20.0, 10.0])
 
     def __post_init__(self) -> None:
         _check_mlp_sizes(self, ("dim", "hidden", "n_symbols", "sce_layers"))
