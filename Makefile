@@ -8,7 +8,7 @@ demo:
 	bash scripts/setup.sh && .venv/bin/semcom demo
 
 test:
-	bash scripts/setup.sh --dev && .venv/bin/python -m pytest -m "not slow" -q
+	bash scripts/setup.sh --dev && .venv/bin/ruff check . && .venv/bin/python -m pytest -m "not slow" -q
 
 test-slow:
 	bash scripts/setup.sh --dev && .venv/bin/python -m pytest -m slow -q

@@ -5,6 +5,7 @@ too. Each writes its JSON (with provenance) and plots under ``results/<command>/
 says otherwise.
 
     semcom demo                       the main job: separation baselines over the 5G link, HTML report
+    semcom compare --systems ...      any systems (built-in or --plugin) on the same link, data and budget
     semcom link                       BLER versus SNR per MCS and channel (bit-true or abstracted)
     semcom baseline                   PSNR / MS-SSIM versus SNR for classical codecs over the link
     semcom train MODEL --config F     train deepjscc, vlscc2d, scc, vlscc1d, scc1d (JSCC trainer) or seb (its extractor)
@@ -16,19 +17,25 @@ says otherwise.
     semcom vlscc sweep                learned JSCC versus the separation baseline
     semcom vlscc 1d                   VL-SCC 1D versus SCC 1D on face-landmark vectors
     semcom seb sweep | kb-update | granularity    the seb experiments
+
+Options are parsed and checked by :mod:`semcom.cliargs` before any work (ranges, physical limits,
+a writable ``--out``, a reachable ``--cluster``); negative values parse without ``=``
+(``--snr -2:6:1``). The command never shows a traceback: errors are one line (see :func:`guarded`).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 # (command path, module, help). A module exposes ``add_arguments(parser)`` and ``main_from_args(args)``,
 # or a plain ``main(argv)`` when it owns its parser (marked with raw=True).
 COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("demo",), "semcom.experiments.demo", "run the main job and write the HTML report", False),
+    (("compare",), "semcom.experiments.compare", "any systems on the same link, data, SNR grid and channel-use budget", True),
     (("link",), "semcom.experiments.link_bler", "code-block error rate versus SNR over the 5G NR link", False),
     (("baseline",), "semcom.experiments.separation_sweep", "classical codec + 5G LDPC + QAM versus SNR", False),
     (("train",), "semcom.cli", "train a learned model: semcom train {deepjscc,vlscc2d,scc,vlscc1d,scc1d,seb} --config ...", True),
@@ -58,7 +65,9 @@ def train_main(argv: Sequence[str]) -> int:
 
 
 def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(
+    from semcom.cliargs import ArgumentParser
+
+    parser = ArgumentParser(
         prog="semcom",
         description="Semantic communications over standard-compliant 5G NR links.",
     )
@@ -81,44 +90,119 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
             p.add_argument("rest", nargs=argparse.REMAINDER)
         else:
             mod = importlib.import_module(module)
-            p = target.add_parser(path[-1], help=help_text, description=(mod.__doc__ or help_text).strip().split("\n\n")[0],
-                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+            p = target.add_parser(path[-1], help=help_text, description=(mod.__doc__ or help_text).strip().split("\n\n")[0])
             mod.add_arguments(p)
         handlers[path] = (module, raw)
     return parser, handlers
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    from semcom.errors import SemcomError
+#: verbs that take ``--plugin`` themselves (and record it in their provenance)
+OWN_PLUGIN_OPTION = {("compare",), ("train",)}
 
+
+def _load_plugins(argv: list[str]) -> list[str]:
+    """Load the ``semcom.plugins`` entry points and every ``--plugin M`` of a verb that does not take the
+    option itself (removed from ``argv``); returns the remaining arguments."""
+    from semcom.systems.plugins import load_entry_points, load_plugin
+
+    load_entry_points()
+    if any(tuple(argv[: len(p)]) == p for p in OWN_PLUGIN_OPTION):
+        return argv
+    rest, it = [], iter(argv)
+    for a in it:
+        if a == "--plugin":
+            load_plugin(next(it, ""))
+        elif a.startswith("--plugin="):
+            load_plugin(a.split("=", 1)[1])
+        else:
+            rest.append(a)
+    return rest
+
+
+def _dispatch(argv: list[str]) -> int:
+    """Run the verb ``argv`` names (after loading its plugins); errors propagate to :func:`main`."""
+    argv = _load_plugins(argv)
     # Commands that own their parser get every argument after their name, options included.
     for path, module, _help, raw in COMMANDS:
         if raw and tuple(argv[: len(path)]) == path:
-            try:
-                mod = importlib.import_module(module)
-                entry = train_main if path == ("train",) else mod.main
-                return int(entry(argv[len(path):]) or 0)
-            except SemcomError as exc:
-                print(f"semcom: error: {exc}", file=sys.stderr)
-                return 2
+            mod = importlib.import_module(module)
+            entry = train_main if path == ("train",) else mod.main
+            return int(entry(argv[len(path):]) or 0)
     parser, handlers = _build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
     path = (args.command,) + ((args.subcommand,) if getattr(args, "subcommand", None) else ())
-    if path not in handlers:
-        parser.parse_args([args.command, "--help"])
+    if path not in handlers:  # a group without its sub-command: its help, and exit code 2
+        try:
+            parser.parse_args([args.command, "--help"])
+        except SystemExit:
+            pass
         return 2
-    module, raw = handlers[path]
-    mod = importlib.import_module(module)
+    module, _raw = handlers[path]
+    return int(importlib.import_module(module).main_from_args(args) or 0)
+
+
+def _one_line(text: object, limit: int = 600) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def _os_error(exc: OSError) -> str:
+    """``file: reason`` of an OSError (both files of a rename or copy when it names two)."""
+    files = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{files}: {reason}" if files else reason
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``semcom`` command; see :func:`guarded` for what an error looks like."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return guarded(_dispatch, argv)
+
+
+def guarded(entry: Callable[..., int | None], *args: Any) -> int:
+    """``entry(*args)`` with the command line's error handling, so that it never shows a traceback:
+    a bad option or a typed semcom error gives one line ``semcom: error: ...`` and exit code 2, a
+    file-system error one line naming the file (exit 2), Ctrl-C exit code 130, and anything else
+    one line ``semcom: internal error: ...`` (exit 1). With the environment variable
+    ``SEMCOM_DEBUG=1`` every error but a bad option is re-raised with its traceback. The modules'
+    ``python -m semcom.experiments.<name>`` entry points go through it too."""
+    from semcom.cliargs import UsageError
+    from semcom.errors import SemcomError
+
+    debug = os.environ.get("SEMCOM_DEBUG", "") not in ("", "0")
     try:
-        rc = mod.main_from_args(args)
+        return int(entry(*args) or 0)
+    except UsageError as exc:
+        return _fail(f"semcom: error: {_one_line(exc)}", 2)
     except SemcomError as exc:
-        print(f"semcom: error: {exc}", file=sys.stderr)
-        return 2
-    return int(rc or 0)
+        if debug:
+            raise
+        return _fail(f"semcom: error: {_one_line(exc)}", 2)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        return _fail("semcom: interrupted", 130)
+    except OSError as exc:
+        if debug:
+            raise
+        return _fail(f"semcom: error: {_one_line(_os_error(exc))}", 2)
+    except MemoryError:
+        if debug:
+            raise
+        return _fail("semcom: error: out of memory (use fewer or smaller images, fewer points or fewer workers)", 1)
+    except Exception as exc:  # the last resort: a bug, said in one line
+        if debug:
+            raise
+        return _fail(f"semcom: internal error: {type(exc).__name__}: {_one_line(exc)} "
+                     "(run with SEMCOM_DEBUG=1 for the traceback)", 1)
+
+
+def _fail(line: str, code: int) -> int:
+    print(line, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -191,7 +191,9 @@ def test_gradients_flow_to_the_real_encoder_output(name, kw):
     assert x.grad is not None and torch.isfinite(x.grad).all() and float(x.grad.abs().sum()) > 0
     # Autograd matches a finite difference of the same (seeded) forward, in float64.
     xd = x.detach().double().requires_grad_(True)
-    f = lambda t: complex_to_real(make_channel(name, seed=1, **kw)(power_normalize(real_to_complex(t)), 10.0)).pow(2).sum()
+    def f(t):
+        return complex_to_real(make_channel(name, seed=1, **kw)(power_normalize(real_to_complex(t)), 10.0)).pow(2).sum()
+
     assert torch.autograd.gradcheck(f, (xd[:2, :8].clone().requires_grad_(True),), eps=1e-6, atol=1e-4)
 
 

@@ -41,3 +41,17 @@ def test_results_roundtrip_with_provenance(tmp_path):
     for key in ("version", "git_commit", "config", "seed", "data_checksums", "date"):
         assert key in back.provenance
     assert back.provenance["config"] == {"k": 1} and back.provenance["seed"] == 3
+
+
+def test_an_unreachable_cluster_is_an_input_error_within_the_timeout(monkeypatch):
+    pytest.importorskip("distributed")
+    import time
+
+    from semcom import cliargs
+    from semcom.errors import InputError
+
+    monkeypatch.setattr(cliargs, "CLUSTER_TIMEOUT_S", 1.0)
+    t = time.perf_counter()
+    with pytest.raises(InputError, match="cannot connect to the Dask scheduler"):
+        map_tasks(square_with_noise, TASKS, cluster="tcp://127.0.0.1:1", progress=False)
+    assert time.perf_counter() - t < 5

@@ -56,7 +56,10 @@ def test_a_video_without_a_face_is_a_clear_error(tmp_path, capsys):
     cfg = dict(TINY, video=path, size=64)
     with pytest.raises(NoFaceError, match="no face"):
         ps.run(cfg, progress=False)
-    assert ps.main(["--video", path, "--size", "64", "--frames", "3", "--out", str(tmp_path), "--no-progress"]) == 2
+    from semcom.cli import main
+
+    assert main(["prt", "sweep", "--video", path, "--size", "64", "--frames", "3", "--out", str(tmp_path),
+                 "--no-progress"]) == 2
     assert "no face" in capsys.readouterr().err
 
 
@@ -65,8 +68,11 @@ def test_an_empty_video_is_a_clear_error(tmp_path, capsys):
     empty.write_bytes(b"")
     with pytest.raises(SemcomError):
         ps.run(dict(TINY, video=str(empty)), progress=False)
-    assert ps.main(["--video", str(empty), "--out", str(tmp_path), "--no-progress"]) == 2
-    assert "semcom prt sweep" in capsys.readouterr().err
+    from semcom.cli import main
+
+    assert main(["prt", "sweep", "--video", str(empty), "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("semcom: error:") and len(err.strip().splitlines()) == 1
     with pytest.raises(InputError):
         ps._check_faces(np.zeros((0, 64, 64, 3), np.uint8), None)
 

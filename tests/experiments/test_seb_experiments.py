@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from semcom.errors import ConfigError
 
@@ -95,6 +96,26 @@ def test_kb_update_improves_new_sources_and_counts_signalling(tmp_path):
     assert s["fashion"]["updates"] >= 1 and s["fashion"]["update_bytes"] > 0
     assert s["fashion"]["psnr_with_update"] > s["fashion"]["psnr_without_update"]
     assert res.data["final_kb_version"] == sum(v["updates"] for v in s.values())
+    # the AP's local t0 refreshes do not change the message digest: every message decodes
+    assert all(v["kb_mismatches"] == 0 for v in s.values())
+
+
+def test_kb_update_ap_counts_a_message_from_a_diverged_kb_as_failed():
+    from seb_helpers import codec, photo, pixel_kb
+
+    from semcom.experiments.seb_kb_update import _decode_at_ap
+    from semcom.semantics.kb import KnowledgeBase
+    from semcom.semantics.seb import SebCodec
+
+    kb, ext = pixel_kb()
+    ue = codec(uep="none")
+    msg = ue.encode(photo())
+    image, mismatch = _decode_at_ap(SebCodec(KnowledgeBase.from_bytes(kb.to_bytes()), ext, ue.config), msg)
+    assert not mismatch and torch.equal(image, ue.decode(msg.header_bits, msg.class_bits))
+    ahead = KnowledgeBase.from_bytes(kb.to_bytes())
+    ahead.version += 65536
+    image, mismatch = _decode_at_ap(SebCodec(ahead, ext, ue.config), msg)
+    assert mismatch and bool((image == 0.5).all())
 
 
 @pytest.mark.slow
@@ -117,3 +138,28 @@ def test_demo_section_adds_a_seb_section(tmp_path):
     assert info["bits"] > 0 and info["psnr_db"] > 10 and 0 < info["fine_regions"] <= info["regions"]
     html = report.write(tmp_path / "r.html").read_text()
     assert "Explicit semantic bases" in html and "data:image/png;base64" in html
+
+
+def test_sweep_uplinks_get_distinct_session_keys_per_transmission():
+    """Every stack transmission of the sweep has its own PDCP keys (COUNT restarts at 0 in each
+    fresh uplink, so shared keys would repeat the 128-NEA2 key stream), deterministically."""
+    from semcom.experiments import seb_sweep
+
+    cfg = seb_sweep.SebSweepConfig(fidelity="bler_table")
+    links = seb_sweep._Links(cfg)
+    rates = [float(r) for r in cfg.rates]
+    keys = []
+    for image in range(3):
+        for seed in (0, 1):
+            for snr in (1.0, 2.0):
+                for variant in ("ours_uep", "ours_no_uep"):
+                    up = links.uplink(rates, seb_sweep.transmission_session(cfg, image, seed, snr, "stack", variant))
+                    ue_keys = {(tx.k_enc, tx.k_int) for tx in up.ue.pdcp.values()}
+                    assert ue_keys == {(rx.k_enc, rx.k_int) for rx in up.gnb.pdcp.values()}  # both ends agree
+                    keys.append(ue_keys.pop())
+    assert len(set(keys)) == len(keys) == 24
+    again = links.uplink(rates, seb_sweep.transmission_session(cfg, 2, 1, 2.0, "stack", "ours_no_uep"))
+    assert again.ue.pdcp[0].k_enc == keys[-1][0]  # deterministic: a re-run uses the same keys
+    other_run = seb_sweep.SebSweepConfig(fidelity="bler_table", seed=1)
+    assert links.uplink(rates, seb_sweep.transmission_session(other_run, 2, 1, 2.0, "stack", "ours_no_uep")).ue.pdcp[0].k_enc \
+        != keys[-1][0]

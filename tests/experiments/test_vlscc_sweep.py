@@ -49,7 +49,7 @@ def test_sweep_small_grid(tmp_path, one_image):
         assert sorted(r["checkpoint"] for r in d["spp"]["summary"] if r["method"] == method) == sorted(cks)
     assert {"vlscc2d_earlier", "scc_earlier"} <= methods  # the earlier recipe's checkpoints, a curve of their own
     # the learned points reproduce the checkpoint's own evaluation of that photo
-    for ck, info in d["models"].items():
+    for ck in d["models"]:
         if ck in SNR_ONLY:  # only in the PSNR-versus-SNR sweep
             continue
         row = next(r for r in d["spp"]["summary"] if r.get("checkpoint") == ck)
@@ -67,7 +67,7 @@ def test_sweep_small_grid(tmp_path, one_image):
         assert snr[("deepjscc_rayleigh", "rayleigh", 12.0)] > snr[("deepjscc_rayleigh", "rayleigh", 4.0)]
     assert set(d["claims"]) == {"vlscc_beats_scc_at_equal_spp", "rate_follows_detail"}
     assert set(d["rate_maps"]) == {"astronaut.png"}
-    for name, m in d["rate_maps"].items():
+    for m in d["rate_maps"].values():
         k = torch.tensor(m["symbols_per_block"])
         assert k.shape == (16, 16) and int(k.min()) >= 0 and int(k.max()) <= 64
     path = res.save(tmp_path)

@@ -73,7 +73,7 @@ def test_plan_covers_payload_in_order():
     plan = plan_payload(50_000, m, 12_000)
     assert plan.tb_payload == (12_000,) * 4 + (2_000,)
     assert plan.cb_ranges[0][0] == 0 and plan.cb_ranges[-1][1] == 50_000
-    for (a, b), (c, d) in zip(plan.cb_ranges, plan.cb_ranges[1:]):
+    for (a, b), (c, _d) in zip(plan.cb_ranges, plan.cb_ranges[1:]):
         assert b == c and a <= b
     assert plan.channel_uses == sum(t.num_re for t in plan.tbs)
     assert len(plan.cb_tb) == plan.num_cb == sum(t.num_cb for t in plan.tbs)

@@ -226,3 +226,81 @@ def test_bad_input():
         kb.propose_update(torch.zeros(0, kb.dim))
     with pytest.raises(InputError):
         kb.apply("not an update")
+
+
+def test_update_digest_covers_its_now_field():
+    """An update whose ``now`` was altered (CRC recomputed) would move the receiver's clock and
+    last synchronisation, and with them Eq. 6: the digest of the resulting KB refuses it."""
+    kb = built_kb()
+    receiver = KnowledgeBase.from_bytes(kb.to_bytes())
+    upd = kb.propose_update(photo_features("chelsea")[0], now=5, seed=1)
+    assert receiver.apply(KBUpdate.from_bytes(upd.to_bytes())).synced_at == 5
+    for now in (4, 6, 5 + 2**20):
+        forged = KBUpdate.from_bytes(upd.to_bytes())
+        forged.now = now
+        with pytest.raises(KBVersionError):
+            receiver.apply(KBUpdate.from_bytes(forged.to_bytes()))
+
+
+def _patched(blob, offset, fmt, value):
+    """``blob`` with one header field rewritten and the CRC-32 recomputed (a well-formed forgery)."""
+    import struct
+    import zlib
+
+    out = bytearray(blob[:-4])
+    struct.pack_into(fmt, out, offset, value)
+    return bytes(out) + struct.pack(">I", zlib.crc32(bytes(out)))
+
+
+# offsets in KnowledgeBase.to_bytes: "SEBK" | fmt B | version I | dim H | levels B | half_life d |
+# remove_below d | clock Q | synced_at Q
+_HALF_LIFE, _REMOVE_BELOW, _CLOCK, _SYNCED = 12, 20, 28, 36
+
+
+def test_from_bytes_refuses_bad_half_life_clock_and_thresholds():
+    from semcom.semantics.kb import MAX_CLOCK
+
+    blob = built_kb().to_bytes()
+    assert KnowledgeBase.from_bytes(_patched(blob, _CLOCK, ">Q", MAX_CLOCK)).clock == MAX_CLOCK  # the last valid time
+    for offset, fmt, value in ((_HALF_LIFE, ">d", float("nan")), (_HALF_LIFE, ">d", -10.0), (_HALF_LIFE, ">d", 0.0),
+                               (_HALF_LIFE, ">d", float("inf")), (_REMOVE_BELOW, ">d", float("nan")),
+                               (_REMOVE_BELOW, ">d", -1.0), (_CLOCK, ">Q", MAX_CLOCK + 1), (_CLOCK, ">Q", 2**64 - 1),
+                               (_SYNCED, ">Q", 1)):  # a synchronisation after the clock (0)
+        with pytest.raises(KBMessageError):
+            KnowledgeBase.from_bytes(_patched(blob, offset, fmt, value))
+
+
+def test_from_bytes_refuses_nan_sebs_and_parents_outside_the_next_level():
+    import struct
+    import zlib
+
+    kb = built_kb()
+    blob = bytearray(kb.to_bytes()[:-4])
+    pos = 44 + 10 + kb.capacities[0]  # level 0: capacity, min_distance, occupied map, then the vectors
+    blob[pos : pos + 2] = bytes.fromhex("7e00")  # float16 NaN in the first Seb vector
+    with pytest.raises(KBMessageError):
+        KnowledgeBase.from_bytes(bytes(blob) + struct.pack(">I", zlib.crc32(bytes(blob))))
+    blob = bytearray(kb.to_bytes()[:-4])
+    cap, d = kb.capacities[0], kb.dim
+    pos = 44 + 10 + cap + 2 * cap * d + 4 * cap + 8 * cap  # level 0 parents
+    blob[pos : pos + 2] = struct.pack(">h", kb.capacities[1])  # one past the coarse table
+    with pytest.raises(KBMessageError):
+        KnowledgeBase.from_bytes(bytes(blob) + struct.pack(">I", zlib.crc32(bytes(blob))))
+
+
+def test_times_stay_within_the_update_message_range():
+    from semcom.semantics.kb import MAX_CLOCK
+
+    kb = KnowledgeBase.from_bytes(built_kb().to_bytes())
+    with pytest.raises(InputError):
+        kb.tick(MAX_CLOCK + 1)
+    with pytest.raises(InputError):
+        kb.tick(-1)
+    with pytest.raises(InputError):
+        kb.mark_used(0, kb.slots(0)[:2], now=MAX_CLOCK + 1)
+    with pytest.raises(InputError):
+        kb.propose_update(photo_features("chelsea")[0], now=-1)
+    with pytest.raises(ConfigError):
+        KnowledgeBase.build(photo_features("astronaut")[0], sizes=[4, 2], half_life=float("nan"))
+    with pytest.raises(ConfigError):
+        KnowledgeBase.build(photo_features("astronaut")[0], sizes=[4, 2], half_life=-1.0)

@@ -177,3 +177,89 @@ def test_docstring_examples_run():
     for mod in (codec_mod, model_mod):
         res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert res.failed == 0 and res.attempted > 0
+
+
+# ---------------------------------------------------------------------------------- the KB digest in every message
+def _diverged_kb():
+    """A KB at the same version (0), dimension and capacities as ``pixel_kb`` but other contents."""
+    from semcom.semantics.kb import KnowledgeBase
+    from semcom.semantics.seb import PixelExtractor, image_to_patches
+
+    feats = PixelExtractor(8).encode(image_to_patches(photo("chelsea", 256), 8))
+    return KnowledgeBase.build(feats, sizes=[128, 32], seed=0)
+
+
+def test_message_carries_a_32_bit_kb_digest_counted_in_its_bits():
+    from semcom.semantics.seb import HEADER_FIXED_BITS, pack_uint
+
+    c = codec()
+    msg = c.encode(photo())
+    assert HEADER_FIXED_BITS == 16 + 32 + 12 + 12
+    assert msg.header_bits.numel() == HEADER_FIXED_BITS + 2 * msg.num_regions
+    assert msg.num_bits == msg.header_bits.numel() + sum(b.numel() for b in msg.class_bits)
+    assert torch.equal(msg.header_bits[16:48], pack_uint(torch.tensor([c.kb.message_digest()]), 32))
+
+
+def test_receiver_with_a_diverged_kb_at_the_same_version_refuses_the_message():
+    from semcom.semantics.kb import KBDigestError, KBVersionError
+    from semcom.semantics.seb import SebCodec
+
+    kb, ext = pixel_kb()
+    sender = codec()
+    msg = sender.encode(photo())
+    other = _diverged_kb()
+    assert other.version == kb.version and other.capacities == kb.capacities
+    with pytest.raises(KBDigestError):
+        SebCodec(other, ext, sender.config).decode(msg.header_bits, msg.class_bits)
+    flipped = msg.header_bits.clone()
+    flipped[20] = 1 - flipped[20]  # one digest bit
+    with pytest.raises(KBDigestError):
+        sender.decode(flipped, msg.class_bits)
+    stale = type(kb).from_bytes(kb.to_bytes())
+    stale.version = kb.version + 1
+    with pytest.raises(KBVersionError):
+        SebCodec(stale, ext, sender.config).decode(msg.header_bits, msg.class_bits)
+
+
+def test_receiver_65536_versions_ahead_refuses_the_message():
+    from semcom.semantics.kb import KBDigestError
+    from semcom.semantics.seb import SebCodec
+
+    kb, ext = pixel_kb()
+    sender = codec()
+    msg = sender.encode(photo())
+    ahead = type(kb).from_bytes(kb.to_bytes())
+    ahead.version = kb.version + 65536  # the same 16 version bits
+    with pytest.raises(KBDigestError):
+        SebCodec(ahead, ext, sender.config).decode(msg.header_bits, msg.class_bits)
+
+
+def test_local_usage_state_does_not_change_the_message_digest():
+    """Between synchronisations each end refreshes t0 and its clock locally (Eq. 6): messages still decode."""
+    from semcom.semantics.seb import SebCodec
+
+    kb, ext = pixel_kb()
+    sender = codec()
+    msg = sender.encode(photo())
+    rx_kb = type(kb).from_bytes(kb.to_bytes())
+    rx_kb.mark_used(0, rx_kb.slots(0)[:5], now=7)
+    rx_kb.tick(9)
+    assert rx_kb.digest() != kb.digest() and rx_kb.message_digest() == kb.message_digest()
+    assert torch.equal(SebCodec(rx_kb, ext, sender.config).decode(msg.header_bits, msg.class_bits),
+                       sender.decode(msg.header_bits, msg.class_bits))
+
+
+def test_a_kb_mismatch_is_a_failed_outcome_over_the_link_and_the_stack():
+    from semcom.semantics.seb import SebCodec, send_over_link
+
+    _, ext = pixel_kb()
+    sender = codec(uep="importance")
+    msg = sender.encode(photo())
+    receiver = SebCodec(_diverged_kb(), ext, sender.config)
+    out = send_over_link(receiver, msg, [ScriptedLink(0.5), ScriptedLink(2 / 3)], 5.0, generator=0)
+    assert out.header_ok and out.kb_mismatch and bool((out.image == 0.5).all())
+    up, _ = uplink()
+    out = send_over_stack(receiver, msg, up, 5.0, generator=0)
+    assert out.header_ok and out.kb_mismatch and bool((out.image == 0.5).all())
+    ok = send_over_stack(sender, msg, uplink(ue_id=1)[0], 5.0, generator=0)
+    assert not ok.kb_mismatch and not bool((ok.image == 0.5).all())

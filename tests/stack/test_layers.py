@@ -3,7 +3,7 @@
 import pytest
 
 from semcom.errors import ConfigError, InputError
-from semcom.stack.errors import IntegrityError, PduError, ReplayError
+from semcom.stack.errors import IntegrityError, KeyReuseError, PduError, ReplayError
 from semcom.stack.mac import MacMultiplexer, demultiplex
 from semcom.stack.pdcp import PdcpConfig, PdcpReceiver, PdcpTransmitter
 from semcom.stack.rlc import RlcUm
@@ -103,6 +103,60 @@ def test_pdcp_missing_counts_given_up_after_reordering_expiry():
     assert rx.expire_reordering() == [1, 2]
     with pytest.raises(ReplayError):  # a late copy of a given-up COUNT is not accepted
         rx.unprotect(pdus[1])
+
+
+def _keystream(keys, count, n=32):
+    """The 128-NEA2 key stream a transmitter uses at ``count`` (integrity off: PDU = header || SDU xor KS)."""
+    tx = PdcpTransmitter(1, keys, PdcpConfig(integrity=False))
+    tx.tx_next = count
+    _, pdu = tx.protect(bytes(n))
+    return pdu[2:]
+
+
+def test_two_sessions_use_different_key_streams_at_the_same_count():
+    s1, s2 = derive_keys(11, session=1), derive_keys(11, session=2)
+    for count in (0, 1, 4096):
+        assert _keystream(s1, count) != _keystream(s2, count)
+    assert _keystream(s1, 0) == _keystream(derive_keys(11, session=1), 0)  # deterministic per session
+    # the attack a repeated key stream allows: c1 xor c2 == p1 xor p2 within one session, not across two
+    p1, p2 = b"first semantic flow of image 0..", b"other semantic flow of image 1.."
+
+    def cipher(keys, p):
+        return PdcpTransmitter(1, keys, PdcpConfig(integrity=False)).protect(p)[1][2:]
+
+    xor = bytes(a ^ b for a, b in zip(p1, p2))
+    assert bytes(a ^ b for a, b in zip(cipher(s1, p1), cipher(s1, p2))) == xor
+    assert bytes(a ^ b for a, b in zip(cipher(s1, p1), cipher(s2, p2))) != xor
+
+
+def test_pdcp_transmitter_refuses_to_reuse_a_count():
+    tx = PdcpTransmitter(1, KEYS)
+    for _ in range(3):
+        tx.protect(b"x")
+    tx.tx_next = 1  # set back: COUNT 1 was used under these keys
+    with pytest.raises(KeyReuseError):
+        tx.protect(b"y")
+    tx.tx_next = 3  # the next fresh COUNT works again
+    assert tx.protect(b"y")[0] == 3
+    tx.tx_next = 2**32 - 1
+    assert tx.protect(b"last")[0] == 2**32 - 1
+    with pytest.raises(KeyReuseError):  # COUNT would wrap: no key stream is repeated
+        tx.protect(b"one too many")
+    tx.tx_next = "7"
+    with pytest.raises(KeyReuseError):
+        tx.protect(b"z")
+
+
+def test_pdcp_receiver_near_the_count_wrap_discards_low_sns_as_malformed():
+    cfg = PdcpConfig(sn_bits=12)
+    tx, rx = PdcpTransmitter(1, KEYS, cfg), PdcpReceiver(1, KEYS, cfg)
+    tx.tx_next = rx.rx_deliv = rx.rx_next = 2**32 - 3
+    for _ in range(3):
+        rx.unprotect(tx.protect(b"near the end")[1])
+    assert rx.rx_deliv == 2**32
+    _, low = PdcpTransmitter(1, KEYS, cfg).protect(b"SN 0")  # would map to COUNT 2^32
+    with pytest.raises(PduError):
+        rx.unprotect(low)
 
 
 def test_pdcp_bad_input():

@@ -1,4 +1,4 @@
-"""128-NEA2 / 128-NIA2 against the 3GPP TS 33.401 Annex C test data."""
+"""128-NEA2 / 128-NIA2 against the 3GPP TS 33.401 Annex C test data; the key hierarchy (TS 33.220 KDF)."""
 
 import pytest
 
@@ -45,3 +45,41 @@ def test_bad_security_inputs():
         nea2(bytes(16), 0, 0, UPLINK, "text")
     a, b = derive_keys(3)
     assert (a, b) == derive_keys(3) and a != derive_keys(4)[0]
+    with pytest.raises(InputError):
+        derive_keys("3")
+
+
+def test_kdf_is_hmac_sha256_over_the_33220_s_string():
+    import hashlib
+    import hmac
+
+    from semcom.stack.security import kdf, session_key, up_keys
+
+    key = bytes(range(32))
+    # TS 33.220 B.2: S = FC || P0 || L0 || P1 || L1; TS 33.501 A.8: FC 0x69, N-UP-enc-alg 0x05, NEA2 0x02
+    s = bytes.fromhex("69" "05" "0001" "02" "0001")
+    assert kdf(key, 0x69, b"\x05", b"\x02") == hmac.new(key, s, hashlib.sha256).digest()
+    k_enc, k_int = up_keys(key)
+    assert k_enc == hmac.new(key, s, hashlib.sha256).digest()[16:]  # the 128 least significant bits
+    assert k_int == hmac.new(key, bytes.fromhex("69060001020001"), hashlib.sha256).digest()[16:]
+    # A.9: K_gNB = KDF(root, 0x6E, P0 = session (the NAS COUNT's role), P1 = access type 0x01)
+    s_gnb = bytes.fromhex("6E" "00000007" "0004" "01" "0001")
+    assert session_key(key, 7) == hmac.new(key, s_gnb, hashlib.sha256).digest()
+    assert session_key(key, 7) == session_key(key, b"\x00\x00\x00\x07")
+
+
+def test_keys_differ_per_ue_and_per_session():
+    keys = {derive_keys(0, ue, session) for ue in range(3) for session in (0, 1, 2**32 - 1, b"image 0", b"image 1")}
+    assert len(keys) == 15
+    assert len({k for pair in keys for k in pair}) == 30  # no key is another's enc or int key
+    assert derive_keys(0, 1, 5) == derive_keys(0, 1, 5)
+
+
+def test_bad_key_derivation_inputs():
+    for session in (-1, 2**32, 1.5, True, b"", bytes(1025)):
+        with pytest.raises(InputError):
+            derive_keys(0, 0, session)
+    with pytest.raises(InputError):
+        derive_keys(0, ue_id=-1)
+    with pytest.raises(InputError):
+        derive_keys(2**200)

@@ -7,7 +7,7 @@ import torch
 
 from semcom.errors import ConfigError, InputError
 from semcom.link.result import LinkResult
-from semcom.stack.uplink import SemanticUplink, StackConfig, lcid_of
+from semcom.stack.uplink import GnbStack, SemanticUplink, StackConfig, lcid_of
 
 
 class ScriptedLink:
@@ -170,3 +170,69 @@ def test_erasure_link_kwargs_pass_through():
     up = SemanticUplink(StackConfig(mcs=[[2, 0.5]], fidelity="erasure", link={"cbler": 1.0}))
     res = up.transmit({0: [b"abc"]}, snr_db=10.0)
     assert res.delivered[0] == [None] and res.tb_ok[0] == [False]
+
+
+def _pdcp_pdus(mac_pdu_bits):
+    from semcom.stack.mac import demultiplex
+    from semcom.stack.phy import bits_to_bytes
+    from semcom.stack.rlc import RlcUm
+
+    return [RlcUm.decapsulate(r) for _, r in demultiplex(bits_to_bytes(mac_pdu_bits[0]))]
+
+
+def test_one_session_continues_count_and_never_repeats_a_count():
+    up, links = make()
+    f = flows(n0=3, n1=2)
+    up.transmit(f, snr_db=5.0)
+    res = up.transmit(f, snr_db=5.0)
+    assert res.delivered == f  # the gNB accepts the continued COUNTs
+    assert [tx.tx_next for tx in up.ue.pdcp.values()] == [6, 4]
+    sns = [int.from_bytes(p[:2], "big") & 0xFFF for p in _pdcp_pdus(links[0].sent[0]) + _pdcp_pdus(links[0].sent[1])]
+    assert sns == list(range(6))  # (key, COUNT, bearer, direction) is never repeated within the session
+
+
+def test_two_sessions_cipher_the_same_flows_differently():
+    f = {0: [b"the same semantic indices"], 1: []}
+    air = {}
+    for session in (0, 1, b"image 1"):
+        up = SemanticUplink(StackConfig(mcs=[[2, 0.5], [2, 2 / 3]]), links=[ScriptedLink(2, 0.5), ScriptedLink(2, 2 / 3)],
+                            session=session)
+        assert up.transmit(f, snr_db=5.0).delivered[0] == f[0]
+        (pdu,) = _pdcp_pdus(up.phy.links[0].sent[0])
+        air[session] = pdu
+    assert len({p[:2] for p in air.values()}) == 1  # same SN (COUNT 0) ...
+    assert len({p[2:] for p in air.values()}) == 3  # ... different key streams
+    mismatched = GnbStack(StackConfig(mcs=[[2, 0.5], [2, 2 / 3]]), session=2)
+    up = SemanticUplink(StackConfig(mcs=[[2, 0.5], [2, 2 / 3]]), links=[ScriptedLink(2, 0.5), ScriptedLink(2, 2 / 3)],
+                        session=1)
+    up.transmit(f, snr_db=5.0)
+    from semcom.stack.phy import bits_to_bytes
+
+    assert mismatched.receive(bits_to_bytes(up.phy.links[0].sent[0][0])) == []
+    assert mismatched.discarded["integrity"] == 1
+
+
+def test_gnb_discards_a_low_sn_near_the_count_wrap():
+    """Near COUNT 2^32 a low SN maps past the last COUNT: counted as malformed, never raised."""
+    up, _ = make()
+    for rx in up.gnb.pdcp.values():
+        rx.rx_deliv = rx.rx_next = 2**32 - 2
+    fresh, fresh_links = make()
+    fresh.transmit({0: [b"SN 0"]}, snr_db=5.0)
+    from semcom.stack.phy import bits_to_bytes
+
+    assert up.gnb.receive(bits_to_bytes(fresh_links[0].sent[0][0])) == []
+    assert up.gnb.discarded["malformed"] == 1
+
+
+def test_stack_refuses_to_wrap_count():
+    from semcom.stack.errors import KeyReuseError
+
+    up, _ = make()
+    up.ue.pdcp[0].tx_next = 2**32 - 1
+    with pytest.raises(KeyReuseError):
+        up.transmit({0: [b"a", b"b"]}, snr_db=5.0)
+    with pytest.raises(ConfigError):
+        SemanticUplink(StackConfig(mcs=[[2, 0.5]]), links=[ScriptedLink(2, 0.5)], session=-1)
+    with pytest.raises(ConfigError):
+        StackConfig(mcs=[[2, 0.5]], ue_id=2**32)

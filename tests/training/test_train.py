@@ -55,7 +55,7 @@ def test_resume_continues_from_last_state(tmp_path):
     # resuming the 2-step run with a larger budget continues from step 2
     resumed = train(long, tmp_path / "a", progress=False, resume=True)
     assert resumed["steps"] == 4
-    assert torch.load(tmp_path / "a" / "last.pt", weights_only=False)["step"] == 4
+    assert torch.load(tmp_path / "a" / "last.pt", weights_only=True)["step"] == 4
     assert ref["steps"] == 4
     # anything but the budget differing is refused
     other = TrainConfig(**{**long.__dict__, "lr": 0.5})

@@ -29,7 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import os
@@ -294,25 +293,39 @@ def run(config: BenchConfig | dict | None = None) -> Results:
     return Results(name=NAME, data=data, provenance=provenance(cfg, cfg.seed))
 
 
+#: What ``--quick`` sets, for the values the user did not give: three codes, few codewords, one repeat.
+QUICK = {"codes": [list(c) for c in QUICK_CODES], "codewords": 200, "sionna_codewords": 8,
+         "calibration_codewords": 100, "repeats": 1, "parity_codewords": 60}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``semcom bench ldpc [--out DIR] [--quick] [--iterations N] [--codewords N] [--parity]``."""
-    p = argparse.ArgumentParser(prog="semcom bench ldpc", description=(__doc__ or "").split("\n\n")[0])
+    from semcom import cliargs
+
+    t = cliargs.typed
+    p = cliargs.ArgumentParser(prog="semcom bench ldpc", description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--out", default="results/bench", help="folder for ldpc.json")
-    p.add_argument("--quick", action="store_true", help="three codes, few codewords: about a minute")
-    p.add_argument("--iterations", type=int, default=20, help="maximum decoder iterations (both decoders)")
-    p.add_argument("--codewords", type=int, default=None, help="codewords the fast decoder decodes per code")
-    p.add_argument("--sionna-codewords", type=int, default=None, help="codewords Sionna decodes per code")
+    p.add_argument("--quick", action="store_true",
+                   help="three codes, few codewords: about a minute (values you give still apply)")
+    p.add_argument("--iterations", type=t(cliargs.parse_int, what="iterations", lo=1, hi=100), default=None,
+                   help="maximum decoder iterations of both decoders, 1..100 (default 20)")
+    p.add_argument("--codewords", type=t(cliargs.parse_int, what="codewords", lo=1, hi=20000), default=None,
+                   help="codewords the fast decoder decodes per code, 1..20000")
+    p.add_argument("--sionna-codewords", type=t(cliargs.parse_int, what="Sionna codewords", lo=1, hi=2000),
+                   default=None, help="codewords Sionna decodes per code (at most --codewords)")
     p.add_argument("--parity", action="store_true", help="also measure BLER curves of both decoders")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=t(cliargs.parse_seed), default=None)
     args = p.parse_args(list(argv) if argv is not None else None)
-    cfg: dict[str, Any] = {"iterations": args.iterations, "seed": args.seed, "parity": args.parity}
+    cfg: dict[str, Any] = cliargs.given(args, ("iterations", "codewords", "sionna_codewords", "seed"))
+    if args.parity:
+        cfg["parity"] = True
     if args.quick:
-        cfg.update(codes=[list(c) for c in QUICK_CODES], codewords=200, sionna_codewords=8,
-                   calibration_codewords=100, repeats=1, parity_codewords=60)
-    if args.codewords is not None:
-        cfg["codewords"] = args.codewords
-    if args.sionna_codewords is not None:
-        cfg["sionna_codewords"] = args.sionna_codewords
+        cfg = cliargs.fill_defaults(cfg, QUICK)
+    bench = from_dict(BenchConfig, cfg)  # checked here, before any work
+    if bench.sionna_codewords > bench.codewords:
+        raise cliargs.UsageError(f"Sionna decodes the first codewords of the fast decoder's: --sionna-codewords "
+                                 f"{bench.sionna_codewords} exceeds --codewords {bench.codewords}")
+    cliargs.check_out_dir(args.out)
     res = run(cfg)
     path = res.save(args.out, "ldpc.json")
     for r in res.data["configs"]:
@@ -324,4 +337,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

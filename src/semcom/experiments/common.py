@@ -39,30 +39,28 @@ def load_image_set(spec: str) -> tuple:
     return tuple((im.name, im.image, im.sha256) for im in imgs)
 
 
-def add_common_arguments(p: argparse.ArgumentParser, *, default_out: str) -> None:
-    p.add_argument("--out", default=default_out, help="output folder for the JSON and plots")
-    p.add_argument("--config", default=None, help="JSON file with config keys (command-line flags override it)")
-    p.add_argument("--seed", type=int, default=0, help="base seed of every random draw")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (0: one per core)")
-    p.add_argument("--cluster", default=None, help="Dask scheduler address (tcp://host:8786) to run the sweep on")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+def add_common_arguments(p: argparse.ArgumentParser, *, default_out: str, parallel: bool = True,
+                         progress: bool = True, workers_default: int = 1) -> None:
+    """The options every experiment verb shares (see :func:`semcom.cliargs.add_common_arguments`)."""
+    from semcom import cliargs
+
+    cliargs.add_common_arguments(p, default_out=default_out, parallel=parallel, progress=progress,
+                                 workers_default=workers_default)
 
 
 def load_config_file(path: str | None) -> dict:
-    """The JSON object of a ``--config`` file (``{}`` when no file is given).
-
-    Raises :class:`ConfigError` when the file cannot be read, is not valid UTF-8 JSON, or holds
-    something other than an object (a list, a number...). The keys and the types of the values are
-    checked later, against the experiment's config dataclass (:func:`semcom.utils.from_dict`).
-    """
+    """The JSON object in the ``--config`` file (``{}`` for no file). A missing, unreadable, binary
+    or non-JSON file, or JSON that is not an object, is a :class:`ConfigError` naming the file."""
     if not path:
         return {}
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: JSON syntax, not UTF-8
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError(f"cannot read config file {path}: {reason}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a JSON object of keys and values, got a {type(data).__name__}")
+        raise ConfigError(f"config file {path} must hold a JSON object {{\"key\": value, ...}}, "
+                          f"not a {type(data).__name__}")
     return data
 
 
@@ -81,18 +79,8 @@ def config_with_overrides(args: argparse.Namespace, keys: tuple[str, ...] = ("st
 
 
 def parse_floats(text: str) -> list[float]:
-    """``"0,2,4"`` or ``"0:10:2"`` (start:stop:step, stop included) -> list of floats."""
-    text = text.strip()
-    if ":" in text:
-        parts = [float(t) for t in text.split(":")]
-        if len(parts) != 3 or parts[2] <= 0:
-            raise ConfigError(f"range must be start:stop:step with step > 0, got {text!r}")
-        start, stop, step = parts
-        n = int(round((stop - start) / step)) + 1
-        return [round(start + i * step, 10) for i in range(max(n, 0))]
-    try:
-        return [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ConfigError(f"cannot parse a list of numbers from {text!r}") from None
+    """``"0,2,4"`` or ``"0:10:2"`` (start:stop:step, stop included) -> list of floats, checked by
+    :func:`semcom.cliargs.parse_number_list` (finite, increasing, at most 200 points)."""
+    from semcom import cliargs
 
-
+    return cliargs.parse_number_list(text)

@@ -39,7 +39,8 @@ def map_tasks(
     ----------
     workers: 1 runs serially in this process; ``None`` or 0 uses one process per CPU core.
     cluster: address of a Dask scheduler (``tcp://host:8786``) or a ``distributed.Client``;
-        when given, tasks are submitted there instead of a local pool.
+        when given, tasks are submitted there instead of a local pool. An address that cannot
+        be reached within ``semcom.cliargs.CLUSTER_TIMEOUT_S`` seconds is an ``InputError``.
     """
     tasks = list(tasks)
     if cluster is not None:
@@ -71,8 +72,8 @@ def map_tasks(
 def _map_dask(fn, tasks, cluster, desc, progress):
     from distributed import Client, as_completed
 
-    client = cluster if isinstance(cluster, Client) else Client(cluster)
     own = not isinstance(cluster, Client)
+    client = _connect(cluster) if own else cluster
     try:
         futs = client.map(fn, tasks, pure=False)
         index = {f.key: i for i, f in enumerate(futs)}
@@ -86,3 +87,18 @@ def _map_dask(fn, tasks, cluster, desc, progress):
     finally:
         if own:
             client.close()
+
+
+def _connect(address: str):
+    """A client of the scheduler at ``address``, or an :class:`InputError` within
+    ``CLUSTER_TIMEOUT_S`` seconds when it cannot be reached."""
+    from distributed import Client
+
+    from semcom.cliargs import CLUSTER_TIMEOUT_S
+    from semcom.errors import InputError
+
+    try:
+        return Client(address, timeout=CLUSTER_TIMEOUT_S)
+    except (OSError, ValueError) as exc:  # TimeoutError is an OSError; ValueError: a malformed address
+        raise InputError(f"cannot connect to the Dask scheduler at {address!r} within {CLUSTER_TIMEOUT_S:g} s: "
+                         f"{' '.join(str(exc).split()) or type(exc).__name__}") from None

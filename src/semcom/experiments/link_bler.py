@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
-from semcom.errors import ConfigError
-from semcom.experiments.common import add_common_arguments, load_config_file, parse_floats
+from semcom import cliargs
+from semcom.errors import ConfigError, InputError
+from semcom.experiments.common import add_common_arguments, load_config_file
 from semcom.experiments.executor import map_tasks
 from semcom.experiments.results import Results, provenance
 from semcom.utils import from_dict, make_generator
@@ -47,25 +48,14 @@ class LinkSweepConfig:
 
 
 def parse_mcs(spec):
-    """``"2:0.5"`` (modulation order : code rate) or ``"idx9"`` / an int (38.214 table-1 index)."""
-    from semcom.link import MCS
+    """``"2:0.5"`` / ``"2:1/2"`` (modulation order : code rate), ``"idx9"`` or an int (38.214
+    table-1 index) -> :class:`semcom.link.MCS`; a malformed or unsupported spec is a ConfigError."""
+    from semcom.cliargs import parse_mcs as parse
 
-    if isinstance(spec, int):
-        return MCS.from_table(spec)
-    s = str(spec).strip()
-    if s.startswith("idx"):
-        return MCS.from_table(int(s[3:]))
-    if ":" in s:
-        q, r = s.split(":", 1)
-        return MCS.from_rate(int(q), float(eval_fraction(r)))
-    raise ConfigError(f"MCS spec must be 'Qm:rate' or 'idxN', got {spec!r}")
-
-
-def eval_fraction(text: str) -> float:
-    if "/" in text:
-        a, b = text.split("/", 1)
-        return float(a) / float(b)
-    return float(text)
+    try:
+        return parse(spec)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def run_task(task: dict) -> dict:
@@ -154,34 +144,58 @@ def plot(results: Results, out_dir) -> list[Path]:
     ]
 
 
+CHANNELS = ("awgn", "rayleigh")
+FIDELITIES = ("bittrue", "bler_table", "erasure", "capacity")
+
+
 def add_arguments(p) -> None:
     add_common_arguments(p, default_out=f"results/{NAME}")
-    p.add_argument("--mcs", default=None, help="comma-separated MCS: 'Qm:rate' (e.g. 2:1/2,4:2/3) or 'idxN' (38.214 table 1)")
-    p.add_argument("--snr", default=None, help="SNR values in dB: '0,1,2' or start:stop:step")
-    p.add_argument("--channels", default=None, help="comma-separated: awgn, rayleigh")
-    p.add_argument("--fidelity", default=None, help="comma-separated: bittrue, bler_table, erasure, capacity")
-    p.add_argument("--payload-bits", type=int, default=None, help="information bits per payload (sets the TB/CB layout)")
-    p.add_argument("--num-blocks", type=int, default=None, help="code blocks observed per point")
-    p.add_argument("--fading", default=None, choices=["per_cb", "per_tb"], help="Rayleigh coefficient per code block or per transport block")
-    p.add_argument("--csi", default=None, choices=["perfect", "estimated", "none"], help="receiver CSI model")
-    p.add_argument("--cbler", type=float, default=None, help="code-block error rate of the erasure link")
+    p.add_argument("--mcs", type=cliargs.typed(cliargs.parse_mcs_list), default=None,
+                   help="comma-separated MCS: 'Qm:rate' (e.g. 2:1/2,4:2/3) or 'idxN' (38.214 table 1)")
+    p.add_argument("--snr", type=cliargs.typed(cliargs.parse_snr_list), default=None,
+                   help="SNR values in dB: '0,1,2' or start:stop:step (e.g. -2:6:1)")
+    p.add_argument("--channels", type=cliargs.typed(cliargs.parse_choice_list, choices=CHANNELS, what="channel"),
+                   default=None, help="comma-separated: awgn, rayleigh")
+    p.add_argument("--fidelity", type=cliargs.typed(cliargs.parse_choice_list, choices=FIDELITIES, what="fidelity"),
+                   default=None, help="comma-separated: bittrue, bler_table, erasure, capacity")
+    p.add_argument("--payload-bits", type=cliargs.typed(cliargs.parse_int, what="payload bits", lo=8, hi=1_000_000),
+                   default=None, help="information bits per payload, 8..1000000 (sets the TB/CB layout)")
+    p.add_argument("--num-blocks", type=cliargs.typed(cliargs.parse_int, what="code blocks", lo=1, hi=10_000),
+                   default=None, help="code blocks observed per point, 1..10000")
+    p.add_argument("--fading", default=None, choices=["per_cb", "per_tb"],
+                   help="Rayleigh coefficient per code block or per transport block (rayleigh channel only)")
+    p.add_argument("--csi", default=None, choices=["perfect", "estimated", "none"],
+                   help="receiver CSI model (rayleigh channel only)")
+    p.add_argument("--cbler", type=cliargs.typed(cliargs.parse_float, what="CBLER", lo=0.0, hi=1.0), default=None,
+                   help="code-block error rate of the erasure link, in [0, 1]")
     p.add_argument("--decoder", default=None, choices=["sionna", "fast"], help="LDPC decoder of the bit-true link")
 
 
-def main_from_args(args) -> int:
+def config_from_args(args) -> LinkSweepConfig:
+    """The config file, the options given written over it, and the check that each given option
+    applies to the sweep (``--cbler`` needs the erasure link, ``--decoder`` the bit-true one,
+    ``--fading``/``--csi`` a Rayleigh channel)."""
     d = load_config_file(args.config)
-    for key, val in (("mcs", args.mcs), ("channels", args.channels), ("fidelities", args.fidelity)):
-        if val:
-            d[key] = [v.strip() for v in val.split(",") if v.strip()]
-    if args.snr:
-        d["snr_db"] = parse_floats(args.snr)
-    for key in ("payload_bits", "num_blocks", "fading", "csi", "cbler"):
-        if getattr(args, key) is not None:
-            d[key] = getattr(args, key)
-    if args.decoder:
-        d["decoder"] = args.decoder
-    d["seed"] = args.seed
+    d.update(cliargs.given(args, ("mcs", "channels", "payload_bits", "num_blocks", "fading", "csi", "cbler",
+                                  "decoder", "seed")))
+    if args.snr is not None:
+        d["snr_db"] = args.snr
+    if args.fidelity is not None:
+        d["fidelities"] = args.fidelity
     cfg = from_dict(LinkSweepConfig, d)
+    cliargs.check_snr_values(cfg.snr_db)
+    fids, chans = set(cfg.fidelities), set(cfg.channels)
+    cliargs.check_applies("--cbler", args.cbler is not None, "erasure" in fids, "only the erasure link (--fidelity erasure) has a set CBLER")
+    cliargs.check_applies("--decoder", args.decoder is not None, "bittrue" in fids, "only the bit-true link (--fidelity bittrue) decodes LDPC")
+    for flag in ("fading", "csi"):
+        cliargs.check_applies(f"--{flag}", getattr(args, flag) is not None, "rayleigh" in chans,
+                              "it sets the Rayleigh channel (--channels rayleigh)")
+    return cfg
+
+
+def main_from_args(args) -> int:
+    cfg = config_from_args(args)
+    cliargs.check_common(args)
     res = run(cfg, workers=args.workers, cluster=args.cluster, progress=not args.no_progress)
     path = res.save(args.out)
     plot(res, args.out)

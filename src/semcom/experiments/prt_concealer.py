@@ -42,9 +42,7 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -58,6 +56,7 @@ from semcom.data.talking_head import TEST_PORTRAIT, TRAIN_PORTRAIT, talking_head
 from semcom.errors import ConfigError
 from semcom.experiments.common import config_with_overrides
 from semcom.experiments.results import Results, git_commit, provenance
+from semcom.models.checkpoint_io import save_checkpoint, write_metadata
 from semcom.models.concealer import ConcealerConfig, ConcealerNet, pretrained_concealer_path
 from semcom.semantics.keypoint import (
     FCConcealer,
@@ -474,9 +473,9 @@ def run(config: ConcealerTrainConfig | dict | None = None) -> Results:
 def _install(net: ConcealerNet, cfg: ConcealerTrainConfig, data: dict) -> Path:
     path = pretrained_concealer_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": "prt_concealer", "config": dataclasses.asdict(net.config),
-                "state_dict": net.state_dict(), "extra": {"value": "displacement from the source frame's landmarks"}},
-               path)
+    save_checkpoint({"model": "prt_concealer", "config": dataclasses.asdict(net.config),
+                     "state_dict": net.state_dict(), "extra": {"value": "displacement from the source frame's landmarks"}},
+                    path, {"name": path.stem, "model": "prt_concealer"})
     meta = {
         "name": path.stem,
         "model": "prt_concealer",
@@ -491,19 +490,21 @@ def _install(net: ConcealerNet, cfg: ConcealerTrainConfig, data: dict) -> Path:
         "command": COMMAND,
         "git_commit": git_commit(),
         "parameters": net.num_parameters(),
-        "file_bytes": path.stat().st_size,
     }
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_metadata(path, meta)  # adds file_bytes and sha256
     return Path("src/semcom/checkpoints") / path.name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="semcom prt train-concealer", description=__doc__.split("\n")[0])
+    from semcom import cliargs
+
+    t = cliargs.typed
+    p = cliargs.ArgumentParser(prog="semcom prt train-concealer", description=__doc__.split("\n")[0])
     p.add_argument("--config", default=None, help="JSON file with ConcealerTrainConfig keys")
-    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--steps", type=t(cliargs.parse_int, what="steps", lo=1, hi=10**9), default=None)
     p.add_argument("--out", default=None, help=f"results folder (default {DEFAULT_OUT})")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=t(cliargs.parse_seed), default=None)
+    p.add_argument("--threads", type=t(cliargs.parse_int, what="threads", lo=1, hi=1024), default=None)
     p.add_argument("--install", action="store_true",
                    help="write the checkpoint (+ metadata JSON) as the package's default, "
                         "semcom/checkpoints/prt_concealer.pt")
@@ -512,6 +513,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = config_with_overrides(a)
     if a.no_progress:
         cfg["progress"] = False
+    checked = from_dict(ConcealerTrainConfig, cfg)  # a bad config fails before any work
+    if checked.out:
+        cliargs.check_out_dir(checked.out)
+    if checked.install:
+        cliargs.check_out_dir(pretrained_concealer_path().parent, what="the package's checkpoint folder")
     res = run(cfg)
     for rate, per in res.data["eval"]["by_drop_rate"].items():
         print(f"drop {rate}: " + ", ".join(f"{k} {v['ald_px']:.3f} px (missing {v['ald_missing_px']:.3f})"
@@ -522,4 +528,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

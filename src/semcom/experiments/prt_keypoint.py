@@ -27,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 from typing import Sequence
@@ -155,15 +154,18 @@ def run(config: KeypointChecksConfig | dict | None = None) -> Results:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="semcom prt keypoint", description=__doc__.split("\n")[0])
+    from semcom import cliargs
+
+    p = cliargs.ArgumentParser(prog="semcom prt keypoint", description=__doc__.split("\n")[0])
     p.add_argument("--config", default=None, help="JSON file with KeypointChecksConfig keys")
     p.add_argument("--out", default=None, help="results folder (default results/prt)")
-    p.add_argument("--frames", type=int, default=None)
+    p.add_argument("--frames", type=cliargs.typed(cliargs.parse_int, what="frames", lo=2, hi=10000), default=None)
     a = p.parse_args(argv)
     cfg = load_config_file(a.config)
-    for key in ("out", "frames"):
-        if getattr(a, key) is not None:
-            cfg[key] = getattr(a, key)
+    cfg.update(cliargs.given(a, ("out", "frames")))
+    checked = from_dict(KeypointChecksConfig, cfg)  # a bad config fails before any work
+    if checked.out:
+        cliargs.check_out_dir(checked.out)
     torch.set_num_threads(1)
     res = run(cfg)
     d = res.data
@@ -176,4 +178,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

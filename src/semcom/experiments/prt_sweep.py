@@ -48,12 +48,10 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -61,8 +59,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from semcom.errors import ConfigError, InputError, SemcomError
-from semcom.experiments.common import add_common_arguments, load_config_file, parse_floats
+from semcom.errors import ConfigError, InputError
+from semcom.experiments.common import add_common_arguments, load_config_file
 from semcom.experiments.executor import map_tasks
 from semcom.experiments.results import Results, provenance
 from semcom.semantics.symbols import CodeBlockGrant
@@ -239,6 +237,11 @@ def _check_faces(frames: np.ndarray, landmarker: Any) -> tuple[np.ndarray, int]:
 def _context(cfg_json: str) -> _Context:
     cfg = SweepConfig.from_dict(json.loads(cfg_json))
     frames, checksum = _video_frames(cfg)
+    return context_from_frames(frames, checksum)
+
+
+def context_from_frames(frames: np.ndarray, checksum: str) -> _Context:
+    """The keypoint application's context (landmarks, roles, semantic frames) of ``frames`` uint8 ``[T, H, W, 3]``."""
     from semcom.data.faces import FaceLandmarker
 
     landmarker = FaceLandmarker(static=True)
@@ -737,43 +740,65 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
 # --------------------------------------------------------------------------------------------
 
 
+def build_parser():
+    from semcom import cliargs
+
+    t = cliargs.typed
+    p = cliargs.ArgumentParser(prog="semcom prt sweep", description=__doc__.split("\n")[0])
+    add_common_arguments(p, default_out="results/prt")
+    p.add_argument("--video", type=t(cliargs.parse_existing_file, what="video"), default=None,
+                   help="the user's head-and-shoulders video (default: synthetic)")
+    p.add_argument("--frames", type=t(cliargs.parse_int, what="frames", lo=1, hi=2000), default=None,
+                   help="frames used, 1..2000")
+    p.add_argument("--size", type=t(cliargs.parse_int, what="frame size", lo=64, hi=1024), default=None,
+                   help="frame side in pixels (even), 64..1024")
+    p.add_argument("--cbler", type=t(cliargs.parse_number_list, what="CBLER", lo=0.0, hi=1.0), default=None,
+                   help="CBLER list of the erasure link, e.g. 0,0.5,1 or 0:1:0.1")
+    p.add_argument("--link", default=None, choices=list(LINKS))
+    p.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None,
+                   help="SNR list of the bit-true link (--link bittrue), e.g. -2:4:1")
+    p.add_argument("--tests", type=t(cliargs.parse_number_list, what="Table I test", lo=1, hi=9, integer=True),
+                   default=None, help="Table I tests, e.g. 1,2,3")
+    p.add_argument("--allocators", type=t(cliargs.parse_choice_list, choices=ALLOCATOR_NAMES, what="allocator"),
+                   default=None, help="e.g. ffh,sidh,cidh,optimal")
+    p.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=100), default=None,
+                   help="link draws per point, 1..100")
+    p.add_argument("--no-h265", action="store_true", help="skip the H.265 baseline")
+    p.add_argument("--quick", action="store_true", help="a CI-sized run (values you give still apply)")
+    return p
+
+
+def config_from_args(a) -> SweepConfig:
+    """The config file, the options given written over it, then (``--quick``) :data:`QUICK` for the
+    keys still unset. ``--snr`` needs the bit-true link and ``--cbler`` the erasure link."""
+    from semcom import cliargs
+
+    cfg = load_config_file(a.config)
+    cfg.update(cliargs.given(a, ("video", "frames", "size", "link", "seeds", "allocators", "tests", "seed")))
+    if a.cbler is not None:
+        cfg["cblers"] = a.cbler
+    if a.snr is not None:
+        cfg["snr_db"] = a.snr
+    if a.no_h265:
+        cfg["h265"] = False
+    if a.quick:
+        cfg = cliargs.fill_defaults(cfg, QUICK)
+    checked = SweepConfig.from_dict(cfg)
+    cliargs.check_applies("--snr", a.snr is not None, checked.link == "bittrue", "only the bit-true link (--link bittrue) sweeps the SNR")
+    cliargs.check_applies("--cbler", a.cbler is not None, checked.link == "erasure", "only the erasure link (--link erasure) sweeps the CBLER")
+    if checked.link == "bittrue":
+        cliargs.check_snr_values(checked.snr_db)
+    return checked
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``semcom prt sweep``: run, write ``<out>/sweep.json`` and the plots, print a summary."""
-    p = argparse.ArgumentParser(prog="semcom prt sweep", description=__doc__.split("\n")[0])
-    add_common_arguments(p, default_out="results/prt")
-    p.add_argument("--video", default=None, help="the user's head-and-shoulders video (default: synthetic)")
-    p.add_argument("--frames", type=int, default=None)
-    p.add_argument("--size", type=int, default=None)
-    p.add_argument("--cbler", default=None, help="CBLER list, e.g. 0,0.5,1 or 0:1:0.1")
-    p.add_argument("--link", default=None, choices=list(LINKS))
-    p.add_argument("--snr", default=None, help="SNR list for --link bittrue, e.g. -2:4:1")
-    p.add_argument("--tests", default=None, help="Table I tests, e.g. 1,2,3")
-    p.add_argument("--allocators", default=None, help="e.g. ffh,sidh,cidh,optimal")
-    p.add_argument("--seeds", type=int, default=None, help="link draws per point")
-    p.add_argument("--no-h265", action="store_true", help="skip the H.265 baseline")
-    p.add_argument("--quick", action="store_true", help="a CI-sized run")
-    a = p.parse_args(argv)
-    try:
-        cfg = dict(QUICK) if a.quick else {}
-        cfg.update(load_config_file(a.config))
-        if a.cbler:
-            cfg["cblers"] = parse_floats(a.cbler)
-        if a.snr:
-            cfg["snr_db"] = parse_floats(a.snr)
-        if a.tests:
-            cfg["tests"] = [int(v) for v in parse_floats(a.tests)]
-        if a.allocators:
-            cfg["allocators"] = [v.strip() for v in a.allocators.split(",") if v.strip()]
-        for key in ("video", "frames", "size", "link", "seeds"):
-            if getattr(a, key) is not None:
-                cfg[key] = getattr(a, key)
-        if a.no_h265:
-            cfg["h265"] = False
-        cfg.setdefault("seed", a.seed)
-        res = run(cfg, progress=not a.no_progress, workers=a.workers, cluster=a.cluster)
-    except SemcomError as exc:
-        print(f"semcom prt sweep: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+    from semcom import cliargs
+
+    a = build_parser().parse_args(argv)
+    cfg = config_from_args(a)
+    cliargs.check_common(a)
+    res = run(cfg, progress=not a.no_progress, workers=a.workers, cluster=a.cluster)
     path = res.save(a.out, "sweep.json")
     plot(res, a.out)
     print(format_summary(res))
@@ -923,4 +948,6 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

@@ -27,10 +27,8 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -38,7 +36,6 @@ import numpy as np
 from scipy.optimize import linprog
 
 from semcom.errors import ConfigError, InputError
-from semcom.experiments.common import load_config_file
 from semcom.experiments.results import Results, provenance
 from semcom.semantics.allocation import (
     CBLER_GRID,
@@ -320,12 +317,18 @@ def plot(json_path: str | Path, png_path: str | Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``semcom prt table1 [--out DIR] [--config JSON] [--no-plot]``: print and save Table I."""
-    parser = argparse.ArgumentParser(prog="semcom prt table1", description=__doc__.split("\n")[0])
+    from semcom import cliargs
+    from semcom.experiments.common import load_config_file
+
+    parser = cliargs.ArgumentParser(prog="semcom prt table1", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="results/prt", help="output directory (default: results/prt)")
     parser.add_argument("--config", default=None, help="JSON file with Table1Config overrides")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
     args = parser.parse_args(argv)
-    res = run(load_config_file(args.config))
+    overrides = load_config_file(args.config)
+    from_dict(Table1Config, overrides)  # a bad config fails before the output folder is touched
+    cliargs.check_out_dir(args.out)
+    res = run(overrides)
     print(format_table(res.data))
     path = res.save(args.out)
     print(f"wrote {path}")
@@ -335,4 +338,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

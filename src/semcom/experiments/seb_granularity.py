@@ -12,7 +12,6 @@ values per image; the link's CRC and coding are counted through :meth:`Link.plan
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -149,12 +148,16 @@ def plot(results: Results, out_dir: str | Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="semcom seb granularity", description=__doc__.split("\n")[0])
-    add_common_arguments(p, default_out="results/seb")
+    from semcom import cliargs
+
+    p = cliargs.ArgumentParser(prog="semcom seb granularity", description=__doc__.split("\n")[0])
+    add_common_arguments(p, default_out="results/seb", parallel=False, progress=False)
     a = p.parse_args(argv)
     cfg = load_config_file(a.config)
-    cfg.setdefault("seed", a.seed)
-    res = run(cfg)
+    cfg.update(cliargs.given(a, ("seed",)))
+    checked = from_dict(SebGranularityConfig, cfg)
+    cliargs.check_out_dir(a.out)
+    res = run(checked)
     res.save(a.out, "seb_granularity.json")
     plot(res, a.out)
     for row in res.data["rows"]:
@@ -164,4 +167,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

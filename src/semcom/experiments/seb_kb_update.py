@@ -15,11 +15,13 @@ ends apply the versioned message (its size is the signalling cost). The ``thresh
 ``threshold_factor`` x the Eq. 5 distortion of held-out crops of the KB's own source. Transmission is
 error-free (the paper runs this test at 4 dB, where every scheme is error-free), so the quality
 difference is the representation alone. The same sequence is sent with a frozen KB for comparison.
+The AP marks the Sebs it decodes as used (Eq. 6) while the UE does not; each message still names
+the UE's KB by version and 32-bit digest, which leave that local usage state out, and a message the
+AP cannot match to its KB is counted (``kb_mismatch``, ``kb_mismatches``), not decoded.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -30,7 +32,7 @@ import torch
 from semcom.experiments.common import add_common_arguments, load_config_file
 from semcom.experiments.results import Results, provenance
 from semcom.experiments.seb_common import image_features, make_extractor
-from semcom.semantics.kb import KBUpdate, KnowledgeBase
+from semcom.semantics.kb import KBUpdate, KBVersionError, KnowledgeBase
 from semcom.semantics.seb import SebCodec, SebCodecConfig, image_to_patches
 from semcom.utils import from_dict
 
@@ -87,6 +89,16 @@ def image_sequence(per_source: int, size: int, seed: int) -> list[tuple[str, tor
     return seq
 
 
+def _decode_at_ap(ap: SebCodec, msg: Any) -> tuple[torch.Tensor, bool]:
+    """The AP decodes the UE's message with its own KB. A header naming another KB (version or
+    digest, :meth:`SebCodec.check_kb`) is a failed transmission: mid-grey image, counted."""
+    try:
+        return ap.decode(msg.header_bits, msg.class_bits), False
+    except KBVersionError:
+        _, h, w, _, _ = ap.parse_header(msg.header_bits)
+        return torch.full((1, 3, h, w), 0.5), True
+
+
 def run(config: SebKBUpdateConfig | Mapping[str, Any] | None = None) -> Results:
     from semcom.metrics import psnr
 
@@ -116,8 +128,7 @@ def run(config: SebKBUpdateConfig | Mapping[str, Any] | None = None) -> Results:
         d = ue_kb.distortion(fine_feats, 0)
         request = d > threshold
         msg = ue.encode(img)
-        ap = SebCodec(ap_kb, ext, ccfg)
-        y_upd = ap.decode(msg.header_bits, msg.class_bits)  # the AP decodes with its (same-version) KB
+        y_upd, mismatch = _decode_at_ap(SebCodec(ap_kb, ext, ccfg), msg)
         fm = frozen.encode(img)
         y_frozen = frozen.decode(fm.header_bits, fm.class_bits)
         ap_kb.mark_used(0, torch.tensor([i for ix, f in zip(msg.indices, msg.fine_mask) if f for i in ix], dtype=torch.long), now=t)
@@ -125,7 +136,8 @@ def run(config: SebKBUpdateConfig | Mapping[str, Any] | None = None) -> Results:
         history.append(img)
         rec = {"t": t, "source": source, "distortion_eq5": d, "update_request": bool(request),
                "psnr_with_update": float(psnr(y_upd, img)), "psnr_without_update": float(psnr(y_frozen, img)),
-               "bits": msg.num_bits, "kb_version": ue_kb.version, "update_bytes": 0, "added": 0, "removed": 0}
+               "bits": msg.num_bits, "kb_version": ue_kb.version, "kb_mismatch": mismatch, "update_bytes": 0, "added": 0,
+               "removed": 0}
         if request:  # Algorithm 1 lines 5-12, after this message was sent
             recent = torch.cat(history[-cfg.window :])
             f, i = image_features(recent, ext, cfg.fine_patch)
@@ -145,6 +157,7 @@ def run(config: SebKBUpdateConfig | Mapping[str, Any] | None = None) -> Results:
             "updates": sum(r["update_bytes"] > 0 for r in rows),
             "update_bytes": sum(r["update_bytes"] for r in rows),
             "index_bits_per_image": float(np.mean([r["bits"] for r in rows])),
+            "kb_mismatches": sum(r["kb_mismatch"] for r in rows),
         }
     data = {"records": records, "summary": summary, "threshold_eq5": threshold,
             "initial_kb_sync_bytes": initial_sync_bytes, "final_kb_version": ue_kb.version,
@@ -180,19 +193,22 @@ def plot(results: Results, out_dir: str | Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="semcom seb kb-update", description=__doc__.split("\n")[0])
-    add_common_arguments(p, default_out="results/seb")
+    from semcom import cliargs
+
+    p = cliargs.ArgumentParser(prog="semcom seb kb-update", description=__doc__.split("\n")[0])
+    add_common_arguments(p, default_out="results/seb", parallel=False, progress=False)
     p.add_argument("--extractor", default=None, choices=["pixel", "learned"])
-    p.add_argument("--checkpoint", default=None, help="your own extractor checkpoint (default: the committed one)")
+    p.add_argument("--checkpoint", type=cliargs.typed(cliargs.parse_existing_file, what="checkpoint"), default=None,
+                   help="your own extractor checkpoint (learned extractor; default: the committed one)")
     a = p.parse_args(argv)
     cfg = load_config_file(a.config)
-    if a.extractor:
-        cfg["extractor"] = a.extractor
-    if a.checkpoint:
-        cfg["checkpoint"] = a.checkpoint
-    cfg.setdefault("seed", a.seed)
-    res = run(cfg)
-    tag = cfg.get("extractor", "pixel")
+    cfg.update(cliargs.given(a, ("extractor", "checkpoint", "seed")))
+    checked = from_dict(SebKBUpdateConfig, cfg)
+    cliargs.check_applies("--checkpoint", a.checkpoint is not None, checked.extractor == "learned",
+                          "only the learned extractor loads a checkpoint (--extractor learned)")
+    cliargs.check_out_dir(a.out)
+    res = run(checked)
+    tag = checked.extractor
     res.save(a.out, f"seb_kb_update_{tag}.json")
     plot(res, Path(a.out) / tag)
     for k, v in res.data["summary"].items():
@@ -201,4 +217,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

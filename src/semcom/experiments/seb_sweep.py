@@ -19,6 +19,9 @@ Two deliveries (``deliveries``), each reported separately:
   importance class, PDCP SN + NIA2 MAC-I + NEA2, RLC UM, MAC multiplexing, one MCS per class;
   :func:`semcom.semantics.seb.send_over_stack`). The CBR counts every protocol header. A
   transport block whose CRC fails is dropped: its regions are concealed with the fallback Seb.
+  Every transmission is its own PDCP session (:func:`transmission_session`: keys derived from
+  the run seed, image index, seed, SNR, delivery and variant), so COUNT restarting at 0 in each
+  fresh uplink never repeats a key stream.
 * ``"corrupt"``: straight over the bit-true link (:func:`semcom.semantics.seb.send_over_link`),
   failed code blocks delivered as decoded, so bit errors reach the indices: the delivery on which
   Seb-wise UEP can act (over the stack a damaged block never reaches the decoder).
@@ -49,7 +52,6 @@ photos, 12 seeds, 7 SNRs, both deliveries, the equal-CBR baselines with both KBs
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import zlib
@@ -60,7 +62,7 @@ import numpy as np
 import torch
 
 from semcom.errors import ConfigError
-from semcom.experiments.common import add_common_arguments, load_config_file, load_image_set, parse_floats
+from semcom.experiments.common import add_common_arguments, load_config_file, load_image_set
 from semcom.experiments.results import Results, provenance
 from semcom.experiments.seb_common import build_kb_from_crops, make_extractor, make_link
 from semcom.semantics.seb import SebCodec, SebCodecConfig, send_over_link, send_over_stack, stack_flows
@@ -154,12 +156,24 @@ class _Links:
             self._links[rate] = make_link(self.cfg.fidelity, 2, rate, self.cfg.channel)
         return self._links[rate]
 
-    def uplink(self, rates: Sequence[float]) -> Any:
+    def uplink(self, rates: Sequence[float], session: bytes) -> Any:
+        """A fresh uplink (PDCP COUNT from 0) for one transmission, in its own ``session`` (fresh
+        keys, :func:`transmission_session`), so no two transmissions share a key stream."""
         from semcom.stack import SemanticUplink, StackConfig
 
         conf = StackConfig(mcs=[[2, float(r)] for r in rates], fidelity=self.cfg.fidelity, channel=self.cfg.channel,
                            **self.cfg.stack)
-        return SemanticUplink(conf, links=[self.link(r) for r in rates])  # fresh PDCP state per image
+        return SemanticUplink(conf, links=[self.link(r) for r in rates], session=session)
+
+
+def transmission_session(cfg: SebSweepConfig, image_index: int, seed: int, snr: float, delivery: str,
+                         variant: str) -> bytes:
+    """The PDCP session identifier of one transmission: run seed, image index, seed, SNR, delivery
+    and variant, injectively encoded (:func:`semcom.stack.security.session_id`). Every transmission
+    of a run gets its own keys, deterministically, so restarting COUNT at 0 never repeats a key stream."""
+    from semcom.stack.security import session_id
+
+    return session_id("seb_sweep", cfg.seed, image_index, seed, float(snr), delivery, variant)
 
 
 def planned_channel_uses(codec: SebCodec, msg: Any, rates: Sequence[float], delivery: str, cfg: SebSweepConfig) -> int:
@@ -178,7 +192,10 @@ def planned_channel_uses(codec: SebCodec, msg: Any, rates: Sequence[float], deli
     from semcom.stack import StackConfig, UeStack
 
     flows, _ = stack_flows(codec, msg, cfg.sdu_bytes)
-    ue = UeStack(StackConfig(mcs=[[2, float(r)] for r in rates], fidelity=cfg.fidelity, **cfg.stack))
+    # sizes only: 128-NEA2 preserves lengths, so the plan does not cipher (no key stream is spent on
+    # PDUs that are never sent)
+    plan_cfg = {**cfg.stack, "ciphering": False}
+    ue = UeStack(StackConfig(mcs=[[2, float(r)] for r in rates], fidelity=cfg.fidelity, **plan_cfg))
     tbs, _, _ = ue.send(flows)
     return sum(uses(8 * len(tb.payload), rates[tb.cls]) for tb in tbs)
 
@@ -198,9 +215,9 @@ def smallest_rate_within(budget: int, fn: Any) -> float | None:
 
 
 def _send(codec: SebCodec, msg: Any, rates: Sequence[float], delivery: str, links: _Links, snr: float, gen: int,
-          cfg: SebSweepConfig) -> Any:
+          cfg: SebSweepConfig, session: bytes) -> Any:
     if delivery == "stack":
-        return send_over_stack(codec, msg, links.uplink(rates), snr, generator=gen, sdu_bytes=cfg.sdu_bytes)
+        return send_over_stack(codec, msg, links.uplink(rates, session), snr, generator=gen, sdu_bytes=cfg.sdu_bytes)
     return send_over_link(codec, msg, [links.link(rates[0]), links.link(rates[1])], snr, generator=gen)
 
 
@@ -210,7 +227,7 @@ def _record(method: str, name: str, seed: int, snr: float, delivery: str, out: A
             "cbr": out.channel_uses / img.numel(), "channel_uses": out.channel_uses, "bits": out.bits,
             "overhead_bits": out.overhead_bits, "rates": [float(r) for r in rates], "header_ok": out.header_ok,
             "ok_class0": out.class_cb_ok[0], "ok_class1": out.class_cb_ok[1], "regions_lost": out.regions_lost,
-            **extra, **_metrics(img, out.image)}
+            "kb_mismatch": out.kb_mismatch, **extra, **_metrics(img, out.image)}
 
 
 def smallest_fitting_cbr(system_cfg: dict, img: torch.Tensor, lo: float = 1e-4, hi: float = 0.5, steps: int = 16) -> float | None:
@@ -276,7 +293,7 @@ def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
     bar = tqdm(total=total, desc="seb sweep", disable=not cfg.progress)
     crops = []
     rates = [float(r) for r in cfg.rates]
-    for name, img, _ in images:
+    for index, (name, img, _) in enumerate(images):
         c = 2 * cfg.fine_patch
         h, w = img.shape[-2:]
         img = img[..., : h // c * c, : w // c * c].contiguous()
@@ -299,7 +316,9 @@ def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
                         extra = {"matched_to": "ours_uep", "cbr_target": uep_uses / img.numel()}
                     for snr in cfg.snr_db:
                         # common random numbers: every variant sees the same channel draws (paired comparison)
-                        out = _send(codec, msg, var_rates, delivery, links, snr, _seed(name, seed, snr, delivery), cfg)
+                        session = transmission_session(cfg, index, seed, snr, delivery, variant)
+                        out = _send(codec, msg, var_rates, delivery, links, snr, _seed(name, seed, snr, delivery), cfg,
+                                    session)
                         records.append(_record(variant, name, seed, snr, delivery, out, img, var_rates, **extra))
                         bar.update(1)
     bar.close()
@@ -320,11 +339,10 @@ def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
 
 def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: list, links: _Links) -> list[dict]:
     """Baselines at the CBR where they can be measured, and the Seb codec at the same budget (module doc),
-    once per KB of ``kbs`` (label -> KB; records are named ``<label>@<baseline>``)."""
-    import warnings
-
-    from semcom.baselines import SeparationConfig, SeparationSystem
-    from semcom.models import list_pretrained, load_pretrained
+    once per KB of ``kbs`` (label -> KB; records are named ``<label>@<baseline>``). The baselines' points
+    go through the compare core's point runner (:func:`semcom.systems.comparison.run_point`)."""
+    from semcom.models import list_pretrained
+    from semcom.systems.comparison import _system, reference_channel_uses, run_point
     from tqdm import tqdm
 
     records: list[dict] = []
@@ -334,7 +352,7 @@ def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: li
         records.append({"method": n, "error": "checkpoint not available"})
     total = len(crops) * (len(cfg.baselines) + len(learned)) * len(cfg.seeds) * len(cfg.snr_db) * (1 + len(kbs))
     bar = tqdm(total=total, desc="seb matched", disable=not cfg.progress)
-    for name, img in crops:
+    for index, (name, img) in enumerate(crops):
         n_values = img.numel()
         targets = []
         for codec_name in cfg.baselines:
@@ -344,32 +362,22 @@ def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: li
             if cbr is None:
                 records.append({"method": codec_name, "image": name, "error": "does not fit at CBR 0.5"})
                 continue
-            system = SeparationSystem(SeparationConfig.from_dict({**sys_cfg, "cbr": cbr}))
-            targets.append((codec_name, system.channel_uses_budget(*img.shape[-2:]), "separation", system))
+            spec = {"name": "separation", "options": {"config": {**sys_cfg, "cbr": cbr}}}
+            targets.append((codec_name, _system(spec, cfg.channel, None).budget(img.shape), spec))
         for ck in learned:
-            model = load_pretrained(ck)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                probe = model.transmit(img, 10.0, seed=0, channel="awgn")
-            targets.append((ck, int(probe.channel_uses), "learned", model))
-        for method, budget, kind, system in targets:
+            spec = {"name": "learned", "options": {"ckpt": ck}}
+            targets.append((ck, reference_channel_uses(_system(spec, cfg.channel, None), img, 10.0), spec))
+        for method, budget, spec in targets:
             target_cbr = budget / n_values
             sebs = {label: matched_seb(kb, ext, img, budget, cfg) for label, kb in kbs.items()}
             for seed in cfg.seeds:
                 for snr in cfg.snr_db:
                     gen = _seed(name, seed, snr, "matched")
-                    if kind == "separation":
-                        o = system.transmit(img, snr, seed=gen)
-                        records.append({"method": method, "image": name, "seed": seed, "snr_db": float(snr),
-                                        "cbr": o.channel_uses / n_values, "cbr_target": target_cbr, "status": o.status,
-                                        **_metrics(img, o.image)})
-                    else:
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore")
-                            o = system.transmit(img, snr, seed=gen, channel="awgn")
-                        records.append({"method": method, "image": name, "seed": seed, "snr_db": float(snr),
-                                        "cbr": o.channel_uses / n_values, "cbr_target": target_cbr, "status": o.status,
-                                        **_metrics(img, o.image.clamp(0, 1))})
+                    r = run_point(dict(spec=spec, label=method, channel=cfg.channel, source=img, image=name,
+                                       snr_db=float(snr), seed=gen, raise_errors=True))
+                    records.append({"method": method, "image": name, "seed": seed, "snr_db": float(snr),
+                                    "cbr": r["cbr"], "cbr_target": target_cbr, "status": r["status"],
+                                    "psnr_db": r["psnr"], "ms_ssim": r["ms_ssim"]})
                     bar.update(1)
                     for label, seb in sebs.items():
                         bar.update(1)
@@ -378,7 +386,8 @@ def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: li
                                             "error": "no Seb configuration fits this budget"})
                             continue
                         codec, msg, rates, ratio = seb
-                        out = _send(codec, msg, rates, "corrupt", links, snr, gen, cfg)
+                        out = _send(codec, msg, rates, "corrupt", links, snr, gen, cfg,
+                                    transmission_session(cfg, index, seed, snr, "corrupt", f"{label}@{method}"))
                         records.append(_record(f"{label}@{method}", name, seed, snr, "corrupt", out, img, rates,
                                                cbr_target=target_cbr, fine_ratio=ratio, kb_sizes=list(codec.kb.sizes)))
     bar.close()
@@ -386,7 +395,8 @@ def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: li
 
 
 def summarise(records: list[dict], keys: Sequence[str] = ("method", "delivery", "snr_db")) -> list[dict]:
-    """Mean PSNR / MS-SSIM / CBR per ``keys`` (default method, delivery, SNR); ``cbr_target`` when set."""
+    """Mean PSNR / MS-SSIM / CBR per ``keys`` (default method, delivery, SNR); ``cbr_target`` when set;
+    ``kb_mismatches``: transmissions whose header named another KB (failed, mid-grey image)."""
     out = []
     rows_all = [r for r in records if "snr_db" in r and "psnr_db" in r]
     groups = sorted({tuple(r.get(k) for k in keys) for r in rows_all}, key=lambda t: tuple(str(x) if not isinstance(x, float) else f"{x:09.3f}" for x in t))
@@ -397,7 +407,8 @@ def summarise(records: list[dict], keys: Sequence[str] = ("method", "delivery", 
         row.update({"n": len(rows), "psnr_db": float(np.mean([r["psnr_db"] for r in rows])),
                     "psnr_sem": float(np.std([r["psnr_db"] for r in rows], ddof=1) / math.sqrt(len(rows))) if len(rows) > 1 else None,
                     "ms_ssim": float(np.mean(ms)) if ms else None,
-                    "cbr": float(np.mean([r["cbr"] for r in rows]))})
+                    "cbr": float(np.mean([r["cbr"] for r in rows])),
+                    "kb_mismatches": int(sum(bool(r.get("kb_mismatch")) for r in rows))})
         targets = [r["cbr_target"] for r in rows if r.get("cbr_target") is not None]
         if targets:
             row["cbr_target"] = float(np.mean(targets))
@@ -511,13 +522,19 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="semcom seb sweep", description=__doc__.split("\n")[0])
-    add_common_arguments(p, default_out="results/seb")
-    p.add_argument("--snr", default=None, help="SNR list, e.g. 0,2,4 or 0:6:1")
-    p.add_argument("--images", default=None)
+    from semcom import cliargs
+
+    t = cliargs.typed
+    p = cliargs.ArgumentParser(prog="semcom seb sweep", description=__doc__.split("\n")[0])
+    add_common_arguments(p, default_out="results/seb", parallel=False)
+    p.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None, help="SNR list, e.g. 0,2,4 or 0:6:1")
+    p.add_argument("--images", type=t(cliargs.parse_image_set), default=None,
+                   help="'tiny', 'all', 'all-256' or a folder of your images")
     p.add_argument("--extractor", default=None, choices=["pixel", "learned"])
-    p.add_argument("--fidelity", default=None)
-    p.add_argument("--checkpoint", default=None, help="your own extractor checkpoint (default: the committed one)")
+    p.add_argument("--fidelity", default=None, choices=["bittrue", "bler_table", "erasure", "capacity"],
+                   help="link model (default bittrue)")
+    p.add_argument("--checkpoint", type=t(cliargs.parse_existing_file, what="checkpoint"), default=None,
+                   help="your own extractor checkpoint (learned extractor; default: the committed one)")
     p.add_argument("--via-stack", dest="via_stack", action="store_true", default=None,
                    help="send through the protocol stack (CBR with every header); on by default")
     p.add_argument("--no-via-stack", dest="via_stack", action="store_false",
@@ -525,20 +542,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-matched", action="store_true", help="skip the equal-CBR baselines")
     a = p.parse_args(argv)
     cfg = load_config_file(a.config)
-    if a.snr:
-        cfg["snr_db"] = parse_floats(a.snr)
-    for key in ("images", "extractor", "fidelity", "checkpoint"):
-        if getattr(a, key) is not None:
-            cfg[key] = getattr(a, key)
+    cfg.update(cliargs.given(a, ("images", "extractor", "fidelity", "checkpoint", "seed")))
+    if a.snr is not None:
+        cfg["snr_db"] = a.snr
     if a.via_stack is not None:
         cfg["deliveries"] = ["stack", "corrupt"] if a.via_stack else ["corrupt"]
     if a.no_matched:
         cfg["matched"] = False
     if a.no_progress:
         cfg["progress"] = False
-    cfg.setdefault("seed", a.seed)
-    res = run(cfg)
-    tag = cfg.get("extractor", "learned")
+    checked = from_dict(SebSweepConfig, cfg)
+    cliargs.check_applies("--checkpoint", a.checkpoint is not None, checked.extractor == "learned",
+                          "only the learned extractor loads a checkpoint (--extractor learned)")
+    cliargs.check_snr_values(checked.snr_db)
+    cliargs.check_out_dir(a.out)
+    res = run(checked)
+    tag = checked.extractor
     res.save(a.out, f"seb_sweep_{tag}.json")
     plot(res, Path(a.out) / tag)
     for r in res.data["summary"] + res.data["matched_summary"]:
@@ -548,4 +567,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

@@ -23,7 +23,6 @@ Example (tiny run)::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -35,8 +34,11 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
+from semcom.errors import CheckpointError
 from semcom.experiments.common import config_with_overrides
 from semcom.experiments.results import Results, provenance
+from semcom.models.checkpoint_io import build_and_load, metadata_path, require, safe_load, save_checkpoint
+from semcom.models.checkpoint_io import write_metadata as save_metadata
 from semcom.models.seb import SebAutoencoder
 from semcom.semantics.seb import image_to_patches
 from semcom.utils import from_dict, make_generator
@@ -133,8 +135,10 @@ def run(config: SebTrainConfig | Mapping[str, Any] | None = None) -> Results:
     }
     if cfg.out:
         out = Path(cfg.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": dataclasses.asdict(model.config), "state_dict": model.state_dict(), "metadata": meta}, out)
+        # plain JSON types only (e.g. the torch version is a str subclass), so it loads with weights_only=True
+        save_checkpoint({"model": dataclasses.asdict(model.config), "state_dict": model.state_dict(),
+                         "metadata": json.loads(json.dumps(meta))}, out)
+        write_metadata(out)
         if cfg.install:
             install(out)
     return Results(NAME, {"log": log, **{k: v for k, v in meta.items() if k != "provenance"}}, provenance(cfg, seed=cfg.seed))
@@ -143,17 +147,25 @@ def run(config: SebTrainConfig | Mapping[str, Any] | None = None) -> Results:
 def write_metadata(checkpoint: str | Path, command: str | None = None) -> Path:
     """Write ``<stem>.json`` beside a Seb checkpoint, like the other committed checkpoints' metadata:
     name, model config, training config, data, seed, steps, the metric reached, command, commit,
-    parameter count and file size (recomputed from the file)."""
+    parameter count, file size and SHA-256 (recomputed from the file).
+
+    The checkpoint is loaded safely (``weights_only=True``) but its old metadata JSON, if any, is
+    not checked: this function writes a new one for the file as it is.
+    """
     ck = Path(checkpoint)
-    blob = torch.load(ck, map_location="cpu", weights_only=False)
-    meta = blob.get("metadata", {})
-    prov = meta.get("provenance", {})
-    train_cfg = prov.get("config", {})
+    blob = safe_load(ck)
+    require(blob, ck, "Seb checkpoint", model=dict, state_dict=dict)
+    model = build_and_load(ck, lambda: SebAutoencoder(**blob["model"]), blob["state_dict"])
+    meta = _dict(blob.get("metadata"), ck)
+    prov = _dict(meta.get("provenance"), ck)
+    train_cfg = _dict(prov.get("config"), ck)
     photos = meta.get("training_photos") or []
+    if not isinstance(photos, list) or not all(isinstance(p, str) for p in photos):
+        raise CheckpointError(f"{ck}: 'training_photos' must be a list of str")
     if len(set(photos)) < len(photos):  # older checkpoints stored ambiguous bare file names
         from semcom.data import TrainingCrops
 
-        paths = TrainingCrops(size=4 * blob["model"]["patch"], count=1, seed=train_cfg.get("seed", 0)).paths
+        paths = TrainingCrops(size=4 * model.patch, count=1, seed=train_cfg.get("seed", 0)).paths
         photos = [photo_label(p) for p in paths]
     info = {
         "name": ck.stem,
@@ -162,7 +174,7 @@ def write_metadata(checkpoint: str | Path, command: str | None = None) -> Path:
         "config": train_cfg,
         "recipe": meta.get("recipe"),
         "data": {
-            "train": f"random {4 * blob['model']['patch']}x{4 * blob['model']['patch']} crops of the training "
+            "train": f"random {4 * model.patch}x{4 * model.patch} crops of the training "
                      "photographs (semcom.data.TrainingCrops): fine patches and 2x-pooled coarse patches",
             "training_photos": photos,
             "val": f"{meta.get('val_crops')} crops drawn with seed {meta.get('val_seed')} (held out)",
@@ -176,12 +188,19 @@ def write_metadata(checkpoint: str | Path, command: str | None = None) -> Path:
         "val_crops": meta.get("val_crops"),
         "command": command or f"semcom train seb --steps {meta.get('steps')} --install",
         "git_commit": prov.get("git_commit"),
-        "num_parameters": sum(p.numel() for p in SebAutoencoder(**blob["model"]).parameters()),
-        "file_bytes": ck.stat().st_size,
+        "num_parameters": sum(p.numel() for p in model.parameters()),
     }
-    path = ck.with_suffix(".json")
-    path.write_text(json.dumps(info, indent=2) + "\n")
-    return path
+    save_metadata(ck, info)  # adds file_bytes and sha256
+    return metadata_path(ck)
+
+
+def _dict(value: Any, ck: Path) -> dict:
+    """``value`` when it is a dict, ``{}`` when absent; anything else is a CheckpointError."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{ck}: expected a dict in its metadata, got a {type(value).__name__}")
+    return value
 
 
 def install(checkpoint: str | Path) -> Path:
@@ -200,21 +219,31 @@ def install(checkpoint: str | Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="semcom train seb", description=__doc__.split("\n")[0])
+    from semcom import cliargs
+    from semcom.models.seb import pretrained_seb_path
+
+    t = cliargs.typed
+    p = cliargs.ArgumentParser(prog="semcom train seb", description=__doc__.split("\n")[0])
     p.add_argument("--config", default=None, help="JSON file with SebTrainConfig keys")
-    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--steps", type=t(cliargs.parse_int, what="steps", lo=1, hi=10**9), default=None)
     p.add_argument("--out", default=None, help=f"checkpoint path (default {DEFAULT_CHECKPOINT})")
     p.add_argument("--install", action="store_true",
                    help="also install the checkpoint (+ metadata JSON) as the package's default, semcom/checkpoints/seb_autoencoder.pt")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=t(cliargs.parse_seed), default=None)
+    p.add_argument("--threads", type=t(cliargs.parse_int, what="threads", lo=1, hi=1024), default=None)
     a = p.parse_args(argv)
-    cfg = config_with_overrides(a)
+    cfg = from_dict(SebTrainConfig, config_with_overrides(a))
+    cliargs.check_applies("--install", a.install, bool(cfg.out), "the config's out is null, so no checkpoint is saved")
+    cliargs.check_out_file(cfg.out or DEFAULT_CHECKPOINT)  # the checkpoint and seb_train.json beside it
+    if cfg.install:
+        cliargs.check_out_dir(pretrained_seb_path().parent, what="the package's checkpoint folder")
     res = run(cfg)
-    res.save(Path(cfg.get("out") or DEFAULT_CHECKPOINT).parent, "seb_train.json")
+    res.save(Path(cfg.out or DEFAULT_CHECKPOINT).parent, "seb_train.json")
     print(f"val PSNR {res.data['val_psnr_db']:.2f} dB after {res.data['steps']} steps")
     return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    from semcom.cli import guarded
+
+    raise SystemExit(guarded(main))

@@ -14,15 +14,14 @@ with the fallback image (mid-grey), so failures pull the mean down as they would
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from semcom.errors import ConfigError
-from semcom.experiments.common import add_common_arguments, load_config_file, load_image_set, parse_floats
+from semcom import cliargs
+from semcom.errors import ConfigError, SemcomError
+from semcom.experiments.common import add_common_arguments, load_config_file, load_image_set
 from semcom.experiments.executor import map_tasks
 from semcom.experiments.results import Results, provenance
 from semcom.utils import from_dict
@@ -69,43 +68,35 @@ class BaselineConfig:
         )
 
 
-@functools.lru_cache(maxsize=32)
-def _system(config_json: str):
-    from semcom.baselines import SeparationSystem
-
-    return SeparationSystem(json.loads(config_json))
-
-
 def run_task(task: dict) -> dict:
-    """One transmission: module level so that process pools and Dask can pickle it."""
-    from semcom import metrics
+    """One transmission through the compare core's point runner (:func:`semcom.systems.comparison.run_point`),
+    renamed to this sweep's record; module level so that process pools and Dask can pickle it."""
+    from semcom.systems.comparison import run_point
 
-    images = {name: img for name, img, _ in load_image_set(task["images"])}
-    img = images[task["image"]]
-    system = _system(json.dumps(task["system"], sort_keys=True))
-    out = system.transmit(img, task["snr_db"], seed=task["seed"])
-    x, y = img, out.image
-    h, w = img.shape[-2:]
+    sys_cfg = task["system"]
+    r = run_point(dict(spec={"name": "separation", "options": {"config": sys_cfg}}, label="separation",
+                       images=task["images"], image=task["image"], snr_db=task["snr_db"], seed=task["seed"],
+                       raise_errors=True))
     return {
-        "codec": task["system"]["codec"],
-        "channel": task["system"]["channel"],
-        "fidelity": "adaptive" if task["system"].get("link_adaptation") else task["system"]["fidelity"],
-        "mcs": out.mcs,
+        "codec": sys_cfg["codec"],
+        "channel": sys_cfg["channel"],
+        "fidelity": "adaptive" if sys_cfg.get("link_adaptation") else sys_cfg["fidelity"],
+        "mcs": r["extras"].get("mcs"),
         "snr_db": task["snr_db"],
         "image": task["image"],
         "seed": task["seed"],
-        "status": out.status,
-        "psnr": float(metrics.psnr(x, y)[0]),
-        "ssim": float(metrics.ssim(x, y)[0]),
-        "ms_ssim": float(metrics.ms_ssim(x, y)[0]),
-        "bpp": out.bpp,
-        "stream_bits": out.stream_bits,
-        "payload_capacity_bits": out.payload_capacity_bits,
-        "channel_uses": out.channel_uses,
-        "channel_uses_budget": out.channel_uses_budget,
-        "cbr_spent": out.channel_uses / (h * w * 3),
-        "num_cb": out.num_cb,
-        "num_cb_failed": out.num_cb_failed,
+        "status": r["status"],
+        "psnr": r["psnr"],
+        "ssim": r["ssim"],
+        "ms_ssim": r["ms_ssim"],
+        "bpp": r["bpp"],
+        "stream_bits": r["bits_sent"],
+        "payload_capacity_bits": r["extras"].get("payload_capacity_bits"),
+        "channel_uses": r["channel_uses"],
+        "channel_uses_budget": r["channel_uses_budget"],
+        "cbr_spent": r["cbr"],
+        "num_cb": r["num_cb"],
+        "num_cb_failed": r["num_cb_failed"],
     }
 
 
@@ -167,42 +158,85 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
     return paths
 
 
+CHANNELS = ("awgn", "rayleigh")
+FIDELITIES = ("bittrue", "adaptive", "bler_table", "erasure", "capacity")
+
+
 def add_arguments(p) -> None:
+    t = cliargs.typed
     add_common_arguments(p, default_out=f"results/{NAME}")
     p.add_argument("--codecs", default=None, help="comma-separated codecs (jpeg, jpeg2000, webp, avif, heif)")
-    p.add_argument("--snr", default=None, help="SNR values in dB: '0,5,10' or start:stop:step")
-    p.add_argument("--channels", default=None, help="comma-separated: awgn, rayleigh")
-    p.add_argument("--fidelity", default=None, help="comma-separated link models: bittrue (fixed MCS), adaptive (bit-true, MCS per SNR), bler_table, erasure, capacity")
-    p.add_argument("--cbr", type=float, default=None, help="channel bandwidth ratio (complex uses per real value)")
-    p.add_argument("--modulation-order", type=int, default=None, help="bits per QAM symbol: 2, 4, 6, 8")
-    p.add_argument("--code-rate", type=float, default=None, help="target LDPC code rate")
-    p.add_argument("--mcs-index", type=int, default=None, help="38.214 MCS index (overrides modulation and rate)")
-    p.add_argument("--images", default=None, help="'tiny', 'all', 'all-256' or a folder of your images")
-    p.add_argument("--seeds", type=int, default=None, help="channel realisations per image and SNR")
+    p.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None,
+                   help="SNR values in dB: '0,5,10' or start:stop:step (e.g. -2:12:2)")
+    p.add_argument("--channels", type=t(cliargs.parse_choice_list, choices=CHANNELS, what="channel"), default=None,
+                   help="comma-separated: awgn, rayleigh")
+    p.add_argument("--fidelity", type=t(cliargs.parse_choice_list, choices=FIDELITIES, what="fidelity"), default=None,
+                   help="comma-separated link models: bittrue (fixed MCS), adaptive (bit-true, MCS per SNR), "
+                        "bler_table, erasure, capacity")
+    p.add_argument("--cbr", type=t(cliargs.parse_cbr), default=None,
+                   help=f"channel bandwidth ratio (complex uses per real value), in (0, {cliargs.MAX_CBR:g}]")
+    p.add_argument("--modulation-order", type=int, choices=[2, 4, 6, 8], default=None,
+                   help="bits per QAM symbol of the fixed MCS: 2, 4, 6, 8")
+    p.add_argument("--code-rate", type=t(cliargs.parse_float, what="code rate", lo=0.2, hi=948 / 1024, lo_open=True),
+                   default=None, help="LDPC code rate of the fixed MCS, in (1/5, 948/1024]")
+    p.add_argument("--mcs-index", type=t(cliargs.parse_int, what="MCS index", lo=0, hi=31), default=None,
+                   help="38.214 MCS index of the fixed MCS (table 1: 3..28), instead of modulation and rate")
+    p.add_argument("--images", type=t(cliargs.parse_image_set), default=None,
+                   help="'tiny', 'all', 'all-256' or a folder of your images")
+    p.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=1000), default=None,
+                   help="channel realisations per image and SNR, 1..1000")
     p.add_argument("--loss-policy", default=None, choices=["corrupt", "truncate"], help="what a lost code block does to the stream")
     p.add_argument("--decoder", default=None, choices=["sionna", "fast"], help="LDPC decoder of the bit-true link")
 
 
 def config_from_args(args) -> BaselineConfig:
+    """The config file with the given options written over it, checked: codecs usable here, a fixed
+    MCS (``--modulation-order``/``--code-rate``/``--mcs-index``) only when a link uses one, and
+    ``--decoder`` only with a bit-true link."""
     d = load_config_file(args.config)
-    lists = {"codecs": args.codecs, "channels": args.channels, "fidelities": args.fidelity}
-    for key, val in lists.items():
-        if val:
-            d[key] = [v.strip() for v in val.split(",") if v.strip()]
-    if args.snr:
-        d["snr_db"] = parse_floats(args.snr)
-    for key in ("cbr", "modulation_order", "code_rate", "mcs_index", "images", "seeds", "loss_policy"):
-        val = getattr(args, key)
-        if val is not None:
-            d[key] = val
-    if args.decoder:
-        d["decoder"] = args.decoder
-    d["seed"] = args.seed
-    return from_dict(BaselineConfig, d)
+    if args.codecs is not None:
+        d["codecs"] = cliargs.split_names(args.codecs)
+    if args.snr is not None:
+        d["snr_db"] = args.snr
+    if args.fidelity is not None:
+        d["fidelities"] = args.fidelity
+    d.update(cliargs.given(args, ("channels", "cbr", "modulation_order", "code_rate", "mcs_index", "images",
+                                  "seeds", "loss_policy", "decoder", "seed")))
+    cfg = from_dict(BaselineConfig, d)
+    _check_applies(args, cfg)
+    return cfg
+
+
+def _check_applies(args, cfg: BaselineConfig) -> None:
+    from semcom.codecs import get_codec
+
+    for codec in cfg.codecs:
+        get_codec(codec)  # unknown or unavailable here -> ConfigError, before any work
+    cliargs.check_snr_values(cfg.snr_db)
+    cliargs.check_cbr_value(cfg.cbr)
+    try:
+        from semcom.link import MCS
+
+        if cfg.mcs_index is not None:
+            MCS.from_table(cfg.mcs_index, table=cfg.mcs_table)
+        else:
+            MCS.from_rate(cfg.modulation_order, cfg.code_rate)
+    except SemcomError as exc:
+        raise ConfigError(f"the fixed MCS: {exc}") from None
+    fids = set(cfg.fidelities)
+    fixed = bool(fids & {"bittrue", "bler_table", "erasure"}) or ("capacity" in fids and "rayleigh" in cfg.channels)
+    cliargs.check_exclusive(("--mcs-index", args.mcs_index is not None),
+                            ("--modulation-order/--code-rate", args.modulation_order is not None or args.code_rate is not None))
+    for flag in ("modulation_order", "code_rate", "mcs_index"):
+        cliargs.check_applies("--" + flag.replace("_", "-"), getattr(args, flag) is not None, fixed,
+                              "no link of this sweep uses a fixed MCS (adaptive picks it per SNR; capacity over AWGN has none)")
+    cliargs.check_applies("--decoder", args.decoder is not None, bool(fids & {"bittrue", "adaptive"}),
+                          "only the bit-true links (bittrue, adaptive) decode LDPC")
 
 
 def main_from_args(args) -> int:
     cfg = config_from_args(args)
+    cliargs.check_common(args)
     res = run(cfg, workers=args.workers, cluster=args.cluster, progress=not args.no_progress)
     path = res.save(args.out)
     plots = plot(res, args.out)

@@ -41,25 +41,40 @@ def run(config: TrainConfig | dict, *, out_dir: str | Path | None = None, device
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="semcom train", description=__doc__.strip().split("\n\n")[0])
-    p.add_argument("model", help="registry name: deepjscc, vlscc2d, scc, vlscc1d or scc1d")
+    from semcom import cliargs
+
+    t = cliargs.typed
+    p = cliargs.ArgumentParser(prog="semcom train", description=__doc__.strip().split("\n\n")[0])
+    p.add_argument("model", help="registry name: deepjscc, vlscc2d, scc, vlscc1d, scc1d, or a model a --plugin registers")
     p.add_argument("--config", default=None, help="JSON training config (configs/<model>.json)")
     p.add_argument("--out", default=None, help="run folder (default runs/<name>)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
-    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt when it exists")
     p.add_argument("--export", default=None, help="also copy <name>.pt/.json to this folder")
-    p.add_argument("--steps", type=int, default=None, help="override the step budget")
-    p.add_argument("--max-minutes", type=float, default=None, help="override the wall-time budget")
-    p.add_argument("--crop-size", type=int, default=None, help="override the training crop size")
-    p.add_argument("--batch-size", type=int, default=None, help="override the batch size")
-    p.add_argument("--seed", type=int, default=None, help="override the seed")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--steps", type=t(cliargs.parse_int, what="steps", lo=1, hi=10**9), default=None,
+                   help="override the step budget")
+    p.add_argument("--max-minutes", type=t(cliargs.parse_float, what="max minutes", lo=0.0, hi=10**6, lo_open=True),
+                   default=None, help="override the wall-time budget")
+    p.add_argument("--crop-size", type=t(cliargs.parse_int, what="crop size", lo=8, hi=4096), default=None,
+                   help="override the training crop size (pixels)")
+    p.add_argument("--batch-size", type=t(cliargs.parse_int, what="batch size", lo=1, hi=65536), default=None,
+                   help="override the batch size")
+    p.add_argument("--seed", type=t(cliargs.parse_seed), default=None, help="override the seed")
+    p.add_argument("--threads", type=t(cliargs.parse_int, what="threads", lo=0, hi=1024), default=None,
+                   help="torch CPU threads (0: torch's default)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--plugin", action="append", default=[], help="module or .py file registering the model (repeatable)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from semcom import cliargs
+
     args = build_parser().parse_args(argv)
+    from semcom.systems.plugins import load_plugin
+
+    for plugin in args.plugin:
+        load_plugin(plugin)
     cfg = load_config_file(args.config)
     if "model" in cfg and cfg["model"] != args.model:
         raise ConfigError(f"config {args.config} is for model {cfg['model']!r}, not {args.model!r}")
@@ -68,6 +83,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                      ("batch_size", args.batch_size), ("seed", args.seed), ("threads", args.threads)):
         if val is not None:
             cfg[key] = val
+    tcfg = TrainConfig.from_dict(cfg)  # a bad config fails here, before the run folder is made
+    from semcom.models import MODELS
+
+    if tcfg.model not in MODELS:
+        raise ConfigError(f"unknown model {tcfg.model!r}; known: {sorted(MODELS)}")
+    cliargs.check_applies("--crop-size", args.crop_size is not None, MODELS[tcfg.model].input_kind != "vector",
+                          f"{tcfg.model} trains on vectors, not image crops")
+    cliargs.check_device(args.device)
+    cliargs.check_out_dir(args.out or Path("runs") / (tcfg.name or tcfg.model))
+    if args.export is not None:
+        cliargs.check_out_dir(args.export, what="--export")
     import sys
 
     words = list(argv) if argv is not None else sys.argv[1:]
@@ -85,6 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
+    from semcom.cli import guarded
 
-    sys.exit(main())
+    raise SystemExit(guarded(main))

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from semcom.errors import ConfigError
-from semcom.experiments.common import load_config_file, parse_floats
+from semcom.experiments.common import load_config_file
 from semcom.experiments.results import Results, provenance
 from semcom.utils import from_dict
 
@@ -81,7 +81,12 @@ class Vlscc1dConfig:
             raise ConfigError(f"channel must be 'awgn' or 'rayleigh', got {self.channel!r}")
 
     def quick(self) -> Vlscc1dConfig:
-        return dataclasses.replace(self, snr_grid=[-5.0, 5.0, 15.0], seeds=[0])
+        """Three SNRs, one seed (:data:`QUICK`)."""
+        return dataclasses.replace(self, **QUICK)
+
+
+#: What the quick mode sets (``--quick``: only for the keys the user left unset).
+QUICK = {"snr_grid": [-5.0, 5.0, 15.0], "seeds": [0]}
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -286,26 +291,34 @@ def demo_section(report, out_dir: str | Path, quick: bool = False) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="semcom vlscc 1d", description=__doc__.strip().split("\n\n")[0])
+    from semcom import cliargs
+
+    p = cliargs.ArgumentParser(prog="semcom vlscc 1d", description=__doc__.strip().split("\n\n")[0])
     p.add_argument("--out", default="results/vlscc", help="output folder for the JSON and plots")
     p.add_argument("--config", default=None, help="JSON file with Vlscc1dConfig keys")
-    p.add_argument("--quick", action="store_true", help="3 SNRs, one seed")
-    p.add_argument("--snr", default=None, help="SNR grid: '0,5,10' or start:stop:step")
-    p.add_argument("--channel", default=None, help="awgn or rayleigh (block, one coefficient per vector)")
+    p.add_argument("--quick", action="store_true", help="3 SNRs, one seed (values you give still apply)")
+    p.add_argument("--snr", type=cliargs.typed(cliargs.parse_snr_list), default=None,
+                   help="SNR grid: '0,5,10' or start:stop:step")
+    p.add_argument("--channel", default=None, choices=["awgn", "rayleigh"],
+                   help="awgn or rayleigh (block, one coefficient per vector)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from semcom import cliargs
+
     args = build_parser().parse_args(argv)
     d = load_config_file(args.config)
-    if args.snr:
-        d["snr_grid"] = parse_floats(args.snr)
-    if args.channel:
+    if args.snr is not None:
+        d["snr_grid"] = args.snr
+    if args.channel is not None:
         d["channel"] = args.channel
-    cfg = from_dict(Vlscc1dConfig, d)
     if args.quick:
-        cfg = cfg.quick()
+        d = cliargs.fill_defaults(d, QUICK)
+    cfg = from_dict(Vlscc1dConfig, d)
+    cliargs.check_snr_values(cfg.snr_grid, what="snr_grid")
+    cliargs.check_out_dir(args.out)
     res = run(cfg, progress=not args.no_progress)
     path = res.save(args.out)
     print(f"wrote {path}")
@@ -320,6 +333,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
+    from semcom.cli import guarded
 
-    sys.exit(main())
+    raise SystemExit(guarded(main))

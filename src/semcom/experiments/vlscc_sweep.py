@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from semcom.errors import ConfigError
-from semcom.experiments.common import load_config_file, load_image_set, parse_floats
+from semcom.experiments.common import load_config_file, load_image_set
 from semcom.experiments.executor import map_tasks
 from semcom.experiments.results import Results, provenance
 from semcom.utils import from_dict
@@ -114,9 +114,9 @@ class VlsccSweepConfig:
             [(f"{m}_earlier", c) for m, cs in self.earlier.items() for c in cs]
 
     def quick(self) -> "VlsccSweepConfig":
-        """A small version (the demo's quick mode): fewer points, the BLER-table link instead of bit-true LDPC."""
-        return dataclasses.replace(self, spp_grid=[0.0625, 0.125, 0.25], snr_grid=[0.0, 6.0, 10.0, 16.0],
-                                   fidelity="bler_table")
+        """A small version (the demo's quick mode): fewer points, the BLER-table link instead of
+        bit-true LDPC (:data:`QUICK`)."""
+        return dataclasses.replace(self, **QUICK)
 
     def method(self, fidelity: str) -> str:
         return f"{self.codec}+{'ldpc' if fidelity == 'bittrue' else fidelity}"
@@ -124,6 +124,10 @@ class VlsccSweepConfig:
     def separation(self, spp: float, channel: str, fidelity: str) -> dict:
         return dict(codec=self.codec, cbr=spp / 3, fidelity=fidelity, modulation_order=self.modulation_order,
                     code_rate=self.code_rate, channel=channel, fading=self.fading, link=dict(self.link))
+
+
+#: What the quick mode sets (``--quick``: only for the keys the user left unset).
+QUICK = {"spp_grid": [0.0625, 0.125, 0.25], "snr_grid": [0.0, 6.0, 10.0, 16.0], "fidelity": "bler_table"}
 
 
 @functools.lru_cache(maxsize=8)
@@ -134,21 +138,17 @@ def _model(name: str):
 
 
 def learned_task(task: dict) -> dict:
-    """One image through a committed learned model (module level: picklable for pools)."""
-    from semcom import metrics
+    """One image through a committed learned model, by the compare core's point runner
+    (:func:`semcom.systems.comparison.run_point`); module level: picklable for pools."""
+    from semcom.systems.comparison import run_point
 
-    images = {n: img for n, img, _ in load_image_set(task["images"])}
-    img = images[task["image"]]
-    model = _model(task["checkpoint"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = model.transmit(img, task["snr_db"], seed=task["seed"], channel=task["channel"])
-    y = out.image.clamp(0, 1)
+    r = run_point(dict(spec={"name": "learned", "options": {"ckpt": task["checkpoint"]}}, label=task["method"],
+                       channel=task["channel"], images=task["images"], image=task["image"], snr_db=task["snr_db"],
+                       seed=task["seed"], raise_errors=True))
     return {"method": task["method"], "checkpoint": task["checkpoint"], "channel": task["channel"],
-            "snr_db": task["snr_db"], "image": task["image"], "seed": task["seed"], "status": out.status,
-            "psnr": float(metrics.psnr(img, y)[0]), "ms_ssim": float(metrics.ms_ssim(img, y)[0]),
-            "spp": out.spp, "channel_uses": out.channel_uses, "side_bits": out.side_bits,
-            "extrapolated": out.extrapolated}
+            "snr_db": task["snr_db"], "image": task["image"], "seed": task["seed"], "status": r["status"],
+            "psnr": r["psnr"], "ms_ssim": r["ms_ssim"], "spp": r["spp"], "channel_uses": r["channel_uses"],
+            "side_bits": r["side_info_bits"], "extrapolated": r["extras"]["extrapolated"]}
 
 
 def separation_task(task: dict) -> dict:
@@ -397,11 +397,9 @@ def plot_rate_maps(rate_maps: dict, images: str, path: Path) -> Path:
 
 def reconstructions(cfg: VlsccSweepConfig, out_dir: str | Path, image_index: int = 0) -> Path:
     """One photo sent by every method at about the same SPP (HEIF at VL-SCC's SPP), side by side."""
-    import json as _json
-
-    from semcom.experiments import separation_sweep
     from semcom.metrics import psnr
     from semcom.report.plots import image_grid
+    from semcom.systems.comparison import _system
 
     name, img, _ = load_image_set(cfg.images)[image_index]
     items = [("original", img[0].permute(1, 2, 0).numpy())]
@@ -418,7 +416,7 @@ def reconstructions(cfg: VlsccSweepConfig, out_dir: str | Path, image_index: int
         y = out.image.clamp(0, 1)
         items.append((f"{LABELS[method]}\nSPP {out.spp:.3f}, {float(psnr(img, y)[0]):.2f} dB", y[0].permute(1, 2, 0).numpy()))
     spp = spp_ref or 0.125
-    sys = separation_sweep._system(_json.dumps(cfg.separation(spp, "awgn", cfg.fidelity), sort_keys=True))
+    sys = _system({"name": "separation", "options": {"config": cfg.separation(spp, "awgn", cfg.fidelity)}}, "awgn", None)
     o = sys.transmit(img, cfg.snr_db, seed=cfg.seed)
     items.append((f"{LABELS.get(cfg.method(cfg.fidelity), cfg.method(cfg.fidelity))}\nSPP {spp:.3f}, {float(psnr(img, o.image)[0]):.2f} dB ({o.status})",
                   o.image[0].permute(1, 2, 0).numpy()))
@@ -478,34 +476,35 @@ def demo_section(report, out_dir: str | Path, quick: bool = False) -> dict:
 
 # ------------------------------------------------------------------------------------------ CLI
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="semcom vlscc sweep", description=__doc__.strip().split("\n\n")[0])
-    p.add_argument("--out", default=f"results/{NAME}", help="output folder for the JSON and plots")
-    p.add_argument("--config", default=None, help="JSON file with VlsccSweepConfig keys")
-    p.add_argument("--quick", action="store_true", help="fewer SPP and SNR points")
-    p.add_argument("--images", default=None, help="'tiny', 'all-256' or a folder (sides multiples of 16)")
-    p.add_argument("--snr", default=None, help="SNR grid of the PSNR-versus-SNR sweep: '0,5,10' or start:stop:step")
-    p.add_argument("--fidelity", default=None, help="separation link: bittrue, bler_table, erasure")
-    p.add_argument("--seed", type=int, default=None, help="base seed")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes for the separation baseline")
-    p.add_argument("--cluster", default=None, help="Dask scheduler address")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    from semcom import cliargs
+    from semcom.experiments.common import add_common_arguments
+
+    t = cliargs.typed
+    p = cliargs.ArgumentParser(prog="semcom vlscc sweep", description=__doc__.strip().split("\n\n")[0])
+    add_common_arguments(p, default_out=f"results/{NAME}")
+    p.add_argument("--quick", action="store_true", help="fewer SPP and SNR points (values you give still apply)")
+    p.add_argument("--images", type=t(cliargs.parse_image_set), default=None,
+                   help="'tiny', 'all-256' or a folder (sides multiples of 16)")
+    p.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None,
+                   help="SNR grid of the PSNR-versus-SNR sweep: '0,5,10' or start:stop:step")
+    p.add_argument("--fidelity", default=None, choices=["bittrue", "bler_table", "erasure"], help="separation link")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from semcom import cliargs
+
     args = build_parser().parse_args(argv)
     d = load_config_file(args.config)
-    if args.images:
-        d["images"] = args.images
-    if args.snr:
-        d["snr_grid"] = parse_floats(args.snr)
-    if args.fidelity:
-        d["fidelity"] = args.fidelity
-    if args.seed is not None:
-        d["seed"] = args.seed
-    cfg = from_dict(VlsccSweepConfig, d)
+    d.update(cliargs.given(args, ("images", "fidelity", "seed")))
+    if args.snr is not None:
+        d["snr_grid"] = args.snr
     if args.quick:
-        cfg = cfg.quick()
+        d = cliargs.fill_defaults(d, QUICK)
+    cfg = from_dict(VlsccSweepConfig, d)
+    cliargs.check_snr_values(cfg.snr_grid, what="snr_grid")
+    cliargs.check_snr_values([cfg.snr_db], what="snr_db")
+    cliargs.check_common(args)
     res = run(cfg, workers=args.workers, cluster=args.cluster, progress=not args.no_progress)
     path = res.save(args.out)
     figs = plot(res, args.out)
@@ -521,6 +520,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
+    from semcom.cli import guarded
 
-    sys.exit(main())
+    raise SystemExit(guarded(main))

@@ -34,14 +34,14 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from semcom.errors import ConfigError, InputError
+from semcom.errors import CheckpointError, ConfigError, InputError
+from semcom.models.checkpoint_io import build_and_load, load_verified, require
 from semcom.utils import check_finite, from_dict
 
 __all__ = ["ConcealerConfig", "ConcealerNet", "PRETRAINED_NAME", "pretrained_concealer_path", "load_concealer_net"]
@@ -189,22 +189,24 @@ def pretrained_concealer_path(name: str = PRETRAINED_NAME) -> Path:
 def load_concealer_net(path: str | Path | None = None) -> ConcealerNet:
     """A :class:`ConcealerNet` from a checkpoint (default: the committed one), with ``.metadata``.
 
-    The checkpoint is ``{"model": "prt_concealer", "config": {...}, "state_dict": {...}, "extra": {...}}``;
-    the metadata JSON beside it (same stem) is attached as ``net.metadata`` when present.
+    The checkpoint is ``{"model": "prt_concealer", "config": {...}, "state_dict": {...}, "extra": {...}}``,
+    loaded safely (:func:`semcom.models.checkpoint_io.load_verified`: ``weights_only=True``, the
+    SHA-256 of the metadata JSON beside it checked first, keys and shapes checked); that JSON is
+    attached as ``net.metadata`` (``{}`` without one).
 
     Raises:
-        InputError: no checkpoint there, or not a concealer checkpoint.
+        InputError: no checkpoint there. CheckpointError: corrupt, truncated, tampered with, needs
+            code execution, or not a concealer checkpoint.
     """
     path = Path(path) if path is not None else pretrained_concealer_path()
     if not path.is_file():
         raise InputError(f"no concealer checkpoint at {path}: train one with `semcom prt train-concealer`")
-    ck = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ck, dict) or ck.get("model") != "prt_concealer" or "state_dict" not in ck:
-        raise InputError(f"{path} is not a prt concealer checkpoint")
-    net = ConcealerNet(ck["config"])
-    net.load_state_dict(ck["state_dict"])
-    net.eval()
-    net.extra = ck.get("extra", {})
-    meta = path.with_suffix(".json")
-    net.metadata = json.loads(meta.read_text()) if meta.is_file() else {}
+    ck, meta = load_verified(path)
+    require(ck, path, "prt concealer checkpoint", model=str, config=dict, state_dict=dict)
+    if ck["model"] != "prt_concealer":
+        raise CheckpointError(f"{path} is not a prt concealer checkpoint (it holds {ck['model']!r})")
+    net = build_and_load(path, lambda: ConcealerNet(ck["config"]), ck["state_dict"])
+    extra = ck.get("extra", {})
+    net.extra = extra if isinstance(extra, dict) else {}
+    net.metadata = meta
     return net

@@ -23,7 +23,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from torch import nn
 
 from semcom.errors import ConfigError, InputError
 from semcom.layers import GDN, IGDN
+from semcom.models.checkpoint_io import build_and_load, load_verified, require
 from semcom.utils import check_finite
 
 __all__ = ["SebAutoencoder", "SebModelConfig", "load_seb_model", "pretrained_seb_path", "load_pretrained_seb",
@@ -102,25 +102,23 @@ class SebAutoencoder(nn.Module):
 def load_seb_model(path: str | Path) -> tuple[SebAutoencoder, dict[str, Any]]:
     """Load a checkpoint written by ``semcom.experiments.seb_train``: ``(model in eval mode, metadata)``.
 
-    The metadata is the dict stored in the checkpoint, updated with the JSON of the same stem next
-    to it when present (the committed checkpoints carry one).
+    Loaded safely (:func:`semcom.models.checkpoint_io.load_verified`: ``weights_only=True``, the
+    SHA-256 of the metadata JSON beside it checked first, keys and shapes checked). The metadata is
+    the dict stored in the checkpoint, updated with that JSON (the committed checkpoints carry one).
+
+    Raises:
+        InputError: no file at ``path``. CheckpointError: corrupt, truncated, tampered with, needs
+            code execution, or not a Seb checkpoint.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no Seb checkpoint at {path}")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file
-        raise InputError(f"{path} is not a readable Seb checkpoint: {type(exc).__name__}: {exc}") from None
-    if not isinstance(blob, dict) or "state_dict" not in blob or not isinstance(blob.get("model"), dict):
-        raise InputError(f"{path} is not a Seb checkpoint")
-    model = SebAutoencoder(**blob["model"])
-    model.load_state_dict(blob["state_dict"])
-    model.eval()
-    meta = dict(blob.get("metadata", {}))
-    side = path.with_suffix(".json")
-    if side.is_file():
-        meta.update(json.loads(side.read_text()))
+    blob, side = load_verified(path)
+    require(blob, path, "Seb checkpoint", model=dict, state_dict=dict)
+    model = build_and_load(path, lambda: SebAutoencoder(**blob["model"]), blob["state_dict"])
+    stored = blob.get("metadata", {})
+    meta = dict(stored) if isinstance(stored, dict) else {}
+    meta.update(side)
     return model, meta
 
 

@@ -28,9 +28,14 @@ is the index the semantic encoder transmits, so an index at level ``i`` costs
 
 KB updates are versioned messages: :meth:`KBUpdate.to_bytes` gives the compact binary message whose
 length is the signalling cost, :meth:`KnowledgeBase.apply` checks that the update starts from the
-receiver's version and that the result has the sender's digest, refusing otherwise with
-:class:`KBVersionError`. Seb vectors are stored at float16 precision so that what is sent is exactly
-what both ends hold.
+receiver's version and that the result has the sender's digest (:meth:`KnowledgeBase.digest`, which
+covers the update's time ``now``), refusing otherwise with :class:`KBVersionError`. Every Seb
+message carries the 32-bit :meth:`KnowledgeBase.message_digest` of the codebook next to the 16-bit
+version, so a receiver whose KB diverged at the same version (or is 2^16 versions away) refuses it
+(:class:`KBDigestError`). Seb vectors are stored at float16 precision so that what is sent is
+exactly what both ends hold. A serialised KB or an update that yields one no sender produces (NaN
+or non-positive half life, a clock beyond the update message's 32-bit time field, NaN Sebs, parents
+outside the next level) is a :class:`KBMessageError`.
 
 Example::
 
@@ -55,6 +60,7 @@ import copy
 import dataclasses
 import hashlib
 import math
+import operator
 import struct
 import zlib
 from typing import Sequence
@@ -65,20 +71,56 @@ import torch
 from semcom.errors import ConfigError, InputError, SemcomError
 from semcom.utils import check_finite
 
-__all__ = ["KnowledgeBase", "KBUpdate", "KBVersionError", "KBMessageError", "kmeans", "aoi_decay"]
+__all__ = [
+    "KnowledgeBase",
+    "KBUpdate",
+    "KBVersionError",
+    "KBDigestError",
+    "KBMessageError",
+    "kmeans",
+    "aoi_decay",
+    "MESSAGE_DIGEST_BITS",
+    "MAX_CLOCK",
+]
 
 _EMPTY = -1
 _MAGIC_KB = b"SEBK"
 _MAGIC_UPD = b"SEBU"
 _FORMAT = 1
+#: Bits of :meth:`KnowledgeBase.message_digest` carried by every Seb message.
+MESSAGE_DIGEST_BITS = 32
+#: Times (clock, ``t0``, the update's ``now``) lie in ``[0, MAX_CLOCK]``: the update message's
+#: 32-bit time field.
+MAX_CLOCK = 2**32 - 1
 
 
 class KBVersionError(SemcomError):
     """The two ends hold different KB versions: an update or a message cannot be interpreted."""
 
 
+class KBDigestError(KBVersionError):
+    """The KB version numbers agree but the contents differ: the copies diverged at the same
+    version, or one is a multiple of 2^16 versions ahead (a Seb message carries 16 version bits and
+    a 32-bit digest of the KB, :meth:`KnowledgeBase.message_digest`)."""
+
+
 class KBMessageError(SemcomError, ValueError):
     """A serialised KB or KB update is truncated or corrupt."""
+
+
+def _finite(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _time(value: int, name: str) -> int:
+    """``value`` as an int time in ``[0, MAX_CLOCK]`` (InputError otherwise)."""
+    try:
+        v = operator.index(value)
+    except TypeError:
+        v = None
+    if isinstance(value, bool) or v is None or not 0 <= v <= MAX_CLOCK:
+        raise InputError(f"{name} must be an int time in [0, {MAX_CLOCK}], got {value!r}")
+    return v
 
 
 def aoi_decay(age: torch.Tensor | float, half_life: float) -> torch.Tensor:
@@ -282,6 +324,9 @@ class KnowledgeBase:
                 the mean Eq. 5 distortion of the points the level was built from: a candidate is
                 novel when the KB represents it worse than it represented its own data).
         """
+        if not (_finite(half_life) and half_life > 0 and _finite(remove_below) and remove_below >= 0):
+            raise ConfigError(f"half_life must be finite and > 0, remove_below finite and >= 0; got {half_life!r}, "
+                              f"{remove_below!r}")
         features = torch.as_tensor(features, dtype=torch.float32)
         if features.dim() != 2 or features.shape[0] < 2:
             raise InputError(f"features must be [N >= 2, d], got {tuple(features.shape)}")
@@ -324,6 +369,10 @@ class KnowledgeBase:
             levels.append(level)
             points, point_imp = level.vectors[:k], seb_imp
         kb = cls(levels, half_life=half_life, remove_below=remove_below)
+        try:
+            kb._check_state()
+        except KBMessageError as e:
+            raise ConfigError(str(e)) from None
         if min_distance is None:  # the mean Eq. 5 distortion of the points each level was built from
             min_distance = [kb.distortion(features, 0)]
             min_distance += [kb.distortion(kb.vectors(lv - 1), lv) for lv in range(1, len(levels))]
@@ -436,13 +485,15 @@ class KnowledgeBase:
         """Refresh ``t0`` (Eq. 6) of the slots in ``idx`` to ``now`` (default :attr:`clock`)."""
         lv = self._check_level(level)
         idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)
-        now = self.clock if now is None else int(now)
+        now = self.clock if now is None else _time(now, "now")
         if idx.numel():
             lv.last_used[idx.unique()] = now
 
     def tick(self, n: int = 1) -> None:
-        """Advance :attr:`clock` by ``n`` messages."""
-        self.clock += int(n)
+        """Advance :attr:`clock` by ``n >= 0`` messages (the clock stays within ``[0, MAX_CLOCK]``)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise InputError(f"tick needs an int n >= 0, got {n!r}")
+        self.clock = _time(self.clock + n, "clock")
 
     # ------------------------------------------------------------------ update mode (Algorithm 1)
     def propose_update(self, recent_features: torch.Tensor, recent_importance: torch.Tensor | None = None,
@@ -465,7 +516,9 @@ class KnowledgeBase:
         ends decay importance identically; (iv) re-parents Sebs whose parent was removed or
         replaced, and new Sebs, to the nearest Seb one level up.
         """
-        now = self.clock if now is None else int(now)
+        now = self.clock if now is None else _time(now, "now")
+        if self.version >= MAX_CLOCK:
+            raise InputError(f"KB version {self.version} is the last one the update message can carry")
         if now < self.synced_at:
             raise InputError(f"now={now} lies before the last synchronisation at {self.synced_at}")
         feats = torch.as_tensor(recent_features, dtype=torch.float32)
@@ -577,7 +630,8 @@ class KnowledgeBase:
         Raises:
             KBVersionError: the update does not start from this KB's version, or the result does
                 not match the sender's digest (the two KBs had diverged).
-            KBMessageError: the update refers to slots or levels this KB does not have.
+            KBMessageError: the update refers to slots or levels this KB does not have, or its
+                result is not a valid KB (NaN Sebs, times out of range, ...).
         """
         if not isinstance(update, KBUpdate):
             raise InputError(f"expected a KBUpdate, got {type(update).__name__}")
@@ -611,22 +665,72 @@ class KnowledgeBase:
         new.version = update.to_version
         new.clock = max(self.clock, update.now)
         new.synced_at = update.now
+        new._check_state()
         if new.digest() != update.digest:
             raise KBVersionError("KB after the update differs from the sender's KB (diverged copies)")
         return new
 
     # ------------------------------------------------------------------ identity and serialisation
-    def digest(self) -> bytes:
-        """First 8 bytes of the SHA-256 of the KB contents (vectors, importance, t0, parents, version)."""
-        h = hashlib.sha256(struct.pack(">I", self.version))
+    def codebook_bytes(self) -> bytes:
+        """Canonical bytes of what interpreting a Seb message depends on, the same at both ends
+        between synchronisations: version (u32), dimension, number of levels, and per level the
+        capacity, the occupied map and the occupied slots' vectors (float16), base importance
+        (float32) and parents (int16), big endian. The Eq. 6 usage state (``t0``, clock), which
+        each end updates locally between synchronisations, is left out."""
+        out = bytearray(struct.pack(">IHB", self.version, self.dim, self.num_levels))
         for lv in self._levels:
             occ = lv.occupied
-            h.update(occ.numpy().tobytes())
-            h.update(lv.vectors[occ].to(torch.float16).numpy().tobytes())
-            h.update(lv.importance[occ].numpy().astype(np.float32).tobytes())
-            h.update(lv.last_used[occ].numpy().astype(np.int64).tobytes())
-            h.update(lv.parent[occ].numpy().astype(np.int64).tobytes())
+            out += struct.pack(">H", lv.capacity)
+            out += occ.numpy().astype(np.uint8).tobytes()
+            out += lv.vectors[occ].to(torch.float16).numpy().astype(">f2").tobytes()
+            out += lv.importance[occ].numpy().astype(">f4").tobytes()
+            out += lv.parent[occ].numpy().astype(">i2").tobytes()
+        return bytes(out)
+
+    def message_digest(self) -> int:
+        """The 32-bit KB digest every Seb message carries: the first :data:`MESSAGE_DIGEST_BITS`
+        bits of the SHA-256 of :meth:`codebook_bytes`, as an unsigned int. With the 16-bit version
+        it lets a receiver refuse a message encoded with a diverged KB (:class:`KBDigestError`)."""
+        return int.from_bytes(hashlib.sha256(self.codebook_bytes()).digest()[: MESSAGE_DIGEST_BITS // 8], "big")
+
+    def digest(self) -> bytes:
+        """First 8 bytes of the SHA-256 of the synchronised state: :meth:`codebook_bytes`, the time
+        of the last synchronisation (``synced_at``: the ``now`` of the last update) and ``t0`` of
+        every occupied Seb. A :class:`KBUpdate` carries the digest of the KB it produces, so a
+        receiver whose copy diverged, or an update whose ``now`` was altered, is refused."""
+        h = hashlib.sha256(self.codebook_bytes())
+        h.update(struct.pack(">Q", self.synced_at))
+        for lv in self._levels:
+            h.update(lv.last_used[lv.occupied].numpy().astype(">i8").tobytes())
         return h.digest()[:8]
+
+    def _check_state(self) -> None:
+        """Refuse a KB no sender produces (:class:`KBMessageError`): no levels, a non-finite or
+        non-positive half life, negative or non-finite thresholds, a clock outside ``[0, MAX_CLOCK]``
+        (or a synchronisation after it), and per level an empty table, non-finite Seb vectors,
+        negative or non-finite importance, ``t0`` out of range, or a parent outside the next level."""
+        if not self._levels or self.dim < 1:
+            raise KBMessageError("knowledge base has no levels or a zero Seb dimension")
+        if not (math.isfinite(self.half_life) and self.half_life > 0):
+            raise KBMessageError(f"half_life must be finite and positive, got {self.half_life}")
+        if not all(math.isfinite(v) and v >= 0 for v in [self.remove_below, *self.min_distance]):
+            raise KBMessageError("remove_below and min_distance must be finite and non-negative")
+        if not 0 <= self.synced_at <= self.clock <= MAX_CLOCK or not 0 <= self.version <= MAX_CLOCK:
+            raise KBMessageError(f"clock {self.clock} / last sync {self.synced_at} / version {self.version} "
+                                 f"outside [0, {MAX_CLOCK}] (or sync after the clock)")
+        for i, lv in enumerate(self._levels):
+            occ = lv.occupied
+            upper = self._levels[i + 1].capacity if i + 1 < self.num_levels else 0
+            bad = (
+                not bool(occ.any())
+                or not bool(torch.isfinite(lv.vectors[occ]).all())
+                or not bool((torch.isfinite(lv.importance[occ]) & (lv.importance[occ] >= 0)).all())
+                or bool(((lv.last_used < 0) | (lv.last_used > MAX_CLOCK)).any())
+                or bool(((lv.parent[occ] < -1) | (lv.parent[occ] >= upper)).any())
+            )
+            if bad:
+                raise KBMessageError(f"level {i} of the knowledge base holds invalid Sebs (empty table, NaN/Inf, "
+                                     "negative importance, t0 out of range or a parent outside the next level)")
 
     def to_bytes(self) -> bytes:
         """The whole KB as bytes (initial synchronisation, checkpoints)."""
@@ -645,7 +749,13 @@ class KnowledgeBase:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "KnowledgeBase":
-        """Inverse of :meth:`to_bytes`; truncated or corrupt data is a :class:`KBMessageError`."""
+        """Inverse of :meth:`to_bytes`.
+
+        Raises:
+            KBMessageError: truncated or corrupt data, or a KB no sender produces (NaN or
+                non-positive half life, clock beyond ``[0, MAX_CLOCK]``, NaN Sebs, ...; see
+                :meth:`_check_state`).
+        """
         if not isinstance(data, (bytes, bytearray)) or len(data) < 40 or bytes(data[:4]) != _MAGIC_KB:
             raise KBMessageError("not a serialised knowledge base")
         data = bytes(data)
@@ -678,7 +788,9 @@ class KnowledgeBase:
             raise KBMessageError("serialised knowledge base is truncated") from None
         if fmt != _FORMAT or pos + 4 != len(data):
             raise KBMessageError("serialised knowledge base has an unknown format or a bad length")
-        return cls(levels, version, half_life, remove_below, min_distance, clock, synced)
+        kb = cls(levels, version, half_life, remove_below, min_distance, clock, synced)
+        kb._check_state()
+        return kb
 
     def __repr__(self) -> str:
         return f"KnowledgeBase(version={self.version}, dim={self.dim}, sizes={self.sizes}, capacities={self.capacities})"

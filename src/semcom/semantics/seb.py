@@ -5,7 +5,7 @@ Data flow for one image ``x [1, 3, H, W]`` (H, W multiples of the coarse patch `
     x --saliency--> importance per coarse region (R = H W / c^2 regions)
       |-- top fine_ratio regions: 4 fine patches f x f --f_SE--> features --f_quant(level 0)--> 4 indices
       '-- other regions: c x c patch, 2x2 average-pooled to f x f --f_SE--> feature --f_quant(level 1)--> 1 index
-    s_idx = header (KB version, size, fine map, UEP class map) + per-class index streams (bits)
+    s_idx = header (KB version, KB digest, size, fine map, UEP class map) + per-class index streams (bits)
     receiver: indices --f_query (KB lookup)--> features --f_TP--> patches (coarse ones 2x upsampled) --> image
 
 Both granularities share one feature space (the extractor always sees ``f x f`` pixels: a coarse
@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from semcom.errors import ConfigError, InputError
-from semcom.semantics.kb import KBVersionError, KnowledgeBase
+from semcom.semantics.kb import MESSAGE_DIGEST_BITS, KBDigestError, KBVersionError, KnowledgeBase
 from semcom.utils import check_image, from_dict, make_generator
 
 __all__ = [
@@ -72,8 +72,11 @@ __all__ = [
     "HEADER_FIXED_BITS",
 ]
 
-#: Fixed header fields: KB version (16 bits), height and width in coarse patches (12 bits each).
-HEADER_FIXED_BITS = 16 + 12 + 12
+#: Fixed header fields: KB version (16 bits), KB digest (32 bits,
+#: :meth:`~semcom.semantics.kb.KnowledgeBase.message_digest`), height and width in coarse patches
+#: (12 bits each).
+HEADER_FIXED_BITS = 16 + MESSAGE_DIGEST_BITS + 12 + 12
+_SIZE_AT = 16 + MESSAGE_DIGEST_BITS  # first bit of the size fields
 
 
 # ---------------------------------------------------------------------------------- importance
@@ -360,7 +363,8 @@ class SebMessage:
     """An encoded image: ``s_idx`` as bits, plus what the sender knows about it.
 
     Attributes:
-        header_bits: ``[HEADER_FIXED_BITS + 2 R]`` float 0/1: KB version, size, fine map, class map.
+        header_bits: ``[HEADER_FIXED_BITS + 2 R]`` float 0/1: KB version, KB digest, size, fine
+            map, class map.
         class_bits: ``[bits of class 0, bits of class 1]``, index streams in raster region order.
         fine_mask: ``[R]`` bool, regions coded with fine Sebs.
         class_map: ``[R]`` long, UEP class of each region.
@@ -524,6 +528,7 @@ class SebCodec:
         header = torch.cat(
             [
                 pack_uint(torch.tensor([self.kb.version % 65536]), 16),
+                pack_uint(torch.tensor([self.kb.message_digest()]), MESSAGE_DIGEST_BITS),
                 pack_uint(torch.tensor([h // cfg.coarse_patch]), 12),
                 pack_uint(torch.tensor([w // cfg.coarse_patch]), 12),
                 fine_mask.float(),
@@ -543,15 +548,41 @@ class SebCodec:
         if bits.numel() < HEADER_FIXED_BITS:
             raise InputError(f"Seb header needs at least {HEADER_FIXED_BITS} bits, got {bits.numel()}")
         version = int(unpack_uint(bits[:16], 16)[0])
-        gh = int(unpack_uint(bits[16:28], 12)[0])
-        gw = int(unpack_uint(bits[28:40], 12)[0])
+        gh = int(unpack_uint(bits[_SIZE_AT : _SIZE_AT + 12], 12)[0])
+        gw = int(unpack_uint(bits[_SIZE_AT + 12 : HEADER_FIXED_BITS], 12)[0])
         r = gh * gw
         if r == 0 or bits.numel() != HEADER_FIXED_BITS + 2 * r:
             raise InputError(f"Seb header of {bits.numel()} bits does not match a {gh}x{gw}-region image")
-        fine_mask = bits[40 : 40 + r] > 0.5
-        class_map = (bits[40 + r :] > 0.5).long()
+        fine_mask = bits[HEADER_FIXED_BITS : HEADER_FIXED_BITS + r] > 0.5
+        class_map = (bits[HEADER_FIXED_BITS + r :] > 0.5).long()
         c = self.config.coarse_patch
         return version, gh * c, gw * c, fine_mask, class_map
+
+    def check_kb(self, header_bits: torch.Tensor) -> None:
+        """Refuse a message encoded with another KB: the header's 16-bit version and 32-bit digest
+        must match this codec's KB (:meth:`KnowledgeBase.message_digest`).
+
+        Raises:
+            KBVersionError: the version differs (the receiver must synchronise first).
+            KBDigestError: same version bits, different contents (diverged copies, or a KB a
+                multiple of 2^16 versions away).
+            InputError: header shorter than its fixed fields.
+        """
+        bits = torch.as_tensor(header_bits).reshape(-1)
+        if bits.numel() < HEADER_FIXED_BITS:
+            raise InputError(f"Seb header needs at least {HEADER_FIXED_BITS} bits, got {bits.numel()}")
+        version = int(unpack_uint(bits[:16], 16)[0])
+        if version != self.kb.version % 65536:
+            raise KBVersionError(
+                f"message encoded with KB version {version}, receiver holds version {self.kb.version}: "
+                "synchronise the KB before decoding"
+            )
+        digest = int(unpack_uint(bits[16:_SIZE_AT], MESSAGE_DIGEST_BITS)[0])
+        if digest != self.kb.message_digest():
+            raise KBDigestError(
+                f"message encoded with a KB whose contents differ from the receiver's (version {self.kb.version}, "
+                f"digest {digest:08x} != {self.kb.message_digest():08x}): the copies diverged"
+            )
 
     def stream_lengths(self, fine_mask: torch.Tensor, class_map: torch.Tensor) -> list[int]:
         """Bits of each class's index stream for a given fine map and class map."""
@@ -571,14 +602,12 @@ class SebCodec:
 
         Raises:
             KBVersionError: the message was encoded with another KB version.
+            KBDigestError: the message was encoded with a KB of the same version bits but other
+                contents (:meth:`check_kb`).
             InputError: malformed header or stream lengths that do not match it.
         """
-        version, h, w, fine_mask, class_map = self.parse_header(header_bits)
-        if version != self.kb.version % 65536:
-            raise KBVersionError(
-                f"message encoded with KB version {version}, receiver holds version {self.kb.version}: "
-                "synchronise the KB before decoding"
-            )
+        _, h, w, fine_mask, class_map = self.parse_header(header_bits)
+        self.check_kb(header_bits)
         if len(class_bits) != 2:
             raise InputError("class_bits must hold the two class streams")
         if lost is not None:
@@ -648,6 +677,9 @@ class LinkOutcome:
         overhead_bits: protocol header bits (SDAP, PDCP + MAC-I, RLC, MAC) plus byte-alignment
             padding of the SDUs; 0 without the stack.
         regions_lost: regions whose indices never arrived (stack: dropped transport blocks).
+        kb_mismatch: the header arrived but names another KB (version or digest,
+            :meth:`SebCodec.check_kb`): the receiver cannot interpret the indices and the image is
+            lost (mid-grey), a failed outcome like a lost header.
     """
 
     image: torch.Tensor
@@ -657,6 +689,21 @@ class LinkOutcome:
     bits: int
     overhead_bits: int = 0
     regions_lost: int = 0
+    kb_mismatch: bool = False
+
+
+def _grey(codec: SebCodec, header_bits: torch.Tensor) -> torch.Tensor:
+    _, h, w, _, _ = codec.parse_header(header_bits)
+    return torch.full((1, 3, h, w), 0.5)
+
+
+def _decode_received(codec: SebCodec, header: torch.Tensor, streams: Sequence[torch.Tensor],
+                     lost: torch.Tensor | None = None) -> tuple[torch.Tensor, bool]:
+    """Decode what arrived; ``(mid-grey image, True)`` when the header names another KB."""
+    try:
+        return codec.decode(header, streams, lost=lost), False
+    except KBVersionError:
+        return _grey(codec, header), True
 
 
 def send_over_link(codec: SebCodec, message: SebMessage, links: Sequence[Any], snr_db: float,
@@ -665,7 +712,8 @@ def send_over_link(codec: SebCodec, message: SebMessage, links: Sequence[Any], s
 
     The header is sent with the class-0 link, or with the class-1 link when class 0 is empty
     (``uep="none"``). Received index bits are decoded as they are, errors included (a failed code
-    block yields wrong Sebs, not a lost image); a header whose CRC fails loses the image.
+    block yields wrong Sebs, not a lost image); a header whose CRC fails loses the image, and so does one
+    naming another KB (``kb_mismatch``, see :meth:`SebCodec.check_kb`).
 
     Args:
         links: two links (class 0 = most protected), e.g. ``make_link(..., mcs=MCS.from_rate(2, 0.5))``
@@ -690,12 +738,12 @@ def send_over_link(codec: SebCodec, message: SebMessage, links: Sequence[Any], s
         uses += int(r.channel_uses)
         received.append(r.bits[0])
         ok_frac.append(float(r.cb_ok.float().mean()))
+    mismatch = False
     if header_ok:
-        image = codec.decode(res.bits[0], received)
+        image, mismatch = _decode_received(codec, res.bits[0], received)
     else:
-        _, h, w, _, _ = codec.parse_header(message.header_bits)
-        image = torch.full((1, 3, h, w), 0.5)
-    return LinkOutcome(image, uses, header_ok, ok_frac, message.num_bits)
+        image = _grey(codec, message.header_bits)
+    return LinkOutcome(image, uses, header_ok, ok_frac, message.num_bits, kb_mismatch=mismatch)
 
 
 # ---------------------------------------------------------------------------------- through the protocol stack
@@ -763,7 +811,8 @@ def send_over_stack(codec: SebCodec, message: SebMessage, uplink: Any, snr_db: f
     ``mcs=[[2, 0.5], [2, 2/3]]``); every protocol header is counted in ``channel_uses`` (the CBR).
     A transport block whose CRC fails is dropped by the gNB MAC, so its SDUs never arrive: their
     regions are decoded with the level's fallback Seb (``SebCodec.decode(lost=...)``), the other
-    flows are untouched; a lost header SDU loses the image (mid-grey).
+    flows are untouched; a lost header SDU, or one naming another KB (``kb_mismatch``), loses the
+    image (mid-grey).
     """
     flows, layout = stack_flows(codec, message, sdu_bytes)
     res = uplink.transmit(flows, snr_db, generator=generator)
@@ -773,8 +822,7 @@ def send_over_stack(codec: SebCodec, message: SebMessage, uplink: Any, snr_db: f
     ok = [float(np.mean(res.tb_ok[c])) if res.tb_ok.get(c) else 1.0 for c in (0, 1)]
     overhead = 8 * res.total_overhead_bytes + 8 * sum(res.payload_bytes.values()) - message.num_bits
     if header_sdu is None:
-        _, h, w, _, _ = codec.parse_header(message.header_bits)
-        return LinkOutcome(torch.full((1, 3, h, w), 0.5), res.total_channel_uses, False, ok, message.num_bits,
+        return LinkOutcome(_grey(codec, message.header_bits), res.total_channel_uses, False, ok, message.num_bits,
                            overhead, r)
     header = _sdu_to_bits(header_sdu, message.header_bits.numel())
     _, _, _, fine_mask, class_map = codec.parse_header(header)
@@ -794,5 +842,5 @@ def send_over_stack(codec: SebCodec, message: SebMessage, uplink: Any, snr_db: f
             else:
                 parts.append(_sdu_to_bits(sdu, n))
         streams.append(torch.cat(parts) if parts else torch.zeros(0))
-    image = codec.decode(header, streams, lost=lost)
-    return LinkOutcome(image, res.total_channel_uses, True, ok, message.num_bits, overhead, int(lost.sum()))
+    image, mismatch = _decode_received(codec, header, streams, lost=lost)
+    return LinkOutcome(image, res.total_channel_uses, True, ok, message.num_bits, overhead, int(lost.sum()), mismatch)

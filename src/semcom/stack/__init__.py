@@ -2,20 +2,21 @@
 
 SDAP maps each importance level to a QoS flow and DRB (:mod:`~semcom.stack.sdap`), PDCP numbers,
 integrity-protects (128-NIA2, AES-CMAC) and ciphers (128-NEA2, AES-CTR) the packets and rejects
-replays (:mod:`~semcom.stack.pdcp`, :mod:`~semcom.stack.security`), RLC UM frames complete SDUs
+replays with per-UE, per-session keys that never repeat a key stream (:mod:`~semcom.stack.pdcp`,
+:mod:`~semcom.stack.security`), RLC UM frames complete SDUs
 (:mod:`~semcom.stack.rlc`), MAC multiplexes logical channels into transport blocks
 (:mod:`~semcom.stack.mac`), and the PHY sends each importance class with its own MCS over
 :mod:`semcom.link` (:mod:`~semcom.stack.phy`). :class:`SemanticUplink` wires UE and gNB together
 and counts every header byte (:mod:`~semcom.stack.uplink`).
 """
 
-from semcom.stack.errors import IntegrityError, PduError, ReplayError, StackError
+from semcom.stack.errors import IntegrityError, KeyReuseError, PduError, ReplayError, StackError
 from semcom.stack.mac import MacMultiplexer, demultiplex
 from semcom.stack.pdcp import PdcpConfig, PdcpReceiver, PdcpTransmitter
 from semcom.stack.phy import Phy, PhyResult, bits_to_bytes, bytes_to_bits
 from semcom.stack.rlc import RlcUm
 from semcom.stack.sdap import Sdap
-from semcom.stack.security import derive_keys, nea2, nia2
+from semcom.stack.security import derive_keys, nea2, nia2, session_id
 from semcom.stack.uplink import GnbStack, SemanticUplink, StackConfig, UeStack, UplinkResult
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "PduError",
     "IntegrityError",
     "ReplayError",
+    "KeyReuseError",
     "MacMultiplexer",
     "demultiplex",
     "PdcpConfig",
@@ -35,6 +37,7 @@ __all__ = [
     "RlcUm",
     "Sdap",
     "derive_keys",
+    "session_id",
     "nea2",
     "nia2",
     "StackConfig",

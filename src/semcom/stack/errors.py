@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from semcom.errors import InputError, SemcomError
 
-__all__ = ["StackError", "PduError", "IntegrityError", "ReplayError"]
+__all__ = ["StackError", "PduError", "IntegrityError", "ReplayError", "KeyReuseError"]
 
 
 class StackError(SemcomError):
@@ -23,3 +23,10 @@ class IntegrityError(StackError):
 class ReplayError(StackError):
     """PDCP received a PDU whose COUNT was already received or lies below the reception window
     (TS 38.323 Sec. 5.2.2.1, duplicate discard): a replayed or duplicated PDU."""
+
+
+
+class KeyReuseError(StackError):
+    """A PDCP transmitter was asked to protect a PDU under a ``(key, COUNT, BEARER, DIRECTION)`` it
+    has already used, or COUNT would wrap past ``2^32 - 1``: ciphering would repeat a 128-NEA2 key
+    stream. A new session (fresh keys) is required (TS 33.501 6.9.4, TS 38.323 Sec. 5.2.1)."""

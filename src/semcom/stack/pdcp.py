@@ -3,7 +3,10 @@
 Transmit side (Sec. 5.2.1): each SDU gets ``COUNT = TX_NEXT`` (32 bits, ``HFN || SN``), the PDU
 header carries the SN; the MAC-I of 128-NIA2 is computed over header and SDU and appended; the SDU
 and MAC-I are ciphered by 128-NEA2 (the header stays in clear, Sec. 5.8). PDU layout (Sec. 6.2.2.2,
-6.2.2.3)::
+6.2.2.3). A transmitter never uses a COUNT twice: COUNT only increases and the last one is
+``2^32 - 1``; asking for more (or setting ``TX_NEXT`` back) is a :class:`KeyReuseError`, since the
+same ``(key, COUNT, BEARER, DIRECTION)`` would repeat the 128-NEA2 key stream. Fresh keys come from
+a new session (:func:`semcom.stack.security.derive_keys`)::
 
     12-bit SN:  | D/C=1 | R R R | SN[11:8] | SN[7:0] |  data ...  | MAC-I (4) |
     18-bit SN:  | D/C=1 | R R R R R | SN[17:16] | SN[15:8] | SN[7:0] | data ... | MAC-I (4) |
@@ -11,7 +14,8 @@ and MAC-I are ciphered by 128-NEA2 (the header stays in clear, Sec. 5.8). PDU la
 Receive side (Sec. 5.2.2.1, out-of-order delivery): the HFN of a received SN is inferred from
 ``RX_DELIV`` with a window of ``2^(SN bits - 1)``; the PDU is deciphered and its MAC-I verified
 (failure: :class:`IntegrityError`, PDU discarded); a COUNT below ``RX_DELIV`` or already received
-is discarded as a duplicate (:class:`ReplayError`). SDUs are delivered as soon as they arrive (the
+is discarded as a duplicate (:class:`ReplayError`); an SN that would map to a COUNT past
+``2^32 - 1`` (near the wrap) is malformed (:class:`PduError`). SDUs are delivered as soon as they arrive (the
 semantic application places them itself); ``RX_DELIV`` advances over consecutively received
 COUNTs, and :meth:`PdcpReceiver.expire_reordering` models expiry of t-Reordering (``RX_DELIV``
 jumps to ``RX_NEXT``, giving up on the missing COUNTs).
@@ -36,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 
 from semcom.errors import ConfigError, InputError
-from semcom.stack.errors import IntegrityError, PduError, ReplayError
+from semcom.stack.errors import IntegrityError, KeyReuseError, PduError, ReplayError
 from semcom.stack.security import MAC_I_BYTES, UPLINK, nea2, nia2
 
 __all__ = ["PdcpConfig", "PdcpTransmitter", "PdcpReceiver", "MAX_PDCP_SDU_BYTES"]
@@ -116,17 +120,26 @@ class PdcpTransmitter(_PdcpEntity):
     def __init__(self, drb_id: int, keys: tuple[bytes, bytes], config: PdcpConfig | None = None):
         super().__init__(drb_id, keys, config)
         self.tx_next = 0
+        self._fresh = 0  # every COUNT below this one has been used under these keys
 
     def protect(self, sdu: bytes) -> tuple[int, bytes]:
-        """Build the PDCP data PDU of ``sdu``; return ``(COUNT, pdu)``."""
+        """Build the PDCP data PDU of ``sdu``; return ``(COUNT, pdu)``.
+
+        Raises:
+            InputError: ``sdu`` is not bytes or exceeds :data:`MAX_PDCP_SDU_BYTES`.
+            KeyReuseError: ``TX_NEXT`` points at a COUNT already used by this entity (it was set
+                back) or COUNT would wrap past ``2^32 - 1``: the PDU would repeat a key stream.
+        """
         if not isinstance(sdu, (bytes, bytearray)):
             raise InputError(f"PDCP SDU must be bytes, got {type(sdu).__name__}")
         if len(sdu) > MAX_PDCP_SDU_BYTES:
             raise InputError(f"PDCP SDU of {len(sdu)} bytes exceeds the maximum {MAX_PDCP_SDU_BYTES}")
-        if self.tx_next >= 2**32:
-            raise InputError("PDCP COUNT wrapped around: re-keying is required (TS 38.323 Sec. 5.2.1)")
         count = self.tx_next
-        self.tx_next += 1
+        if isinstance(count, bool) or not isinstance(count, int) or count < self._fresh:
+            raise KeyReuseError(f"PDCP COUNT {count!r} on DRB {self.drb_id} was already used under these keys")
+        if count >= 2**32:
+            raise KeyReuseError("PDCP COUNT would wrap around: a new session (fresh keys) is required")
+        self.tx_next = self._fresh = count + 1
         header = self._header(count % self._sn_mod)
         body = bytes(sdu)
         d = self.config.direction
@@ -155,7 +168,7 @@ class PdcpReceiver(_PdcpEntity):
         """Verify and decipher a PDCP data PDU; return ``(COUNT, sdu)``.
 
         Raises:
-            PduError: truncated PDU or a control PDU.
+            PduError: truncated PDU, a control PDU, or an SN that maps past COUNT ``2^32 - 1``.
             IntegrityError: MAC-I mismatch (tampered PDU, wrong key or COUNT).
             ReplayError: the COUNT was already received or lies below ``RX_DELIV``.
         """
@@ -180,6 +193,8 @@ class PdcpReceiver(_PdcpEntity):
             self.duplicates += 1
             raise ReplayError(f"PDCP SN {sn} lies before the first COUNT of this bearer")
         count = hfn * self._sn_mod + sn
+        if count >= 2**32:  # past the last COUNT of these keys: no transmitter can have sent it
+            raise PduError(f"PDCP SN {sn} maps to COUNT {count} >= 2^32 on DRB {self.drb_id}")
         header, body = pdu[:hlen], pdu[hlen:]
         if cfg.ciphering:
             body = nea2(self.k_enc, count, self.bearer, cfg.direction, body)

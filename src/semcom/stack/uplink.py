@@ -81,7 +81,10 @@ class StackConfig:
         pdcp_sn_bits: 12 or 18.
         integrity: PDCP integrity protection (128-NIA2).
         ciphering: PDCP ciphering (128-NEA2).
-        key_seed: seed of the simulated ``(K_UPenc, K_UPint)`` shared by UE and gNB.
+        key_seed: seed of the simulated root keys (:func:`semcom.stack.security.root_key`).
+        ue_id: the UE (0..2^32-1); with ``key_seed`` it selects the UE's root key. The session
+            identifier is not configuration: each :class:`SemanticUplink` (or stack pair) is one
+            session and takes it as an argument.
         max_tb_bytes: largest MAC PDU in bytes; ``None``: the link's one-slot transport block
             for each class's MCS (:func:`semcom.link.layout.default_max_tb_bits`).
         link: extra keyword arguments for :func:`semcom.link.make_link` (e.g. ``{"cbler": 0.1}``
@@ -95,6 +98,7 @@ class StackConfig:
     integrity: bool = True
     ciphering: bool = True
     key_seed: int = 0
+    ue_id: int = 0
     max_tb_bytes: int | None = None
     link: dict = dataclasses.field(default_factory=dict)
 
@@ -109,6 +113,10 @@ class StackConfig:
         ):
             raise ConfigError(f"max_tb_bytes must be None or an int >= 8, got {self.max_tb_bytes!r}")
         PdcpConfig(sn_bits=self.pdcp_sn_bits, integrity=self.integrity, ciphering=self.ciphering)
+        for name, bits in (("key_seed", 63), ("ue_id", 32)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**bits:
+                raise ConfigError(f"{name} must be an int in [0, 2^{bits}), got {v!r}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "StackConfig":
@@ -121,6 +129,13 @@ class StackConfig:
 
     def pdcp(self) -> PdcpConfig:
         return PdcpConfig(sn_bits=self.pdcp_sn_bits, integrity=self.integrity, ciphering=self.ciphering)
+
+    def keys(self, session: int | bytes) -> tuple[bytes, bytes]:
+        """``(K_UPenc, K_UPint)`` of this UE in ``session`` (:func:`semcom.stack.security.derive_keys`)."""
+        try:
+            return derive_keys(self.key_seed, self.ue_id, session)
+        except InputError as e:
+            raise ConfigError(f"bad session identifier: {e}") from None
 
 
 @dataclasses.dataclass
@@ -183,11 +198,17 @@ def _max_tb_bytes(config: StackConfig, cls: int) -> int:
 
 
 class UeStack:
-    """The UE side: SDAP -> PDCP -> RLC -> MAC. :meth:`send` turns SDUs into transport blocks."""
+    """The UE side: SDAP -> PDCP -> RLC -> MAC. :meth:`send` turns SDUs into transport blocks.
 
-    def __init__(self, config: StackConfig):
+    One object is one session (``session``, an int in ``[0, 2^32)`` or bytes): its keys are
+    :meth:`StackConfig.keys` of that session and PDCP COUNT continues across :meth:`send` calls.
+    Two stacks under the same ``key_seed``, ``ue_id`` and ``session`` would repeat key streams:
+    give every independent uplink its own session identifier.
+    """
+
+    def __init__(self, config: StackConfig, session: int | bytes = 0):
         self.config = config
-        keys = derive_keys(config.key_seed)
+        keys = config.keys(session)
         n = config.num_classes
         self.sdap = Sdap({qfi_of(c): drb_of(c) for c in range(n)})
         self.pdcp = {c: PdcpTransmitter(drb_of(c), keys, config.pdcp()) for c in range(n)}
@@ -231,11 +252,14 @@ class UeStack:
 
 
 class GnbStack:
-    """The gNB side: MAC -> RLC -> PDCP -> SDAP. Discarded PDUs are counted, never delivered."""
+    """The gNB side: MAC -> RLC -> PDCP -> SDAP. Discarded PDUs are counted, never delivered.
 
-    def __init__(self, config: StackConfig):
+    ``session`` must be the UE's (the gNB derives the same keys).
+    """
+
+    def __init__(self, config: StackConfig, session: int | bytes = 0):
         self.config = config
-        keys = derive_keys(config.key_seed)
+        keys = config.keys(session)
         n = config.num_classes
         self.sdap = Sdap({qfi_of(c): drb_of(c) for c in range(n)})
         self.pdcp = {lcid_of(c): PdcpReceiver(drb_of(c), keys, config.pdcp()) for c in range(n)}
@@ -288,9 +312,14 @@ class SemanticUplink:
         config: :class:`StackConfig` (or a mapping for it).
         links: optional per-class link objects; by default ``semcom.link.make_link`` with the
             class's MCS, ``config.fidelity`` and ``config.channel``.
+        session: the session identifier (int in ``[0, 2^32)`` or 1..1024 bytes) from which both
+            ends derive their keys (:func:`semcom.stack.security.derive_keys`). One uplink is one
+            session: COUNT continues across :meth:`transmit` calls. Independent uplinks of one UE
+            need distinct sessions, or they would repeat PDCP key streams.
     """
 
-    def __init__(self, config: StackConfig | Mapping[str, Any] | None = None, links: Sequence[Any] | None = None):
+    def __init__(self, config: StackConfig | Mapping[str, Any] | None = None, links: Sequence[Any] | None = None,
+                 session: int | bytes = 0):
         if config is None:
             config = StackConfig()
         elif isinstance(config, Mapping):
@@ -308,8 +337,8 @@ class SemanticUplink:
         if len(links) != config.num_classes:
             raise ConfigError(f"{len(links)} links given for {config.num_classes} importance classes")
         self.phy = Phy(links)
-        self.ue = UeStack(config)
-        self.gnb = GnbStack(config)
+        self.ue = UeStack(config, session)
+        self.gnb = GnbStack(config, session)
 
     def transmit(
         self, flows: Mapping[int, Sequence[bytes]], snr_db: float, generator: int | torch.Generator | None = None

@@ -41,7 +41,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from semcom.errors import ConfigError, InputError
+from semcom.errors import CheckpointError, ConfigError, InputError
+from semcom.models.checkpoint_io import load_state, load_verified, require, save_checkpoint, write_metadata
 from semcom.utils import from_dict, make_generator
 
 PERCEPTUAL = ("ms_ssim", "lpips")
@@ -263,6 +264,41 @@ def _record(model, cfg: "TrainConfig", data) -> tuple[dict, dict]:
     return {k: m[k] for k in keys}, {k: v for k, v in m.items() if k not in keys}
 
 
+# --------------------------------------------------------------------------- resume state
+RESUME_BUDGET = ("steps", "max_minutes", "log_every", "checkpoint_every", "threads")
+
+
+def _load_resume_state(path: Path, cfg_dict: dict, dev: torch.device) -> dict:
+    """The resume state ``last.pt`` (safely loaded, checked against ``last.json``'s SHA-256), with
+    its keys type-checked and its config equal to ``cfg_dict`` except for the budget."""
+    st, _ = load_verified(path, dev)
+    require(st, path, "training resume state", config=dict, model=dict, optimizer=dict, noise_rng=torch.Tensor,
+            step=int, elapsed_s=(int, float), gamma=(int, float), history=list)
+    if {k: v for k, v in st["config"].items() if k not in RESUME_BUDGET} != \
+            {k: v for k, v in cfg_dict.items() if k not in RESUME_BUDGET}:
+        raise ConfigError(f"{path} was written by a different config (only the budget may change on "
+                          "resume); remove it or drop --resume")
+    return st
+
+
+def _restore(path: Path, st: dict, model, opt, sampler, noise_gen: torch.Generator) -> None:
+    """Load weights, optimizer state (shapes checked against the parameters), sampler and noise RNG
+    state from a resume state; anything that does not fit is a CheckpointError."""
+    load_state(path, model, st["model"])
+    try:
+        opt.load_state_dict(st["optimizer"])
+        params = [p for g in opt.param_groups for p in g["params"]]
+        for p in params:
+            for k, v in opt.state.get(p, {}).items():
+                if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape != p.shape:
+                    raise CheckpointError(f"optimizer state {k} has shape {tuple(v.shape)}, the parameter {tuple(p.shape)}")
+        sampler.load_state(st.get("sampler_state"))
+        noise_gen.set_state(st["noise_rng"].to(noise_gen.get_state().device))
+    except Exception as exc:  # any part of an untrusted resume state that does not fit
+        raise CheckpointError(f"{path} does not fit this run: {type(exc).__name__}: "
+                              f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from exc
+
+
 # --------------------------------------------------------------------------- training
 def _lr_at(cfg: TrainConfig, progress: float) -> float:
     progress = min(max(progress, 0.0), 1.0)
@@ -287,7 +323,7 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
     """
     from tqdm import tqdm
 
-    from semcom.models import MODELS, build_model
+    from semcom.models import MODELS, build_model, check_forward_output
     from semcom.training.data import CropBatches, VectorBatches
 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
@@ -327,25 +363,19 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
     cfg_dict = dataclasses.asdict(cfg)
     state_path = out / "last.pt"
     if resume and state_path.is_file():
-        st = torch.load(state_path, map_location=dev, weights_only=False)
-        budget = ("steps", "max_minutes", "log_every", "checkpoint_every", "threads")
-        if {k: v for k, v in st["config"].items() if k not in budget} != {k: v for k, v in cfg_dict.items() if k not in budget}:
-            raise ConfigError(f"{state_path} was written by a different config (only the budget may change on "
-                              "resume); remove it or drop --resume")
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
-        sampler.load_state(st.get("sampler_state"))
-        noise_gen.set_state(st["noise_rng"].to(noise_gen.get_state().device) if hasattr(st["noise_rng"], "to") else st["noise_rng"])
-        step, elapsed, gamma, history = st["step"], st["elapsed_s"], st["gamma"], st["history"]
+        st = _load_resume_state(state_path, cfg_dict, dev)
+        _restore(state_path, st, model, opt, sampler, noise_gen)
+        step, elapsed, gamma, history = st["step"], float(st["elapsed_s"]), float(st["gamma"]), st["history"]
 
     def save_state() -> None:
-        tmp = state_path.with_suffix(".tmp")
-        torch.save({"config": cfg_dict, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "sampler_state": sampler.state(), "noise_rng": noise_gen.get_state(),
-                    "step": step, "elapsed_s": elapsed, "gamma": gamma, "history": history}, tmp)
-        tmp.replace(state_path)
+        save_checkpoint({"config": cfg_dict, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                         "sampler_state": sampler.state(), "noise_rng": noise_gen.get_state(),
+                         "step": step, "elapsed_s": elapsed, "gamma": gamma, "history": history},
+                        state_path, {"name": state_path.stem, "kind": "resume state of semcom.training.train",
+                                     "model": cfg.model, "steps": step})
 
     budget_s = cfg.max_minutes * 60
+    start_step, wall_t0 = step, time.time()
     log_f = open(out / "log.jsonl", "a")
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {name}", disable=not progress, dynamic_ncols=True)
     model.train()
@@ -363,6 +393,8 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
                 res = model(x, generator=noise_gen, random_rate=True)
             else:
                 res = model(x, generator=noise_gen)
+            if step == start_step:
+                check_forward_output(model, res, x)  # a broken contract fails now, not after minutes
             loss, terms = jscc_loss(res, x, cfg.loss, 0.0 if warm else gamma)
             if not torch.isfinite(loss):
                 raise InputError(f"training diverged at step {step} (loss {float(loss)})")
@@ -397,7 +429,7 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
 
     model.eval()
     ck_path = out / f"{name}.pt"
-    torch.save(model.checkpoint_dict(), ck_path)
+    save_checkpoint(model.checkpoint_dict(), ck_path, {"name": name, "model": cfg.model, "config": cfg_dict})
     from semcom.models import load_checkpoint
 
     reloaded = load_checkpoint(ck_path, map_location=dev)  # the metric is measured on what was saved
@@ -424,9 +456,9 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
         "command": command or "semcom train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "git_commit": git_commit(),
         "parameters": model.num_parameters(),
-        "file_bytes": ck_path.stat().st_size,
+        **model_provenance(model, wall_t0),
     }
-    (out / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    meta = write_metadata(ck_path, meta)  # adds file_bytes and sha256
     if export_dir is not None:
         import shutil
 
@@ -435,6 +467,27 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
         shutil.copyfile(ck_path, ed / ck_path.name)
         shutil.copyfile(out / f"{name}.json", ed / f"{name}.json")
     return meta
+
+
+def model_provenance(model: Any, wall_t0: float | None = None) -> dict:
+    """What a checkpoint's metadata records about the model's code: ``module:qualname``, the SHA-256 of
+    its source file, the full resolved model config (defaults included) and this run's wall time."""
+    import hashlib
+    import inspect
+
+    cls = type(model)
+    try:
+        src = inspect.getsourcefile(cls)
+        digest = hashlib.sha256(Path(src).read_bytes()).hexdigest() if src else None
+    except (TypeError, OSError):
+        digest = None
+    plugin = getattr(sys.modules.get(cls.__module__), "__semcom_plugin__", None)
+    out = {"model_class": f"{cls.__module__}:{cls.__qualname__}", "model_plugin": plugin or cls.__module__,
+           "model_source_sha256": digest,
+           "model_config_resolved": dataclasses.asdict(model.config)}
+    if wall_t0 is not None:
+        out["wall_time_s"] = round(time.time() - wall_t0, 3)
+    return out
 
 
 def reevaluate(checkpoint: str | Path, **config_changes: Any) -> dict:
@@ -450,13 +503,14 @@ def reevaluate(checkpoint: str | Path, **config_changes: Any) -> dict:
     from semcom.models import load_checkpoint
 
     path = Path(checkpoint)
-    ck = torch.load(path, map_location="cpu", weights_only=False)
     allowed = {"tile", "snr_range_db", "side_bits_per_symbol"}
     bad = set(config_changes) - allowed
     if bad:
         raise ConfigError(f"only inference fields {sorted(allowed)} may change after training, not {sorted(bad)}")
+    ck, old_meta = load_verified(path)
+    require(ck, path, "semcom model checkpoint", config=dict)
     ck["config"].update(config_changes)
-    torch.save(ck, path)
+    save_checkpoint(ck, path, old_meta)
     model = load_checkpoint(path)
     meta = dict(model.metadata)
     ev = meta["eval"]
@@ -469,6 +523,4 @@ def reevaluate(checkpoint: str | Path, **config_changes: Any) -> dict:
     meta["config"]["model_config"].update(config_changes)
     meta["metric"] = {k: metric[k] for k in ("psnr_db", "ms_ssim", "spp")}
     meta["eval"] = {k: v for k, v in metric.items() if k not in ("psnr_db", "ms_ssim", "spp")}
-    meta["file_bytes"] = path.stat().st_size
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
-    return meta
+    return write_metadata(path, meta)  # file_bytes and sha256 of the re-saved file
