@@ -10,6 +10,7 @@ import torch
 import semcom.models.deepjscc as deepjscc
 from semcom.errors import InputError
 from semcom.models import SymbolPayload, build_model
+from semcom.systems.adapters import LearnedSystem
 
 CONFIGS = {
     "deepjscc": {"hidden_channels": 8, "latent_channels": 4},
@@ -77,8 +78,8 @@ def test_transmit_reports_non_finite_received_symbols_as_failed(name, monkeypatc
     x = _example(m)
     real = deepjscc.jscc_channel
 
-    def broken(z, snr_db, channel="awgn", generator=None):
-        y = real(z, snr_db, channel, generator).clone()
+    def broken(z, snr_db, channel="awgn", generator=None, **kw):
+        y = real(z, snr_db, channel, generator, **kw).clone()
         y[..., 0] = complex(float("nan"), 0.0)
         return y
 
@@ -87,9 +88,13 @@ def test_transmit_reports_non_finite_received_symbols_as_failed(name, monkeypatc
     assert out.status == "failed" and out.failed and "NaN" in out.error
     assert out.image.shape == x.shape and torch.equal(out.image, m.fallback(x))
     assert out.channel_uses == m.encode(x)[0].channel_uses  # the symbols were still sent
+    system = LearnedSystem(m)  # the bench's wrapper reports the same failure
+    via_system = system.transmit(x, 10.0, seed=0)
+    assert via_system.status == "failed" and torch.equal(via_system.reconstruction, m.fallback(x))
     monkeypatch.setattr(deepjscc, "jscc_channel", real)
     ok = m.transmit(x, 10.0, seed=0)
     assert ok.status == "ok" and ok.error is None and torch.isfinite(ok.image).all()
+    assert system.transmit(x, 10.0, seed=0).status == "ok"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -109,3 +114,25 @@ def test_symbol_payload_received_keeps_the_signalled_fields():
     assert deepjscc.check_payloads([p]) == [p]
     with pytest.raises(InputError):
         p.received(torch.ones(5, dtype=torch.complex64))
+
+
+def test_transmit_checks_the_symbols_even_when_a_models_decode_does_not(monkeypatch):
+    class Loose(deepjscc.DeepJSCC):  # a user's model whose decode reads symbols unchecked
+        def decode(self, payloads):
+            z = torch.stack([p.symbols for p in payloads])
+            h, w = payloads[0].height, payloads[0].width
+            return self.decoder(self._from_symbols(z, h // 4, w // 4))
+
+    torch.manual_seed(0)
+    m = Loose(CONFIGS["deepjscc"]).eval()
+    x = _example(m)
+    real = deepjscc.jscc_channel
+
+    def broken(z, snr_db, channel="awgn", generator=None, **kw):
+        y = real(z, snr_db, channel, generator, **kw).clone()
+        y[..., -1] = complex(0.0, float("inf"))
+        return y
+
+    monkeypatch.setattr(deepjscc, "jscc_channel", broken)
+    out = m.transmit(x, 10.0, seed=0)
+    assert out.status == "failed" and torch.equal(out.image, m.fallback(x))
