@@ -257,3 +257,29 @@ def test_vector_coders_speak_outcome():
     assert out.reconstruction.shape == x.shape and out.rates(x.shape).spp is None
     r = run_point(dict(spec="scc1d", label="scc1d", source=x, image="v", snr_db=10.0, seed=0))
     assert r["psnr"] is None and r["mse"] >= 0 and r["channel_uses"] == out.channel_uses
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--snr", "6:0:1", "--quick"], "goes down"),
+    (["--cbr", "1e9", "--quick"], "outside (0, 1]"),
+    (["--channel", "foo", "--quick"], "unknown channel"),
+    (["--images", "nope", "--quick"], "image set"),
+    (["--cbr", "match:", "--quick"], "needs the name"),
+    (["--workers", "-3", "--quick"], "outside [0, 256]"),
+    (["--config", "x.json", "--quick"], "takes no --config"),
+])
+def test_compare_cli_refuses_bad_options_in_one_line(argv, needle, capsys, tmp_path):
+    """Every compare option is validated by the shared cliargs before any work: one line, exit 2."""
+    from semcom.cli import main
+
+    assert main(["compare", *argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("semcom: error:") and needle in err[0]
+
+
+def test_compare_cli_parses_negative_snr_ranges():
+    from semcom.experiments.compare import build_parser, config_from_args
+
+    args = build_parser().parse_args(["--quick", "--snr", "-2:2:2"])
+    assert config_from_args(args)["snr_db"] == [-2.0, 0.0, 2.0]
+    assert config_from_args(build_parser().parse_args(["--quick"]))["snr_db"] == [0.0, 5.0, 10.0]

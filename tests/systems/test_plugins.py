@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from semcom.errors import ConfigError
+from semcom.errors import CheckpointError, ConfigError
 from semcom.models import MODELS, LearnedJSCC, check_forward_output, register_model
 from semcom.systems import SYSTEMS
 from semcom.systems.plugins import load_entry_points, load_plugin
@@ -178,5 +178,5 @@ def test_unregistered_checkpoint_names_the_plugin(tmp_path):
     ck = {"model": "test_never_registered", "config": {}, "state_dict": {}}
     torch.save(ck, tmp_path / "x.pt")
     (tmp_path / "x.json").write_text(json.dumps({"model_class": "users_pkg.models:Mine", "model_plugin": "users_pkg.models"}))
-    with pytest.raises(ConfigError, match="--plugin users_pkg.models"):
+    with pytest.raises(CheckpointError, match="--plugin users_pkg.models"):
         load_checkpoint(tmp_path / "x.pt")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 from semcom.errors import ConfigError
-from semcom.experiments.common import parse_floats
+from semcom import cliargs
 
 QUICK = {
     "systems": ["deepjscc", "seb", "separation:codec=heif,link=adaptive", "separation:codec=heif,link=capacity"],
@@ -36,61 +36,71 @@ DEFAULTS = {"images": "tiny", "snr": "0:10:5", "channel": "awgn", "cbr": None}
 IMAGE_ALIASES = {"test": "all-256"}
 
 
+def _parse_budget(text: str) -> str | float:
+    """``--cbr``: a CBR in (0, 1] for every system, or ``match:NAME``."""
+    s = str(text).strip()
+    if s.startswith("match:"):
+        if not s[len("match:"):].strip():
+            raise cliargs.UsageError("--cbr match:NAME needs the name of one of the --systems")
+        return s
+    return cliargs.parse_cbr(s)
+
+
+def _parse_images(text: str) -> str:
+    """``--images``: tiny, test (every bundled photo at 256 x 256), all, all-N or a folder."""
+    s = str(text).strip()
+    return cliargs.parse_image_set(IMAGE_ALIASES.get(s, s))
+
+
+def _parse_channel(text: str) -> str:
+    """``--channel``: a registered channel name with its options (checked now, not mid-run)."""
+    from semcom.systems.channels import ChannelSpec
+
+    try:
+        return str(ChannelSpec.parse(text))
+    except (ConfigError, ValueError, TypeError) as exc:
+        raise cliargs.UsageError(f"--channel {text!r}: {exc}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="semcom compare", description=__doc__.strip().split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    t = cliargs.typed
+    p = cliargs.ArgumentParser(prog="semcom compare", description=__doc__.strip().split("\n\n")[0],
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--systems", nargs="+", action="extend", default=None, metavar="SPEC",
                    help="system specs, e.g. deepjscc seb separation:codec=heif,link=adaptive mymodule:MySystem")
-    p.add_argument("--images", default=None, help="tiny, test (every bundled photo, 256x256 crops), all, or a folder")
-    p.add_argument("--snr", default=None, help="SNR grid in dB: A:B:STEP (B included) or a comma list")
-    p.add_argument("--channel", default=None, help="awgn, rayleigh_block or rayleigh_fast (add :csi=estimated,csi_error_var=0.01)")
-    p.add_argument("--cbr", default=None, help="the budget: a CBR for every system, or match:NAME (the channel uses NAME spends)")
-    p.add_argument("--crop", type=int, default=None, help="centre-crop every image to multiples of this size")
-    p.add_argument("--seeds", type=int, default=1, help="transmissions per image and SNR")
-    p.add_argument("--seed", type=int, default=0, help="base seed")
+    p.add_argument("--images", type=t(_parse_images), default=None,
+                   help="tiny, test (every bundled photo, 256x256 crops), all, all-N, or a folder")
+    p.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None,
+                   help="SNR grid in dB: A:B:STEP (B included) or a comma list; negative values need no '='")
+    p.add_argument("--channel", type=t(_parse_channel), default=None,
+                   help="awgn, rayleigh_block or rayleigh_fast (add :csi=estimated,csi_error_var=0.01)")
+    p.add_argument("--cbr", type=t(_parse_budget), default=None,
+                   help="the budget: a CBR for every system, or match:NAME (the channel uses NAME spends)")
+    p.add_argument("--crop", type=t(cliargs.parse_int, what="--crop", lo=1, hi=4096), default=None,
+                   help="centre-crop every image to multiples of this size")
+    p.add_argument("--seeds", type=t(cliargs.parse_int, what="--seeds", lo=1, hi=1000), default=1,
+                   help="transmissions per image and SNR")
     p.add_argument("--plugin", action="append", default=[], help="module or .py file registering models/systems (repeatable)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (0: one per core)")
-    p.add_argument("--cluster", default=None, help="Dask scheduler address (tcp://host:8786)")
-    p.add_argument("--out", default="results/compare", help="output folder")
     p.add_argument("--quick", action="store_true", help="a small default comparison (fills options not given)")
     p.add_argument("--no-plots", action="store_true", help="write the JSON only")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    cliargs.add_common_arguments(p, default_out="results/compare")
     return p
 
 
-def _join_negative_values(argv: Sequence[str]) -> list[str]:
-    """``--snr -2:6:1`` -> ``--snr=-2:6:1`` (argparse would read a value starting with '-' as an option)."""
-    out: list[str] = []
-    it = iter(argv)
-    for a in it:
-        if a in ("--snr", "--cbr"):
-            nxt = next(it, None)
-            out.append(a if nxt is None else f"{a}={nxt}")
-        else:
-            out.append(a)
-    return out
-
-
 def config_from_args(args: argparse.Namespace) -> dict:
-    """Keyword arguments of :func:`semcom.systems.compare` from the parsed command line."""
-    given = {k: getattr(args, k) for k in ("systems", "images", "snr", "channel", "cbr")}
-    fill = QUICK if args.quick else DEFAULTS
-    vals = {k: (v if v is not None else fill.get(k)) for k, v in given.items()}
-    if not vals["systems"]:
+    """Keyword arguments of :func:`semcom.systems.compare` from the parsed command line. ``--quick``
+    fills only what the user left unset."""
+    if args.config is not None:
+        raise cliargs.UsageError("semcom compare takes no --config: give --systems, --images, --snr, --channel, --cbr")
+    vals = cliargs.fill_defaults(cliargs.given(args, ("systems", "images", "snr", "channel", "cbr")),
+                                 QUICK if args.quick else DEFAULTS)
+    if not vals.get("systems"):
         raise ConfigError("give --systems SPEC ... (or --quick for the default set)")
-    images = IMAGE_ALIASES.get(vals["images"], vals["images"])
-    cbr = vals["cbr"]
-    if cbr is not None and not str(cbr).startswith("match:"):
-        try:
-            cbr = float(cbr)
-        except ValueError:
-            raise ConfigError(f"--cbr must be a number or match:NAME, got {cbr!r}") from None
-    for name in ("seeds", "workers"):
-        if getattr(args, name) is not None and getattr(args, name) < (1 if name == "seeds" else 0):
-            raise ConfigError(f"--{name} must be >= {1 if name == 'seeds' else 0}")
-    return dict(systems=list(vals["systems"]), images=images, snr_db=parse_floats(vals["snr"]),
-                channel=vals["channel"], budget=cbr, seeds=args.seeds, seed=args.seed, crop=args.crop,
-                plugins=list(args.plugin))
+    snr = vals["snr"] if isinstance(vals["snr"], list) else cliargs.parse_snr_list(vals["snr"])
+    images = _parse_images(vals["images"])
+    return dict(systems=list(vals["systems"]), images=images, snr_db=snr, channel=vals["channel"],
+                budget=vals.get("cbr"), seeds=args.seeds, seed=args.seed if args.seed is not None else 0,
+                crop=args.crop, plugins=list(args.plugin))
 
 
 def plot(results, out_dir: str | Path, strip: dict | None = None) -> list[Path]:
@@ -147,8 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from semcom.systems.comparison import compare
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(_join_negative_values(argv))
+    args = build_parser().parse_args(argv)
     kw = config_from_args(args)
+    cliargs.check_common(args)
     res = compare(**kw, workers=args.workers, cluster=args.cluster, progress=not args.no_progress)
     results = res.to_results()
     path = results.save(args.out)
