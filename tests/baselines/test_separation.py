@@ -125,3 +125,57 @@ def test_link_adaptation_picks_faster_mcs_at_higher_snr_and_meets_its_target(pho
     assert high.payload_capacity_bits > low.payload_capacity_bits and high.mcs != low.mcs
     with pytest.raises(ConfigError):
         SeparationConfig(target_bler=1.5)
+
+
+class _UndetectedErrors:
+    """A link that delivers wrong bits in the given payload range while every CRC passes (an error the
+    CRCs miss), delegating everything else to a real link."""
+
+    def __init__(self, link, start: int, stop: int, mode: str = "zero"):
+        self.link, self.start, self.stop, self.mode = link, start, stop, mode
+
+    def __getattr__(self, name):
+        return getattr(self.link, name)
+
+    def transmit(self, bits, snr_db, *, generator=None):
+        res = self.link.transmit(bits, snr_db, generator=generator)
+        rx = res.bits.clone()
+        seg = rx[..., self.start:self.stop]
+        rx[..., self.start:self.stop] = torch.zeros_like(seg) if self.mode == "zero" else 1 - seg
+        res.bits = rx
+        res.cb_ok = torch.ones_like(res.cb_ok)
+        res.tb_ok = torch.ones_like(res.tb_ok)
+        return res
+
+
+def test_undetected_error_in_codec_header_fails_instead_of_reporting_the_sent_image(photo):
+    system = SeparationSystem({"codec": "jpeg2000", "fidelity": "erasure", "link": {"cbler": 0.0}})
+    clean = system.transmit(photo, snr_db=10.0, seed=0)
+    assert clean.status == "ok"
+    # zero the first 16 bytes of the codec stream (its markers and main header), CRCs all passing
+    system.link = _UndetectedErrors(system.link, LENGTH_FIELD_BITS, LENGTH_FIELD_BITS + 128)
+    out = system.transmit(photo, snr_db=10.0, seed=0)
+    assert out.num_cb_failed == 0
+    assert out.status == "failed" and out.error
+    assert torch.all(out.image == 0.5)
+
+
+def test_undetected_error_in_codec_body_is_decoded_as_received(photo):
+    system = SeparationSystem({"codec": "jpeg", "cbr": 0.25, "fidelity": "erasure", "link": {"cbler": 0.0}})
+    clean = system.transmit(photo, snr_db=10.0, seed=0)
+    assert clean.status == "ok"
+    n = clean.stream_bits
+    # invert a run of entropy-coded bits in the second half of the stream
+    system.link = _UndetectedErrors(system.link, LENGTH_FIELD_BITS + n // 2, LENGTH_FIELD_BITS + n // 2 + 64, "flip")
+    out = system.transmit(photo, snr_db=10.0, seed=0)
+    assert out.num_cb_failed == 0
+    if out.status != "failed":  # the receiver cannot know: it shows what its decoder made of the bits
+        assert not torch.equal(out.image, clean.image)
+    assert float(metrics.psnr(photo, out.image)[0]) < float(metrics.psnr(photo, clean.image)[0])
+
+
+def test_corrupted_length_field_reaches_the_decoder(photo):
+    system = SeparationSystem({"codec": "jpeg2000", "fidelity": "erasure", "link": {"cbler": 0.0}})
+    system.link = _UndetectedErrors(system.link, 0, LENGTH_FIELD_BITS)  # length field says 0 bytes
+    out = system.transmit(photo, snr_db=10.0, seed=0)
+    assert out.status == "failed" and torch.all(out.image == 0.5)

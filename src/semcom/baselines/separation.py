@@ -4,7 +4,8 @@ Data flow for one image::
 
     image [1,3,H,W] --codec.encode_to_budget(k_max)--> stream (bytes, headers included)
           --bytes_to_bits--> payload [k] --link.transmit(snr_db)--> LinkResult (bits, cb_ok, channel uses)
-          --loss policy--> received stream --codec.decode_robust--> image_hat (+ status)
+          --length field, loss policy--> received stream (from the received bits, always)
+          --codec.decode_robust--> image_hat (+ status)
 
 Grant and length field. As in a real uplink grant, the transport payload is fixed by the budget:
 ``k_max`` bits, made of a 24-bit length field (like a MAC subheader's L field, counted as side
@@ -32,7 +33,10 @@ What a lost code block does (``loss_policy``):
 * ``"truncate"``: the receiver keeps only the prefix of the stream up to the first failed code block
   (the best a progressive codec such as JPEG2000 can be given).
 
-The decoder's outcome is recorded: ``"ok"`` (no block lost), ``"recovered"`` (decoded from a damaged
+The decoder always reads the received bits, never the transmitter's copy of the stream, so an error
+that slips past the CRCs reaches the codec as it would in a receiver: a stream it cannot parse is
+``"failed"``, one it parses is scored for what it decoded. The decoder's outcome is recorded:
+``"ok"`` (no block lost), ``"recovered"`` (decoded from a damaged
 stream, with errors), ``"failed"`` (undecodable; the documented fallback image, mid-grey 0.5, is
 scored and the image counts as a failure). When even the codec's lowest quality does not fit the
 budget, nothing is sent and the outcome is ``"no_fit"`` (scored with the fallback image too).
@@ -245,6 +249,27 @@ class SeparationSystem:
                 return link
         return chosen if chosen is not None else self.link
 
+    def received_stream(self, res, sent_bits: int) -> bytes:
+        """The codec stream the receiver hands its decoder, read from the received bits ``res.bits``.
+
+        Always the link's received bits, never the transmitter's copy: a code block whose CRC passed
+        but whose bits are wrong (an undetected error, probability about 2^-24 per block) reaches the
+        decoder as it is. The length field is trusted when its code block passed its CRC (otherwise
+        the whole received payload is handed on); ``loss_policy="truncate"`` cuts the stream at the
+        first failed code block that carries stream bits.
+        """
+        k = res.bits.shape[-1]
+        rx_payload = bits_to_bytes(res.bits.reshape(-1)[: (k // 8) * 8])
+        cb_ok = res.cb_ok.reshape(-1)
+        header_ok = bool(res.delivered_mask.reshape(-1)[:LENGTH_FIELD_BITS].all())
+        n_bytes = int.from_bytes(rx_payload[: LENGTH_FIELD_BITS // 8], "big") if header_ok else len(rx_payload)
+        body = rx_payload[LENGTH_FIELD_BITS // 8:][:n_bytes]
+        bad = [j for j, (a, b) in enumerate(res.cb_ranges) if not bool(cb_ok[j]) and a < sent_bits and b > a]
+        if self.config.loss_policy == "truncate" and bad:
+            start_bit = max(res.cb_ranges[bad[0]][0] - LENGTH_FIELD_BITS, 0)
+            body = body[: start_bit // 8]
+        return body
+
     def budget(self, source_shape) -> int:
         """Channel uses granted to a source of shape ``[1, 3, H, W]`` (the bench's ``System.budget``)."""
         return self.channel_uses_budget(int(source_shape[-2]), int(source_shape[-1]))
@@ -285,25 +310,11 @@ class SeparationSystem:
         payload[: sent.numel()] = sent
         gen = make_generator(seed)
         res = link.transmit(payload.unsqueeze(0), snr_db, generator=gen)
-        rx_bits = res.bits.reshape(-1)
         cb_ok = res.cb_ok.reshape(-1)
         n_fail = int((~cb_ok).sum())
         sent_bits = sent.numel()
         n_fail_stream = sum(1 for j, (a, b) in enumerate(res.cb_ranges) if not bool(cb_ok[j]) and a < sent_bits and b > a)
-        rx_payload = bits_to_bytes(rx_bits[: (k_max // 8) * 8])
-        if n_fail_stream == 0:  # lost blocks, if any, carried only padding
-            received = stream
-        else:
-            # the length field, when its code block arrived; otherwise everything that came
-            header_ok = bool(res.delivered_mask.reshape(-1)[:LENGTH_FIELD_BITS].all())
-            n_bytes = int.from_bytes(rx_payload[: LENGTH_FIELD_BITS // 8], "big") if header_ok else len(rx_payload)
-            body = rx_payload[LENGTH_FIELD_BITS // 8:][:n_bytes]
-            if self.config.loss_policy == "corrupt":
-                received = body
-            else:  # truncate at the first failed code block
-                first_bad = int(torch.nonzero(~cb_ok)[0, 0])
-                start_bit = max(res.cb_ranges[first_bad][0] - LENGTH_FIELD_BITS, 0)
-                received = body[: start_bit // 8]
+        received = self.received_stream(res, sent_bits)
         outcome = self.codec.decode_robust(received, shape=(h, w))
         status = outcome.status
         if n_fail_stream and status == "ok":

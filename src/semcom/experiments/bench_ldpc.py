@@ -58,7 +58,7 @@ class BenchConfig:
     Sionna decodes (timed, in batches of ``sionna_batch``, its fastest size for long codes; it is
     ~100x slower); ``iterations``: maximum iterations of both."""
 
-    codes: list = dataclasses.field(default_factory=lambda: [list(c) for c in FULL_CODES])
+    codes: list[list[int]] = dataclasses.field(default_factory=lambda: [list(c) for c in FULL_CODES])
     iterations: int = 20
     codewords: int = 2000
     sionna_codewords: int = 128

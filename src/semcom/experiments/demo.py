@@ -53,13 +53,13 @@ COMPARE_SYSTEMS = (
 class DemoConfig:
     images: str = "tiny"
     cbr: float = 1 / 12
-    snr_db: list = dataclasses.field(default_factory=lambda: [-2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0])
-    codecs: list = dataclasses.field(default_factory=lambda: ["jpeg2000", "heif"])
-    channels: list = dataclasses.field(default_factory=lambda: ["awgn", "rayleigh"])
+    snr_db: list[float] = dataclasses.field(default_factory=lambda: [-2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0])
+    codecs: list[str] = dataclasses.field(default_factory=lambda: ["jpeg2000", "heif"])
+    channels: list[str] = dataclasses.field(default_factory=lambda: ["awgn", "rayleigh"])
     seeds: int = 2
-    link_snr_db: list = dataclasses.field(default_factory=lambda: [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    link_snr_db: list[float] = dataclasses.field(default_factory=lambda: [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
     link_num_blocks: int = 100
-    recon_snr_db: list = dataclasses.field(default_factory=lambda: [0.0, 4.0, 8.0])
+    recon_snr_db: list[float] = dataclasses.field(default_factory=lambda: [0.0, 4.0, 8.0])
     seed: int = 0
     decoder: str = "fast"
     learned: bool = True

@@ -27,10 +27,10 @@ NAME = "link"
 
 @dataclasses.dataclass
 class LinkSweepConfig:
-    mcs: list = dataclasses.field(default_factory=lambda: ["2:0.5", "2:0.667", "4:0.5"])
-    snr_db: list = dataclasses.field(default_factory=lambda: [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
-    channels: list = dataclasses.field(default_factory=lambda: ["awgn"])
-    fidelities: list = dataclasses.field(default_factory=lambda: ["bittrue", "bler_table"])
+    mcs: list[str | int] = dataclasses.field(default_factory=lambda: ["2:0.5", "2:0.667", "4:0.5"])
+    snr_db: list[float] = dataclasses.field(default_factory=lambda: [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    channels: list[str] = dataclasses.field(default_factory=lambda: ["awgn"])
+    fidelities: list[str] = dataclasses.field(default_factory=lambda: ["bittrue", "bler_table"])
     payload_bits: int = 4000
     num_blocks: int = 200
     fading: str = "per_cb"

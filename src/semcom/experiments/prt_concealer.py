@@ -113,8 +113,8 @@ class ConcealerTrainConfig:
 
     train_portrait: str = TRAIN_PORTRAIT
     test_portrait: str = TEST_PORTRAIT
-    train_seeds: list = dataclasses.field(default_factory=lambda: list(range(12)))
-    train_amplitudes: list = dataclasses.field(default_factory=lambda: [0.6, 1.0, 1.4])
+    train_seeds: list[int] = dataclasses.field(default_factory=lambda: list(range(12)))
+    train_amplitudes: list[float] = dataclasses.field(default_factory=lambda: [0.6, 1.0, 1.4])
     train_frames: int = 200
     test_frames: int = 128
     test_seed: int = 1000
@@ -122,19 +122,19 @@ class ConcealerTrainConfig:
     history: int = 1
     hidden: int = 80
     relative: bool = True
-    val_seeds: list = dataclasses.field(default_factory=lambda: [900, 901])
+    val_seeds: list[int] = dataclasses.field(default_factory=lambda: [900, 901])
     steps: int = 30000
     batch_size: int = 512
     lr: float = 1e-3
     refresh_every: int = 500
     mask_draws: int = 4
-    augment_scale: list = dataclasses.field(default_factory=lambda: [0.8, 1.25])
+    augment_scale: list[float] = dataclasses.field(default_factory=lambda: [0.8, 1.25])
     augment_rotation_deg: float = 15.0
     augment_jitter_px: float = 0.0
     validate_every: int = 1000
     min_hold_share: float = 1.0
     segment: int = 32
-    eval_drop_rates: list = dataclasses.field(default_factory=lambda: [0.1, 0.5, 0.9])
+    eval_drop_rates: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.5, 0.9])
     eval_mask_seeds: int = 3
     seed: int = 0
     threads: int = 1

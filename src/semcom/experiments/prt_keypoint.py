@@ -71,8 +71,8 @@ class KeypointChecksConfig:
     seed: int = 1000
     frames: int = 64
     size: int = 256
-    drop_rates: list = dataclasses.field(default_factory=lambda: [0.1, 0.5, 0.9])
-    concealers: list = dataclasses.field(default_factory=lambda: list(CONCEALERS))
+    drop_rates: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.5, 0.9])
+    concealers: list[str] = dataclasses.field(default_factory=lambda: list(CONCEALERS))
     mask_seed: int = 0
     out: str | None = "results/prt"
 

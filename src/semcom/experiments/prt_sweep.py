@@ -112,20 +112,20 @@ class SweepConfig:
     size: int = 256
     video_seed: int = 0
     fps: float = 25.0
-    cblers: list = dataclasses.field(default_factory=lambda: [round(0.1 * i, 1) for i in range(11)])
+    cblers: list[float] = dataclasses.field(default_factory=lambda: [round(0.1 * i, 1) for i in range(11)])
     link: str = "erasure"
-    snr_db: list = dataclasses.field(default_factory=list)
+    snr_db: list[float] = dataclasses.field(default_factory=list)
     mcs: int = 9
-    allocators: list = dataclasses.field(default_factory=lambda: list(ALLOCATOR_NAMES))
-    tests: list = dataclasses.field(default_factory=lambda: [1, 2, 3])
-    concealers: list = dataclasses.field(default_factory=lambda: list(CONCEALER_NAMES))
-    ablation_allocators: list = dataclasses.field(default_factory=lambda: ["cidh"])
+    allocators: list[str] = dataclasses.field(default_factory=lambda: list(ALLOCATOR_NAMES))
+    tests: list[int] = dataclasses.field(default_factory=lambda: [1, 2, 3])
+    concealers: list[str] = dataclasses.field(default_factory=lambda: list(CONCEALER_NAMES))
+    ablation_allocators: list[str] = dataclasses.field(default_factory=lambda: ["cidh"])
     seeds: int = 2
     h265: bool = True
     h265_preset: str = "medium"
     gop: int | None = None
-    rate_tests: list = dataclasses.field(default_factory=lambda: [1, 2, 3, 5, 6, 9])
-    rate_kbps: list = dataclasses.field(default_factory=lambda: [400.0])
+    rate_tests: list[int] = dataclasses.field(default_factory=lambda: [1, 2, 3, 5, 6, 9])
+    rate_kbps: list[float] = dataclasses.field(default_factory=lambda: [400.0])
     eval_every: int = 2
     seed: int = 0
 

@@ -85,11 +85,11 @@ class Table1Config:
         seed: seed of those draws.
     """
 
-    importance: list = dataclasses.field(default_factory=lambda: list(DEFAULT_IMPORTANCE))
+    importance: list[float] = dataclasses.field(default_factory=lambda: list(DEFAULT_IMPORTANCE))
     symbol_bits: int = 192
-    blocks: list = dataclasses.field(default_factory=lambda: [1, 3, 5])
-    symbols_per_block: list = dataclasses.field(default_factory=lambda: [2, 4, 9])
-    cbler_grid: list = dataclasses.field(default_factory=lambda: CBLER_GRID.tolist())
+    blocks: list[int] = dataclasses.field(default_factory=lambda: [1, 3, 5])
+    symbols_per_block: list[int] = dataclasses.field(default_factory=lambda: [2, 4, 9])
+    cbler_grid: list[float] = dataclasses.field(default_factory=lambda: CBLER_GRID.tolist())
     ffh_draws: int = 1000
     seed: int = 0
 

@@ -33,9 +33,9 @@ NAME = "seb_granularity"
 
 @dataclasses.dataclass
 class SebGranularityConfig:
-    ratios: list = dataclasses.field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    ratios: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
     fine_patch: int = 8
-    kb_sizes: list = dataclasses.field(default_factory=lambda: [512, 128])
+    kb_sizes: list[int] = dataclasses.field(default_factory=lambda: [512, 128])
     kb_images: int = 2000
     clf_train: int = 20000
     clf_epochs: int = 2

@@ -47,11 +47,11 @@ class SebKBUpdateConfig:
     checkpoint: str | None = None
     fine_patch: int = 8
     fine_ratio: float = 0.2
-    kb_sizes: list = dataclasses.field(default_factory=lambda: [512, 128])
-    kb_capacity: list = dataclasses.field(default_factory=lambda: [1024, 256])
+    kb_sizes: list[int] = dataclasses.field(default_factory=lambda: [512, 128])
+    kb_capacity: list[int] = dataclasses.field(default_factory=lambda: [1024, 256])
     kb_crops: int = 300
     threshold_factor: float = 1.5
-    num_candidates: list = dataclasses.field(default_factory=lambda: [64, 16])
+    num_candidates: list[int] = dataclasses.field(default_factory=lambda: [64, 16])
     window: int = 3
     half_life: float = 20.0
     remove_below: float = 0.02

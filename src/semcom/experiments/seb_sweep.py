@@ -86,22 +86,22 @@ DELIVERIES = ("stack", "corrupt")
 @dataclasses.dataclass
 class SebSweepConfig:
     images: str = "tiny"
-    snr_db: list = dataclasses.field(default_factory=lambda: [1.0, 2.0, 3.0, 3.5, 4.0, 5.0, 7.0])
-    seeds: list = dataclasses.field(default_factory=lambda: list(range(12)))
-    variants: list = dataclasses.field(default_factory=lambda: list(VARIANTS))
-    deliveries: list = dataclasses.field(default_factory=lambda: list(DELIVERIES))
-    baselines: list = dataclasses.field(default_factory=lambda: ["jpeg2000", "heif"])
-    learned_baselines: list = dataclasses.field(default_factory=lambda: ["deepjscc_awgn10_spp0125", "scc_awgn10_spp00625"])
+    snr_db: list[float] = dataclasses.field(default_factory=lambda: [1.0, 2.0, 3.0, 3.5, 4.0, 5.0, 7.0])
+    seeds: list[int] = dataclasses.field(default_factory=lambda: list(range(12)))
+    variants: list[str] = dataclasses.field(default_factory=lambda: list(VARIANTS))
+    deliveries: list[str] = dataclasses.field(default_factory=lambda: list(DELIVERIES))
+    baselines: list[str] = dataclasses.field(default_factory=lambda: ["jpeg2000", "heif"])
+    learned_baselines: list[str] = dataclasses.field(default_factory=lambda: ["deepjscc_awgn10_spp0125", "scc_awgn10_spp00625"])
     matched: bool = True
-    matched_fine_ratios: list = dataclasses.field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0])
-    matched_kb_sizes: list = dataclasses.field(default_factory=lambda: [[4096, 1024]])
+    matched_fine_ratios: list[float] = dataclasses.field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0])
+    matched_kb_sizes: list[list[int]] = dataclasses.field(default_factory=lambda: [[4096, 1024]])
     extractor: str = "learned"
     checkpoint: str | None = None
     fine_patch: int = 16
     fine_ratio: float = 0.2
     protect_ratio: float = 0.5
-    rates: list = dataclasses.field(default_factory=lambda: [0.5, 2 / 3])
-    kb_sizes: list = dataclasses.field(default_factory=lambda: [1024, 256])
+    rates: list[float] = dataclasses.field(default_factory=lambda: [0.5, 2 / 3])
+    kb_sizes: list[int] = dataclasses.field(default_factory=lambda: [1024, 256])
     kb_crops: int = 1600
     sdu_bytes: int = 64
     stack: dict = dataclasses.field(default_factory=dict)

@@ -31,10 +31,10 @@ NAME = "baseline"
 
 @dataclasses.dataclass
 class BaselineConfig:
-    codecs: list = dataclasses.field(default_factory=lambda: ["jpeg2000", "heif"])
-    snr_db: list = dataclasses.field(default_factory=lambda: [-2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0])
-    channels: list = dataclasses.field(default_factory=lambda: ["awgn", "rayleigh"])
-    fidelities: list = dataclasses.field(default_factory=lambda: ["bittrue", "capacity"])
+    codecs: list[str] = dataclasses.field(default_factory=lambda: ["jpeg2000", "heif"])
+    snr_db: list[float] = dataclasses.field(default_factory=lambda: [-2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0])
+    channels: list[str] = dataclasses.field(default_factory=lambda: ["awgn", "rayleigh"])
+    fidelities: list[str] = dataclasses.field(default_factory=lambda: ["bittrue", "capacity"])
     cbr: float = 1 / 12
     modulation_order: int = 2
     code_rate: float = 0.5

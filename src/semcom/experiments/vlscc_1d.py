@@ -64,12 +64,12 @@ class Vlscc1dConfig:
     seeds: channel-noise seeds per SNR. data: the :class:`LandmarkSourceConfig` (``{}``: default).
     """
 
-    checkpoints: dict = dataclasses.field(default_factory=lambda: {
+    checkpoints: dict[str, list[str]] = dataclasses.field(default_factory=lambda: {
         "vlscc1d": ["vlscc1d_landmarks"],
         "scc1d": ["scc1d_landmarks_n16", "scc1d_landmarks_n32", "scc1d_landmarks_n64"]})
-    snr_grid: list = dataclasses.field(default_factory=lambda: [-5.0, -2.5, 0.0, 2.5, 5.0, 7.5, 10.0, 12.5, 15.0])
+    snr_grid: list[float] = dataclasses.field(default_factory=lambda: [-5.0, -2.5, 0.0, 2.5, 5.0, 7.5, 10.0, 12.5, 15.0])
     channel: str = "awgn"
-    seeds: list = dataclasses.field(default_factory=lambda: [0, 1, 2])
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
     data: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -71,13 +71,13 @@ class VlsccSweepConfig:
 
     images: str = "tiny"
     snr_db: float = 10.0
-    spp_grid: list = dataclasses.field(default_factory=lambda: [0.0625, 0.09375, 0.125, 0.1875, 0.25])
-    snr_grid: list = dataclasses.field(default_factory=lambda: [-2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 20.0])
-    channels: list = dataclasses.field(default_factory=lambda: ["awgn", "rayleigh"])
-    checkpoints: dict = dataclasses.field(default_factory=lambda: {
+    spp_grid: list[float] = dataclasses.field(default_factory=lambda: [0.0625, 0.09375, 0.125, 0.1875, 0.25])
+    snr_grid: list[float] = dataclasses.field(default_factory=lambda: [-2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 20.0])
+    channels: list[str] = dataclasses.field(default_factory=lambda: ["awgn", "rayleigh"])
+    checkpoints: dict[str, str | list[str]] = dataclasses.field(default_factory=lambda: {
         "vlscc2d": ["vlscc2d_awgn10_long", "vlscc2d_awgn10_low_long"], "scc": ["scc_awgn10_spp0125_long"],
         "deepjscc": ["deepjscc_awgn10_spp0125_long", "deepjscc_awgn10_spp0125"]})
-    earlier: dict = dataclasses.field(default_factory=lambda: {
+    earlier: dict[str, str | list[str]] = dataclasses.field(default_factory=lambda: {
         "vlscc2d": ["vlscc2d_awgn10", "vlscc2d_awgn10_low"], "scc": ["scc_awgn10_spp0125", "scc_awgn10_spp00625"]})
     codec: str = "heif"
     modulation_order: int = 4
@@ -86,7 +86,7 @@ class VlsccSweepConfig:
     fading: str = "per_tb"
     link: dict = dataclasses.field(default_factory=dict)
     snr_spp: float | None = None
-    snr_checkpoints: list = dataclasses.field(default_factory=list)
+    snr_checkpoints: list[str] = dataclasses.field(default_factory=list)
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -55,6 +55,7 @@ __all__ = [
     "PSNR_CAP_DB",
     "MS_SSIM_WEIGHTS",
     "SSIM_WINDOW",
+    "STRIP_ELEMENTS",
     "psnr",
     "mean_psnr",
     "ssim",
@@ -71,6 +72,10 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 SSIM_WINDOW = 11
 _SIGMA = 1.5
 _K1, _K2 = 0.01, 0.03
+#: Largest intermediate map (values, ``B * C * rows * W``) the metrics compute in one piece; larger
+#: images are processed in strips of rows (``_ssim_maps``, ``_mse``). 2**23 values: 64 MB in float64,
+#: so PSNR, SSIM and MS-SSIM need a bounded ~1 GB on top of the images themselves, whatever their size.
+STRIP_ELEMENTS = 1 << 23
 _CLAMP = 1e-8
 
 
@@ -131,9 +136,22 @@ def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Ten
         20.0
     """
     x, y = _check_pair(x, y, data_range)
-    mse = (x - y).pow(2).flatten(1).mean(dim=1)
+    mse = _mse(x, y)
     floor = data_range**2 * 10 ** (-PSNR_CAP_DB / 10)
     return 10 * torch.log10(data_range**2 / mse.clamp_min(floor))
+
+
+def _mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per image ``[B]``, in strips of rows when the image is large (bounded memory)."""
+    b, c, h, w = x.shape
+    rows = max(1, STRIP_ELEMENTS // (b * c * w))
+    if rows >= h:
+        return (x - y).pow(2).flatten(1).mean(dim=1)
+    total = None
+    for r0 in range(0, h, rows):
+        part = (x[:, :, r0:r0 + rows] - y[:, :, r0:r0 + rows]).pow(2).flatten(1).sum(dim=1)
+        total = part if total is None else total + part
+    return total / (c * h * w)
 
 
 def mean_psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
@@ -168,12 +186,39 @@ def _filter_valid(img: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
 
 
 def _ssim_maps(x: torch.Tensor, y: torch.Tensor, data_range: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per channel SSIM and contrast-structure means, each ``[B, C]``."""
-    b, c = x.shape[:2]
+    """Per channel SSIM and contrast-structure means, each ``[B, C]``.
+
+    Memory stays bounded: when one intermediate map (``B * C * (H-10) * W`` values) would exceed
+    :data:`STRIP_ELEMENTS`, the valid-mode map is computed in horizontal strips of output rows
+    (each strip reads its rows plus the 10 rows the window overlaps) and the per-channel sums are
+    accumulated; the result equals the one-pass computation up to floating-point summation order.
+    """
+    b, c, h, w = x.shape
+    hv = h - SSIM_WINDOW + 1
+    rows = max(1, STRIP_ELEMENTS // (b * c * w))
+    if rows >= hv:
+        s_map, cs_map = _ssim_strip(x, y, data_range)
+        return s_map.flatten(2).mean(2), cs_map.flatten(2).mean(2)
+    s_sum = cs_sum = None
+    for r0 in range(0, hv, rows):
+        r1 = min(hv, r0 + rows)
+        s_map, cs_map = _ssim_strip(x[:, :, r0:r1 + SSIM_WINDOW - 1], y[:, :, r0:r1 + SSIM_WINDOW - 1], data_range)
+        s_part, cs_part = s_map.flatten(2).sum(2), cs_map.flatten(2).sum(2)
+        s_sum = s_part if s_sum is None else s_sum + s_part
+        cs_sum = cs_part if cs_sum is None else cs_sum + cs_part
+        del s_map, cs_map
+    n = hv * (w - SSIM_WINDOW + 1)
+    return s_sum / n, cs_sum / n
+
+
+def _ssim_strip(x: torch.Tensor, y: torch.Tensor, data_range: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The valid-mode SSIM and contrast-structure maps ``[B, C, H-10, W-10]`` of ``x`` and ``y``."""
+    c = x.shape[1]
     g = _gaussian_window(x.dtype, x.device)
     # One depthwise filter for the five local statistics of every channel.
     stack = torch.cat([x, y, x * x, y * y, x * y], dim=1)
     f = _filter_valid(stack, g)
+    del stack
     mx, my, mxx, myy, mxy = f.split(c, dim=1)
     vx = mxx - mx * mx
     vy = myy - my * my
@@ -182,8 +227,7 @@ def _ssim_maps(x: torch.Tensor, y: torch.Tensor, data_range: float) -> tuple[tor
     c2 = (_K2 * data_range) ** 2
     cs = (2 * cxy + c2) / (vx + vy + c2)
     lum = (2 * mx * my + c1) / (mx * mx + my * my + c1)
-    ssim_map = lum * cs
-    return ssim_map.flatten(2).mean(2), cs.flatten(2).mean(2)
+    return lum * cs, cs
 
 
 def _check_size(h: int, w: int, what: str) -> None:

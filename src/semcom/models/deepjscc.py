@@ -172,6 +172,37 @@ class SymbolPayload:
         return dataclasses.replace(self, symbols=symbols)
 
 
+def check_payloads(payloads: Any) -> list[SymbolPayload]:
+    """Validate received payloads before a decoder reads them (they are untrusted input).
+
+    Every item must be a :class:`SymbolPayload` whose symbols are a 1-D real or complex tensor of
+    finite values (one NaN or Inf symbol would turn the whole reconstruction into NaN), whose side
+    bits are a 1-D tensor of 0/1 values, and whose image size is a pair of positive ints.
+    Returns the payloads as a list; raises :class:`InputError` otherwise.
+    """
+    if isinstance(payloads, SymbolPayload) or not isinstance(payloads, (list, tuple)):
+        raise InputError(f"decode takes a list of SymbolPayload, got {type(payloads).__name__}")
+    if not payloads:
+        raise InputError("decode needs at least one payload")
+    for i, p in enumerate(payloads):
+        if not isinstance(p, SymbolPayload):
+            raise InputError(f"payload {i} is a {type(p).__name__}, not a SymbolPayload")
+        z, bits = p.symbols, p.side_bits
+        if not isinstance(z, torch.Tensor) or z.dim() != 1 or not (z.is_complex() or z.is_floating_point()):
+            raise InputError(f"payload {i}: symbols must be a 1-D complex tensor")
+        if not bool(torch.isfinite(z).all()):
+            raise InputError(f"payload {i}: received symbols contain NaN or Inf")
+        if not isinstance(bits, torch.Tensor) or bits.dim() != 1 or bits.is_complex():
+            raise InputError(f"payload {i}: side bits must be a 1-D tensor of 0/1 values")
+        if bits.numel() and not bool(((bits == 0) | (bits == 1)).all()):
+            raise InputError(f"payload {i}: side bits must be 0 or 1")
+        for name in ("height", "width"):
+            v = getattr(p, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"payload {i}: {name} must be a positive int, got {v!r}")
+    return list(payloads)
+
+
 class JSCCOutcome(Outcome):
     """The bench's :class:`~semcom.systems.Outcome` for one example through a learned JSCC model.
 
@@ -305,6 +336,9 @@ class LearnedJSCC(nn.Module):
         return self.encode(x, **kw)
 
     def _decode(self, payloads: list[SymbolPayload], snr_db: float | None, csi: str) -> torch.Tensor:
+        """``decode`` of payloads checked by :func:`check_payloads` first (also for a user's model
+        whose ``decode`` does not check), given the SNR and CSI when its signature takes them."""
+        payloads = check_payloads(payloads)
         kw = {k: v for k, v in (("snr_db", snr_db), ("csi", csi)) if _takes(self.decode, k)}
         return self.decode(payloads, **kw)
 
@@ -319,7 +353,9 @@ class LearnedJSCC(nn.Module):
         ``csi`` / ``csi_error_var`` are the receiver's CSI on fading channels. ``encode`` and
         ``decode`` receive ``snr_db=`` and ``csi=`` when their signatures take them, so an
         SNR-adaptive model needs no override of ``transmit``. The symbols counted are the
-        payload's symbols; the side bits travel error-free.
+        payload's symbols; the side bits travel error-free. Received symbols the decoder refuses
+        (NaN or Inf, see :func:`check_payloads`) give ``status="failed"``, the fallback output
+        (:meth:`fallback`) and the reason in ``error``, instead of a NaN reconstruction.
         """
         image = self.check_input(image)
         if image.shape[0] != 1:
@@ -332,12 +368,21 @@ class LearnedJSCC(nn.Module):
             payload = self._encode(image, snr, csi)[0]
             rx = jscc_channel(payload.symbols.unsqueeze(0), snr, channel or self.config.channel, gen,
                               csi=csi, csi_error_var=csi_error_var)[0]
-            x_hat = self._decode([payload.received(rx)], snr, csi)
+            status, error = "ok", None
+            try:
+                x_hat = self._decode([payload.received(rx)], snr, csi)
+            except InputError as exc:  # what arrived is not decodable: a failure, not an exception
+                status, error, x_hat = "failed", str(exc), self.fallback(image)
         finally:
             self.train(was_training)
-        return JSCCOutcome(x_hat, "ok", payload.channel_uses, payload.channel_uses,
-                           side_info_bits=int(payload.side_bits.numel()),
+        return JSCCOutcome(x_hat, status, payload.channel_uses, payload.channel_uses,
+                           side_info_bits=int(payload.side_bits.numel()), error=error,
                            extras={"snr_db": snr, "extrapolated": extrapolated, "payload": payload})
+
+    def fallback(self, x: torch.Tensor) -> torch.Tensor:
+        """What a failed transmission shows, shaped like ``x``: mid-grey 0.5 for images, zeros (the
+        mean of the standardised vectors) for the 1D coders."""
+        return torch.full_like(x, 0.5 if self.input_kind == "image" else 0.0)
 
     @torch.no_grad()
     def transmit_many(self, x: torch.Tensor, snr_db: float | None, *, seed: int | torch.Generator | None = 0,
@@ -404,8 +449,8 @@ class DeepJSCCConfig:
     kernel: int = 5
     activation: str = "gdn"
     channel: str = "awgn"
-    snr_db: float | list = 10.0
-    snr_range_db: list = dataclasses.field(default_factory=lambda: [0.0, 20.0])
+    snr_db: float | list[float] = 10.0
+    snr_range_db: list[float] = dataclasses.field(default_factory=lambda: [0.0, 20.0])
     first_channels: int = 0
 
     def __post_init__(self) -> None:
@@ -494,9 +539,8 @@ class DeepJSCC(LearnedJSCC):
 
     @torch.no_grad()
     def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
-        """Received payloads (all the same size) -> images ``[B,3,H,W]``."""
-        if not payloads:
-            raise InputError("decode needs at least one payload")
+        """Received payloads (all the same size) -> images ``[B,3,H,W]``; InputError on non-finite symbols."""
+        payloads = check_payloads(payloads)
         h, w = payloads[0].height, payloads[0].width
         n = self.config.latent_channels // 2 * (h // 4) * (w // 4)
         for p in payloads:

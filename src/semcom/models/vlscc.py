@@ -60,7 +60,7 @@ from semcom.layers import (
     rate_mask,
     side_bits_per_index,
 )
-from semcom.models.deepjscc import LearnedJSCC, SymbolPayload, jscc_channel
+from semcom.models.deepjscc import LearnedJSCC, SymbolPayload, check_payloads, jscc_channel
 
 
 def _conv(cin: int, cout: int, k: int, s: int) -> nn.Conv2d:
@@ -184,11 +184,11 @@ class _Tiled:
 
     @torch.no_grad()
     def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
+        """Received payloads (all the same size) -> images; InputError on non-finite symbols or bad side bits."""
+        payloads = check_payloads(payloads)
         t = self.config.tile
         if not t:
             return self._decode_whole(payloads)
-        if not payloads:
-            raise InputError("decode needs at least one payload")
         h, w = payloads[0].height, payloads[0].width
         if h % t or w % t:
             raise InputError(f"payload for {h}x{w} does not split into {t}x{t} tiles")
@@ -228,8 +228,8 @@ class VLSCC2DConfig:
     first_kernel: int = 9
     side_bits_per_symbol: float = 1.0
     channel: str = "awgn"
-    snr_db: float | list = 10.0
-    snr_range_db: list = dataclasses.field(default_factory=lambda: [5.0, 15.0])
+    snr_db: float | list[float] = 10.0
+    snr_range_db: list[float] = dataclasses.field(default_factory=lambda: [5.0, 15.0])
     tile: int | None = None
 
     def __post_init__(self) -> None:
@@ -254,8 +254,8 @@ class SCCConfig:
     n_symbols: int = 32
     first_kernel: int = 9
     channel: str = "awgn"
-    snr_db: float | list = 10.0
-    snr_range_db: list = dataclasses.field(default_factory=lambda: [5.0, 15.0])
+    snr_db: float | list[float] = 10.0
+    snr_range_db: list[float] = dataclasses.field(default_factory=lambda: [5.0, 15.0])
     tile: int | None = None
 
     def __post_init__(self) -> None:
@@ -530,8 +530,8 @@ class VLSCC1DConfig:
     linear_skip: bool = False
     side_bits_per_symbol: float = 1.0
     channel: str = "awgn"
-    snr_db: float | list = 10.0
-    snr_range_db: list = dataclasses.field(default_factory=lambda: [-20.0, 10.0])
+    snr_db: float | list[float] = 10.0
+    snr_range_db: list[float] = dataclasses.field(default_factory=lambda: [-20.0, 10.0])
 
     def __post_init__(self) -> None:
         _check_mlp_sizes(self, ("dim", "hidden", "n_symbols", "sce_layers", "ran_layers", "levels"))
@@ -554,8 +554,8 @@ class SCC1DConfig:
     n_symbols: int = 32
     linear_skip: bool = False
     channel: str = "awgn"
-    snr_db: float | list = 10.0
-    snr_range_db: list = dataclasses.field(default_factory=lambda: [-20.0, 10.0])
+    snr_db: float | list[float] = 10.0
+    snr_range_db: list[float] = dataclasses.field(default_factory=lambda: [-20.0, 10.0])
 
     def __post_init__(self) -> None:
         _check_mlp_sizes(self, ("dim", "hidden", "n_symbols", "sce_layers"))
@@ -655,9 +655,8 @@ class SCC1D(_VectorCoder, LearnedJSCC):
 
     @torch.no_grad()
     def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
-        """Received payloads -> vectors ``[B, dim]``."""
-        if not payloads:
-            raise InputError("decode needs at least one payload")
+        """Received payloads -> vectors ``[B, dim]``; InputError on non-finite symbols."""
+        payloads = check_payloads(payloads)
         n = self.config.n_symbols
         for p in payloads:
             if p.symbol_uses != n or p.side_bits.numel():
@@ -783,9 +782,9 @@ class VLSCC1D(_VectorCoder, LearnedJSCC):
 
     @torch.no_grad()
     def decode(self, payloads: list[SymbolPayload]) -> torch.Tensor:
-        """Received payloads -> vectors ``[B, dim]``: q from the side bits, zero-padding to N, SCD."""
-        if not payloads:
-            raise InputError("decode needs at least one payload")
+        """Received payloads -> vectors ``[B, dim]``: q from the side bits, zero-padding to N, SCD.
+        InputError on non-finite symbols or bad side bits."""
+        payloads = check_payloads(payloads)
         n, lv = self.config.n_symbols, self.config.levels
         nb = self.side_bits_per_vector
         ps, qs = [], []

@@ -91,7 +91,7 @@ class StackConfig:
             for the erasure link).
     """
 
-    mcs: list = dataclasses.field(default_factory=lambda: [[2, 0.5], [2, 2 / 3]])
+    mcs: list[list[float]] = dataclasses.field(default_factory=lambda: [[2, 0.5], [2, 2 / 3]])
     fidelity: str = "bler_table"
     channel: str = "awgn"
     pdcp_sn_bits: int = 12

@@ -62,15 +62,15 @@ class CompareConfig:
     (default: the middle of the grid).
     """
 
-    systems: list = dataclasses.field(default_factory=list)
+    systems: list[str] = dataclasses.field(default_factory=list)
     images: str = "tiny"
-    snr_db: list = dataclasses.field(default_factory=lambda: [0.0, 5.0, 10.0])
+    snr_db: list[float] = dataclasses.field(default_factory=lambda: [0.0, 5.0, 10.0])
     channel: str = "awgn"
-    budget: Any = None
+    budget: float | str | None = None
     seeds: int = 1
     seed: int = 0
     crop: int | None = None
-    plugins: list = dataclasses.field(default_factory=list)
+    plugins: list[str] = dataclasses.field(default_factory=list)
     strip_snr_db: float | None = None
 
     def __post_init__(self) -> None:
