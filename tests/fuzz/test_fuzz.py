@@ -15,7 +15,6 @@ from semcom.fuzz.runner import run_target
 
 # Targets whose known defects are fixed on other branches (checkpoint loading, KB digest and
 # clock checks, PDCP COUNT wrap, payload field and non-finite symbol checks, config types, CLI validation).
-FIXED_ON_MERGE = {"checkpoints", "configs", "cli", "pdcp_wrap", "seb_kb", "vlscc_side_info", "vlscc_symbols"}
 
 
 # ------------------------------------------------------------------------------ building blocks
@@ -120,8 +119,7 @@ def _params():
     for name in sorted(TARGETS):
         if name.startswith("_"):
             continue
-        marks = [pytest.mark.xfail(strict=False, reason="fixed on merge")] if name in FIXED_ON_MERGE else []
-        yield pytest.param(name, marks=marks, id=name)
+        yield pytest.param(name, id=name)
 
 
 def test_quick_table_is_complete(quick_table):
