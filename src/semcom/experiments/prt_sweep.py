@@ -176,7 +176,7 @@ class SweepConfig:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "SweepConfig":
-        return from_dict(cls, data or {})
+        return from_dict(cls, {} if data is None else data)
 
     @property
     def channel_points(self) -> list[float]:
