@@ -208,6 +208,7 @@ def test_demo_section(tmp_path):
     assert (tmp_path / "prt_demo.png").is_file() and len(info["cells"]) == 3
     assert info["concealer"] == ("fc" if _has_fc_checkpoint() else "hold_last")
     assert info["cells"][0]["h265"]["decoded"] == 1.0
+    assert info["cells"][0]["h264_resilient"]["decoded"] == 1.0 and info["cells"][0]["h264_resilient"]["concealed"] == 0.0
     assert any("prt" in p for p in rep.parts)
 
 
