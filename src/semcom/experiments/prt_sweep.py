@@ -18,6 +18,11 @@ removed, frame freeze on failure). Outputs (``results/prt/sweep.json`` + plots):
 
 * ``semantic``: mean ALD / PSNR / SSIM vs CBLER per allocator and test (Fig. 2), seeds = link draws;
 * ``h265``: the same metrics of H.265 at the matched rate of each test vs CBLER (Fig. 3);
+* ``resilient``: the error-resilient H.264/H.265 baselines
+  (:class:`semcom.baselines.video_resilient.ResilientVideoOverCodeBlocks`: slices sized to the code
+  blocks, intra refresh, decoder concealment, optional XOR FEC) at each test's rate through the same
+  code blocks and link draws, with ``resilient_accounting``; ``claims.usable_up_to`` and
+  ``claims.headline`` give per system the highest CBLER with usable quality (``usable`` thresholds);
 * ``rate``: quality vs bit rate, CIDH (tests of ``rate_tests``) and clean H.265 (Fig. 4);
 * ``reference_source_frame``: the scores of showing the source frame for every frame (what both
   receivers could show with no data at all), and for H.265 the ``*_srcfb`` metrics with the source
