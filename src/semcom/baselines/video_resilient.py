@@ -12,15 +12,23 @@ packets get lost, carried by the same code-block grant at the same bit rate::
       --display policy--> [T,3,H,W]: decoded (intact or concealed), else the last shown frame
 
 **Encoder settings** (``-x264-params`` / ``-x265-params`` on :class:`~semcom.codecs.video.VideoCodec`):
-``bframes=0``, no look-ahead (``rc-lookahead=0``; x264 ``sync-lookahead=0``; x265 ``b-adapt=0``,
-``cutree=0``), ``scenecut=0``, ``intra-refresh=1`` with ``keyint = refresh`` (default one second of
-frames): after the first (IDR) picture, intra content sweeps across the picture over ``refresh``
-frames instead of periodic key frames. Slices:
+``bframes=0`` (decode order = display order, no reordering delay), ``scenecut=0``,
+``intra-refresh=1`` with ``keyint = refresh`` (default one second of frames): after the first (IDR)
+picture, intra content sweeps across the picture over ``refresh`` frames instead of periodic key
+frames. The rate-control look-ahead stays at the preset's default, as in the strict baseline: a
+real-time encoder would turn it off, but measured here that costs 1.5-4 dB at these rates (x264 at
+128x128, 30 kbit/s), and the encoder delay is not penalised in the comparison, so keeping it gives
+the stronger baseline. Slices:
 
 * **H.264**: x264 ``slice-max-size`` = the smallest block's payload minus the 4-byte unit header,
-  so every slice fits one code block. x264 counts some NAL overhead in that limit; the packer checks
-  every slice and, if one is too large, re-encodes with the limit lowered by the excess (at most 3
-  times; :attr:`ResilientPacked.fragmented` counts any slice still split, 0 in the tests).
+  so every slice fits one code block. x264 counts an estimate of the NAL overhead in that limit; the
+  packer checks every slice and, if one is at most 8 bytes too large, re-encodes once with the limit
+  lowered by the excess. A single macroblock larger than a block cannot be split by any slice limit
+  (measured: up to 72-byte slices for 44-byte room at 128x128, 48 kbit/s, with the look-ahead
+  spending many bits on the first picture); such a slice is fragmented over consecutive blocks, as
+  RTP's fragmentation units do, and counted in :attr:`ResilientPacked.fragmented`. Forcing them to
+  fit by raising x264's lowest quantiser was measured too: it needs ``qpmin=42`` for every picture
+  and costs 2 dB, so the baseline does not do it.
 * **H.265**: x265 has no slice size limit (``slice-max-size`` is refused by x265 4.3); its only
   slice control is ``slices=N`` per picture, each a whole number of CTU rows. The nearest
   equivalent is ``N`` = bits per frame interval / smallest block bits (about one slice per block
@@ -117,6 +125,9 @@ UNIT_HEADER_BYTES = 4
 #: Framing bits per unit sent.
 FRAMING_BITS_PER_UNIT = 8 * UNIT_HEADER_BYTES
 _MORE, _CONT = 0x8000, 0x4000
+#: Largest excess (bytes) over x264's slice-max-size blamed on its NAL-overhead estimate (one re-encode
+#: with a lower limit); a larger excess is a single macroblock that no limit can split.
+_SLICE_SLACK = 8
 _MAX_LEN = 0x3FFF
 MAX_FRAMES = 0xFFFF
 STANDARDS = ("h264", "h265")
@@ -432,11 +443,10 @@ class ResilientVideoOverCodeBlocks:
         """The encoder parameter string; ``limit`` is x264's slice-max-size or x265's slices."""
         r = self.refresh
         if self.standard == "h264":
-            return (f"bframes=0:intra-refresh=1:keyint={r}:scenecut=0:rc-lookahead=0:sync-lookahead=0:"
-                    f"slice-max-size={limit}")
+            return f"bframes=0:intra-refresh=1:keyint={r}:scenecut=0:slice-max-size={limit}"
         ctu = next((c for c in (64, 32, 16) if -(-h // c) >= limit), 16)
-        return (f"bframes=0:intra-refresh=1:keyint={r}:scenecut=0:rc-lookahead=0:b-adapt=0:cutree=0:"
-                f"repeat-headers=1:open-gop=0:info=0:ctu={ctu}:slices={min(limit, -(-h // ctu))}")
+        return (f"bframes=0:intra-refresh=1:keyint={r}:scenecut=0:repeat-headers=1:open-gop=0:info=0:"
+                f"ctu={ctu}:slices={min(limit, -(-h // ctu))}")
 
     def _codec(self, params: str) -> VideoCodec:
         return VideoCodec(self.standard, preset=self.preset, gop=self.refresh, timeout_s=self.timeout_s,
@@ -513,8 +523,10 @@ class ResilientVideoOverCodeBlocks:
         """Encode ``frames [T, 3, H, W]`` at ``H / scale`` so that its units fill the grant's data blocks.
 
         The rate search keeps the largest stream whose packing fits (secant steps on the fraction of
-        the data blocks used, bracketed, at most 8 rates); for x264 each rate may be re-encoded with
-        a lower ``slice-max-size`` until every slice fits one block.
+        the data blocks used, bracketed, at most 8 rates); for x264, a slice up to 8 bytes over the
+        block's room (x264's estimate of the NAL overhead) lowers ``slice-max-size`` by that excess once,
+        and a slice larger still (one macroblock bigger than a block, which x264 cannot split) is
+        fragmented over consecutive blocks and counted.
 
         Raises:
             InputError: bad frames, more than 65535 frames.
@@ -536,13 +548,14 @@ class ResilientVideoOverCodeBlocks:
             limit = self.slices or max(1, round(self.grant.total_bits / min(self.grant.capacities)))
         rate = max(1.0, 0.7 * 8 * sum(data_caps) / (t / self.fps) / 1000.0)
         best, lo, hi, smallest = None, 0.0, None, None
+        retried = False
         for _ in range(8):
-            for _retry in range(4):
+            while True:
                 params, per_frame, oob, packing = self._try(u8, rate, limit, data_caps)
                 over = self._slice_overshoot(per_frame)
-                if self.standard != "h264" or over <= 0 or limit <= 8:
-                    break
-                limit = max(8, limit - over)
+                if self.standard != "h264" or retried or not 0 < over <= _SLICE_SLACK:
+                    break  # fits, or a macroblock alone is larger than a block: that slice is fragmented
+                limit, retried = limit - over, True  # x264's estimate of the NAL overhead
             needed = len(packing[0])
             fill = needed / n_data
             smallest = needed if smallest is None else min(smallest, needed)
