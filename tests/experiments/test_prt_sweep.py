@@ -234,8 +234,25 @@ def test_committed_results_reproduce():
     got = ps._h265_task({"cfg": cfg_json, "test": 3, "point": 0.0, "seed": 0})
     for m in ("psnr", "ssim", "decoded"):
         assert got[m] == pytest.approx(h[(3, 0.0, 0)][m], rel=1e-5), m
+
+
+@pytest.mark.slow
+@needs_mediapipe
+@needs_keypoint
+def test_committed_resilient_results_reproduce():
+    """One run of the resilient H.264 baseline of the committed sweep (three scales encoded: slow)."""
+    import dataclasses
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "results" / "prt" / "sweep.json"
+    if not path.is_file():
+        pytest.skip("results/prt/sweep.json is not in this checkout")
+    saved = json.loads(path.read_text())
     res = {(r["variant"], r["test"], r["point"], r["seed"]): r for r in saved["data"]["runs"].get("resilient", [])}
-    if ("h264", 3, 0.3, 0) in res:
-        got = ps._resilient_task({"cfg": cfg_json, "variant": "h264", "test": 3, "point": 0.3, "seed": 0})
-        for m in ("psnr", "ssim", "decoded", "concealed"):
-            assert got[m] == pytest.approx(res[("h264", 3, 0.3, 0)][m], rel=1e-5), m
+    if ("h264", 3, 0.3, 0) not in res:
+        pytest.skip("the committed sweep has no resilient H.264 run")
+    cfg = ps.SweepConfig.from_dict(saved["provenance"]["config"])
+    cfg_json = json.dumps(dataclasses.asdict(cfg), sort_keys=True)
+    got = ps._resilient_task({"cfg": cfg_json, "variant": "h264", "test": 3, "point": 0.3, "seed": 0})
+    for m in ("psnr", "ssim", "decoded", "concealed"):
+        assert got[m] == pytest.approx(res[("h264", 3, 0.3, 0)][m], rel=1e-5), m

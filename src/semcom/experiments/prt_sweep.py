@@ -895,18 +895,18 @@ def _plot_resilient(data: dict, out: Path, xlab: str) -> Path:
     thr = data.get("usable_thresholds") or {}
     fig, axes = plt.subplots(3, len(tests), figsize=(4.2 * len(tests), 9), squeeze=False)
     for ci, test in enumerate(tests):
-        systems = [("CIDH+" + _CONC.get(conc, str(conc)), "-^", [r for r in data["semantic"] if r["test"] == test
-                                                              and r["allocator"] == "cidh" and r["concealer"] == conc]),
-                   ("H.265 strict", "--x", [r for r in data["h265"] if r["test"] == test])]
-        for v in sorted({r["variant"] for r in data["resilient"]}):
-            systems.append((f"{_VARIANT_LABEL.get(v, v)} resilient", ":o" if "fec" in v else "-.s",
+        systems = [("CIDH+" + _CONC.get(conc, str(conc)), "-^", "C0", [r for r in data["semantic"] if r["test"] == test
+                                                                    and r["allocator"] == "cidh" and r["concealer"] == conc]),
+                   ("H.265 strict", "--x", "C1", [r for r in data["h265"] if r["test"] == test])]
+        for i, v in enumerate(RESILIENT_VARIANTS):
+            systems.append((f"{_VARIANT_LABEL.get(v, v)} resilient", ":o" if "fec" in v else "-.s", f"C{i + 2}",
                             [r for r in data["resilient"] if r["test"] == test and r["variant"] == v]))
         for ri, m in enumerate(METRICS):
             ax = axes[ri][ci]
-            for label, style, rows in systems:
+            for label, style, color, rows in systems:
                 pts = sorted((r["point"], r[m]) for r in rows if r.get(m) is not None)
                 if pts:
-                    ax.plot(*zip(*pts), style, label=label, markersize=4)
+                    ax.plot(*zip(*pts), style, color=color, label=label, markersize=4)
             if m in thr:
                 ax.axhline(thr[m], color="0.4", lw=0.8, ls=":")
             ax.set_xlabel(xlab)
