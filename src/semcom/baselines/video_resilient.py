@@ -605,7 +605,7 @@ class ResilientVideoOverCodeBlocks:
         upf = self._units_per_frame(blocks)
         clean = None
         if clean_decode:
-            clean = self.unpack(out, np.ones((t, k), dtype=bool), None, _layout=(shape, oob, upf, scale)).frames
+            clean = self.unpack(out, np.ones((t, k), dtype=bool), None, _signalled=(shape, oob, upf, scale)).frames
         return ResilientPacked(
             blocks=torch.from_numpy(out), grant=self.grant, shape=shape, fps=self.fps, standard=self.standard,
             stream_bits=8 * stream_bytes, framing_bits=framing, fec_bits=fec_bits,
@@ -681,19 +681,19 @@ class ResilientVideoOverCodeBlocks:
                     nals.setdefault(frame, []).append(payload)
         return nals
 
-    def unpack(self, bits: Any, cb_ok: Any, packed: ResilientPacked | None, _layout=None) -> ResilientReceived:
+    def unpack(self, bits: Any, cb_ok: Any, packed: ResilientPacked | None, _signalled=None) -> ResilientReceived:
         """Recover, decode and display ``bits [T, B]`` given ``cb_ok [T, K]`` (never raises on loss).
 
         ``packed`` supplies only what the receiver knows from signalling: ``(T, H, W)``, the parameter
         sets and the units per frame; the sent blocks are not read.
         """
-        if _layout is None:
+        if _signalled is None:
             if not isinstance(packed, ResilientPacked):
                 raise InputError(f"packed must be a ResilientPacked, got {type(packed).__name__}")
             shape, oob, upf = packed.shape, packed.parameter_sets, dict(enumerate(packed.units_per_frame))
             scale = packed.scale
         else:
-            shape, oob, upf, scale = _layout
+            shape, oob, upf, scale = _signalled
         t, h, w = shape[0], shape[1] // scale, shape[2] // scale
         data_blocks, repaired = self._received_blocks(bits, cb_ok, t)
         nals = self._collect(data_blocks, t)
