@@ -18,7 +18,7 @@ needs_keypoint = pytest.mark.skipif(importlib.util.find_spec("semcom.semantics.k
 
 TINY = {"frames": 4, "size": 128, "cblers": [0.0, 1.0], "allocators": ["cidh"], "tests": [2, 3],
         "concealers": ["fc", "hold_last"], "seeds": 1, "rate_tests": [], "rate_kbps": [], "eval_every": 1,
-        "h265_preset": "ultrafast"}
+        "h265_preset": "ultrafast", "resilient": ["h264"], "resilient_preset": "veryfast", "resilient_scale": 1}
 
 
 def test_config_is_strict():
@@ -28,9 +28,50 @@ def test_config_is_strict():
                 {"link": "bittrue"}, {"link": "wifi"}, {"rate_kbps": [-1]}, {"concealers": []}):
         with pytest.raises(ConfigError):
             ps.SweepConfig.from_dict(bad)
+    for bad in ({"resilient": ["h266"]}, {"resilient": ["h264", "h264"]}, {"resilient_scale": 3}, {"fec_group": 1},
+                {"refresh": 1}, {"usable": {"ald": 2.0}}, {"usable": {"ald": 2.0, "psnr": "25", "ssim": 0.8}}):
+        with pytest.raises(ConfigError):
+            ps.SweepConfig.from_dict(bad)
     cfg = ps.SweepConfig.from_dict({"link": "bittrue", "snr_db": [0, 2]})
     assert cfg.channel_points == [0.0, 2.0]
     assert ps.SweepConfig().channel_points == [round(0.1 * i, 1) for i in range(11)]
+
+
+def test_usable_up_to_and_headline():
+    thr = {"ald": 2.0, "psnr": 25.0, "ssim": 0.8}
+    rows = [{"point": p, "ald": a, "psnr": q, "ssim": s_, "no_face": nf}
+            for p, a, q, s_, nf in ((0.0, 0.5, 30, 0.9, 0.0), (0.5, 1.5, 27, 0.85, 0.0), (0.8, 1.9, 26, 0.79, 0.0),
+                                    (0.9, 1.0, 24, 0.9, 0.0))]
+    u = ps._usable_up_to(list(reversed(rows)), thr)
+    assert u == {"ald": 0.9, "psnr": 0.8, "ssim": 0.5, "all": 0.5}
+    rows[1]["no_face"] = 0.5  # an ALD over few frames with a face does not count
+    assert ps._usable_up_to(rows, thr)["ald"] == 0.0
+    assert ps._usable_up_to([{"point": 0.0, "ald": None, "psnr": 10, "ssim": 0.3, "no_face": 1.0}], thr)["all"] is None
+    sem = [{"test": 2, "allocator": "cidh", "concealer": "fc", "point": p, "ald": 1.0, "psnr": 30.0, "ssim": 0.9,
+            "no_face": 0.0} for p in (0.0, 0.5, 0.8)]
+    bad = [{"test": 2, "point": p, "ald": None, "psnr": 10.0, "ssim": 0.3, "no_face": 1.0} for p in (0.0, 0.5, 0.8)]
+    good = [dict(r, variant="h264", ald=1.0, psnr=30.0, ssim=0.9, no_face=0.0) for r in bad]
+    data = {"semantic": sem, "h265": bad, "resilient": [dict(r, variant="h265") for r in bad], "usable_thresholds": thr}
+    usable, head = ps._usable_claims(data, "fc")
+    assert usable["2"]["cidh"]["all"] == 0.8 and usable["2"]["h265_strict"]["all"] is None
+    assert head["2"]["holds"] is True
+    usable, head = ps._usable_claims(dict(data, resilient=good), "fc")
+    assert head["2"] == {"cidh_usable_up_to": 0.8, "best_video_baseline": "h264_resilient", "baseline_usable_up_to": 0.8,
+                         "holds": False}
+
+
+def test_resilient_options_on_the_command_line(capsys):
+    from semcom.cli import main
+
+    a = ps.build_parser().parse_args(["--resilient", "h264,h265_fec", "--quick"])
+    assert ps.config_from_args(a).resilient == ["h264", "h265_fec"]
+    a = ps.build_parser().parse_args(["--no-resilient"])
+    assert ps.config_from_args(a).resilient == []
+    assert ps.config_from_args(ps.build_parser().parse_args(["--quick"])).resilient == ["h264", "h265"]
+    assert main(["prt", "sweep", "--resilient", "h266", "--no-progress"]) == 2
+    assert "h266" in capsys.readouterr().err
+    assert main(["prt", "sweep", "--resilient", "h264", "--no-resilient", "--no-progress"]) == 2
+    assert "exclude" in capsys.readouterr().err
 
 
 def test_table1_grants():
@@ -129,10 +170,20 @@ def test_tiny_run(tiny_cfg, tmp_path):
     assert h[(2, 0.0)]["no_fit"] is True and h[(2, 0.0)]["decoded"] == 0.0  # 4 frames at 28.8 kbit/s: no I-frame fits
     acc = d["h265_accounting"]["3"]
     assert acc["channel_bits"] == 4 * 5 * 384 == acc["stream_bits"] + acc["framing_bits"] + acc["padding_bits"]
+    r = {(x["test"], x["point"]): x for x in d["resilient"] if x["variant"] == "h264"}
+    assert r[(3, 0.0)]["decoded"] == 1.0 and r[(3, 0.0)]["concealed"] == 0.0 and r[(3, 0.0)]["no_fit"] is False
+    assert r[(3, 1.0)]["decoded"] == 0.0 and r[(3, 1.0)]["complete"] == 0.0  # every block lost: all fallback
+    racc = d["resilient_accounting"]["h264"]["3"]
+    assert racc["channel_bits"] == racc["stream_bits"] + racc["framing_bits"] + racc["fec_bits"] + racc["padding_bits"]
+    assert racc["fragmented_slices"] == 0 and racc["max_slice_bytes"] <= 384 // 8 - 4
+    cl = d["claims"]
+    assert set(cl["usable_up_to"]["3"]) == {"cidh", "h265_strict", "h264_resilient"}
+    assert set(cl["headline"]["3"]) == {"cidh_usable_up_to", "best_video_baseline", "baseline_usable_up_to", "holds"}
+    assert "Usable quality" in ps.format_markdown(res) and "H.264 resilient" in ps.format_markdown(res)
     assert d["lpips"]["available"] in (True, False) and d["lpips"]["status"]
     assert res.provenance["data_checksums"]["video"] == d["video"]["sha256"]
     paths = ps.plot(res, tmp_path)
-    assert {p.name for p in paths} == {"sweep_allocators.png", "sweep_vs_h265.png"}
+    assert {p.name for p in paths} == {"sweep_allocators.png", "sweep_vs_h265.png", "sweep_vs_resilient.png"}
     assert "test 2" in ps.format_summary(res)
 
 
@@ -140,7 +191,7 @@ def test_tiny_run(tiny_cfg, tmp_path):
 @needs_keypoint
 def test_main_writes_json_and_plots(tiny_cfg, tmp_path):
     cfg_path = tmp_path / "cfg.json"
-    cfg_path.write_text(json.dumps(dict(tiny_cfg, h265=False, cblers=[0.0])))
+    cfg_path.write_text(json.dumps(dict(tiny_cfg, h265=False, resilient=[], cblers=[0.0])))
     assert ps.main(["--config", str(cfg_path), "--out", str(tmp_path), "--no-progress"]) == 0
     saved = json.loads((tmp_path / "sweep.json").read_text())
     assert saved["name"] == "sweep" and saved["provenance"]["config"]["frames"] == 4
@@ -157,6 +208,7 @@ def test_demo_section(tmp_path):
     assert (tmp_path / "prt_demo.png").is_file() and len(info["cells"]) == 3
     assert info["concealer"] == ("fc" if _has_fc_checkpoint() else "hold_last")
     assert info["cells"][0]["h265"]["decoded"] == 1.0
+    assert info["cells"][0]["h264_resilient"]["decoded"] == 1.0 and info["cells"][0]["h264_resilient"]["concealed"] == 0.0
     assert any("prt" in p for p in rep.parts)
 
 
@@ -192,3 +244,25 @@ def test_sweep_config_refuses_a_non_mapping_even_when_empty(bad):
 
     with pytest.raises(ConfigError):
         SweepConfig.from_dict(bad)
+
+
+@pytest.mark.slow
+@needs_mediapipe
+@needs_keypoint
+def test_committed_resilient_results_reproduce():
+    """One run of the resilient H.264 baseline of the committed sweep (three scales encoded: slow)."""
+    import dataclasses
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "results" / "prt" / "sweep.json"
+    if not path.is_file():
+        pytest.skip("results/prt/sweep.json is not in this checkout")
+    saved = json.loads(path.read_text())
+    res = {(r["variant"], r["test"], r["point"], r["seed"]): r for r in saved["data"]["runs"].get("resilient", [])}
+    if ("h264", 3, 0.3, 0) not in res:
+        pytest.skip("the committed sweep has no resilient H.264 run")
+    cfg = ps.SweepConfig.from_dict(saved["provenance"]["config"])
+    cfg_json = json.dumps(dataclasses.asdict(cfg), sort_keys=True)
+    got = ps._resilient_task({"cfg": cfg_json, "variant": "h264", "test": 3, "point": 0.3, "seed": 0})
+    for m in ("psnr", "ssim", "decoded", "concealed"):
+        assert got[m] == pytest.approx(res[("h264", 3, 0.3, 0)][m], rel=1e-5), m

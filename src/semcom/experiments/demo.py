@@ -19,7 +19,8 @@ What it runs (defaults sized for a 2-core laptop CPU, a few minutes):
    ``learned=False`` skips both.
 5. Keypoint video conferencing (prt): a strip of frames of the talking-head clip at 0 %, 50 % and
    90 % code-block error rate, the semantic stream (CIDH + error concealer + warping synthesiser)
-   beside H.265 at the same bit rate over the same code blocks
+   beside strict H.265 and error-resilient H.264 (slices sized to the code blocks, intra refresh,
+   decoder concealment) at the same bit rate over the same code blocks
    (:func:`semcom.experiments.prt_sweep.demo_section`).
 
 Everything lands in ``results/demo/`` (``--out`` to change): ``index.html`` (self-contained),

@@ -18,6 +18,11 @@ removed, frame freeze on failure). Outputs (``results/prt/sweep.json`` + plots):
 
 * ``semantic``: mean ALD / PSNR / SSIM vs CBLER per allocator and test (Fig. 2), seeds = link draws;
 * ``h265``: the same metrics of H.265 at the matched rate of each test vs CBLER (Fig. 3);
+* ``resilient``: the error-resilient H.264/H.265 baselines
+  (:class:`semcom.baselines.video_resilient.ResilientVideoOverCodeBlocks`: slices sized to the code
+  blocks, intra refresh, decoder concealment, optional XOR FEC) at each test's rate through the same
+  code blocks and link draws, with ``resilient_accounting``; ``claims.usable_up_to`` and
+  ``claims.headline`` give per system the highest CBLER with usable quality (``usable`` thresholds);
 * ``rate``: quality vs bit rate, CIDH (tests of ``rate_tests``) and clean H.265 (Fig. 4);
 * ``reference_source_frame``: the scores of showing the source frame for every frame (what both
   receivers could show with no data at all), and for H.265 the ``*_srcfb`` metrics with the source
@@ -77,6 +82,12 @@ ALLOCATOR_NAMES = ("ffh", "sidh", "cidh", "optimal")
 CONCEALER_NAMES = ("fc", "hold_last")
 LINKS = ("erasure", "bittrue")
 METRICS = ("ald", "psnr", "ssim")
+#: Error-resilient video baselines: name -> (standard, with FEC across code blocks).
+RESILIENT_VARIANTS: dict[str, tuple[str, bool]] = {
+    "h264": ("h264", False), "h265": ("h265", False), "h264_fec": ("h264", True), "h265_fec": ("h265", True),
+}
+#: Default "usable quality" thresholds (ALD at most, PSNR and SSIM at least).
+USABLE = {"ald": 2.0, "psnr": 25.0, "ssim": 0.80}
 
 
 @dataclasses.dataclass
@@ -103,6 +114,14 @@ class SweepConfig:
         gop: H.265 key-frame interval (frames; default one second).
         rate_tests: tests whose CIDH quality (CBLER 0) is set against clean H.265 (Fig. 4).
         rate_kbps: extra H.265 rates (kbit/s) for the quality-vs-rate curve.
+        resilient: error-resilient baselines (:data:`RESILIENT_VARIANTS`:
+            :class:`semcom.baselines.video_resilient.ResilientVideoOverCodeBlocks`) at each test's rate.
+        resilient_preset: their encoder speed preset.
+        resilient_scale: their coded-size divisor (1, 2, 4) or ``"auto"`` (the sender picks the best).
+        refresh: their intra-refresh period in frames (default one second).
+        fec_group: the ``*_fec`` variants send one XOR parity block per ``fec_group`` blocks.
+        usable: quality thresholds ``{"ald": max px, "psnr": min dB, "ssim": min}``; the claims report,
+            per system, the highest CBLER up to which every metric meets them.
         eval_every: synthesise and score every n-th frame (the chain runs on every frame).
         seed: base seed.
     """
@@ -126,6 +145,12 @@ class SweepConfig:
     gop: int | None = None
     rate_tests: list[int] = dataclasses.field(default_factory=lambda: [1, 2, 3, 5, 6, 9])
     rate_kbps: list[float] = dataclasses.field(default_factory=lambda: [400.0])
+    resilient: list[str] = dataclasses.field(default_factory=lambda: ["h264", "h265", "h264_fec"])
+    resilient_preset: str = "medium"
+    resilient_scale: Any = "auto"
+    refresh: int | None = None
+    fec_group: int = 4
+    usable: dict = dataclasses.field(default_factory=lambda: dict(USABLE))
     eval_every: int = 2
     seed: int = 0
 
@@ -142,6 +167,18 @@ class SweepConfig:
         ints("mcs", 0, 28)
         if self.gop is not None:
             ints("gop", 1)
+        if self.refresh is not None:
+            ints("refresh", 2)
+        ints("fec_group", 2)
+        if not isinstance(self.resilient, (list, tuple)) or any(v not in RESILIENT_VARIANTS for v in self.resilient) \
+                or len(set(self.resilient)) != len(self.resilient):
+            raise ConfigError(f"SweepConfig.resilient must be a list from {tuple(RESILIENT_VARIANTS)}, got {self.resilient!r}")
+        if self.resilient_scale not in ("auto", 1, 2, 4) or isinstance(self.resilient_scale, bool):
+            raise ConfigError(f"SweepConfig.resilient_scale must be 1, 2, 4 or 'auto', got {self.resilient_scale!r}")
+        u = self.usable
+        if not isinstance(u, dict) or set(u) != set(USABLE) or any(
+                isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) for v in u.values()):
+            raise ConfigError(f"SweepConfig.usable must give numbers for exactly {sorted(USABLE)}, got {u!r}")
         if not isinstance(self.seed, int) or not isinstance(self.video_seed, int):
             raise ConfigError("SweepConfig.seed and video_seed must be integers")
         if self.size % 2:
@@ -185,7 +222,8 @@ class SweepConfig:
 
 
 QUICK = {"frames": 8, "size": 128, "cblers": [0.0, 0.5, 1.0], "seeds": 1, "tests": [2], "allocators": ["ffh", "cidh"],
-         "rate_tests": [2], "rate_kbps": [], "eval_every": 2, "h265_preset": "ultrafast"}
+         "rate_tests": [2], "rate_kbps": [], "eval_every": 2, "h265_preset": "ultrafast", "resilient": ["h264", "h265"],
+         "resilient_preset": "veryfast"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -465,12 +503,7 @@ def _h265_task(task: dict) -> dict:
     try:
         tx, packed = _packed(task["cfg"], bits_per_frame, k)
     except CodecBudgetError:  # the rate is below x265's smallest stream: nothing decodable is sent
-        t = len(ctx.frames)
-        grey = {i: np.full(ctx.frames.shape[1:], 128, np.uint8) for i in range(0, t, cfg.eval_every)}
-        out = {k2: task.get(k2) for k2 in ("test", "point", "seed", "kbps")} | _score(ctx, grey)
-        src = {t: ctx.frames[ctx.app.source] for t in grey}
-        out |= {f"{k}_srcfb": v for k, v in _score(ctx, src).items() if k in METRICS + ("no_face",)}
-        return out | {"decoded": 0.0, "no_fit": True, "kbps_matched": bits_per_frame * cfg.fps / 1000}
+        return _no_fit_row(ctx, cfg, task, bits_per_frame)
     if task.get("kbps") is not None:
         bits, ok = packed.blocks, torch.ones(packed.blocks.shape[0], 1, dtype=torch.bool)
     else:
@@ -483,6 +516,57 @@ def _h265_task(task: dict) -> dict:
     acc = packed.accounting()
     return ({k2: task.get(k2) for k2 in ("test", "point", "seed", "kbps")} | score
             | {"decoded": rx.success_rate, "cbler_measured": float((~ok).float().mean()), "no_fit": False,
+               "kbps_matched": acc["matched_kbps"], "kbps_stream": acc["stream_kbps"], "accounting": acc})
+
+
+def _no_fit_row(ctx: _Context, cfg: SweepConfig, task: dict, bits_per_frame: int) -> dict:
+    """The row of a video baseline whose smallest stream does not fit the grant: mid-grey (or the
+    source frame with the ``*_srcfb`` metrics) for every frame."""
+    t = len(ctx.frames)
+    grey = {i: np.full(ctx.frames.shape[1:], 128, np.uint8) for i in range(0, t, cfg.eval_every)}
+    out = {k2: task.get(k2) for k2 in ("variant", "test", "point", "seed", "kbps") if k2 in task} | _score(ctx, grey)
+    src = {i: ctx.frames[ctx.app.source] for i in grey}
+    out |= {f"{k}_srcfb": v for k, v in _score(ctx, src).items() if k in METRICS + ("no_face",)}
+    return out | {"decoded": 0.0, "no_fit": True, "kbps_matched": bits_per_frame * cfg.fps / 1000}
+
+
+@functools.lru_cache(maxsize=16)
+def _resilient_packed(cfg_json: str, variant: str, bits_per_frame: int, n_blocks: int):
+    from semcom.baselines.video_resilient import ResilientVideoOverCodeBlocks
+
+    cfg = SweepConfig.from_dict(json.loads(cfg_json))
+    ctx = _context(cfg_json)
+    standard, fec = RESILIENT_VARIANTS[variant]
+    grant = CodeBlockGrant.uniform(n_blocks, bits_per_frame // n_blocks)
+    tx = ResilientVideoOverCodeBlocks(grant, fps=cfg.fps, standard=standard, refresh=cfg.refresh,
+                                      fec_group=cfg.fec_group if fec else 0, scale=cfg.resilient_scale,
+                                      preset=cfg.resilient_preset)
+    return tx, tx.pack(ctx.video_tensor)
+
+
+def _resilient_task(task: dict) -> dict:
+    """An error-resilient video baseline at the matched rate of a test through the same code blocks
+    (the same link draw as the semantic stream and the strict H.265 at this point and seed)."""
+    torch.set_num_threads(1)
+    cfg = SweepConfig.from_dict(json.loads(task["cfg"]))
+    ctx = _context(task["cfg"])
+    grant = table1_grant(task["test"], ctx.symbol_bits)
+    from semcom.codecs.base import CodecBudgetError
+
+    try:
+        tx, packed = _resilient_packed(task["cfg"], task["variant"], grant.total_bits, grant.n_blocks)
+    except CodecBudgetError:
+        return _no_fit_row(ctx, cfg, task, grant.total_bits) | {"concealed": 0.0, "complete": 0.0}
+    bits, ok = _send(cfg, task["point"], tx.grant, packed.blocks, int(task["seed"]) + 7919)
+    rx = tx.unpack(bits, ok, packed)
+    outputs = {t: _to_u8(rx.frames[t]) for t in range(0, rx.frames.shape[0], cfg.eval_every)}
+    score = _score(ctx, outputs)
+    score |= {f"{k}_srcfb": v for k, v in _score(ctx, _source_fallback(ctx, outputs, rx.decoded)).items()
+              if k in METRICS + ("no_face",)}
+    acc = packed.accounting()
+    return ({k2: task[k2] for k2 in ("variant", "test", "point", "seed")} | score
+            | {"decoded": rx.success_rate, "concealed": rx.concealed_rate, "complete": float(rx.complete.float().mean()),
+               "blocks_repaired": rx.blocks_repaired, "cbler_measured": float((~ok).float().mean()), "no_fit": False,
                "kbps_matched": acc["matched_kbps"], "kbps_stream": acc["stream_kbps"], "accounting": acc})
 
 
@@ -499,7 +583,7 @@ def _mean_rows(rows: list[dict], keys: Sequence[str]) -> list[dict]:
     for key, rs in groups.items():
         rec = dict(zip(keys, key))
         for m in ("ald", "psnr", "ssim", "no_face", "cbler_measured", "w_rho", "mu_n", "symbols_received", "decoded",
-                  "ald_srcfb", "psnr_srcfb", "ssim_srcfb", "no_face_srcfb"):
+                  "ald_srcfb", "psnr_srcfb", "ssim_srcfb", "no_face_srcfb", "concealed", "complete", "blocks_repaired"):
             vals = [r[m] for r in rs if r.get(m) is not None]
             if vals:
                 rec[m] = float(np.mean(vals))
@@ -549,6 +633,10 @@ def run(config: dict | SweepConfig | None = None, progress: bool = True, workers
                         | {float(v) for v in cfg.rate_kbps})
         h_tasks += [{"cfg": cfg_json, "test": None, "point": None, "seed": cfg.seed, "kbps": k} for k in rate_h]
         h_rows = map_tasks(_h265_task, h_tasks, workers=workers, cluster=cluster, desc="prt h265", progress=progress)
+    r_tasks = [{"cfg": cfg_json, "variant": v, "test": test, "point": p, "seed": cfg.seed + s}
+               for v in cfg.resilient for test in cfg.tests for p in points for s in range(cfg.seeds)]
+    r_rows = map_tasks(_resilient_task, r_tasks, workers=workers, cluster=cluster, desc="prt resilient video",
+                       progress=progress) if r_tasks else []
     sem_sweep = [r for r in sem_rows if r["test"] in cfg.tests]
     semantic = _mean_rows(sem_sweep, ("test", "allocator", "concealer", "point"))
     for r in semantic:
@@ -576,8 +664,13 @@ def run(config: dict | SweepConfig | None = None, progress: bool = True, workers
         "semantic": semantic,
         "h265": h265,
         "rate": rate,
-        "runs": {"semantic": sem_rows, "h265": [{k: v for k, v in r.items() if k != "accounting"} for r in h_rows]},
+        "runs": {"semantic": sem_rows, "h265": [{k: v for k, v in r.items() if k != "accounting"} for r in h_rows],
+                 "resilient": [{k: v for k, v in r.items() if k != "accounting"} for r in r_rows]},
         "h265_accounting": {str(r["test"]): r["accounting"] for r in h_rows if r.get("accounting") and r.get("kbps") is None},
+        "resilient": _mean_rows(r_rows, ("variant", "test", "point")),
+        "resilient_accounting": {v: {str(r["test"]): r["accounting"] for r in r_rows if r["variant"] == v and r.get("accounting")}
+                                 for v in cfg.resilient},
+        "usable_thresholds": dict(cfg.usable),
         "runtime_s": round(time.time() - t0, 1),
     }
     data["claims"] = claims(data)
@@ -591,8 +684,14 @@ def claims(data: dict) -> dict:
       of ALD, PSNR, SSIM and the measured W_rho (importance share received), and at how many points
       CIDH is the best of FFH/SIDH/CIDH per metric (ties count for CIDH).
     * ``high_cbler``: per test, at every point above 0.75 (erasure link), CIDH's metrics beside
-      H.265's (fraction of frames decoded, metrics with the grey and with the source-frame fallback)
-      and the source-frame-only reference.
+      H.265's (fraction of frames decoded, metrics with the grey and with the source-frame fallback),
+      the resilient baselines' and the source-frame-only reference.
+    * ``usable_up_to`` (erasure link): per test and system (CIDH with the first concealer, strict
+      H.265, each resilient baseline), per metric and for all three together, the highest CBLER up
+      to which quality meets ``usable_thresholds`` at every swept point (None: not even at the
+      first). ALD counts as met only when at most 5 % of the scored frames lack a face.
+    * ``headline``: per test, whether "usable above 75 % CBLER where the video baselines fail" holds:
+      CIDH usable (all metrics) at a point above 0.75 and no video baseline usable there.
     """
     sem, first = data["semantic"], None
     if sem:
@@ -631,9 +730,63 @@ def claims(data: dict) -> dict:
                                 "h265": None if h is None else {m: h.get(m) for m in
                                                                 ("decoded", "ald", "psnr", "ssim", "no_face", "ald_srcfb",
                                                                  "psnr_srcfb", "ssim_srcfb")}})
+            for row in hi_rows:
+                row["resilient"] = {r["variant"]: {m: r.get(m) for m in ("decoded", "concealed", "ald", "psnr", "ssim", "no_face")}
+                                    for r in data.get("resilient", []) if r["test"] == test and r["point"] == row["cbler"]}
             out["high_cbler"][str(test)] = hi_rows
     out["reference_source_frame"] = data.get("reference_source_frame")
+    if data["x_axis"] == "cbler":
+        out["usable_up_to"], out["headline"] = _usable_claims(data, first)
     return out
+
+
+def _meets(r: dict, m: str, thr: dict) -> bool:
+    if m == "all":
+        return all(_meets(r, k, thr) for k in METRICS)
+    v = r.get(m)
+    if v is None:
+        return False
+    if m == "ald":
+        return v <= thr["ald"] and (r.get("no_face") or 0.0) <= 0.05
+    return v >= thr[m]
+
+
+def _usable_up_to(rows: list[dict], thr: dict) -> dict:
+    """Per metric (and ``all``) the highest point up to which every swept point meets ``thr``."""
+    rows = sorted(rows, key=lambda r: r["point"])
+    out = {}
+    for m in METRICS + ("all",):
+        best = None
+        for r in rows:
+            if not _meets(r, m, thr):
+                break
+            best = r["point"]
+        out[m] = best
+    return out
+
+
+def _usable_claims(data: dict, concealer: str | None) -> tuple[dict, dict]:
+    thr = data.get("usable_thresholds") or USABLE
+    usable: dict = {}
+    headline: dict = {}
+    for test in sorted({r["test"] for r in data["semantic"]}):
+        systems = {"cidh": [r for r in data["semantic"] if r["test"] == test and r["allocator"] == "cidh"
+                            and r["concealer"] == concealer]}
+        systems["h265_strict"] = [r for r in data["h265"] if r["test"] == test]
+        for v in sorted({r["variant"] for r in data.get("resilient", [])}):
+            systems[f"{v}_resilient"] = [r for r in data["resilient"] if r["test"] == test and r["variant"] == v]
+        usable[str(test)] = {name: _usable_up_to(rows, thr) for name, rows in systems.items() if rows}
+        u = usable[str(test)]
+        if "cidh" not in u:
+            continue
+        base = {k: v["all"] for k, v in u.items() if k != "cidh"}
+        best = max(base, key=lambda k: -1.0 if base[k] is None else base[k]) if base else None
+        c = u["cidh"]["all"]
+        headline[str(test)] = {"cidh_usable_up_to": c, "best_video_baseline": best,
+                               "baseline_usable_up_to": None if best is None else base[best],
+                               "holds": bool(c is not None and c > 0.75 and all(b is None or b < c for b in base.values())
+                                             and all(b is None or b <= 0.75 for b in base.values()))}
+    return usable, headline
 
 
 # --------------------------------------------------------------------------------------------
@@ -712,6 +865,8 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
         fig.savefig(p, dpi=100)
         plt.close(fig)
         paths.append(p)
+    if data.get("resilient"):
+        paths.append(_plot_resilient(data, out, xlab))
     rate = data["rate"]
     if rate["cidh"] or rate["h265"]:
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
@@ -733,6 +888,48 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
         plt.close(fig)
         paths.append(p)
     return paths
+
+
+def _plot_resilient(data: dict, out: Path, xlab: str) -> Path:
+    """Metrics vs CBLER per test: CIDH + concealer, strict H.265, the resilient baselines, with the
+    usable-quality thresholds as dotted lines."""
+    import matplotlib.pyplot as plt
+
+    tests = sorted({r["test"] for r in data["resilient"]})
+    conc = (data.get("claims") or {}).get("concealer")
+    thr = data.get("usable_thresholds") or {}
+    fig, axes = plt.subplots(3, len(tests), figsize=(4.2 * len(tests), 9), squeeze=False)
+    for ci, test in enumerate(tests):
+        systems = [("CIDH+" + _CONC.get(conc, str(conc)), "-^", "C0", [r for r in data["semantic"] if r["test"] == test
+                                                                    and r["allocator"] == "cidh" and r["concealer"] == conc]),
+                   ("H.265 strict", "--x", "C1", [r for r in data["h265"] if r["test"] == test])]
+        for i, v in enumerate(RESILIENT_VARIANTS):
+            systems.append((f"{_VARIANT_LABEL.get(v, v)} resilient", ":o" if "fec" in v else "-.s", f"C{i + 2}",
+                            [r for r in data["resilient"] if r["test"] == test and r["variant"] == v]))
+        for ri, m in enumerate(METRICS):
+            ax = axes[ri][ci]
+            for label, style, color, rows in systems:
+                pts = sorted((r["point"], r[m]) for r in rows if r.get(m) is not None)
+                if pts:
+                    ax.plot(*zip(*pts), style, color=color, label=label, markersize=4)
+            if m in thr:
+                ax.axhline(thr[m], color="0.4", lw=0.8, ls=":")
+            ax.set_xlabel(xlab)
+            ax.set_ylabel(_LABELS[m])
+            ax.grid(True, alpha=0.3)
+            if ri == 0:
+                g = data["grants"][str(test)]
+                ax.set_title(f"test {test}: K={g['K']} blocks of {g['block_bits']} bits ({g['kbps']:.1f} kbit/s)", fontsize=9)
+            ax.legend(fontsize=6)
+    fig.suptitle("keypoint stream vs strict and error-resilient video at the same rate over the same code blocks", fontsize=10)
+    fig.tight_layout()
+    path = out / "sweep_vs_resilient.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+_VARIANT_LABEL = {"h264": "H.264", "h265": "H.265", "h264_fec": "H.264+FEC", "h265_fec": "H.265+FEC"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -764,6 +961,10 @@ def build_parser():
     p.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=100), default=None,
                    help="link draws per point, 1..100")
     p.add_argument("--no-h265", action="store_true", help="skip the H.265 baseline")
+    p.add_argument("--resilient", type=t(cliargs.parse_choice_list, choices=tuple(RESILIENT_VARIANTS),
+                                         what="resilient baseline"), default=None,
+                   help="error-resilient video baselines, e.g. h264,h265,h264_fec (default h264,h265,h264_fec)")
+    p.add_argument("--no-resilient", action="store_true", help="skip the error-resilient video baselines")
     p.add_argument("--quick", action="store_true", help="a CI-sized run (values you give still apply)")
     return p
 
@@ -781,6 +982,11 @@ def config_from_args(a) -> SweepConfig:
         cfg["snr_db"] = a.snr
     if a.no_h265:
         cfg["h265"] = False
+    cliargs.check_exclusive(("--resilient", a.resilient is not None), ("--no-resilient", a.no_resilient))
+    if a.resilient is not None:
+        cfg["resilient"] = a.resilient
+    if a.no_resilient:
+        cfg["resilient"] = []
     if a.quick:
         cfg = cliargs.fill_defaults(cfg, QUICK)
     checked = SweepConfig.from_dict(cfg)
@@ -844,7 +1050,54 @@ def format_markdown(res: Results | dict) -> str:
         for r in d["rate"]["h265"]:
             note = " (smallest stream does not fit: grey)" if r.get("no_fit") else ""
             lines.append(f"| H.265{note} | {r['kbps']:.1f} | {f(r.get('ald'))} | {f(r['psnr'], 1)} | {f(r['ssim'], 3)} |")
+    if d.get("resilient"):
+        lines += _resilient_markdown(d, cl)
     return "\n".join(lines)
+
+
+def _resilient_markdown(d: dict, cl: dict) -> list[str]:
+    """The tables of the resilient baselines: usable CBLER per system, metrics vs CBLER, accounting."""
+    f = lambda v, n=2: "–" if v is None else f"{v:.{n}f}"  # noqa: E731
+    thr = d.get("usable_thresholds") or USABLE
+    variants = sorted({r["variant"] for r in d["resilient"]}, key=list(RESILIENT_VARIANTS).index)
+    lines = ["", f"Usable quality: ALD <= {thr['ald']:g} px (face found in >= 95 % of the scored frames), "
+             f"PSNR >= {thr['psnr']:g} dB, SSIM >= {thr['ssim']:g}. Highest CBLER up to which every swept point "
+             "meets the threshold (– : not even at CBLER 0):", "",
+             "| test | system | ALD | PSNR | SSIM | all three |", "|---|---|---|---|---|---|"]
+    for test, per in (cl.get("usable_up_to") or {}).items():
+        for name, u in per.items():
+            lines.append(f"| {test} | {name} | {' | '.join(f(u[m], 1) for m in METRICS + ('all',))} |")
+    for test, h in (cl.get("headline") or {}).items():
+        lines.append("")
+        lines.append(f"Test {test}: CIDH usable up to CBLER {f(h['cidh_usable_up_to'], 1)}; best video baseline "
+                     f"{h['best_video_baseline']} up to {f(h['baseline_usable_up_to'], 1)}; "
+                     f"\"usable above 75 % CBLER where the video baselines fail\": **{'holds' if h['holds'] else 'does not hold'}**.")
+    cell = lambda r: "–" if r is None else f"{f(r.get('ald'))} / {f(r.get('psnr'), 1)} / {f(r.get('ssim'), 3)}"  # noqa: E731
+    lines += ["", "ALD [px] / PSNR [dB] / SSIM; resilient baselines also (frames decoded, of which concealed).", "",
+              "| test | CBLER | CIDH | H.265 strict | " + " | ".join(f"{_VARIANT_LABEL.get(v, v)} resilient" for v in variants) + " |",
+              "|---|---|---|---|" + "---|" * len(variants)]
+    conc = cl.get("concealer")
+    for test in sorted({r["test"] for r in d["resilient"]}):
+        for p in sorted({r["point"] for r in d["resilient"] if r["test"] == test}):
+            c = next((r for r in d["semantic"] if r["test"] == test and r["allocator"] == "cidh"
+                      and r["concealer"] == conc and r["point"] == p), None)
+            h = next((r for r in d["h265"] if r["test"] == test and r["point"] == p), None)
+            vs = []
+            for v in variants:
+                r = next((r for r in d["resilient"] if r["test"] == test and r["variant"] == v and r["point"] == p), None)
+                vs.append("no fit" if r and r.get("no_fit") else
+                          f"{cell(r)} ({f(r.get('decoded'))}, {f(r.get('concealed'))})" if r else "–")
+            lines.append(f"| {test} | {p:.1f} | {cell(c)} | {cell(h)} | {' | '.join(vs)} |")
+    lines += ["", "| baseline | test | coded size | stream kbit/s | framing | FEC | padding | slices | fragmented | largest slice [B] |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for v, per in (d.get("resilient_accounting") or {}).items():
+        for test, a in per.items():
+            ch = a["channel_bits"]
+            lines.append(f"| {_VARIANT_LABEL.get(v, v)} | {test} | {a['coded_size'][0]}x{a['coded_size'][1]} | "
+                         f"{a['stream_kbps']:.1f} of {a['matched_kbps']:.1f} | {100 * a['framing_bits'] / ch:.1f} % | "
+                         f"{100 * a['fec_bits'] / ch:.1f} % | {100 * a['padding_bits'] / ch:.1f} % | {a['slices']} | "
+                         f"{a['fragmented_slices']} | {a['max_slice_bytes']} |")
+    return lines
 
 
 def _fmt(v: float | None) -> str:
@@ -861,6 +1114,12 @@ def format_summary(res: Results) -> str:
     for r in sorted(d["h265"], key=lambda r: (r["test"], r["point"])):
         lines.append(f"test {r['test']}    h265           x={r['point']:<5g} {_fmt(r.get('ald'))} {r['psnr']:6.2f} "
                      f"{r['ssim']:.3f} decoded {r['decoded']:.2f} no face {r['no_face']:.2f}")
+    for r in sorted(d.get("resilient", []), key=lambda r: (r["variant"], r["test"], r["point"])):
+        lines.append(f"test {r['test']} {r['variant']:>8} resilient x={r['point']:<5g} {_fmt(r.get('ald'))} {r['psnr']:6.2f} "
+                     f"{r['ssim']:.3f} decoded {r['decoded']:.2f} concealed {r.get('concealed', 0.0):.2f}")
+    for test, h in (d.get("claims") or {}).get("headline", {}).items():
+        lines.append(f"test {test}: CIDH usable up to CBLER {h['cidh_usable_up_to']}, best video baseline "
+                     f"{h['best_video_baseline']} up to {h['baseline_usable_up_to']}; headline claim holds: {h['holds']}")
     return "\n".join(lines)
 
 
@@ -889,10 +1148,12 @@ def _cell(score: dict) -> str:
 def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
     """Add a prt section to ``report`` (an :class:`semcom.report.html.HtmlReport`).
 
-    A strip of frames of the talking-head clip: the original, CIDH + FC concealer (Table I test 3)
-    and H.265 at the same bit rate over the same code blocks, at CBLER 0 %, 50 % and 90 % (one link
-    draw, seed 0); the hold-last concealer stands in when the FC checkpoint is absent. ``quick`` uses 8 frames of 128x128 and the x265 ``ultrafast`` preset. Returns
-    the numbers shown (per-cell ALD / PSNR of the shown frame).
+    A strip of frames of the talking-head clip: the original, CIDH + FC concealer (Table I test 3),
+    strict H.265 and error-resilient H.264 (slices sized to the code blocks, intra refresh, decoder
+    concealment) at the same bit rate over the same code blocks, at CBLER 0 %, 50 % and 90 % (one
+    link draw, seed 0, the same for all three); the hold-last concealer stands in when the FC
+    checkpoint is absent. ``quick`` uses 8 frames of 128x128 and fast encoder presets. Returns the
+    numbers shown (per-cell ALD / PSNR of the shown frame).
     """
     import matplotlib
 
@@ -903,15 +1164,17 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     conc = "fc" if fc_available() else "hold_last"
     cfg = SweepConfig(frames=8 if quick else 24, size=128 if quick else 256, h265_preset="ultrafast" if quick else "medium",
-                      tests=[3], allocators=["cidh"], concealers=[conc], seeds=1, rate_tests=[], eval_every=1)
+                      tests=[3], allocators=["cidh"], concealers=[conc], seeds=1, rate_tests=[], eval_every=1,
+                      resilient=["h264"], resilient_preset="veryfast" if quick else "medium")
     cfg_json = json.dumps(dataclasses.asdict(cfg), sort_keys=True)
     ctx = _context(cfg_json)
     grant = table1_grant(3, ctx.symbol_bits)
     shown = len(ctx.frames) - 1
     cblers = (0.0, 0.5, 0.9)
     cells = [("original", ctx.frames[shown], None)]
-    sem_cells, h_cells = [], []
+    sem_cells, h_cells, r_cells = [], [], []
     tx, packed = _packed(cfg_json, grant.total_bits, grant.n_blocks)
+    rtx, rpacked = _resilient_packed(cfg_json, "h264", grant.total_bits, grant.n_blocks)
     info: dict = {"concealer": conc, "frame": shown, "test": 3, "kbps": grant.total_bits * cfg.fps / 1000, "cells": []}
     for c in cblers:
         cfg_c = dataclasses.replace(cfg, cblers=[c])
@@ -923,8 +1186,14 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
         himg = _to_u8(rx.frames[shown])
         hs = _score(ctx, {shown: himg})
         h_cells.append((f"H.265, CBLER {int(100 * c)} %\n{_cell(hs)}", himg, hs))
-        info["cells"].append({"cbler": c, "cidh": s, "h265": hs | {"decoded": rx.success_rate}})
-    cells += sem_cells + h_cells
+        rb, rok = _send(cfg_c, c, rtx.grant, rpacked.blocks, 7919)  # the same draw: the same blocks lost
+        rrx = rtx.unpack(rb, rok, rpacked)
+        rimg = _to_u8(rrx.frames[shown])
+        rs = _score(ctx, {shown: rimg})
+        r_cells.append((f"H.264 resilient, {int(100 * c)} %\n{_cell(rs)}", rimg, rs))
+        info["cells"].append({"cbler": c, "cidh": s, "h265": hs | {"decoded": rx.success_rate},
+                              "h264_resilient": rs | {"decoded": rrx.success_rate, "concealed": rrx.concealed_rate}})
+    cells += sem_cells + h_cells + r_cells
     fig, axes = plt.subplots(1, len(cells), figsize=(1.9 * len(cells), 2.4))
     for ax, (title, img, _) in zip(axes, cells):
         ax.imshow(img)
@@ -937,13 +1206,17 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
     report.heading("Importance-driven resilience (prt): keypoint video call vs H.265")
     report.paragraph(
         f"Frame {shown} of a {len(ctx.frames)}-frame synthetic talking head ({cfg.size}x{cfg.size}): the original, the "
-        f"keypoint stream (CIDH allocation, {_CONC[conc]} concealer, warp synthesis) and H.265 at the same "
+        f"keypoint stream (CIDH allocation, {_CONC[conc]} concealer, warp synthesis), strict H.265 (one slice per "
+        f"picture, key frames) and error-resilient H.264 (slices sized to the code blocks, intra refresh, decoder "
+        f"concealment; coded at {rpacked.coded_shape[1]}x{rpacked.coded_shape[2]}) at the same "
         f"{info['kbps']:.1f} kbit/s over the same code blocks (Table I test 3: 5 blocks per frame), at CBLER 0, 50 and "
-        f"90 % (one link draw). The sweep over CBLER, allocators and tests is `semcom prt sweep`.")
-    report.image(path, f"original | CIDH+{_CONC[conc]} at CBLER 0/50/90 % | H.265 at CBLER 0/50/90 %")
-    report.table(["CBLER", "CIDH ALD [px]", "CIDH PSNR [dB]", "H.265 ALD [px]", "H.265 PSNR [dB]", "H.265 frames decoded"],
+        f"90 % (one link draw). The sweep over CBLER, allocators, tests and baselines is `semcom prt sweep`.")
+    report.image(path, f"original | CIDH+{_CONC[conc]} | strict H.265 | resilient H.264, each at CBLER 0/50/90 %")
+    report.table(["CBLER", "CIDH ALD [px]", "CIDH PSNR [dB]", "H.265 ALD [px]", "H.265 PSNR [dB]", "H.265 frames decoded",
+                  "H.264 res. ALD [px]", "H.264 res. PSNR [dB]", "H.264 res. frames decoded (concealed)"],
                  [[c["cbler"], _na(c["cidh"]["ald"]), c["cidh"]["psnr"], _na(c["h265"]["ald"]), c["h265"]["psnr"],
-                   c["h265"]["decoded"]] for c in info["cells"]])
+                   c["h265"]["decoded"], _na(c["h264_resilient"]["ald"]), c["h264_resilient"]["psnr"],
+                   f"{c['h264_resilient']['decoded']:.2f} ({c['h264_resilient']['concealed']:.2f})"] for c in info["cells"]])
     return info
 
 
