@@ -8,7 +8,7 @@ says otherwise.
     semcom compare --systems ...      any systems (built-in or --plugin) on the same link, data and budget
     semcom link                       BLER versus SNR per MCS and channel (bit-true or abstracted)
     semcom baseline                   PSNR / MS-SSIM versus SNR for classical codecs over the link
-    semcom train MODEL --config F     train deepjscc, vlscc2d, scc, vlscc1d, scc1d (JSCC trainer) or seb (its extractor)
+    semcom train MODEL --config F     train deepjscc, adjscc, vlscc2d, scc, vlscc1d, scc1d (JSCC trainer) or seb (its extractor)
     semcom bench ldpc                 fast LDPC decoder versus Sionna's (throughput, BLER)
     semcom prt table1                 prt allocators versus the paper's Table I
     semcom prt sweep                  keypoint video conferencing: ALD / PSNR / SSIM versus CBLER, and H.265
@@ -17,6 +17,7 @@ says otherwise.
     semcom vlscc sweep                learned JSCC versus the separation baseline
     semcom vlscc 1d                   VL-SCC 1D versus SCC 1D on face-landmark vectors
     semcom seb sweep | kb-update | granularity    the seb experiments
+    semcom fuzz                       the fuzz table: every decoder, loader, config and CLI option fed hostile input
 
 Options are parsed and checked by :mod:`semcom.cliargs` before any work (ranges, physical limits,
 a writable ``--out``, a reachable ``--cluster``); negative values parse without ``=``
@@ -27,9 +28,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-from typing import Any, Callable, Sequence
+from typing import Sequence
+
+from semcom.cliargs import guarded  # noqa: F401 - the CLI's error handling, also semcom.cli.guarded
 
 # (command path, module, help). A module exposes ``add_arguments(parser)`` and ``main_from_args(args)``,
 # or a plain ``main(argv)`` when it owns its parser (marked with raw=True).
@@ -49,6 +51,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("seb", "sweep"), "semcom.experiments.seb_sweep", "seb with UEP / random UEP / no UEP versus codecs over the link", True),
     (("seb", "kb-update"), "semcom.experiments.seb_kb_update", "seb knowledge-base update under changing intent", True),
     (("seb", "granularity"), "semcom.experiments.seb_granularity", "seb fine-Seb ratio versus CBR, quality and accuracy", True),
+    (("fuzz",), "semcom.fuzz", "the fuzz table: corrupted input to every decoder, loader, config and CLI option", True),
 ]
 
 
@@ -144,65 +147,10 @@ def _dispatch(argv: list[str]) -> int:
     return int(importlib.import_module(module).main_from_args(args) or 0)
 
 
-def _one_line(text: object, limit: int = 600) -> str:
-    s = " ".join(str(text).split())
-    return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
-def _os_error(exc: OSError) -> str:
-    """``file: reason`` of an OSError (both files of a rename or copy when it names two)."""
-    files = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    return f"{files}: {reason}" if files else reason
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``semcom`` command; see :func:`guarded` for what an error looks like."""
     argv = list(sys.argv[1:] if argv is None else argv)
     return guarded(_dispatch, argv)
-
-
-def guarded(entry: Callable[..., int | None], *args: Any) -> int:
-    """``entry(*args)`` with the command line's error handling, so that it never shows a traceback:
-    a bad option or a typed semcom error gives one line ``semcom: error: ...`` and exit code 2, a
-    file-system error one line naming the file (exit 2), Ctrl-C exit code 130, and anything else
-    one line ``semcom: internal error: ...`` (exit 1). With the environment variable
-    ``SEMCOM_DEBUG=1`` every error but a bad option is re-raised with its traceback. The modules'
-    ``python -m semcom.experiments.<name>`` entry points go through it too."""
-    from semcom.cliargs import UsageError
-    from semcom.errors import SemcomError
-
-    debug = os.environ.get("SEMCOM_DEBUG", "") not in ("", "0")
-    try:
-        return int(entry(*args) or 0)
-    except UsageError as exc:
-        return _fail(f"semcom: error: {_one_line(exc)}", 2)
-    except SemcomError as exc:
-        if debug:
-            raise
-        return _fail(f"semcom: error: {_one_line(exc)}", 2)
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        return _fail("semcom: interrupted", 130)
-    except OSError as exc:
-        if debug:
-            raise
-        return _fail(f"semcom: error: {_one_line(_os_error(exc))}", 2)
-    except MemoryError:
-        if debug:
-            raise
-        return _fail("semcom: error: out of memory (use fewer or smaller images, fewer points or fewer workers)", 1)
-    except Exception as exc:  # the last resort: a bug, said in one line
-        if debug:
-            raise
-        return _fail(f"semcom: internal error: {type(exc).__name__}: {_one_line(exc)} "
-                     "(run with SEMCOM_DEBUG=1 for the traceback)", 1)
-
-
-def _fail(line: str, code: int) -> int:
-    print(line, file=sys.stderr)
-    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

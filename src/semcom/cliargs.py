@@ -50,6 +50,7 @@ import math
 import os
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
@@ -69,6 +70,7 @@ __all__ = [
     "ArgumentParser",
     "UsageError",
     "add_common_arguments",
+    "guarded",
     "check_applies",
     "check_cbr_value",
     "check_cluster",
@@ -512,3 +514,58 @@ def check_cbr_value(value: Any, *, what: str = "cbr") -> None:
     if not _real(value):
         raise UsageError(f"config {what} must be a finite number, got {value!r}"[:300])
     _in_range(float(value), f"config {what}", 0.0, MAX_CBR, lo_open=True)
+
+
+# ------------------------------------------------------------------ the command line's error handling
+def _one_line(text: object, limit: int = 600) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def _os_error(exc: OSError) -> str:
+    """``file: reason`` of an OSError (both files of a rename or copy when it names two)."""
+    files = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{files}: {reason}" if files else reason
+
+
+def guarded(entry: Callable[..., int | None], *args: Any) -> int:
+    """``entry(*args)`` with the command line's error handling, so that it never shows a traceback:
+    a bad option or a typed semcom error gives one line ``semcom: error: ...`` and exit code 2, a
+    file-system error one line naming the file (exit 2), Ctrl-C exit code 130, and anything else
+    one line ``semcom: internal error: ...`` (exit 1). With the environment variable
+    ``SEMCOM_DEBUG=1`` every error but a bad option is re-raised with its traceback. The modules'
+    ``python -m semcom.experiments.<name>`` entry points go through it too."""
+    from semcom.errors import SemcomError
+
+    debug = os.environ.get("SEMCOM_DEBUG", "") not in ("", "0")
+    try:
+        return int(entry(*args) or 0)
+    except UsageError as exc:
+        return _fail(f"semcom: error: {_one_line(exc)}", 2)
+    except SemcomError as exc:
+        if debug:
+            raise
+        return _fail(f"semcom: error: {_one_line(exc)}", 2)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        return _fail("semcom: interrupted", 130)
+    except OSError as exc:
+        if debug:
+            raise
+        return _fail(f"semcom: error: {_one_line(_os_error(exc))}", 2)
+    except MemoryError:
+        if debug:
+            raise
+        return _fail("semcom: error: out of memory (use fewer or smaller images, fewer points or fewer workers)", 1)
+    except Exception as exc:  # the last resort: a bug, said in one line
+        if debug:
+            raise
+        return _fail(f"semcom: internal error: {type(exc).__name__}: {_one_line(exc)} "
+                     "(run with SEMCOM_DEBUG=1 for the traceback)", 1)
+
+
+def _fail(line: str, code: int) -> int:
+    print(line, file=sys.stderr)
+    return code

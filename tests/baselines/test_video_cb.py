@@ -182,6 +182,16 @@ def test_bad_input(setup):
         small.pack(video)
 
 
+@pytest.mark.parametrize("flag", [0.5, float("nan"), 2.0, -1.0])
+def test_crc_flags_that_are_not_booleans_are_refused(setup, flag):
+    """A CRC flag of 0.5, NaN or 2 used to count as "passed" (``.to(bool)``); found by ``semcom fuzz``."""
+    tx, grant, video, packed = setup
+    ok = torch.ones(T, 3)
+    ok[1, 2] = flag
+    with pytest.raises(InputError, match="booleans or 0/1"):
+        tx.unpack(packed.blocks, ok, packed)
+
+
 def test_docstring_examples():
     import doctest
 

@@ -182,3 +182,13 @@ def test_committed_results_reproduce():
     got = ps._h265_task({"cfg": cfg_json, "test": 3, "point": 0.0, "seed": 0})
     for m in ("psnr", "ssim", "decoded"):
         assert got[m] == pytest.approx(h[(3, 0.0, 0)][m], rel=1e-5), m
+
+
+@pytest.mark.parametrize("bad", [[], 0, "", False])
+def test_sweep_config_refuses_a_non_mapping_even_when_empty(bad):
+    """An empty list (or any falsy non-mapping) is not an empty config: ConfigError, as for every config."""
+    from semcom.errors import ConfigError
+    from semcom.experiments.prt_sweep import SweepConfig
+
+    with pytest.raises(ConfigError):
+        SweepConfig.from_dict(bad)

@@ -146,7 +146,7 @@ def test_sweep_uplinks_get_distinct_session_keys_per_transmission():
     from semcom.experiments import seb_sweep
 
     cfg = seb_sweep.SebSweepConfig(fidelity="bler_table")
-    links = seb_sweep._Links(cfg)
+    links = seb_sweep.SebLinks(cfg)
     rates = [float(r) for r in cfg.rates]
     keys = []
     for image in range(3):

@@ -184,6 +184,16 @@ def test_unpack_rejects_bad_flags_and_blocks():
         unpack_code_blocks(blocks, [1, 1], [[1, 1], [1, 1]], (3, 3), g)
 
 
+@pytest.mark.parametrize("sizes", [(True, 2), (2, np.True_)])
+def test_unpack_refuses_boolean_sizes(sizes):
+    """``(True, 2)`` used to be read as sizes ``(1, 2)``; found by ``semcom fuzz``."""
+    f = SemanticFrame.from_payloads([torch.ones(2)] * 2)
+    g = CodeBlockGrant((4, 4))
+    blocks = pack_code_blocks(f, [[1, 0], [0, 1]], g)
+    with pytest.raises(InputError, match="booleans"):
+        unpack_code_blocks(blocks, [1, 1], [[1, 0], [0, 1]], sizes, g)
+
+
 # ---------------------------------------------------------------- the six roles
 
 

@@ -393,6 +393,8 @@ class H265OverCodeBlocks:
         ok = torch.as_tensor(cb_ok).detach().to("cpu")
         if tuple(ok.shape) != (t, k):
             raise InputError(f"cb_ok must be shaped [T, K] = [{t}, {k}], got {tuple(ok.shape)}")
+        if ok.dtype != torch.bool and not bool(((ok == 0) | (ok == 1)).all()):  # NaN, 0.5, 2: not a CRC flag
+            raise InputError("cb_ok must hold booleans or 0/1")
         ok = ok.to(torch.bool).numpy()
         bit_ok = np.zeros((t, b), dtype=bool)
         for j, (s, e) in enumerate(self.grant.ranges):

@@ -9,7 +9,8 @@ For every code (rate 1/2 and 2/3, several ``k`` up to 8448; QPSK over AWGN) the 
    adds complex Gaussian noise and demaps (exact max-log);
 3. decodes the same LLRs with ``sionna.phy.fec.ldpc.LDPC5GDecoder(encoder, num_iter)`` (its
    default: boxplus-phi, flooding) and with :class:`semcom.link.ldpc_fast.FastLDPC5GDecoder`
-   (layered normalised min-sum, scaling 0.7, early stopping), timing each decode (wall clock,
+   (layered normalised min-sum, its default scaling by base graph and lifting size unless
+   ``scaling`` is given, early stopping), timing each decode (wall clock,
    information bits per second, after a warm-up call; the fast decoder's compile is excluded).
 
 Reported per code: ``sionna_mbps``, ``fast_mbps``, ``speedup``, ``bler_sionna``, ``bler_fast``
@@ -33,6 +34,7 @@ import dataclasses
 import math
 import os
 import platform
+import sys
 import time
 from typing import Any, Sequence
 
@@ -64,7 +66,7 @@ class BenchConfig:
     calibration_codewords: int = 400
     target_bler: float = 0.1
     repeats: int = 3
-    scaling: float = 0.7
+    scaling: float | None = None
     parity: bool = False
     parity_codewords: int = 400
     parity_points: int = 7
@@ -229,7 +231,8 @@ def bench_code(k: int, n: int, cfg: BenchConfig, seed: int) -> dict:
     fast_mbps = cfg.codewords * k / t_fast / 1e6
     return {
         "k": k, "n": n, "rate": k / n, "bg": enc._bg if hasattr(enc, "_bg") else None, "z": enc.z,
-        "layers": fdec.num_layers, "ebno_db": ebno, "esno_db": esno,
+        "layers": fdec.num_layers, "scaling": fdec.scaling, "llr_clip": fdec.llr_clip,
+        "ebno_db": ebno, "esno_db": esno,
         "sionna_codewords": ns, "fast_codewords": cfg.codewords,
         "sionna_mbps": sio_mbps, "fast_mbps": fast_mbps, "speedup": fast_mbps / sio_mbps,
         "fast_mbps_per_core": fast_mbps / threads, "fast_threads": threads, "sionna_torch_threads": sio_threads,
@@ -260,13 +263,16 @@ def parity_curve(k: int, n: int, cfg: BenchConfig, center_db: float, seed: int) 
         bf.append(float(block_errors(fdec(llr), u).mean()))
     s_sio = snr_at_bler(grid, bs, cfg.target_bler)
     s_fast = snr_at_bler(grid, bf, cfg.target_bler)
-    return {"k": k, "n": n, "ebno_db": grid, "bler_sionna": bs, "bler_fast": bf, "codewords": cfg.parity_codewords,
+    return {"k": k, "n": n, "scaling": fdec.scaling, "ebno_db": grid, "bler_sionna": bs, "bler_fast": bf,
+            "codewords": cfg.parity_codewords,
             "ebno_at_target_sionna": s_sio, "ebno_at_target_fast": s_fast,
             "gain_db": None if s_sio is None or s_fast is None else s_sio - s_fast}
 
 
 def run(config: BenchConfig | dict | None = None) -> Results:
     """Run the benchmark; returns :class:`Results` named ``ldpc`` (see the module docstring)."""
+    from semcom.link.ldpc_fast import DEFAULT_LLR_CLIP
+
     cfg = config if isinstance(config, BenchConfig) else from_dict(BenchConfig, config or {})
     before = machine_info()
     load_before = before.pop("loadavg")
@@ -288,7 +294,9 @@ def run(config: BenchConfig | dict | None = None) -> Results:
         "machine": {**before, "loadavg_before": load_before, "loadavg_after": after["loadavg"]},
         "modulation": "qpsk", "channel": "awgn", "iterations": cfg.iterations,
         "sionna_decoder": "LDPC5GDecoder(boxplus-phi, flooding, num_iter)",
-        "fast_decoder": f"FastLDPC5GDecoder(layered normalised min-sum, scaling={cfg.scaling}, early_stop)",
+        "fast_decoder": ("FastLDPC5GDecoder(layered normalised min-sum, scaling="
+                         f"{'default_scaling(bg, Z)' if cfg.scaling is None else cfg.scaling}, "
+                         f"llr_clip={DEFAULT_LLR_CLIP}, early_stop)"),
     }
     return Results(name=NAME, data=data, provenance=provenance(cfg, cfg.seed))
 
@@ -299,7 +307,17 @@ QUICK = {"codes": [list(c) for c in QUICK_CODES], "codewords": 200, "sionna_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``semcom bench ldpc [--out DIR] [--quick] [--iterations N] [--codewords N] [--parity]``."""
+    """``semcom bench ldpc [--out DIR] [--quick] [--iterations N] [--codewords N] [--parity]``.
+
+    ``semcom bench ldpc --tuning [--out DIR]`` runs :mod:`semcom.experiments.ldpc_tuning` instead
+    (the measurements behind the decoder's default scaling and LLR clipping).
+    """
+    argv = list(argv) if argv is not None else None
+    args_in = argv if argv is not None else sys.argv[1:]
+    if "--tuning" in args_in:
+        from semcom.experiments import ldpc_tuning
+
+        return ldpc_tuning.main([a for a in args_in if a != "--tuning"])
     from semcom import cliargs
 
     t = cliargs.typed
@@ -315,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    default=None, help="codewords Sionna decodes per code (at most --codewords)")
     p.add_argument("--parity", action="store_true", help="also measure BLER curves of both decoders")
     p.add_argument("--seed", type=t(cliargs.parse_seed), default=None)
+    p.add_argument("--tuning", action="store_true", help="measure the default scaling and LLR clipping instead")
     args = p.parse_args(list(argv) if argv is not None else None)
     cfg: dict[str, Any] = cliargs.given(args, ("iterations", "codewords", "sionna_codewords", "seed"))
     if args.parity:
@@ -337,6 +356,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from semcom.cli import guarded
+    from semcom.cliargs import guarded
 
     raise SystemExit(guarded(main))

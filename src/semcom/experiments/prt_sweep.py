@@ -176,7 +176,7 @@ class SweepConfig:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "SweepConfig":
-        return from_dict(cls, data or {})
+        return from_dict(cls, {} if data is None else data)
 
     @property
     def channel_points(self) -> list[float]:
@@ -948,6 +948,6 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from semcom.cli import guarded
+    from semcom.cliargs import guarded
 
     raise SystemExit(guarded(main))

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from semcom.errors import ConfigError
 from semcom.semantics.kb import KnowledgeBase
+from semcom.semantics.seb_link import make_seb_link as make_link  # noqa: F401 - the recipes' name
 from semcom.semantics.seb import PixelExtractor, image_to_patches, region_importance, spectral_residual_saliency
 
 
@@ -61,16 +62,3 @@ def build_kb_from_crops(extractor: Any, patch: int, sizes: list[int], crops: int
     feats, imp = image_features(x, extractor, patch)
     return KnowledgeBase.build(feats, importance=imp, sizes=sizes, seed=seed, half_life=half_life,
                                remove_below=remove_below)
-
-
-def make_link(fidelity: str, modulation_order: int, code_rate: float, channel: str = "awgn") -> Any:
-    """A link of :mod:`semcom.link` (``make_link`` when available; the bit-true ``NRLink`` otherwise)."""
-    from semcom import link as L
-    from semcom.link import MCS
-
-    mcs = MCS.from_rate(modulation_order, code_rate)
-    if hasattr(L, "make_link"):
-        return L.make_link(fidelity=fidelity, mcs=mcs, channel=channel)
-    if fidelity != "bittrue":
-        raise ConfigError(f"link fidelity {fidelity!r} is not available in this checkout; use 'bittrue'")
-    return L.NRLink(mcs, channel=channel)

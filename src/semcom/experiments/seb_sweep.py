@@ -64,8 +64,10 @@ import torch
 from semcom.errors import ConfigError
 from semcom.experiments.common import add_common_arguments, load_config_file, load_image_set
 from semcom.experiments.results import Results, provenance
-from semcom.experiments.seb_common import build_kb_from_crops, make_extractor, make_link
-from semcom.semantics.seb import SebCodec, SebCodecConfig, send_over_link, send_over_stack, stack_flows
+from semcom.experiments.seb_common import build_kb_from_crops, make_extractor
+from semcom.semantics.seb import SebCodec, SebCodecConfig
+from semcom.semantics.seb_link import (  # noqa: F401 - the sweep's names, kept importable from here
+    MAX_RATE, MIN_RATE, RATE_GRID, SebLinks, matched_seb, planned_channel_uses, send_seb, smallest_rate_within)
 from semcom.utils import from_dict
 
 NAME = "seb_sweep"
@@ -78,9 +80,7 @@ VARIANTS = {
     "ours_no_uep_sebwise": {"uep": "none", "index_map": "robust"},
 }
 DELIVERIES = ("stack", "corrupt")
-RATE_GRID = 1024  # code rates of the equal-CBR search are multiples of 1/1024 (as in 38.214 tables)
-MIN_RATE = 205 / 1024  # the 5G LDPC encoder refuses rates <= 1/5
-MAX_RATE = 948 / 1024  # the highest 38.214 code rate
+
 
 
 @dataclasses.dataclass
@@ -143,29 +143,6 @@ def _metrics(x: torch.Tensor, y: torch.Tensor) -> dict:
     return out
 
 
-class _Links:
-    """Links and stacks per code rate (QPSK), built once."""
-
-    def __init__(self, cfg: SebSweepConfig):
-        self.cfg = cfg
-        self._links: dict[float, Any] = {}
-
-    def link(self, rate: float) -> Any:
-        rate = float(rate)
-        if rate not in self._links:
-            self._links[rate] = make_link(self.cfg.fidelity, 2, rate, self.cfg.channel)
-        return self._links[rate]
-
-    def uplink(self, rates: Sequence[float], session: bytes) -> Any:
-        """A fresh uplink (PDCP COUNT from 0) for one transmission, in its own ``session`` (fresh
-        keys, :func:`transmission_session`), so no two transmissions share a key stream."""
-        from semcom.stack import SemanticUplink, StackConfig
-
-        conf = StackConfig(mcs=[[2, float(r)] for r in rates], fidelity=self.cfg.fidelity, channel=self.cfg.channel,
-                           **self.cfg.stack)
-        return SemanticUplink(conf, links=[self.link(r) for r in rates], session=session)
-
-
 def transmission_session(cfg: SebSweepConfig, image_index: int, seed: int, snr: float, delivery: str,
                          variant: str) -> bytes:
     """The PDCP session identifier of one transmission: run seed, image index, seed, SNR, delivery
@@ -174,51 +151,6 @@ def transmission_session(cfg: SebSweepConfig, image_index: int, seed: int, snr: 
     from semcom.stack.security import session_id
 
     return session_id("seb_sweep", cfg.seed, image_index, seed, float(snr), delivery, variant)
-
-
-def planned_channel_uses(codec: SebCodec, msg: Any, rates: Sequence[float], delivery: str, cfg: SebSweepConfig) -> int:
-    """Channel uses ``msg`` will spend at class rates ``rates`` (QPSK), computed from the link plan
-    (the same TB/CB segmentation the link uses), without transmitting."""
-    from semcom.link import MCS
-    from semcom.link.layout import plan_payload
-
-    def uses(k: int, rate: float) -> int:
-        return plan_payload(int(k), MCS.from_rate(2, float(rate))).channel_uses if k else 0
-
-    if delivery == "corrupt":
-        hdr_rate = rates[0] if msg.class_bits[0].numel() else rates[1]
-        return (uses(msg.header_bits.numel(), hdr_rate) + uses(msg.class_bits[0].numel(), rates[0])
-                + uses(msg.class_bits[1].numel(), rates[1]))
-    from semcom.stack import StackConfig, UeStack
-
-    flows, _ = stack_flows(codec, msg, cfg.sdu_bytes)
-    # sizes only: 128-NEA2 preserves lengths, so the plan does not cipher (no key stream is spent on
-    # PDUs that are never sent)
-    plan_cfg = {**cfg.stack, "ciphering": False}
-    ue = UeStack(StackConfig(mcs=[[2, float(r)] for r in rates], fidelity=cfg.fidelity, **plan_cfg))
-    tbs, _, _ = ue.send(flows)
-    return sum(uses(8 * len(tb.payload), rates[tb.cls]) for tb in tbs)
-
-
-def smallest_rate_within(budget: int, fn: Any) -> float | None:
-    """Smallest rate ``r / 1024`` in ``[205/1024, 948/1024]`` with ``fn(rate) <= budget`` (``fn`` non-increasing), else None."""
-    lo, hi = math.ceil(MIN_RATE * RATE_GRID), int(MAX_RATE * RATE_GRID)
-    if fn(hi / RATE_GRID) > budget:
-        return None
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if fn(mid / RATE_GRID) <= budget:
-            hi = mid
-        else:
-            lo = mid + 1
-    return hi / RATE_GRID
-
-
-def _send(codec: SebCodec, msg: Any, rates: Sequence[float], delivery: str, links: _Links, snr: float, gen: int,
-          cfg: SebSweepConfig, session: bytes) -> Any:
-    if delivery == "stack":
-        return send_over_stack(codec, msg, links.uplink(rates, session), snr, generator=gen, sdu_bytes=cfg.sdu_bytes)
-    return send_over_link(codec, msg, [links.link(rates[0]), links.link(rates[1])], snr, generator=gen)
 
 
 def _record(method: str, name: str, seed: int, snr: float, delivery: str, out: Any, img: torch.Tensor,
@@ -255,34 +187,13 @@ def smallest_fitting_cbr(system_cfg: dict, img: torch.Tensor, lo: float = 1e-4, 
     return math.exp(b)
 
 
-def matched_seb(kb: Any, ext: Any, img: torch.Tensor, budget: int, cfg: SebSweepConfig) -> tuple[SebCodec, Any, list[float], float] | None:
-    """The Seb configuration for a channel-use budget: the largest fine ratio whose UEP (at
-    ``cfg.rates``) fits, then both rates scaled by one factor (rates >= 1/5) to fill the budget.
-    Returns ``(codec, message, rates, fine_ratio)`` or None when even the smallest ratio does not fit."""
-    r0, r1 = (float(r) for r in cfg.rates)
-    for ratio in sorted(cfg.matched_fine_ratios, reverse=True):
-        codec = SebCodec(kb, ext, SebCodecConfig(cfg.fine_patch, 2 * cfg.fine_patch, ratio, cfg.protect_ratio, "importance"))
-        msg = codec.encode(img, generator=0)
-        if planned_channel_uses(codec, msg, [r0, r1], "corrupt", cfg) > budget:
-            continue
-
-        def at(scale: float, codec: SebCodec = codec, msg: Any = msg) -> int:
-            return planned_channel_uses(codec, msg, [r0 * scale, r1 * scale], "corrupt", cfg)
-
-        lo_scale = max(MIN_RATE / r0, MIN_RATE / r1)
-        grid = [lo_scale + (1 - lo_scale) * i / 64 for i in range(65)]
-        scale = next((g for g in grid if at(g) <= budget), 1.0)
-        return codec, msg, [max(MIN_RATE, r0 * scale), max(MIN_RATE, r1 * scale)], float(ratio)
-    return None
-
-
 def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
     from tqdm import tqdm
 
     cfg = config if isinstance(config, SebSweepConfig) else from_dict(SebSweepConfig, config or {})
     ext = make_extractor(cfg.extractor, cfg.fine_patch, cfg.checkpoint)
     kb = build_kb_from_crops(ext, cfg.fine_patch, list(cfg.kb_sizes), cfg.kb_crops, cfg.seed)
-    links = _Links(cfg)
+    links = SebLinks(cfg)
     images = load_image_set(cfg.images)
     codecs = {v: SebCodec(kb, ext, SebCodecConfig(cfg.fine_patch, 2 * cfg.fine_patch, cfg.fine_ratio, cfg.protect_ratio,
                                                    VARIANTS[v]["uep"], VARIANTS[v].get("index_map", "identity")))
@@ -317,7 +228,7 @@ def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
                     for snr in cfg.snr_db:
                         # common random numbers: every variant sees the same channel draws (paired comparison)
                         session = transmission_session(cfg, index, seed, snr, delivery, variant)
-                        out = _send(codec, msg, var_rates, delivery, links, snr, _seed(name, seed, snr, delivery), cfg,
+                        out = send_seb(codec, msg, var_rates, delivery, links, snr, _seed(name, seed, snr, delivery), cfg,
                                     session)
                         records.append(_record(variant, name, seed, snr, delivery, out, img, var_rates, **extra))
                         bar.update(1)
@@ -337,7 +248,7 @@ def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
     return Results(NAME, data, provenance(cfg, seed=cfg.seed, data_checksums=checks))
 
 
-def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: list, links: _Links) -> list[dict]:
+def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: list, links: SebLinks) -> list[dict]:
     """Baselines at the CBR where they can be measured, and the Seb codec at the same budget (module doc),
     once per KB of ``kbs`` (label -> KB; records are named ``<label>@<baseline>``). The baselines' points
     go through the compare core's point runner (:func:`semcom.systems.comparison.run_point`)."""
@@ -386,7 +297,7 @@ def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: li
                                             "error": "no Seb configuration fits this budget"})
                             continue
                         codec, msg, rates, ratio = seb
-                        out = _send(codec, msg, rates, "corrupt", links, snr, gen, cfg,
+                        out = send_seb(codec, msg, rates, "corrupt", links, snr, gen, cfg,
                                     transmission_session(cfg, index, seed, snr, "corrupt", f"{label}@{method}"))
                         records.append(_record(f"{label}@{method}", name, seed, snr, "corrupt", out, img, rates,
                                                cbr_target=target_cbr, fine_ratio=ratio, kb_sizes=list(codec.kb.sizes)))
@@ -567,6 +478,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from semcom.cli import guarded
+    from semcom.cliargs import guarded
 
     raise SystemExit(guarded(main))

@@ -9,6 +9,11 @@ data, seed, the metric reached on the test photos, the command). ``--export DIR`
 there (the committed checkpoints live in ``src/semcom/checkpoints``). The same config runs on a
 GPU with ``--device cuda`` and a larger ``--crop-size``.
 
+Scale (docs/training.md): ``--precision bf16|fp16`` (autocast), ``--compile``, ``--workers N``
+(DataLoader), ``--nproc N`` or ``torchrun --nproc-per-node N -m semcom train ...``
+(DistributedDataParallel; ``batch_size`` is the global batch), ``--train-images DIR`` /
+``--test-images DIR`` (the user's image folders).
+
 Example:
     semcom train deepjscc --config configs/deepjscc.json --out runs/deepjscc
     semcom train vlscc2d --config configs/vlscc2d.json --device cuda --crop-size 256 --steps 200000
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import shlex
 from pathlib import Path
 from typing import Sequence
@@ -26,16 +32,35 @@ from typing import Sequence
 from semcom.errors import ConfigError
 from semcom.experiments.common import load_config_file
 from semcom.experiments.results import Results, provenance
-from semcom.training import TrainConfig, train
+from semcom.training import RunOptions, TrainConfig, train
+from semcom.training.precision import PRECISIONS
+from semcom.training.runtime import CHANNELS_LAST
 
 
 def run(config: TrainConfig | dict, *, out_dir: str | Path | None = None, device: str = "cpu", resume: bool = False,
-        progress: bool = True, command: str | None = None, export_dir: str | Path | None = None) -> Results:
+        progress: bool = True, command: str | None = None, export_dir: str | Path | None = None,
+        options: RunOptions | dict | None = None, nproc: int = 1) -> Results | None:
     """Train one model from a config (dict or :class:`TrainConfig`); returns Results whose data is
-    the checkpoint metadata (see :func:`semcom.training.train`)."""
+    the checkpoint metadata (see :func:`semcom.training.train`).
+
+    ``nproc > 1``: spawn that many data-parallel processes on this host
+    (:func:`semcom.training.distributed.launch`) and return rank 0's metadata. Under torchrun
+    every process calls this; ranks other than 0 return None.
+    """
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     out = Path(out_dir) if out_dir is not None else Path("runs") / (cfg.name or cfg.model)
-    meta = train(cfg, out, device=device, resume=resume, progress=progress, command=command, export_dir=export_dir)
+    kwargs = dict(config=cfg, out_dir=out, device=device, resume=resume, progress=progress, command=command,
+                  export_dir=export_dir, options=options)
+    if nproc > 1:
+        from semcom.training.distributed import DistContext, launch
+
+        DistContext(world_size=nproc).local_batch(cfg.batch_size)  # refused before any process starts
+        launch(nproc, train, kwargs)
+        meta = json.loads((out / f"{cfg.name or cfg.model}.json").read_text())
+    else:
+        meta = train(**kwargs)
+    if meta is None:
+        return None
     return Results(f"train_{cfg.name or cfg.model}", meta, provenance(dataclasses.asdict(cfg), cfg.seed,
                                                                         meta["eval"]["checksums"]))
 
@@ -45,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = cliargs.typed
     p = cliargs.ArgumentParser(prog="semcom train", description=__doc__.strip().split("\n\n")[0])
-    p.add_argument("model", help="registry name: deepjscc, vlscc2d, scc, vlscc1d, scc1d, or a model a --plugin registers")
+    p.add_argument("model", help="registry name: deepjscc, adjscc, vlscc2d, scc, vlscc1d, scc1d, or a model a --plugin registers")
     p.add_argument("--config", default=None, help="JSON training config (configs/<model>.json)")
     p.add_argument("--out", default=None, help="run folder (default runs/<name>)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
@@ -64,6 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch CPU threads (0: torch's default)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--plugin", action="append", default=[], help="module or .py file registering the model (repeatable)")
+    p.add_argument("--lr", type=float, default=None, help="override the learning rate (it belongs to the global batch)")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="fp32, or bf16/fp16 mixed precision (torch.autocast; fp16 with a grad scaler)")
+    p.add_argument("--compile", nargs="?", const="inductor", default=None, metavar="BACKEND",
+                   help="torch.compile the model (backend: inductor unless given)")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes per rank for the crops")
+    p.add_argument("--channels-last", default="auto", choices=CHANNELS_LAST,
+                   help="channels-last memory format (auto: on CUDA with bf16/fp16)")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="data-parallel processes on this host (a torchrun shortcut: gloo on CPU, NCCL on CUDA)")
+    p.add_argument("--train-images", default=None, metavar="DIR",
+                   help="train on random crops of the images under DIR (recursive, any size and format)")
+    p.add_argument("--test-images", default=None, metavar="DIR",
+                   help="record the metric on the images under DIR (centre crops of eval_size)")
+    p.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="decoded-image cache for --train-images (decode each image once, memory-map the crops)")
     return p
 
 
@@ -80,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ConfigError(f"config {args.config} is for model {cfg['model']!r}, not {args.model!r}")
     cfg["model"] = args.model
     for key, val in (("steps", args.steps), ("max_minutes", args.max_minutes), ("crop_size", args.crop_size),
-                     ("batch_size", args.batch_size), ("seed", args.seed), ("threads", args.threads)):
+                     ("batch_size", args.batch_size), ("seed", args.seed), ("threads", args.threads),
+                     ("lr", args.lr), ("train_images", args.train_images), ("eval_images", args.test_images)):
         if val is not None:
             cfg[key] = val
     tcfg = TrainConfig.from_dict(cfg)  # a bad config fails here, before the run folder is made
@@ -98,19 +140,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     words = list(argv) if argv is not None else sys.argv[1:]
     command = "semcom train " + " ".join(shlex.quote(a) for a in words)
+    opts = RunOptions(precision=args.precision, compile=args.compile, workers=args.workers,
+                      channels_last=args.channels_last, cache_dir=args.cache_dir)
     res = run(cfg, out_dir=args.out, device=args.device, resume=args.resume, progress=not args.no_progress,
-              command=command, export_dir=args.export)
+              command=command, export_dir=args.export, options=opts, nproc=args.nproc)
+    if res is None:  # a rank other than 0 under torchrun: rank 0 reports
+        return 0
     m = res.data["metric"]
     if "psnr_db" in m:
         got = f"test PSNR {m['psnr_db']:.2f} dB, MS-SSIM {m['ms_ssim']:.4f}, SPP {m['spp']:.4f}"
     else:
         got = f"test landmark error {m['landmark_error_px']:.3f} px, {m['channel_uses']:.2f} channel uses per vector"
+    rate = (res.data.get("throughput") or {}).get("images_per_s")
+    got += f"; {rate:.1f} images/s" if rate else ""
     print(f"{res.data['name']}: {res.data['steps']} steps in {res.data['train_minutes']} min; {got} "
           f"-> {Path(args.out or Path('runs') / res.data['name']) / (res.data['name'] + '.pt')}")
     return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from semcom.cli import guarded
+    from semcom.cliargs import guarded
 
     raise SystemExit(guarded(main))

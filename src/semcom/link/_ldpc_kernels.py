@@ -159,10 +159,12 @@ def _decode_one(L, R, T, m1, m2, idx, sgn, row_ptr, ecol, eshift, check_mask, Z,
 
 @njit(cache=True, nogil=True)
 def decode_batch(llr, in_pos, k, k_ldpc, n_vn, out_pos, hard_out, row_ptr, ecol, eshift,
-                 check_mask, Z, dmax, num_iter, scale, off, early_stop, lmax, out, ok, iters):
+                 check_mask, Z, dmax, num_iter, scale, off, early_stop, lmax, cmax, crel, out, ok, iters):
     """Decode ``llr.shape[0]`` codewords.
 
-    ``llr`` ``[B, n]`` float32 channel logits (``log p(1)/p(0)``, Sionna's convention);
+    ``llr`` ``[B, n]`` float32 channel logits (``log p(1)/p(0)``, Sionna's convention), saturated
+    on entry at ``+-min(cmax, crel * mean_j |llr[b, j]|)`` (``crel = 0``: at ``+-cmax`` only;
+    a word of zeros is not clipped); ``cmax <= lmax``, a-posteriori LLRs saturate at ``+-lmax``;
     ``in_pos[j]`` the variable node of input position ``j``; filler nodes ``k <= v < k_ldpc``
     are known zeros; check-to-variable magnitudes are ``max(scale * min - off, 0)``;
     ``out[b, j]`` receives the hard bit (or logit) of variable node ``out_pos[j]``; ``ok[b]`` the syndrome flag and ``iters[b]`` the iterations run.
@@ -171,7 +173,6 @@ def decode_batch(llr, in_pos, k, k_ldpc, n_vn, out_pos, hard_out, row_ptr, ecol,
     n = llr.shape[1]
     nout = out_pos.shape[0]
     E = ecol.shape[0]
-    nlmax = -lmax
     if B > 0:
         L = np.empty(n_vn, dtype=np.float32)
         R = np.empty(E * Z, dtype=np.float32)
@@ -185,8 +186,15 @@ def decode_batch(llr, in_pos, k, k_ldpc, n_vn, out_pos, hard_out, row_ptr, ecol,
                 L[v] = 0.0
             for v in range(k, k_ldpc):
                 L[v] = lmax
+            c = cmax
+            if crel > 0 and n > 0:
+                acc = np.float32(0.0)
+                for j in range(n):
+                    acc += abs(llr[b, j])
+                if acc > 0:
+                    c = min(c, crel * acc / np.float32(n))
             for j in range(n):
-                L[in_pos[j]] = min(max(-llr[b, j], nlmax), lmax)
+                L[in_pos[j]] = min(max(-llr[b, j], -c), c)
             it, good = _decode_one(L, R, T, m1, m2, idx, sgn, row_ptr, ecol, eshift,
                                    check_mask, Z, num_iter, scale, off, early_stop, lmax)
             iters[b] = it

@@ -3,7 +3,7 @@ actually crosses the channel.
 
 Registry of the learned JSCC models (a name maps to one class; a second registration of a name
 is refused): ``deepjscc`` (:class:`DeepJSCC`), ``vlscc2d`` (:class:`VLSCC2D`), ``scc``
-(:class:`SCC`) and ``vlscc1d`` (:class:`VLSCC1D`) and ``scc1d`` (:class:`SCC1D`), the 1D coders of face-landmark vectors. :func:`build_model` builds one from a config;
+(:class:`SCC`), ``adjscc`` (:class:`ADJSCC`, SNR-adaptive DeepJSCC) and ``vlscc1d`` (:class:`VLSCC1D`) and ``scc1d`` (:class:`SCC1D`), the 1D coders of face-landmark vectors. :func:`build_model` builds one from a config;
 :func:`load_checkpoint` / :func:`load_pretrained` restore trained weights with their metadata
 (committed checkpoints live in ``semcom/checkpoints/<name>.pt`` + ``<name>.json``).
 
@@ -117,6 +117,10 @@ def register_model(cls_or_name: Any = None):
 for _cls in (DeepJSCC, VLSCC2D, SCC, VLSCC1D, SCC1D):
     register_model(_cls)
 
+from semcom.models.adjscc import ADJSCC, ADJSCCConfig  # noqa: E402 - registered after the base models
+
+register_model(ADJSCC)
+
 
 def build_model(name: str, config: dict | Any = None) -> LearnedJSCC:
     """A fresh model by registry name and config (dict or the model's config dataclass)."""
@@ -208,7 +212,7 @@ def load_pretrained(name: str, map_location: str | torch.device = "cpu") -> Lear
 
 
 __all__ = [
-    "DeepJSCC", "DeepJSCCConfig", "VLSCC2D", "VLSCC2DConfig", "SCC", "SCCConfig", "VLSCC1D", "VLSCC1DConfig", "SCC1D", "SCC1DConfig",
+    "DeepJSCC", "DeepJSCCConfig", "ADJSCC", "ADJSCCConfig", "VLSCC2D", "VLSCC2DConfig", "SCC", "SCCConfig", "VLSCC1D", "VLSCC1DConfig", "SCC1D", "SCC1DConfig",
     "LearnedJSCC", "SymbolPayload", "JSCCOutcome", "SNROutOfRangeWarning", "jscc_channel",
     "MODELS", "register_model", "check_model_contract", "check_forward_output", "build_model", "load_checkpoint", "load_pretrained", "list_pretrained",
     "checkpoint_dir",

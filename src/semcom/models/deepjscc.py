@@ -325,7 +325,8 @@ class LearnedJSCC(nn.Module):
         s = self.config.snr_db
         if isinstance(s, (list, tuple)):
             lo, hi = float(s[0]), float(s[1])
-            return lo + (hi - lo) * torch.rand(batch, generator=generator)
+            dev = generator.device if generator is not None else None  # a CUDA generator draws on its device
+            return lo + (hi - lo) * torch.rand(batch, generator=generator, device=dev)
         return torch.full((batch,), float(s))
 
     # -- channel round trip
@@ -439,6 +440,8 @@ class DeepJSCCConfig:
     channel: training channel, ``"awgn"`` or ``"rayleigh"`` (block, per image, perfect CSI).
     snr_db: training SNR (dB), a number or ``[low, high]`` (uniform per example).
     snr_range_db: SNRs the model is declared valid for (outside: warning, see :class:`LearnedJSCC`).
+    first_channels: width of the first encoder layer and of the last decoder layer but one
+        (0: ``hidden_channels``; Bourtsoulatze et al.: 16 beside 32 elsewhere).
     """
 
     hidden_channels: int = 64
@@ -448,8 +451,11 @@ class DeepJSCCConfig:
     channel: str = "awgn"
     snr_db: float | list[float] = 10.0
     snr_range_db: list[float] = dataclasses.field(default_factory=lambda: [0.0, 20.0])
+    first_channels: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.first_channels, bool) or not isinstance(self.first_channels, int) or self.first_channels < 0:
+            raise ConfigError(f"first_channels must be an int >= 0, got {self.first_channels!r}")
         if self.latent_channels < 2 or self.latent_channels % 2:
             raise ConfigError(f"latent_channels must be even and >= 2, got {self.latent_channels}")
         if self.hidden_channels < 1 or self.kernel < 1 or self.kernel % 2 == 0:
@@ -467,9 +473,10 @@ class DeepJSCC(LearnedJSCC):
         super().__init__(config)
         c = self.config
         h, k, p, a = c.hidden_channels, c.kernel, c.kernel // 2, c.activation
+        f = c.first_channels or h
         self.encoder = nn.Sequential(
-            nn.Conv2d(3, h, k, 2, p), _act(a, h, False),
-            nn.Conv2d(h, h, k, 2, p), _act(a, h, False),
+            nn.Conv2d(3, f, k, 2, p), _act(a, f, False),
+            nn.Conv2d(f, h, k, 2, p), _act(a, h, False),
             nn.Conv2d(h, h, k, 1, p), _act(a, h, False),
             nn.Conv2d(h, h, k, 1, p), _act(a, h, False),
             nn.Conv2d(h, c.latent_channels, k, 1, p),
@@ -478,8 +485,8 @@ class DeepJSCC(LearnedJSCC):
             nn.ConvTranspose2d(c.latent_channels, h, k, 1, p), _act(a, h, True),
             nn.ConvTranspose2d(h, h, k, 1, p), _act(a, h, True),
             nn.ConvTranspose2d(h, h, k, 1, p), _act(a, h, True),
-            nn.ConvTranspose2d(h, h, k, 2, p, output_padding=1), _act(a, h, True),
-            nn.ConvTranspose2d(h, 3, k, 2, p, output_padding=1), nn.Sigmoid(),
+            nn.ConvTranspose2d(h, f, k, 2, p, output_padding=1), _act(a, f, True),
+            nn.ConvTranspose2d(f, 3, k, 2, p, output_padding=1), nn.Sigmoid(),
         )
 
     @property
@@ -490,7 +497,8 @@ class DeepJSCC(LearnedJSCC):
     def _to_symbols(self, latent: torch.Tensor) -> torch.Tensor:
         b, ch, hh, ww = latent.shape
         real = latent.reshape(b, 2, ch // 2, hh, ww)
-        return torch.complex(real[:, 0], real[:, 1]).reshape(b, -1)  # [B, n]
+        # symbols, power normalisation and channel stay in float32 under mixed precision (autocast)
+        return torch.complex(real[:, 0].float(), real[:, 1].float()).reshape(b, -1)  # [B, n]
 
     def _from_symbols(self, z: torch.Tensor, hh: int, ww: int) -> torch.Tensor:
         b = z.shape[0]

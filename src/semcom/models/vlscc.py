@@ -121,7 +121,7 @@ def _to_complex(y: torch.Tensor) -> torch.Tensor:
     """``[B, 2N, h, w]`` real -> ``[B, h, w, N]`` complex (working dimension last)."""
     b, c2, h, w = y.shape
     y = y.reshape(b, 2, c2 // 2, h, w).permute(0, 3, 4, 2, 1).contiguous()
-    return torch.complex(y[..., 0], y[..., 1])
+    return torch.complex(y[..., 0].float(), y[..., 1].float())  # float32 symbols under autocast
 
 
 def _to_real(p: torch.Tensor) -> torch.Tensor:
@@ -634,7 +634,7 @@ class SCC1D(_VectorCoder, LearnedJSCC):
     def _symbols(self, x: torch.Tensor) -> torch.Tensor:
         y = self.sce(x)
         n = self.config.n_symbols
-        return power_normalize(torch.complex(y[:, :n], y[:, n:]))
+        return power_normalize(torch.complex(y[:, :n].float(), y[:, n:].float()))
 
     def forward(self, x: torch.Tensor, snr_db: float | torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> dict:
@@ -737,7 +737,7 @@ class VLSCC1D(_VectorCoder, LearnedJSCC):
             r = rate_override.to(r)
         y = self.sce(torch.cat([x, r.unsqueeze(1)], dim=1))
         n = self.config.n_symbols
-        y = torch.complex(y[:, :n], y[:, n:])
+        y = torch.complex(y[:, :n].float(), y[:, n:].float())
         q = quantize_rate(r, self.config.levels, mode=mode)
         m = rate_mask(q, n, self.config.levels, mode=mode)
         return r, q, m, y

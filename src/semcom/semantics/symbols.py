@@ -325,8 +325,11 @@ def _as_assignment(assignment: Any, n: int, k: int) -> np.ndarray:
 def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
     try:
         arr = np.asarray(sizes)
+        has_bool = any(isinstance(s, (bool, np.bool_)) for s in sizes)
     except (TypeError, ValueError):
         raise InputError(f"sizes must be a sequence of positive integers, got {sizes!r}") from None
+    if has_bool:  # True is not a size of 1
+        raise InputError(f"symbol sizes must be integers, not booleans, got {sizes!r}")
     if arr.ndim != 1 or arr.size == 0:
         raise InputError(f"sizes must be a non-empty 1-D sequence, got {sizes!r}")
     if not np.issubdtype(arr.dtype, np.number) or not np.isfinite(arr).all():

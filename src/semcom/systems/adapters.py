@@ -229,7 +229,7 @@ class SebSystem:
                  extractor: str = "learned", fine_ratio: float = 0.2, protect_ratio: float = 0.5,
                  uep: str = "importance", rate0: float = 0.5, rate1: float = 2 / 3, kb_fine: int = 1024,
                  kb_coarse: int = 256, kb_crops: int = 1600, fidelity: str = "bittrue", seed: int = 0) -> None:
-        from semcom.experiments.seb_sweep import SebSweepConfig, _Links
+        from semcom.semantics.seb_link import SebLinkConfig, SebLinks
         from semcom.semantics.seb import SebCodec, SebCodecConfig
 
         ch = ChannelSpec.parse(channel)
@@ -241,13 +241,15 @@ class SebSystem:
         if cbr is not None and delivery != "link":
             raise ConfigError("seb at a given cbr fits its budget over the link (delivery=link), not through the stack")
         self.delivery, self.cbr, self.channel = delivery, cbr, ch
-        self.cfg = SebSweepConfig(rates=[float(rate0), float(rate1)], fine_ratio=fine_ratio, protect_ratio=protect_ratio,
-                                  kb_sizes=[int(kb_fine), int(kb_coarse)], kb_crops=int(kb_crops), fidelity=fidelity,
-                                  channel=ch.link_kwargs()["channel"], extractor=extractor, seed=int(seed), progress=False)
+        self.cfg = SebLinkConfig(rates=[float(rate0), float(rate1)], protect_ratio=protect_ratio, fidelity=fidelity,
+                                 channel=ch.link_kwargs()["channel"])
+        self.fine_ratio, self.seed = float(fine_ratio), int(seed)
+        self.settings = {"extractor": extractor, "fine_ratio": float(fine_ratio), "kb_sizes": [int(kb_fine), int(kb_coarse)],
+                         "kb_crops": int(kb_crops), "seed": int(seed)}
         self.ext, self.kb = _seb_parts(extractor, self.fine_patch, (int(kb_fine), int(kb_coarse)), int(kb_crops), int(seed))
         self.codec = SebCodec(self.kb, self.ext, SebCodecConfig(self.fine_patch, 2 * self.fine_patch, fine_ratio,
                                                                 protect_ratio, uep))
-        self.links = _Links(self.cfg)
+        self.links = SebLinks(self.cfg)
         self.name = "seb"
         self.size_multiple = 2 * self.fine_patch
 
@@ -256,14 +258,14 @@ class SebSystem:
         return None if self.cbr is None else int(math.ceil(self.cbr * source_size(source_shape)[0] - 1e-9))
 
     def _plan(self, source: torch.Tensor, seed: Any) -> tuple[Any, Any, list[float], float] | None:
-        from semcom.experiments.seb_sweep import matched_seb
+        from semcom.semantics.seb_link import matched_seb
 
         if self.cbr is None:
-            return self.codec, self.codec.encode(source, generator=seed), list(self.cfg.rates), self.cfg.fine_ratio
+            return self.codec, self.codec.encode(source, generator=seed), list(self.cfg.rates), self.fine_ratio
         return matched_seb(self.kb, self.ext, source, self.budget(source.shape), self.cfg)
 
     def transmit(self, source: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0) -> Outcome:
-        from semcom.experiments.seb_sweep import _send
+        from semcom.semantics.seb_link import send_seb
         from semcom.utils import check_image
 
         source = check_image(source)
@@ -273,7 +275,8 @@ class SebSystem:
             return Outcome(torch.full_like(source, 0.5), "no_fit", 0, budget, error="no Seb configuration fits this budget")
         codec, msg, rates, ratio = plan
         delivery = "stack" if self.delivery == "stack" else "corrupt"
-        out = _send(codec, msg, rates, delivery, self.links, float(snr_db), seed, self.cfg)
+        out = send_seb(codec, msg, rates, delivery, self.links, float(snr_db), seed, self.cfg,
+                       self.session(source, snr_db, seed))
         intact = all(f == 1.0 for f in out.class_cb_ok) and out.regions_lost == 0
         status = "failed" if not out.header_ok else ("ok" if intact else "recovered")
         return Outcome(out.image.clamp(0, 1), status, int(out.channel_uses),
@@ -284,7 +287,18 @@ class SebSystem:
 
     def describe(self) -> dict:
         return {"system": "seb", "delivery": self.delivery, "cbr": self.cbr, "channel": self.channel.describe(),
-                "config": dataclasses.asdict(self.cfg), "kb_sizes": list(self.kb.sizes)}
+                "config": {**dataclasses.asdict(self.cfg), **self.settings}, "kb_sizes": list(self.kb.sizes)}
+
+    def session(self, source: torch.Tensor, snr_db: float, seed: Any) -> bytes:
+        """The PDCP session of one transmission: the system's seed, the source's content (SHA-256),
+        the SNR and the transmission seed. Two transmissions share keys only when they send the same
+        message (then the same ciphertext, which reveals nothing), never two different sources."""
+        import hashlib
+
+        from semcom.stack.security import session_id
+
+        digest = hashlib.sha256(source.detach().cpu().float().contiguous().numpy().tobytes()).hexdigest()
+        return session_id("seb_system", self.seed, digest, float(snr_db), str(seed))
 
 
 register_system("seb", SebSystem)

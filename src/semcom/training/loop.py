@@ -38,11 +38,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from semcom.errors import CheckpointError, ConfigError, InputError
 from semcom.models.checkpoint_io import load_state, load_verified, require, save_checkpoint, write_metadata
+from semcom.training.runtime import RunOptions, Throughput, compiled, resolve_device
 from semcom.utils import from_dict, make_generator
 
 PERCEPTUAL = ("ms_ssim", "lpips")
@@ -93,6 +95,9 @@ class TrainConfig:
     coders ``crop_size`` and ``eval_images``/``eval_size`` are unused: the metric is the mean
     landmark error on the test split at the training SNR. augment: the 1D coders' shape-augmentation
     strength (:func:`semcom.data.landmark_vectors.augment_shapes`; 0: none).
+    train_images: a folder of the user's training images (any sizes and formats, searched
+    recursively; :class:`semcom.training.data.FolderCrops`) instead of the bundled photos.
+    eval_images may also be a folder (``--test-images``): its images centre-cropped to ``eval_size``.
     """
 
     model: str = "deepjscc"
@@ -114,6 +119,7 @@ class TrainConfig:
     name: str | None = None
     data: dict = dataclasses.field(default_factory=dict)
     augment: float = 0.0
+    train_images: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.loss, dict):
@@ -126,6 +132,10 @@ class TrainConfig:
                 raise ConfigError(f"{k} must be a positive int, got {v!r}")
         if isinstance(self.augment, bool) or not isinstance(self.augment, (int, float)) or not 0 <= self.augment < 10:
             raise ConfigError(f"augment must be a number in [0, 10), got {self.augment!r}")
+        for k in ("train_images", "eval_images"):
+            v = getattr(self, k)
+            if not (isinstance(v, str) and v) and not (k == "train_images" and v is None):
+                raise ConfigError(f"{k} must be a non-empty string (a folder, or 'tiny'/'all' for eval_images), got {v!r}")
         if not (self.lr > 0 and 0 < self.lr_final_ratio <= 1 and self.max_minutes > 0):
             raise ConfigError("lr > 0, 0 < lr_final_ratio <= 1 and max_minutes > 0 are required")
 
@@ -136,7 +146,7 @@ class TrainConfig:
     def shrink(self) -> "TrainConfig":
         """The same config at a tiny size (for tests of every real config)."""
         mc = dict(self.model_config)
-        tiny = {"deepjscc": {"hidden_channels": 8},
+        tiny = {"deepjscc": {"hidden_channels": 8}, "adjscc": {"hidden_channels": 8},
                 "scc": {"semantic_channels": 8, "sce_channels": 8},
                 "vlscc2d": {"semantic_channels": 8, "sce_channels": 8, "ran_channels": 4},
                 "vlscc1d": {"hidden": 8}, "scc1d": {"hidden": 8}}.get(self.model, {})
@@ -180,12 +190,43 @@ def jscc_loss(out: dict, x: torch.Tensor, loss: LossConfig, gamma: float) -> tup
 
 
 # --------------------------------------------------------------------------- evaluation
+def folder_test_images(folder: str | Path, size: int) -> list:
+    """The images under ``folder`` (recursive, sorted by relative path; e.g. Kodak) as
+    :class:`semcom.data.NamedImage`, centre-cropped to ``size x size``; smaller ones are skipped.
+
+    Raises:
+        InputError: not a folder, no image file, or none at least ``size`` on both sides.
+        DataError: a file cannot be decoded (named in the message).
+    """
+    from semcom.data import NamedImage
+    from semcom.data.folder import ImageFolder, read_image
+    from semcom.data.photos import center_crop, pixels_sha256, uint8_to_float
+
+    folder_ds = ImageFolder(folder, recursive=True)
+    out = []
+    for name, path in zip(folder_ds.names, folder_ds.paths):
+        arr = read_image(path)
+        if min(arr.shape[:2]) < size:
+            continue
+        arr = center_crop(arr, size, size)
+        out.append(NamedImage(name, torch.from_numpy(uint8_to_float(arr)).unsqueeze(0), pixels_sha256(arr)))
+    if not out:
+        raise InputError(f"no image under {folder} is at least {size}x{size} (lower eval_size)")
+    return out
+
+
+def _eval_set_name(images: str) -> str:
+    if images in ("tiny", "all"):
+        return f"semcom.data.test_images {images!r}"
+    return f"the images under {Path(images).name}/ (semcom.training.loop.folder_test_images)"
+
+
 def evaluate(model, images: str = "tiny", size: int = 256, snr_db: float | None = None, seed: int = 0,
              channel: str | None = None) -> dict:
     """Mean PSNR (dB, mean of per-image PSNR), MS-SSIM and SPP of ``model.transmit`` over a test set.
 
-    ``images``: ``"tiny"`` (3 bundled photos) or ``"all"``, centre-cropped to ``size`` (photos smaller
-    than ``size`` are skipped). ``snr_db`` defaults to the training SNR (the mid-point for a range).
+    ``images``: ``"tiny"`` (3 bundled photos), ``"all"``, or a folder (:func:`folder_test_images`),
+    centre-cropped to ``size`` (photos smaller than ``size`` are skipped). ``snr_db`` defaults to the training SNR (the mid-point for a range).
     Each image uses seed ``seed + index``.
     """
     import warnings
@@ -193,9 +234,12 @@ def evaluate(model, images: str = "tiny", size: int = 256, snr_db: float | None 
     from semcom.data import checksums, test_images
     from semcom.metrics import ms_ssim, psnr
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        imgs = test_images(subset=images if images == "tiny" else None, size=size)
+    if images in ("tiny", "all"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            imgs = test_images(subset=images if images == "tiny" else None, size=size)
+    else:
+        imgs = folder_test_images(images, size)
     if not imgs:
         raise InputError(f"no test image of size {size} in set {images!r}")
     if snr_db is None:
@@ -214,6 +258,32 @@ def evaluate(model, images: str = "tiny", size: int = 256, snr_db: float | None 
             "per_image": {im.name: {"psnr_db": p, "ms_ssim": m, "spp": s} for im, p, m, s in zip(imgs, ps, ms, spps)},
             "images": images, "size": size, "snr_db": snr_db, "seed": seed, "channel": channel or model.config.channel,
             "checksums": checksums(imgs)}
+
+
+def evaluate_snrs(models: dict, snrs_db, images: str = "tiny", size: int = 256, seed: int = 0) -> list[dict]:
+    """:func:`evaluate` of several models at each SNR of ``snrs_db``: one row per SNR with each
+    model's mean PSNR and MS-SSIM (e.g. an SNR-adaptive model against single-SNR models).
+
+    Example:
+        >>> from semcom.models import load_pretrained
+        >>> rows = evaluate_snrs({"deepjscc": load_pretrained("deepjscc_awgn10_spp0125")}, [0, 10])  # doctest: +SKIP
+        >>> sorted(rows[0])                                                                         # doctest: +SKIP
+        ['deepjscc', 'snr_db']
+    """
+    import warnings
+
+    from semcom.models.deepjscc import SNROutOfRangeWarning
+
+    rows = []
+    for snr in snrs_db:
+        row: dict = {"snr_db": float(snr)}
+        for name, model in models.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SNROutOfRangeWarning)
+                m = evaluate(model, images, size, snr_db=float(snr), seed=seed)
+            row[name] = {"psnr_db": m["psnr_db"], "ms_ssim": m["ms_ssim"], "spp": m["spp"]}
+        rows.append(row)
+    return rows
 
 
 def evaluate_vectors(model, data, snr_db: float | None = None, seed: int = 0, channel: str | None = None,
@@ -274,7 +344,10 @@ def _load_resume_state(path: Path, cfg_dict: dict, dev: torch.device) -> dict:
     st, _ = load_verified(path, dev)
     require(st, path, "training resume state", config=dict, model=dict, optimizer=dict, noise_rng=torch.Tensor,
             step=int, elapsed_s=(int, float), gamma=(int, float), history=list)
-    if {k: v for k, v in st["config"].items() if k not in RESUME_BUDGET} != \
+    # a key the saved config predates (a field added later) counts at its default
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    saved = {**{k: v for k, v in defaults.items() if k not in st["config"]}, **st["config"]}
+    if {k: v for k, v in saved.items() if k not in RESUME_BUDGET} != \
             {k: v for k, v in cfg_dict.items() if k not in RESUME_BUDGET}:
         raise ConfigError(f"{path} was written by a different config (only the budget may change on "
                           "resume); remove it or drop --resume")
@@ -293,7 +366,8 @@ def _restore(path: Path, st: dict, model, opt, sampler, noise_gen: torch.Generat
                 if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape != p.shape:
                     raise CheckpointError(f"optimizer state {k} has shape {tuple(v.shape)}, the parameter {tuple(p.shape)}")
         sampler.load_state(st.get("sampler_state"))
-        noise_gen.set_state(st["noise_rng"].to(noise_gen.get_state().device))
+        if st.get("noise_rng_device", "cpu") == noise_gen.device.type:  # a CUDA state does not fit a CPU generator
+            noise_gen.set_state(st["noise_rng"].to(noise_gen.get_state().device))
     except Exception as exc:  # any part of an untrusted resume state that does not fit
         raise CheckpointError(f"{path} does not fit this run: {type(exc).__name__}: "
                               f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from exc
@@ -306,25 +380,92 @@ def _lr_at(cfg: TrainConfig, progress: float) -> float:
     return lo + 0.5 * (cfg.lr - lo) * (1 + math.cos(math.pi * progress))
 
 
+def _build_data(cfg: TrainConfig, progress: bool, cache_dir: str | None):
+    """(cfg with the vector dim filled in, the 1D coders' data or None, the batch stream)."""
+    from semcom.models import MODELS
+    from semcom.training.data import CropBatches, FolderCrops, VectorBatches
+
+    if cfg.model not in MODELS:
+        raise ConfigError(f"unknown model {cfg.model!r}; known: {sorted(MODELS)}")
+    if MODELS[cfg.model].input_kind == "vector":
+        from semcom.data.landmark_vectors import load_landmark_vectors
+
+        if cfg.loss.lambda_perceptual > 0:
+            raise ConfigError("the 1D coders train on the vector MSE: lambda_perceptual must be 0")
+        if cfg.train_images is not None:
+            raise ConfigError(f"{cfg.model} codes landmark vectors; train_images is for the image models")
+        data = load_landmark_vectors(cfg.data, progress=progress)
+        mc = dict(cfg.model_config)
+        if mc.setdefault("dim", data.dim) != data.dim:
+            raise ConfigError(f"model_config dim {mc['dim']} differs from the source's {data.dim}")
+        cfg = dataclasses.replace(cfg, model_config=mc)
+        return cfg, data, VectorBatches(data, seed=cfg.seed, augment=cfg.augment)
+    if cfg.data or cfg.augment:
+        raise ConfigError(f"{cfg.model} trains on image crops and takes no data or augment keys")
+    folder = None
+    if cfg.train_images is not None:
+        folder = FolderCrops(cfg.train_images, cfg.crop_size, seed=cfg.seed, cache_dir=cache_dir)
+    return cfg, None, CropBatches(cfg.crop_size, seed=cfg.seed, dataset=folder)
+
+
+def _noise_generator(cfg: TrainConfig, ctx, dev: torch.device, step: int = 0) -> torch.Generator:
+    """Rank ``r``'s channel-noise generator: seed ``seed + 1 + r * stride`` (rank 0: the single-process
+    one); on a resume whose saved state does not fit (another rank count or device type), seeded
+    by ``[that seed, step]`` instead."""
+    seed = ctx.noise_seed(cfg.seed)
+    if step:
+        seed = int(np.random.SeedSequence([seed, step]).generate_state(1, np.uint64)[0] >> 1)
+    return make_generator(seed, device=dev)
+
+
+def _sync_terms(ctx, terms: dict, elapsed: float) -> tuple[dict, float]:
+    """Loss terms and elapsed time averaged over ranks (the same values on every rank)."""
+    keys = sorted(terms)
+    vals = ctx.mean([terms[k] for k in keys] + [elapsed])
+    return dict(zip(keys, vals[:-1])), vals[-1]
+
+
 def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu", resume: bool = False,
-          progress: bool = True, command: str | None = None, export_dir: str | Path | None = None) -> dict:
+          progress: bool = True, command: str | None = None, export_dir: str | Path | None = None,
+          options: RunOptions | dict | None = None) -> dict | None:
     """Train one model; returns the metadata dict (also written to ``<out_dir>/<name>.json``).
 
     Args:
         config: a :class:`TrainConfig` or its dict.
         out_dir: folder for ``last.pt`` (resume state), ``<name>.pt``, ``<name>.json`` and ``log.jsonl``.
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``... (under torchrun, ``"cuda"`` is ``cuda:LOCAL_RANK``).
         resume: continue from ``<out_dir>/last.pt`` when it exists. The config must be the same except
             for the budget (``steps``, ``max_minutes``, logging, threads), which may be raised to train longer;
-            the cosine learning rate then follows the new budget.
+            the cosine learning rate then follows the new budget. The state loads on any device
+            (``map_location``) and with any world size.
         progress: show a tqdm progress bar.
         command: the command line recorded in the metadata.
         export_dir: also copy ``<name>.pt`` / ``<name>.json`` there (e.g. ``src/semcom/checkpoints``).
+        options: execution options (:class:`semcom.training.runtime.RunOptions`: precision,
+            compile, DataLoader workers, channels-last, decoded-image cache).
+
+    Data parallel: when the environment describes a process group (torchrun, or
+    :func:`semcom.training.distributed.launch`), every process calls this function; the rule
+    (global batch, sharding, seeds, rank 0 writes) is in :mod:`semcom.training.distributed`.
+    Ranks other than 0 return None.
     """
+    from semcom.training import distributed
+
+    opts = options if isinstance(options, RunOptions) else RunOptions(**(options or {}))
+    ctx, device = distributed.setup(device)
+    try:
+        return _train(config, out_dir, device, resume, progress, command, export_dir, opts, ctx)
+    finally:
+        ctx.close()
+
+
+def _train(config, out_dir, device: str, resume: bool, progress: bool, command, export_dir, opts: RunOptions,
+           ctx) -> dict | None:
     from tqdm import tqdm
 
-    from semcom.models import MODELS, build_model, check_forward_output
-    from semcom.training.data import CropBatches, VectorBatches
+    from semcom.models import build_model, check_forward_output
+    from semcom.training import distributed
+    from semcom.training.precision import Precision
 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     out = Path(out_dir)
@@ -332,33 +473,17 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
     name = cfg.name or cfg.model
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    try:
-        dev = torch.device(device)
-        torch.empty(0, device=dev)
-    except (RuntimeError, AssertionError) as exc:
-        raise ConfigError(f"device {device!r} is not usable here: {exc}") from None
-
-    if cfg.model not in MODELS:
-        raise ConfigError(f"unknown model {cfg.model!r}; known: {sorted(MODELS)}")
-    vector = MODELS[cfg.model].input_kind == "vector"
-    data = None
-    if vector:
-        from semcom.data.landmark_vectors import load_landmark_vectors
-
-        if cfg.loss.lambda_perceptual > 0:
-            raise ConfigError("the 1D coders train on the vector MSE: lambda_perceptual must be 0")
-        data = load_landmark_vectors(cfg.data, progress=progress)
-        mc = dict(cfg.model_config)
-        if mc.setdefault("dim", data.dim) != data.dim:
-            raise ConfigError(f"model_config dim {mc['dim']} differs from the source's {data.dim}")
-        cfg = dataclasses.replace(cfg, model_config=mc)
-    elif cfg.data or cfg.augment:
-        raise ConfigError(f"{cfg.model} trains on semcom.data.TrainingCrops and takes no data or augment keys")
-    torch.manual_seed(cfg.seed)  # parameter initialisation
+    dev = resolve_device(device)
+    prec = Precision.resolve(opts.precision, dev)
+    ctx.local_batch(cfg.batch_size)  # the global batch must split over the ranks
+    cfg, data, sampler = _build_data(cfg, progress, opts.cache_dir)
+    torch.manual_seed(cfg.seed)  # parameter initialisation (the same on every rank)
     model = build_model(cfg.model, cfg.model_config).to(dev)
+    channels_last = opts.channels_last_on(dev) and model.input_kind == "image"
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sampler = VectorBatches(data, seed=cfg.seed, augment=cfg.augment) if vector else CropBatches(cfg.crop_size, seed=cfg.seed)
-    noise_gen = make_generator(cfg.seed + 1, device=dev)
+    noise_gen = _noise_generator(cfg, ctx, dev)
     step, elapsed, gamma, history = 0, 0.0, float(cfg.loss.gamma), []
     cfg_dict = dataclasses.asdict(cfg)
     state_path = out / "last.pt"
@@ -366,18 +491,31 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
         st = _load_resume_state(state_path, cfg_dict, dev)
         _restore(state_path, st, model, opt, sampler, noise_gen)
         step, elapsed, gamma, history = st["step"], float(st["elapsed_s"]), float(st["gamma"]), st["history"]
+        prec.load_state_dict(st.get("scaler"))
+        same = st.get("world_size", 1) == ctx.world_size and st.get("noise_rng_device", "cpu") == dev.type
+        if not (same and ctx.is_main):  # the saved noise state is rank 0's on the saved device type
+            noise_gen = _noise_generator(cfg, ctx, dev, step)
+    fwd = distributed.wrap(model, ctx, dev, find_unused=model.random_rate_warmup)
+    fwd = compiled(fwd, opts.compile)
 
     def save_state() -> None:
+        if not ctx.is_main:
+            return
         save_checkpoint({"config": cfg_dict, "model": model.state_dict(), "optimizer": opt.state_dict(),
                          "sampler_state": sampler.state(), "noise_rng": noise_gen.get_state(),
+                         "noise_rng_device": dev.type, "world_size": ctx.world_size, "scaler": prec.state_dict(),
                          "step": step, "elapsed_s": elapsed, "gamma": gamma, "history": history},
                         state_path, {"name": state_path.stem, "kind": "resume state of semcom.training.train",
-                                     "model": cfg.model, "steps": step})
+                                     "model": cfg.model, "steps": step, "world_size": ctx.world_size})
 
     budget_s = cfg.max_minutes * 60
     start_step, wall_t0 = step, time.time()
-    log_f = open(out / "log.jsonl", "a")
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {name}", disable=not progress, dynamic_ncols=True)
+    main = ctx.is_main
+    log_f = open(out / "log.jsonl", "a") if main else None
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {name}", disable=not (progress and main), dynamic_ncols=True)
+    batches = sampler.batches(cfg.batch_size, ctx.rank, ctx.world_size, workers=opts.workers,
+                              pin_memory=dev.type == "cuda")
+    meter = Throughput(skip=1)
     model.train()
     t0 = time.time() - elapsed
     acc: dict[str, float] = {}
@@ -388,44 +526,58 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
             warm = prog < cfg.loss.rate_warmup
             for g in opt.param_groups:
                 g["lr"] = lr
-            x = sampler.batch(cfg.batch_size).to(dev)
-            if warm and model.random_rate_warmup:
-                res = model(x, generator=noise_gen, random_rate=True)
-            else:
-                res = model(x, generator=noise_gen)
+            x = next(batches).to(dev, non_blocking=True)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with prec.autocast():
+                if warm and model.random_rate_warmup:
+                    res = fwd(x, generator=noise_gen, random_rate=True)
+                else:
+                    res = fwd(x, generator=noise_gen)
+            res = {**res, "x_hat": res["x_hat"].float()}  # the loss in float32 whatever the precision
             if step == start_step:
                 check_forward_output(model, res, x)  # a broken contract fails now, not after minutes
             loss, terms = jscc_loss(res, x, cfg.loss, 0.0 if warm else gamma)
-            if not torch.isfinite(loss):
-                raise InputError(f"training diverged at step {step} (loss {float(loss)})")
+            terms.update(loss=float(loss.detach()), spp=float(res["spp"].float().mean()))
+            terms, elapsed_sync = _sync_terms(ctx, terms, time.time() - t0)
+            if not math.isfinite(terms["loss"]):
+                raise InputError(f"training diverged at step {step} (loss {terms['loss']})")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            spp = float(res["spp"].mean())
+            prec.step(loss, opt)
+            spp = terms["spp"]
             if cfg.loss.target_spp is not None and res.get("rate") is not None and not warm:
                 gamma *= math.exp(cfg.loss.gamma_step * (spp - cfg.loss.target_spp) / cfg.loss.target_spp)
                 gamma = min(max(gamma, 1e-7), 10.0)
             step += 1
-            elapsed = time.time() - t0
-            terms.update(loss=float(loss.detach()), spp=spp, psnr=-10 * math.log10(max(terms["l2"], 1e-10)))
+            meter.tick(cfg.batch_size)
+            elapsed = elapsed_sync
+            terms.update(psnr=-10 * math.log10(max(terms["l2"], 1e-10)))
             for k, v in terms.items():
                 acc[k] = acc.get(k, 0.0) + v
             acc["_n"] = acc.get("_n", 0) + 1
             bar.update(1)
             if step % cfg.log_every == 0:
                 rec = {k: v / acc["_n"] for k, v in acc.items() if k != "_n"}
-                rec.update(step=step, elapsed_s=round(elapsed, 1), lr=lr, gamma=gamma)
+                rec.update(step=step, elapsed_s=round(elapsed, 1), lr=lr, gamma=gamma,
+                           images_per_s=round(meter.interval(), 2))
                 history.append(rec)
-                log_f.write(json.dumps(rec) + "\n")
-                log_f.flush()
-                bar.set_postfix(psnr=f"{rec['psnr']:.2f}", spp=f"{rec['spp']:.3f}", gamma=f"{gamma:.2g}")
+                if log_f is not None:
+                    log_f.write(json.dumps(rec) + "\n")
+                    log_f.flush()
+                bar.set_postfix(psnr=f"{rec['psnr']:.2f}", spp=f"{rec['spp']:.3f}", gamma=f"{gamma:.2g}",
+                                img_s=f"{rec['images_per_s']:.1f}")
                 acc = {}
             if step % cfg.checkpoint_every == 0:
                 save_state()
+                meter.start()  # checkpoint writing is not training time
     finally:
+        batches.close()
         bar.close()
-        log_f.close()
+        if log_f is not None:
+            log_f.close()
     save_state()
+    if not main:
+        return None
 
     model.eval()
     ck_path = out / f"{name}.pt"
@@ -436,9 +588,10 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
     metric, details = _record(reloaded, cfg, data)
     from semcom.experiments.results import git_commit
 
+    vector = model.input_kind == "vector"
     eval_desc = (f"test split of the landmark vectors at the training SNR, seed {cfg.eval_seed}" if vector else
-                 f"semcom.data.test_images {cfg.eval_images!r} centre crops {cfg.eval_size}x{cfg.eval_size}")
-
+                 f"{_eval_set_name(cfg.eval_images)} centre crops {cfg.eval_size}x{cfg.eval_size}")
+    rate = meter.images_per_s
     meta = {
         "name": name,
         "model": cfg.model,
@@ -449,6 +602,15 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
         "steps": step,
         "train_minutes": round(elapsed / 60, 2),
         "device": str(dev),
+        "world_size": ctx.world_size,
+        "runtime": {**dataclasses.asdict(opts), "cache_dir": opts.cache_dir is not None,
+                    "channels_last": channels_last, "backend": ctx.backend, "torch": torch.__version__,
+                    "threads_per_rank": torch.get_num_threads()},
+        "throughput": {"images_per_s": None if rate is None else round(rate, 2),
+                       "images_per_s_per_rank": None if rate is None else round(rate / ctx.world_size, 2),
+                       "steps_timed": max(meter.steps - meter.skip, 0),
+                       "note": "this session's training steps only (first step, evaluation and checkpoint "
+                               "writing excluded), over all ranks"},
         "final_gamma": gamma,
         "metric": metric,
         "eval": details,

@@ -1,0 +1,78 @@
+"""CPU training throughput (images/s) of the learned image models per precision, with the real trainer.
+
+Run: ``.venv/bin/python benchmarks/train_throughput.py --out benchmarks/results`` (writes
+``train_throughput.json``; about 10 minutes on a busy 2-core machine).
+
+Each (model, precision) runs :func:`semcom.training.train` on the model's CPU config
+(``configs/<model>.json``: 64x64 crops, batch 8) for ``--steps`` steps on one torch thread and
+(``--fp16-steps`` for fp16) reports the trainer's own measurement (``metadata["throughput"]["images_per_s"]``: training
+steps only, the first step excluded). The machine's load average is recorded before and after each
+run: on a shared machine the numbers are lower bounds of what an idle core gives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("deepjscc", "adjscc", "scc", "vlscc2d")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def measure(model: str, precision: str, steps: int) -> dict:
+    from semcom.training import RunOptions, TrainConfig, train
+
+    cfg = json.loads((ROOT / "configs" / f"{model}.json").read_text())
+    cfg.update(steps=steps, max_minutes=60.0, log_every=steps, checkpoint_every=10 * steps, threads=1, eval_size=64)
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as d:
+        meta = train(TrainConfig.from_dict(cfg), d, progress=False, options=RunOptions(precision=precision))
+    return {"model": model, "precision": precision, "images_per_s": meta["throughput"]["images_per_s"],
+            "steps_timed": meta["throughput"]["steps_timed"], "crop_size": cfg["crop_size"],
+            "batch_size": cfg["batch_size"], "parameters": meta["parameters"],
+            "load_avg_1min_before": round(load, 2), "load_avg_1min_after": round(os.getloadavg()[0], 2)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    p.add_argument("--steps", type=int, default=12)
+    p.add_argument("--fp16-steps", type=int, default=4, help="steps of the fp16 runs (emulated on most CPUs: slow)")
+    p.add_argument("--models", nargs="*", default=list(MODELS))
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    rows = []
+    for m in args.models:
+        for prec in PRECISIONS:
+            r = measure(m, prec, args.fp16_steps if prec == "fp16" else args.steps)
+            print(f"{m:9s} {prec:5s} {r['images_per_s']:7.2f} images/s (load {r['load_avg_1min_before']})", flush=True)
+            rows.append(r)
+    from semcom.experiments.results import git_commit
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    out = {"benchmark": "train_throughput", "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__,
+           "python": sys.version.split()[0], "cpu": cpu, "cores": os.cpu_count(), "threads": 1,
+           "git_commit": git_commit(), "command": f"python benchmarks/train_throughput.py --steps {args.steps} --fp16-steps {args.fp16_steps}",
+           "note": "shared machine, busy with other jobs while measured (see the load averages): lower bounds; "
+                   "fp16 on a CPU without native float16 arithmetic is emulated and slow",
+           "results": rows}
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "train_throughput.json").write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
