@@ -266,3 +266,17 @@ def test_committed_resilient_results_reproduce():
     got = ps._resilient_task({"cfg": cfg_json, "variant": "h264", "test": 3, "point": 0.3, "seed": 0})
     for m in ("psnr", "ssim", "decoded", "concealed"):
         assert got[m] == pytest.approx(res[("h264", 3, 0.3, 0)][m], rel=1e-5), m
+
+
+@needs_mediapipe
+@needs_keypoint
+def test_sweep_on_a_process_pool_does_not_hang(tmp_path):
+    """The prt sweep's pool spawns its workers: forked children of a parent that runs MediaPipe hung."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "semcom.cli", "prt", "sweep", "--quick", "--no-resilient", "--no-h265",
+           "--workers", "2", "--out", str(tmp_path), "--no-progress"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "sweep.json").is_file()

@@ -32,6 +32,7 @@ def map_tasks(
     cluster: str | None = None,
     desc: str = "sweep",
     progress: bool = True,
+    start_method: str | None = None,
 ) -> list:
     """Run ``fn`` on every task; results in task order.
 
@@ -41,6 +42,9 @@ def map_tasks(
     cluster: address of a Dask scheduler (``tcp://host:8786``) or a ``distributed.Client``;
         when given, tasks are submitted there instead of a local pool. An address that cannot
         be reached within ``semcom.cliargs.CLUSTER_TIMEOUT_S`` seconds is an ``InputError``.
+    start_method: the local pool's ``multiprocessing`` start method (None: the platform's default,
+        ``fork`` on Linux). Sweeps whose parent process has started native threads that a forked
+        child cannot inherit safely (MediaPipe's graph runners in the prt sweep) pass ``"spawn"``.
     """
     tasks = list(tasks)
     if cluster is not None:
@@ -57,7 +61,10 @@ def map_tasks(
                 bar.update(1)
             return out
         results: list = [None] * len(tasks)
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context(start_method) if start_method else None
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, mp_context=ctx) as pool:
             futs = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
             from concurrent.futures import as_completed
 

@@ -623,7 +623,7 @@ def run(config: dict | SweepConfig | None = None, progress: bool = True, workers
         for s in range(cfg.seeds):
             sem_tasks.append({"cfg": cfg_json, "test": test, "allocator": "cidh", "concealer": cfg.concealers[0],
                               "point": 0.0 if cfg.link == "erasure" else max(points), "seed": cfg.seed + s})
-    sem_rows = map_tasks(_semantic_task, sem_tasks, workers=workers, cluster=cluster, desc="prt semantic",
+    sem_rows = map_tasks(_semantic_task, sem_tasks, workers=workers, cluster=cluster, desc="prt semantic", start_method="spawn",
                          progress=progress)
     h_rows: list[dict] = []
     if cfg.h265:
@@ -632,10 +632,11 @@ def run(config: dict | SweepConfig | None = None, progress: bool = True, workers
         rate_h = sorted({table1_grant(t, ctx.symbol_bits).total_bits * cfg.fps / 1000 for t in cfg.rate_tests}
                         | {float(v) for v in cfg.rate_kbps})
         h_tasks += [{"cfg": cfg_json, "test": None, "point": None, "seed": cfg.seed, "kbps": k} for k in rate_h]
-        h_rows = map_tasks(_h265_task, h_tasks, workers=workers, cluster=cluster, desc="prt h265", progress=progress)
+        h_rows = map_tasks(_h265_task, h_tasks, workers=workers, cluster=cluster, desc="prt h265", progress=progress,
+                           start_method="spawn")
     r_tasks = [{"cfg": cfg_json, "variant": v, "test": test, "point": p, "seed": cfg.seed + s}
                for v in cfg.resilient for test in cfg.tests for p in points for s in range(cfg.seeds)]
-    r_rows = map_tasks(_resilient_task, r_tasks, workers=workers, cluster=cluster, desc="prt resilient video",
+    r_rows = map_tasks(_resilient_task, r_tasks, workers=workers, cluster=cluster, desc="prt resilient video", start_method="spawn",
                        progress=progress) if r_tasks else []
     sem_sweep = [r for r in sem_rows if r["test"] in cfg.tests]
     semantic = _mean_rows(sem_sweep, ("test", "allocator", "concealer", "point"))
