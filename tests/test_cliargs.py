@@ -262,6 +262,10 @@ def test_names_images_files(tmp_path):
         with pytest.raises(UsageError):
             cliargs.parse_choice_list(bad, choices=("awgn", "rayleigh"))
     assert cliargs.parse_image_set("tiny") == "tiny" and cliargs.parse_image_set("all-256") == "all-256"
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(UsageError, match="no image files"):  # an empty folder fails now, not after set-up
+        cliargs.parse_image_set(str(tmp_path))
+    (tmp_path / "sub" / "a.PNG").write_bytes(b"")
     assert cliargs.parse_image_set(str(tmp_path)) == str(tmp_path)
     for bad in ("all-x", "all-8", "all-99999", str(tmp_path / "none")):
         with pytest.raises(UsageError):
@@ -519,3 +523,25 @@ def test_subprocess_negative_range_runs(tmp_path):
 def test_a_group_without_its_sub_command_shows_its_help_and_exits_2(capsys):
     assert main(["prt"]) == 2
     assert "table1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["prt", "sweep", "--workers=--"], "'--' is not a value"),
+    (["link", "--snr=--"], "'--' is not a value"),
+    (["train", "deepjscc", "--lr", "1e12"], "learning rate"),
+    (["train", "deepjscc", "--test-images", "1e12"], "not a folder"),
+    (["train", "deepjscc", "--train-images", "{empty}"], "holds no image files"),
+    (["train", "deepjscc", "--cache-dir", "nan"], "--cache-dir cannot apply"),
+    (["train", "deepjscc", "--nproc", "0"], "--nproc"),
+    (["seb", "sweep", "--images", "{empty}"], "holds no image files"),
+])
+def test_options_the_fuzz_table_found_are_refused_up_front(argv, needle, tmp_path, capsys):
+    """Cases the fuzz table's CLI row ran into (work started on an invalid value, or argparse's
+    empty list for a value of '--'): each a one-line error before any work."""
+    from semcom.cli import main
+
+    (tmp_path / "empty").mkdir()
+    argv = [a.replace("{empty}", str(tmp_path / "empty")) for a in argv]
+    assert main(argv + ["--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("semcom: error:") and needle in err[0], err

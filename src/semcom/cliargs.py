@@ -87,6 +87,7 @@ __all__ = [
     "parse_cluster_address",
     "parse_existing_file",
     "parse_float",
+    "parse_image_folder",
     "parse_image_set",
     "parse_int",
     "parse_mcs",
@@ -133,6 +134,12 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         # argparse's own matcher only knows -N and -N.N; this one also accepts ranges and lists.
         self._negative_number_matcher = self._NEGATIVE_VALUE
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # argparse drops a value of "--" (``--workers=--``) and hands the option an empty list
+        if "--" in arg_strings and action.option_strings and action.nargs in (None, "?"):
+            self.error(f"argument {'/'.join(action.option_strings)}: '--' is not a value")
+        return super()._get_values(action, arg_strings)
 
     def error(self, message: str):  # type: ignore[override]
         verb = self.prog[len("semcom "):] if self.prog.startswith("semcom ") else ""
@@ -332,8 +339,25 @@ def parse_image_set(text: str) -> str:
         parse_int(s[4:], what=f"image set {s!r}: crop size", lo=16, hi=4096)
         return s
     if Path(s).is_dir():
-        return s
+        return parse_image_folder(s)
     raise UsageError(f"image set {s!r} is neither 'tiny', 'all', 'all-N' nor an existing folder")
+
+
+#: file name endings :func:`parse_image_folder` counts as images
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif", ".heic", ".heif",
+                  ".avif", ".jp2", ".j2k")
+
+
+def parse_image_folder(text: str) -> str:
+    """An existing folder that holds at least one image file (searched recursively, stopping at the
+    first one found), so that an empty or mistyped folder fails now rather than after set-up."""
+    s = str(text).strip()
+    if not Path(s).is_dir():
+        raise UsageError(f"{s!r} is not a folder")
+    for _root, _dirs, files in os.walk(s):
+        if any(f.lower().endswith(IMAGE_SUFFIXES) for f in files):
+            return s
+    raise UsageError(f"folder {s!r} holds no image files ({', '.join(IMAGE_SUFFIXES[:6])}, ...)")
 
 
 def parse_existing_file(text: str, *, what: str = "file") -> str:

@@ -89,19 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch CPU threads (0: torch's default)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--plugin", action="append", default=[], help="module or .py file registering the model (repeatable)")
-    p.add_argument("--lr", type=float, default=None, help="override the learning rate (it belongs to the global batch)")
+    p.add_argument("--lr", type=t(cliargs.parse_float, what="learning rate", lo=0.0, hi=10.0, lo_open=True), default=None, help="override the learning rate (it belongs to the global batch)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS,
                    help="fp32, or bf16/fp16 mixed precision (torch.autocast; fp16 with a grad scaler)")
     p.add_argument("--compile", nargs="?", const="inductor", default=None, metavar="BACKEND",
                    help="torch.compile the model (backend: inductor unless given)")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes per rank for the crops")
+    p.add_argument("--workers", type=t(cliargs.parse_workers), default=0, help="DataLoader worker processes per rank for the crops")
     p.add_argument("--channels-last", default="auto", choices=CHANNELS_LAST,
                    help="channels-last memory format (auto: on CUDA with bf16/fp16)")
-    p.add_argument("--nproc", type=int, default=1,
+    p.add_argument("--nproc", type=t(cliargs.parse_int, what="--nproc", lo=1, hi=cliargs.MAX_WORKERS), default=1,
                    help="data-parallel processes on this host (a torchrun shortcut: gloo on CPU, NCCL on CUDA)")
-    p.add_argument("--train-images", default=None, metavar="DIR",
+    p.add_argument("--train-images", type=t(cliargs.parse_image_folder), default=None, metavar="DIR",
                    help="train on random crops of the images under DIR (recursive, any size and format)")
-    p.add_argument("--test-images", default=None, metavar="DIR",
+    p.add_argument("--test-images", type=t(cliargs.parse_image_folder), default=None, metavar="DIR",
                    help="record the metric on the images under DIR (centre crops of eval_size)")
     p.add_argument("--cache-dir", default=None, metavar="DIR",
                    help="decoded-image cache for --train-images (decode each image once, memory-map the crops)")
@@ -136,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cliargs.check_out_dir(args.out or Path("runs") / (tcfg.name or tcfg.model))
     if args.export is not None:
         cliargs.check_out_dir(args.export, what="--export")
+    if args.cache_dir is not None:
+        cliargs.check_applies("--cache-dir", True, args.train_images is not None, "it caches the images of --train-images")
+        cliargs.check_out_dir(args.cache_dir, what="--cache-dir")
     import sys
 
     words = list(argv) if argv is not None else sys.argv[1:]
