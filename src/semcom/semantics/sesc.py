@@ -33,9 +33,11 @@ Example:
     >>> len(bits) < 64, bool((decode_mask(bits, 64) == keep).all())
     (True, True)
     >>> w = np.linspace(0, 1, 64)
-    >>> r = rate_policy(w, budget=20 * 16 + 40, symbols_per_patch=16)
-    >>> r.k, r.channel_uses <= 20 * 16 + 40
-    (20, True)
+    >>> r = rate_policy(w, budget=20 * 16 + 23, symbols_per_patch=16)   # 20 patches + a 23-bit mask code
+    >>> r.k, r.mask_bits, r.channel_uses
+    (20, 23, 343)
+    >>> rate_policy(w, budget=342, symbols_per_patch=16).k                # one use less: one patch less
+    19
 """
 
 from __future__ import annotations
