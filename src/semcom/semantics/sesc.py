@@ -250,6 +250,14 @@ def _cost(keep: np.ndarray, s: int, bps: float) -> tuple[int, int]:
     return int(keep.sum()) * s + int(math.ceil(bits / bps - 1e-9)), bits
 
 
+def top_k_mask(weights: Any, k: int) -> np.ndarray:
+    """Flags of the ``k`` patches of largest weight (ties broken by patch order), ``1 <= k <= N``."""
+    w = check_weights(weights)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= w.size:
+        raise InputError(f"k must be an int in [1, {w.size}], got {k!r}")
+    return _top_k(w, int(k))[0]
+
+
 def _top_k(w: np.ndarray, k: int) -> tuple[np.ndarray, float]:
     """The ``k`` largest weights (ties broken by patch order) and the threshold ``mu`` they imply."""
     order = np.lexsort((np.arange(w.size), -w))
@@ -283,4 +291,4 @@ def rate_policy(weights: Any, budget: int, symbols_per_patch: int, mu0: float = 
 
 
 __all__ = ["METHODS", "BudgetTooSmallError", "mask_code_lengths", "encode_mask", "decode_mask", "check_weights",
-           "threshold_mask", "PolicyResult", "rate_policy"]
+           "threshold_mask", "top_k_mask", "PolicyResult", "rate_policy"]
