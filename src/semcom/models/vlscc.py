@@ -329,6 +329,7 @@ class VLSCC2D(_Tiled, LearnedJSCC):
     Config = VLSCC2DConfig
     size_multiple = 16
     random_rate_warmup = True
+    variable_length = True
 
     def __init__(self, config: VLSCC2DConfig | dict | None = None) -> None:
         super().__init__(config)
@@ -695,6 +696,7 @@ class VLSCC1D(_VectorCoder, LearnedJSCC):
     name = "vlscc1d"
     Config = VLSCC1DConfig
     random_rate_warmup = True
+    variable_length = True
 
     def __init__(self, config: VLSCC1DConfig | dict | None = None) -> None:
         super().__init__(config)
