@@ -240,18 +240,21 @@ class SESC(LearnedJSCC):
         out = torch.sigmoid(self.head(self.dec_norm(self.decoder(full, mask=None if mask is None else mask[0]))))
         return unpatchify(out, c.patch_size, h, w)
 
-    def channel_module(self, channel: str | None = None) -> nn.Module:
-        """The analog channel of :mod:`semcom.channel` for ``channel`` (default: the trained one)."""
-        from semcom.channel import AWGNChannel, RayleighBlockChannel
+    def channel_module(self, channel: str | None = None, csi: str | None = None, csi_error_var: float | None = None) -> nn.Module:
+        """The analog channel of :mod:`semcom.channel` for ``channel`` (default: the trained one), with
+        the receiver's CSI (default: ``config.csi``) and the configured equaliser on fading channels."""
+        from semcom.channel import canonical_channel, make_channel
 
         ch = channel or self.config.channel
         if ch not in CHANNELS:
             raise InputError(f"channel must be one of {CHANNELS}, got {ch!r}")
-        if ch == "awgn":
-            return AWGNChannel()
+        name = canonical_channel(ch)
+        if name == "awgn":
+            return make_channel("awgn")
         c = self.config
-        return RayleighBlockChannel(csi=c.csi, csi_error_var=c.csi_error_var if c.csi == "estimated" else 0.0,
-                                    equalizer=c.equalizer)
+        csi = csi or c.csi
+        var = (c.csi_error_var if csi_error_var is None else float(csi_error_var)) if csi == "estimated" else 0.0
+        return make_channel(name, csi=csi, csi_error_var=var, equalizer=c.equalizer)
 
     # -- training
     def random_keep(self, b: int, n: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -358,11 +361,14 @@ class SESC(LearnedJSCC):
 
     @torch.no_grad()
     def transmit(self, image: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0,
-                 channel: str | None = None, strict: bool = False, keep: torch.Tensor | None = None):
+                 channel: str | None = None, strict: bool = False, csi: str | None = None,
+                 csi_error_var: float | None = None, keep: torch.Tensor | None = None):
         """Send one image over the analog channel with the kept flags ``keep [1, N]`` (None: all).
 
-        The symbols go through :meth:`channel_module` (block fading: one coefficient for the image);
-        the mask code travels over the error-free side link and is counted in ``channel_uses``."""
+        The symbols go through :meth:`channel_module` (block fading: one coefficient for the image;
+        ``csi`` defaults to the configured one); the mask code travels over the error-free side link
+        and is counted in ``channel_uses``. Returns the bench's outcome
+        (:class:`semcom.models.deepjscc.JSCCOutcome`, ``extras["payload"]`` is what was sent)."""
         from semcom.models.deepjscc import JSCCOutcome
         from semcom.utils import make_generator
 
@@ -375,12 +381,14 @@ class SESC(LearnedJSCC):
         self.eval()
         try:
             payload = self.encode(image, keep)[0]
-            rx = self.channel_module(channel)(payload.symbols.unsqueeze(0), snr, generator=gen)[0]
+            rx = self.channel_module(channel, csi, csi_error_var)(payload.symbols.unsqueeze(0), snr, generator=gen)[0]
             x_hat = self.decode([payload.received(rx)])
         finally:
             self.train(was)
-        return JSCCOutcome(x_hat, payload.channel_uses, payload.spp, payload.cbr, int(payload.side_bits.numel()),
-                           snr, extrapolated, "ok", payload)
+        return JSCCOutcome(x_hat, "ok", payload.channel_uses, payload.channel_uses,
+                           side_info_bits=int(payload.side_bits.numel()),
+                           extras={"snr_db": snr, "extrapolated": extrapolated, "payload": payload,
+                                   "patches_sent": payload.symbol_uses // self.config.symbols_per_patch})
 
 
 def sesc_summary(model: SESC) -> dict[str, Any]:
