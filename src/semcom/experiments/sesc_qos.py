@@ -39,6 +39,7 @@ NAME = "sesc_qos"
 
 @dataclasses.dataclass
 class QoSConfig:
+    checkpoint: str = "sesc_rayleigh"  # committed name or .pt path of the SE-SC codec
     snr_db: list = dataclasses.field(default_factory=lambda: [0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0])
     mus: list = dataclasses.field(default_factory=lambda: [0.2, 0.3])
     weights: str = "task"
@@ -91,13 +92,14 @@ def run(config: QoSConfig | dict | None = None, progress: bool = True) -> Result
     from semcom.semantics.sesc import threshold_mask
 
     cfg = config if isinstance(config, QoSConfig) else from_dict(QoSConfig, config or {})
-    codec = load_codec()
+    codec = load_codec(cfg.checkpoint)
     p = codec.config.patch_size
     scenes = face_scenes(cfg.n_composites, cfg.size, cfg.scene_seed)
     wf = weight_fn(cfg.weights, codec, cfg.seed)
     weights = [wf(s.image, p) for s in scenes]
     masks = {f"sesc_mu{m}": [threshold_mask(w, m) for w in weights] for m in cfg.mus}
     masks["sesc_full"] = [None] * len(scenes)
+    code_bits = _mask_code_costs({k: v for k, v in masks.items() if k != "sesc_full"}, codec.n_patches(cfg.size, cfg.size))
     ref_mu = f"sesc_mu{cfg.mus[0]}"
     rows: list[dict] = []
     per: dict = {}
@@ -129,9 +131,22 @@ def run(config: QoSConfig | dict | None = None, progress: bool = True) -> Result
     bar.close()
     sym = {name: float(np.mean([r["symbols"] for r in rows if r["method"] == name])) for name in masks}
     data = {"summary": rows, "symbols_per_image": sym, "side_bits_per_image": {k: float(np.mean(v)) for k, v in per.items()},
-            "saving_mu": _savings(sym, cfg.mus), "scenes": [{"name": s.name, "gt": s.gt_kind, "faces": len(s.boxes)} for s in scenes],
-            "weights": cfg.weights, "detector": detector().describe(), "codec": load_codec().metadata.get("name")}
+            "saving_mu": _savings(sym, cfg.mus), "mask_code_bits": code_bits, "scenes": [{"name": s.name, "gt": s.gt_kind, "faces": len(s.boxes)} for s in scenes],
+            "weights": cfg.weights, "detector": detector().describe(), "codec": codec.metadata.get("name", cfg.checkpoint)}
     return Results(NAME, data, provenance(cfg, cfg.seed, scene_checksums(scenes)))
+
+
+def _mask_code_costs(masks: dict, n: int) -> dict:
+    """Mean bits of each mask code (raw, run-length, enumerative; header included) and of the one sent
+    (the shortest per mask), per mask set, plus the all-patches mask of full-feature transmission."""
+    from semcom.semantics.sesc import encode_mask, mask_code_lengths
+
+    out = {}
+    for name, ms in list(masks.items()) + [("sesc_full", [np.ones(n, dtype=bool)])]:
+        lens = [mask_code_lengths(m) for m in ms]
+        out[name] = {k: float(np.mean([d[k] for d in lens])) for k in lens[0]}
+        out[name]["sent"] = float(np.mean([len(encode_mask(m)) for m in ms]))
+    return out
 
 
 def _savings(sym: dict, mus: list) -> dict:
@@ -198,6 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in res.data["summary"]:
         print(f"{r['method']:22s} {str(r['snr_db']):>5s} AP50 {r['ap50']:.3f} mAP {r['map']:.3f} uses {r['channel_uses']:.0f}")
     print("symbol savings:", {k: round(v, 3) for k, v in res.data["saving_mu"].items()})
+    print("mask code bits:", res.data["mask_code_bits"])
     print(f"wrote {path}")
     return 0
 

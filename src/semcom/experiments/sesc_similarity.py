@@ -31,6 +31,7 @@ NAME = "sesc_similarity"
 
 @dataclasses.dataclass
 class SimilarityConfig:
+    checkpoint: str = "sesc_rayleigh"  # committed name or .pt path of the SE-SC codec
     fractions: list = dataclasses.field(default_factory=lambda: [1 / 64, 1 / 32, 1 / 16, 1 / 8, 3 / 16, 1 / 4,
                                                                  3 / 8, 1 / 2, 5 / 8, 3 / 4, 7 / 8, 1.0])
     orders: list = dataclasses.field(default_factory=lambda: ["task", "random"])
@@ -68,7 +69,7 @@ def run(config: SimilarityConfig | dict | None = None, progress: bool = True) ->
     from semcom.semantics.sesc import top_k_mask
 
     cfg = config if isinstance(config, SimilarityConfig) else from_dict(SimilarityConfig, config or {})
-    codec = load_codec()
+    codec = load_codec(cfg.checkpoint)
     p = codec.config.patch_size
     scenes = face_scenes(cfg.n_composites, cfg.size, cfg.seed)
     n = codec.n_patches(cfg.size, cfg.size)
@@ -98,7 +99,7 @@ def run(config: SimilarityConfig | dict | None = None, progress: bool = True) ->
         top = max(r["similarity"] for r in rr)
         lopt[order] = min(r["L"] for r in rr if r["similarity"] >= cfg.plateau * top)
     data = {"rows": rows, "L_tot": n, "L_opt": lopt, "feature_space": "face-detector output (IoU with the clean source's detections)",
-            "detector": detector().describe(), "codec": codec.metadata.get("name")}
+            "detector": detector().describe(), "codec": codec.metadata.get("name", cfg.checkpoint)}
     return Results(NAME, data, provenance(cfg, cfg.seed, scene_checksums(scenes)))
 
 

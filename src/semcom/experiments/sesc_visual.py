@@ -23,6 +23,7 @@ NAME = "sesc_visual"
 
 @dataclasses.dataclass
 class VisualConfig:
+    checkpoint: str = "sesc_rayleigh"  # committed name or .pt path of the SE-SC codec
     scene: str = "composite_1"
     mu: float = 0.2
     snr_db: float = 15.0
@@ -40,7 +41,7 @@ def run(config: VisualConfig | dict | None = None) -> tuple[Results, dict]:
     from semcom.semantics.sesc import threshold_mask
 
     cfg = config if isinstance(config, VisualConfig) else from_dict(VisualConfig, config or {})
-    codec = load_codec()
+    codec = load_codec(cfg.checkpoint)
     scenes = [s for s in face_scenes(cfg.n_composites, cfg.size, cfg.seed) if s.name == cfg.scene]
     if not scenes:
         raise InputError(f"no scene {cfg.scene!r}")

@@ -26,6 +26,7 @@ NAME = "sesc_weights"
 
 @dataclasses.dataclass
 class WeightsConfig:
+    checkpoint: str = "sesc_rayleigh"  # committed name or .pt path of the SE-SC codec
     fractions: list = dataclasses.field(default_factory=lambda: [0.1, 0.2, 0.3, 0.5])
     models: list = dataclasses.field(default_factory=lambda: ["task", "entropy", "random"])
     snr_db: list = dataclasses.field(default_factory=lambda: [5.0, 15.0])
@@ -44,7 +45,7 @@ def run(config: WeightsConfig | dict | None = None, progress: bool = True) -> Re
     from semcom.semantics.sesc import top_k_mask
 
     cfg = config if isinstance(config, WeightsConfig) else from_dict(WeightsConfig, config or {})
-    codec = load_codec()
+    codec = load_codec(cfg.checkpoint)
     p = codec.config.patch_size
     scenes = face_scenes(cfg.n_composites, cfg.size, cfg.seed)
     n = codec.n_patches(cfg.size, cfg.size)
@@ -70,7 +71,7 @@ def run(config: WeightsConfig | dict | None = None, progress: bool = True) -> Re
                              "symbols": float(np.mean(sym)), "side_bits": float(np.mean(side))})
                 bar.update(1)
     bar.close()
-    return Results(NAME, {"rows": rows, "patches": n, "codec": codec.metadata.get("name")},
+    return Results(NAME, {"rows": rows, "patches": n, "codec": codec.metadata.get("name", cfg.checkpoint)},
                    provenance(cfg, cfg.seed, scene_checksums(scenes)))
 
 
