@@ -66,3 +66,17 @@ def test_ap_bad_input():
         average_precision([(np.array([[0, 0, 1, np.nan]]), np.ones(1))], [np.ones((1, 4))])
     with pytest.raises(InputError):
         average_precision([], [np.ones((1, 4))])
+
+
+def test_task_relevance_on_a_real_face_and_on_no_face(detector):
+    from semcom.semantics.sesc_weights import TaskRelevance
+
+    rel = TaskRelevance(detector)
+    face = _photo("astronaut")
+    w = rel(face, 8).reshape(64, 64)
+    # the astronaut's face (x 174-278, y 68-172 of 512) holds the largest weights
+    assert w[8:21, 22:34].mean() > 0.8 and w[40:, :].max() < 0.05
+    from semcom.data import test_images
+
+    coffee = [i for i in test_images(size=256) if i.name == "coffee"][0].image
+    assert (rel(coffee, 8) == 0).all()  # no face: no relevance anywhere
