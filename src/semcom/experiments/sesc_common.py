@@ -65,20 +65,26 @@ def load_entropy_model(codec_name: str = CODEC):
     return EntropyModel.load(checkpoint_dir() / rec["file"], rec["sha256"])
 
 
-@functools.lru_cache(maxsize=1)
-def detector():
+DETECTOR_RANGES = ("full", "short")
+
+
+@functools.lru_cache(maxsize=2)
+def detector(detector_range: str = "full"):
+    """The task model: MediaPipe's face detector, full-range model (the default) or short-range."""
     from semcom.metrics.detection import FaceDetector
 
-    return FaceDetector()
+    if detector_range not in DETECTOR_RANGES:
+        raise ConfigError(f"detector_range must be one of {DETECTOR_RANGES}, got {detector_range!r}")
+    return FaceDetector(full_range=detector_range == "full")
 
 
-def weight_fn(name: str, codec: Any, seed: int = 0):
+def weight_fn(name: str, codec: Any, seed: int = 0, detector_range: str = "full"):
     """The weight model ``name`` as ``f(image, patch) -> [N]``: ``task`` (a), ``entropy`` (b) or
     ``random`` (uniform draws, a control)."""
     from semcom.semantics.sesc_weights import EntropyWeights, TaskRelevance
 
     if name == "task":
-        return TaskRelevance(detector())
+        return TaskRelevance(detector(detector_range))
     if name == "entropy":
         return EntropyWeights(codec, load_entropy_model())
     if name == "random":
@@ -91,7 +97,7 @@ def weight_fn(name: str, codec: Any, seed: int = 0):
 
 
 def send(codec: Any, image: torch.Tensor, keep: np.ndarray | None, snr_db: float, seed: int,
-         channel: str = "rayleigh") -> dict:
+         channel: str = "rayleigh", detector_range: str = "full") -> dict:
     """One transmission; returns the reconstruction, the detections on it and the accounting."""
     import warnings
 
@@ -102,7 +108,7 @@ def send(codec: Any, image: torch.Tensor, keep: np.ndarray | None, snr_db: float
         warnings.simplefilter("ignore", SNROutOfRangeWarning)
         out = codec.transmit(image, snr_db, seed=seed, channel=channel, keep=k)
     p = out.payload
-    return {"image": out.image.clamp(0, 1), "detections": detector()(out.image.clamp(0, 1)),
+    return {"image": out.image.clamp(0, 1), "detections": detector(detector_range)(out.image.clamp(0, 1)),
             "channel_uses": out.channel_uses, "symbols": p.symbol_uses, "side_bits": out.side_bits,
             "sent": p.symbol_uses // codec.config.symbols_per_patch}
 

@@ -53,6 +53,7 @@ class QoSConfig:
     seeds: int = 2
     seed: int = 0
     scene_seed: int = 0
+    detector_range: str = "full"  # the task model: MediaPipe's full-range (default) or short-range detector
 
     def __post_init__(self) -> None:
         if not self.snr_db or not self.mus or self.seeds < 1:
@@ -107,7 +108,8 @@ def run(config: QoSConfig | dict | None = None, progress: bool = True) -> Result
     codec = load_codec(cfg.checkpoint)
     p = codec.config.patch_size
     scenes = face_scenes(cfg.n_composites, cfg.size, cfg.scene_seed)
-    wf = weight_fn(cfg.weights, codec, cfg.seed)
+    det = detector(cfg.detector_range)
+    wf = weight_fn(cfg.weights, codec, cfg.seed, cfg.detector_range)
     weights = [wf(s.image, p) for s in scenes]
     masks = {f"sesc_mu{m}": [threshold_mask(w, m) for w in weights] for m in cfg.mus}
     masks["sesc_full"] = [None] * len(scenes)
@@ -117,7 +119,7 @@ def run(config: QoSConfig | dict | None = None, progress: bool = True) -> Result
     per: dict = {}
     gts = [s.boxes for s in scenes] * cfg.seeds
     kinds = [s.gt_kind for s in scenes] * cfg.seeds
-    clean = [{"det": detector()(s.image), "uses": 0} for s in scenes] * cfg.seeds
+    clean = [{"det": det(s.image), "uses": 0} for s in scenes] * cfg.seeds
     rows.append({"method": "clean", "snr_db": None, **_score(clean, gts, kinds)})
     bar = tqdm(total=len(cfg.snr_db) * cfg.seeds * len(scenes), desc="sesc qos", disable=not progress)
     for snr in cfg.snr_db:
@@ -126,7 +128,7 @@ def run(config: QoSConfig | dict | None = None, progress: bool = True) -> Result
             for i, s in enumerate(scenes):
                 seed = cfg.seed + 1000 * sd + i
                 for name, mk in masks.items():
-                    r = send(codec, s.image, mk[i], snr, seed)
+                    r = send(codec, s.image, mk[i], snr, seed, detector_range=cfg.detector_range)
                     recs.setdefault(name, []).append({"det": r["detections"], "uses": r["channel_uses"],
                                                       "symbols": r["symbols"], "side_bits": r["side_bits"]})
                 budget = recs[ref_mu][-1]["uses"]
@@ -134,7 +136,7 @@ def run(config: QoSConfig | dict | None = None, progress: bool = True) -> Result
                     sys_ = _separation(budget / (3 * cfg.size * cfg.size), fid, cfg.codec, snr)
                     o = sys_.transmit(s.image, snr, seed=seed)
                     recs.setdefault(f"{cfg.codec}_{fid}", []).append(
-                        {"det": detector()(o.image.clamp(0, 1)), "uses": o.channel_uses_budget,
+                        {"det": det(o.image.clamp(0, 1)), "uses": o.channel_uses_budget,
                          "failed": int(o.failed), "status": o.status})
                 bar.update(1)
         for name, rr in recs.items():
@@ -144,7 +146,7 @@ def run(config: QoSConfig | dict | None = None, progress: bool = True) -> Result
     sym = {name: float(np.mean([r["symbols"] for r in rows if r["method"] == name])) for name in masks}
     data = {"summary": rows, "symbols_per_image": sym, "side_bits_per_image": {k: float(np.mean(v)) for k, v in per.items()},
             "saving_mu": _savings(sym, cfg.mus), "mask_code_bits": code_bits, "scenes": [{"name": s.name, "gt": s.gt_kind, "faces": len(s.boxes)} for s in scenes],
-            "weights": cfg.weights, "detector": detector().describe(), "codec": codec.metadata.get("name", cfg.checkpoint)}
+            "weights": cfg.weights, "detector_range": cfg.detector_range, "detector": det.describe(), "codec": codec.metadata.get("name", cfg.checkpoint)}
     return Results(NAME, data, provenance(cfg, cfg.seed, scene_checksums(scenes)))
 
 
@@ -191,7 +193,8 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    out = Path(out_dir) / f"{NAME}.png"
+    short = results.data.get("detector_range", "full") != "full"
+    out = Path(out_dir) / f"{NAME}{'_short' if short else ''}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -206,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--composites", type=int, default=None, help="number of composite scenes")
     ap.add_argument("--seeds", type=int, default=None, help="channel realisations per scene and SNR")
     ap.add_argument("--baselines", default=None, help="comma-separated: adaptive, capacity ('' for none)")
+    ap.add_argument("--detector", default=None, choices=["full", "short"], help="MediaPipe face-detection model range")
     ap.add_argument("--out", default="results/sesc")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
@@ -216,11 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         d["mus"] = [float(v) for v in a.mus.split(",")]
     if a.baselines is not None:
         d["baselines"] = [v for v in a.baselines.split(",") if v]
-    for k, v in (("weights", a.weights), ("n_composites", a.composites), ("seeds", a.seeds)):
+    for k, v in (("weights", a.weights), ("n_composites", a.composites), ("seeds", a.seeds), ("detector_range", a.detector)):
         if v is not None:
             d[k] = v
     res = run(d, progress=not a.no_progress)
-    path = res.save(a.out)
+    path = res.save(a.out, None if res.data.get("detector_range", "full") == "full" else f"{NAME}_short.json")
     plot(res, a.out)
     for r in res.data["summary"]:
         print(f"{r['method']:22s} {str(r['snr_db']):>5s} AP50 {r['ap50']:.3f} mAP {r['map']:.3f} uses {r['channel_uses']:.0f}")

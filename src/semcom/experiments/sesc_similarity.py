@@ -41,6 +41,7 @@ class SimilarityConfig:
     seeds: int = 1
     seed: int = 0
     plateau: float = 0.98
+    detector_range: str = "full"  # the task model: MediaPipe's full-range (default) or short-range detector
 
     def __post_init__(self) -> None:
         if not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
@@ -74,17 +75,18 @@ def run(config: SimilarityConfig | dict | None = None, progress: bool = True) ->
     scenes = face_scenes(cfg.n_composites, cfg.size, cfg.seed)
     n = codec.n_patches(cfg.size, cfg.size)
     ls = sorted({max(1, int(round(f * n))) for f in cfg.fractions})
-    refs = [detector()(s.image) for s in scenes]
+    refs = [detector(cfg.detector_range)(s.image) for s in scenes]
     rows = []
     bar = tqdm(total=len(cfg.orders) * len(ls) * len(scenes) * cfg.seeds, desc="sesc similarity", disable=not progress)
     for order in cfg.orders:
-        wf = weight_fn(order, codec, cfg.seed)
+        wf = weight_fn(order, codec, cfg.seed, cfg.detector_range)
         ws = [wf(s.image, p) for s in scenes]
         for L in ls:
             sims, ps, ms, uses = [], [], [], []
             for sd in range(cfg.seeds):
                 for i, s in enumerate(scenes):
-                    r = send(codec, s.image, top_k_mask(ws[i], L), cfg.snr_db, cfg.seed + 1000 * sd + i)
+                    r = send(codec, s.image, top_k_mask(ws[i], L), cfg.snr_db, cfg.seed + 1000 * sd + i,
+                             detector_range=cfg.detector_range)
                     sims.append(similarity(refs[i], r["detections"]))
                     ps.append(float(psnr(s.image, r["image"])[0]))
                     ms.append(float(ms_ssim(s.image, r["image"])[0]))
@@ -99,7 +101,7 @@ def run(config: SimilarityConfig | dict | None = None, progress: bool = True) ->
         top = max(r["similarity"] for r in rr)
         lopt[order] = min(r["L"] for r in rr if r["similarity"] >= cfg.plateau * top)
     data = {"rows": rows, "L_tot": n, "L_opt": lopt, "feature_space": "face-detector output (IoU with the clean source's detections)",
-            "detector": detector().describe(), "codec": codec.metadata.get("name", cfg.checkpoint)}
+            "detector": detector(cfg.detector_range).describe(), "detector_range": cfg.detector_range, "codec": codec.metadata.get("name", cfg.checkpoint)}
     return Results(NAME, data, provenance(cfg, cfg.seed, scene_checksums(scenes)))
 
 
@@ -121,7 +123,8 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    out = Path(out_dir) / f"{NAME}.png"
+    short = results.data.get("detector_range", "full") != "full"
+    out = Path(out_dir) / f"{NAME}{'_short' if short else ''}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -133,12 +136,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--snr", type=float, default=None)
     ap.add_argument("--composites", type=int, default=None)
     ap.add_argument("--seeds", type=int, default=None)
+    ap.add_argument("--detector", default=None, choices=["full", "short"], help="MediaPipe face-detection model range")
     ap.add_argument("--out", default="results/sesc")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
-    d = {k: v for k, v in (("snr_db", a.snr), ("n_composites", a.composites), ("seeds", a.seeds)) if v is not None}
+    d = {k: v for k, v in (("snr_db", a.snr), ("n_composites", a.composites), ("seeds", a.seeds),
+                           ("detector_range", a.detector)) if v is not None}
     res = run(d, progress=not a.no_progress)
-    path = res.save(a.out)
+    short = res.data["detector_range"] != "full"
+    path = res.save(a.out, f"{NAME}_short.json" if short else None)
     plot(res, a.out)
     for r in res.data["rows"]:
         print(f"{r['order']:7s} L={r['L']:5d} similarity {r['similarity']:.3f} PSNR {r['psnr_db']:.2f} MS-SSIM {r['ms_ssim']:.3f}")
