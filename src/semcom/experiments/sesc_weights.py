@@ -34,6 +34,7 @@ class WeightsConfig:
     size: int = 256
     seeds: int = 1
     seed: int = 0
+    detector_range: str = "full"  # the task model: MediaPipe's full-range (default) or short-range detector
 
 
 def run(config: WeightsConfig | dict | None = None, progress: bool = True) -> Results:
@@ -53,7 +54,7 @@ def run(config: WeightsConfig | dict | None = None, progress: bool = True) -> Re
     rows = []
     bar = tqdm(total=len(cfg.models) * len(cfg.fractions) * len(cfg.snr_db), desc="sesc weights", disable=not progress)
     for model in cfg.models:
-        wf = weight_fn(model, codec, cfg.seed)
+        wf = weight_fn(model, codec, cfg.seed, cfg.detector_range)
         ws = [wf(s.image, p) for s in scenes]
         for f in cfg.fractions:
             k = max(1, int(round(f * n)))
@@ -62,7 +63,7 @@ def run(config: WeightsConfig | dict | None = None, progress: bool = True) -> Re
                 dets, side, sym = [], [], []
                 for sd in range(cfg.seeds):
                     for i, s in enumerate(scenes):
-                        r = send(codec, s.image, masks[i], snr, cfg.seed + 1000 * sd + i)
+                        r = send(codec, s.image, masks[i], snr, cfg.seed + 1000 * sd + i, detector_range=cfg.detector_range)
                         dets.append(r["detections"])
                         side.append(r["side_bits"])
                         sym.append(r["symbols"])
@@ -71,7 +72,7 @@ def run(config: WeightsConfig | dict | None = None, progress: bool = True) -> Re
                              "symbols": float(np.mean(sym)), "side_bits": float(np.mean(side))})
                 bar.update(1)
     bar.close()
-    return Results(NAME, {"rows": rows, "patches": n, "codec": codec.metadata.get("name", cfg.checkpoint)},
+    return Results(NAME, {"rows": rows, "patches": n, "detector_range": cfg.detector_range, "codec": codec.metadata.get("name", cfg.checkpoint)},
                    provenance(cfg, cfg.seed, scene_checksums(scenes)))
 
 
@@ -94,7 +95,8 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    out = Path(out_dir) / f"{NAME}.png"
+    short = results.data.get("detector_range", "full") != "full"
+    out = Path(out_dir) / f"{NAME}{'_short' if short else ''}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -106,14 +108,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--snr", default=None, help="comma-separated SNRs in dB")
     ap.add_argument("--composites", type=int, default=None)
     ap.add_argument("--seeds", type=int, default=None)
+    ap.add_argument("--detector", default=None, choices=["full", "short"], help="MediaPipe face-detection model range")
     ap.add_argument("--out", default="results/sesc")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
-    d: dict = {k: v for k, v in (("n_composites", a.composites), ("seeds", a.seeds)) if v is not None}
+    d: dict = {k: v for k, v in (("n_composites", a.composites), ("seeds", a.seeds), ("detector_range", a.detector))
+               if v is not None}
     if a.snr:
         d["snr_db"] = [float(v) for v in a.snr.split(",")]
     res = run(d, progress=not a.no_progress)
-    path = res.save(a.out)
+    path = res.save(a.out, f"{NAME}_short.json" if res.data["detector_range"] != "full" else None)
     plot(res, a.out)
     for r in res.data["rows"]:
         print(f"{r['model']:8s} {r['fraction']:.2f} {r['snr_db']:5.1f} dB AP50 {r['ap50']:.3f} mAP {r['map']:.3f} side {r['side_bits']:.0f} bits")
