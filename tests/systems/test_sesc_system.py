@@ -39,7 +39,7 @@ def test_registered_and_threshold_mode(ckpt):
 
 @pytest.mark.parametrize("cbr", [0.005, 0.01, 0.015, 0.2])
 def test_budget_mode_never_exceeds_the_grant(ckpt, cbr):
-    s = build_system(f"sesc:ckpt={ckpt},weights=random,mu=0.0", channel="awgn", cbr=cbr)
+    s = build_system(f"sesc:ckpt={ckpt},weights=random", channel="awgn", cbr=cbr)
     b = s.budget((1, 3, 32, 32))
     out = s.transmit(_img(), 10.0, seed=1)
     assert out.status == "ok" and out.channel_uses <= b == out.channel_uses_budget
@@ -61,3 +61,11 @@ def test_budget_below_one_patch_is_no_fit_and_bad_input(ckpt):
         build_system(f"sesc:ckpt={ckpt},weights=nope")
     with pytest.raises(ConfigError):
         build_system(f"sesc:ckpt={ckpt},mu=2")
+    with pytest.raises(ConfigError):
+        build_system(f"sesc:ckpt={ckpt},mu0=-0.1")
+
+
+def test_budget_mode_starts_from_mu0(ckpt):
+    loose = build_system(f"sesc:ckpt={ckpt},weights=random,mu0=0.9", cbr=0.2)
+    out = loose.transmit(_img(), 10.0, seed=0)
+    assert out.extras["mu"] == 0.9 and out.extras["patches_sent"] < 16 and not out.extras["budget_binding"]

@@ -7,12 +7,14 @@ for 6G Wireless Networks"):
 * without a budget (``cbr=None``), patches whose weight is below ``mu`` are masked
   (:func:`semcom.semantics.sesc.threshold_mask`): the channel uses depend on the content, so
   :meth:`SescSystem.budget` is ``None``;
-* at a CBR (``semcom compare --budget``), ``mu`` starts at ``mu`` and is raised until the sent
-  features plus the mask code fit ``ceil(cbr * 3 H W)`` channel uses
+* at a CBR (``semcom compare --cbr``), ``mu`` starts low (``mu0``, default 0: every patch is a
+  candidate, the paper's "initially set relatively low") and is raised until the sent features plus
+  the mask code fit ``ceil(cbr * 3 H W)`` channel uses
   (:func:`semcom.semantics.sesc.rate_policy`): never more; a budget below one patch gives the
   outcome ``no_fit`` (nothing sent, the mid-grey fallback).
 
-Spec options: ``ckpt`` (default ``sesc_rayleigh``), ``mu`` (0.2), ``weights`` (``task``: relevance
+Spec options: ``ckpt`` (default ``sesc_rayleigh``), ``mu`` (0.2, without a budget), ``mu0`` (0.0,
+the starting threshold with a budget), ``weights`` (``task``: relevance
 from the face detector's output on the source; ``entropy``; ``random``), ``strict``. Images are
 ``[1,3,H,W]`` with H and W multiples of the patch size (8). The analog symbols cross the comparison's
 channel (CSI from its spec); the mask code is sent over the error-free side link and counted.
@@ -44,17 +46,18 @@ class SescSystem:
     """SE-SC (codec + weight model + mu policy) on a channel (see the module docstring)."""
 
     def __init__(self, ckpt: str = "sesc_rayleigh", mu: float = 0.2, weights: str = "task", cbr: float | None = None,
-                 channel: ChannelSpec | str | None = None, strict: bool = False) -> None:
+                 channel: ChannelSpec | str | None = None, strict: bool = False, mu0: float = 0.0) -> None:
         from semcom.experiments.sesc_common import WEIGHT_MODELS, load_codec, weight_fn
 
-        if not (isinstance(mu, (int, float)) and 0 <= mu <= 1):
-            raise ConfigError(f"sesc: mu must be a number in [0, 1], got {mu!r}")
+        for label, v in (("mu", mu), ("mu0", mu0)):
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and 0 <= v <= 1):
+                raise ConfigError(f"sesc: {label} must be a number in [0, 1], got {v!r}")
         if weights not in WEIGHT_MODELS:
             raise ConfigError(f"sesc: weights must be one of {WEIGHT_MODELS}, got {weights!r}")
         if cbr is not None and not (isinstance(cbr, (int, float)) and cbr > 0 and math.isfinite(cbr)):
             raise ConfigError(f"sesc: cbr must be positive, got {cbr!r}")
         self.model = load_codec(str(ckpt))
-        self.ckpt, self.mu, self.weights_name, self.cbr = str(ckpt), float(mu), weights, cbr
+        self.ckpt, self.mu, self.mu0, self.weights_name, self.cbr = str(ckpt), float(mu), float(mu0), weights, cbr
         self.channel = ChannelSpec.parse(channel)
         self.strict = bool(strict)
         self.weights = weight_fn(weights, self.model)
@@ -74,7 +77,7 @@ class SescSystem:
         if b is None:
             return threshold_mask(w, self.mu), {"mu": self.mu}
         try:
-            r = rate_policy(w, b, self.model.config.symbols_per_patch, mu0=self.mu,
+            r = rate_policy(w, b, self.model.config.symbols_per_patch, mu0=self.mu0,
                             side_bits_per_symbol=self.model.config.side_bits_per_symbol)
         except BudgetTooSmallError as exc:
             return None, {"error": str(exc)}
@@ -98,15 +101,15 @@ class SescSystem:
 
     def describe(self) -> dict:
         meta = getattr(self.model, "metadata", {}) or {}
-        return {"system": "sesc", "checkpoint": self.ckpt, "checkpoint_sha256": meta.get("sha256"), "mu": self.mu,
+        return {"system": "sesc", "checkpoint": self.ckpt, "checkpoint_sha256": meta.get("sha256"), "mu": self.mu, "mu0": self.mu0,
                 "weights": self.weights_name, "cbr": self.cbr, "config": dataclasses.asdict(self.model.config),
                 "channel": self.channel.describe(), "side_link": "mask code, error-free, 1 bit per channel use"}
 
 
 def sesc(ckpt: str = "sesc_rayleigh", mu: float = 0.2, weights: str = "task", cbr: float | None = None,
-         channel: ChannelSpec | str | None = None, strict: bool = False) -> SescSystem:
+         channel: ChannelSpec | str | None = None, strict: bool = False, mu0: float = 0.0) -> SescSystem:
     """The SE-SC system (see :class:`SescSystem`)."""
-    return SescSystem(ckpt, mu, weights, cbr, channel, strict)
+    return SescSystem(ckpt, mu, weights, cbr, channel, strict, mu0)
 
 
 register_system("sesc", sesc)
