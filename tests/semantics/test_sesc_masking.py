@@ -97,3 +97,18 @@ def test_budget_below_one_patch_is_a_typed_error():
         rate_policy(np.ones(64) * 0.5, 16, symbols_per_patch=16)
     with pytest.raises(InputError):
         rate_policy(np.ones(64) * 0.5, 12.5, symbols_per_patch=16)
+
+
+def test_ties_order_or_spread():
+    from semcom.semantics.sesc import top_k_mask
+
+    w = np.zeros(64)
+    assert np.flatnonzero(top_k_mask(w, 8)).tolist() == list(range(8))  # patch order: the first row
+    spread = np.flatnonzero(top_k_mask(w, 8, "spread"))
+    assert len(spread) == 8 and len({i // 8 for i in spread}) >= 4  # spread over several rows
+    assert (top_k_mask(w, 8, "spread") == top_k_mask(w, 8, "spread")).all()  # deterministic
+    r = rate_policy(w, 8 * 16 + 40, 16, tie_break="spread")
+    best = max(k for k in range(1, 65) if k * 16 + len(encode_mask(top_k_mask(w, k, "spread"))) <= 8 * 16 + 40)
+    assert r.k == best and r.channel_uses <= 8 * 16 + 40  # scattered masks cost more mask bits
+    with pytest.raises(InputError):
+        top_k_mask(w, 8, "nope")

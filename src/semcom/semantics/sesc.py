@@ -250,29 +250,38 @@ def _cost(keep: np.ndarray, s: int, bps: float) -> tuple[int, int]:
     return int(keep.sum()) * s + int(math.ceil(bits / bps - 1e-9)), bits
 
 
-def top_k_mask(weights: Any, k: int) -> np.ndarray:
-    """Flags of the ``k`` patches of largest weight (ties broken by patch order), ``1 <= k <= N``."""
+TIE_BREAKS = ("order", "spread")
+
+
+def top_k_mask(weights: Any, k: int, tie_break: str = "order") -> np.ndarray:
+    """Flags of the ``k`` patches of largest weight, ``1 <= k <= N``; ties broken by patch order
+    (``"order"``) or by a fixed permutation of the patches (``"spread"``, seeded by ``N``: equal weights,
+    e.g. an image without a face under task relevance, then give patches spread over the image)."""
     w = check_weights(weights)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= w.size:
         raise InputError(f"k must be an int in [1, {w.size}], got {k!r}")
-    return _top_k(w, int(k))[0]
+    return _top_k(w, int(k), tie_break)[0]
 
 
-def _top_k(w: np.ndarray, k: int) -> tuple[np.ndarray, float]:
-    """The ``k`` largest weights (ties broken by patch order) and the threshold ``mu`` they imply."""
-    order = np.lexsort((np.arange(w.size), -w))
+def _top_k(w: np.ndarray, k: int, tie_break: str = "order") -> tuple[np.ndarray, float]:
+    """The ``k`` largest weights (ties per ``tie_break``) and the threshold ``mu`` they imply."""
+    if tie_break not in TIE_BREAKS:
+        raise InputError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+    second = np.arange(w.size) if tie_break == "order" else np.random.default_rng(w.size).permutation(w.size)
+    order = np.lexsort((second, -w))
     keep = np.zeros(w.size, dtype=bool)
     keep[order[:k]] = True
     return keep, float(w[order[k - 1]])
 
 
 def rate_policy(weights: Any, budget: int, symbols_per_patch: int, mu0: float = 0.0,
-                side_bits_per_symbol: float = 1.0) -> PolicyResult:
+                side_bits_per_symbol: float = 1.0, tie_break: str = "order") -> PolicyResult:
     """Sec. V rate policy: mask at ``mu0``; while the sent features do not fit ``budget`` channel uses,
     raise ``mu`` (over the sorted weights, so one feature at a time) until they do.
 
     The result is the largest ``k <= #(w >= mu0)`` whose symbols plus mask code fit ``budget``.
-    Raises :class:`BudgetTooSmallError` when even one patch does not fit.
+    Raises :class:`BudgetTooSmallError` when even one patch does not fit. ``tie_break``: see
+    :func:`top_k_mask`.
     """
     w = check_weights(weights)
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
@@ -281,7 +290,7 @@ def rate_policy(weights: Any, budget: int, symbols_per_patch: int, mu0: float = 
     k = int(threshold_mask(w, mu0).sum())
     binding = False
     while k >= 1:
-        keep, mu = _top_k(w, k)
+        keep, mu = _top_k(w, k, tie_break)
         uses, bits = _cost(keep, s, bps)
         if uses <= budget:
             return PolicyResult(keep, mu if binding else float(mu0), k, bits, uses, int(budget), binding)

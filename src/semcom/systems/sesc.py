@@ -10,7 +10,8 @@ for 6G Wireless Networks"):
 * at a CBR (``semcom compare --cbr``), ``mu`` starts low (``mu0``, default 0: every patch is a
   candidate, the paper's "initially set relatively low") and is raised until the sent features plus
   the mask code fit ``ceil(cbr * 3 H W)`` channel uses
-  (:func:`semcom.semantics.sesc.rate_policy`): never more; a budget below one patch gives the
+  (:func:`semcom.semantics.sesc.rate_policy`; equal weights, e.g. no face under task relevance,
+  are broken by a fixed spread-out order): never more; a budget below one patch gives the
   outcome ``no_fit`` (nothing sent, the mid-grey fallback).
 
 Spec options: ``ckpt`` (default ``sesc_rayleigh``), ``mu`` (0.2, without a budget), ``mu0`` (0.0,
@@ -78,7 +79,7 @@ class SescSystem:
             return threshold_mask(w, self.mu), {"mu": self.mu}
         try:
             r = rate_policy(w, b, self.model.config.symbols_per_patch, mu0=self.mu0,
-                            side_bits_per_symbol=self.model.config.side_bits_per_symbol)
+                            side_bits_per_symbol=self.model.config.side_bits_per_symbol, tie_break="spread")
         except BudgetTooSmallError as exc:
             return None, {"error": str(exc)}
         return r.keep, {"mu": r.mu, "budget_binding": r.binding}
