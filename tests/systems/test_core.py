@@ -34,7 +34,8 @@ def test_rates_clip_and_vector_sources():
 
 
 @pytest.mark.parametrize("kw", [dict(status="lost"), dict(channel_uses=-1), dict(channel_uses=1.5),
-                                dict(num_cb=1, num_cb_failed=2), dict(bits_sent=True)])
+                                dict(num_cb=1, num_cb_failed=2), dict(bits_sent=True), dict(channel_uses=None),
+                                dict(channel_uses_budget=-3), dict(reconstruction=None), dict(extras=[])])
 def test_outcome_refuses_inconsistent_values(kw):
     args = dict(reconstruction=torch.zeros(1, 3, 4, 4), status="ok", channel_uses=4)
     args.update(kw)
@@ -102,7 +103,8 @@ def test_register_and_build(toy):
 def test_register_refuses_duplicates_and_bad_names(toy):
     with pytest.raises(ConfigError, match="already registered"):
         register_system("test_toy", lambda: None)
-    register_system("test_toy", _Toy)  # the same factory again is harmless (module re-import)
+    with pytest.raises(ConfigError, match="already registered"):
+        register_system("test_toy", _Toy)
     for bad in ("", "a:b", "a,b", None):
         with pytest.raises(ConfigError):
             register_system(bad, _Toy)
@@ -172,3 +174,39 @@ def test_docstring_examples(name):
     mod = importlib.import_module(f"semcom.systems.{name}")
     res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert res.attempted > 0 and res.failed == 0
+
+
+def test_models_take_the_canonical_channel_names():
+    """Old 'rayleigh' and canonical 'rayleigh_block' are the same channel draw for draw; fast fading works too."""
+    from semcom.models import DeepJSCC, jscc_channel
+
+    z = torch.randn(2, 16, dtype=torch.complex64)
+    a = jscc_channel(z, 5.0, "rayleigh", torch.Generator().manual_seed(1))
+    b = jscc_channel(z, 5.0, "rayleigh_block", torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    c = jscc_channel(z, 5.0, "rayleigh_fast", torch.Generator().manual_seed(1), csi="estimated", csi_error_var=0.01)
+    assert c.shape == z.shape and not torch.equal(c, a)
+    m = DeepJSCC({"hidden_channels": 4, "channel": "rayleigh_fast"})
+    out = m(torch.rand(1, 3, 16, 16), 10.0, torch.Generator().manual_seed(0))
+    assert out["x_hat"].shape == (1, 3, 16, 16)
+    with pytest.raises(ConfigError):
+        DeepJSCC({"channel": "rician"})
+
+
+def test_snr_and_csi_reach_encode_and_decode_that_take_them():
+    from semcom.models import DeepJSCC
+
+    seen = {}
+
+    class Adaptive(DeepJSCC):
+        def encode(self, image, snr_db=None):
+            seen["encode"] = snr_db
+            return super().encode(image)
+
+        def decode(self, payloads, snr_db=None, csi=None):
+            seen["decode"] = (snr_db, csi)
+            return super().decode(payloads)
+
+    m = Adaptive({"hidden_channels": 4})
+    m.transmit(torch.rand(1, 3, 16, 16), 7.0, seed=0, channel="rayleigh_block", csi="estimated", csi_error_var=0.1)
+    assert seen == {"encode": 7.0, "decode": (7.0, "estimated")}

@@ -63,7 +63,7 @@ def _join_negative_values(argv: Sequence[str]) -> list[str]:
     out: list[str] = []
     it = iter(argv)
     for a in it:
-        if a in ("--snr", "--cbr") :
+        if a in ("--snr", "--cbr"):
             nxt = next(it, None)
             out.append(a if nxt is None else f"{a}={nxt}")
         else:
@@ -133,16 +133,18 @@ def plot(results, out_dir: str | Path, strip: dict | None = None) -> list[Path]:
 
 def print_table(results) -> None:
     """One line per system and SNR: PSNR, MS-SSIM, channel uses, statuses."""
+    def f(v, fmt):
+        return format(v, fmt) if v is not None else "-"
+
     print(f"{'system':44s} {'SNR':>5s} {'PSNR':>7s} {'MS-SSIM':>8s} {'uses':>8s} {'CBR':>7s}  status")
     for s in results.data["systems"]:
         for p in s["points"]:
-            f = (lambda v, fmt: format(v, fmt) if v is not None else "-")
             print(f"{s['name'][:44]:44s} {p['snr_db']:5.1f} {f(p['psnr'], '7.2f')} {f(p['ms_ssim'], '8.4f')} "
                   f"{f(p['channel_uses'], '8.0f')} {f(p['cbr'], '7.4f')}  {p['status_counts']}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from semcom.systems.compare import compare
+    from semcom.systems.comparison import compare
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(_join_negative_values(argv))

@@ -92,7 +92,7 @@ def register_model(cls_or_name: Any = None):
 
     Forms: ``register_model(MyModel)``, ``@register_model`` (the class's ``name``) or
     ``@register_model("mymodel")`` (sets ``name`` when the class has none). A name registered
-    twice raises :class:`ConfigError`; registering the same class again is harmless.
+    twice raises :class:`ConfigError` (a plugin module is imported once, see :mod:`semcom.systems.plugins`).
     """
     def add(cls: Any, name: str | None = None) -> Any:
         if name is not None:
@@ -102,7 +102,7 @@ def register_model(cls_or_name: Any = None):
                 raise ConfigError(f"{cls.__qualname__}.name is {cls.name!r}, registered as {name!r}: use one name")
             cls.name = name
         check_model_contract(cls)
-        if cls.name in MODELS and MODELS[cls.name] is not cls:
+        if cls.name in MODELS:
             raise ConfigError(f"model name {cls.name!r} is already registered ({MODELS[cls.name].__name__})")
         MODELS[cls.name] = cls
         return cls

@@ -261,6 +261,11 @@ class LearnedJSCC(nn.Module):
             raise ConfigError(f"snr_range_db must be [low, high], got {config.snr_range_db}")
         self.config = config
 
+    @property
+    def input_multiple(self) -> int:
+        """H and W of an input image must be multiples of this (``size_multiple`` unless the model tiles)."""
+        return self.size_multiple
+
     # -- checks
     def check_input(self, image: torch.Tensor) -> torch.Tensor:
         """Validate an image batch; H and W must be multiples of ``size_multiple``."""

@@ -151,6 +151,13 @@ def _merge_tiles(tiles: torch.Tensor, b: int, nh: int, nw: int) -> torch.Tensor:
 class _Tiled:
     """Tile-wise ``encode``/``decode``/``rate_map`` around the whole-image versions (``config.tile``)."""
 
+    @property
+    def input_multiple(self) -> int:
+        """H and W must be multiples of this: the tile size when tiling, else ``size_multiple``."""
+        import math
+
+        return math.lcm(self.size_multiple, self.config.tile or 1)
+
     def check_input(self, image: torch.Tensor) -> torch.Tensor:
         image = LearnedJSCC.check_input(self, image)  # type: ignore[arg-type]
         t = self.config.tile

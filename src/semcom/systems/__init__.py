@@ -9,6 +9,9 @@ implements, one :class:`Outcome`, the registries and the compare core.
   system registry and specs ``name:key=val,...`` (or ``module:qualname``).
 * :class:`ChannelSpec`, :func:`register_channel` -- one channel naming (``awgn``,
   ``rayleigh_block``, ``rayleigh_fast``) with the CSI as its own parameter.
+* :func:`compare` -- any systems on the same images, SNR grid, channel and budget (``match:NAME``:
+  the equal-budget search, :func:`cbr_for_channel_uses`, :func:`reference_channel_uses`).
+* :func:`load_plugin`, :func:`load_entry_points` -- a user's module that registers models and systems.
 
 See ``docs/systems.md`` and ``docs/extending.md``.
 """
@@ -19,10 +22,21 @@ from semcom.systems.base import (
 )
 from semcom.systems.channels import ChannelSpec
 from semcom.systems.outcome import STATUSES, Outcome, Rates, source_size
+from semcom.systems.plugins import load_entry_points, load_plugin
+
+
+def __getattr__(name):  # the compare core imports the experiments layer: loaded on first use
+    if name in ("compare", "CompareResult", "CompareConfig", "cbr_for_channel_uses", "reference_channel_uses"):
+        from semcom.systems import comparison as _compare_module
+
+        return getattr(_compare_module, name)
+    raise AttributeError(f"module 'semcom.systems' has no attribute {name!r}")
 
 __all__ = [
     "System", "Outcome", "Rates", "STATUSES", "source_size",
     "SYSTEMS", "SystemSpec", "register_system", "get_system", "build_system", "parse_spec", "parse_value",
     "available_systems",
     "ChannelSpec", "CHANNELS", "register_channel", "canonical_channel",
+    "load_plugin", "load_entry_points", "compare", "CompareResult", "CompareConfig", "cbr_for_channel_uses",
+    "reference_channel_uses",
 ]

@@ -22,6 +22,8 @@ name              system                                          spec options
                                                                   ``protect_ratio``, ``uep``, ``rate0``,
                                                                   ``rate1``, ``kb_fine``, ``kb_coarse``,
                                                                   ``kb_crops``, ``fidelity``, ``cbr``
+``prt``           the prt keypoint video call on a clip           ``test`` (Table I grant), ``allocator``,
+                  ``[T,3,H,W]`` (:class:`PrtKeypointSystem`)      ``concealer``, ``mcs``
 ================  ==============================================  ============================================
 
 Budgets. ``separation`` is built at a CBR (its grant: ``ceil(cbr H W 3)`` channel uses); the learned
@@ -49,7 +51,7 @@ from semcom.systems.base import register_system
 from semcom.systems.channels import ChannelSpec
 from semcom.systems.outcome import Outcome, source_size
 
-__all__ = ["separation", "LearnedSystem", "SebSystem", "learned"]
+__all__ = ["separation", "LearnedSystem", "SebSystem", "PrtKeypointSystem", "learned"]
 
 SEPARATION_LINKS = ("bittrue", "adaptive", "bler_table", "erasure", "capacity")
 
@@ -73,10 +75,17 @@ def separation(codec: str = "heif", link: str = "adaptive", cbr: float | None = 
                channel: ChannelSpec | str | None = None, adapt: bool = False, mcs_index: int | None = None,
                mcs_table: int = 1, modulation_order: int = 2, code_rate: float = 0.5, target_bler: float = 0.1,
                loss_policy: str = "corrupt", fading: str = "per_cb", decoder: str = "fast",
-               cbler: float | None = None):
+               cbler: float | None = None, config: dict | None = None):
     """The separation baseline as a bench system: :class:`semcom.baselines.SeparationSystem` built from
-    spec options (see the module table). ``cbr`` defaults to 1/12."""
+    spec options (see the module table). ``cbr`` defaults to 1/12.
+
+    ``config``: a complete :class:`~semcom.baselines.SeparationConfig` dict instead (how the recipe
+    sweeps pass theirs); ``cbr``, when given, overrides its CBR and the other options must not be set.
+    """
     from semcom.baselines import SeparationConfig, SeparationSystem
+
+    if config is not None:
+        return SeparationSystem(SeparationConfig.from_dict({**config, **({"cbr": cbr} if cbr is not None else {})}))
 
     if link not in SEPARATION_LINKS:
         raise ConfigError(f"separation: link must be one of {SEPARATION_LINKS}, got {link!r}")
@@ -117,7 +126,7 @@ class LearnedSystem:
         self.strict = bool(strict)
         self.checkpoint = checkpoint
         self.name = getattr(model, "name", type(model).__name__)
-        self.size_multiple = int(getattr(model, "size_multiple", 1))
+        self.size_multiple = int(getattr(model, "input_multiple", getattr(model, "size_multiple", 1)))
         self._budgets: dict[tuple, int | None] = {}
 
     def transmit(self, source: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0) -> Outcome:
@@ -279,3 +288,71 @@ class SebSystem:
 
 
 register_system("seb", SebSystem)
+
+
+# ------------------------------------------------------------------ prt keypoint video call
+@functools.lru_cache(maxsize=2)
+def _prt_context(frames_bytes: bytes, shape: tuple[int, ...]) -> Any:
+    import numpy as np
+
+    from semcom.experiments.prt_sweep import context_from_frames
+
+    frames = np.frombuffer(frames_bytes, dtype=np.uint8).reshape(shape)
+    return context_from_frames(frames, hashlib.sha256(frames_bytes).hexdigest())
+
+
+class PrtKeypointSystem:
+    """The prt keypoint video call as a bench system: a clip ``[T, 3, H, W]`` (a face in it) through the
+    semantic chain of :func:`semcom.experiments.prt_sweep.semantic_chain` (landmarks -> importance ->
+    code-block allocation -> bit-true 5G link -> concealment -> warping synthesiser).
+
+    The grant is Table I test ``test`` (K code blocks per frame), sent per frame over the bit-true link
+    at MCS ``mcs``; ``channel_uses`` is what the link spent on all frames. The receiver holds the source
+    frame before the call (not counted, as in the paper). Status: ``ok`` when every code block arrived,
+    else ``recovered`` (lost symbols concealed). AWGN only.
+    """
+
+    fixed_budget = True
+
+    def __init__(self, test: int = 1, allocator: str = "cidh", concealer: str = "fc", mcs: int = 9,
+                 channel: ChannelSpec | str | None = None) -> None:
+        from semcom.experiments.prt_sweep import SweepConfig
+
+        self.channel = ChannelSpec.parse(channel)
+        if self.channel.fading:
+            raise ConfigError("the prt keypoint system runs on AWGN only")
+        self.cfg = SweepConfig(link="bittrue", snr_db=[0.0], mcs=int(mcs), tests=[int(test)], allocators=[allocator],
+                               concealers=[concealer], ablation_allocators=[], eval_every=1, h265=False)
+        self.test, self.allocator, self.concealer = int(test), allocator, concealer
+        self.name = "prt"
+
+    def budget(self, source_shape: Sequence[int]) -> int | None:
+        return None  # the grant depends on the semantic symbols of the clip
+
+    def transmit(self, source: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0) -> Outcome:
+        from semcom.experiments.prt_sweep import semantic_chain
+        from semcom.utils import check_image, make_generator
+
+        source = check_image(source, name="clip", batch="T")
+        frames = (source.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).contiguous().numpy()
+        ctx = _prt_context(frames.tobytes(), tuple(frames.shape))
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=make_generator(seed)))
+        out = semantic_chain(ctx, self.cfg, self.test, self.allocator, self.concealer, float(snr_db), seed)
+        recon = torch.stack([torch.from_numpy(out["outputs"][t]).permute(2, 0, 1) for t in sorted(out["outputs"])])
+        ok = out["cb_ok"]
+        from semcom.link import make_link
+
+        grant = out["grant"]
+        link = make_link("bittrue", mcs=self.cfg.mcs, max_tb_bits=grant.capacities[0])
+        uses = link.plan(grant.total_bits).channel_uses * len(out["sent"])
+        lost = int((~ok).sum())
+        return Outcome(recon.float() / 255.0, "ok" if lost == 0 else "recovered", int(uses), int(uses),
+                       bits_sent=int(sum(b.numel() for b in out["sent"])), num_cb=int(ok.numel()), num_cb_failed=lost,
+                       extras={"test": self.test, "allocator": self.allocator, "concealer": self.concealer})
+
+    def describe(self) -> dict:
+        return {"system": "prt", "test": self.test, "allocator": self.allocator, "concealer": self.concealer,
+                "mcs": self.cfg.mcs, "channel": self.channel.describe()}
+
+
+register_system("prt", PrtKeypointSystem)

@@ -87,7 +87,7 @@ def register_system(name: str, factory: Callable[..., System] | None = None):
     def add(f: Callable[..., System]) -> Callable[..., System]:
         if not callable(f):
             raise ConfigError(f"system {name!r}: the factory must be callable, got {type(f).__name__}")
-        if name in SYSTEMS and SYSTEMS[name] is not f:
+        if name in SYSTEMS:
             raise ConfigError(f"system {name!r} is already registered ({_qualname(SYSTEMS[name])})")
         SYSTEMS[name] = f
         return f

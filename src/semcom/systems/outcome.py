@@ -98,9 +98,20 @@ class Outcome:
             raise InputError(f"Outcome.status must be one of {STATUSES}, got {self.status!r}")
         for name in ("channel_uses", "bits_sent", "side_info_bits", "num_cb", "num_cb_failed"):
             v = getattr(self, name)
-            if isinstance(v, bool) or int(v) != v or v < 0:
+            if isinstance(v, torch.Tensor) and v.numel() == 1:
+                v = v.item()
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v or v < 0:
                 raise InputError(f"Outcome.{name} must be a non-negative integer, got {v!r}")
             setattr(self, name, int(v))
+        if self.channel_uses_budget is not None:
+            b = self.channel_uses_budget
+            if isinstance(b, bool) or not isinstance(b, (int, float)) or int(b) != b or b < 0:
+                raise InputError(f"Outcome.channel_uses_budget must be a non-negative integer or None, got {b!r}")
+            self.channel_uses_budget = int(b)
+        if not isinstance(self.reconstruction, torch.Tensor):
+            raise InputError(f"Outcome.reconstruction must be a tensor, got {type(self.reconstruction).__name__}")
+        if not isinstance(self.extras, dict):
+            raise InputError(f"Outcome.extras must be a dict, got {type(self.extras).__name__}")
         if self.num_cb_failed > self.num_cb:
             raise InputError(f"Outcome.num_cb_failed ({self.num_cb_failed}) exceeds num_cb ({self.num_cb})")
 

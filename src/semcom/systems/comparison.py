@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 import math
 import sys
 import time
@@ -172,8 +171,21 @@ def _images(spec: Any, crop: int | None) -> list[tuple[str, torch.Tensor, str | 
 
 
 # ------------------------------------------------------------------ one point (module level: picklable)
+def _system(spec: str | dict, channel: str, cbr: float | None) -> Any:
+    """The system of ``spec`` (a spec string, or ``{"name": ..., "options": {...}}`` whose options may be
+    nested, as the recipe sweeps give them), built once per process."""
+    import json
+
+    return _cached_system(spec if isinstance(spec, str) else json.dumps(spec, sort_keys=True), channel, cbr)
+
+
 @functools.lru_cache(maxsize=64)
-def _system(spec: str, channel: str, cbr: float | None) -> Any:
+def _cached_system(spec: str, channel: str, cbr: float | None) -> Any:
+    if spec.startswith("{"):
+        import json
+
+        d = json.loads(spec)
+        spec = SystemSpec(d["name"], dict(d.get("options", {})), d.get("label", d["name"]))
     return build_system(spec, channel=channel, cbr=cbr)
 
 
@@ -194,17 +206,34 @@ def _metrics(x: torch.Tensor, y: torch.Tensor) -> dict:
     if x.dim() != 4:  # vectors: mean squared error only
         return {"psnr": None, "ms_ssim": None, "mse": float(torch.mean((x - y) ** 2))}
     y = y.clamp(0, 1)
-    return {"psnr": float(metrics.psnr(x, y).mean()), "ms_ssim": float(metrics.ms_ssim(x, y).mean())}
+    return {"psnr": float(metrics.psnr(x, y).mean()), "ssim": float(metrics.ssim(x, y).mean()),
+            "ms_ssim": float(metrics.ms_ssim(x, y).mean())}
+
+
+def _source(task: dict) -> torch.Tensor:
+    """The task's source: given inline (``source``), or by image-set name and image name (cached per process)."""
+    if task.get("source") is not None:
+        return task["source"]
+    from semcom.experiments.common import load_image_set
+
+    img = {n: im for n, im, _ in load_image_set(task["images"])}[task["image"]]
+    return centre_crop(img, task["crop"]) if task.get("crop") else img
 
 
 def run_point(task: dict) -> dict:
-    """Send one source through one system at one SNR; the record of :func:`compare`."""
+    """Send one source through one system at one SNR; the record of :func:`compare` (module level, picklable).
+
+    ``task``: ``spec`` (string or ``{"name", "options"}``), ``label``, ``channel``, ``cbr``, ``image``
+    with ``source`` (a tensor) or ``images`` (an image-set name, loaded in the worker), ``snr_db``,
+    ``seed``, ``index``; optional ``plugins``, ``crop``, ``keep`` (return the reconstruction).
+    The recipe sweeps call it for their points too.
+    """
     if task.get("plugins"):
         load_plugins(task["plugins"])
-    img = task["source"]
-    rec = {"system": task["label"], "image": task["image"], "snr_db": task["snr_db"], "seed_index": task["index"]}
+    img = _source(task)
+    rec = {"system": task["label"], "image": task["image"], "snr_db": task["snr_db"], "seed_index": task.get("index", 0)}
     try:
-        system = _system(task["spec"], task["channel"], task["cbr"])
+        system = _system(task["spec"], task.get("channel", "awgn"), task.get("cbr"))
         out = system.transmit(img, task["snr_db"], seed=task["seed"])
         if not isinstance(out, Outcome):
             raise ConfigError(f"system {task['label']!r} returned {type(out).__name__}, not an Outcome")
@@ -212,6 +241,8 @@ def run_point(task: dict) -> dict:
             raise ConfigError(f"system {task['label']!r} returned a reconstruction of shape"
                               f" {tuple(out.reconstruction.shape)} for a source of shape {tuple(img.shape)}")
     except SemcomError as exc:
+        if task.get("raise_errors"):
+            raise
         return {**rec, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
     r = out.rates(img.shape)
     rec.update(status=out.status, channel_uses=out.channel_uses, channel_uses_budget=out.channel_uses_budget,
