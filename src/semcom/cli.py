@@ -18,6 +18,7 @@ says otherwise.
     semcom vlscc 1d                   VL-SCC 1D versus SCC 1D on face-landmark vectors
     semcom seb sweep | kb-update | granularity    the seb experiments
     semcom fuzz                       the fuzz table: every decoder, loader, config and CLI option fed hostile input
+    semcom sesc qos | similarity | weights | visual   the SE-SC experiments (Figs. 2, 4, 5; Table I weights)
 
 Options are parsed and checked by :mod:`semcom.cliargs` before any work (ranges, physical limits,
 a writable ``--out``, a reachable ``--cluster``); negative values parse without ``=``
@@ -52,6 +53,10 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("seb", "kb-update"), "semcom.experiments.seb_kb_update", "seb knowledge-base update under changing intent", True),
     (("seb", "granularity"), "semcom.experiments.seb_granularity", "seb fine-Seb ratio versus CBR, quality and accuracy", True),
     (("fuzz",), "semcom.fuzz", "the fuzz table: corrupted input to every decoder, loader, config and CLI option", True),
+    (("sesc", "qos"), "semcom.experiments.sesc_qos", "SE-SC face-detection AP versus SNR over slow Rayleigh, against JPEG2000 + 5G LDPC (Fig. 5)", True),
+    (("sesc", "similarity"), "semcom.experiments.sesc_similarity", "SE-SC semantic similarity versus the number of sent features (Fig. 2)", True),
+    (("sesc", "weights"), "semcom.experiments.sesc_weights", "SE-SC task-relevance versus entropy weights at equal symbols (Table I)", True),
+    (("sesc", "visual"), "semcom.experiments.sesc_visual", "SE-SC visual example: weights, sent patches, reconstruction, detections (Fig. 4)", True),
 ]
 
 

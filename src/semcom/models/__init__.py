@@ -3,7 +3,7 @@ actually crosses the channel.
 
 Registry of the learned JSCC models (a name maps to one class; a second registration of a name
 is refused): ``deepjscc`` (:class:`DeepJSCC`), ``vlscc2d`` (:class:`VLSCC2D`), ``scc``
-(:class:`SCC`), ``adjscc`` (:class:`ADJSCC`, SNR-adaptive DeepJSCC) and ``vlscc1d`` (:class:`VLSCC1D`) and ``scc1d`` (:class:`SCC1D`), the 1D coders of face-landmark vectors. :func:`build_model` builds one from a config;
+(:class:`SCC`), ``adjscc`` (:class:`ADJSCC`, SNR-adaptive DeepJSCC), ``sesc`` (:class:`SESC`, the masked-transformer codec of SE-SC) and ``vlscc1d`` (:class:`VLSCC1D`) and ``scc1d`` (:class:`SCC1D`), the 1D coders of face-landmark vectors. :func:`build_model` builds one from a config;
 :func:`load_checkpoint` / :func:`load_pretrained` restore trained weights with their metadata
 (committed checkpoints live in ``semcom/checkpoints/<name>.pt`` + ``<name>.json``).
 
@@ -26,6 +26,7 @@ from semcom.models.checkpoint_io import build_and_load, load_verified, package_c
 from semcom.models.deepjscc import (
     DeepJSCC, DeepJSCCConfig, JSCCOutcome, LearnedJSCC, SNROutOfRangeWarning, SymbolPayload, jscc_channel,
 )
+from semcom.models.sesc import SESC, SESCConfig
 from semcom.models.vlscc import SCC, SCC1D, VLSCC1D, VLSCC2D, SCC1DConfig, SCCConfig, VLSCC1DConfig, VLSCC2DConfig
 
 MODELS: dict[str, type[LearnedJSCC]] = {}
@@ -114,7 +115,7 @@ def register_model(cls_or_name: Any = None):
     return add(cls_or_name)
 
 
-for _cls in (DeepJSCC, VLSCC2D, SCC, VLSCC1D, SCC1D):
+for _cls in (DeepJSCC, VLSCC2D, SCC, VLSCC1D, SCC1D, SESC):
     register_model(_cls)
 
 from semcom.models.adjscc import ADJSCC, ADJSCCConfig  # noqa: E402 - registered after the base models
@@ -212,7 +213,7 @@ def load_pretrained(name: str, map_location: str | torch.device = "cpu") -> Lear
 
 
 __all__ = [
-    "DeepJSCC", "DeepJSCCConfig", "ADJSCC", "ADJSCCConfig", "VLSCC2D", "VLSCC2DConfig", "SCC", "SCCConfig", "VLSCC1D", "VLSCC1DConfig", "SCC1D", "SCC1DConfig",
+    "DeepJSCC", "DeepJSCCConfig", "ADJSCC", "ADJSCCConfig", "VLSCC2D", "VLSCC2DConfig", "SCC", "SCCConfig", "VLSCC1D", "VLSCC1DConfig", "SCC1D", "SCC1DConfig", "SESC", "SESCConfig",
     "LearnedJSCC", "SymbolPayload", "JSCCOutcome", "SNROutOfRangeWarning", "jscc_channel",
     "MODELS", "register_model", "check_model_contract", "check_forward_output", "build_model", "load_checkpoint", "load_pretrained", "list_pretrained",
     "checkpoint_dir",

@@ -107,6 +107,7 @@ def available_systems() -> list[str]:
 
 def _load_builtins() -> None:
     importlib.import_module("semcom.systems.adapters")
+    importlib.import_module("semcom.systems.sesc")
 
 
 def parse_value(text: str) -> Any:

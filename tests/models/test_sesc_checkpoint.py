@@ -1,0 +1,71 @@
+"""The committed SE-SC checkpoint: integrity (SHA-256), its image metric and its task metric."""
+
+import hashlib
+import json
+
+import pytest
+
+from semcom.errors import CheckpointError
+from semcom.models import checkpoint_dir
+
+NAME = "sesc_rayleigh"
+PT = checkpoint_dir() / f"{NAME}.pt"
+
+pytestmark = [pytest.mark.skipif(not PT.is_file(), reason="no committed SE-SC checkpoint"),
+              pytest.mark.usefixtures("one_torch_thread")]
+
+
+def _meta():
+    return json.loads(PT.with_suffix(".json").read_text())
+
+
+def test_metadata_and_sha256():
+    meta = _meta()
+    assert meta["sha256"] == hashlib.sha256(PT.read_bytes()).hexdigest()
+    assert meta["file_bytes"] == PT.stat().st_size < 5_000_000
+    ent = checkpoint_dir() / meta["entropy_model"]["file"]
+    assert meta["entropy_model"]["sha256"] == hashlib.sha256(ent.read_bytes()).hexdigest()
+    for key in ("config", "data", "seed", "command", "steps", "train_minutes", "metric", "task_metric", "post_training"):
+        assert key in meta
+    from semcom.experiments.sesc_common import load_codec
+
+    m = load_codec(NAME)
+    assert m.num_parameters() == meta["parameters"] and m.config.tile == meta["config"]["model_config"]["tile"]
+
+
+def test_tampered_checkpoint_is_refused(tmp_path):
+    from semcom.experiments.sesc_common import verify_sha256
+
+    bad = tmp_path / f"{NAME}.pt"
+    bad.write_bytes(PT.read_bytes()[:-10] + b"0123456789")
+    (tmp_path / f"{NAME}.json").write_text(PT.with_suffix(".json").read_text())
+    with pytest.raises(CheckpointError):
+        verify_sha256(bad)
+
+
+def test_checkpoint_reaches_its_image_metric():
+    from semcom.experiments.sesc_common import load_codec
+    from semcom.training import evaluate
+
+    meta = _meta()
+    ev = meta["eval"]
+    got = evaluate(load_codec(NAME), ev["images"], ev["size"], snr_db=ev["snr_db"], seed=ev["seed"])
+    assert got["checksums"] == ev["checksums"]
+    rec = meta["metric"]
+    assert got["psnr_db"] == pytest.approx(rec["psnr_db"], abs=0.1)
+    assert got["ms_ssim"] == pytest.approx(rec["ms_ssim"], abs=0.005)
+    assert got["spp"] == pytest.approx(rec["spp"], abs=0.002)
+
+
+@pytest.mark.slow
+def test_checkpoint_reaches_its_task_metric():
+    pytest.importorskip("mediapipe")
+    from semcom.experiments.sesc_common import load_codec
+    from semcom.experiments.sesc_export import task_metric
+
+    meta = _meta()
+    cfg = {k: meta["task_eval"][k] for k in ("n_composites", "size", "scene_seed", "snr_db", "seed", "mu")}
+    got = task_metric(load_codec(NAME), cfg)
+    for key in ("full", f"mu{cfg['mu']}"):
+        assert got[key]["ap50"] == pytest.approx(meta["task_metric"][key]["ap50"], abs=0.02)
+        assert got[key]["map"] == pytest.approx(meta["task_metric"][key]["map"], abs=0.02)
