@@ -25,7 +25,6 @@ QoS: AP at IoU 0.5 and mAP at IoU 0.5:0.95 over all scenes x seeds (pooled), aga
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 from pathlib import Path
@@ -201,25 +200,37 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
     return [out]
 
 
+def _parse_baselines(text: str) -> list[str]:
+    """``--baselines``: comma-separated ``adaptive``, ``capacity``; ``''`` for none."""
+    from semcom import cliargs
+
+    return [] if not text.strip() else cliargs.parse_choice_list(text, choices=("adaptive", "capacity"), what="baseline")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="semcom sesc qos", description=__doc__.strip().split("\n\n")[0])
-    ap.add_argument("--snr", default=None, help="comma-separated SNRs in dB")
-    ap.add_argument("--mus", default=None, help="comma-separated thresholds")
-    ap.add_argument("--weights", default=None, help="weight model: task, entropy, random")
-    ap.add_argument("--composites", type=int, default=None, help="number of composite scenes")
-    ap.add_argument("--seeds", type=int, default=None, help="channel realisations per scene and SNR")
-    ap.add_argument("--baselines", default=None, help="comma-separated: adaptive, capacity ('' for none)")
+    from semcom import cliargs
+
+    t = cliargs.typed
+    ap = cliargs.ArgumentParser(prog="semcom sesc qos", description=__doc__.strip().split("\n\n")[0])
+    ap.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None, help="SNRs in dB: a comma list or A:B:STEP")
+    ap.add_argument("--mus", type=t(cliargs.parse_number_list, what="mu", lo=0.0, hi=1.0), default=None,
+                    help="comma-separated thresholds in [0, 1]")
+    ap.add_argument("--weights", default=None, choices=["task", "entropy", "random"], help="weight model: task, entropy, random")
+    ap.add_argument("--composites", type=t(cliargs.parse_int, what="composites", lo=0, hi=1000), default=None, help="number of composite scenes")
+    ap.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=1000), default=None, help="channel realisations per scene and SNR")
+    ap.add_argument("--baselines", type=t(_parse_baselines), default=None, help="comma-separated: adaptive, capacity ('' for none)")
     ap.add_argument("--detector", default=None, choices=["full", "short"], help="MediaPipe face-detection model range")
     ap.add_argument("--out", default="results/sesc")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
+    cliargs.check_out_dir(a.out)
     d: dict = {}
     if a.snr:
-        d["snr_db"] = [float(v) for v in a.snr.split(",")]
+        d["snr_db"] = a.snr
     if a.mus:
-        d["mus"] = [float(v) for v in a.mus.split(",")]
+        d["mus"] = a.mus
     if a.baselines is not None:
-        d["baselines"] = [v for v in a.baselines.split(",") if v]
+        d["baselines"] = a.baselines
     for k, v in (("weights", a.weights), ("n_composites", a.composites), ("seeds", a.seeds), ("detector_range", a.detector)):
         if v is not None:
             d[k] = v

@@ -15,7 +15,6 @@ similarity reaches ``plateau`` (default 98 %) of the largest mean over L.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 from typing import Sequence
@@ -132,14 +131,18 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="semcom sesc similarity", description=__doc__.strip().split("\n\n")[0])
-    ap.add_argument("--snr", type=float, default=None)
-    ap.add_argument("--composites", type=int, default=None)
-    ap.add_argument("--seeds", type=int, default=None)
+    from semcom import cliargs
+
+    t = cliargs.typed
+    ap = cliargs.ArgumentParser(prog="semcom sesc similarity", description=__doc__.strip().split("\n\n")[0])
+    ap.add_argument("--snr", type=t(cliargs.parse_snr), default=None)
+    ap.add_argument("--composites", type=t(cliargs.parse_int, what="composites", lo=0, hi=1000), default=None)
+    ap.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=1000), default=None)
     ap.add_argument("--detector", default=None, choices=["full", "short"], help="MediaPipe face-detection model range")
     ap.add_argument("--out", default="results/sesc")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
+    cliargs.check_out_dir(a.out)
     d = {k: v for k, v in (("snr_db", a.snr), ("n_composites", a.composites), ("seeds", a.seeds),
                            ("detector_range", a.detector)) if v is not None}
     res = run(d, progress=not a.no_progress)

@@ -8,7 +8,6 @@ PNG and a JSON with the numbers shown.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 from typing import Sequence
@@ -96,12 +95,16 @@ def plot(results: Results, arrays: dict, out_dir: str | Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="semcom sesc visual", description=__doc__.strip().split("\n\n")[0])
+    from semcom import cliargs
+
+    t = cliargs.typed
+    ap = cliargs.ArgumentParser(prog="semcom sesc visual", description=__doc__.strip().split("\n\n")[0])
     ap.add_argument("--scene", default=None)
-    ap.add_argument("--mu", type=float, default=None)
-    ap.add_argument("--snr", type=float, default=None)
+    ap.add_argument("--mu", type=t(cliargs.parse_float, what="mu", lo=0.0, hi=1.0), default=None)
+    ap.add_argument("--snr", type=t(cliargs.parse_snr), default=None)
     ap.add_argument("--out", default="results/sesc")
     a = ap.parse_args(argv)
+    cliargs.check_out_dir(a.out)
     d = {k: v for k, v in (("scene", a.scene), ("mu", a.mu), ("snr_db", a.snr)) if v is not None}
     res, arrays = run(d)
     path = res.save(a.out)

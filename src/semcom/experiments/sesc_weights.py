@@ -11,7 +11,6 @@ over the face test scenes.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 from typing import Sequence
@@ -104,18 +103,22 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="semcom sesc weights", description=__doc__.strip().split("\n\n")[0])
-    ap.add_argument("--snr", default=None, help="comma-separated SNRs in dB")
-    ap.add_argument("--composites", type=int, default=None)
-    ap.add_argument("--seeds", type=int, default=None)
+    from semcom import cliargs
+
+    t = cliargs.typed
+    ap = cliargs.ArgumentParser(prog="semcom sesc weights", description=__doc__.strip().split("\n\n")[0])
+    ap.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None, help="SNRs in dB: a comma list or A:B:STEP")
+    ap.add_argument("--composites", type=t(cliargs.parse_int, what="composites", lo=0, hi=1000), default=None)
+    ap.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=1000), default=None)
     ap.add_argument("--detector", default=None, choices=["full", "short"], help="MediaPipe face-detection model range")
     ap.add_argument("--out", default="results/sesc")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
+    cliargs.check_out_dir(a.out)
     d: dict = {k: v for k, v in (("n_composites", a.composites), ("seeds", a.seeds), ("detector_range", a.detector))
                if v is not None}
     if a.snr:
-        d["snr_db"] = [float(v) for v in a.snr.split(",")]
+        d["snr_db"] = a.snr
     res = run(d, progress=not a.no_progress)
     path = res.save(a.out, f"{NAME}_short.json" if res.data["detector_range"] != "full" else None)
     plot(res, a.out)
