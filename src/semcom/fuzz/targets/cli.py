@@ -110,8 +110,21 @@ def _cli_setup():
     _import_verbs()
     os.chdir(scratch_dir())  # relative default outputs (results/...) land in the scratch folder
     files = _files(Path("inputs"))  # relative paths: the notes name no folder of this machine
-    cases = [(verb, opt, _values(opt, meta, files)) for verb in _verbs() for opt, meta in options_of(verb)]
+    cases = [(verb, opt, _without_valid(verb, opt, _values(opt, meta, files), files))
+             for verb in _verbs() for opt, meta in options_of(verb)]
     return [c for c in cases if c[2]]
+
+
+#: verbs whose ``--out`` names a file (an existing plain file is a valid target, overwritten)
+FILE_OUT_VERBS = {("train", "seb")}
+
+
+def _without_valid(verb: tuple[str, ...], option: str, values: list[str], files: dict[str, list[str]]) -> list[str]:
+    """``values`` less those that are valid for this verb (the target gives invalid values only)."""
+    plain = files["out"][-1]
+    if option == "--out" and verb in FILE_OUT_VERBS:
+        return [v for v in values if v != plain]
+    return values
 
 
 def _argv(state, rng: np.random.Generator) -> list[str]:
