@@ -290,3 +290,136 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+# --------------------------------------------------------------------------- slice models
+@dataclasses.dataclass
+class SliceTrainConfig:
+    """Training of a slice model on a frozen base checkpoint ``base``.
+
+    kind: ``"channel"`` (:class:`ChannelSlice`, ``slice_config`` its config) or ``"sr"``
+    (:class:`SRNet` of an enhancement slice with ``pool`` and JPEG2000 ``bpp``; the mask is all
+    ones in training: the training photos hold no people).
+    """
+
+    kind: str = "channel"
+    base: str = ""
+    name: str = "lsci_channel_awgn"
+    slice_config: dict = dataclasses.field(default_factory=dict)
+    pool: int = 2
+    bpp: float = 0.5
+    sr_width: int = 16
+    crop_size: int = 64
+    batch_size: int = 8
+    steps: int = 3000
+    max_minutes: float = 15.0
+    lr: float = 1e-3
+    lr_final_ratio: float = 0.05
+    seed: int = 0
+    threads: int = 1
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("channel", "sr"):
+            raise ConfigError(f"kind must be channel or sr, got {self.kind!r}")
+        if not self.base:
+            raise ConfigError("base (the frozen base checkpoint) is required")
+
+
+def _j2k_round_trip(img: torch.Tensor, bpp: float) -> torch.Tensor:
+    """JPEG2000 (OpenJPEG via Pillow, the settings of semcom.codecs' ``jpeg2000``: 9/7 wavelet,
+    colour transform, rate by compression ratio) encode + decode of ``[3, H, W]`` in one pass,
+    without the codec's rate tightening (training speed). Returns ``[1, 3, H, W]``."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    arr = (img.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "JPEG2000", quality_mode="rates", quality_layers=[24.0 / bpp],
+                              irreversible=True, mct=1)
+    buf.seek(0)
+    out = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / 255
+    return torch.from_numpy(out).permute(2, 0, 1)[None]
+
+
+def _slice_batch(cfg, base, x, slice_model, gen):
+    """Loss of one batch for a channel slice (Eq. 23) or an SR model (Eq. 19)."""
+    from semcom.models.lsci_slices import channel_slice_loss
+
+    with torch.no_grad():
+        out = base(x, "hard")
+    if cfg.kind == "channel":
+        lo, hi = slice_model.config.snr_range_db
+        snr = lo + (hi - lo) * torch.rand(x.shape[0], generator=gen)
+        w_hat, _ = slice_model(out["wq"], snr, generator=gen)
+        return channel_slice_loss(w_hat, out["wq"], x, base.generator, x.shape[-2:])
+    r = x - out["x_hat"].clamp(0, 1)
+    small = F.avg_pool2d(r, cfg.pool) if cfg.pool > 1 else r
+    dec = torch.cat([_j2k_round_trip((s + 1) / 2, cfg.bpp * cfg.pool ** 2) * 2 - 1 for s in small])
+    up = F.interpolate(dec, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    rc = slice_model(up)
+    loss = F.mse_loss(rc, r)
+    return loss, {"mse": float(loss.detach()), "upsampled_mse": float(F.mse_loss(up, r))}
+
+
+def run_slice(config: SliceTrainConfig | dict, out_dir: str | Path, *, command: str | None = None) -> dict:
+    """Train one slice model on a frozen base; writes ``<name>.pt`` (fp16) + ``<name>.json``."""
+    from semcom.experiments.results import git_commit
+    from semcom.models.lsci import load_base, save_module
+    from semcom.models.lsci_slices import ChannelSlice, SRNet
+    from semcom.training.data import CropBatches
+
+    cfg = config if isinstance(config, SliceTrainConfig) else from_dict(SliceTrainConfig, config)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    base = load_base(cfg.base)
+    for p in base.parameters():
+        p.requires_grad_(False)
+    if cfg.kind == "channel":
+        sc = {**cfg.slice_config, "latent_channels": base.config.latent_channels, "base_version": base.version()}
+        model = ChannelSlice(sc)
+        mcfg = dataclasses.asdict(model.config)
+    else:
+        model = SRNet(cfg.sr_width)
+        mcfg = {"width": cfg.sr_width, "pool": cfg.pool, "bpp": cfg.bpp, "base_version": base.version()}
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    sampler = CropBatches(cfg.crop_size, seed=cfg.seed + 100)
+    t0, step, acc, history = time.time(), 0, {}, []
+    budget = cfg.max_minutes * 60
+    with open(out / f"{cfg.name}.log.jsonl", "a") as log_f:
+        while step < cfg.steps and time.time() - t0 < budget:
+            prog = max(step / cfg.steps, (time.time() - t0) / budget)
+            lo = cfg.lr * cfg.lr_final_ratio
+            for g in opt.param_groups:
+                g["lr"] = lo + 0.5 * (cfg.lr - lo) * (1 + math.cos(math.pi * min(prog, 1.0)))
+            loss, terms = _slice_batch(cfg, base, sampler.batch(cfg.batch_size), model, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            for k, v in terms.items():
+                acc[k] = acc.get(k, 0.0) + v
+            if step % cfg.log_every == 0:
+                rec = {k: v / cfg.log_every for k, v in acc.items()}
+                rec.update(step=step, elapsed_s=round(time.time() - t0, 1))
+                history.append(rec)
+                log_f.write(json.dumps(rec) + "\n")
+                log_f.flush()
+                acc = {}
+    pt = out / f"{cfg.name}.pt"
+    sha = save_module(model, mcfg, pt, model.kind)
+    meta = {"name": cfg.name, "model": model.kind, "config": dataclasses.asdict(cfg), "model_config": mcfg,
+            "base": Path(cfg.base).stem, "base_version": base.version(),
+            "data": {"train": sampler.describe(), "train_checksums": sampler.checksums()},
+            "seed": cfg.seed, "steps": step, "train_minutes": round((time.time() - t0) / 60, 2),
+            "history_tail": history[-5:], "command": command or "", "git_commit": git_commit(),
+            "parameters": sum(p.numel() for p in model.parameters()), "weights": "float16",
+            "sha256": sha, "file_bytes": pt.stat().st_size}
+    (out / f"{cfg.name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
