@@ -5,6 +5,7 @@ too. Each writes its JSON (with provenance) and plots under ``results/<command>/
 says otherwise.
 
     semcom demo                       the main job: separation baselines over the 5G link, HTML report
+    semcom compare --systems ...      any systems (built-in or --plugin) on the same link, data and budget
     semcom link                       BLER versus SNR per MCS and channel (bit-true or abstracted)
     semcom baseline                   PSNR / MS-SSIM versus SNR for classical codecs over the link
     semcom train MODEL --config F     train deepjscc, vlscc2d, scc, vlscc1d, scc1d (JSCC trainer) or seb (its extractor)
@@ -29,6 +30,7 @@ from typing import Sequence
 # or a plain ``main(argv)`` when it owns its parser (marked with raw=True).
 COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("demo",), "semcom.experiments.demo", "run the main job and write the HTML report", False),
+    (("compare",), "semcom.experiments.compare", "any systems on the same link, data, SNR grid and channel-use budget", True),
     (("link",), "semcom.experiments.link_bler", "code-block error rate versus SNR over the 5G NR link", False),
     (("baseline",), "semcom.experiments.separation_sweep", "classical codec + 5G LDPC + QAM versus SNR", False),
     (("train",), "semcom.cli", "train a learned model: semcom train {deepjscc,vlscc2d,scc,vlscc1d,scc1d,seb} --config ...", True),
@@ -88,9 +90,38 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, handlers
 
 
+#: verbs that take ``--plugin`` themselves (and record it in their provenance)
+OWN_PLUGIN_OPTION = {("compare",), ("train",)}
+
+
+def _load_plugins(argv: list[str]) -> list[str]:
+    """Load the ``semcom.plugins`` entry points and every ``--plugin M`` of a verb that does not take the
+    option itself (removed from ``argv``); returns the remaining arguments."""
+    from semcom.systems.plugins import load_entry_points, load_plugin
+
+    load_entry_points()
+    if any(tuple(argv[: len(p)]) == p for p in OWN_PLUGIN_OPTION):
+        return argv
+    rest, it = [], iter(argv)
+    for a in it:
+        if a == "--plugin":
+            load_plugin(next(it, ""))
+        elif a.startswith("--plugin="):
+            load_plugin(a.split("=", 1)[1])
+        else:
+            rest.append(a)
+    return rest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from semcom.errors import SemcomError
+
+    try:
+        argv = _load_plugins(argv)
+    except SemcomError as exc:
+        print(f"semcom: error: {exc}", file=sys.stderr)
+        return 2
 
     # Commands that own their parser get every argument after their name, options included.
     for path, module, _help, raw in COMMANDS:

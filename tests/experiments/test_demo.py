@@ -31,3 +31,25 @@ def test_quick_demo_on_a_user_folder_writes_report_and_json(tmp_path):
     for key in ("version", "git_commit", "config", "seed", "data_checksums", "date"):
         assert key in data["provenance"]
     assert data["data"]["timings"]["total_s"] > 0
+
+
+def test_cross_system_section_opens_with_figure_and_table(tmp_path):
+    """The demo's first section: every image system at DeepJSCC's channel uses, from the compare core."""
+    from semcom.experiments import demo
+    from semcom.report.html import HtmlReport
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    img = test_images(subset="tiny")[0].image[0, :, 64:128, 64:128]
+    Image.fromarray((img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(folder / "crop.png")
+    cfg = demo.DemoConfig(images=str(folder), compare_systems=["deepjscc", "separation:codec=jpeg2000,link=capacity"],
+                          compare_snr_db=[4.0])
+    data = demo._cross_system(cfg, 1, None, False, tmp_path)
+    assert [s["name"] for s in data["systems"]] == cfg.compare_systems
+    deep, sep = data["records"]  # the separation system is granted exactly DeepJSCC's channel uses
+    assert sep["channel_uses_budget"] == deep["channel_uses"] == 64 * 64 // 8
+    rep = HtmlReport("demo")
+    demo._cross_system_section(rep, data, tmp_path)
+    page = rep.write(tmp_path / "index.html").read_text()
+    assert "Every system on the same link" in page and "PSNR at 4 dB" in page and "data:image/png;base64" in page
+    assert "_cross_system_section(rep" in open(demo.__file__).read().split('rep.heading("1. The link')[0]

@@ -57,6 +57,7 @@ import numpy as np
 import torch
 
 from semcom.errors import ConfigError, InputError
+from semcom.systems.outcome import Outcome
 from semcom.utils import check_image, from_dict, make_generator
 
 LOSS_POLICIES = ("corrupt", "truncate")
@@ -147,25 +148,39 @@ class SeparationConfig:
         return make_link(fidelity=self.fidelity, **kw)
 
 
-@dataclasses.dataclass
-class SeparationOutcome:
-    """What happened to one image: the reconstruction, the outcome and honest accounting."""
+class SeparationOutcome(Outcome):
+    """The bench's :class:`~semcom.systems.Outcome` for one image, with the baseline's own names kept.
 
-    image: torch.Tensor  # [1,3,H,W] reconstruction (the fallback image when failed)
-    status: str  # "ok" | "recovered" | "failed" | "no_fit"
-    stream_bits: int  # bits of the encoded stream (what the codec produced, codec headers included)
-    payload_capacity_bits: int  # k_max the grant carries (length field + stream + padding)
-    channel_uses: int  # complex channel uses actually spent (0 when nothing was sent)
-    channel_uses_budget: int
-    num_cb: int
-    num_cb_failed: int  # failed code blocks of the grant (padding-only blocks included)
-    bpp: float  # bits per pixel of the stream and its length field (all side information)
-    error: str | None = None
-    mcs: str | None = None  # the MCS used (after link adaptation)
+    ``bits_sent`` is the encoded stream (codec headers included), ``side_info_bits`` the 24-bit
+    length field (0 when nothing was sent); ``extras`` holds ``payload_capacity_bits`` (the grant
+    ``k_max``) and ``mcs`` (after link adaptation).
+    """
 
     @property
-    def failed(self) -> bool:
-        return self.status in ("failed", "no_fit")
+    def image(self) -> torch.Tensor:
+        return self.reconstruction
+
+    @property
+    def stream_bits(self) -> int:
+        return self.bits_sent
+
+    @property
+    def payload_capacity_bits(self) -> int:
+        return int(self.extras.get("payload_capacity_bits", 0))
+
+    @property
+    def mcs(self) -> str | None:
+        return self.extras.get("mcs")
+
+    @property
+    def bpp(self) -> float:
+        """Bits per pixel of the stream and its length field (all side information)."""
+        return float(self.rates(self.reconstruction.shape).bpp)
+
+
+def _no_fit(fallback: torch.Tensor, k_max: int, budget: int, error: str, mcs: str | None) -> SeparationOutcome:
+    return SeparationOutcome(fallback, "no_fit", 0, budget, error=error,
+                             extras={"payload_capacity_bits": int(k_max), "mcs": mcs})
 
 
 class SeparationSystem:
@@ -177,6 +192,7 @@ class SeparationSystem:
         elif isinstance(config, dict):
             config = SeparationConfig.from_dict(config)
         self.config = config
+        self.name = "separation"
         from semcom.codecs import get_codec
 
         self.codec = get_codec(config.codec)
@@ -229,6 +245,14 @@ class SeparationSystem:
                 return link
         return chosen if chosen is not None else self.link
 
+    def budget(self, source_shape) -> int:
+        """Channel uses granted to a source of shape ``[1, 3, H, W]`` (the bench's ``System.budget``)."""
+        return self.channel_uses_budget(int(source_shape[-2]), int(source_shape[-1]))
+
+    def describe(self) -> dict:
+        """The configuration, for provenance (the bench's ``System.describe``)."""
+        return {"system": "separation", **dataclasses.asdict(self.config)}
+
     def channel_uses_budget(self, height: int, width: int) -> int:
         """Complex channel uses granted to an ``H x W`` colour image: ``ceil(cbr * H * W * 3)``."""
         return int(math.ceil(self.config.cbr * height * width * 3 - 1e-9))
@@ -247,13 +271,14 @@ class SeparationSystem:
         link = self.link_for(snr_db, budget)
         k_max = int(link.max_payload_bits(budget, snr_db=snr_db))
         fallback = torch.full_like(image, FALLBACK_VALUE)
+        mcs = str(getattr(link, "mcs", None))
         k_stream = ((k_max - LENGTH_FIELD_BITS) // 8) * 8  # whole bytes after the length field
         if k_stream < 8:
-            return SeparationOutcome(fallback, "no_fit", 0, k_max, 0, budget, 0, 0, 0.0, "budget below one byte")
+            return _no_fit(fallback, k_max, budget, "budget below one byte", mcs)
         try:
             stream = self.encode(image, k_stream)
         except CodecBudgetError as exc:
-            return SeparationOutcome(fallback, "no_fit", 0, k_max, 0, budget, 0, 0, 0.0, str(exc))
+            return _no_fit(fallback, k_max, budget, str(exc), mcs)
         header = len(stream).to_bytes(LENGTH_FIELD_BITS // 8, "big")
         payload = torch.zeros(k_max)
         sent = bytes_to_bits(header + stream)
@@ -285,15 +310,14 @@ class SeparationSystem:
             status = "recovered"  # decoded, but from a damaged stream
         img = outcome.image if status != "failed" else fallback
         return SeparationOutcome(
-            image=img.clamp(0, 1),
+            reconstruction=img.clamp(0, 1),
             status=status,
-            stream_bits=8 * len(stream),
-            payload_capacity_bits=k_max,
             channel_uses=int(res.channel_uses),
             channel_uses_budget=budget,
+            bits_sent=8 * len(stream),
+            side_info_bits=LENGTH_FIELD_BITS,
             num_cb=int(cb_ok.numel()),
             num_cb_failed=n_fail,
-            bpp=(8 * len(stream) + LENGTH_FIELD_BITS) / (h * w),
             error=outcome.error,
-            mcs=str(getattr(link, "mcs", None)),
+            extras={"payload_capacity_bits": int(k_max), "mcs": mcs},
         )

@@ -12,7 +12,7 @@ owns a ``torch.Generator`` (``seed=``) and accepts a per-call ``generator``. See
 """
 
 from semcom.channel.awgn import AWGNChannel, complex_normal
-from semcom.channel.factory import CHANNELS, make_channel, register_channel
+from semcom.channel.factory import CHANNEL_ALIASES, CHANNELS, canonical_channel, make_channel, register_channel
 from semcom.channel.fading import CSI_MODES, EQUALIZERS, FadingState, RayleighBlockChannel, RayleighFastChannel
 from semcom.channel.utils import complex_to_real, power_normalize, real_to_complex, snr_db_to_no
 
@@ -24,6 +24,8 @@ __all__ = [
     "CSI_MODES",
     "EQUALIZERS",
     "CHANNELS",
+    "CHANNEL_ALIASES",
+    "canonical_channel",
     "make_channel",
     "register_channel",
     "power_normalize",

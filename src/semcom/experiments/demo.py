@@ -2,6 +2,9 @@
 
 What it runs (defaults sized for a 2-core laptop CPU, a few minutes):
 
+0. Every image system of semcom (DeepJSCC, SCC, VL-SCC, seb, HEIF / JPEG2000 + 5G LDPC with the adapted
+   MCS, HEIF + capacity) on the same photos, SNRs and channel uses, by the compare core
+   (:func:`semcom.systems.compare`): the report opens with that figure and a one-table summary.
 1. The link: code-block error rate versus SNR for QPSK at code rates 1/2 and 2/3, bit-true LDPC
    beside the BLER-table abstraction (:mod:`semcom.experiments.link_bler`).
 2. The separation baseline on the bundled test photos (:mod:`semcom.experiments.separation_sweep`):
@@ -37,6 +40,13 @@ from semcom.utils import from_dict
 
 NAME = "demo"
 
+#: every system of semcom that works on images, at the channel uses DeepJSCC spends (the demo's first figure)
+COMPARE_SYSTEMS = (
+    "deepjscc", "scc", "vlscc2d", "seb",
+    "separation:codec=heif,link=adaptive", "separation:codec=jpeg2000,link=adaptive",
+    "separation:codec=heif,link=capacity",
+)
+
 
 @dataclasses.dataclass
 class DemoConfig:
@@ -54,11 +64,14 @@ class DemoConfig:
     learned: bool = True
     link: dict = dataclasses.field(default_factory=dict)
     quick: bool = False
+    compare_systems: list = dataclasses.field(default_factory=lambda: list(COMPARE_SYSTEMS))
+    compare_snr_db: list = dataclasses.field(default_factory=lambda: [0.0, 4.0, 8.0])
 
     def shrink(self) -> "DemoConfig":
         """A tiny version for tests: same code paths, fewer points."""
         return dataclasses.replace(self, snr_db=[0.0, 8.0], seeds=1, link_snr_db=[0.0, 3.0], link_num_blocks=10,
-                                   recon_snr_db=[8.0], channels=["awgn", "rayleigh"], quick=True)
+                                   recon_snr_db=[8.0], channels=["awgn", "rayleigh"], quick=True,
+                                   compare_snr_db=[4.0])
 
 
 def run(config: DemoConfig | dict | None = None, *, workers: int = 1, cluster: str | None = None,
@@ -82,6 +95,12 @@ def run(config: DemoConfig | dict | None = None, *, workers: int = 1, cluster: s
     base_res = separation_sweep.run(base_cfg, workers=workers, cluster=cluster, progress=progress)
     timings["baseline_s"] = time.perf_counter() - t
 
+    cross = None
+    if cfg.learned and cfg.compare_systems:
+        t = time.perf_counter()
+        cross = _cross_system(cfg, workers, cluster, progress, out_dir)
+        timings["compare_s"] = time.perf_counter() - t
+
     t = time.perf_counter()
     recon = _reconstructions(cfg, out_dir)
     timings["reconstructions_s"] = time.perf_counter() - t
@@ -94,7 +113,45 @@ def run(config: DemoConfig | dict | None = None, *, workers: int = 1, cluster: s
         "reconstructions": recon,
         "timings": timings,
     }
+    if cross is not None:
+        data["compare"] = cross
     return Results(NAME, data, provenance(cfg, seed=cfg.seed, data_checksums={n: s for n, _, s in images}))
+
+
+def _cross_system(cfg: DemoConfig, workers, cluster, progress, out_dir) -> dict:
+    """Every image system on the same photos, SNRs and channel uses (DeepJSCC's), by the compare core."""
+    from semcom.experiments import compare as compare_cli
+    from semcom.systems import compare
+
+    res = compare(cfg.compare_systems, cfg.images, cfg.compare_snr_db, channel="awgn", budget="match:deepjscc",
+                  seed=cfg.seed, workers=workers, cluster=cluster, progress=progress)
+    results = res.to_results()
+    figures = []
+    if out_dir is not None:
+        figures = [p.name for p in compare_cli.plot(results, out_dir, res.strip)]
+    return {**results.data, "provenance": {k: results.provenance[k] for k in ("config", "plugins", "wall_time_s")},
+            "figures": figures}
+
+
+def _cross_system_section(rep, data: dict, out_dir: Path) -> None:
+    """The report's opening: the cross-system figure and a one-table summary."""
+    snrs = sorted({p["snr_db"] for s in data["systems"] for p in s["points"]})
+    rep.heading("Every system on the same link, photos and channel uses")
+    rep.paragraph("DeepJSCC, SCC, VL-SCC, the seb codec, HEIF / JPEG2000 over the bit-true 5G link with the MCS "
+                  "adapted to the SNR, and HEIF over a capacity-achieving code, each given the channel uses DeepJSCC "
+                  "spends on the photo (semcom compare --cbr match:deepjscc; learned models spend what their "
+                  "architecture spends, VL-SCC varies per photo). AWGN; PSNR is the mean of per-image PSNR.")
+    for name in data.get("figures", []):
+        if name.endswith(("_vs_snr.png", "_strip.png")) and "ms_ssim" not in name:
+            rep.image(out_dir / name, name.removesuffix(".png").replace("_", " "))
+    rows = []
+    for s in data["systems"]:
+        pts = {p["snr_db"]: p for p in s["points"]}
+        uses = [p["channel_uses"] for p in s["points"] if p.get("channel_uses") is not None]
+        fails = sum(v for p in s["points"] for k, v in p["status_counts"].items() if k in ("failed", "no_fit", "error"))
+        rows.append([s["name"], round(sum(uses) / len(uses)) if uses else None]
+                    + [pts[x]["psnr"] if x in pts else None for x in snrs] + [fails])
+    rep.table(["system", "channel uses"] + [f"PSNR at {x:g} dB" for x in snrs] + ["lost images"], rows)
 
 
 def _reconstructions(cfg: DemoConfig, out_dir) -> dict:
@@ -137,6 +194,8 @@ def write_report(res: Results, out_dir: str | Path) -> Path:
         f"CBR {cfg['cbr']:.4f} complex channel uses per real source value; PSNR is the mean of per-image PSNR; "
         f"images: {cfg['images']} ({len(prov['data_checksums'])} photos). Runtime {res.data['timings']['total_s']:.0f} s."
     )
+    if res.data.get("compare"):
+        _cross_system_section(rep, res.data["compare"], out_dir)
     rep.heading("1. The link: code-block error rate versus SNR")
     rep.paragraph("Bit-true 5G NR chain (TB CRC24A, code-block segmentation with CRC24B, LDPC with rate matching, "
                   "QAM, AWGN, max-log demapping, LDPC decoding) beside the BLER-table abstraction.")
@@ -216,6 +275,7 @@ def main_from_args(args) -> int:
     path = res.save(out)
     t = res.data["timings"]
     print(f"demo finished in {t['total_s']:.1f} s (link {t['link_s']:.1f} s, baselines {t['baseline_s']:.1f} s, "
+          f"all systems compared {t.get('compare_s', 0.0):.1f} s, "
           f"learned JSCC {t.get('learned_jscc_s', 0.0):.1f} s, seb {t.get('seb_s', 0.0):.1f} s, "
           f"prt {t.get('prt_s', 0.0):.1f} s)")
     print(f"wrote {path} and {page}")

@@ -239,6 +239,11 @@ def _check_faces(frames: np.ndarray, landmarker: Any) -> tuple[np.ndarray, int]:
 def _context(cfg_json: str) -> _Context:
     cfg = SweepConfig.from_dict(json.loads(cfg_json))
     frames, checksum = _video_frames(cfg)
+    return context_from_frames(frames, checksum)
+
+
+def context_from_frames(frames: np.ndarray, checksum: str) -> _Context:
+    """The keypoint application's context (landmarks, roles, semantic frames) of ``frames`` uint8 ``[T, H, W, 3]``."""
     from semcom.data.faces import FaceLandmarker
 
     landmarker = FaceLandmarker(static=True)

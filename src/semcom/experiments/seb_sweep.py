@@ -340,11 +340,10 @@ def run(config: SebSweepConfig | Mapping[str, Any] | None = None) -> Results:
 
 def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: list, links: _Links) -> list[dict]:
     """Baselines at the CBR where they can be measured, and the Seb codec at the same budget (module doc),
-    once per KB of ``kbs`` (label -> KB; records are named ``<label>@<baseline>``)."""
-    import warnings
-
-    from semcom.baselines import SeparationConfig, SeparationSystem
-    from semcom.models import list_pretrained, load_pretrained
+    once per KB of ``kbs`` (label -> KB; records are named ``<label>@<baseline>``). The baselines' points
+    go through the compare core's point runner (:func:`semcom.systems.comparison.run_point`)."""
+    from semcom.models import list_pretrained
+    from semcom.systems.comparison import _system, reference_channel_uses, run_point
     from tqdm import tqdm
 
     records: list[dict] = []
@@ -364,32 +363,22 @@ def run_matched(cfg: SebSweepConfig, kbs: Mapping[str, Any], ext: Any, crops: li
             if cbr is None:
                 records.append({"method": codec_name, "image": name, "error": "does not fit at CBR 0.5"})
                 continue
-            system = SeparationSystem(SeparationConfig.from_dict({**sys_cfg, "cbr": cbr}))
-            targets.append((codec_name, system.channel_uses_budget(*img.shape[-2:]), "separation", system))
+            spec = {"name": "separation", "options": {"config": {**sys_cfg, "cbr": cbr}}}
+            targets.append((codec_name, _system(spec, cfg.channel, None).budget(img.shape), spec))
         for ck in learned:
-            model = load_pretrained(ck)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                probe = model.transmit(img, 10.0, seed=0, channel="awgn")
-            targets.append((ck, int(probe.channel_uses), "learned", model))
-        for method, budget, kind, system in targets:
+            spec = {"name": "learned", "options": {"ckpt": ck}}
+            targets.append((ck, reference_channel_uses(_system(spec, cfg.channel, None), img, 10.0), spec))
+        for method, budget, spec in targets:
             target_cbr = budget / n_values
             sebs = {label: matched_seb(kb, ext, img, budget, cfg) for label, kb in kbs.items()}
             for seed in cfg.seeds:
                 for snr in cfg.snr_db:
                     gen = _seed(name, seed, snr, "matched")
-                    if kind == "separation":
-                        o = system.transmit(img, snr, seed=gen)
-                        records.append({"method": method, "image": name, "seed": seed, "snr_db": float(snr),
-                                        "cbr": o.channel_uses / n_values, "cbr_target": target_cbr, "status": o.status,
-                                        **_metrics(img, o.image)})
-                    else:
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore")
-                            o = system.transmit(img, snr, seed=gen, channel="awgn")
-                        records.append({"method": method, "image": name, "seed": seed, "snr_db": float(snr),
-                                        "cbr": o.channel_uses / n_values, "cbr_target": target_cbr, "status": o.status,
-                                        **_metrics(img, o.image.clamp(0, 1))})
+                    r = run_point(dict(spec=spec, label=method, channel=cfg.channel, source=img, image=name,
+                                       snr_db=float(snr), seed=gen, raise_errors=True))
+                    records.append({"method": method, "image": name, "seed": seed, "snr_db": float(snr),
+                                    "cbr": r["cbr"], "cbr_target": target_cbr, "status": r["status"],
+                                    "psnr_db": r["psnr"], "ms_ssim": r["ms_ssim"]})
                     bar.update(1)
                     for label, seb in sebs.items():
                         bar.update(1)

@@ -14,8 +14,6 @@ with the fallback image (mid-grey), so failures pull the mean down as they would
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
 import math
 from pathlib import Path
 
@@ -69,43 +67,35 @@ class BaselineConfig:
         )
 
 
-@functools.lru_cache(maxsize=32)
-def _system(config_json: str):
-    from semcom.baselines import SeparationSystem
-
-    return SeparationSystem(json.loads(config_json))
-
-
 def run_task(task: dict) -> dict:
-    """One transmission: module level so that process pools and Dask can pickle it."""
-    from semcom import metrics
+    """One transmission through the compare core's point runner (:func:`semcom.systems.comparison.run_point`),
+    renamed to this sweep's record; module level so that process pools and Dask can pickle it."""
+    from semcom.systems.comparison import run_point
 
-    images = {name: img for name, img, _ in load_image_set(task["images"])}
-    img = images[task["image"]]
-    system = _system(json.dumps(task["system"], sort_keys=True))
-    out = system.transmit(img, task["snr_db"], seed=task["seed"])
-    x, y = img, out.image
-    h, w = img.shape[-2:]
+    sys_cfg = task["system"]
+    r = run_point(dict(spec={"name": "separation", "options": {"config": sys_cfg}}, label="separation",
+                       images=task["images"], image=task["image"], snr_db=task["snr_db"], seed=task["seed"],
+                       raise_errors=True))
     return {
-        "codec": task["system"]["codec"],
-        "channel": task["system"]["channel"],
-        "fidelity": "adaptive" if task["system"].get("link_adaptation") else task["system"]["fidelity"],
-        "mcs": out.mcs,
+        "codec": sys_cfg["codec"],
+        "channel": sys_cfg["channel"],
+        "fidelity": "adaptive" if sys_cfg.get("link_adaptation") else sys_cfg["fidelity"],
+        "mcs": r["extras"].get("mcs"),
         "snr_db": task["snr_db"],
         "image": task["image"],
         "seed": task["seed"],
-        "status": out.status,
-        "psnr": float(metrics.psnr(x, y)[0]),
-        "ssim": float(metrics.ssim(x, y)[0]),
-        "ms_ssim": float(metrics.ms_ssim(x, y)[0]),
-        "bpp": out.bpp,
-        "stream_bits": out.stream_bits,
-        "payload_capacity_bits": out.payload_capacity_bits,
-        "channel_uses": out.channel_uses,
-        "channel_uses_budget": out.channel_uses_budget,
-        "cbr_spent": out.channel_uses / (h * w * 3),
-        "num_cb": out.num_cb,
-        "num_cb_failed": out.num_cb_failed,
+        "status": r["status"],
+        "psnr": r["psnr"],
+        "ssim": r["ssim"],
+        "ms_ssim": r["ms_ssim"],
+        "bpp": r["bpp"],
+        "stream_bits": r["bits_sent"],
+        "payload_capacity_bits": r["extras"].get("payload_capacity_bits"),
+        "channel_uses": r["channel_uses"],
+        "channel_uses_budget": r["channel_uses_budget"],
+        "cbr_spent": r["cbr"],
+        "num_cb": r["num_cb"],
+        "num_cb_failed": r["num_cb_failed"],
     }
 
 

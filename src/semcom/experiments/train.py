@@ -42,7 +42,7 @@ def run(config: TrainConfig | dict, *, out_dir: str | Path | None = None, device
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="semcom train", description=__doc__.strip().split("\n\n")[0])
-    p.add_argument("model", help="registry name: deepjscc, vlscc2d, scc, vlscc1d or scc1d")
+    p.add_argument("model", help="registry name: deepjscc, vlscc2d, scc, vlscc1d, scc1d, or a model a --plugin registers")
     p.add_argument("--config", default=None, help="JSON training config (configs/<model>.json)")
     p.add_argument("--out", default=None, help="run folder (default runs/<name>)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
@@ -55,11 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="override the seed")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--plugin", action="append", default=[], help="module or .py file registering the model (repeatable)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from semcom.systems.plugins import load_plugin
+
+    for plugin in args.plugin:
+        load_plugin(plugin)
     cfg = load_config_file(args.config)
     if "model" in cfg and cfg["model"] != args.model:
         raise ConfigError(f"config {args.config} is for model {cfg['model']!r}, not {args.model!r}")

@@ -134,21 +134,17 @@ def _model(name: str):
 
 
 def learned_task(task: dict) -> dict:
-    """One image through a committed learned model (module level: picklable for pools)."""
-    from semcom import metrics
+    """One image through a committed learned model, by the compare core's point runner
+    (:func:`semcom.systems.comparison.run_point`); module level: picklable for pools."""
+    from semcom.systems.comparison import run_point
 
-    images = {n: img for n, img, _ in load_image_set(task["images"])}
-    img = images[task["image"]]
-    model = _model(task["checkpoint"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = model.transmit(img, task["snr_db"], seed=task["seed"], channel=task["channel"])
-    y = out.image.clamp(0, 1)
+    r = run_point(dict(spec={"name": "learned", "options": {"ckpt": task["checkpoint"]}}, label=task["method"],
+                       channel=task["channel"], images=task["images"], image=task["image"], snr_db=task["snr_db"],
+                       seed=task["seed"], raise_errors=True))
     return {"method": task["method"], "checkpoint": task["checkpoint"], "channel": task["channel"],
-            "snr_db": task["snr_db"], "image": task["image"], "seed": task["seed"], "status": out.status,
-            "psnr": float(metrics.psnr(img, y)[0]), "ms_ssim": float(metrics.ms_ssim(img, y)[0]),
-            "spp": out.spp, "channel_uses": out.channel_uses, "side_bits": out.side_bits,
-            "extrapolated": out.extrapolated}
+            "snr_db": task["snr_db"], "image": task["image"], "seed": task["seed"], "status": r["status"],
+            "psnr": r["psnr"], "ms_ssim": r["ms_ssim"], "spp": r["spp"], "channel_uses": r["channel_uses"],
+            "side_bits": r["side_info_bits"], "extrapolated": r["extras"]["extrapolated"]}
 
 
 def separation_task(task: dict) -> dict:
@@ -397,11 +393,9 @@ def plot_rate_maps(rate_maps: dict, images: str, path: Path) -> Path:
 
 def reconstructions(cfg: VlsccSweepConfig, out_dir: str | Path, image_index: int = 0) -> Path:
     """One photo sent by every method at about the same SPP (HEIF at VL-SCC's SPP), side by side."""
-    import json as _json
-
-    from semcom.experiments import separation_sweep
     from semcom.metrics import psnr
     from semcom.report.plots import image_grid
+    from semcom.systems.comparison import _system
 
     name, img, _ = load_image_set(cfg.images)[image_index]
     items = [("original", img[0].permute(1, 2, 0).numpy())]
@@ -418,7 +412,7 @@ def reconstructions(cfg: VlsccSweepConfig, out_dir: str | Path, image_index: int
         y = out.image.clamp(0, 1)
         items.append((f"{LABELS[method]}\nSPP {out.spp:.3f}, {float(psnr(img, y)[0]):.2f} dB", y[0].permute(1, 2, 0).numpy()))
     spp = spp_ref or 0.125
-    sys = separation_sweep._system(_json.dumps(cfg.separation(spp, "awgn", cfg.fidelity), sort_keys=True))
+    sys = _system({"name": "separation", "options": {"config": cfg.separation(spp, "awgn", cfg.fidelity)}}, "awgn", None)
     o = sys.transmit(img, cfg.snr_db, seed=cfg.seed)
     items.append((f"{LABELS.get(cfg.method(cfg.fidelity), cfg.method(cfg.fidelity))}\nSPP {spp:.3f}, {float(psnr(img, o.image)[0]):.2f} dB ({o.status})",
                   o.image[0].permute(1, 2, 0).numpy()))

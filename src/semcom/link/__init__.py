@@ -23,7 +23,9 @@ from semcom.link.capacity import (
     outage_probability,
 )
 from semcom.link.factory import FIDELITIES, LinkConfig, make_link
-from semcom.link.layout import LinkPlan, TBLayout, default_max_tb_bits, tbs_from_nre
+from semcom.link.layout import (
+    LinkPlan, TBLayout, channel_uses_of, default_max_tb_bits, max_payload_for_channel_uses, plan_payload, tbs_from_nre,
+)
 from semcom.link.ldpc import make_ldpc_decoder
 from semcom.link.mcs import MCS, MCS_TABLES
 from semcom.link.nr import NRLink
@@ -48,6 +50,9 @@ __all__ = [
     "FADINGS",
     "Link",
     "LinkPlan",
+    "plan_payload",
+    "channel_uses_of",
+    "max_payload_for_channel_uses",
     "LinkResult",
     "MCS",
     "MCS_TABLES",

@@ -39,6 +39,8 @@ from semcom.utils import make_generator
 __all__ = ["Link", "CHANNELS", "FADINGS", "CSI_MODELS", "check_payload", "check_snr_db", "noise_variance"]
 
 CHANNELS = ("awgn", "rayleigh", "rayleigh_fast")
+#: the canonical names of :mod:`semcom.channel` accepted too (``"rayleigh_block"`` is ``"rayleigh"`` here)
+CHANNEL_ALIASES = {"rayleigh_block": "rayleigh"}
 FADINGS = ("per_cb", "per_tb")
 CSI_MODELS = ("perfect", "estimated", "none")
 
@@ -102,7 +104,8 @@ class Link:
         mcs_table: the table an integer ``mcs`` refers to (1 or 2).
         max_tb_bits: payload bits per transport block (default: one reference slot, see
             :func:`~semcom.link.layout.default_max_tb_bits`).
-        channel: ``"awgn"``, ``"rayleigh"`` (block) or ``"rayleigh_fast"``.
+        channel: ``"awgn"``, ``"rayleigh"`` (block; ``"rayleigh_block"`` is accepted, the name used by
+            :mod:`semcom.channel` and :mod:`semcom.systems`) or ``"rayleigh_fast"``.
         fading: ``"per_cb"`` or ``"per_tb"`` (block fading granularity, ``"rayleigh"`` only).
         csi: ``"perfect"``, ``"estimated"`` or ``"none"``.
         csi_error_var: variance of the channel-estimation error for ``csi="estimated"``.
@@ -122,6 +125,7 @@ class Link:
         csi_error_var: float = 0.1,
     ) -> None:
         self.mcs = as_mcs(mcs, mcs_table)
+        channel = CHANNEL_ALIASES.get(channel, channel)
         if channel not in CHANNELS:
             raise LinkError(f"channel must be one of {CHANNELS}, got {channel!r}")
         if fading not in FADINGS:

@@ -30,14 +30,87 @@ from semcom.models.vlscc import SCC, SCC1D, VLSCC1D, VLSCC2D, SCC1DConfig, SCCCo
 MODELS: dict[str, type[LearnedJSCC]] = {}
 
 
-def register_model(cls: type[LearnedJSCC]) -> type[LearnedJSCC]:
-    """Add a learned model class under ``cls.name``; a name registered twice raises ConfigError."""
+CONFIG_FIELDS = ("channel", "snr_db", "snr_range_db")
+FORWARD_KEYS = ("x_hat", "spp")
+
+
+def check_model_contract(cls: Any) -> None:
+    """Check a model class against what training, checkpoints and the bench need; raises
+    :class:`ConfigError` naming everything that is missing (at registration, not minutes into training).
+
+    A model subclasses :class:`LearnedJSCC`, has a ``name``, a dataclass ``Config`` with the fields
+    ``channel``, ``snr_db`` and ``snr_range_db`` whose defaults build, ``input_kind`` ``"image"`` or
+    ``"vector"``, and defines ``forward`` (training: returns a dict with ``x_hat`` and ``spp``),
+    ``encode(x) -> list[SymbolPayload]`` and ``decode(payloads) -> x_hat``.
+    """
+    import dataclasses
+
+    where = getattr(cls, "__qualname__", repr(cls))
+    if not isinstance(cls, type) or not issubclass(cls, LearnedJSCC):
+        raise ConfigError(f"register_model: {where} must subclass semcom.models.LearnedJSCC")
+    missing = []
     if not cls.name:
-        raise ConfigError(f"{cls.__name__} has no name")
-    if cls.name in MODELS:
-        raise ConfigError(f"model name {cls.name!r} is already registered ({MODELS[cls.name].__name__})")
-    MODELS[cls.name] = cls
-    return cls
+        missing.append("a class attribute `name` (or register_model('name'))")
+    for method in ("forward", "encode", "decode"):
+        if not callable(getattr(cls, method, None)) or getattr(cls, method) is getattr(LearnedJSCC, method, None):
+            missing.append(f"method {method}()")
+    config = getattr(cls, "Config", None)
+    if not (isinstance(config, type) and dataclasses.is_dataclass(config)):
+        missing.append("a dataclass `Config`")
+    else:
+        names = {f.name for f in dataclasses.fields(config)}
+        missing += [f"Config field {f!r}" for f in CONFIG_FIELDS if f not in names]
+        if not missing:
+            try:
+                config()
+            except Exception as exc:  # noqa: BLE001 - a user's dataclass may raise anything
+                missing.append(f"Config() with defaults (it raised {type(exc).__name__}: {exc})")
+    if getattr(cls, "input_kind", None) not in ("image", "vector"):
+        missing.append("input_kind 'image' or 'vector'")
+    if missing:
+        raise ConfigError(f"model {where} does not meet the model contract; missing: {'; '.join(missing)}")
+
+
+def check_forward_output(model: Any, out: Any, x: torch.Tensor) -> None:
+    """The first training step's check: ``forward`` returned a dict with ``x_hat`` (the input's shape)
+    and ``spp`` (``[B]``); else :class:`ConfigError` naming what is wrong."""
+    name = type(model).__qualname__
+    if not isinstance(out, dict):
+        raise ConfigError(f"{name}.forward must return a dict with keys {list(FORWARD_KEYS)}, got {type(out).__name__}")
+    missing = [k for k in FORWARD_KEYS if k not in out]
+    if missing:
+        raise ConfigError(f"{name}.forward returned keys {sorted(out)}; missing {missing}"
+                          " (x_hat: the reconstruction, spp: complex symbols per pixel per example, rate: optional)")
+    if not isinstance(out["x_hat"], torch.Tensor) or out["x_hat"].shape != x.shape:
+        shape = tuple(out["x_hat"].shape) if isinstance(out["x_hat"], torch.Tensor) else type(out["x_hat"]).__name__
+        raise ConfigError(f"{name}.forward: x_hat must have the input's shape {tuple(x.shape)}, got {shape}")
+
+
+def register_model(cls_or_name: Any = None):
+    """Register a learned model class; its contract is checked now (:func:`check_model_contract`).
+
+    Forms: ``register_model(MyModel)``, ``@register_model`` (the class's ``name``) or
+    ``@register_model("mymodel")`` (sets ``name`` when the class has none). A name registered
+    twice raises :class:`ConfigError` (a plugin module is imported once, see :mod:`semcom.systems.plugins`).
+    """
+    def add(cls: Any, name: str | None = None) -> Any:
+        if name is not None:
+            if not isinstance(name, str) or not name:
+                raise ConfigError(f"model name must be a non-empty string, got {name!r}")
+            if getattr(cls, "name", "") and cls.name != name:
+                raise ConfigError(f"{cls.__qualname__}.name is {cls.name!r}, registered as {name!r}: use one name")
+            cls.name = name
+        check_model_contract(cls)
+        if cls.name in MODELS:
+            raise ConfigError(f"model name {cls.name!r} is already registered ({MODELS[cls.name].__name__})")
+        MODELS[cls.name] = cls
+        return cls
+
+    if isinstance(cls_or_name, str):
+        return lambda cls: add(cls, cls_or_name)
+    if cls_or_name is None:
+        return add
+    return add(cls_or_name)
 
 
 for _cls in (DeepJSCC, VLSCC2D, SCC, VLSCC1D, SCC1D):
@@ -67,12 +140,26 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     ck = torch.load(path, map_location=map_location, weights_only=False)
     if not isinstance(ck, dict) or "model" not in ck or "state_dict" not in ck:
         raise InputError(f"{path} is not a semcom model checkpoint")
+    if ck["model"] not in MODELS:
+        raise ConfigError(f"{path} holds model {ck['model']!r}, which is not registered{_plugin_hint(path)}")
     model = build_model(ck["model"], ck["config"])
     model.load_state_dict(ck["state_dict"])
     model.eval()
     meta = path.with_suffix(".json")
     model.metadata = json.loads(meta.read_text()) if meta.is_file() else {}
     return model
+
+
+def _plugin_hint(pt: Path) -> str:
+    """``: load its module with --plugin M`` from the metadata's ``model_class`` (``module:qualname``)."""
+    try:
+        meta = json.loads(pt.with_suffix(".json").read_text())
+        cls, plugin = meta.get("model_class"), meta.get("model_plugin")
+    except (OSError, ValueError, AttributeError):
+        cls = plugin = None
+    if isinstance(plugin, str) and plugin:
+        return f": load the module that defines it with --plugin {plugin} (the model class was {cls})"
+    return "; load the module that defines it with --plugin MODULE"
 
 
 def _checkpoint_model(pt: Path) -> str | None:
@@ -117,6 +204,6 @@ def load_pretrained(name: str, map_location: str | torch.device = "cpu") -> Lear
 __all__ = [
     "DeepJSCC", "DeepJSCCConfig", "VLSCC2D", "VLSCC2DConfig", "SCC", "SCCConfig", "VLSCC1D", "VLSCC1DConfig", "SCC1D", "SCC1DConfig",
     "LearnedJSCC", "SymbolPayload", "JSCCOutcome", "SNROutOfRangeWarning", "jscc_channel",
-    "MODELS", "register_model", "build_model", "load_checkpoint", "load_pretrained", "list_pretrained",
+    "MODELS", "register_model", "check_model_contract", "check_forward_output", "build_model", "load_checkpoint", "load_pretrained", "list_pretrained",
     "checkpoint_dir",
 ]

@@ -44,9 +44,12 @@ from torch import nn
 
 from semcom.errors import ConfigError, InputError
 from semcom.layers import GDN, IGDN, power_normalize
+from semcom.systems.outcome import Outcome
 from semcom.utils import check_image, from_dict, make_generator
 
-CHANNELS = ("awgn", "rayleigh")
+#: channels a learned model trains and runs on: the canonical names of :mod:`semcom.channel`
+#: (``"rayleigh"`` kept as the alias of ``"rayleigh_block"``)
+CHANNELS = ("awgn", "rayleigh", "rayleigh_block", "rayleigh_fast")
 
 
 class SNROutOfRangeWarning(UserWarning):
@@ -65,23 +68,29 @@ def _validate_snr(snr_db: Any) -> float:
 
 
 def jscc_channel(z: torch.Tensor, snr_db: float | torch.Tensor, channel: str = "awgn",
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, *, csi: str = "perfect",
+                 csi_error_var: float = 0.0) -> torch.Tensor:
     """Pass unit-power complex symbols ``z [B, ...]`` through an analog channel, equalised.
 
     A thin adapter onto the shared channels of :mod:`semcom.channel` (no noise is drawn here):
 
     * ``channel="awgn"``: :class:`semcom.channel.AWGNChannel`, ``y = z + w``, ``w ~ CN(0, no)``,
       ``no = 10**(-snr_db/10)`` per complex symbol.
-    * ``channel="rayleigh"``: :class:`semcom.channel.RayleighBlockChannel` with one coefficient
-      ``h ~ CN(0, 1)`` per example (per image or per vector: all of ``z[b]`` is one block), perfect
-      CSI at the receiver, zero-forcing equalisation: ``y = (h z + w) / h``.
+    * ``channel="rayleigh_block"`` (alias ``"rayleigh"``): :class:`semcom.channel.RayleighBlockChannel`
+      with one coefficient ``h ~ CN(0, 1)`` per example (per image or per vector: all of ``z[b]`` is
+      one block), zero-forcing equalisation: ``y = (h z + w) / h_hat``.
+    * ``channel="rayleigh_fast"``: :class:`semcom.channel.RayleighFastChannel`, one ``h`` per symbol.
+
+    The receiver's CSI (``csi``: ``"perfect"``, ``"estimated"`` with ``csi_error_var``, ``"none"``)
+    applies to the fading channels; the channel is built from the one registry
+    (:func:`semcom.channel.make_channel`).
 
     Differentiable in ``z``. ``snr_db`` is a float or a ``[B]`` tensor (one SNR per example).
     ``generator`` draws the noise (``None``: seed 0, as every semcom channel).
 
     Returns the received (equalised) symbols, same shape and dtype as ``z``.
     """
-    from semcom.channel import AWGNChannel, RayleighBlockChannel
+    from semcom.channel import canonical_channel, make_channel
 
     if channel not in CHANNELS:
         raise InputError(f"channel must be one of {CHANNELS}, got {channel!r}")
@@ -94,7 +103,9 @@ def jscc_channel(z: torch.Tensor, snr_db: float | torch.Tensor, channel: str = "
     flat = z.reshape(b, -1)  # one example = one fading block
     if flat.shape[-1] == 0:  # nothing sent (a VL-SCC rate index of 0)
         return z
-    ch = AWGNChannel() if channel == "awgn" else RayleighBlockChannel(csi="perfect", equalizer="zf")
+    name = canonical_channel(channel)
+    kw = {} if name == "awgn" else {"csi": csi, "csi_error_var": csi_error_var, "equalizer": "zf"}
+    ch = make_channel(name, **kw)
     return ch(flat, snr.reshape(b), generator=generator).reshape(z.shape)
 
 
@@ -161,19 +172,55 @@ class SymbolPayload:
         return dataclasses.replace(self, symbols=symbols)
 
 
-@dataclasses.dataclass
-class JSCCOutcome:
-    """One image through a learned JSCC system: reconstruction and honest accounting."""
+class JSCCOutcome(Outcome):
+    """The bench's :class:`~semcom.systems.Outcome` for one example through a learned JSCC model.
 
-    image: torch.Tensor  # [1,3,H,W]
-    channel_uses: int  # analog symbols + side-link channel uses
-    spp: float  # channel_uses / (H W)
-    cbr: float
-    side_bits: int
-    snr_db: float
-    extrapolated: bool  # SNR outside the trained range (see LearnedJSCC.snr_range_db)
-    status: str = "ok"
-    payload: SymbolPayload | None = None
+    Analog: ``bits_sent = 0``; ``side_info_bits`` are the payload's error-free side bits (VL-SCC's
+    rate map), their channel uses counted in ``channel_uses``. ``extras`` holds ``snr_db``,
+    ``extrapolated`` (SNR outside the trained range) and ``payload`` (what was sent). The older
+    attribute names (``image``, ``spp``, ``cbr``, ``side_bits``, ...) are kept as properties.
+    """
+
+    @property
+    def image(self) -> torch.Tensor:
+        return self.reconstruction
+
+    @property
+    def payload(self) -> "SymbolPayload | None":
+        return self.extras.get("payload")
+
+    @property
+    def spp(self) -> float:
+        p = self.payload
+        return p.spp if p is not None else float(self.rates(self.reconstruction.shape).spp or 0.0)
+
+    @property
+    def cbr(self) -> float:
+        p = self.payload
+        return p.cbr if p is not None else self.rates(self.reconstruction.shape).cbr
+
+    @property
+    def side_bits(self) -> int:
+        return self.side_info_bits
+
+    @property
+    def snr_db(self) -> float:
+        return float(self.extras["snr_db"])
+
+    @property
+    def extrapolated(self) -> bool:
+        return bool(self.extras.get("extrapolated", False))
+
+
+def _takes(fn: Any, name: str) -> bool:
+    """``fn`` accepts the keyword ``name`` (or ``**kwargs``)."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 # --------------------------------------------------------------------------- base class
@@ -196,6 +243,8 @@ class LearnedJSCC(nn.Module):
     input_kind: ClassVar[str] = "image"
     #: ``forward(..., random_rate=True)`` exists (VL-SCC's warm-up with random rate levels)
     random_rate_warmup: ClassVar[bool] = False
+    #: the channel uses depend on the content (VL-SCC): no fixed budget per source shape
+    variable_length: ClassVar[bool] = False
 
     def __init__(self, config: Any = None) -> None:
         super().__init__()
@@ -211,6 +260,11 @@ class LearnedJSCC(nn.Module):
         if not (lo <= hi):
             raise ConfigError(f"snr_range_db must be [low, high], got {config.snr_range_db}")
         self.config = config
+
+    @property
+    def input_multiple(self) -> int:
+        """H and W of an input image must be multiples of this (``size_multiple`` unless the model tiles)."""
+        return self.size_multiple
 
     # -- checks
     def check_input(self, image: torch.Tensor) -> torch.Tensor:
@@ -244,13 +298,26 @@ class LearnedJSCC(nn.Module):
         return torch.full((batch,), float(s))
 
     # -- channel round trip
+    def _encode(self, x: torch.Tensor, snr_db: float | None, csi: str) -> list[SymbolPayload]:
+        """``encode``, given the SNR and CSI when its signature takes them (SNR-adaptive models)."""
+        kw = {k: v for k, v in (("snr_db", snr_db), ("csi", csi)) if _takes(self.encode, k)}
+        return self.encode(x, **kw)
+
+    def _decode(self, payloads: list[SymbolPayload], snr_db: float | None, csi: str) -> torch.Tensor:
+        kw = {k: v for k, v in (("snr_db", snr_db), ("csi", csi)) if _takes(self.decode, k)}
+        return self.decode(payloads, **kw)
+
     @torch.no_grad()
     def transmit(self, image: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0,
-                 channel: str | None = None, strict: bool = False) -> JSCCOutcome:
+                 channel: str | None = None, strict: bool = False, csi: str = "perfect",
+                 csi_error_var: float = 0.0) -> JSCCOutcome:
         """Send one image ``[1,3,H,W]`` (a 1D coder: one vector ``[1, dim]``) over the analog channel at
         ``snr_db``: encode -> channel -> decode.
 
-        ``channel`` defaults to the one the model was trained on. The symbols counted are the
+        ``channel`` (a name of :mod:`semcom.channel`) defaults to the one the model was trained on;
+        ``csi`` / ``csi_error_var`` are the receiver's CSI on fading channels. ``encode`` and
+        ``decode`` receive ``snr_db=`` and ``csi=`` when their signatures take them, so an
+        SNR-adaptive model needs no override of ``transmit``. The symbols counted are the
         payload's symbols; the side bits travel error-free.
         """
         image = self.check_input(image)
@@ -261,13 +328,15 @@ class LearnedJSCC(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            payload = self.encode(image)[0]
-            rx = jscc_channel(payload.symbols.unsqueeze(0), snr, channel or self.config.channel, gen)[0]
-            x_hat = self.decode([payload.received(rx)])
+            payload = self._encode(image, snr, csi)[0]
+            rx = jscc_channel(payload.symbols.unsqueeze(0), snr, channel or self.config.channel, gen,
+                              csi=csi, csi_error_var=csi_error_var)[0]
+            x_hat = self._decode([payload.received(rx)], snr, csi)
         finally:
             self.train(was_training)
-        return JSCCOutcome(x_hat, payload.channel_uses, payload.spp, payload.cbr, int(payload.side_bits.numel()),
-                           snr, extrapolated, "ok", payload)
+        return JSCCOutcome(x_hat, "ok", payload.channel_uses, payload.channel_uses,
+                           side_info_bits=int(payload.side_bits.numel()),
+                           extras={"snr_db": snr, "extrapolated": extrapolated, "payload": payload})
 
     @torch.no_grad()
     def transmit_many(self, x: torch.Tensor, snr_db: float | None, *, seed: int | torch.Generator | None = 0,
@@ -287,13 +356,13 @@ class LearnedJSCC(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            payloads = self.encode(x)
+            payloads = self._encode(x, snr_db, "perfect")
             if snr_db is None:
                 received = payloads
             else:
                 ch = channel or self.config.channel
                 received = [p.received(jscc_channel(p.symbols.unsqueeze(0), snr_db, ch, gen)[0]) for p in payloads]
-            x_hat = self.decode(received)
+            x_hat = self._decode(received, snr_db, "perfect")
         finally:
             self.train(was_training)
         return x_hat, payloads

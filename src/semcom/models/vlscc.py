@@ -151,6 +151,13 @@ def _merge_tiles(tiles: torch.Tensor, b: int, nh: int, nw: int) -> torch.Tensor:
 class _Tiled:
     """Tile-wise ``encode``/``decode``/``rate_map`` around the whole-image versions (``config.tile``)."""
 
+    @property
+    def input_multiple(self) -> int:
+        """H and W must be multiples of this: the tile size when tiling, else ``size_multiple``."""
+        import math
+
+        return math.lcm(self.size_multiple, self.config.tile or 1)
+
     def check_input(self, image: torch.Tensor) -> torch.Tensor:
         image = LearnedJSCC.check_input(self, image)  # type: ignore[arg-type]
         t = self.config.tile
@@ -329,6 +336,7 @@ class VLSCC2D(_Tiled, LearnedJSCC):
     Config = VLSCC2DConfig
     size_multiple = 16
     random_rate_warmup = True
+    variable_length = True
 
     def __init__(self, config: VLSCC2DConfig | dict | None = None) -> None:
         super().__init__(config)
@@ -695,6 +703,7 @@ class VLSCC1D(_VectorCoder, LearnedJSCC):
     name = "vlscc1d"
     Config = VLSCC1DConfig
     random_rate_warmup = True
+    variable_length = True
 
     def __init__(self, config: VLSCC1DConfig | dict | None = None) -> None:
         super().__init__(config)

@@ -287,7 +287,7 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
     """
     from tqdm import tqdm
 
-    from semcom.models import MODELS, build_model
+    from semcom.models import MODELS, build_model, check_forward_output
     from semcom.training.data import CropBatches, VectorBatches
 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
@@ -346,6 +346,7 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
         tmp.replace(state_path)
 
     budget_s = cfg.max_minutes * 60
+    start_step, wall_t0 = step, time.time()
     log_f = open(out / "log.jsonl", "a")
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {name}", disable=not progress, dynamic_ncols=True)
     model.train()
@@ -363,6 +364,8 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
                 res = model(x, generator=noise_gen, random_rate=True)
             else:
                 res = model(x, generator=noise_gen)
+            if step == start_step:
+                check_forward_output(model, res, x)  # a broken contract fails now, not after minutes
             loss, terms = jscc_loss(res, x, cfg.loss, 0.0 if warm else gamma)
             if not torch.isfinite(loss):
                 raise InputError(f"training diverged at step {step} (loss {float(loss)})")
@@ -424,6 +427,7 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
         "command": command or "semcom train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "git_commit": git_commit(),
         "parameters": model.num_parameters(),
+        **model_provenance(model, wall_t0),
         "file_bytes": ck_path.stat().st_size,
     }
     (out / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -435,6 +439,27 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
         shutil.copyfile(ck_path, ed / ck_path.name)
         shutil.copyfile(out / f"{name}.json", ed / f"{name}.json")
     return meta
+
+
+def model_provenance(model: Any, wall_t0: float | None = None) -> dict:
+    """What a checkpoint's metadata records about the model's code: ``module:qualname``, the SHA-256 of
+    its source file, the full resolved model config (defaults included) and this run's wall time."""
+    import hashlib
+    import inspect
+
+    cls = type(model)
+    try:
+        src = inspect.getsourcefile(cls)
+        digest = hashlib.sha256(Path(src).read_bytes()).hexdigest() if src else None
+    except (TypeError, OSError):
+        digest = None
+    plugin = getattr(sys.modules.get(cls.__module__), "__semcom_plugin__", None)
+    out = {"model_class": f"{cls.__module__}:{cls.__qualname__}", "model_plugin": plugin or cls.__module__,
+           "model_source_sha256": digest,
+           "model_config_resolved": dataclasses.asdict(model.config)}
+    if wall_t0 is not None:
+        out["wall_time_s"] = round(time.time() - wall_t0, 3)
+    return out
 
 
 def reevaluate(checkpoint: str | Path, **config_changes: Any) -> dict:

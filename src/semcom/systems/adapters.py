@@ -1,0 +1,358 @@
+"""The built-in systems of the bench, registered on import (``semcom.systems.available_systems()``).
+
+================  ==============================================  ============================================
+name              system                                          spec options
+================  ==============================================  ============================================
+``separation``    classical codec + 5G NR link                    ``codec``, ``link`` (``bittrue``,
+                  (:class:`semcom.baselines.SeparationSystem`)    ``adaptive`` = bit-true with the MCS adapted
+                                                                  to the SNR, ``bler_table``, ``erasure``,
+                                                                  ``capacity``), ``adapt``, ``mcs_index``,
+                                                                  ``mcs_table``, ``modulation_order``,
+                                                                  ``code_rate``, ``target_bler``,
+                                                                  ``loss_policy``, ``fading``, ``decoder``,
+                                                                  ``cbler``, ``cbr``
+``deepjscc``,     a learned JSCC model from a checkpoint          ``ckpt`` (a committed name, see
+``scc``,          (:class:`LearnedSystem`); the 1D coders         :func:`semcom.models.list_pretrained`, or a
+``vlscc2d``,      (``vlscc1d``, ``scc1d``) take vectors           ``.pt`` path), ``strict``
+``vlscc1d``,      ``[1, dim]``
+``scc1d``
+``learned``       any registered model's checkpoint (a user's)    ``ckpt`` (required), ``strict``
+``seb``           the seb codec (:class:`SebSystem`)              ``delivery`` (``stack`` or ``link``),
+                                                                  ``extractor``, ``fine_ratio``,
+                                                                  ``protect_ratio``, ``uep``, ``rate0``,
+                                                                  ``rate1``, ``kb_fine``, ``kb_coarse``,
+                                                                  ``kb_crops``, ``fidelity``, ``cbr``
+``prt``           the prt keypoint video call on a clip           ``test`` (Table I grant), ``allocator``,
+                  ``[T,3,H,W]`` (:class:`PrtKeypointSystem`)      ``concealer``, ``mcs``
+================  ==============================================  ============================================
+
+Budgets. ``separation`` is built at a CBR (its grant: ``ceil(cbr H W 3)`` channel uses); the learned
+models spend what their architecture spends (``fixed_budget``: the compare core leaves them at their
+own); ``seb`` without ``cbr`` sends its configured fine ratio and code rates, and with ``cbr`` picks,
+per image, the largest fine ratio and the lowest code rates that fit the budget (the seb sweep's
+equal-budget search, over the link without the stack).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import inspect
+import math
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from semcom.errors import ConfigError
+from semcom.systems.base import register_system
+from semcom.systems.channels import ChannelSpec
+from semcom.systems.outcome import Outcome, source_size
+
+__all__ = ["separation", "LearnedSystem", "SebSystem", "PrtKeypointSystem", "learned"]
+
+SEPARATION_LINKS = ("bittrue", "adaptive", "bler_table", "erasure", "capacity")
+
+
+def _qualname(obj: Any) -> str:
+    cls = obj if isinstance(obj, type) else type(obj)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def source_hash(obj: Any) -> str | None:
+    """SHA-256 of the source file defining ``obj`` (its class), for provenance; None when unknown."""
+    try:
+        path = inspect.getsourcefile(obj if isinstance(obj, type) else type(obj))
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+    except (TypeError, OSError):
+        return None
+
+
+# ------------------------------------------------------------------ separation
+def separation(codec: str = "heif", link: str = "adaptive", cbr: float | None = None,
+               channel: ChannelSpec | str | None = None, adapt: bool = False, mcs_index: int | None = None,
+               mcs_table: int = 1, modulation_order: int = 2, code_rate: float = 0.5, target_bler: float = 0.1,
+               loss_policy: str = "corrupt", fading: str = "per_cb", decoder: str = "fast",
+               cbler: float | None = None, config: dict | None = None):
+    """The separation baseline as a bench system: :class:`semcom.baselines.SeparationSystem` built from
+    spec options (see the module table). ``cbr`` defaults to 1/12.
+
+    ``config``: a complete :class:`~semcom.baselines.SeparationConfig` dict instead (how the recipe
+    sweeps pass theirs); ``cbr``, when given, overrides its CBR and the other options must not be set.
+    """
+    from semcom.baselines import SeparationConfig, SeparationSystem
+
+    if config is not None:
+        return SeparationSystem(SeparationConfig.from_dict({**config, **({"cbr": cbr} if cbr is not None else {})}))
+
+    if link not in SEPARATION_LINKS:
+        raise ConfigError(f"separation: link must be one of {SEPARATION_LINKS}, got {link!r}")
+    ch = ChannelSpec.parse(channel)
+    extra: dict[str, Any] = {}
+    if ch.csi == "estimated":
+        extra["csi_error_var"] = ch.csi_error_var
+    if cbler is not None:
+        extra["cbler"] = cbler
+    cfg = SeparationConfig(
+        codec=codec, cbr=1 / 12 if cbr is None else float(cbr), fidelity="bittrue" if link == "adaptive" else link,
+        link_adaptation=bool(adapt or link == "adaptive"), mcs_index=mcs_index, mcs_table=mcs_table,
+        modulation_order=modulation_order, code_rate=code_rate, target_bler=target_bler,
+        channel=ch.link_kwargs()["channel"], fading=fading, csi=ch.csi, loss_policy=loss_policy,
+        decoder=decoder, link=extra,
+    )
+    return SeparationSystem(cfg)
+
+
+register_system("separation", separation)
+
+
+# ------------------------------------------------------------------ learned JSCC models
+class LearnedSystem:
+    """A learned JSCC model (:class:`semcom.models.LearnedJSCC`) on a channel, as a bench system.
+
+    ``transmit`` runs the model's own ``transmit`` on the channel of the comparison (the model's
+    ``encode``/``decode`` receive the SNR and CSI when they take them). An SNR outside the trained
+    range is not an error: ``extras["extrapolated"]`` says so (``strict=True`` refuses it).
+    """
+
+    fixed_budget = True
+
+    def __init__(self, model: Any, channel: ChannelSpec | str | None = None, *, strict: bool = False,
+                 checkpoint: str | None = None) -> None:
+        self.model = model
+        self.channel = ChannelSpec.parse(channel)
+        self.strict = bool(strict)
+        self.checkpoint = checkpoint
+        self.name = getattr(model, "name", type(model).__name__)
+        self.size_multiple = int(getattr(model, "input_multiple", getattr(model, "size_multiple", 1)))
+        self._budgets: dict[tuple, int | None] = {}
+
+    def transmit(self, source: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0) -> Outcome:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # recorded in extras["extrapolated"]
+            out = self.model.transmit(source, snr_db, seed=seed, channel=self.channel.name, strict=self.strict,
+                                      csi=self.channel.csi, csi_error_var=self.channel.csi_error_var)
+        return out
+
+    def budget(self, source_shape: Sequence[int]) -> int | None:
+        """Channel uses the model spends on a source of this shape (``None`` for variable-length models)."""
+        key = tuple(int(s) for s in source_shape)
+        if key not in self._budgets:
+            if getattr(self.model, "variable_length", False):
+                self._budgets[key] = None
+            else:
+                probe = torch.full(key, 0.5)
+                self._budgets[key] = int(self.model.encode(probe)[0].channel_uses)
+        return self._budgets[key]
+
+    def describe(self) -> dict:
+        meta = getattr(self.model, "metadata", {}) or {}
+        return {"system": "learned", "model": self.name, "class": _qualname(self.model),
+                "source_sha256": source_hash(self.model), "checkpoint": self.checkpoint,
+                "checkpoint_sha256": meta.get("sha256"), "config": dataclasses.asdict(self.model.config),
+                "channel": self.channel.describe()}
+
+
+@functools.lru_cache(maxsize=16)
+def _load(ckpt: str) -> Any:
+    from semcom.models import list_pretrained, load_checkpoint, load_pretrained
+
+    if ckpt in list_pretrained():
+        return load_pretrained(ckpt)
+    if Path(ckpt).suffix == ".pt" or Path(ckpt).is_file():
+        return load_checkpoint(ckpt)
+    raise ConfigError(f"checkpoint {ckpt!r} is neither a committed name ({list_pretrained()}) nor a .pt file")
+
+
+def learned(ckpt: str | None = None, channel: ChannelSpec | str | None = None, strict: bool = False,
+            *, model: str | None = None) -> LearnedSystem:
+    """Any learned model from a checkpoint (``ckpt``: a committed name or a ``.pt`` path)."""
+    if not ckpt:
+        raise ConfigError("learned: give ckpt=NAME (a committed checkpoint) or ckpt=PATH.pt")
+    m = _load(str(ckpt))
+    if model is not None and getattr(m, "name", None) != model:
+        raise ConfigError(f"checkpoint {ckpt!r} holds model {getattr(m, 'name', '?')!r}, not {model!r}")
+    return LearnedSystem(m, channel, strict=strict, checkpoint=str(ckpt))
+
+
+learned.fixed_budget = True  # type: ignore[attr-defined]
+register_system("learned", learned)
+
+#: registered name -> the committed checkpoint used when the spec gives no ``ckpt``
+DEFAULT_CHECKPOINTS = {
+    "deepjscc": "deepjscc_awgn10_spp0125_long",
+    "scc": "scc_awgn10_spp0125_long",
+    "vlscc2d": "vlscc2d_awgn10_long",
+    "vlscc1d": "vlscc1d_landmarks",
+    "scc1d": "scc1d_landmarks_n32",
+}
+
+
+def _named_learned(model: str):
+    def factory(ckpt: str | None = None, channel: ChannelSpec | str | None = None, strict: bool = False) -> LearnedSystem:
+        return learned(ckpt or DEFAULT_CHECKPOINTS[model], channel, strict, model=model)
+
+    factory.__name__ = factory.__qualname__ = model
+    factory.__doc__ = f"The {model!r} model from ``ckpt`` (default: the committed {DEFAULT_CHECKPOINTS[model]!r})."
+    factory.fixed_budget = True  # type: ignore[attr-defined]
+    return factory
+
+
+for _name in DEFAULT_CHECKPOINTS:
+    register_system(_name, _named_learned(_name))
+
+
+# ------------------------------------------------------------------ seb
+@functools.lru_cache(maxsize=4)
+def _seb_parts(extractor: str, patch: int, sizes: tuple[int, int], crops: int, seed: int) -> tuple[Any, Any]:
+    from semcom.experiments.seb_common import build_kb_from_crops, make_extractor
+
+    ext = make_extractor(extractor, patch)
+    return ext, build_kb_from_crops(ext, patch, list(sizes), crops, seed)
+
+
+class SebSystem:
+    """The seb codec (explicit semantic bases, importance UEP) over the 5G link, as a bench system.
+
+    ``delivery="stack"`` sends the index streams through the protocol stack (:mod:`semcom.stack`,
+    every header counted; lost transport blocks concealed); ``"link"`` straight over the bit-true
+    link with failed code blocks delivered as decoded. Status: ``failed`` when the header was lost,
+    ``ok`` when every block arrived, else ``recovered``. Sources are ``[1,3,H,W]`` with H and W
+    multiples of ``2 * fine_patch`` (32).
+    """
+
+    fine_patch = 16
+
+    def __init__(self, delivery: str | None = None, cbr: float | None = None, channel: ChannelSpec | str | None = None,
+                 extractor: str = "learned", fine_ratio: float = 0.2, protect_ratio: float = 0.5,
+                 uep: str = "importance", rate0: float = 0.5, rate1: float = 2 / 3, kb_fine: int = 1024,
+                 kb_coarse: int = 256, kb_crops: int = 1600, fidelity: str = "bittrue", seed: int = 0) -> None:
+        from semcom.experiments.seb_sweep import SebSweepConfig, _Links
+        from semcom.semantics.seb import SebCodec, SebCodecConfig
+
+        ch = ChannelSpec.parse(channel)
+        if ch.fading and ch.csi != "perfect":
+            raise ConfigError("seb runs with perfect receiver CSI only")
+        delivery = delivery or ("link" if cbr is not None else "stack")
+        if delivery not in ("stack", "link"):
+            raise ConfigError(f"seb: delivery must be 'stack' or 'link', got {delivery!r}")
+        if cbr is not None and delivery != "link":
+            raise ConfigError("seb at a given cbr fits its budget over the link (delivery=link), not through the stack")
+        self.delivery, self.cbr, self.channel = delivery, cbr, ch
+        self.cfg = SebSweepConfig(rates=[float(rate0), float(rate1)], fine_ratio=fine_ratio, protect_ratio=protect_ratio,
+                                  kb_sizes=[int(kb_fine), int(kb_coarse)], kb_crops=int(kb_crops), fidelity=fidelity,
+                                  channel=ch.link_kwargs()["channel"], extractor=extractor, seed=int(seed), progress=False)
+        self.ext, self.kb = _seb_parts(extractor, self.fine_patch, (int(kb_fine), int(kb_coarse)), int(kb_crops), int(seed))
+        self.codec = SebCodec(self.kb, self.ext, SebCodecConfig(self.fine_patch, 2 * self.fine_patch, fine_ratio,
+                                                                protect_ratio, uep))
+        self.links = _Links(self.cfg)
+        self.name = "seb"
+        self.size_multiple = 2 * self.fine_patch
+
+    def budget(self, source_shape: Sequence[int]) -> int | None:
+        """``ceil(cbr * values)`` when built at a CBR; otherwise it depends on the content (None)."""
+        return None if self.cbr is None else int(math.ceil(self.cbr * source_size(source_shape)[0] - 1e-9))
+
+    def _plan(self, source: torch.Tensor, seed: Any) -> tuple[Any, Any, list[float], float] | None:
+        from semcom.experiments.seb_sweep import matched_seb
+
+        if self.cbr is None:
+            return self.codec, self.codec.encode(source, generator=seed), list(self.cfg.rates), self.cfg.fine_ratio
+        return matched_seb(self.kb, self.ext, source, self.budget(source.shape), self.cfg)
+
+    def transmit(self, source: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0) -> Outcome:
+        from semcom.experiments.seb_sweep import _send
+        from semcom.utils import check_image
+
+        source = check_image(source)
+        plan = self._plan(source, 0)
+        budget = self.budget(source.shape)
+        if plan is None:
+            return Outcome(torch.full_like(source, 0.5), "no_fit", 0, budget, error="no Seb configuration fits this budget")
+        codec, msg, rates, ratio = plan
+        delivery = "stack" if self.delivery == "stack" else "corrupt"
+        out = _send(codec, msg, rates, delivery, self.links, float(snr_db), seed, self.cfg)
+        intact = all(f == 1.0 for f in out.class_cb_ok) and out.regions_lost == 0
+        status = "failed" if not out.header_ok else ("ok" if intact else "recovered")
+        return Outcome(out.image.clamp(0, 1), status, int(out.channel_uses),
+                       budget if budget is not None else int(out.channel_uses), bits_sent=int(out.bits),
+                       side_info_bits=int(out.overhead_bits),
+                       extras={"delivery": self.delivery, "rates": [float(r) for r in rates], "fine_ratio": float(ratio),
+                               "class_cb_ok": list(out.class_cb_ok), "regions_lost": int(out.regions_lost)})
+
+    def describe(self) -> dict:
+        return {"system": "seb", "delivery": self.delivery, "cbr": self.cbr, "channel": self.channel.describe(),
+                "config": dataclasses.asdict(self.cfg), "kb_sizes": list(self.kb.sizes)}
+
+
+register_system("seb", SebSystem)
+
+
+# ------------------------------------------------------------------ prt keypoint video call
+@functools.lru_cache(maxsize=2)
+def _prt_context(frames_bytes: bytes, shape: tuple[int, ...]) -> Any:
+    import numpy as np
+
+    from semcom.experiments.prt_sweep import context_from_frames
+
+    frames = np.frombuffer(frames_bytes, dtype=np.uint8).reshape(shape)
+    return context_from_frames(frames, hashlib.sha256(frames_bytes).hexdigest())
+
+
+class PrtKeypointSystem:
+    """The prt keypoint video call as a bench system: a clip ``[T, 3, H, W]`` (a face in it) through the
+    semantic chain of :func:`semcom.experiments.prt_sweep.semantic_chain` (landmarks -> importance ->
+    code-block allocation -> bit-true 5G link -> concealment -> warping synthesiser).
+
+    The grant is Table I test ``test`` (K code blocks per frame), sent per frame over the bit-true link
+    at MCS ``mcs``; ``channel_uses`` is what the link spent on all frames. The receiver holds the source
+    frame before the call (not counted, as in the paper). Status: ``ok`` when every code block arrived,
+    else ``recovered`` (lost symbols concealed). AWGN only.
+    """
+
+    fixed_budget = True
+
+    def __init__(self, test: int = 1, allocator: str = "cidh", concealer: str = "fc", mcs: int = 9,
+                 channel: ChannelSpec | str | None = None) -> None:
+        from semcom.experiments.prt_sweep import SweepConfig
+
+        self.channel = ChannelSpec.parse(channel)
+        if self.channel.fading:
+            raise ConfigError("the prt keypoint system runs on AWGN only")
+        self.cfg = SweepConfig(link="bittrue", snr_db=[0.0], mcs=int(mcs), tests=[int(test)], allocators=[allocator],
+                               concealers=[concealer], ablation_allocators=[], eval_every=1, h265=False)
+        self.test, self.allocator, self.concealer = int(test), allocator, concealer
+        self.name = "prt"
+
+    def budget(self, source_shape: Sequence[int]) -> int | None:
+        return None  # the grant depends on the semantic symbols of the clip
+
+    def transmit(self, source: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0) -> Outcome:
+        from semcom.experiments.prt_sweep import semantic_chain
+        from semcom.utils import check_image, make_generator
+
+        source = check_image(source, name="clip", batch="T")
+        frames = (source.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).contiguous().numpy()
+        ctx = _prt_context(frames.tobytes(), tuple(frames.shape))
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=make_generator(seed)))
+        out = semantic_chain(ctx, self.cfg, self.test, self.allocator, self.concealer, float(snr_db), seed)
+        recon = torch.stack([torch.from_numpy(out["outputs"][t]).permute(2, 0, 1) for t in sorted(out["outputs"])])
+        ok = out["cb_ok"]
+        from semcom.link import make_link
+
+        grant = out["grant"]
+        link = make_link("bittrue", mcs=self.cfg.mcs, max_tb_bits=grant.capacities[0])
+        uses = link.plan(grant.total_bits).channel_uses * len(out["sent"])
+        lost = int((~ok).sum())
+        return Outcome(recon.float() / 255.0, "ok" if lost == 0 else "recovered", int(uses), int(uses),
+                       bits_sent=int(sum(b.numel() for b in out["sent"])), num_cb=int(ok.numel()), num_cb_failed=lost,
+                       extras={"test": self.test, "allocator": self.allocator, "concealer": self.concealer})
+
+    def describe(self) -> dict:
+        return {"system": "prt", "test": self.test, "allocator": self.allocator, "concealer": self.concealer,
+                "mcs": self.cfg.mcs, "channel": self.channel.describe()}
+
+
+register_system("prt", PrtKeypointSystem)
