@@ -202,7 +202,7 @@ def segment_person(image: torch.Tensor) -> torch.Tensor:
         res = seg.process(np.ascontiguousarray(rgb))
     if res.segmentation_mask is None:
         return torch.zeros(1, 1, *x.shape[-2:])
-    return torch.from_numpy(np.asarray(res.segmentation_mask, dtype=np.float32))[None, None]
+    return torch.from_numpy(np.array(res.segmentation_mask, dtype=np.float32))[None, None]
 
 
 class EnhancementSlice:
