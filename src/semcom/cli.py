@@ -44,6 +44,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("seb", "sweep"), "semcom.experiments.seb_sweep", "seb with UEP / random UEP / no UEP versus codecs over the link", True),
     (("seb", "kb-update"), "semcom.experiments.seb_kb_update", "seb knowledge-base update under changing intent", True),
     (("seb", "granularity"), "semcom.experiments.seb_granularity", "seb fine-Seb ratio versus CBR, quality and accuracy", True),
+    (("lsci",), "semcom.experiments.lsci", "LSCI: semcom lsci {train,train-slice,rate,transmit,propagation,enhance,timing}", True),
 ]
 
 

@@ -423,3 +423,24 @@ def run_slice(config: SliceTrainConfig | dict, out_dir: str | Path, *, command: 
             "sha256": sha, "file_bytes": pt.stat().st_size}
     (out / f"{cfg.name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def slice_main(argv: Sequence[str] | None = None) -> int:
+    """``semcom lsci train-slice --config configs/lsci_channel_awgn.json --out DIR``."""
+    p = argparse.ArgumentParser(prog="semcom lsci train-slice", description="train an LSCI slice model on a frozen base")
+    p.add_argument("--config", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--base", default=None, help="base checkpoint (overrides the config's)")
+    p.add_argument("--max-minutes", type=float, default=None)
+    a = p.parse_args(argv)
+    from semcom.experiments.common import load_config_file
+
+    cfg = load_config_file(a.config)
+    if a.base:
+        cfg["base"] = a.base
+    if a.max_minutes is not None:
+        cfg["max_minutes"] = a.max_minutes
+    words = list(argv) if argv is not None else sys.argv[1:]
+    meta = run_slice(cfg, a.out, command="semcom lsci train-slice " + " ".join(map(shlex.quote, words)))
+    print(f"{meta['name']}: {meta['steps']} steps, {meta['train_minutes']} min; last {meta['history_tail'][-1:]}")
+    return 0
