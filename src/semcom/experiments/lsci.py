@@ -34,7 +34,7 @@ from semcom.experiments.results import Results, provenance
 
 OUT = Path("results") / "lsci"
 CODECS = ("jpeg", "jpeg2000", "heif")
-BPP_GRID = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+BPP_GRID = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8)
 
 
 def _images(spec: str):
