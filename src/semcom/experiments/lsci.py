@@ -354,8 +354,8 @@ def run_timing(base_name: str = "lsci_base", slice_name: str = "lsci_channel_awg
     for c in ("jpeg", "jpeg2000"):
         codec = get_codec(c, isolate=False)
         s = codec.encode(x, quality=codec.default_quality)
-        src[f"{c}_encode"] = _time(lambda: codec.encode(x, quality=codec.default_quality))
-        src[f"{c}_decode"] = _time(lambda: codec.decode(s))
+        src[f"{c}_encode"] = _time(lambda codec=codec: codec.encode(x, quality=codec.default_quality))
+        src[f"{c}_decode"] = _time(lambda codec=codec, s=s: codec.decode(s))
     sl = _slice(slice_name, base_name)
     wq = base(x, "hard")["wq"]
     with torch.no_grad():
@@ -363,7 +363,7 @@ def run_timing(base_name: str = "lsci_base", slice_name: str = "lsci_channel_awg
     link = make_link("bittrue", mcs=mcs)
     bits = bytes_to_bits(data)
     for s in snrs:
-        chan[f"ldpc_bittrue_snr{s:g}"] = _time(lambda: link.transmit(bits, s, generator=0), repeat=1)
+        chan[f"ldpc_bittrue_snr{s:g}"] = _time(lambda s=s: link.transmit(bits, s, generator=0), repeat=1)
     conf = {"base": base_name, "slice": slice_name, "size": size, "snrs": list(snrs), "mcs": mcs,
             "threads": torch.get_num_threads(), "bitstream_bits": 8 * len(data)}
     paper = {"lsci_cpu_s": 2.705, "jpeg2000_s": 0.090, "jpeg_s": 0.011, "channel_slice_cpu_s": 0.00977,

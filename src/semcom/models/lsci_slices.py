@@ -116,7 +116,7 @@ class ChannelSlice(nn.Module):
         check_finite(snr, "snr_db")
         snr = snr.expand(wq.shape[0]) if snr.dim() == 0 else snr
         received, fb = [], None
-        for k, enc in enumerate(self.encoders):
+        for enc in self.encoders:
             inp = wq if fb is None else torch.cat([wq, fb], dim=1)
             fb = self._send(enc(inp), snr, generator)
             received.append(fb)
