@@ -64,3 +64,14 @@ def test_interp_and_cli_usage():
     assert _interp_bpp([(0.1, 20.0), (0.3, 30.0)], 25.0) == pytest.approx(0.2)
     assert _interp_bpp([(0.1, 20.0), (0.3, 30.0)], 35.0) is None
     assert main([]) == 2 and main(["nope"]) == 2
+
+
+def test_committed_configs_parse():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "configs" / "lsci"
+    paths = sorted(folder.glob("*.json"))
+    assert len(paths) >= 6
+    for p in paths:
+        d = json.loads(p.read_text())
+        (SliceTrainConfig if "kind" in d else LSCITrainConfig)(**d)

@@ -268,7 +268,7 @@ def _step(cfg, model, opt, critic, dopt, x, gen, distortion) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="semcom lsci train", description="train the LSCI base model (base or gan stage)")
-    p.add_argument("--config", required=True, help="JSON config (configs/lsci_*.json)")
+    p.add_argument("--config", required=True, help="JSON config (configs/lsci/lsci_*.json)")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--max-minutes", type=float, default=None)
@@ -488,7 +488,7 @@ def evaluate_slice(path: str | Path, size: int = 256) -> dict:
 
 
 def slice_main(argv: Sequence[str] | None = None) -> int:
-    """``semcom lsci train-slice --config configs/lsci_channel_awgn.json --out DIR``."""
+    """``semcom lsci train-slice --config configs/lsci/lsci_channel_awgn.json --out DIR``."""
     p = argparse.ArgumentParser(prog="semcom lsci train-slice", description="train an LSCI slice model on a frozen base")
     p.add_argument("--config", required=True)
     p.add_argument("--out", required=True)
