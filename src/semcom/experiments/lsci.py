@@ -373,6 +373,8 @@ def run_timing(base_name: str = "lsci_base", slice_name: str = "lsci_channel_awg
 
 # --------------------------------------------------------------------------- CLI
 def _save(res: Results, out: Path, plot=None) -> None:
+    res.provenance["command_line"] = ["semcom", "lsci", *sys.argv[1:]] if sys.argv[1:2] != ["lsci"] else \
+        ["semcom", *sys.argv[1:]]     # the command, without this machine's path to the interpreter or module
     path = res.save(out)
     extra = f", plot {plot(res, out)}" if plot is not None else ""
     print(f"wrote {path}{extra}")
