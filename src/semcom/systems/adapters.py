@@ -370,3 +370,7 @@ class PrtKeypointSystem:
 
 
 register_system("prt", PrtKeypointSystem)
+
+
+# LSCI (base model + channel-coding slice, or its bitstream over 5G LDPC): registers "lsci"
+from semcom.systems import lsci as _lsci  # noqa: E402,F401
