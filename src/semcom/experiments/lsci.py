@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -383,9 +382,10 @@ def _save(res: Results, out: Path, plot=None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbs = ("train", "train-slice", "rate", "transmit", "propagation", "enhance", "timing")
+    from semcom import cliargs
+
     if not argv or argv[0] not in verbs:
-        print(f"usage: semcom lsci {{{','.join(verbs)}}} [options]", file=sys.stderr)
-        return 2
+        raise cliargs.UsageError(f"lsci: give one of {', '.join(verbs)} (usage: semcom lsci VERB [options])")
     verb, rest = argv[0], argv[1:]
     if verb == "train":
         from semcom.experiments.lsci_train import main as train_main
@@ -395,13 +395,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from semcom.experiments.lsci_train import slice_main
 
         return slice_main(rest)
-    p = argparse.ArgumentParser(prog=f"semcom lsci {verb}")
-    p.add_argument("--out", default=str(OUT))
-    p.add_argument("--images", default=None)
-    p.add_argument("--channel", default="awgn")
-    p.add_argument("--snr", default=None, help="comma-separated SNRs in dB")
-    p.add_argument("--threads", type=int, default=1)
+    t = cliargs.typed
+    p = cliargs.ArgumentParser(prog=f"semcom lsci {verb}")
+    p.add_argument("--out", default=str(OUT), help="output folder")
+    p.add_argument("--images", type=t(cliargs.parse_image_set), default=None, help="tiny, all, all-N or a folder")
+    p.add_argument("--channel", default="awgn", choices=["awgn", "rayleigh_block", "rayleigh"],
+                   help="the channel of transmit")
+    p.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None, help="SNRs in dB: a comma list or A:B:STEP")
+    p.add_argument("--threads", type=t(cliargs.parse_int, what="threads", lo=1, hi=1024), default=1)
     a = p.parse_args(rest)
+    cliargs.check_applies("--snr", a.snr is not None, verb == "transmit", "only transmit sweeps the SNR")
+    cliargs.check_applies("--channel", "--channel" in " ".join(rest), verb == "transmit", "only transmit uses a channel")
+    cliargs.check_out_dir(a.out)
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     kw = {"images": a.images} if a.images else {}
@@ -409,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _save(run_rate(**kw), out, plot_rate)
     elif verb == "transmit":
         if a.snr:
-            kw["snrs"] = [float(s) for s in a.snr.split(",")]
+            kw["snrs"] = a.snr
         _save(run_transmit(channel=a.channel, **kw), out, plot_transmit)
     elif verb == "propagation":
         _save(run_propagation(**kw), out, plot_propagation)
