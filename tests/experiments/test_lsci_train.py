@@ -5,7 +5,7 @@ import json
 import pytest
 
 from semcom.errors import CheckpointError, ConfigError
-from semcom.experiments.lsci import _interp_bpp, main
+from semcom.experiments.lsci import _interp_bpp
 from semcom.experiments.lsci_train import LSCITrainConfig, SliceTrainConfig, run, run_slice
 from semcom.models.lsci import load_base, sha256_file
 
@@ -63,7 +63,9 @@ def test_bad_configs():
 def test_interp_and_cli_usage():
     assert _interp_bpp([(0.1, 20.0), (0.3, 30.0)], 25.0) == pytest.approx(0.2)
     assert _interp_bpp([(0.1, 20.0), (0.3, 30.0)], 35.0) is None
-    assert main([]) == 2 and main(["nope"]) == 2
+    from semcom.cli import main as cli_main
+
+    assert cli_main(["lsci"]) == 2 and cli_main(["lsci", "nope"]) == 2
 
 
 def test_committed_configs_parse():

@@ -59,7 +59,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, Literal
 
 import numpy as np
 import torch
@@ -147,7 +147,7 @@ class SweepConfig:
     rate_kbps: list[float] = dataclasses.field(default_factory=lambda: [400.0])
     resilient: list[str] = dataclasses.field(default_factory=lambda: ["h264", "h265", "h264_fec"])
     resilient_preset: str = "medium"
-    resilient_scale: Any = "auto"
+    resilient_scale: int | Literal["auto"] = "auto"
     refresh: int | None = None
     fec_group: int = 4
     usable: dict = dataclasses.field(default_factory=lambda: dict(USABLE))
