@@ -59,3 +59,22 @@ def test_describe_is_plain_data():
 
     for link in [make_link("bittrue", mcs=9), make_link("erasure", mcs=9, cbler=0.2), make_link("capacity")]:
         json.dumps(link.describe())
+
+
+def test_links_take_seed_as_well_as_generator():
+    """One name across systems, links and channels: ``seed=`` is ``generator=``; both at once is an error."""
+    import pytest
+    import torch
+
+    from semcom.errors import InputError
+    from semcom.link import MCS, make_link
+
+    bits = torch.randint(0, 2, (1, 600), generator=torch.Generator().manual_seed(0)).float()
+    for fidelity in ("bittrue", "erasure", "capacity"):
+        kw = {"cbler": 0.3} if fidelity == "erasure" else {}
+        link = make_link(fidelity=fidelity, mcs=MCS.from_rate(2, 0.5), channel="awgn", **kw)
+        a = link.transmit(bits, 1.0, seed=3)
+        b = link.transmit(bits, 1.0, generator=3)
+        assert torch.equal(a.bits, b.bits) and torch.equal(a.cb_ok, b.cb_ok)
+        with pytest.raises(InputError, match="not both"):
+            link.transmit(bits, 1.0, seed=3, generator=3)

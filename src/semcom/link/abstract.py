@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from semcom.errors import LinkError
-from semcom.link.base import Link, check_snr_db, complex_normal, noise_variance
+from semcom.link.base import Link, check_snr_db, complex_normal, noise_variance, generator_or_seed
 from semcom.link.layout import LinkPlan
 from semcom.link.mcs import MCS
 from semcom.link.result import LinkResult
@@ -158,8 +158,10 @@ class _AbstractLink(Link):
     def _fail_prob(self, plan: LinkPlan, b: int, snr_db: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError  # pragma: no cover
 
-    def transmit(self, bits: torch.Tensor, snr_db: float, *, generator: int | torch.Generator | None = None) -> LinkResult:
+    def transmit(self, bits: torch.Tensor, snr_db: float, *, generator: int | torch.Generator | None = None,
+                 seed: int | torch.Generator | None = None) -> LinkResult:
         """Send payload ``bits`` ``[..., k]`` at ``snr_db``; same generator seed -> same result."""
+        generator = generator_or_seed(generator, seed)
         x, batch_shape, snr_db, gen, plan = self._prepare(bits, snr_db, generator)
         b = x.shape[0]
         p_fail, gain = self._fail_prob(plan, b, snr_db, gen)  # [B, num_cb]

@@ -179,7 +179,10 @@ class Link:
         plan = self.plan(int(x.shape[-1]))
         return x, batch_shape, snr_db, gen, plan
 
-    def transmit(self, bits: torch.Tensor, snr_db: float, *, generator: int | torch.Generator | None = None):
+    def transmit(self, bits: torch.Tensor, snr_db: float, *, generator: int | torch.Generator | None = None,
+                 seed: int | torch.Generator | None = None):
+        """Send ``bits``; the random draws come from ``generator`` or, the same thing under the name the
+        systems use, ``seed`` (an int or a ``torch.Generator``; give one of them)."""
         raise NotImplementedError  # pragma: no cover
 
     def describe(self) -> dict:
@@ -197,3 +200,11 @@ class Link:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.mcs}, channel={self.channel!r}, fading={self.fading!r}, csi={self.csi!r})"
+
+
+def generator_or_seed(generator: int | torch.Generator | None, seed: int | torch.Generator | None) -> Any:
+    """``generator`` or ``seed`` (one name for the same thing across links, channels and systems);
+    giving both is an error."""
+    if generator is not None and seed is not None:
+        raise InputError("give generator= or seed=, not both")
+    return generator if generator is not None else seed

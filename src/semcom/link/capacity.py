@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from semcom.errors import InputError, LinkError
-from semcom.link.base import CHANNELS, CSI_MODELS, FADINGS, check_payload, check_snr_db, complex_normal, noise_variance
+from semcom.link.base import CHANNELS, CSI_MODELS, FADINGS, check_payload, check_snr_db, complex_normal, noise_variance, generator_or_seed
 from semcom.link.mcs import MCS, as_mcs
 from semcom.link.result import LinkResult
 from semcom.utils import make_generator
@@ -208,8 +208,10 @@ class CapacityLink:
             k -= 1
         return k
 
-    def transmit(self, bits: torch.Tensor, snr_db: float, *, generator: int | torch.Generator | None = None) -> LinkResult:
+    def transmit(self, bits: torch.Tensor, snr_db: float, *, generator: int | torch.Generator | None = None,
+                 seed: int | torch.Generator | None = None) -> LinkResult:
         """Send payload ``bits`` ``[..., k]`` at ``snr_db`` with an ideal code (see module docstring)."""
+        generator = generator_or_seed(generator, seed)
         x, batch_shape = check_payload(bits)
         snr_db = check_snr_db(snr_db)
         gen = make_generator(generator)

@@ -36,7 +36,7 @@ import warnings
 import torch
 
 from semcom.errors import LinkError
-from semcom.link.base import Link, complex_normal, noise_variance
+from semcom.link.base import Link, complex_normal, noise_variance, generator_or_seed
 from semcom.link.layout import LinkPlan, TBLayout
 from semcom.link.ldpc import DECODERS, make_ldpc_decoder
 from semcom.link.mcs import MCS
@@ -173,8 +173,10 @@ class NRLink(Link):
         return d
 
     # ------------------------------------------------------------------ transmit
-    def transmit(self, bits: torch.Tensor, snr_db: float, *, generator: int | torch.Generator | None = None) -> LinkResult:
+    def transmit(self, bits: torch.Tensor, snr_db: float, *, generator: int | torch.Generator | None = None,
+                 seed: int | torch.Generator | None = None) -> LinkResult:
         """Send payload ``bits`` ``[..., k]`` (0/1) at ``snr_db`` (Es/N0, dB); see the class docstring."""
+        generator = generator_or_seed(generator, seed)
         x, batch_shape, snr_db, gen, plan = self._prepare(bits, snr_db, generator)
         b = x.shape[0]
         no = noise_variance(snr_db)
