@@ -135,3 +135,24 @@ def test_demo_section_without_checkpoints(tmp_path, monkeypatch):
     out = V.demo_section(rep, tmp_path)
     assert out == {"available": False, "results": None, "claims": {}, "figures": []}
     assert "semcom train" in "".join(rep.parts)
+
+
+def test_checkpoint_option_adds_a_users_file(tmp_path):
+    """``--checkpoint METHOD=FILE.pt`` adds a user's checkpoint file as an operating point, under a
+    method name of the user's own; a malformed or missing one is a one-line usage error."""
+    import pytest
+
+    from semcom.cliargs import UsageError
+    from semcom.experiments.vlscc_sweep import VlsccSweepConfig, _checkpoint_option
+    from semcom.utils import from_dict
+
+    f = tmp_path / "mine.pt"
+    f.write_bytes(b"x")
+    got = _checkpoint_option([f"mine={f}"], {"deepjscc": "deepjscc_awgn10_spp0125_long"})
+    assert got == {"deepjscc": ["deepjscc_awgn10_spp0125_long"], "mine": [str(f)]}
+    assert ("mine", str(f)) in from_dict(VlsccSweepConfig, {"checkpoints": got}).learned()
+    for bad in ("mine", f"mine={tmp_path / 'no.pt'}", "=x.pt"):
+        with pytest.raises(UsageError):
+            _checkpoint_option([bad], {})
+    with pytest.raises(Exception, match="unknown learned model"):
+        from_dict(VlsccSweepConfig, {"checkpoints": {"mine": "not_a_file_name"}})

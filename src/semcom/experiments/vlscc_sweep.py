@@ -57,8 +57,11 @@ class VlsccSweepConfig:
     snr_db: SNR of the SPP comparison (paper: 10 dB AWGN).
     spp_grid: SPP points of the HEIF baselines.
     snr_grid, channels: the PSNR-versus-SNR sweep.
-    checkpoints: committed checkpoints per learned model (a name or a list: one operating point each;
-        an empty list skips the model).
+    checkpoints: checkpoints per learned model (a name or a list: one operating point each; an empty
+        list skips the model). A name is a committed checkpoint; a path ending in ``.pt`` is a user's
+        checkpoint file (loaded with :func:`semcom.models.load_checkpoint`: ``weights_only``, and its
+        SHA-256 checked when its metadata JSON is beside it), under the method name given, which may
+        be a model of the user's own (``--checkpoint mymodel=run/mymodel.pt`` with ``--plugin``).
     earlier: more checkpoints per learned model, trained with an earlier recipe, reported in the
         SPP comparison as method ``<model>_earlier`` (a curve of their own; not in the claims, the
         pictures or the PSNR-versus-SNR sweep).
@@ -101,7 +104,8 @@ class VlsccSweepConfig:
             value = getattr(self, field)
             if not isinstance(value, dict):
                 raise ConfigError(f"{field} must map a learned model to checkpoint names")
-            unknown = set(value) - {"vlscc2d", "scc", "deepjscc"}
+            unknown = {m for m, c in value.items() if m not in {"vlscc2d", "scc", "deepjscc"}
+                       and not all(_is_file_ckpt(x) for x in ([c] if isinstance(c, str) else list(c or [])))}
             if unknown:
                 raise ConfigError(f"unknown learned model(s) {sorted(unknown)}")
             setattr(self, field, {m: ([c] if isinstance(c, str) else list(c or [])) for m, c in value.items()})
@@ -130,11 +134,16 @@ class VlsccSweepConfig:
 QUICK = {"spp_grid": [0.0625, 0.125, 0.25], "snr_grid": [0.0, 6.0, 10.0, 16.0], "fidelity": "bler_table"}
 
 
+def _is_file_ckpt(name: str) -> bool:
+    """A user's checkpoint file (a path ending in ``.pt``) rather than a committed checkpoint's name."""
+    return isinstance(name, str) and name.endswith(".pt")
+
+
 @functools.lru_cache(maxsize=8)
 def _model(name: str):
-    from semcom.models import load_pretrained
+    from semcom.models import load_checkpoint, load_pretrained
 
-    return load_pretrained(name)
+    return load_checkpoint(Path(name)) if _is_file_ckpt(name) else load_pretrained(name)
 
 
 def learned_task(task: dict) -> dict:
@@ -227,9 +236,11 @@ def run(config: VlsccSweepConfig | dict | None = None, *, workers: int = 1, clus
     names = [n for n, _, _ in imgs]
     available = set(list_pretrained())
     pairs = cfg.learned()
-    missing = sorted(c for c in [c for _, c in pairs] + list(cfg.snr_checkpoints) if c not in available)
+    missing = sorted(c for c in [c for _, c in pairs] + list(cfg.snr_checkpoints)
+                     if c not in available and not (_is_file_ckpt(c) and Path(c).is_file()))
     if missing:
-        raise ConfigError(f"checkpoint(s) {missing} are not committed; available: {sorted(available)}")
+        raise ConfigError(f"checkpoint(s) {missing} are neither committed nor existing .pt files; committed: "
+                          f"{sorted(available)}")
     models = {c: {"model": m.removesuffix("_earlier"), "metadata_metric": _model(c).metadata.get("metric"),
                   "trained_snr_db": _model(c).config.snr_db, "train_channel": _model(c).config.channel}
               for m, c in pairs}
@@ -488,7 +499,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None,
                    help="SNR grid of the PSNR-versus-SNR sweep: '0,5,10' or start:stop:step")
     p.add_argument("--fidelity", default=None, choices=["bittrue", "bler_table", "erasure"], help="separation link")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=FILE.pt",
+                   help="add a checkpoint file as an operating point of METHOD (deepjscc, scc, vlscc2d, or a "
+                        "name of your own for a model a --plugin registers); repeatable")
     return p
+
+
+def _checkpoint_option(items: Sequence[str], checkpoints: dict) -> dict:
+    """``checkpoints`` with the ``--checkpoint METHOD=FILE.pt`` operating points added."""
+    from semcom import cliargs
+
+    out = {m: ([c] if isinstance(c, str) else list(c)) for m, c in checkpoints.items()}
+    for item in items:
+        method, sep, path = item.partition("=")
+        if not sep or not method.strip() or not path.endswith(".pt"):
+            raise cliargs.UsageError(f"--checkpoint {item!r}: give METHOD=FILE.pt")
+        cliargs.parse_existing_file(path, what="--checkpoint file")
+        out.setdefault(method.strip(), []).append(path)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -501,6 +529,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         d["snr_grid"] = args.snr
     if args.quick:
         d = cliargs.fill_defaults(d, QUICK)
+    if args.checkpoint:
+        d["checkpoints"] = _checkpoint_option(args.checkpoint, d.get("checkpoints", VlsccSweepConfig().checkpoints))
     cfg = from_dict(VlsccSweepConfig, d)
     cliargs.check_snr_values(cfg.snr_grid, what="snr_grid")
     cliargs.check_snr_values([cfg.snr_db], what="snr_db")
