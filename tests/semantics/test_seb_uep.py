@@ -263,3 +263,21 @@ def test_a_kb_mismatch_is_a_failed_outcome_over_the_link_and_the_stack():
     assert out.header_ok and out.kb_mismatch and bool((out.image == 0.5).all())
     ok = send_over_stack(sender, msg, uplink(ue_id=1)[0], 5.0, generator=0)
     assert not ok.kb_mismatch and not bool((ok.image == 0.5).all())
+
+
+def test_link_outcome_is_the_benchs_outcome():
+    """The seb outcome is the one Outcome of the bench, its status derived from header, blocks and KB."""
+    import torch
+
+    from semcom.semantics.seb import LinkOutcome
+    from semcom.systems import Outcome
+
+    img = torch.zeros(1, 3, 32, 32)
+    ok = LinkOutcome.make(img, 100, True, [1.0, 1.0], 80, overhead_bits=16)
+    assert isinstance(ok, Outcome) and ok.status == "ok" and ok.bits == ok.bits_sent == 80
+    assert ok.overhead_bits == ok.side_info_bits == 16 and ok.image is ok.reconstruction
+    assert LinkOutcome.make(img, 100, True, [1.0, 0.5], 80).status == "recovered"
+    assert LinkOutcome.make(img, 100, True, [1.0, 1.0], 80, regions_lost=1).status == "recovered"
+    assert LinkOutcome.make(img, 100, False, [0.0, 0.0], 80).status == "failed"
+    mism = LinkOutcome.make(img, 100, True, [1.0, 1.0], 80, kb_mismatch=True)
+    assert mism.status == "failed" and mism.kb_mismatch and mism.error

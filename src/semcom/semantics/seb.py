@@ -47,6 +47,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from semcom.systems.outcome import Outcome
 from semcom.errors import ConfigError, InputError
 from semcom.semantics.kb import MESSAGE_DIGEST_BITS, KBDigestError, KBVersionError, KnowledgeBase
 from semcom.utils import check_image, from_dict, make_generator
@@ -663,33 +664,66 @@ class SebCodec:
 
 
 # ---------------------------------------------------------------------------------- over the link
-@dataclasses.dataclass
-class LinkOutcome:
-    """Result of :func:`send_over_link` / :func:`send_over_stack`.
+class LinkOutcome(Outcome):
+    """Result of :func:`send_over_link` / :func:`send_over_stack`: the bench's one
+    :class:`~semcom.systems.Outcome` (built by :meth:`make`), with the seb names kept as properties.
 
-    Attributes:
+    Attributes (properties over the Outcome's fields and ``extras``):
         image: the reconstruction ``[1, 3, H, W]`` (mid-grey if the header was lost).
         channel_uses: complex channel uses of header and both index streams (with the stack: of
             every transport block, all protocol headers included).
         header_ok: the header arrived (its code blocks / its transport block passed the CRC).
         class_cb_ok: per class, the fraction of code blocks (stack: transport blocks) that passed.
-        bits: total s_idx bits sent.
+        bits: total s_idx bits sent (the Outcome's ``bits_sent``).
         overhead_bits: protocol header bits (SDAP, PDCP + MAC-I, RLC, MAC) plus byte-alignment
-            padding of the SDUs; 0 without the stack.
+            padding of the SDUs; 0 without the stack (the Outcome's ``side_info_bits``).
         regions_lost: regions whose indices never arrived (stack: dropped transport blocks).
         kb_mismatch: the header arrived but names another KB (version or digest,
             :meth:`SebCodec.check_kb`): the receiver cannot interpret the indices and the image is
             lost (mid-grey), a failed outcome like a lost header.
+
+    Status: ``failed`` when the header was lost or names another KB, ``ok`` when every block arrived
+    and no region was lost, else ``recovered``.
     """
 
-    image: torch.Tensor
-    channel_uses: int
-    header_ok: bool
-    class_cb_ok: list[float]
-    bits: int
-    overhead_bits: int = 0
-    regions_lost: int = 0
-    kb_mismatch: bool = False
+    @classmethod
+    def make(cls, image: torch.Tensor, channel_uses: int, header_ok: bool, class_cb_ok: list[float], bits: int,
+             overhead_bits: int = 0, regions_lost: int = 0, kb_mismatch: bool = False) -> "LinkOutcome":
+        intact = all(f == 1.0 for f in class_cb_ok) and regions_lost == 0
+        status = "failed" if (not header_ok or kb_mismatch) else ("ok" if intact else "recovered")
+        return cls(image, status, int(channel_uses), int(channel_uses), bits_sent=int(bits),
+                   side_info_bits=int(overhead_bits),
+                   error="the receiver's knowledge base differs" if kb_mismatch else None,
+                   extras={"header_ok": bool(header_ok), "class_cb_ok": [float(f) for f in class_cb_ok],
+                           "regions_lost": int(regions_lost), "kb_mismatch": bool(kb_mismatch)})
+
+    @property
+    def image(self) -> torch.Tensor:
+        return self.reconstruction
+
+    @property
+    def header_ok(self) -> bool:
+        return self.extras["header_ok"]
+
+    @property
+    def class_cb_ok(self) -> list[float]:
+        return self.extras["class_cb_ok"]
+
+    @property
+    def bits(self) -> int:
+        return self.bits_sent
+
+    @property
+    def overhead_bits(self) -> int:
+        return self.side_info_bits
+
+    @property
+    def regions_lost(self) -> int:
+        return self.extras["regions_lost"]
+
+    @property
+    def kb_mismatch(self) -> bool:
+        return self.extras["kb_mismatch"]
 
 
 def _grey(codec: SebCodec, header_bits: torch.Tensor) -> torch.Tensor:
@@ -743,7 +777,7 @@ def send_over_link(codec: SebCodec, message: SebMessage, links: Sequence[Any], s
         image, mismatch = _decode_received(codec, res.bits[0], received)
     else:
         image = _grey(codec, message.header_bits)
-    return LinkOutcome(image, uses, header_ok, ok_frac, message.num_bits, kb_mismatch=mismatch)
+    return LinkOutcome.make(image, uses, header_ok, ok_frac, message.num_bits, kb_mismatch=mismatch)
 
 
 # ---------------------------------------------------------------------------------- through the protocol stack
@@ -822,7 +856,7 @@ def send_over_stack(codec: SebCodec, message: SebMessage, uplink: Any, snr_db: f
     ok = [float(np.mean(res.tb_ok[c])) if res.tb_ok.get(c) else 1.0 for c in (0, 1)]
     overhead = 8 * res.total_overhead_bytes + 8 * sum(res.payload_bytes.values()) - message.num_bits
     if header_sdu is None:
-        return LinkOutcome(_grey(codec, message.header_bits), res.total_channel_uses, False, ok, message.num_bits,
+        return LinkOutcome.make(_grey(codec, message.header_bits), res.total_channel_uses, False, ok, message.num_bits,
                            overhead, r)
     header = _sdu_to_bits(header_sdu, message.header_bits.numel())
     _, _, _, fine_mask, class_map = codec.parse_header(header)
@@ -843,4 +877,4 @@ def send_over_stack(codec: SebCodec, message: SebMessage, uplink: Any, snr_db: f
                 parts.append(_sdu_to_bits(sdu, n))
         streams.append(torch.cat(parts) if parts else torch.zeros(0))
     image, mismatch = _decode_received(codec, header, streams, lost=lost)
-    return LinkOutcome(image, res.total_channel_uses, True, ok, message.num_bits, overhead, int(lost.sum()), mismatch)
+    return LinkOutcome.make(image, res.total_channel_uses, True, ok, message.num_bits, overhead, int(lost.sum()), mismatch)
