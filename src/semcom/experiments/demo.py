@@ -15,7 +15,9 @@ What it runs (defaults sized for a 2-core laptop CPU, a few minutes):
 4. Learned JSCC (VL-SCC, SCC, DeepJSCC from the committed checkpoints) against HEIF + 5G LDPC at the
    same SPP (:func:`semcom.experiments.vlscc_sweep.demo_section`), VL-SCC 1D against SCC 1D on
    face-landmark vectors (:func:`semcom.experiments.vlscc_1d.demo_section`), and a Seb section (reconstruction,
-   importance and fine/coarse maps, :func:`semcom.experiments.seb_sweep.demo_section`);
+   importance and fine/coarse maps, :func:`semcom.experiments.seb_sweep.demo_section`), the SE-SC
+   visual example (:func:`semcom.experiments.sesc_visual.demo_section`) and LSCI's rate-perception
+   against the classical codecs (:func:`semcom.experiments.lsci.demo_section`);
    ``learned=False`` skips both.
 5. Keypoint video conferencing (prt): a strip of frames of the talking-head clip at 0 %, 50 % and
    90 % code-block error rate, the semantic stream (CIDH + error concealer + warping synthesiser)
@@ -244,6 +246,7 @@ def write_report(res: Results, out_dir: str | Path) -> Path:
         res.data["seb"] = seb_sweep.demo_section(rep, out_dir / "seb", quick=bool(cfg.get("quick")))
         res.data["timings"]["seb_s"] = time.perf_counter() - t
         res.data["timings"]["total_s"] += res.data["timings"]["seb_s"]
+        _sesc_lsci_sections(rep, res, out_dir)
     from semcom.experiments import prt_sweep
 
     t = time.perf_counter()
@@ -251,6 +254,17 @@ def write_report(res: Results, out_dir: str | Path) -> Path:
     res.data["timings"]["prt_s"] = time.perf_counter() - t
     res.data["timings"]["total_s"] += res.data["timings"]["prt_s"]
     return rep.write(out_dir / "index.html")
+
+
+def _sesc_lsci_sections(rep, res, out_dir: Path) -> None:
+    """The SE-SC visual example and the LSCI rate-perception sections (about 25 s together)."""
+    from semcom.experiments import lsci, sesc_visual
+
+    for key, fn in (("sesc", sesc_visual.demo_section), ("lsci", lsci.demo_section)):
+        t = time.perf_counter()
+        res.data[key] = fn(rep, out_dir / key)
+        res.data["timings"][f"{key}_s"] = time.perf_counter() - t
+        res.data["timings"]["total_s"] += res.data["timings"][f"{key}_s"]
 
 
 def add_arguments(p) -> None:
@@ -290,6 +304,6 @@ def main_from_args(args) -> int:
     print(f"demo finished in {t['total_s']:.1f} s (link {t['link_s']:.1f} s, baselines {t['baseline_s']:.1f} s, "
           f"all systems compared {t.get('compare_s', 0.0):.1f} s, "
           f"learned JSCC {t.get('learned_jscc_s', 0.0):.1f} s, seb {t.get('seb_s', 0.0):.1f} s, "
-          f"prt {t.get('prt_s', 0.0):.1f} s)")
+          f"SE-SC {t.get('sesc_s', 0.0):.1f} s, LSCI {t.get('lsci_s', 0.0):.1f} s, prt {t.get('prt_s', 0.0):.1f} s)")
     print(f"wrote {path} and {page}")
     return 0
