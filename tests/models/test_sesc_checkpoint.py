@@ -34,13 +34,13 @@ def test_metadata_and_sha256():
 
 
 def test_tampered_checkpoint_is_refused(tmp_path):
-    from semcom.experiments.sesc_common import verify_sha256
+    from semcom.experiments.sesc_common import load_codec
 
     bad = tmp_path / f"{NAME}.pt"
     bad.write_bytes(PT.read_bytes()[:-10] + b"0123456789")
     (tmp_path / f"{NAME}.json").write_text(PT.with_suffix(".json").read_text())
     with pytest.raises(CheckpointError):
-        verify_sha256(bad)
+        load_codec(str(bad))
 
 
 def test_checkpoint_reaches_its_image_metric():

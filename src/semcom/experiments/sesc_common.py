@@ -28,27 +28,26 @@ WEIGHT_MODELS = ("task", "entropy", "random")
 
 @functools.lru_cache(maxsize=2)
 def load_codec(name_or_path: str = CODEC):
-    """The committed SE-SC codec (by name; its file must match the SHA-256 in its metadata, else
-    :class:`CheckpointError`) or a checkpoint file (a ``.pt`` path: the user's, not checked)."""
-    from semcom.models import checkpoint_dir, load_checkpoint, load_pretrained
+    """The committed SE-SC codec by name, or a checkpoint file (a ``.pt`` path). Both load through
+    :func:`semcom.models.load_checkpoint`, which checks the file against the SHA-256 in its metadata
+    (required for committed checkpoints; a mismatch is a :class:`CheckpointError`)."""
+    from semcom.models import load_checkpoint, load_pretrained
 
     p = Path(name_or_path)
-    if p.suffix == ".pt":
-        return load_checkpoint(p)
-    verify_sha256(checkpoint_dir() / f"{name_or_path}.pt")
-    return load_pretrained(name_or_path)
+    return load_checkpoint(p) if p.suffix == ".pt" else load_pretrained(name_or_path)
 
 
-def verify_sha256(pt: Path) -> str:
-    """Check a committed checkpoint against the ``sha256`` its metadata JSON records."""
-    try:
-        meta = json.loads(pt.with_suffix(".json").read_text())
-        digest = hashlib.sha256(pt.read_bytes()).hexdigest()
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read checkpoint {pt.name} or its metadata: {exc}") from None
-    if meta.get("sha256") != digest:
-        raise CheckpointError(f"{pt.name}: SHA-256 {digest[:12]}... differs from its metadata's {str(meta.get('sha256'))[:12]}...")
-    return digest
+def save_figure(fig: Any, results: Any, out_dir: str | Path, name: str) -> Path:
+    """Save ``fig`` as ``out_dir/<name>.png`` (``<name>_short.png`` for the short-range detector's
+    run, as its JSON) and close it."""
+    import matplotlib.pyplot as plt
+
+    short = results.data.get("detector_range", "full") != "full"
+    out = Path(out_dir) / f"{name}{'_short' if short else ''}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
 
 
 @functools.lru_cache(maxsize=2)

@@ -192,12 +192,9 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    short = results.data.get("detector_range", "full") != "full"
-    out = Path(out_dir) / f"{NAME}{'_short' if short else ''}.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return [out]
+    from semcom.experiments.sesc_common import save_figure
+
+    return [save_figure(fig, results, out_dir, NAME)]
 
 
 def _parse_baselines(text: str) -> list[str]:
