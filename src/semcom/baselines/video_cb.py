@@ -233,8 +233,28 @@ def _ivf(packets: list[tuple[int, bytes]], width: int, height: int) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
+class BlockRates:
+    """The rates of a video packed into code blocks, shared by the strict and the resilient baselines
+    (their dataclasses have ``blocks``, ``grant``, ``shape``, ``fps`` and ``stream_bits``)."""
+
+    @property
+    def channel_bits(self) -> int:
+        """Payload bits that cross the channel: ``T * sum_j C_j`` (stream, framing, padding and any FEC)."""
+        return int(self.blocks.numel())
+
+    @property
+    def matched_kbps(self) -> float:
+        """The grant's bit rate ``sum_j C_j * fps`` in kbit/s."""
+        return self.grant.total_bits * self.fps / 1000.0
+
+    @property
+    def stream_kbps(self) -> float:
+        """The video stream's own bit rate in kbit/s."""
+        return self.stream_bits / (self.shape[0] / self.fps) / 1000.0
+
+
 @dataclasses.dataclass(frozen=True)
-class PackedVideo:
+class PackedVideo(BlockRates):
     """What the transmitter sends: ``blocks [T, sum_j C_j]`` (interval t, block j at ``grant.ranges[j]``).
 
     Attributes:
@@ -260,21 +280,6 @@ class PackedVideo:
     frame_bytes: tuple[int, ...]
     stream: bytes = dataclasses.field(repr=False, default=b"")
     clean: torch.Tensor | None = dataclasses.field(repr=False, default=None)
-
-    @property
-    def channel_bits(self) -> int:
-        """Payload bits that cross the channel: ``T * sum_j C_j`` (stream + framing + padding)."""
-        return int(self.blocks.numel())
-
-    @property
-    def matched_kbps(self) -> float:
-        """The grant's bit rate ``sum_j C_j * fps`` in kbit/s."""
-        return self.grant.total_bits * self.fps / 1000.0
-
-    @property
-    def stream_kbps(self) -> float:
-        """The x265 stream's own bit rate in kbit/s."""
-        return self.stream_bits / (self.shape[0] / self.fps) / 1000.0
 
     def accounting(self) -> dict:
         """The bit budget as a dict (all in bits per video, and kbit/s)."""

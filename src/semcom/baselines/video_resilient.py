@@ -102,7 +102,7 @@ from semcom.codecs.video import VideoCodec, _ffmpeg_exe, _frames_to_uint8, _pars
 from semcom.errors import CodecError, InputError
 from semcom.semantics.symbols import CodeBlockGrant
 
-from .video_cb import FALLBACK_GREY, _read_pts, split_nal_units
+from .video_cb import FALLBACK_GREY, BlockRates, _read_pts, split_nal_units
 
 __all__ = [
     "FRAMING_BITS_PER_UNIT",
@@ -292,7 +292,7 @@ def _xor(blocks: list[bytes], size: int) -> bytes:
 
 
 @dataclasses.dataclass(frozen=True)
-class ResilientPacked:
+class ResilientPacked(BlockRates):
     """What the transmitter sends: ``blocks [T, B]`` float 0/1, plus the accounting (bits per video).
 
     Attributes:
@@ -332,19 +332,6 @@ class ResilientPacked:
         """``(T, H / scale, W / scale)``: the size the encoder coded."""
         t, h, w = self.shape
         return t, h // self.scale, w // self.scale
-
-    @property
-    def channel_bits(self) -> int:
-        """``T * sum_j C_j``."""
-        return int(self.blocks.numel())
-
-    @property
-    def matched_kbps(self) -> float:
-        return self.grant.total_bits * self.fps / 1000.0
-
-    @property
-    def stream_kbps(self) -> float:
-        return self.stream_bits / (self.shape[0] / self.fps) / 1000.0
 
     def accounting(self) -> dict:
         """The bit budget as a dict."""
