@@ -509,14 +509,20 @@ def _h265_task(task: dict) -> dict:
     else:
         bits, ok = _send(cfg, task["point"], tx.grant, packed.blocks, int(task["seed"]) + 7919)
     rx = tx.unpack(bits, ok, packed)
-    outputs = {t: _to_u8(rx.frames[t]) for t in range(0, rx.frames.shape[0], cfg.eval_every)}
-    score = _score(ctx, outputs)
-    score |= {f"{k}_srcfb": v for k, v in _score(ctx, _source_fallback(ctx, outputs, rx.decoded)).items()
-              if k in METRICS + ("no_face",)}
+    score = _score_video(ctx, cfg, rx)
     acc = packed.accounting()
     return ({k2: task.get(k2) for k2 in ("test", "point", "seed", "kbps")} | score
             | {"decoded": rx.success_rate, "cbler_measured": float((~ok).float().mean()), "no_fit": False,
                "kbps_matched": acc["matched_kbps"], "kbps_stream": acc["stream_kbps"], "accounting": acc})
+
+
+def _score_video(ctx: _Context, cfg: SweepConfig, rx: Any) -> dict:
+    """The metrics of a received video baseline (every ``eval_every``-th frame), and the same with
+    the source frame shown where no frame decoded (the ``*_srcfb`` metrics)."""
+    outputs = {t: _to_u8(rx.frames[t]) for t in range(0, rx.frames.shape[0], cfg.eval_every)}
+    score = _score(ctx, outputs)
+    return score | {f"{k}_srcfb": v for k, v in _score(ctx, _source_fallback(ctx, outputs, rx.decoded)).items()
+                    if k in METRICS + ("no_face",)}
 
 
 def _no_fit_row(ctx: _Context, cfg: SweepConfig, task: dict, bits_per_frame: int) -> dict:
@@ -559,10 +565,7 @@ def _resilient_task(task: dict) -> dict:
         return _no_fit_row(ctx, cfg, task, grant.total_bits) | {"concealed": 0.0, "complete": 0.0}
     bits, ok = _send(cfg, task["point"], tx.grant, packed.blocks, int(task["seed"]) + 7919)
     rx = tx.unpack(bits, ok, packed)
-    outputs = {t: _to_u8(rx.frames[t]) for t in range(0, rx.frames.shape[0], cfg.eval_every)}
-    score = _score(ctx, outputs)
-    score |= {f"{k}_srcfb": v for k, v in _score(ctx, _source_fallback(ctx, outputs, rx.decoded)).items()
-              if k in METRICS + ("no_face",)}
+    score = _score_video(ctx, cfg, rx)
     acc = packed.accounting()
     return ({k2: task[k2] for k2 in ("variant", "test", "point", "seed")} | score
             | {"decoded": rx.success_rate, "concealed": rx.concealed_rate, "complete": float(rx.complete.float().mean()),
