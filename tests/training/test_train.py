@@ -65,6 +65,24 @@ def test_resume_continues_from_last_state(tmp_path):
     assert part["steps"] == 1  # the wall-time budget is honoured: it stops after the first step past it
 
 
+def test_training_curve_every_few_minutes(tmp_path):
+    cfg = TrainConfig(model="deepjscc", model_config={"hidden_channels": 4, "latent_channels": 2},
+                      crop_size=32, batch_size=2, steps=3, eval_size=64, checkpoint_every=1, log_every=1,
+                      eval_every_minutes=1e-9)
+    meta = train(cfg, tmp_path / "a", progress=False)
+    curve = meta["curve"]
+    # one point after every step (the interval is tiny), then the final metric of the saved model
+    assert [p["step"] for p in curve] == [1, 2, 3, 3]
+    assert curve[-1]["psnr_db"] == meta["metric"]["psnr_db"]
+    assert all(p["minutes"] >= 0 and p["psnr_db"] > 0 and 0 < p["ms_ssim"] <= 1 for p in curve)
+    logged = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert [r["curve"]["step"] for r in logged if "curve" in r] == [1, 2, 3]
+    only_final = train(TrainConfig(**{**cfg.__dict__, "eval_every_minutes": 0.0}), tmp_path / "b", progress=False)
+    assert [p["step"] for p in only_final["curve"]] == [3]
+    with pytest.raises(ConfigError):
+        TrainConfig(eval_every_minutes=-1.0)
+
+
 def test_loss_terms():
     x = torch.rand(2, 3, 32, 32)
     out = {"x_hat": x * 0.5, "rate": torch.full((2, 2, 2), 0.25)}

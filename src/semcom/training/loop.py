@@ -98,6 +98,9 @@ class TrainConfig:
     train_images: a folder of the user's training images (any sizes and formats, searched
     recursively; :class:`semcom.training.data.FolderCrops`) instead of the bundled photos.
     eval_images may also be a folder (``--test-images``): its images centre-cropped to ``eval_size``.
+    eval_every_minutes: when > 0, the recorded metric is also measured every that many minutes of
+    training (evaluation time excluded) and kept as the run's training curve (``curve`` in the
+    metadata and ``log.jsonl``; the last point is the final metric); 0: only at the end.
     """
 
     model: str = "deepjscc"
@@ -120,6 +123,7 @@ class TrainConfig:
     data: dict = dataclasses.field(default_factory=dict)
     augment: float = 0.0
     train_images: str | None = None
+    eval_every_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.loss, dict):
@@ -138,6 +142,8 @@ class TrainConfig:
                 raise ConfigError(f"{k} must be a non-empty string (a folder, or 'tiny'/'all' for eval_images), got {v!r}")
         if not (self.lr > 0 and 0 < self.lr_final_ratio <= 1 and self.max_minutes > 0):
             raise ConfigError("lr > 0, 0 < lr_final_ratio <= 1 and max_minutes > 0 are required")
+        if not (isinstance(self.eval_every_minutes, (int, float)) and 0 <= self.eval_every_minutes < 1e6):
+            raise ConfigError(f"eval_every_minutes must be a number >= 0, got {self.eval_every_minutes!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -335,8 +341,18 @@ def _record(model, cfg: "TrainConfig", data) -> tuple[dict, dict]:
     return {k: m[k] for k in keys}, {k: v for k, v in m.items() if k not in keys}
 
 
+def _curve_point(model, cfg: "TrainConfig", data, step: int, elapsed: float) -> dict:
+    """One point of the training curve: the recorded metric on the test set after ``elapsed``
+    seconds of training (evaluation time excluded), in eval mode, then back to train mode."""
+    model.eval()
+    with torch.no_grad():
+        metric, _ = _record(model, cfg, data)
+    model.train()
+    return {"step": step, "minutes": round(elapsed / 60, 3), **metric}
+
+
 # --------------------------------------------------------------------------- resume state
-RESUME_BUDGET = ("steps", "max_minutes", "log_every", "checkpoint_every", "threads")
+RESUME_BUDGET = ("steps", "max_minutes", "log_every", "checkpoint_every", "threads", "eval_every_minutes")
 
 
 def _load_resume_state(path: Path, cfg_dict: dict, dev: torch.device) -> dict:
@@ -485,13 +501,14 @@ def _train(config, out_dir, device: str, resume: bool, progress: bool, command, 
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     noise_gen = _noise_generator(cfg, ctx, dev)
-    step, elapsed, gamma, history = 0, 0.0, float(cfg.loss.gamma), []
+    step, elapsed, gamma, history, curve = 0, 0.0, float(cfg.loss.gamma), [], []
     cfg_dict = dataclasses.asdict(cfg)
     state_path = out / "last.pt"
     if resume and state_path.is_file():
         st = _load_resume_state(state_path, cfg_dict, dev)
         _restore(state_path, st, model, opt, sampler, noise_gen)
         step, elapsed, gamma, history = st["step"], float(st["elapsed_s"]), float(st["gamma"]), st["history"]
+        curve = list(st.get("curve") or [])
         prec.load_state_dict(st.get("scaler"))
         same = st.get("world_size", 1) == ctx.world_size and st.get("noise_rng_device", "cpu") == dev.type
         if not (same and ctx.is_main):  # the saved noise state is rank 0's on the saved device type
@@ -505,7 +522,7 @@ def _train(config, out_dir, device: str, resume: bool, progress: bool, command, 
         save_checkpoint({"config": cfg_dict, "model": model.state_dict(), "optimizer": opt.state_dict(),
                          "sampler_state": sampler.state(), "noise_rng": noise_gen.get_state(),
                          "noise_rng_device": dev.type, "world_size": ctx.world_size, "scaler": prec.state_dict(),
-                         "step": step, "elapsed_s": elapsed, "gamma": gamma, "history": history},
+                         "step": step, "elapsed_s": elapsed, "gamma": gamma, "history": history, "curve": curve},
                         state_path, {"name": state_path.stem, "kind": "resume state of semcom.training.train",
                                      "model": cfg.model, "steps": step, "world_size": ctx.world_size})
 
@@ -568,6 +585,14 @@ def _train(config, out_dir, device: str, resume: bool, progress: bool, command, 
                 bar.set_postfix(psnr=f"{rec['psnr']:.2f}", spp=f"{rec['spp']:.3f}", gamma=f"{gamma:.2g}",
                                 img_s=f"{rec['images_per_s']:.1f}")
                 acc = {}
+            if main and cfg.eval_every_minutes > 0 and elapsed >= 60 * cfg.eval_every_minutes * (len(curve) + 1):
+                te = time.time()
+                curve.append(_curve_point(model, cfg, data, step, elapsed))
+                if log_f is not None:
+                    log_f.write(json.dumps({"curve": curve[-1]}) + "\n")
+                    log_f.flush()
+                t0 += time.time() - te  # evaluation is not training time
+                meter.start()
             if step % cfg.checkpoint_every == 0:
                 save_state()
                 meter.start()  # checkpoint writing is not training time
@@ -616,6 +641,7 @@ def _train(config, out_dir, device: str, resume: bool, progress: bool, command, 
         "metric": metric,
         "eval": details,
         "history_tail": history[-5:],
+        "curve": curve + [{"step": step, "minutes": round(elapsed / 60, 3), **metric}],
         "command": command or "semcom train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "git_commit": git_commit(),
         "parameters": model.num_parameters(),
