@@ -273,7 +273,7 @@ def evaluate_snrs(models: dict, snrs_db, images: str = "tiny", size: int = 256, 
 
     Example:
         >>> from semcom.models import load_pretrained
-        >>> rows = evaluate_snrs({"deepjscc": load_pretrained("deepjscc_awgn10_spp0125")}, [0, 10])  # doctest: +SKIP
+        >>> rows = evaluate_snrs({"deepjscc": load_pretrained("deepjscc_awgn10_spp0125_long")}, [0, 10])  # doctest: +SKIP
         >>> sorted(rows[0])                                                                         # doctest: +SKIP
         ['deepjscc', 'snr_db']
     """
@@ -687,7 +687,7 @@ def reevaluate(checkpoint: str | Path, **config_changes: Any) -> dict:
     so the checkpoint's history stays visible. Weights are never touched.
 
     Example:
-        >>> reevaluate("src/semcom/checkpoints/scc_awgn10_spp0125.pt", tile=64)   # doctest: +SKIP
+        >>> reevaluate("src/semcom/checkpoints/scc_awgn10_spp0125_long.pt", tile=64)   # doctest: +SKIP
     """
     from semcom.models import load_checkpoint
 
