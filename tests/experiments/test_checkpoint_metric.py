@@ -108,3 +108,22 @@ def test_cli_check_and_half(tmp_path, capsys):
     assert out["kept_float16"] is True
     entry = json.loads(pt.with_suffix(".json").read_text())["post_training"][-1]
     assert entry["command"] == f"python -m semcom.experiments.checkpoint_metric half {pt}"
+
+
+def test_half_works_on_a_new_training_run(tmp_path):
+    """The conversion is generic: a fresh run of a model that ships no checkpoint yet (SNR-adaptive
+    ADJSCC, evaluated at the middle of its SNR range) goes through the same measurement."""
+    from semcom.training import train
+
+    cfg = {"model": "adjscc", "name": "tiny_adjscc", "crop_size": 32, "batch_size": 2, "steps": 1, "eval_size": 64,
+           "model_config": {"hidden_channels": 4, "latent_channels": 2, "snr_db": [0.0, 10.0],
+                            "snr_range_db": [0.0, 10.0], "af_hidden": 4}}
+    meta = train(cfg, tmp_path, progress=False)
+    pt = tmp_path / "tiny_adjscc.pt"
+    out = CM.half(pt)
+    assert out["kept_float16"] == (not CM.compare(out["metric_float16"], meta["metric"])
+                                   and not CM.compare(out["metric_float16"], out["metric_float32"]))
+    assert not CM.compare(out["metric_float32"], meta["metric"])  # the recorded metric is re-measured
+    saved = json.loads(pt.with_suffix(".json").read_text())
+    assert saved["weights_dtype"] == out["weights_dtype"] and saved["sha256"] == sha256_file(pt)
+    assert load_checkpoint(pt).name == "adjscc"
