@@ -3,6 +3,7 @@ and the learned systems of the bench built from those checkpoints (``adjscc``, `
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -204,3 +205,92 @@ def test_compare_puts_the_checkpoints_at_matched_spp(runs):
     assert all(u <= 512 for u in uses["separation:codec=heif,link=capacity"].values())
     psnr = {p["snr_db"]: p["psnr"] for s in data["systems"] if s["name"] == "ad" for p in s["points"]}
     assert psnr[-2.0] != psnr[5.0]
+
+
+# ------------------------------------------------------------------ gaps to the references
+def _system(name, kind, psnrs):
+    return {"name": name, "describe": {"system": kind}, "points": [{"snr_db": s, "psnr": v} for s, v in psnrs.items()]}
+
+
+def test_gaps_to_capacity_and_ldpc_and_the_goals(tmp_path, capsys):
+    snrs = (-4.0, -2.0, 0.0, 5.0, 10.0)
+    res = {"data": {"systems": [
+        _system("good", "learned", dict(zip(snrs, (20.0, 21.0, 22.0, 25.0, 27.0)))),
+        _system("bad", "learned", dict(zip(snrs, (16.0, 17.0, 18.0, 20.0, 22.0)))),
+        _system("heif_capacity", "separation", dict(zip(snrs, (22.0, 24.0, 26.0, 29.5, 33.0)))),
+        _system("heif_ldpc_adapted", "separation", dict(zip(snrs, (11.0, 18.0, 21.0, 27.0, 31.0))))]}}
+    path = tmp_path / "compare.json"
+    path.write_text(json.dumps(res))
+    code, out = _cli(["train", "gaps", str(path), "--out", str(tmp_path)], capsys)
+    assert code == 0, out.err
+    data = json.loads((tmp_path / "train_gaps.json").read_text())["data"]
+    goals = {g["system"]: g for g in data["goals"]}
+    assert goals["good"]["max_gap_to_capacity_db"] == pytest.approx(4.5)  # 26 - 22 at 0 dB, 29.5 - 25 at 5 dB
+    assert goals["good"]["capacity_goal_met"] and goals["good"]["ldpc_goal_met"]  # margins 9 and 3 dB below 0 dB
+    assert goals["good"]["min_margin_over_ldpc_below_0_db"] == pytest.approx(3.0)
+    assert goals["bad"]["capacity_goal_met"] is False and goals["bad"]["ldpc_goal_met"] is False
+    row = next(r for r in data["rows"] if r["system"] == "bad" and r["snr_db"] == 10.0)
+    assert row["gap_to_capacity_db"] == pytest.approx(11.0) and row["margin_over_ldpc_db"] == pytest.approx(-9.0)
+    code, out = _cli(["train", "gaps", str(path), "--capacity", "nope", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "no system labelled 'nope'" in out.err
+    code, out = _cli(["train", "gaps", str(tmp_path / "missing.json"), "--out", str(tmp_path)], capsys)
+    assert code == 2 and "does not exist" in out.err
+
+
+# ------------------------------------------------------------------ scripts/report_training.sh
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "report_training.sh"
+
+
+def _script(out_dir, **env):
+    import os
+    import subprocess
+    import sys
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    full = {**os.environ, "SEMCOM": f"{sys.executable} -m semcom.cli", "PYTHONPATH": src, **env}
+    return subprocess.run(["bash", str(SCRIPT), str(out_dir)], env=full, capture_output=True, text=True, timeout=1200)
+
+
+def test_report_script_commands_parse(tmp_path, capsys):
+    import shlex
+
+    from semcom.cli import main
+
+    run = _script(tmp_path, DRY_RUN="1")
+    assert run.returncode == 0, run.stderr
+    cmds = [shlex.split(line[2:]) for line in run.stdout.splitlines() if line.startswith("+ ")]
+    verbs = [c[3:5] if c[3] == "train" else c[3:4] for c in cmds]  # after "<python> -m semcom.cli"
+    assert verbs == [["train", "curves"], ["train", "snr-sweep"], ["compare"], ["compare"], ["train", "gaps"]]
+    compare_spp0125, compare_spp025 = cmds[2], cmds[3]
+    for c, ref in ((compare_spp0125, "adjscc_spp0125"), (compare_spp025, "deepjscc_spp025")):
+        text = " ".join(c)
+        assert f"--cbr match:{ref}" in text and "--images all --crop 4" in text and "--snr -4,-2,0,5,10" in text
+        assert "separation:codec=heif,link=adaptive,label=heif_ldpc_adapted" in text
+        assert "separation:codec=jpeg2000,link=adaptive,label=jpeg2000_ldpc_adapted" in text
+        assert "separation:codec=heif,link=capacity,label=heif_capacity" in text
+    assert "adjscc:ckpt=adjscc_awgn_m2to20_spp0125,label=adjscc_spp0125" in compare_spp0125
+    for f in cmds[4][5:-2]:  # the compare results gaps reads must exist for its parser
+        Path(f).parent.mkdir(parents=True, exist_ok=True)
+        Path(f).write_text("{}")
+    for c in cmds:
+        with pytest.raises(SystemExit) as exc:
+            main([*c[3:], "--help"])
+        assert exc.value.code == 0 and "usage" in capsys.readouterr().out.lower()
+
+
+@pytest.mark.slow
+def test_report_script_runs_end_to_end_on_tiny_checkpoints(runs, tmp_path):
+    wide = tmp_path / "dj025"  # a tiny DeepJSCC at SPP 0.25 for the CBR 1/12 comparison
+    train(TrainConfig(model="deepjscc", name="dj025", model_config={"hidden_channels": 4, "latent_channels": 8},
+                      **TINY), wide, progress=False)
+    run = _script(tmp_path / "out", ADJSCC=str(runs / "ad" / "ad_tiny.pt"), DEEPJSCC_025=str(wide / "dj025.pt"),
+                  DEEPJSCC_0125=str(runs / "dj" / "dj_tiny.pt"), OLD_CHECKPOINTS="deepjscc_awgn10_spp0125",
+                  IMAGES="tiny", SWEEP_SNR="-2 5", COMPARE_SNR="-2,5", WORKERS="1")
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = tmp_path / "out"
+    for f in ("train_curves.json", "train_snr_sweep.json", "compare_spp0125/compare.json",
+              "compare_spp025/compare.json", "train_gaps.json", "report_training.log"):
+        assert (out / f).is_file(), f
+    gaps = json.loads((out / "train_gaps.json").read_text())["data"]
+    assert sorted(g["system"] for g in gaps["goals"]) == ["adjscc_spp0125", "deepjscc_spp0125", "deepjscc_spp025"]
+    assert len((out / "report_training.log").read_text().splitlines()) == 6  # a header and one line per step

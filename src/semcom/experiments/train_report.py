@@ -29,6 +29,12 @@ multiples of each model's input multiple (4 for DeepJSCC and ADJSCC); ``all-N`` 
 centre crops; ``tiny`` the 3 photos of the trainer's metric. Writes ``train_snr_sweep.json``
 (per SNR and model: PSNR, MS-SSIM, SPP; per SNR-adaptive model its gap to each single-SNR model)
 and ``train_snr_sweep_psnr_vs_snr.png`` (a star marks each single-SNR model's training SNR).
+
+``gaps`` reads ``semcom compare`` results (``compare.json``) and puts every learned system beside
+two references given by label (default ``heif_capacity`` and ``heif_ldpc_adapted``, the labels
+of ``scripts/report_training.sh``): per SNR its PSNR gap to the capacity bound and its margin over
+the 5G LDPC link, and whether the goals hold (gap at most 4.5 dB at 0 and 5 dB; margin at least
+3 dB at every SNR below 0 dB). Writes ``train_gaps.json``.
 """
 
 from __future__ import annotations
@@ -45,12 +51,17 @@ from semcom.errors import InputError
 from semcom.experiments.results import Results, provenance
 
 #: the sub-commands of ``semcom train`` this module runs
-VERBS = ("curves", "snr-sweep")
+VERBS = ("curves", "snr-sweep", "gaps")
 #: one line per verb, for its --help
 DESCRIPTIONS = {
     "curves": "plot held-out quality versus training minutes of runs and checkpoints (JSON + plot)",
     "snr-sweep": "evaluate checkpoints at each SNR of a grid on the test photos (JSON + plot)",
+    "gaps": "the learned systems of semcom compare results against HEIF + capacity and HEIF + 5G LDPC (JSON)",
 }
+#: the goals of the CPU models (docs/training.md): at most this gap to HEIF + capacity at these SNRs ...
+GOAL_CAPACITY_GAP_DB, GOAL_CAPACITY_SNRS = 4.5, (0.0, 5.0)
+#: ... and at least this margin over HEIF + 5G LDPC with the adapted MCS below 0 dB
+GOAL_LDPC_MARGIN_DB = 3.0
 #: the metrics a curve may be plotted in
 CURVE_METRICS = {"psnr_db": "PSNR [dB]", "ms_ssim": "MS-SSIM"}
 #: ``--images`` of the SNR sweep -> (images, size) of :func:`semcom.training.evaluate` (size None: whole photos)
@@ -378,6 +389,54 @@ def plot_snr_sweep(results: Results, out_dir: str | Path) -> Path:
     return out
 
 
+# ------------------------------------------------------------------ gaps to the references
+def _psnr_by_snr(system: dict) -> dict[float, float]:
+    return {float(p["snr_db"]): p["psnr"] for p in system["points"] if isinstance(p.get("psnr"), (int, float))}
+
+
+def compare_gaps(paths: Sequence[str | Path], capacity: str = "heif_capacity", ldpc: str = "heif_ldpc_adapted") -> Results:
+    """``train_gaps``: every learned system (``describe()["system"] == "learned"``) of each
+    ``compare.json`` against the systems labelled ``capacity`` and ``ldpc`` of the same file."""
+    rows, goals = [], []
+    for path in paths:
+        res = _read_json(Path(path))
+        systems = res.get("data", {}).get("systems") if isinstance(res, dict) else None
+        if not isinstance(systems, list):
+            raise InputError(f"{path} is not a semcom compare result (no data.systems)")
+        by = {s.get("name"): s for s in systems}
+        for ref in (capacity, ldpc):
+            if ref not in by:
+                raise InputError(f"{path}: no system labelled {ref!r} (labels: {', '.join(map(str, by))})")
+        cap, lin = _psnr_by_snr(by[capacity]), _psnr_by_snr(by[ldpc])
+        for s in systems:
+            if (s.get("describe") or {}).get("system") != "learned":
+                continue
+            own = _psnr_by_snr(s)
+            mine = [{"file": str(path), "system": s["name"], "snr_db": snr, "psnr": v,
+                     "capacity_psnr": cap.get(snr), "gap_to_capacity_db": None if snr not in cap else cap[snr] - v,
+                     "ldpc_psnr": lin.get(snr), "margin_over_ldpc_db": None if snr not in lin else v - lin[snr]}
+                    for snr, v in sorted(own.items())]
+            rows += mine
+            goals.append(_goals(s["name"], str(path), mine))
+    if not goals:
+        raise InputError("no learned system in the compare results")
+    data = {"capacity": capacity, "ldpc": ldpc, "rows": rows, "goals": goals,
+            "note": f"goals: gap to {capacity} <= {GOAL_CAPACITY_GAP_DB} dB at {list(GOAL_CAPACITY_SNRS)} dB; "
+                    f"margin over {ldpc} >= {GOAL_LDPC_MARGIN_DB} dB at every SNR below 0 dB (None: not measured)"}
+    return Results("train_gaps", data, provenance({"files": [str(p) for p in paths], "capacity": capacity, "ldpc": ldpc}))
+
+
+def _goals(name: str, path: str, rows: list[dict]) -> dict:
+    """Whether one system meets the goals (None when the compare has none of the SNRs a goal needs)."""
+    cap = [r["gap_to_capacity_db"] for r in rows if r["snr_db"] in GOAL_CAPACITY_SNRS and r["gap_to_capacity_db"] is not None]
+    low = [r["margin_over_ldpc_db"] for r in rows if r["snr_db"] < 0 and r["margin_over_ldpc_db"] is not None]
+    return {"system": name, "file": path,
+            "max_gap_to_capacity_db": max(cap) if cap else None,
+            "capacity_goal_met": (max(cap) <= GOAL_CAPACITY_GAP_DB) if cap else None,
+            "min_margin_over_ldpc_below_0_db": min(low) if low else None,
+            "ldpc_goal_met": (min(low) >= GOAL_LDPC_MARGIN_DB) if low else None}
+
+
 # ------------------------------------------------------------------ command line
 def _snr_tokens(tokens: Sequence[Sequence[float]]) -> list[float]:
     """``--snr -2 0 2`` and ``--snr -2:20:2`` (or both) as one strictly increasing list."""
@@ -399,6 +458,11 @@ def build_parser(verb: str) -> argparse.ArgumentParser:
         p.add_argument("items", nargs="+", metavar="RUN_OR_CHECKPOINT",
                        help="checkpoint metadata .json, .pt, committed checkpoint name, or run folder")
         p.add_argument("--metric", default="psnr_db", choices=sorted(CURVE_METRICS), help="the plotted metric")
+    elif verb == "gaps":
+        p.add_argument("files", nargs="+", type=t(cliargs.parse_existing_file, what="compare result"),
+                       metavar="COMPARE_JSON", help="compare.json files written by semcom compare")
+        p.add_argument("--capacity", default="heif_capacity", help="label of the capacity reference (default heif_capacity)")
+        p.add_argument("--ldpc", default="heif_ldpc_adapted", help="label of the 5G LDPC reference (default heif_ldpc_adapted)")
     else:
         p.add_argument("--checkpoint", nargs="+", action="extend", required=True, metavar="NAME_OR_FILE",
                        help="committed checkpoint names or .pt files (repeatable)")
@@ -408,7 +472,8 @@ def build_parser(verb: str) -> argparse.ArgumentParser:
                        help="all (whole photos, default), all-N (N x N centre crops) or tiny")
         p.add_argument("--seed", type=t(cliargs.parse_seed), default=0, help="image i uses seed SEED + i")
     p.add_argument("--out", default="results/train", help="output folder (default results/train)")
-    p.add_argument("--no-plots", action="store_true", help="write the JSON only")
+    if verb != "gaps":
+        p.add_argument("--no-plots", action="store_true", help="write the JSON only")
     return p
 
 
@@ -419,6 +484,11 @@ def main(argv: Sequence[str]) -> int:
     verb, rest = argv[0], list(argv[1:])
     args = build_parser(verb).parse_args(rest)
     cliargs.check_out_dir(args.out)
+    if verb == "gaps":
+        res = compare_gaps(args.files, args.capacity, args.ldpc)
+        _print_gaps(res)
+        print(f"-> {res.save(args.out)}")
+        return 0
     if verb == "curves":
         res = curves(args.items, args.metric)
         for e in res.data["models"]:
@@ -438,3 +508,18 @@ def main(argv: Sequence[str]) -> int:
         (plot_curves if verb == "curves" else plot_snr_sweep)(res, args.out)
     print(f"-> {path}")
     return 0
+
+
+def _print_gaps(res: Results) -> None:
+    d = res.data
+    print(f"{'system':28s} {'SNR':>5s} {'PSNR':>7s} {'gap to ' + d['capacity']:>24s} {'margin over ' + d['ldpc']:>30s}")
+    for r in d["rows"]:
+        def f(v):
+            return "-" if v is None else f"{v:.2f}"
+
+        print(f"{r['system'][:28]:28s} {r['snr_db']:5.1f} {r['psnr']:7.2f} {f(r['gap_to_capacity_db']):>24s} "
+              f"{f(r['margin_over_ldpc_db']):>30s}")
+    for g in d["goals"]:
+        print(f"{g['system']}: max gap to capacity at 0/5 dB {g['max_gap_to_capacity_db']} (goal met: "
+              f"{g['capacity_goal_met']}); min margin over LDPC below 0 dB {g['min_margin_over_ldpc_below_0_db']} "
+              f"(goal met: {g['ldpc_goal_met']})")
