@@ -16,7 +16,8 @@ Scale (docs/training.md): ``--precision bf16|fp16`` (autocast), ``--compile``, `
 
 Reports (:mod:`semcom.experiments.train_report`): ``semcom train curves RUN_OR_CHECKPOINT ...``
 plots held-out quality versus training minutes; ``semcom train snr-sweep --checkpoint ... --snr ...``
-evaluates checkpoints over an SNR grid on the test photos.
+evaluates checkpoints over an SNR grid on the test photos; ``semcom train gaps COMPARE_JSON ...``
+puts the learned systems of ``semcom compare`` results beside HEIF + capacity and HEIF + 5G LDPC.
 
 Example:
     semcom train deepjscc --config configs/deepjscc.json --out runs/deepjscc
@@ -75,10 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     t = cliargs.typed
     p = cliargs.ArgumentParser(prog="semcom train", description=__doc__.strip().split("\n\n")[0],
                                epilog="reports: semcom train curves RUN_OR_CHECKPOINT ... --out DIR; "
-                                      "semcom train snr-sweep --checkpoint NAME_OR_FILE ... --snr -2 0 5 ... --out DIR "
-                                      "(each with --help)")
+                                      "semcom train snr-sweep --checkpoint NAME_OR_FILE ... --snr -2 0 5 ... --out DIR; "
+                                      "semcom train gaps COMPARE_JSON ... --out DIR (each with --help)")
     p.add_argument("model", help="registry name: deepjscc, adjscc, vlscc2d, scc, vlscc1d, scc1d, or a model a --plugin "
-                                 "registers; or a report: curves, snr-sweep")
+                                 "registers; or a report: curves, snr-sweep, gaps")
     p.add_argument("--config", default=None, help="JSON training config (configs/<model>.json)")
     p.add_argument("--out", default=None, help="run folder (default runs/<name>)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
