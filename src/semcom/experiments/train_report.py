@@ -64,8 +64,6 @@ GOAL_CAPACITY_GAP_DB, GOAL_CAPACITY_SNRS = 4.5, (0.0, 5.0)
 GOAL_LDPC_MARGIN_DB = 3.0
 #: the metrics a curve may be plotted in
 CURVE_METRICS = {"psnr_db": "PSNR [dB]", "ms_ssim": "MS-SSIM"}
-#: ``--images`` of the SNR sweep -> (images, size) of :func:`semcom.training.evaluate` (size None: whole photos)
-_WHOLE = ("all", None)
 
 
 # ------------------------------------------------------------------ curves: reading
@@ -277,7 +275,7 @@ def image_set(text: str) -> tuple[str, int | None]:
     if s == "tiny":
         return "tiny", 256
     if s == "all":
-        return _WHOLE
+        return "all", None
     if s.startswith("all-"):
         return "all", cliargs.parse_int(s[4:], what=f"image set {s!r}: crop size", lo=16, hi=4096)
     raise cliargs.UsageError(f"image set {s!r} must be 'all' (whole photos), 'all-N' (N x N crops) or 'tiny'")
@@ -314,7 +312,8 @@ def _describe(label: str, model: Any, source: str) -> dict:
     adaptive = isinstance(snr, (list, tuple))
     return {"label": label, "checkpoint": source, "model": getattr(model, "name", None),
             "spp": (meta.get("metric") or {}).get("spp"), "train_snr_db": list(snr) if adaptive else float(snr),
-            "snr_adaptive": adaptive, "steps": meta.get("steps"), "train_minutes": meta.get("train_minutes"),
+            "snr_adaptive": adaptive, "snr_range_db": list(getattr(model.config, "snr_range_db", None) or []) or None,
+            "steps": meta.get("steps"), "train_minutes": meta.get("train_minutes"),
             "sha256": meta.get("sha256")}
 
 
@@ -378,7 +377,9 @@ def plot_snr_sweep(results: Results, out_dir: str | Path) -> Path:
             ax.plot([d["train_snr_db"]], [ys[xs.index(d["train_snr_db"])]], "*", markersize=12, color=line.get_color())
     ax.set_xlabel("SNR (Es/N0) [dB], AWGN")
     ax.set_ylabel("PSNR [dB]")
-    ax.set_title(f"one SNR-adaptive checkpoint versus single-SNR models ({data['images']})", fontsize=9)
+    shown = {"all": "the whole test photos", "tiny": "the 3 tiny test crops"}.get(
+        data["images"], f"the test photos, {data['images'][4:]}x{data['images'][4:]} crops")
+    ax.set_title(f"one SNR-adaptive checkpoint versus single-SNR models ({shown})", fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
