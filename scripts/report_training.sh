@@ -7,7 +7,8 @@
 #                              capacity, HEIF and JPEG2000 + 5G LDPC with the MCS adapted to the SNR
 #                              (bit-true link), AWGN at -4, -2, 0, 5, 10 dB, the whole test photos.
 # Everything lands in OUT (default results/train) with its JSON (provenance) and plots; the log
-# report_training.log records the wall time and the load average of every step.
+# report_training.log records the wall time and the load average of every step. The sweep (one
+# process) runs beside the comparisons (WORKERS processes); its output is in OUT/snr_sweep.out.
 #
 #   scripts/report_training.sh [OUT]
 #
@@ -58,9 +59,17 @@ step() {  # step NAME COMMAND...: print it, run it (unless DRY_RUN), log its wal
 
 # shellcheck disable=SC2086  # SEMCOM, OLD_CHECKPOINTS and SWEEP_SNR are word lists
 step curves $SEMCOM train curves "$DEEPJSCC_025" "$ADJSCC" $OLD_CHECKPOINTS --out "$OUT"
+# The sweep runs on one core beside the comparisons (their workers take the others); waited for before the gaps.
+sweep=""
 # shellcheck disable=SC2086
-step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$DEEPJSCC_0125" "$DEEPJSCC_025" \
-    --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT"
+if [ -n "${DRY_RUN:-}" ]; then
+  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$DEEPJSCC_0125" "$DEEPJSCC_025" \
+      --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT"
+else
+  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$DEEPJSCC_0125" "$DEEPJSCC_025" \
+      --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT" > "$OUT/snr_sweep.out" 2>&1 &
+  sweep=$!
+fi
 
 separation="separation:codec=heif,link=capacity,label=heif_capacity \
 separation:codec=heif,$LINK,label=heif_ldpc_adapted \
@@ -75,6 +84,10 @@ step compare_spp025 $SEMCOM compare \
     --systems "deepjscc:ckpt=$DEEPJSCC_025,label=deepjscc_spp025" $separation \
     --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:deepjscc_spp025 \
     --workers "$WORKERS" --no-progress --out "$OUT/compare_spp025"
+if [ -n "$sweep" ]; then
+  wait "$sweep" || { echo "snr-sweep failed:"; cat "$OUT/snr_sweep.out"; exit 1; }
+  cat "$OUT/snr_sweep.out"
+fi
 # shellcheck disable=SC2086
 step gaps $SEMCOM train gaps "$OUT/compare_spp0125/compare.json" "$OUT/compare_spp025/compare.json" --out "$OUT"
 [ -n "${DRY_RUN:-}" ] || cat "$LOG"
