@@ -482,6 +482,8 @@ def main(argv: Sequence[str]) -> int:
     """``semcom train curves ...`` / ``semcom train snr-sweep ...`` (``argv[0]`` is the verb)."""
     from semcom import cliargs
 
+    if not argv or argv[0] not in VERBS:
+        raise cliargs.UsageError(f"give a report: {', '.join(VERBS)} (e.g. 'semcom train curves --help')")
     verb, rest = argv[0], list(argv[1:])
     args = build_parser(verb).parse_args(rest)
     cliargs.check_out_dir(args.out)
@@ -524,3 +526,11 @@ def _print_gaps(res: Results) -> None:
         print(f"{g['system']}: max gap to capacity at 0/5 dB {g['max_gap_to_capacity_db']} (goal met: "
               f"{g['capacity_goal_met']}); min margin over LDPC below 0 dB {g['min_margin_over_ldpc_below_0_db']} "
               f"(goal met: {g['ldpc_goal_met']})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    from semcom.cliargs import guarded
+
+    raise SystemExit(guarded(main, sys.argv[1:]))
