@@ -225,35 +225,32 @@ def _dim_llrs(x, w, levels, labels, nb, app, dist, llr):
     """LLRs of the ``nb`` bits one Gray PAM dimension carries (``x`` received, ``w = 1/no``).
 
     Max-log (``app = False``): ``(min_{b=0} d - min_{b=1} d) w`` with ``d = (x - level)^2``;
-    exact APP: ``log sum_{b=1} exp(-d w) - log sum_{b=0} exp(-d w)`` (shifted by the smallest
-    ``d w`` for range). ``dist`` ``[M]`` float32 scratch.
+    exact APP: ``log sum_{b=1} exp(-d w) - log sum_{b=0} exp(-d w)``, each sum shifted by its own
+    smallest ``d w`` (so neither underflows: the LLR stays finite far from the levels).
+    ``dist`` ``[M]`` float32 scratch.
     """
     M = levels.shape[0]
-    dmin = _BIG
     for q in range(M):
         diff = x - levels[q]
         dist[q] = diff * diff * w
-        dmin = min(dmin, dist[q])
     for j in range(nb):
+        d0 = _BIG
+        d1 = _BIG
+        for q in range(M):
+            if labels[q, j]:
+                d1 = min(d1, dist[q])
+            else:
+                d0 = min(d0, dist[q])
+        llr[j] = d0 - d1
         if app:
             s0 = np.float32(0.0)
             s1 = np.float32(0.0)
             for q in range(M):
-                e = np.float32(np.exp(dmin - dist[q]))
                 if labels[q, j]:
-                    s1 += e
+                    s1 += np.float32(np.exp(d1 - dist[q]))
                 else:
-                    s0 += e
-            llr[j] = np.float32(np.log(s1)) - np.float32(np.log(s0))
-        else:
-            d0 = _BIG
-            d1 = _BIG
-            for q in range(M):
-                if labels[q, j]:
-                    d1 = min(d1, dist[q])
-                else:
-                    d0 = min(d0, dist[q])
-            llr[j] = d0 - d1
+                    s0 += np.float32(np.exp(d0 - dist[q]))
+            llr[j] += np.float32(np.log(s1)) - np.float32(np.log(s0))
 
 
 @njit(cache=True, nogil=True)

@@ -53,6 +53,7 @@ Example::
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -180,7 +181,9 @@ class FastTBChain:
         self.e_max = e_max = max(lay.cw_lengths)
         self.ldpc_k = lay.cb_size
         try:
-            self.ldpc_encoder = LDPC5GEncoder(lay.cb_size, e_max)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "effective rate > 948/1024" at the top MCS
+                self.ldpc_encoder = LDPC5GEncoder(lay.cb_size, e_max)
         except ValueError as exc:
             raise LinkError(f"Sionna's LDPC encoder refused K'={lay.cb_size}, E={e_max}: {exc}") from exc
         self.code = _LDPCStructure(self.ldpc_encoder, e_max)
@@ -248,10 +251,13 @@ class FastTBChain:
             raise InputError(f"symbols must be shaped [N, {lay.num_re}], got {yc.shape}")
         nov = _numpy(no)
         per_symbol = np.ndim(nov) > 0 and np.size(nov) > 1
-        inv = (1.0 / np.asarray(nov, dtype=np.float32)).astype(np.float32)
-        inv = np.ascontiguousarray(np.broadcast_to(inv, yc.shape) if per_symbol else inv.reshape(1, 1))
-        if not np.isfinite(inv).all() or (inv <= 0).any():
+        nov = np.asarray(nov, dtype=np.float32)
+        if not np.isfinite(nov).all() or (nov <= 0).any():
             raise InputError("the noise variance must be positive and finite")
+        if per_symbol and np.broadcast_shapes(nov.shape, yc.shape) != yc.shape:
+            raise InputError(f"no of shape {nov.shape} does not broadcast to the symbols' {yc.shape}")
+        inv = np.float32(1.0) / nov
+        inv = np.ascontiguousarray(np.broadcast_to(inv, yc.shape) if per_symbol else inv.reshape(1, 1))
         n = yc.shape[0]
         out = np.zeros((n, lay.num_cb * self.e_max), dtype=np.float32)
         app = self.demapper == "app"
