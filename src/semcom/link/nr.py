@@ -38,6 +38,7 @@ import io
 import sys
 import warnings
 
+import numpy as np
 import torch
 
 from semcom.errors import LinkError
@@ -95,12 +96,18 @@ class _SionnaTBCodec:
         """``[N, tbs]`` bits -> ``[N, G]`` coded, scrambled bits (float 0/1)."""
         return self.enc(u)
 
+    coded = encode  # the coded bits in the form ``map`` takes
+
+    def map(self, c: torch.Tensor) -> torch.Tensor:
+        """Coded bits ``[N, G]`` -> ``[N, N_RE]`` complex64 QAM symbols."""
+        return self.mapper(c)
+
     def modulate(self, u: torch.Tensor) -> torch.Tensor:
         """``[N, tbs]`` bits -> ``[N, N_RE]`` complex64 QAM symbols."""
         return self.mapper(self.enc(u))
 
-    def receive(self, y: torch.Tensor, no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Equalised symbols ``[N, N_RE]`` + noise variance -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+    def llrs(self, y: torch.Tensor, no: torch.Tensor) -> torch.Tensor:
+        """Equalised symbols ``[N, N_RE]`` + noise variance -> decoder LLRs ``[N, C, n_ldpc]``."""
         lay = self.lay
         llr = self.demapper(y, no)
         n = llr.shape[0]
@@ -108,7 +115,12 @@ class _SionnaTBCodec:
         if self.num_fillers:
             z = torch.cat([z, z.new_zeros(n, 1, self.num_fillers)], dim=-1)
         z = torch.index_select(z, -1, self.perm_inv)
-        z = z.reshape(n, lay.num_cb, self.n_ldpc)
+        return z.reshape(n, lay.num_cb, self.n_ldpc)
+
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decoder LLRs ``[N, C, n_ldpc]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+        lay = self.lay
+        n = z.shape[0]
         u_cb = self.decoder(z).to(torch.float32)  # [N, C, cb_size]
         if self.cb_crc is not None:
             u_data, ok = self.cb_crc(u_cb)
@@ -121,6 +133,10 @@ class _SionnaTBCodec:
         if cb_ok is None:
             cb_ok = tb_ok.reshape(n, 1)
         return u.reshape(n, lay.tbs), cb_ok, tb_ok
+
+    def receive(self, y: torch.Tensor, no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Equalised symbols ``[N, N_RE]`` + noise variance -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+        return self.decode(self.llrs(y, no))
 
 
 class _FastTBCodec:
@@ -139,18 +155,33 @@ class _FastTBCodec:
         """``[N, tbs]`` bits -> ``[N, G]`` coded, scrambled bits (float 0/1)."""
         return torch.from_numpy(self.chain.encode(u)).to(torch.float32)
 
+    def coded(self, u: torch.Tensor) -> np.ndarray:
+        """``[N, tbs]`` bits -> ``[N, G]`` uint8 coded, scrambled bits (the form ``map`` takes)."""
+        return self.chain.encode(u)
+
+    def map(self, c: np.ndarray) -> torch.Tensor:
+        """Coded bits ``[N, G]`` uint8 -> ``[N, N_RE]`` complex64 QAM symbols."""
+        return torch.from_numpy(self.chain.map(c))
+
     def modulate(self, u: torch.Tensor) -> torch.Tensor:
         """``[N, tbs]`` bits -> ``[N, N_RE]`` complex64 QAM symbols."""
-        return torch.from_numpy(self.chain.map(self.chain.encode(u)))
+        return self.map(self.chain.encode(u))
+
+    def llrs(self, y: torch.Tensor, no: torch.Tensor) -> torch.Tensor:
+        """Equalised symbols ``[N, N_RE]`` + noise variance -> decoder LLRs ``[N, C, E_max]``."""
+        return torch.from_numpy(self.chain.llrs(y, no))
+
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decoder LLRs ``[N, C, E_max]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+        lay = self.lay
+        n = z.shape[0]
+        u_cb = self.decoder(z.reshape(n * lay.num_cb, -1))
+        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size))
+        return torch.from_numpy(u).to(torch.float32), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
 
     def receive(self, y: torch.Tensor, no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Equalised symbols ``[N, N_RE]`` + noise variance -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
-        lay = self.lay
-        llr = self.chain.llrs(y, no)  # [N, C, E_max]
-        n = llr.shape[0]
-        u_cb = self.decoder(torch.from_numpy(llr.reshape(n * lay.num_cb, -1)))
-        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size))
-        return torch.from_numpy(u).to(torch.float32), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
+        return self.decode(self.llrs(y, no))
 
 
 class NRLink(Link):
@@ -279,10 +310,13 @@ class NRLink(Link):
                 lay = plan.tbs[tbs_idx[0]]
                 codec = self._codec(lay)
                 nt, c = len(tbs_idx), lay.num_cb
-                u = torch.zeros(b, nt, lay.tbs)
-                for j, t in enumerate(tbs_idx):
-                    u[:, j, :kt] = x[:, starts[t]:starts[t] + kt]
-                u = u.reshape(b * nt, lay.tbs)
+                if nt == 1 and kt == lay.tbs:  # one TB without padding (e.g. a slot-sized payload): no copy
+                    u = x[:, starts[tbs_idx[0]]:starts[tbs_idx[0]] + kt]
+                else:
+                    u = torch.zeros(b, nt, lay.tbs)
+                    for j, t in enumerate(tbs_idx):
+                        u[:, j, :kt] = x[:, starts[t]:starts[t] + kt]
+                    u = u.reshape(b * nt, lay.tbs)
                 sym = codec.modulate(u)  # [B*nt, N_RE] complex64
                 cb_cols = torch.tensor([cb_first[t] + i for t in tbs_idx for i in range(c)], dtype=torch.long)
                 y_eq, no_eff, g = self._channel(sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen)
