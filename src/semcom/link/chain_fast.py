@@ -305,6 +305,6 @@ def _bits_u8(u: Any, k: int) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != k:
         raise InputError(f"TB bits must be shaped [N, {k}], got {arr.shape}")
     u8 = np.ascontiguousarray(arr).astype(np.uint8, copy=False)
-    if u8.size and (u8.max() > 1 or not np.array_equal(u8, arr)):
+    if u8.size and (u8.max() > 1 or (u8 is not arr and not np.array_equal(u8, arr))):
         raise InputError("TB bits must be 0 or 1")
     return u8

@@ -156,8 +156,8 @@ class _FastTBCodec:
         return torch.from_numpy(self.chain.encode(u)).to(torch.float32)
 
     def coded(self, u: torch.Tensor) -> np.ndarray:
-        """``[N, tbs]`` bits -> ``[N, G]`` uint8 coded, scrambled bits (the form ``map`` takes)."""
-        return self.chain.encode(u)
+        """``[N, tbs]`` checked 0/1 bits -> ``[N, G]`` uint8 coded, scrambled bits (the form ``map`` takes)."""
+        return self.chain.encode(u.to(torch.uint8).numpy())
 
     def map(self, c: np.ndarray) -> torch.Tensor:
         """Coded bits ``[N, G]`` uint8 -> ``[N, N_RE]`` complex64 QAM symbols."""
@@ -165,7 +165,7 @@ class _FastTBCodec:
 
     def modulate(self, u: torch.Tensor) -> torch.Tensor:
         """``[N, tbs]`` bits -> ``[N, N_RE]`` complex64 QAM symbols."""
-        return self.map(self.chain.encode(u))
+        return self.map(self.coded(u))
 
     def llrs(self, y: torch.Tensor, no: torch.Tensor) -> torch.Tensor:
         """Equalised symbols ``[N, N_RE]`` + noise variance -> decoder LLRs ``[N, C, E_max]``."""
@@ -346,7 +346,7 @@ class NRLink(Link):
         """Apply the channel to ``sym`` ``[B*nt, N_RE]``; return (equalised y, effective no, |h|^2 per CB)."""
         counts = torch.tensor(lay.cb_symbol_counts, dtype=torch.long)
         if self.channel == "awgn":
-            y = sym + complex_normal(tuple(sym.shape), gen, no)
+            y = complex_normal(tuple(sym.shape), gen, no).add_(sym)  # = sym + n, in place
             return y, torch.tensor(no, dtype=torch.float32), None
         if self.channel == "rayleigh":
             h_blk = h_cb[:, cb_cols].reshape(b * nt, lay.num_cb)
