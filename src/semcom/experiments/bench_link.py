@@ -15,7 +15,9 @@ For each case (default QPSK R=1/2 and 16QAM R=2/3, AWGN), one slot-sized transpo
 Sionna's chain is ``chain="sionna"`` (``TBEncoder``, ``Mapper``, ``Demapper``, descrambler,
 CRC decoders; its exact APP demapper, as the link used before), the compiled chain
 ``chain="fast"`` (max-log, the link's default). Throughput counts information (payload) bits per
-second of wall clock, the median of ``repeats`` runs after a warm-up call. ``threads`` sets the
+second of wall clock (``mbit_per_s``) and per second of this process's CPU time (``cpu_mbit_per_s``,
+all its threads; robust to other jobs on shared cores), the median of ``repeats`` runs after a
+warm-up call. ``threads`` sets the
 worker threads of the decoder and of the compiled kernels; torch (the channel's noise, Sionna's
 blocks) runs on one thread, as the project's tests and sweeps do (on shared cores torch's
 intra-op threads made Sionna's blocks 10-20x slower). The machine's load average is recorded
@@ -93,17 +95,22 @@ def _case_key(case: Sequence[float]) -> tuple[int, float]:
     return int(case[0]), round(float(case[1]), 4)
 
 
-def _median_time(fn, repeats: int) -> tuple[Any, float]:
-    """``(last result, median wall seconds)`` of ``repeats`` calls after one warm-up call (torch on 1 thread)."""
+def _median_time(fn, repeats: int) -> tuple[Any, float, float]:
+    """``(last result, median wall seconds, median process CPU seconds)`` of ``repeats`` calls after a warm-up.
+
+    Torch runs on one thread. The CPU time (all threads of this process) is what the work cost;
+    on shared cores the wall clock also counts the time other processes held the cores.
+    """
     torch.set_num_threads(1)
     out = fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
         torch.set_num_threads(1)  # re-applied: other libraries' thread layers may reset it
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t0)
-    return out, statistics.median(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return out, statistics.median(wall), statistics.median(cpu)
 
 
 def _load() -> list[float] | None:
@@ -135,16 +142,17 @@ def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkC
         sym = codec.map(c)
         return codec.llrs(sym + complex_normal(tuple(sym.shape), gen, no), no_t)
 
-    coded, t_enc = _median_time(lambda: codec.coded(u), cfg.repeats)
-    llr, t_ch = _median_time(lambda: channel_demap(coded), cfg.repeats)
-    (u_hat, cb_ok, _), t_dec = _median_time(lambda: codec.decode(llr), cfg.repeats)
+    stages = {}
+    coded, *stages["tb_encode"] = _median_time(lambda: codec.coded(u), cfg.repeats)
+    llr, *stages["map_channel_demap"] = _median_time(lambda: channel_demap(coded), cfg.repeats)
+    (u_hat, cb_ok, _), *stages["decode_crc"] = _median_time(lambda: codec.decode(llr), cfg.repeats)
     flat = llr.reshape(cfg.items * lay.num_cb, -1)
-    _, t_alone = _median_time(lambda: codec.decoder(flat), cfg.repeats)
+    _, *stages["decoder_alone"] = _median_time(lambda: codec.decoder(flat), cfg.repeats)
     mean_iter = float(codec.decoder.last_iterations.float().mean())
-    _, t_e2e = _median_time(lambda: link.transmit(bits, snr_db, generator=1), cfg.repeats)
+    _, *stages["end_to_end"] = _median_time(lambda: link.transmit(bits, snr_db, generator=1), cfg.repeats)
     info = cfg.items * k
-    seconds = {"tb_encode": t_enc, "map_channel_demap": t_ch, "decode_crc": t_dec, "end_to_end": t_e2e,
-               "decoder_alone": t_alone}
+    seconds = {name: w for name, (w, _) in stages.items()}
+    cpu = {name: c for name, (_, c) in stages.items()}
     mbps = {name: info / t / 1e6 for name, t in seconds.items()}
     return {
         "chain": chain, "demapper": demapper, "threads": threads, "mcs": str(mcs),
@@ -153,8 +161,10 @@ def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkC
         "channel_uses": plan.channel_uses, "num_iter": cfg.iterations, "early_stop": True,
         "mean_iterations": mean_iter, "cbler": 1.0 - float(cb_ok.float().mean()),
         "bits_ok": bool(torch.equal(u_hat[:, :k], bits)),
-        "seconds": seconds, "mbit_per_s": mbps,
-        "end_to_end_over_decoder_alone": t_alone / t_e2e,
+        "seconds": seconds, "mbit_per_s": mbps, "cpu_seconds": cpu,
+        "cpu_mbit_per_s": {name: info / t / 1e6 for name, t in cpu.items() if t > 0},
+        "end_to_end_over_decoder_alone": seconds["decoder_alone"] / seconds["end_to_end"],
+        "cpu_end_to_end_over_decoder_alone": cpu["decoder_alone"] / cpu["end_to_end"] if cpu["end_to_end"] else None,
         "load_average_before": load_before, "load_average_after": _load(),
     }
 
@@ -175,6 +185,7 @@ def _summary(rows: list[dict]) -> list[dict]:
             "cbler": fast["cbler"], "fast_end_to_end_mbps": e2e,
             "fast_decoder_alone_mbps": fast["mbit_per_s"]["decoder_alone"],
             "fast_end_to_end_over_decoder_alone": fast["end_to_end_over_decoder_alone"],
+            "fast_cpu_end_to_end_over_decoder_alone": fast["cpu_end_to_end_over_decoder_alone"],
             "sionna_end_to_end_mbps": sio["mbit_per_s"]["end_to_end"] if sio else None,
             "end_to_end_speedup": e2e / sio["mbit_per_s"]["end_to_end"] if sio else None,
             "goal_ratio_met": fast["end_to_end_over_decoder_alone"] >= GOALS["end_to_end_over_decoder_alone"],
