@@ -257,3 +257,15 @@ def test_every_mcs_bit_exact_sweep(table):
             y = x + 0.2 * torch.complex(torch.randn(x.shape, generator=g), torch.randn(x.shape, generator=g))
             ref = _sionna_decoder_llrs(enc, lay, Demapper("maxlog", "qam", mcs.modulation_order)(y, torch.tensor(0.04)))
             np.testing.assert_allclose(chain.llrs(y, 0.04), ref, rtol=1e-4, atol=1e-5 * float(np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("m", [4, 6, 8])
+def test_app_llrs_stay_finite_far_from_the_constellation(m):
+    """Regression: each APP sum is normalised by its own smallest distance, so neither underflows to log(0)."""
+    mcs = MCS.from_rate(m, 0.5)
+    lay = tb_layout(1000, mcs)
+    app, maxlog = (FastTBChain(lay, mcs, demapper=d) for d in ("app", "maxlog"))
+    y = np.full((1, lay.num_re), 4.0 - 3.0j, dtype=np.complex64)  # far outside, tiny noise variance
+    a, b = app.llrs(y, 1e-3), maxlog.llrs(y, 1e-3)
+    assert np.isfinite(a).all()
+    np.testing.assert_allclose(a, b, rtol=1e-3)  # where one point dominates each sum, APP = max-log
