@@ -219,7 +219,8 @@ def run(config: BenchLinkConfig | dict | None = None) -> Results:
         "rows": rows,
         "summary": _summary(rows),
         "goals": GOALS,
-        "machine": {**before, "loadavg_before": before.pop("loadavg"), "loadavg_after": _load()},
+        "machine": {**{k: v for k, v in before.items() if k != "loadavg"}, "loadavg_before": before["loadavg"],
+                    "loadavg_after": _load()},
         "channel": "awgn", "decoder": f"FastLDPC5GDecoder(num_iter={cfg.iterations}, early_stop=True)",
     }
     return Results(name=NAME, data=data, provenance=provenance(cfg, cfg.seed))
