@@ -269,3 +269,21 @@ def test_app_llrs_stay_finite_far_from_the_constellation(m):
     a, b = app.llrs(y, 1e-3), maxlog.llrs(y, 1e-3)
     assert np.isfinite(a).all()
     np.testing.assert_allclose(a, b, rtol=1e-3)  # where one point dominates each sum, APP = max-log
+
+
+def _encode_in_child(args):
+    m, r, k = args
+    mcs = MCS.from_rate(m, r)
+    chain = FastTBChain(tb_layout(k, mcs), mcs, num_threads=2)
+    return chain.encode(_bits((4, chain.lay.tbs), seed=1)).sum()
+
+
+def test_thread_pool_survives_fork():
+    """A process forked after the kernels ran on the thread pool gets its own pool (no hang)."""
+    import multiprocessing
+
+    case = (2, 0.5, 4000)
+    here = _encode_in_child(case)  # starts the pool in this process
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        there = pool.apply_async(_encode_in_child, (case,)).get(timeout=120)
+    assert here == there
