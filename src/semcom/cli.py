@@ -10,6 +10,7 @@ says otherwise.
     semcom baseline                   PSNR / MS-SSIM versus SNR for classical codecs over the link
     semcom train MODEL --config F     train deepjscc, adjscc, vlscc2d, scc, vlscc1d, scc1d (JSCC trainer) or seb (its extractor)
     semcom bench ldpc                 fast LDPC decoder versus Sionna's (throughput, BLER)
+    semcom bench link                 the compiled NR chain versus Sionna's (throughput per stage, end to end)
     semcom prt table1                 prt allocators versus the paper's Table I
     semcom prt sweep                  keypoint video conferencing: ALD / PSNR / SSIM versus CBLER, and H.265
     semcom prt train-concealer        train the prt error concealer (fully connected, 2 x 80 ReLU)
@@ -44,6 +45,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("baseline",), "semcom.experiments.separation_sweep", "classical codec + 5G LDPC + QAM versus SNR", False),
     (("train",), "semcom.cli", "train a learned model: semcom train {deepjscc,vlscc2d,scc,vlscc1d,scc1d,seb} --config ...", True),
     (("bench", "ldpc"), "semcom.experiments.bench_ldpc", "fast LDPC decoder versus Sionna's", True),
+    (("bench", "link"), "semcom.experiments.bench_link", "the compiled NR chain versus Sionna's: Mbit/s per stage", True),
     (("prt", "table1"), "semcom.experiments.prt_table1", "prt allocators versus the paper's Table I", True),
     (("prt", "sweep"), "semcom.experiments.prt_sweep", "keypoint video conferencing over code blocks versus H.265 (Figs. 2-4)", True),
     (("prt", "train-concealer"), "semcom.experiments.prt_concealer", "train the prt error concealer (fully connected, 2 x 80 ReLU)", True),
