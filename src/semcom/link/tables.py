@@ -87,23 +87,26 @@ def curve_key(qm: int, r1024: float) -> str:
 def grid_tb(mcs: MCS, target: int) -> tuple[int, Any]:
     """The TB payload ``k_tb`` whose link layout has code blocks nearest ``target`` bits.
 
-    Searches single-code-block TBs and TBs of two code blocks (needed above K' = 8216), exactly as
-    :func:`~semcom.link.layout.plan_payload` lays them out (``max_tb_bits = k_tb``, one TB).
+    Searches TBs of one code block and of two (needed above K' = 8216), exactly as
+    :func:`~semcom.link.layout.plan_payload` lays them out (``max_tb_bits = k_tb``, one TB); at
+    low rates, whose code blocks stop at 3840 bits (base graph 2), larger targets get the largest.
     Returns ``(k_tb, TBLayout)``; ties go to fewer code blocks.
     """
     from semcom.link.layout import plan_payload
 
     best = None
+    cands = set(range(8, 17_000, 64))  # coarse: low rates cannot reach every size (base graph 2, TB cap)
     for c in (1, 2):
         k0 = c * (target - 24) - (24 if c > 1 else 16)
-        for k in range(max(8, k0 - 400), k0 + 401, 8):
-            plan = plan_payload(k, mcs, k)
-            if plan.num_tb != 1 or plan.tbs[0].num_cb != c:
-                continue
-            lay = plan.tbs[0]
-            score = (abs(lay.cb_size - target), c, k)
-            if best is None or score < best[0]:
-                best = (score, k, lay)
+        cands.update(range(max(8, k0 - 400), k0 + 401, 8))
+    for k in sorted(cands):
+        plan = plan_payload(k, mcs, k)
+        if plan.num_tb != 1 or plan.tbs[0].num_cb > 2:
+            continue
+        lay = plan.tbs[0]
+        score = (abs(lay.cb_size - target), lay.num_cb, k)
+        if best is None or score < best[0]:
+            best = (score, k, lay)
     if best is None:
         raise LinkError(f"no transport block of {mcs} has code blocks near {target} bits")
     return best[1], best[2]
