@@ -250,9 +250,10 @@ def table_link_snr10(mcs, k_tb: int, tables_path: str | None = None, tables: str
 
 def run_heldout(cfg: TablesConfig, out: Path, *, workers: int = 1, cluster: str | None = None,
                 progress: bool = True, resume: bool = False, tables_path: str | None = None,
-                argv: Sequence[str] | None = None) -> dict:
-    """Bit-true 10 % points of :data:`HELDOUT_CASES` against the table link's (ours and Sionna's);
-    with ``resume`` the bit-true curves already in the output file are reused."""
+                argv: Sequence[str] | None = None, cases_spec: Sequence[tuple[str, int]] = HELDOUT_CASES) -> dict:
+    """Bit-true 10 % points of ``cases_spec`` (default :data:`HELDOUT_CASES`) against the table
+    link's (ours and Sionna's); with ``resume`` the bit-true curves already in the output file are
+    reused. The bit-true curves are written before the comparison."""
     path = Path(out) / HELDOUT_NAME
     old = {}
     if resume and path.exists():
@@ -262,10 +263,11 @@ def run_heldout(cfg: TablesConfig, out: Path, *, workers: int = 1, cluster: str 
             raise ConfigError(f"--resume: cannot read {path}: {exc}") from None
     tasks = [dict(mcs=m, target=t, seed=_task_seed(cfg.seed + 17, "0:0", t) + i, se_target=cfg.se_target,
                   min_errors=cfg.min_errors, max_cbs=cfg.max_cbs, max_bits=cfg.max_bits, num_iter=cfg.num_iter)
-             for i, (m, t) in enumerate(HELDOUT_CASES) if (m, t) not in old]
+             for i, (m, t) in enumerate(cases_spec) if (m, t) not in old]
     t0 = time.perf_counter()
     new = map_tasks(heldout_task, tasks, workers=workers, cluster=cluster, desc="held-out curves", progress=progress)
-    cases = [old.get((m, t)) or next(c for c in new if (c["mcs"], c["target"]) == (m, t)) for m, t in HELDOUT_CASES]
+    cases = [old.get((m, t)) or next(c for c in new if (c["mcs"], c["target"]) == (m, t)) for m, t in cases_spec]
+    path.write_text(json.dumps(to_jsonable({"cases": cases}), indent=1) + "\n")
     from semcom.link.tables import load_tables
 
     tbl = load_tables(tables_path)
