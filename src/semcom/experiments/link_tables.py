@@ -33,6 +33,9 @@ HELDOUT_NAME = "bler_tables_heldout.json"
 DEFAULT_OUT = "results/link_tables"
 
 #: (MCS spec, target code-block size): off-grid rates (``Qm:R``) and table rows at off-grid sizes.
+#: How code blocks are simulated (``--simulator``): names -> classes of :mod:`semcom.link.tables`.
+SIMULATORS = {"direct": "DirectCodeBlockSimulator", "link": "LinkCodeBlockSimulator"}
+
 HELDOUT_CASES: tuple[tuple[str, int], ...] = (
     ("2:1/2", 1500), ("2:1/2", 8232), ("2:0.28", 700), ("2:0.4", 3000), ("4:0.6", 700), ("4:0.6", 5000),
     ("6:0.7", 7000), ("6:0.75", 2000), ("8:0.8", 1200), ("8:0.9", 6000),
@@ -45,7 +48,10 @@ class TablesConfig:
     """What ``semcom link tables`` measures. ``mcs``: table rows as ``"Qm:R1024"`` keys (``None``:
     all of 38.214 tables 1 and 2 with R > 1/5); ``sizes``: target code-block sizes; ``se_target``:
     standard error of each 10 % point (dB); ``min_errors``, ``max_cbs``, ``max_bits``: see
-    :func:`semcom.link.tables.measure_curve`; ``num_iter``: decoder iterations."""
+    :func:`semcom.link.tables.measure_curve`; ``num_iter``: decoder iterations; ``simulator``:
+    ``"direct"`` (code blocks through the link's blocks, :class:`~semcom.link.tables.DirectCodeBlockSimulator`)
+    or ``"link"`` (whole transport blocks through the bit-true link's default chain,
+    :class:`~semcom.link.tables.LinkCodeBlockSimulator`; slower while its demapper is Sionna's)."""
 
     mcs: list[str] | None = None
     sizes: list[int] = dataclasses.field(default_factory=list)
@@ -54,6 +60,7 @@ class TablesConfig:
     max_cbs: int = 40_000
     max_bits: float = 30e6
     num_iter: int = 20
+    simulator: str = "direct"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -69,6 +76,8 @@ class TablesConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise ConfigError(f"{name} must be an int >= {lo}, got {v!r}")
+        if self.simulator not in SIMULATORS:
+            raise ConfigError(f"simulator must be one of {sorted(SIMULATORS)}, got {self.simulator!r}")
         self.mcs = [row_key(m) for m in self.mcs] if self.mcs is not None else None
 
 
@@ -131,8 +140,15 @@ def make_tasks(cfg: TablesConfig) -> list[dict]:
             tasks.append(dict(key=key, target=target, k_tb=k_tb, cb_size=lay.cb_size,
                               seed=_task_seed(cfg.seed, key, target), se_target=cfg.se_target,
                               min_errors=cfg.min_errors, max_cbs=cfg.max_cbs, max_bits=cfg.max_bits,
-                              num_iter=cfg.num_iter))
+                              num_iter=cfg.num_iter, simulator=cfg.simulator))
     return tasks
+
+
+def make_simulator(name: str, num_iter: int):
+    """The code-block simulator called ``name`` (:data:`SIMULATORS`)."""
+    from semcom.link import tables
+
+    return getattr(tables, SIMULATORS[name])(num_iter=num_iter)
 
 
 def run_task(task: dict) -> dict:
@@ -140,22 +156,23 @@ def run_task(task: dict) -> dict:
     import torch
 
     from semcom.link.mcs import MCS
-    from semcom.link.tables import LinkCodeBlockSimulator, measure_curve
+    from semcom.link.tables import measure_curve
 
     torch.set_num_threads(1)
     qm, r = task["key"].split(":")
     mcs = MCS.from_rate(int(qm), float(r) / 1024)
     t0 = time.perf_counter()
-    out = measure_curve(LinkCodeBlockSimulator(num_iter=task["num_iter"]), mcs, task["k_tb"], seed=task["seed"],
+    out = measure_curve(make_simulator(task["simulator"], task["num_iter"]), mcs, task["k_tb"], seed=task["seed"],
                         se_target=task["se_target"], min_errors=task["min_errors"], max_cbs=task["max_cbs"],
                         max_bits=task["max_bits"])
     out["target"] = task["target"]
+    out["simulator"] = task["simulator"]
     out["seconds"] = round(time.perf_counter() - t0, 2)
     return out
 
 
 def _header(cfg: TablesConfig, argv: Sequence[str] | None, started: str) -> dict:
-    from semcom.link.tables import FORMAT, LinkCodeBlockSimulator
+    from semcom.link.tables import FORMAT
 
     prov = provenance(cfg, seed=cfg.seed)
     prov["command"] = "semcom link tables" + ("" if not argv else " " + " ".join(argv))
@@ -165,7 +182,7 @@ def _header(cfg: TablesConfig, argv: Sequence[str] | None, started: str) -> dict
         "convention": "code-block error rate versus Es/N0 (dB) over AWGN, one curve per (Qm, R x 1024) and "
                       "code-block size K' (CRC included); BLER(x) = Q((x - mu) / sigma); snr10 = mu + 1.2816 sigma; "
                       "points = [snr_db, code blocks, failed]",
-        "simulator": LinkCodeBlockSimulator(num_iter=cfg.num_iter).describe(),
+        "simulator": make_simulator(cfg.simulator, cfg.num_iter).describe(),
         "provenance": prov,
         "curves": [],
     }
@@ -318,6 +335,9 @@ def _parser():
                    help="standard error of each 10 %% point in dB, 0.001..1 (default 0.025: 95 %% within +-0.05 dB)")
     p.add_argument("--max-cbs", type=t(cliargs.parse_int, what="code blocks", lo=10, hi=10_000_000), default=None,
                    help="most code blocks per curve (default 40000)")
+    p.add_argument("--simulator", choices=sorted(SIMULATORS), default=None,
+                   help="direct: code blocks through the link's blocks (default, fast); link: TBs through the "
+                        "bit-true link's default chain")
     p.add_argument("--resume", action="store_true", help="keep the curves already in the output file, measure the rest")
     p.add_argument("--quick", action="store_true", help="three rows at three sizes, se 0.05 dB (a smoke test)")
     p.add_argument("--heldout", action="store_true",
@@ -349,7 +369,7 @@ def config_from_args(args) -> TablesConfig:
     from semcom.experiments.common import load_config_file
 
     d = load_config_file(args.config)
-    d.update(cliargs.given(args, ("mcs", "sizes", "se_target", "max_cbs", "seed")))
+    d.update(cliargs.given(args, ("mcs", "sizes", "se_target", "max_cbs", "seed", "simulator")))
     if args.quick:
         d = cliargs.fill_defaults(d, {"mcs": ["2:679", "4:490", "6:772"], "sizes": [100, 1000, 8448],
                                       "se_target": 0.05})
@@ -364,6 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     cliargs.check_applies("--tables", args.tables is not None, args.heldout, "only --heldout reads a table file")
+    cliargs.check_applies("--simulator", args.simulator is not None, not args.heldout,
+                          "--heldout always measures with the bit-true link")
     cfg = config_from_args(args)
     cliargs.check_common(args)
     out = Path(args.out)
