@@ -105,7 +105,10 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
             p.add_argument("rest", nargs=argparse.REMAINDER)
         else:
             mod = importlib.import_module(module)
-            p = target.add_parser(path[-1], help=help_text, description=(mod.__doc__ or help_text).strip().split("\n\n")[0])
+            more = [f"semcom {' '.join(q)}: {h} (see 'semcom {' '.join(q)} --help')"
+                    for q, _m, h, _r in COMMANDS if len(path) == 1 and len(q) > 1 and q[0] == path[0]]
+            p = target.add_parser(path[-1], help=help_text, description=(mod.__doc__ or help_text).strip().split("\n\n")[0],
+                                  epilog="\n".join(more) or None)
             mod.add_arguments(p)
         handlers[path] = (module, raw)
     return parser, handlers
