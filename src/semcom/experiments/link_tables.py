@@ -207,7 +207,10 @@ def run(cfg: TablesConfig, out: Path, *, workers: int = 1, cluster: str | None =
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--resume: cannot read {path}: {exc}") from None
         data["curves"] = list(old.get("curves", []))
-        data["runs"] = list(old.get("runs", [])) + ([old["provenance"]] if "provenance" in old else [])
+        for c in data["curves"]:  # curves of files that named the simulator once, in the header
+            c.setdefault("simulator", "link" if "bittrue link" in str(old.get("simulator")) else None)
+        prev = dict(old["provenance"], simulator=old.get("simulator")) if "provenance" in old else None
+        data["runs"] = list(old.get("runs", [])) + ([prev] if prev else [])
     done = {(curve_key_of(c), c["k_tb"]) for c in data["curves"]}
     tasks = [t for t in make_tasks(cfg) if (t["key"], t["k_tb"]) not in done]
     group = max(4, 4 * max(1, workers or os.cpu_count() or 1))
