@@ -260,11 +260,12 @@ def table_link_snr10(mcs, k_tb: int, tables_path: str | None = None, tables: str
 
     link = BLERTableLink(mcs, max_tb_bits=k_tb, tables=tables, table_file=tables_path)
     plan = link.plan(k_tb)
-    cb, bg = plan.cb_sizes[0], plan.tbs[0].base_graph
+    cb, bg, e = plan.cb_sizes[0], plan.tbs[0].base_graph, plan.tbs[0].cw_lengths[0]
+    kw = {} if tables == "sionna" else {"base_graph": bg, "cw_length": e}
     lo, hi = -20.0, 60.0
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if link.cbler_at(mid, cb, base_graph=bg) > 0.1 else (lo, mid)
+        lo, hi = (mid, hi) if link.cbler_at(mid, cb, **kw) > 0.1 else (lo, mid)
     return 0.5 * (lo + hi)
 
 

@@ -139,7 +139,7 @@ def _check_tables(tables: str, interpolation: str | None) -> str | None:
 
 def bler_table_lookup(mcs: MCS, cb_size: int | torch.Tensor, snr: torch.Tensor, interpolation: str | None = None, *,
                       tables: str = "semcom", base_graph: int | torch.Tensor | None = None,
-                      table_file: str | None = None) -> torch.Tensor:
+                      cw_length: int | torch.Tensor | None = None, table_file: str | None = None) -> torch.Tensor:
     """Code-block error probability from the BLER tables.
 
     Args:
@@ -151,6 +151,8 @@ def bler_table_lookup(mcs: MCS, cb_size: int | torch.Tensor, snr: torch.Tensor, 
         tables: ``"semcom"`` (default, :mod:`semcom.link.tables`) or ``"sionna"``.
         base_graph: LDPC base graph (1 or 2) of the code block(s), broadcast; semcom's tables then
             interpolate between curves of that base graph (``None``: inferred from ``K'`` and the rate).
+        cw_length: rate-matched length ``E`` of the code block(s), broadcast; semcom's tables then
+            interpolate between MCS rows by the code block's own rate ``K'/E`` (``None``: by the MCS's rate).
         table_file: semcom's tables from this file instead of the committed one.
 
     Returns:
@@ -175,7 +177,8 @@ def bler_table_lookup(mcs: MCS, cb_size: int | torch.Tensor, snr: torch.Tensor, 
 
         snr_db = 10.0 * np.log10(snr.detach().cpu().double().numpy())
         bg = None if base_graph is None else torch.as_tensor(base_graph).expand(snr.shape).cpu().numpy()
-        out = load_tables(table_file).bler(mcs, cbs.cpu().double().numpy(), snr_db, bg)
+        e = None if cw_length is None else torch.as_tensor(cw_length).expand(snr.shape).cpu().double().numpy()
+        out = load_tables(table_file).bler(mcs, cbs.cpu().double().numpy(), snr_db, bg, e)
         return torch.from_numpy(np.ascontiguousarray(out)).reshape(snr.shape).clamp(0.0, 1.0).to(torch.float32)
     entry = mcs.nearest_table_entry()
     if interpolation == "sionna":
@@ -283,17 +286,18 @@ class BLERTableLink(_AbstractLink):
             load_tables(self.table_file).params(self.mcs, [1000])  # fail now if the modulation has no curves
         self.table_mcs = self.mcs.nearest_table_entry()
 
-    def _lookup(self, cbs, snr, base_graph=None) -> torch.Tensor:
+    def _lookup(self, cbs, snr, base_graph=None, cw_length=None) -> torch.Tensor:
         return bler_table_lookup(self.mcs, cbs, snr, self.interpolation, tables=self.tables,
-                                 base_graph=base_graph, table_file=self.table_file)
+                                 base_graph=base_graph, cw_length=cw_length, table_file=self.table_file)
 
     def _fail_prob(self, plan, b, snr_db, gen):
         snr = 10.0 ** (snr_db / 10.0)
         cbs = torch.tensor(plan.cb_sizes, dtype=torch.int32).expand(b, plan.num_cb)
         bg = torch.tensor([plan.tbs[t].base_graph for t in plan.cb_tb], dtype=torch.int32).expand(b, plan.num_cb)
+        e = torch.tensor([c for lay in plan.tbs for c in lay.cw_lengths], dtype=torch.int32).expand(b, plan.num_cb)
         h = self._block_gains(plan, b, gen)
         if h is None:
-            return self._lookup(cbs, torch.full((b, plan.num_cb), snr), bg), None
+            return self._lookup(cbs, torch.full((b, plan.num_cb), snr), bg, e), None
         gain = h.abs() ** 2
         if self.csi == "none":
             return torch.ones(b, plan.num_cb), gain
@@ -303,13 +307,15 @@ class BLERTableLink(_AbstractLink):
             e = complex_normal(tuple(h.shape), gen, self.csi_error_var) if self.fading == "per_cb" else \
                 complex_normal((b, plan.num_tb), gen, self.csi_error_var)[:, torch.tensor(plan.cb_tb, dtype=torch.long)]
             sinr = (h + e).abs() ** 2 / (noise_variance(snr_db) + self.csi_error_var)
-        return self._lookup(cbs, sinr, bg), gain
+        return self._lookup(cbs, sinr, bg, e), gain
 
-    def cbler_at(self, snr_db: float, cb_size: int, *, base_graph: int | None = None) -> float:
-        """Table BLER of one code block of ``cb_size`` bits at ``snr_db`` over AWGN (``base_graph``:
-        the code block's LDPC base graph when known, else inferred from its size and the rate)."""
+    def cbler_at(self, snr_db: float, cb_size: int, *, base_graph: int | None = None,
+                 cw_length: int | None = None) -> float:
+        """Table BLER of one code block of ``cb_size`` bits at ``snr_db`` over AWGN. ``base_graph``
+        and ``cw_length`` (its rate-matched length ``E``), when known (``plan.tbs[t]``), refine the
+        lookup of semcom's tables; otherwise they follow from the size and the MCS's rate."""
         snr_db = check_snr_db(snr_db)
-        return float(self._lookup(cb_size, torch.tensor([10.0 ** (snr_db / 10.0)]), base_graph)[0])
+        return float(self._lookup(cb_size, torch.tensor([10.0 ** (snr_db / 10.0)]), base_graph, cw_length)[0])
 
     def describe(self) -> dict:
         d = super().describe()

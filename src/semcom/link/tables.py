@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -213,7 +214,9 @@ class DirectCodeBlockSimulator:
 
             from semcom.link.ldpc import make_ldpc_decoder
 
-            enc = LDPC5GEncoder(k, e, num_bits_per_symbol=qm)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "effective rate > 948/1024", as in the link
+                enc = LDPC5GEncoder(k, e, num_bits_per_symbol=qm)
             self._codes = {key: (enc, Mapper("qam", qm), make_ldpc_decoder(self.decoder, enc, self.num_iter))}
         return self._codes[key]
 
@@ -454,21 +457,24 @@ class BLERTables:
     """Probit curves per ``(Qm, R)`` and code-block size, with the lookup of the module docstring.
 
     Build with :func:`load_tables` (the committed file) or ``BLERTables(data)`` from a dict in the
-    file's format (``{"format": FORMAT, "curves": [...], ...}``).
+    file's format (``{"format": FORMAT, "curves": [...], ...}``; a curve without ``cw_lengths``
+    is taken at ``E = K' / R``).
     """
 
     def __init__(self, data: dict) -> None:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise LinkError(f"not a semcom BLER table file (format {FORMAT!r} expected)")
-        by_mcs: dict[tuple[int, float], list[tuple[int, int, float, float]]] = {}
+        by_mcs: dict[tuple[int, float], list[tuple[int, int, float, float, float]]] = {}
         for c in data.get("curves", []):
             try:
-                row = (int(c["cb_size"]), int(c["base_graph"]), float(c["mu"]), float(c["sigma"]))
                 key = (int(c["qm"]), float(c["r1024"]))
-            except (KeyError, TypeError, ValueError):
+                k = int(c["cb_size"])
+                e = float(np.mean(c["cw_lengths"])) if c.get("cw_lengths") else k * 1024 / key[1]
+                row = (k, int(c["base_graph"]), float(c["mu"]), float(c["sigma"]), k / e)
+            except (KeyError, TypeError, ValueError, ZeroDivisionError):
                 raise LinkError(f"malformed BLER table curve: {str(c)[:200]}") from None
-            if not (math.isfinite(row[2]) and row[3] > 0):
-                raise LinkError(f"BLER table curve {key} K'={row[0]} has no valid fit")
+            if not (math.isfinite(row[2]) and row[3] > 0 and k > 0 and 0 < row[4] < 1):
+                raise LinkError(f"BLER table curve {key} K'={k} has no valid fit")
             by_mcs.setdefault(key, []).append(row)
         if not by_mcs:
             raise LinkError("the BLER table file holds no curves")
@@ -484,58 +490,69 @@ class BLERTables:
         """Grid code-block sizes of one row."""
         return [c[0] for c in self._curves.get((qm, r1024), [])]
 
-    def _row_params(self, key, cb_size: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        curves = self._curves[key]
-        mu = np.empty(cb_size.shape)
-        sigma = np.empty(cb_size.shape)
-        for g in np.unique(bg):
-            sel = bg == g
-            same = [c for c in curves if c[1] == g] or curves
-            lc = np.log([c[0] for c in same])
-            z = np.log(cb_size[sel])
-            mu[sel] = np.interp(z, lc, [c[2] for c in same])
-            sigma[sel] = np.interp(z, lc, [c[3] for c in same])
-        return mu, sigma
+    def _row_params(self, key, cb_size: float, bg: int) -> tuple[float, float, float]:
+        """``(mu, sigma, code-block rate)`` of one row at one size: linear in ``log K'`` among the
+        row's curves of base graph ``bg`` (all curves if it has none), clamped to the end sizes."""
+        curves = [c for c in self._curves[key] if c[1] == bg] or self._curves[key]
+        lc = np.log([c[0] for c in curves])
+        z = math.log(cb_size)
+        return tuple(float(np.interp(z, lc, [c[i] for c in curves])) for i in (2, 3, 4))
 
-    def params(self, mcs: MCS, cb_size: Any, base_graph: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(mu, sigma)`` in dB for code blocks of ``cb_size`` bits (arrays, broadcast)."""
-        qm, r = mcs.modulation_order, mcs.code_rate * 1024
+    def params(self, mcs: MCS, cb_size: Any, base_graph: Any = None, cw_length: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` in dB for code blocks of ``cb_size`` bits (arrays, broadcast).
+
+        Between the rows of the MCS's modulation the parameters are interpolated linearly in the
+        code rate: the MCS's ``R`` against the rows' ``R``, or, when ``cw_length`` (the code
+        block's rate-matched length ``E``) is given, the code block's own rate ``K' / E`` against
+        the rows' code-block rates at that size (which follows the TBS quantisation of short blocks).
+        """
+        qm = mcs.modulation_order
         cbs = np.asarray(cb_size, dtype=np.float64)
         if cbs.size and not (np.all(np.isfinite(cbs)) and cbs.min() >= 1):
             raise LinkError("code-block sizes must be positive")
         bg = infer_base_graph(cbs, mcs) if base_graph is None else np.broadcast_to(np.asarray(base_graph), cbs.shape)
-        rates = sorted(k[1] for k in self._curves if k[0] == qm)
-        if not rates:
+        e = None if cw_length is None else np.broadcast_to(np.asarray(cw_length, dtype=np.float64), cbs.shape)
+        keys = sorted(k for k in self._curves if k[0] == qm)
+        if not keys:
             raise LinkError(f"semcom's BLER tables have no {mcs.modulation} curves (use tables='sionna')")
-        r_c = min(max(r, rates[0]), rates[-1])
-        i = int(np.searchsorted(rates, r_c, side="right")) - 1
-        i = min(max(i, 0), len(rates) - 1)
-        lo = rates[i]
-        mu, sigma = self._row_params((qm, lo), cbs, bg)
-        if r_c > lo + 1e-9 and i + 1 < len(rates):
-            hi = rates[i + 1]
-            mu2, sigma2 = self._row_params((qm, hi), cbs, bg)
-            t = (r_c - lo) / (hi - lo)
-            mu, sigma = (1 - t) * mu + t * mu2, (1 - t) * sigma + t * sigma2
+        mu = np.empty(cbs.shape)
+        sigma = np.empty(cbs.shape)
+        flat = np.stack([cbs.reshape(-1), np.asarray(bg).reshape(-1).astype(np.float64),
+                         (np.zeros(cbs.size) if e is None else e.reshape(-1))], axis=-1)
+        uniq, inv = np.unique(flat, axis=0, return_inverse=True)
+        res = np.array([self._params_one(keys, mcs, k, int(g), None if e is None else ee) for k, g, ee in uniq])
+        mu.reshape(-1)[:] = res[inv.reshape(-1), 0]
+        sigma.reshape(-1)[:] = res[inv.reshape(-1), 1]
         return mu, sigma
 
-    def bler(self, mcs: MCS, cb_size: Any, snr_db: Any, base_graph: Any = None) -> np.ndarray:
+    def _params_one(self, keys, mcs: MCS, cb_size: float, bg: int, e: float | None) -> tuple[float, float]:
+        rows = np.array([self._row_params(k, cb_size, bg) for k in keys])  # [rows, (mu, sigma, rate)]
+        if e is None or e <= 0:
+            xs, xq = np.array([k[1] for k in keys]), mcs.code_rate * 1024
+        else:
+            xs, xq = rows[:, 2], cb_size / e
+        order = np.argsort(xs, kind="stable")
+        xs, rows = xs[order], rows[order]
+        return float(np.interp(xq, xs, rows[:, 0])), float(np.interp(xq, xs, rows[:, 1]))
+
+    def bler(self, mcs: MCS, cb_size: Any, snr_db: Any, base_graph: Any = None, cw_length: Any = None) -> np.ndarray:
         """Code-block error probability at ``snr_db`` (Es/N0 dB), broadcast over sizes and SNRs."""
         from scipy.special import ndtr
 
         x = np.asarray(snr_db, dtype=np.float64)
         cbs = np.broadcast_to(np.asarray(cb_size, dtype=np.float64), np.broadcast_shapes(np.shape(cb_size), x.shape))
         bg = None if base_graph is None else np.broadcast_to(np.asarray(base_graph), cbs.shape)
-        flat_bg = None if bg is None else bg.reshape(-1)
-        mu, sigma = self.params(mcs, cbs.reshape(-1), flat_bg)
-        out = ndtr(-(np.broadcast_to(x, cbs.shape).reshape(-1) - mu) / sigma)
-        return out.reshape(cbs.shape)
+        e = None if cw_length is None else np.broadcast_to(np.asarray(cw_length), cbs.shape)
+        mu, sigma = self.params(mcs, cbs, bg, e)
+        return ndtr(-(np.broadcast_to(x, cbs.shape) - mu) / sigma)
 
-    def snr_at(self, mcs: MCS, cb_size: int, bler: float = 0.1, base_graph: int | None = None) -> float:
+    def snr_at(self, mcs: MCS, cb_size: int, bler: float = 0.1, base_graph: int | None = None,
+               cw_length: int | None = None) -> float:
         """The SNR (dB) at which a code block of ``cb_size`` bits reaches ``bler``."""
         if not 0.0 < bler < 1.0:
             raise LinkError(f"bler must lie in (0, 1), got {bler!r}")
-        mu, sigma = self.params(mcs, np.array([cb_size]), None if base_graph is None else np.array([base_graph]))
+        mu, sigma = self.params(mcs, np.array([cb_size]), None if base_graph is None else np.array([base_graph]),
+                                None if cw_length is None else np.array([cw_length]))
         return float(mu[0] - _ndtri(bler) * sigma[0])
 
 
