@@ -72,10 +72,13 @@ class TablesConfig:
             raise ConfigError(f"sizes must be code-block sizes (ints) in [40, 8448], got {self.sizes!r}"[:300])
         if not (isinstance(self.se_target, (int, float)) and 0.001 <= self.se_target <= 1.0):
             raise ConfigError(f"se_target must lie in [0.001, 1] dB, got {self.se_target!r}")
-        for name, lo in (("min_errors", 1), ("max_cbs", 10), ("num_iter", 1)):
+        for name, lo, hi in (("min_errors", 1, 10**6), ("max_cbs", 10, 10**7), ("num_iter", 1, 100),
+                             ("seed", 0, cliargs.MAX_SEED)):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ConfigError(f"{name} must be an int >= {lo}, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ConfigError(f"{name} must be an int in [{lo}, {hi}], got {v!r}")
+        if isinstance(self.max_bits, bool) or not isinstance(self.max_bits, (int, float)) or not 1e3 <= self.max_bits <= 1e10:
+            raise ConfigError(f"max_bits must be a number in [1e3, 1e10], got {self.max_bits!r}")
         if self.simulator not in SIMULATORS:
             raise ConfigError(f"simulator must be one of {sorted(SIMULATORS)}, got {self.simulator!r}")
         self.mcs = [row_key(m) for m in self.mcs] if self.mcs is not None else None
