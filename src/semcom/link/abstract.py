@@ -294,10 +294,10 @@ class BLERTableLink(_AbstractLink):
         snr = 10.0 ** (snr_db / 10.0)
         cbs = torch.tensor(plan.cb_sizes, dtype=torch.int32).expand(b, plan.num_cb)
         bg = torch.tensor([plan.tbs[t].base_graph for t in plan.cb_tb], dtype=torch.int32).expand(b, plan.num_cb)
-        e = torch.tensor([c for lay in plan.tbs for c in lay.cw_lengths], dtype=torch.int32).expand(b, plan.num_cb)
+        cw = torch.tensor([c for lay in plan.tbs for c in lay.cw_lengths], dtype=torch.int32).expand(b, plan.num_cb)
         h = self._block_gains(plan, b, gen)
         if h is None:
-            return self._lookup(cbs, torch.full((b, plan.num_cb), snr), bg, e), None
+            return self._lookup(cbs, torch.full((b, plan.num_cb), snr), bg, cw), None
         gain = h.abs() ** 2
         if self.csi == "none":
             return torch.ones(b, plan.num_cb), gain
@@ -307,7 +307,7 @@ class BLERTableLink(_AbstractLink):
             e = complex_normal(tuple(h.shape), gen, self.csi_error_var) if self.fading == "per_cb" else \
                 complex_normal((b, plan.num_tb), gen, self.csi_error_var)[:, torch.tensor(plan.cb_tb, dtype=torch.long)]
             sinr = (h + e).abs() ** 2 / (noise_variance(snr_db) + self.csi_error_var)
-        return self._lookup(cbs, sinr, bg, e), gain
+        return self._lookup(cbs, sinr, bg, cw), gain
 
     def cbler_at(self, snr_db: float, cb_size: int, *, base_graph: int | None = None,
                  cw_length: int | None = None) -> float:
