@@ -279,19 +279,22 @@ def run_heldout(cfg: TablesConfig, out: Path, *, workers: int = 1, cluster: str 
     link's (ours and Sionna's); with ``resume`` the bit-true curves already in the output file are
     reused. The bit-true curves are written before the comparison."""
     path = Path(out) / HELDOUT_NAME
-    old = {}
+    old, runs = {}, []
     if resume and path.exists():
         try:
-            old = {(c["mcs"], c["target"]): c for c in json.loads(path.read_text())["cases"]}
+            prev = json.loads(path.read_text())
+            old = {(c["mcs"], c["target"]): c for c in prev["cases"]}
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"--resume: cannot read {path}: {exc}") from None
+        runs = list(prev.get("runs", [])) + ([prev["provenance"]] if "provenance" in prev else [])
     tasks = [dict(mcs=m, target=t, seed=_task_seed(cfg.seed + 17, "0:0", t) + i, se_target=cfg.se_target,
                   min_errors=cfg.min_errors, max_cbs=cfg.max_cbs, max_bits=cfg.max_bits, num_iter=cfg.num_iter)
              for i, (m, t) in enumerate(cases_spec) if (m, t) not in old]
     t0 = time.perf_counter()
     new = map_tasks(heldout_task, tasks, workers=workers, cluster=cluster, desc="held-out curves", progress=progress)
     cases = [old.get((m, t)) or next(c for c in new if (c["mcs"], c["target"]) == (m, t)) for m, t in cases_spec]
-    path.write_text(json.dumps(to_jsonable({"cases": cases}), indent=1) + "\n")
+    path.write_text(json.dumps(to_jsonable({"cases": cases, "provenance": _heldout_provenance(cfg, argv, t0),
+                                             "runs": runs}), indent=1) + "\n")
     from semcom.link.tables import load_tables
 
     tbl = load_tables(tables_path)
@@ -306,10 +309,7 @@ def run_heldout(cfg: TablesConfig, out: Path, *, workers: int = 1, cluster: str 
         except Exception:  # noqa: BLE001 - Sionna's tables lack some rows; the comparison is optional
             c["sionna_table_snr10"] = c["sionna_error_db"] = None
     errs = [abs(c["error_db"]) for c in cases]
-    prov = provenance(cfg, seed=cfg.seed)
-    prov["command"] = "semcom link tables --heldout" + ("" if not argv else " " + " ".join(argv))
-    prov["seconds"] = round(time.perf_counter() - t0, 1)
-    prov["load_average"] = list(os.getloadavg())
+    prov = _heldout_provenance(cfg, argv, t0)
     data = {
         "what": "10 % code-block error point (Es/N0 dB, AWGN): bit-true link versus the table link, "
                 "MCSs and code-block sizes off the table grid",
@@ -321,9 +321,19 @@ def run_heldout(cfg: TablesConfig, out: Path, *, workers: int = 1, cluster: str 
         "within_goal": sum(e <= 0.2 for e in errs),
         "cases": cases,
         "provenance": prov,
+        "runs": runs,
     }
     path.write_text(json.dumps(to_jsonable(data), indent=1) + "\n")
     return data
+
+
+def _heldout_provenance(cfg: TablesConfig, argv, t0: float) -> dict:
+    prov = provenance(cfg, seed=cfg.seed)
+    prov["command"] = "semcom link tables" + ("" if not argv else " " + " ".join(argv))
+    prov["seconds"] = round(time.perf_counter() - t0, 1)
+    prov["load_average"] = list(os.getloadavg())
+    prov["simulator"] = "link"
+    return prov
 
 
 # ------------------------------------------------------------------------------ command line
