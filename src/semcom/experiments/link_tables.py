@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 from semcom import cliargs
-from semcom.errors import ConfigError, InputError
+from semcom.errors import ConfigError, InputError, LinkError
 from semcom.experiments.executor import map_tasks
 from semcom.experiments.results import provenance, to_jsonable
 from semcom.utils import from_dict
@@ -165,9 +165,12 @@ def run_task(task: dict) -> dict:
     qm, r = task["key"].split(":")
     mcs = MCS.from_rate(int(qm), float(r) / 1024)
     t0 = time.perf_counter()
-    out = measure_curve(make_simulator(task["simulator"], task["num_iter"]), mcs, task["k_tb"], seed=task["seed"],
-                        se_target=task["se_target"], min_errors=task["min_errors"], max_cbs=task["max_cbs"],
-                        max_bits=task["max_bits"])
+    try:
+        out = measure_curve(make_simulator(task["simulator"], task["num_iter"]), mcs, task["k_tb"], seed=task["seed"],
+                            se_target=task["se_target"], min_errors=task["min_errors"], max_cbs=task["max_cbs"],
+                            max_bits=task["max_bits"])
+    except LinkError as exc:  # one curve that cannot be measured does not stop the others
+        return {"failed": str(exc), **{k: task[k] for k in ("key", "target", "k_tb", "seed")}}
     out["target"] = task["target"]
     out["simulator"] = task["simulator"]
     out["seconds"] = round(time.perf_counter() - t0, 2)
@@ -220,8 +223,10 @@ def run(cfg: TablesConfig, out: Path, *, workers: int = 1, cluster: str | None =
     t0 = time.perf_counter()
     for i in range(0, len(tasks), group):
         part = tasks[i:i + group]
-        data["curves"].extend(map_tasks(run_task, part, workers=workers, cluster=cluster,
-                                        desc=f"BLER curves {i + 1}-{i + len(part)} of {len(tasks)}", progress=progress))
+        done_part = map_tasks(run_task, part, workers=workers, cluster=cluster,
+                              desc=f"BLER curves {i + 1}-{i + len(part)} of {len(tasks)}", progress=progress)
+        data["curves"].extend(c for c in done_part if "failed" not in c)
+        data["provenance"].setdefault("failed", []).extend(c for c in done_part if "failed" in c)
         data["provenance"]["seconds"] = round(time.perf_counter() - t0, 1)
         data["provenance"]["load_average"] = list(os.getloadavg())
         _write(path, data)

@@ -394,7 +394,7 @@ def measure_curve(sim: CodeBlockSimulator, mcs: MCS, k_tb: int, *, seed: int, se
         sim_at(x, n0)
         above = [s for s, (n, e) in pts.items() if e >= 0.1 * n]
         below = [s for s, (n, e) in pts.items() if e < 0.1 * n]
-        if above and below and max(above) < min(below):
+        if above and below and min(above) < max(below):  # some pair brackets it (noise may cross others)
             break
         rate = pts[round(x, 2)][1] / pts[round(x, 2)][0]
         x += step if rate >= 0.1 else -step
@@ -404,7 +404,8 @@ def measure_curve(sim: CodeBlockSimulator, mcs: MCS, k_tb: int, *, seed: int, se
     # 2. bisect the bracket down to about the waterfall's width
     width = 0.2 + 2.0 / math.sqrt(kp)
     for _ in range(12):
-        a = max(s for s, (n, e) in pts.items() if e >= 0.1 * n)
+        top = max(s for s, (n, e) in pts.items() if e < 0.1 * n)
+        a = max(s for s, (n, e) in pts.items() if e >= 0.1 * n and s < top)
         b = min((s for s, (n, e) in pts.items() if e < 0.1 * n and s > a), default=None)
         if b is None or b - a <= width:
             break
