@@ -36,7 +36,7 @@ Example::
     >>> from semcom.link import MCS
     >>> t = load_tables()
     >>> x10 = t.snr_at(MCS.from_table(9), 1500)      # QPSK R = 679/1024, K' = 1500 bits
-    >>> 2.0 < x10 < 5.0, round(float(t.bler(MCS.from_table(9), 1500, x10)[0]), 3)
+    >>> 2.0 < x10 < 5.0, round(float(t.bler(MCS.from_table(9), 1500, x10)), 3)
     (True, 0.1)
 """
 
@@ -511,22 +511,27 @@ class BLERTables:
         cbs = np.asarray(cb_size, dtype=np.float64)
         if cbs.size and not (np.all(np.isfinite(cbs)) and cbs.min() >= 1):
             raise LinkError("code-block sizes must be positive")
-        bg = infer_base_graph(cbs, mcs) if base_graph is None else np.broadcast_to(np.asarray(base_graph), cbs.shape)
-        e = None if cw_length is None else np.broadcast_to(np.asarray(cw_length, dtype=np.float64), cbs.shape)
+        bg = np.full(cbs.shape, -1) if base_graph is None else np.broadcast_to(np.asarray(base_graph), cbs.shape)
+        e = np.zeros(cbs.shape) if cw_length is None else np.broadcast_to(np.asarray(cw_length, dtype=np.float64), cbs.shape)
         keys = sorted(k for k in self._curves if k[0] == qm)
         if not keys:
             raise LinkError(f"semcom's BLER tables have no {mcs.modulation} curves (use tables='sionna')")
         mu = np.empty(cbs.shape)
         sigma = np.empty(cbs.shape)
-        flat = np.stack([cbs.reshape(-1), np.asarray(bg).reshape(-1).astype(np.float64),
-                         (np.zeros(cbs.size) if e is None else e.reshape(-1))], axis=-1)
+        flat = np.stack([cbs.reshape(-1), np.asarray(bg).reshape(-1).astype(np.float64), e.reshape(-1)], axis=-1)
         uniq, inv = np.unique(flat, axis=0, return_inverse=True)
-        res = np.array([self._params_one(keys, mcs, k, int(g), None if e is None else ee) for k, g, ee in uniq])
+        res = np.array([self._params_one(keys, mcs, k, int(g), ee) for k, g, ee in uniq])
         mu.reshape(-1)[:] = res[inv.reshape(-1), 0]
         sigma.reshape(-1)[:] = res[inv.reshape(-1), 1]
         return mu, sigma
 
-    def _params_one(self, keys, mcs: MCS, cb_size: float, bg: int, e: float | None) -> tuple[float, float]:
+    def _params_one(self, keys, mcs: MCS, cb_size: float, bg: int, e: float) -> tuple[float, float]:
+        if bg < 0 or e <= 0:  # not given: the link's own layout of a TB with such code blocks, if any
+            hint = layout_hint(mcs, int(cb_size))
+            if bg < 0:
+                bg = hint[0] if hint else int(infer_base_graph(np.array([cb_size]), mcs)[0])
+            if e <= 0 and hint:
+                e = hint[1]
         rows = np.array([self._row_params(k, cb_size, bg) for k in keys])  # [rows, (mu, sigma, rate)]
         if e is None or e <= 0:
             xs, xq = np.array([k[1] for k in keys]), mcs.code_rate * 1024
@@ -555,6 +560,25 @@ class BLERTables:
         mu, sigma = self.params(mcs, np.array([cb_size]), None if base_graph is None else np.array([base_graph]),
                                 None if cw_length is None else np.array([cw_length]))
         return float(mu[0] - _ndtri(bler) * sigma[0])
+
+
+@lru_cache(maxsize=4096)
+def layout_hint(mcs: MCS, cb_size: int) -> tuple[int, int] | None:
+    """``(base graph, E)`` of code blocks of ``cb_size`` bits in the link's layout of a TB of one or
+    two such code blocks at ``mcs`` (``None`` when no such TB exists): what a lookup that is not
+    told the code block's base graph and rate-matched length assumes."""
+    from semcom.link.layout import tb_layout
+
+    for k_tb in (cb_size - 16, cb_size - 24, 2 * (cb_size - 24) - 24):
+        if k_tb < 1:
+            continue
+        try:
+            lay = tb_layout(k_tb, mcs)
+        except LinkError:
+            continue
+        if lay.cb_size == cb_size:
+            return int(lay.base_graph), int(lay.cw_lengths[0])
+    return None
 
 
 def infer_base_graph(cb_size: np.ndarray, mcs: MCS) -> np.ndarray:
