@@ -5,13 +5,17 @@ The table link (:class:`~semcom.link.abstract.BLERTableLink`) decides each code 
 every MCS of 38.214 tables 1 and 2 the link supports (``R > 1/5``) on a grid of code-block sizes
 ``K'`` up to 8448 bits (:data:`SIZE_TARGETS`).
 
-**What is simulated.** One point of a curve sends transport blocks through
-:class:`~semcom.link.nr.NRLink` (``make_link("bittrue")`` with its default chain and decoder,
-20 decoder iterations, AWGN) whose layout has code blocks of ``K'`` bits: a TB of ``k_tb``
-payload bits gets the 38.214 TBS and resource elements exactly as in any transmission, so every
-code block is rate-matched to the ``E`` bits 38.212 gives it (``E ~ (K' - CRC) / R``), mapped to
-the MCS's QAM and decoded; a code block fails when its CRC fails (``cb_ok``). A grid size is the
-achievable ``K'`` nearest the target (single-CB TBs, two code blocks per TB near 8448).
+**What is simulated.** A grid point is the TB layout of the link (:func:`grid_tb`): a TB of
+``k_tb`` payload bits gets the 38.214 TBS and resource elements exactly as in any transmission,
+so its code blocks have ``K'`` bits (the achievable size nearest the target; one code block per
+TB, two near 8448) rate-matched to the ``E`` bits 38.212 gives them (``E ~ (K' - CRC) / R``).
+:class:`DirectCodeBlockSimulator` (the default of ``semcom link tables``) sends such code blocks
+through the link's own blocks: Sionna's LDPC encoder with rate matching and bit interleaving,
+QAM, AWGN, exact APP LLRs and the link's default decoder at 20 iterations.
+:class:`LinkCodeBlockSimulator` sends whole TBs through :class:`~semcom.link.nr.NRLink`
+(``make_link("bittrue")``, its default chain and decoder) and counts the code blocks whose CRC
+fails; both are :class:`CodeBlockSimulator` s, so a faster link chain is used as soon as it is
+the link's default.
 
 **Model and uncertainty.** Each curve is summarised by a probit in dB,
 ``BLER(x) = Q((x - mu) / sigma)`` (``x`` = Es/N0 dB), fitted by binomial maximum likelihood to all
@@ -24,12 +28,14 @@ of +-0.05 dB), a batch stopping early once it has collected enough errors. The r
 ``(snr_db, code blocks, errors)`` are stored with each curve.
 
 **Lookup.** ``mu`` and ``sigma`` are interpolated linearly in ``log K'`` between the grid sizes of
-the MCS (among curves with the same LDPC base graph as the code block when there are any; the
-base graph changes at ``K' = 292`` and ``3824``), and clamped outside the grid (a code block
-smaller or larger than the grid takes the nearest curve). An MCS that is not a table row
-(``MCS.from_rate``) interpolates ``mu``, ``sigma`` linearly in the code rate between the two
-neighbouring table rows of its modulation (clamped outside them). The probit gives every SNR a
-BLER (no clamping in SNR).
+each MCS row (among the curves with the code block's LDPC base graph when there are any; the
+base graph changes at ``K' = 292`` and ``3824``) and clamped outside the grid (a code block
+smaller or larger than the grid takes the nearest curve). Between the rows of the modulation
+they are interpolated linearly in the code rate: the code block's own rate ``K'/E`` against the
+rows' code-block rates at that size (``E`` from the caller, else from the link's layout of a TB
+with such code blocks, :func:`layout_hint`), or the MCS's ``R`` against the rows' when neither
+is known; clamped to the lowest / highest row. The probit gives every SNR a BLER (no clamping
+in SNR).
 
 Example::
 
@@ -58,7 +64,8 @@ from semcom.link.mcs import MCS, MCS_TABLES, MIN_CODE_RATE
 
 __all__ = [
     "TABLE_FILE", "FORMAT", "SIZE_TARGETS", "Z10", "BLERTables", "load_tables", "table_rows",
-    "grid_tb", "CodeBlockSimulator", "LinkCodeBlockSimulator", "DirectCodeBlockSimulator", "app_llr_qam", "fit_probit", "ProbitFit", "measure_curve",
+    "grid_tb", "CodeBlockSimulator", "LinkCodeBlockSimulator", "DirectCodeBlockSimulator", "app_llr_qam",
+    "curve_key", "layout_hint", "infer_base_graph", "fit_probit", "ProbitFit", "measure_curve",
 ]
 
 #: The committed tables (JSON, written by ``semcom link tables``).
