@@ -7,6 +7,7 @@ says otherwise.
     semcom demo                       the main job: separation baselines over the 5G link, HTML report
     semcom compare --systems ...      any systems (built-in or --plugin) on the same link, data and budget
     semcom link                       BLER versus SNR per MCS and channel (bit-true or abstracted)
+    semcom link tables                semcom's code-block BLER tables: generate them, or check them (--heldout)
     semcom baseline                   PSNR / MS-SSIM versus SNR for classical codecs over the link
     semcom train MODEL --config F     train deepjscc, adjscc, vlscc2d, scc, vlscc1d, scc1d (JSCC trainer) or seb (its extractor)
     semcom bench ldpc                 fast LDPC decoder versus Sionna's (throughput, BLER)
@@ -41,6 +42,7 @@ from semcom.cliargs import guarded  # noqa: F401 - the CLI's error handling, als
 COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("demo",), "semcom.experiments.demo", "run the main job and write the HTML report", False),
     (("compare",), "semcom.experiments.compare", "any systems on the same link, data, SNR grid and channel-use budget", True),
+    (("link", "tables"), "semcom.experiments.link_tables", "semcom's code-block BLER tables: generate (bit-true link) or --heldout check", True),
     (("link",), "semcom.experiments.link_bler", "code-block error rate versus SNR over the 5G NR link", False),
     (("baseline",), "semcom.experiments.separation_sweep", "classical codec + 5G LDPC + QAM versus SNR", False),
     (("train",), "semcom.cli", "train a learned model: semcom train {deepjscc,vlscc2d,scc,vlscc1d,scc1d,seb} --config ...", True),
@@ -89,7 +91,10 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
     handlers: dict = {}
+    verbs = {p[0] for p, *_ in COMMANDS if len(p) == 1}
     for path, module, help_text, raw in COMMANDS:
+        if len(path) > 1 and path[0] in verbs:
+            continue  # e.g. `link tables` under the verb `link`: dispatched by its first words (_dispatch)
         if len(path) == 1:
             target = sub
         else:
@@ -102,7 +107,10 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
             p.add_argument("rest", nargs=argparse.REMAINDER)
         else:
             mod = importlib.import_module(module)
-            p = target.add_parser(path[-1], help=help_text, description=(mod.__doc__ or help_text).strip().split("\n\n")[0])
+            more = [f"semcom {' '.join(q)}: {h} (see 'semcom {' '.join(q)} --help')"
+                    for q, _m, h, _r in COMMANDS if len(path) == 1 and len(q) > 1 and q[0] == path[0]]
+            p = target.add_parser(path[-1], help=help_text, description=(mod.__doc__ or help_text).strip().split("\n\n")[0],
+                                  epilog="\n".join(more) or None)
             mod.add_arguments(p)
         handlers[path] = (module, raw)
     return parser, handlers
