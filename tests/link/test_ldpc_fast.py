@@ -327,6 +327,12 @@ def test_bench_run_tiny(one_torch_thread):
         assert key in row and row[key] is not None
     assert row["speedup"] == pytest.approx(row["fast_mbps"] / row["sionna_mbps"])
     assert row["speedup"] > 3  # the real ratio is ~100x; this only guards against a broken measurement
+    assert set(row["precisions"]) == {"float", "int16", "int8"} and row["precision"] == DEFAULT_PRECISION
+    for p, d in row["precisions"].items():
+        assert d["precision"] == p and d["cpu_mbps_per_core"] > 0 and d["fixed_iter_cpu_mbps_per_core"] > 0
+        assert d["fixed_iter_mbps_per_core"] == pytest.approx(d["fixed_iter_mbps"] / d["threads"])
+        assert 0.0 <= d["bler"] <= 1.0 and d["speedup"] > 0
+    assert row["fast_mbps"] == row["precisions"][DEFAULT_PRECISION]["mbps"]
     assert 0.0 <= row["bler_fast"] <= 1.0 and 1.0 <= row["fast_mean_iterations"] <= 20.0
     assert res.provenance["config"]["codes"] == [[200, 400]]
     assert res.data["machine"]["cores"] >= 1 and "loadavg_before" in res.data["machine"]
@@ -345,10 +351,26 @@ def test_bench_main_writes_json(tmp_path, monkeypatch):
                          "calibration_codewords": 16})
 
     monkeypatch.setattr(bench_ldpc, "run", small_run)
-    assert bench_ldpc.main(["--out", str(tmp_path), "--quick", "--iterations", "12", "--codewords", "16"]) == 0
+    assert bench_ldpc.main(["--out", str(tmp_path), "--quick", "--iterations", "12", "--codewords", "16",
+                            "--codes", "120:240,504:1008"]) == 0
     assert seen["iterations"] == 12 and seen["codewords"] == 16 and seen["repeats"] == 1
+    assert seen["codes"] == [[120, 240], [504, 1008]]
+    for bad in ("120", "120:x", "240:120"):
+        with pytest.raises(InputError, match="codes"):  # the CLI's UsageError, shown without a traceback
+            bench_ldpc.main(["--out", str(tmp_path), "--codes", bad])
     res = Results.load(tmp_path / "ldpc.json")
     assert res.name == "ldpc" and res.data["configs"][0]["k"] == 120 and res.data["iterations"] == 12
+
+
+def test_parity_gaps_every_precision(one_torch_thread):
+    """``semcom bench ldpc --parity``: each precision's Eb/N0 gap to Sionna on the same words (small code)."""
+    from semcom.experiments.bench_ldpc import parity_gaps
+
+    g = parity_gaps(100, 200, BenchConfig(parity_codewords=300, precisions=["int8"]), seed=2)
+    assert set(g["precisions"]) == {"float", "int8"} and 0 < g["errors_sionna"] < 300
+    for d in g["precisions"].values():
+        assert len(d["bler_curve"]) == 7 and d["bler_curve"][0] >= d["bler_curve"][-1]
+        assert d["gap_db"] is not None and abs(d["gap_db"]) < 0.3  # 300 words: only a sanity bound
 
 
 def _decode_in_child(queue, dec, llr, u):
