@@ -4,7 +4,7 @@ Layered normalised (or offset) min-sum decoding with syndrome-based early stoppi
 Numba, in saturated 8-bit (the default) or 16-bit fixed point, or float32 (the reference;
 ``precision=``). It consumes exactly what ``sionna.phy.fec.ldpc.LDPC5GDecoder(encoder, hard_out=True,
 return_infobits=True)`` consumes (channel logits ``log p(b=1)/p(b=0)``, ``[..., n]``) and returns
-what it returns (``[..., k]`` hard information bits, float32), 50-100x faster on CPU.
+what it returns (``[..., k]`` hard information bits, float32), 100-700x faster on CPU.
 
 The code (3GPP TS 38.212, Sec. 5.3.2 and 5.4.2):
 
@@ -188,7 +188,7 @@ class FastLDPC5GDecoder(torch.nn.Module):
     """Layered min-sum decoder for the 5G NR LDPC code of a Sionna ``LDPC5GEncoder`` (Numba, CPU).
 
     Drop-in for ``sionna.phy.fec.ldpc.LDPC5GDecoder(encoder, hard_out=True, return_infobits=True)``:
-    the same input, the same output, about 100x the throughput (89-451x measured); on identical
+    the same input, the same output, two to three orders of magnitude the throughput (94-715x measured); on identical
     QPSK/AWGN LLRs at 20 iterations the float32 decoder needs at most 0.05 dB more Eb/N0 than
     Sionna's decoder for k = 40 to 8448, both base graphs, and the default int8 fixed-point
     decoder 0.02-0.03 dB more than the float one (docs/ldpc_fast.md, "BLER parity").
