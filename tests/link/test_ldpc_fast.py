@@ -444,3 +444,20 @@ def _parity_codewords(k: int) -> int:
 def test_parity_default_scaling_all_sizes(k, n, bg, precision, one_torch_thread):
     gap, se, _ = _parity_gap(k, n, bg, _parity_codewords(k), seed=23, precision=precision)
     assert gap <= PARITY_TOL_DB[precision] + 2 * se
+
+
+@pytest.mark.parametrize("precision", ["int16", "int8"])
+def test_fixed_point_quantiser_is_scale_free_and_survives_extreme_llrs(precision):
+    """The per-word quantiser maps the word's own bound to the integer range: any finite scale decodes alike."""
+    enc = LDPC5GEncoder(500, 1000)
+    _, llr, _ = qpsk_awgn_llrs(enc, 16, 1.6, make_generator(12))
+    dec = FastLDPC5GDecoder(enc, precision=precision)
+    ref = dec(llr)
+    for scale in (1e-30, 1e-3, 1e3, 1e30):
+        assert torch.equal(dec(scale * llr), ref)
+    huge = torch.full((2, 1000), 3.0e38)
+    huge[1] = -3.0e38
+    out = dec(huge)  # all ones (logit > 0) / all zeros: not a crash, a decision
+    assert torch.isfinite(out).all() and out.shape == (2, 500)
+    assert torch.equal(FastLDPC5GDecoder(enc, precision=precision, llr_clip=None, llr_max=1e3)(huge[1:]),
+                       torch.zeros(1, 500))
