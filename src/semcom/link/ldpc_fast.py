@@ -67,7 +67,7 @@ PRECISIONS = ("float", "int16", "int8")
 DEFAULT_PRECISION = "int8"
 # fixed point: (message dtype, a-posteriori saturation qmax, message saturation rmax, integer qc the
 # channel LLR bound maps to); see semcom.link._ldpc_fixed for the conventions and measurements
-_FIXED = {"int16": (np.int16, 32767, 32767, 2047), "int8": (np.int8, 127, 47, 63)}
+_FIXED = {"int16": (np.int16, 32767, 32767, 2047), "int8": (np.int8, 127, 47, 55)}
 
 # channel LLRs saturate on entry at this multiple of the word's mean |LLR| (FastLDPC5GDecoder's llr_clip)
 DEFAULT_LLR_CLIP = 4.0
