@@ -221,13 +221,13 @@ class FastLDPC5GDecoder(torch.nn.Module):
             bound makes decisions depend on the LLR scale: LLRs 10x too large lose badly.
         precision: the decoder's arithmetic. ``"int8"`` (the default, :data:`DEFAULT_PRECISION`):
             saturated 8-bit messages, channel LLRs quantised per codeword to 7 bits (the word's
-            saturation bound above maps to 63; without ``llr_clip`` and ``llr_max`` the word's
+            saturation bound above maps to 55; without ``llr_clip`` and ``llr_max`` the word's
             largest |LLR| does), check-to-variable messages saturated at 47, a-posteriori LLRs at
             127, scaling quantised to 1/128; about 3x the float throughput, 0.02-0.03 dB behind it.
             ``"int16"``: the same at 16 bits (channel bound -> 2047, saturation 32767), within
             0.005 dB of float, about 1.8x its throughput. ``"float"``: float32, the reference.
             The conventions are in :mod:`semcom.link._ldpc_fixed`; soft output (``hard_out=False``)
-            of the fixed-point decoders is dequantised and saturates at 127/63 (int8) of the bound.
+            of the fixed-point decoders is dequantised and saturates at 127/55 (int8) of the bound.
 
     Input: ``llr`` ``[..., n]`` float channel logits ``log p(b=1)/p(b=0)`` (Sionna's convention:
     positive means bit 1), a torch tensor or numpy array, finite.
