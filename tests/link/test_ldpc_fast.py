@@ -67,7 +67,7 @@ def test_default_precision_is_int8():
 def test_fixed_point_tracks_the_float_reference(k, n, eb):
     """Same LLRs in the waterfall: int16 nearly identical to float32, int8 a few more errors at most.
 
-    (Measured gaps at equal BLER: int16 <= 0.005 dB, int8 0.02-0.03 dB; here raw counts on 800 words.)
+    (Measured gaps at equal BLER: int16 <= 0.013 dB, int8 0.01-0.07 dB; here raw counts on 800 words.)
     """
     enc = LDPC5GEncoder(k, n)
     u, llr, _ = qpsk_awgn_llrs(enc, 800, eb, make_generator(k))
@@ -406,7 +406,7 @@ def test_decodes_in_a_forked_child_after_threaded_use():
 # the fast decoder's BLER is ~10 %, the fast decoder the same words on a 0.1 dB grid around it; the
 # gap is the extra Eb/N0 the fast decoder needs to reach Sionna's BLER (see ldpc_tuning.scaling_point).
 # The float32 reference is held to 0.05 dB; the default int8 decoder to 0.1 dB (its target: it adds
-# 0.02-0.03 dB to the float decoder's gap).
+# 0.01-0.07 dB to the float decoder's gap).
 PARITY_TOL_DB = {"float": 0.05, "int8": 0.1}
 
 
