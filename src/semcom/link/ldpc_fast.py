@@ -227,7 +227,7 @@ class FastLDPC5GDecoder(torch.nn.Module):
             127, scaling quantised to 1/128; about 3x the float throughput at k = 8448, 0.01-0.07 dB
             behind it.
             ``"int16"``: the same at 16 bits (channel bound -> 2047, saturation 32767), within
-            0.005 dB of float, about 1.8x its throughput. ``"float"``: float32, the reference.
+            0.015 dB of float, about 1.8x its throughput. ``"float"``: float32, the reference.
             The conventions are in :mod:`semcom.link._ldpc_fixed`; soft output (``hard_out=False``)
             of the fixed-point decoders is dequantised and saturates at 127/55 (int8) of the bound.
 
