@@ -10,14 +10,16 @@ For every code (rate 1/2 and 2/3, several ``k`` up to 8448; QPSK over AWGN) the 
 3. decodes the same LLRs with ``sionna.phy.fec.ldpc.LDPC5GDecoder(encoder, num_iter)`` (its
    default: boxplus-phi, flooding) and with :class:`semcom.link.ldpc_fast.FastLDPC5GDecoder`
    (layered normalised min-sum, its default scaling by base graph and lifting size unless
-   ``scaling`` is given, early stopping), timing each decode (wall clock,
+   ``scaling`` is given) at every precision of ``precisions`` (float32, int16, int8), with early
+   stopping and at a fixed ``iterations``, timing each decode (wall clock and process CPU time,
    information bits per second, after a warm-up call; the fast decoder's compile is excluded).
 
 Reported per code: ``sionna_mbps``, ``fast_mbps``, ``speedup``, ``bler_sionna``, ``bler_fast``
 (same LLRs), ``bler_fast_all`` (every codeword the fast decoder saw), ``fast_mbps_per_core``,
-the fast decoder's mean iterations and its fixed-iteration throughput, plus machine information
-and the load average before and after. ``--parity`` adds BLER-versus-Eb/N0 curves of both
-decoders and the Eb/N0 at which each reaches ``target_bler``.
+the fast decoder's mean iterations and its fixed-iteration throughput (``fast_*``: the default
+precision), ``precisions`` (every precision's figures, :func:`bench_precision`), plus machine
+information and the load average before and after. ``--parity`` adds, per code, every
+precision's Eb/N0 gap to Sionna at equal BLER on identical LLRs (:func:`parity_gaps`).
 
 Example:
     >>> from semcom.experiments.bench_ldpc import BenchConfig, run
@@ -70,6 +72,7 @@ class BenchConfig:
     parity: bool = False
     parity_codewords: int = 400
     parity_points: int = 7
+    precisions: list[str] = dataclasses.field(default_factory=lambda: ["float", "int16", "int8"])
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -84,6 +87,8 @@ class BenchConfig:
                 raise ConfigError(f"{name} must be >= 1")
         if not 0.0 < self.target_bler < 1.0:
             raise ConfigError("target_bler must lie in (0, 1)")
+        if not self.precisions or any(p not in ("float", "int16", "int8") for p in self.precisions):
+            raise ConfigError(f"precisions must be a non-empty list of 'float', 'int16', 'int8', got {self.precisions!r}")
 
 
 def qpsk_awgn_llrs(encoder: Any, num_codewords: int, ebno_db: float, generator: torch.Generator) -> tuple:
@@ -181,28 +186,74 @@ def machine_info() -> dict:
     }
 
 
+def _timed_cpu(fn, *args, repeats: int = 1):
+    """``(result of the last call, median wall seconds, median process CPU seconds)``.
+
+    The CPU time sums every thread of this process, so ``bits / cpu seconds`` is the throughput per
+    busy core: unlike the wall clock it does not count the time other jobs on a shared machine hold
+    the cores (it still includes their cache and memory-bandwidth contention).
+    """
+    walls, cpus = [], []
+    out = None
+    for _ in range(repeats):
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = fn(*args)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return out, float(np.median(walls)), float(np.median(cpus))
+
+
+def bench_precision(enc: Any, precision: str, llr: torch.Tensor, u: torch.Tensor, cfg: BenchConfig) -> dict:
+    """Throughput and BLER of ``FastLDPC5GDecoder(precision=...)`` on ``llr`` (first ``cfg.codewords`` words).
+
+    Fields (Mbit/s of information bits): ``mbps`` (all threads, early stopping), ``mbps_per_core``
+    (that over the thread count), ``cpu_mbps_per_core`` (bits per process CPU second), the same three
+    with early stopping off (``fixed_iter_*``, exactly ``cfg.iterations`` iterations), ``1thread_mbps``,
+    ``mean_iterations``, ``bler`` (first ``cfg.sionna_codewords`` words, the ones Sionna decodes) and
+    ``bler_all``.
+    """
+    from semcom.link.ldpc_fast import FastLDPC5GDecoder
+
+    kw = {"num_iter": cfg.iterations, "scaling": cfg.scaling, "precision": precision}
+    dec = FastLDPC5GDecoder(enc, **kw)
+    fixed = FastLDPC5GDecoder(enc, early_stop=False, **kw)
+    one = FastLDPC5GDecoder(enc, num_threads=1, **kw)
+    threads = dec.num_threads or machine_info()["decoder_threads"]
+    x = llr[: cfg.codewords]
+    for d in (dec, fixed, one):
+        d(llr[:2])  # compile / load the cached kernels
+    bits = x.shape[0] * enc.k / 1e6
+    u_hat, t_es, c_es = _timed_cpu(dec, x, repeats=cfg.repeats)
+    mean_iter = float(dec.last_iterations.float().mean())
+    _, t_fx, c_fx = _timed_cpu(fixed, x, repeats=cfg.repeats)
+    _, t_1t, _ = _timed_cpu(one, x, repeats=cfg.repeats)
+    err = block_errors(u_hat, u[: cfg.codewords])
+    return {
+        "precision": precision, "threads": threads,
+        "mbps": bits / t_es, "mbps_per_core": bits / t_es / threads, "cpu_mbps_per_core": bits / c_es,
+        "fixed_iter_mbps": bits / t_fx, "fixed_iter_mbps_per_core": bits / t_fx / threads,
+        "fixed_iter_cpu_mbps_per_core": bits / c_fx, "1thread_mbps": bits / t_1t,
+        "mean_iterations": mean_iter, "bler": float(err[: cfg.sionna_codewords].mean()), "bler_all": float(err.mean()),
+    }
+
+
 def bench_code(k: int, n: int, cfg: BenchConfig, seed: int) -> dict:
-    """Measure one ``[k, n]`` code; see the module docstring for the fields."""
+    """Measure one ``[k, n]`` code; see the module docstring for the fields.
+
+    The ``fast_*`` fields are the default decoder (``FastLDPC5GDecoder``'s default precision);
+    ``precisions`` holds :func:`bench_precision` for every precision in ``cfg.precisions``.
+    """
     from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 
-    from semcom.link.ldpc_fast import FastLDPC5GDecoder
+    from semcom.link.ldpc_fast import DEFAULT_PRECISION, FastLDPC5GDecoder
 
     enc = LDPC5GEncoder(k, n)
     sdec = LDPC5GDecoder(enc, hard_out=True, return_infobits=True, num_iter=cfg.iterations)
     fdec = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=cfg.scaling)
-    fdec_fixed = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=cfg.scaling, early_stop=False)
-    threads = fdec.num_threads or machine_info()["decoder_threads"]
 
     ebno = calibrate_ebno(enc, fdec, cfg.calibration_codewords, cfg.target_bler, seed + 1)
     u, llr, esno = qpsk_awgn_llrs(enc, max(cfg.codewords, cfg.sionna_codewords), ebno, make_generator(seed))
-    fdec_1t = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=cfg.scaling, num_threads=1)
-    for d in (fdec, fdec_fixed, fdec_1t):
-        d(llr[:2])  # compile / load the cached kernels
-
-    u_fast, t_fast = _timed(fdec, llr[: cfg.codewords], repeats=cfg.repeats)
-    mean_iter = float(fdec.last_iterations.float().mean())
-    _, t_fixed = _timed(fdec_fixed, llr[: cfg.codewords], repeats=cfg.repeats)
-    _, t_1t = _timed(fdec_1t, llr[: cfg.codewords], repeats=cfg.repeats)
+    precisions = {p: bench_precision(enc, p, llr, u, cfg) for p in dict.fromkeys([DEFAULT_PRECISION, *cfg.precisions])}
     ns = cfg.sionna_codewords
 
     def sionna_in_batches(x: torch.Tensor) -> torch.Tensor:
@@ -221,27 +272,67 @@ def bench_code(k: int, n: int, cfg: BenchConfig, seed: int) -> dict:
             probe[nt] = _timed(sdec, llr[: min(ns, 8)], repeats=1)[1]
         sio_threads = min(probe, key=probe.get)
         torch.set_num_threads(sio_threads)
-        u_sio, t_sio = _timed(sionna_in_batches, llr[:ns], repeats=1)
+        u_sio, t_sio, c_sio = _timed_cpu(sionna_in_batches, llr[:ns], repeats=1)
     finally:
         torch.set_num_threads(old_threads)
 
-    err_fast = block_errors(u_fast, u[: cfg.codewords])
     err_sio = block_errors(u_sio, u[:ns])
     sio_mbps = ns * k / t_sio / 1e6
-    fast_mbps = cfg.codewords * k / t_fast / 1e6
+    for row in precisions.values():
+        row["speedup"] = row["mbps"] / sio_mbps
+    d = precisions[DEFAULT_PRECISION]
     return {
         "k": k, "n": n, "rate": k / n, "bg": enc._bg if hasattr(enc, "_bg") else None, "z": enc.z,
-        "layers": fdec.num_layers, "scaling": fdec.scaling, "llr_clip": fdec.llr_clip,
+        "layers": fdec.num_layers, "scaling": fdec.scaling, "llr_clip": fdec.llr_clip, "precision": fdec.precision,
         "ebno_db": ebno, "esno_db": esno,
         "sionna_codewords": ns, "fast_codewords": cfg.codewords,
-        "sionna_mbps": sio_mbps, "fast_mbps": fast_mbps, "speedup": fast_mbps / sio_mbps,
-        "fast_mbps_per_core": fast_mbps / threads, "fast_threads": threads, "sionna_torch_threads": sio_threads,
-        "fast_1thread_mbps": cfg.codewords * k / t_1t / 1e6,
-        "fast_fixed_iter_mbps": cfg.codewords * k / t_fixed / 1e6,
-        "fast_mean_iterations": mean_iter,
-        "bler_sionna": float(err_sio.mean()), "bler_fast": float(err_fast[:ns].mean()),
-        "bler_fast_all": float(err_fast.mean()),
+        "sionna_mbps": sio_mbps, "sionna_cpu_mbps": ns * k / c_sio / 1e6, "sionna_torch_threads": sio_threads,
+        "fast_mbps": d["mbps"], "speedup": d["speedup"],
+        "fast_mbps_per_core": d["mbps_per_core"], "fast_threads": d["threads"],
+        "fast_1thread_mbps": d["1thread_mbps"], "fast_fixed_iter_mbps": d["fixed_iter_mbps"],
+        "fast_mean_iterations": d["mean_iterations"],
+        "bler_sionna": float(err_sio.mean()), "bler_fast": d["bler"], "bler_fast_all": d["bler_all"],
+        "precisions": precisions,
     }
+
+
+def parity_gaps(k: int, n: int, cfg: BenchConfig, seed: int) -> dict:
+    """BLER parity of every precision with Sionna's decoder on identical LLRs, as an Eb/N0 gap.
+
+    The method of ``semcom bench ldpc --tuning``: Sionna decodes ``parity_codewords`` random words
+    once at ``eb0``, where the float decoder's BLER is about ``cfg.target_bler`` (30 % for
+    ``k > 4100``, whose waterfall is too steep for a 10 % point on a 0.05 dB grid); each precision
+    decodes the same words and noise realisation scaled to ``eb0 - 0.3 .. eb0 + 0.3`` dB. The gap
+    is the Eb/N0 that precision needs to reach Sionna's BLER minus ``eb0`` (positive: worse than
+    Sionna), with the standard error of the paired count noise.
+    """
+    from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+
+    from semcom.experiments.ldpc_tuning import _gap_se, _sionna_decode, qam_awgn_llrs
+    from semcom.link.ldpc_fast import FastLDPC5GDecoder
+
+    enc = LDPC5GEncoder(k, n)
+    target = 0.3 if k > 4100 else cfg.target_bler
+    count = cfg.parity_codewords
+    ref = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=cfg.scaling, precision="float")
+    eb0 = calibrate_ebno(enc, ref, min(count, 1000), target, seed + 1)
+    grid = [round(eb0 + g, 3) for g in (-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3)]
+    llrs = {}
+    for eb in grid:
+        u, llrs[eb] = qam_awgn_llrs(enc, count, eb, make_generator(seed))
+    e_sio = block_errors(_sionna_decode(LDPC5GDecoder(enc, num_iter=cfg.iterations), llrs[eb0], 500), u)
+    out: dict[str, Any] = {"k": k, "n": n, "codewords": count, "ebno_db": eb0, "grid_db": grid,
+                           "errors_sionna": int(e_sio.sum()), "bler_sionna": float(e_sio.mean()), "precisions": {}}
+    for p in dict.fromkeys(["float", *cfg.precisions]):
+        dec = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=cfg.scaling, precision=p)
+        curve = [float(block_errors(dec(llrs[eb]), u).mean()) for eb in grid]
+        e = block_errors(dec(llrs[eb0]), u)
+        at = snr_at_bler(grid, curve, float(e_sio.mean())) if e_sio.any() else None
+        disc = int((e != e_sio).sum())
+        out["precisions"][p] = {"errors": int(e.sum()), "discordant": disc, "bler_curve": curve,
+                                "gap_db": None if at is None else round(at - eb0, 4),
+                                "gap_se_db": _gap_se(grid, curve, eb0, int(e_sio.sum()), disc)}
+    return out
 
 
 def parity_curve(k: int, n: int, cfg: BenchConfig, center_db: float, seed: int) -> dict:
@@ -271,24 +362,25 @@ def parity_curve(k: int, n: int, cfg: BenchConfig, center_db: float, seed: int) 
 
 def run(config: BenchConfig | dict | None = None) -> Results:
     """Run the benchmark; returns :class:`Results` named ``ldpc`` (see the module docstring)."""
-    from semcom.link.ldpc_fast import DEFAULT_LLR_CLIP
+    from semcom.link.ldpc_fast import DEFAULT_LLR_CLIP, DEFAULT_PRECISION
 
     cfg = config if isinstance(config, BenchConfig) else from_dict(BenchConfig, config or {})
     before = machine_info()
     load_before = before.pop("loadavg")
-    rows, curves = [], []
+    rows, gaps = [], []
     for i, (k, n) in enumerate(cfg.codes):
-        row = bench_code(int(k), int(n), cfg, cfg.seed + 1000 * i)
-        rows.append(row)
+        rows.append(bench_code(int(k), int(n), cfg, cfg.seed + 1000 * i))
         if cfg.parity:
-            curves.append(parity_curve(int(k), int(n), cfg, row["ebno_db"], cfg.seed + 1000 * i))
+            gaps.append(parity_gaps(int(k), int(n), cfg, cfg.seed + 1000 * i + 500))
     after = machine_info()
     data = {
         "configs": rows,
-        "parity": curves,
+        "parity": gaps,
         "summary": {
             "min_speedup": min(r["speedup"] for r in rows),
             "max_fast_mbps_per_core": max(r["fast_mbps_per_core"] for r in rows),
+            "fixed_iter_cpu_mbps_per_core": {p: [[r["k"], r["n"], r["precisions"][p]["fixed_iter_cpu_mbps_per_core"]]
+                                                 for r in rows if p in r["precisions"]] for p in cfg.precisions},
             "published_simd_mbps_per_core": [30, 70],
         },
         "machine": {**before, "loadavg_before": load_before, "loadavg_after": after["loadavg"]},
@@ -296,7 +388,7 @@ def run(config: BenchConfig | dict | None = None) -> Results:
         "sionna_decoder": "LDPC5GDecoder(boxplus-phi, flooding, num_iter)",
         "fast_decoder": ("FastLDPC5GDecoder(layered normalised min-sum, scaling="
                          f"{'default_scaling(bg, Z)' if cfg.scaling is None else cfg.scaling}, "
-                         f"llr_clip={DEFAULT_LLR_CLIP}, early_stop)"),
+                         f"llr_clip={DEFAULT_LLR_CLIP}, precision={DEFAULT_PRECISION}, early_stop)"),
     }
     return Results(name=NAME, data=data, provenance=provenance(cfg, cfg.seed))
 
@@ -306,8 +398,24 @@ QUICK = {"codes": [list(c) for c in QUICK_CODES], "codewords": 200, "sionna_code
          "calibration_codewords": 100, "repeats": 1, "parity_codewords": 60}
 
 
+def _parse_codes(text: str) -> list[list[int]]:
+    """``"8448:16896,504:1008"`` -> ``[[8448, 16896], [504, 1008]]`` (a usage error otherwise)."""
+    from semcom import cliargs
+
+    out = []
+    for part in text.split(","):
+        kn = part.strip().split(":")
+        if len(kn) != 2 or not all(v.strip().isdigit() for v in kn):
+            raise cliargs.UsageError(f"codes must be k:n pairs separated by commas, got {text!r}")
+        k, n = int(kn[0]), int(kn[1])
+        if not 0 < k < n:
+            raise cliargs.UsageError(f"each code needs 0 < k < n, got {part.strip()!r}")
+        out.append([k, n])
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``semcom bench ldpc [--out DIR] [--quick] [--iterations N] [--codewords N] [--parity]``.
+    """``semcom bench ldpc [--out DIR] [--quick] [--codes k:n,..] [--iterations N] [--codewords N] [--parity]``.
 
     ``semcom bench ldpc --tuning [--out DIR]`` runs :mod:`semcom.experiments.ldpc_tuning` instead
     (the measurements behind the decoder's default scaling and LLR clipping).
@@ -331,11 +439,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="codewords the fast decoder decodes per code, 1..20000")
     p.add_argument("--sionna-codewords", type=t(cliargs.parse_int, what="Sionna codewords", lo=1, hi=2000),
                    default=None, help="codewords Sionna decodes per code (at most --codewords)")
-    p.add_argument("--parity", action="store_true", help="also measure BLER curves of both decoders")
+    p.add_argument("--parity", action="store_true",
+                   help="also measure every precision's Eb/N0 gap to Sionna at equal BLER on identical LLRs")
+    p.add_argument("--codes", type=t(_parse_codes), default=None,
+                   help="codes to measure as k:n pairs, e.g. 8448:16896,504:1008 (default: six codes)")
     p.add_argument("--seed", type=t(cliargs.parse_seed), default=None)
     p.add_argument("--tuning", action="store_true", help="measure the default scaling and LLR clipping instead")
     args = p.parse_args(list(argv) if argv is not None else None)
-    cfg: dict[str, Any] = cliargs.given(args, ("iterations", "codewords", "sionna_codewords", "seed"))
+    cfg: dict[str, Any] = cliargs.given(args, ("iterations", "codewords", "sionna_codewords", "seed", "codes"))
     if args.parity:
         cfg["parity"] = True
     if args.quick:
@@ -349,8 +460,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = res.save(args.out, "ldpc.json")
     for r in res.data["configs"]:
         print(f"k={r['k']:5d} n={r['n']:5d} Eb/N0={r['ebno_db']:.2f} dB  sionna {r['sionna_mbps']:.3f} Mbit/s  "
-              f"fast {r['fast_mbps']:.2f} Mbit/s ({r['fast_mbps_per_core']:.2f}/core)  x{r['speedup']:.0f}  "
-              f"BLER sionna {r['bler_sionna']:.3f} fast {r['bler_fast']:.3f}")
+              f"BLER sionna {r['bler_sionna']:.3f}")
+        for p, d in r["precisions"].items():
+            print(f"    {p:5s} {d['mbps']:6.2f} Mbit/s ({d['mbps_per_core']:.2f}/core, {d['cpu_mbps_per_core']:.2f}/CPU-s)"
+                  f"  fixed {d['fixed_iter_mbps']:6.2f} ({d['fixed_iter_cpu_mbps_per_core']:.2f}/CPU-s)"
+                  f"  x{d['speedup']:.0f}  BLER {d['bler']:.3f}")
+    for g in res.data["parity"]:
+        print(f"parity k={g['k']} n={g['n']} Eb/N0={g['ebno_db']:.2f} Sionna errors {g['errors_sionna']}: "
+              + ", ".join(f"{p} gap {d['gap_db']} dB (s.e. {d['gap_se_db']})" for p, d in g["precisions"].items()))
     print(f"wrote {path}")
     return 0
 

@@ -79,6 +79,8 @@ class TuningConfig:
     clip_codes: list = dataclasses.field(default_factory=lambda: [list(c) for c in CLIP_CODES])
     clip_codewords: int = 2000
     sionna_batch: int = 500
+    # the fast decoder's arithmetic (FastLDPC5GDecoder's precision); the committed study is float32
+    precision: str = "float"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -92,6 +94,8 @@ class TuningConfig:
             raise ConfigError("iterations, overconfident_words, clip_codewords and sionna_batch must be >= 1")
         if not 0.0 < self.target_bler < 1.0:
             raise ConfigError("target_bler must lie in (0, 1)")
+        if self.precision not in ("float", "int16", "int8"):
+            raise ConfigError(f"precision must be 'float', 'int16' or 'int8', got {self.precision!r}")
 
 
 def qam_awgn_llrs(encoder: Any, num_codewords: int, ebno_db: float, generator: torch.Generator,
@@ -135,7 +139,7 @@ def scaling_point(k: int, n: int, bg: str | None, cfg: TuningConfig, seed: int) 
 
     enc = LDPC5GEncoder(k, n, bg=bg)
     count = codewords_for(k, cfg.codewords)
-    ref = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=0.75)
+    ref = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=0.75, precision=cfg.precision)
     eb0 = calibrate_ebno(enc, ref, min(count, 1000), cfg.target_bler, seed + 1)
     grid = [round(eb0 + float(g), 3) for g in cfg.grid_db]
     llrs = {}
@@ -147,7 +151,7 @@ def scaling_point(k: int, n: int, bg: str | None, cfg: TuningConfig, seed: int) 
                            "grid_db": grid, "errors_sionna": int(e_sio.sum()), "bler_sionna": bler_sio,
                            "errors_fast": {}, "discordant": {}, "bler_fast_curve": {}, "gap_db": {}, "gap_se_db": {}}
     for s in cfg.scalings:
-        dec = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=float(s))
+        dec = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=float(s), precision=cfg.precision)
         curve = [float(block_errors(dec(llrs[eb]), u).mean()) for eb in grid]
         e_fast = block_errors(dec(llrs[eb0]), u)
         key = str(s)
@@ -216,19 +220,20 @@ def clip_study(cfg: TuningConfig) -> dict:
                                                                                llr, cfg.sionna_batch), u).sum())}
         for iters in (20, 200):
             row[f"fast_wrong_{iters}it"] = {
-                c: int(block_errors(FastLDPC5GDecoder(enc, num_iter=iters, **clip_kwargs(c))(llr), u).sum())
+                c: int(block_errors(FastLDPC5GDecoder(enc, num_iter=iters, precision=cfg.precision, **clip_kwargs(c))(llr), u).sum())
                 for c in cfg.clip_values}
         over.append(row)
     normal = []
     for i, (k, n, m) in enumerate(cfg.clip_codes):
         enc = LDPC5GEncoder(int(k), int(n), num_bits_per_symbol=int(m))
-        ref = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, **clip_kwargs("none"))
+        ref = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, precision=cfg.precision, **clip_kwargs("none"))
         eb0 = _calibrate_qam(enc, ref, int(m), cfg, cfg.seed + 70 + i)
         u, llr = qam_awgn_llrs(enc, cfg.clip_codewords, eb0, make_generator(cfg.seed + 90 + i), int(m))
         row = {"k": int(k), "n": int(n), "bits_per_symbol": int(m), "ebno_db": eb0, "codewords": cfg.clip_codewords,
                "llr_abs_percentiles_50_90_99": [float(v) for v in np.percentile(llr.abs().numpy(), [50, 90, 99])]}
         for name, factor in (("errors", 1.0), ("errors_llr_x10", 10.0)):
-            row[name] = {c: int(block_errors(FastLDPC5GDecoder(enc, num_iter=cfg.iterations, **clip_kwargs(c))(
+            row[name] = {c: int(block_errors(FastLDPC5GDecoder(enc, num_iter=cfg.iterations, precision=cfg.precision,
+                                                           **clip_kwargs(c))(
                 factor * llr), u).sum()) for c in cfg.clip_values}
         normal.append(row)
     return {"overconfident": over, "normal": normal}
