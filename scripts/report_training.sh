@@ -37,7 +37,7 @@ fi
 ADJSCC="${ADJSCC:-adjscc_awgn_m2to20_spp0125}"
 DEEPJSCC_025="${DEEPJSCC_025:-deepjscc_awgn5_spp025}"
 DEEPJSCC_0125="${DEEPJSCC_0125:-deepjscc_awgn10_spp0125_long}"
-OLD_CHECKPOINTS="${OLD_CHECKPOINTS:-deepjscc_awgn10_spp0125 deepjscc_awgn10_spp0125_long scc_awgn10_spp0125_long vlscc2d_awgn10_long}"
+OLD_CHECKPOINTS="${OLD_CHECKPOINTS:-deepjscc_awgn10_spp0125_long scc_awgn10_spp0125_long vlscc2d_awgn10_long}"
 IMAGES="${IMAGES:-all}"
 SWEEP_SNR="${SWEEP_SNR:--2 0 2 5 10 15 20}"
 COMPARE_SNR="${COMPARE_SNR:--4,-2,0,5,10}"

@@ -148,7 +148,7 @@ def test_evaluate_on_whole_photos_crops_to_the_model_multiple(runs):
     (["--snr", "0"], "--checkpoint"),
     (["--checkpoint", "no_such_checkpoint", "--snr", "0"], "neither a .pt/.json checkpoint"),
     (["--checkpoint", "vlscc1d_landmarks", "--snr", "0"], "takes image models"),
-    (["--checkpoint", "deepjscc_awgn10_spp0125", "deepjscc_awgn10_spp0125", "--snr", "0"], "given twice"),
+    (["--checkpoint", "deepjscc_awgn10_spp0125_long", "deepjscc_awgn10_spp0125_long", "--snr", "0"], "given twice"),
 ])
 def test_snr_sweep_refuses_bad_options_in_one_line(argv, needle, tmp_path, capsys):
     code, out = _cli(["train", "snr-sweep", *argv, "--out", str(tmp_path)], capsys)
@@ -288,7 +288,7 @@ def test_report_script_runs_end_to_end_on_tiny_checkpoints(runs, tmp_path):
     train(TrainConfig(model="deepjscc", name="dj025", model_config={"hidden_channels": 4, "latent_channels": 8},
                       **TINY), wide, progress=False)
     run = _script(tmp_path / "out", ADJSCC=str(runs / "ad" / "ad_tiny.pt"), DEEPJSCC_025=str(wide / "dj025.pt"),
-                  DEEPJSCC_0125=str(runs / "dj" / "dj_tiny.pt"), OLD_CHECKPOINTS="deepjscc_awgn10_spp0125",
+                  DEEPJSCC_0125=str(runs / "dj" / "dj_tiny.pt"), OLD_CHECKPOINTS="deepjscc_awgn10_spp0125_long",
                   IMAGES="tiny", SWEEP_SNR="-2 5", COMPARE_SNR="-2,5", WORKERS="1")
     assert run.returncode == 0, run.stderr[-2000:]
     out = tmp_path / "out"
