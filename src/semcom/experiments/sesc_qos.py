@@ -206,13 +206,14 @@ def _parse_baselines(text: str) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from semcom import cliargs
+    from semcom.experiments.sesc_common import WEIGHT_MODELS
 
     t = cliargs.typed
     ap = cliargs.ArgumentParser(prog="semcom sesc qos", description=__doc__.strip().split("\n\n")[0])
     ap.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None, help="SNRs in dB: a comma list or A:B:STEP")
     ap.add_argument("--mus", type=t(cliargs.parse_number_list, what="mu", lo=0.0, hi=1.0), default=None,
                     help="comma-separated thresholds in [0, 1]")
-    ap.add_argument("--weights", default=None, choices=["task", "entropy", "random"], help="weight model: task, entropy, random")
+    ap.add_argument("--weights", default=None, choices=list(WEIGHT_MODELS), help="weight model: " + ", ".join(WEIGHT_MODELS))
     ap.add_argument("--composites", type=t(cliargs.parse_int, what="composites", lo=0, hi=1000), default=None, help="number of composite scenes")
     ap.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=1000), default=None, help="channel realisations per scene and SNR")
     ap.add_argument("--baselines", type=t(_parse_baselines), default=None, help="comma-separated: adaptive, capacity ('' for none)")

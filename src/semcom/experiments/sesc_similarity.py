@@ -129,10 +129,13 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from semcom import cliargs
+    from semcom.experiments.sesc_common import WEIGHT_MODELS
 
     t = cliargs.typed
     ap = cliargs.ArgumentParser(prog="semcom sesc similarity", description=__doc__.strip().split("\n\n")[0])
     ap.add_argument("--snr", type=t(cliargs.parse_snr), default=None)
+    ap.add_argument("--orders", type=t(cliargs.parse_choice_list, choices=WEIGHT_MODELS, what="order"), default=None,
+                    help="comma-separated weight models giving the sending orders: " + ", ".join(WEIGHT_MODELS))
     ap.add_argument("--composites", type=t(cliargs.parse_int, what="composites", lo=0, hi=1000), default=None)
     ap.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=1000), default=None)
     ap.add_argument("--detector", default=None, choices=["full", "short"], help="MediaPipe face-detection model range")
@@ -141,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = ap.parse_args(argv)
     cliargs.check_out_dir(a.out)
     d = {k: v for k, v in (("snr_db", a.snr), ("n_composites", a.composites), ("seeds", a.seeds),
-                           ("detector_range", a.detector)) if v is not None}
+                           ("detector_range", a.detector), ("orders", a.orders)) if v is not None}
     res = run(d, progress=not a.no_progress)
     short = res.data["detector_range"] != "full"
     path = res.save(a.out, f"{NAME}_short.json" if short else None)

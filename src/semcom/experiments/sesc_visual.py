@@ -96,16 +96,18 @@ def plot(results: Results, arrays: dict, out_dir: str | Path) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from semcom import cliargs
+    from semcom.experiments.sesc_common import WEIGHT_MODELS
 
     t = cliargs.typed
     ap = cliargs.ArgumentParser(prog="semcom sesc visual", description=__doc__.strip().split("\n\n")[0])
     ap.add_argument("--scene", default=None)
+    ap.add_argument("--weights", default=None, choices=list(WEIGHT_MODELS), help="weight model: " + ", ".join(WEIGHT_MODELS))
     ap.add_argument("--mu", type=t(cliargs.parse_float, what="mu", lo=0.0, hi=1.0), default=None)
     ap.add_argument("--snr", type=t(cliargs.parse_snr), default=None)
     ap.add_argument("--out", default="results/sesc")
     a = ap.parse_args(argv)
     cliargs.check_out_dir(a.out)
-    d = {k: v for k, v in (("scene", a.scene), ("mu", a.mu), ("snr_db", a.snr)) if v is not None}
+    d = {k: v for k, v in (("scene", a.scene), ("mu", a.mu), ("snr_db", a.snr), ("weights", a.weights)) if v is not None}
     res, arrays = run(d)
     path = res.save(a.out)
     plot(res, arrays, a.out)

@@ -27,7 +27,7 @@ NAME = "sesc_weights"
 class WeightsConfig:
     checkpoint: str = "sesc_rayleigh"  # committed name or .pt path of the SE-SC codec
     fractions: list = dataclasses.field(default_factory=lambda: [0.1, 0.2, 0.3, 0.5])
-    models: list = dataclasses.field(default_factory=lambda: ["task", "entropy", "random"])
+    models: list = dataclasses.field(default_factory=lambda: ["task", "cnn", "entropy", "random"])
     snr_db: list = dataclasses.field(default_factory=lambda: [5.0, 15.0])
     n_composites: int = 16
     size: int = 256
@@ -101,18 +101,22 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from semcom import cliargs
+    from semcom.experiments.sesc_common import WEIGHT_MODELS
 
     t = cliargs.typed
     ap = cliargs.ArgumentParser(prog="semcom sesc weights", description=__doc__.strip().split("\n\n")[0])
     ap.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None, help="SNRs in dB: a comma list or A:B:STEP")
     ap.add_argument("--composites", type=t(cliargs.parse_int, what="composites", lo=0, hi=1000), default=None)
     ap.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=1000), default=None)
+    ap.add_argument("--models", type=t(cliargs.parse_choice_list, choices=WEIGHT_MODELS, what="weight model"), default=None,
+                    help="comma-separated weight models: " + ", ".join(WEIGHT_MODELS))
     ap.add_argument("--detector", default=None, choices=["full", "short"], help="MediaPipe face-detection model range")
     ap.add_argument("--out", default="results/sesc")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     cliargs.check_out_dir(a.out)
-    d: dict = {k: v for k, v in (("n_composites", a.composites), ("seeds", a.seeds), ("detector_range", a.detector))
+    d: dict = {k: v for k, v in (("n_composites", a.composites), ("seeds", a.seeds), ("detector_range", a.detector),
+                                                  ("models", a.models))
                if v is not None}
     if a.snr:
         d["snr_db"] = a.snr
