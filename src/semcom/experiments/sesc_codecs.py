@@ -35,7 +35,7 @@ class CodecsConfig:
     checkpoints: list = dataclasses.field(default_factory=lambda: ["sesc_rayleigh", "sesc_cnn_rayleigh"])
     fractions: list = dataclasses.field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
     snr_db: float = 10.0
-    weights: str = "cnn"
+    weights: str = "task"
     n_composites: int = 10
     size: int = 256
     seed: int = 0
