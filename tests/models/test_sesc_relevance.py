@@ -140,3 +140,25 @@ def test_committed_checkpoint_reaches_its_metric():
     assert got["auc"] == pytest.approx(meta["metric"]["test"]["auc"], abs=0.002)
     assert got["recall_top20"] == pytest.approx(meta["metric"]["test"]["recall_top20"], abs=0.01)
     assert got["auc"] > 0.85  # far above the entropy model's 0.68 and random's 0.48 on these scenes
+
+
+def test_train_weights_command_refuses_bad_options_before_any_work(tmp_path, capsys):
+    from semcom.cli import main
+
+    assert main(["sesc", "train-weights", "--steps", "0", "--out", str(tmp_path)]) == 2
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"steps": 2, "nonsense": 1}))
+    assert main(["sesc", "train-weights", "--config", str(cfg), "--out", str(tmp_path)]) == 2
+    assert "nonsense" in capsys.readouterr().err
+    assert main(["sesc", "train-weights", "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_missing_training_faces_is_a_clear_error(monkeypatch):
+    from semcom.data import DataUnavailableError
+    from semcom.data import _common
+    from semcom.experiments.sesc_train_weights import solvay_faces
+
+    monkeypatch.setattr(_common, "dpkg_files", lambda package: None)
+    with pytest.raises(DataUnavailableError, match="visp-images-data"):
+        solvay_faces()
