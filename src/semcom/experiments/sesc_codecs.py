@@ -39,7 +39,7 @@ class CodecsConfig:
     n_composites: int = 10
     size: int = 256
     seed: int = 0
-    detector_range: str = "short"
+    detector_range: str = "full"
 
 
 def _random_keep(n: int, k: int, seed: int, i: int) -> np.ndarray:
