@@ -139,7 +139,7 @@ def test_committed_checkpoint_reaches_its_metric():
     assert got["face_patches"] == meta["metric"]["test"]["face_patches"]
     assert got["auc"] == pytest.approx(meta["metric"]["test"]["auc"], abs=0.002)
     assert got["recall_top20"] == pytest.approx(meta["metric"]["test"]["recall_top20"], abs=0.01)
-    assert got["auc"] > 0.85  # far above the entropy model's 0.68 and random's 0.48 on these scenes
+    assert got["auc"] > 0.75  # above the entropy model (0.68) and random weights (0.48) on these scenes
 
 
 def test_train_weights_command_refuses_bad_options_before_any_work(tmp_path, capsys):

@@ -96,7 +96,13 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
     fig.tight_layout()
     from semcom.experiments.sesc_common import save_figure
 
-    return [save_figure(fig, results, out_dir, NAME)]
+    return [save_figure(fig, results, out_dir, NAME + _tag(results.data["codec"]))]
+
+
+def _tag(codec: str) -> str:
+    """File-name tag of a codec other than the default one (``_sesc_cnn_rayleigh``)."""
+    stem = Path(str(codec)).stem
+    return "" if stem == WeightsConfig.checkpoint else f"_{stem}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,17 +117,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--models", type=t(cliargs.parse_choice_list, choices=WEIGHT_MODELS, what="weight model"), default=None,
                     help="comma-separated weight models: " + ", ".join(WEIGHT_MODELS))
     ap.add_argument("--detector", default=None, choices=["full", "short"], help="MediaPipe face-detection model range")
+    ap.add_argument("--checkpoint", default=None, help="SE-SC codec: sesc_rayleigh (default), sesc_cnn_rayleigh or a .pt file")
     ap.add_argument("--out", default="results/sesc")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     cliargs.check_out_dir(a.out)
     d: dict = {k: v for k, v in (("n_composites", a.composites), ("seeds", a.seeds), ("detector_range", a.detector),
-                                                  ("models", a.models))
+                                 ("models", a.models), ("checkpoint", a.checkpoint))
                if v is not None}
     if a.snr:
         d["snr_db"] = a.snr
     res = run(d, progress=not a.no_progress)
-    path = res.save(a.out, f"{NAME}_short.json" if res.data["detector_range"] != "full" else None)
+    short = "_short" if res.data["detector_range"] != "full" else ""
+    path = res.save(a.out, f"{NAME}{_tag(res.data['codec'])}{short}.json")
     plot(res, a.out)
     for r in res.data["rows"]:
         print(f"{r['model']:8s} {r['fraction']:.2f} {r['snr_db']:5.1f} dB AP50 {r['ap50']:.3f} mAP {r['map']:.3f} side {r['side_bits']:.0f} bits")
