@@ -74,3 +74,16 @@ def test_checkpoint_reaches_its_task_metric(NAME):
     for key in ("full", f"mu{cfg['mu']}"):
         assert got[key]["ap50"] == pytest.approx(meta["task_metric"][key]["ap50"], abs=0.02)
         assert got[key]["map"] == pytest.approx(meta["task_metric"][key]["map"], abs=0.02)
+
+
+@pytest.mark.skipif("sesc_cnn_rayleigh" not in NAMES, reason="no committed masked-CNN codec")
+def test_entropy_weights_use_the_model_fitted_to_the_codec():
+    """Regression: the entropy weights of the masked-CNN codec read its own entropy model (64-dim
+    embeddings), not the transformer's (128-dim), which raised InputError."""
+    import torch
+
+    from semcom.experiments.sesc_common import load_codec, weight_fn
+
+    codec = load_codec("sesc_cnn_rayleigh")
+    w = weight_fn("entropy", codec)(torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)), 8)
+    assert w.shape == (64,) and w.min() == 0 and w.max() == 1

@@ -72,6 +72,13 @@ def load_relevance():
     return load()
 
 
+def codec_tag(codec: str) -> str:
+    """File-name tag of results from a codec other than the default ``sesc_rayleigh``
+    (``"_sesc_cnn_rayleigh"``; ``""`` for the default)."""
+    stem = Path(str(codec)).stem
+    return "" if stem == CODEC else f"_{stem}"
+
+
 DETECTOR_RANGES = ("full", "short")
 
 
@@ -96,7 +103,8 @@ def weight_fn(name: str, codec: Any, seed: int = 0, detector_range: str = "full"
     if name == "cnn":
         return CNNRelevance(load_relevance())
     if name == "entropy":
-        return EntropyWeights(codec, load_entropy_model())
+        name = (getattr(codec, "metadata", None) or {}).get("name", CODEC)
+        return EntropyWeights(codec, load_entropy_model(name))  # the model fitted to this codec's features
     if name == "random":
         def rnd(image: torch.Tensor, patch: int) -> np.ndarray:
             h, w = image.shape[-2:]
@@ -127,5 +135,5 @@ def scene_checksums(scenes: list) -> dict[str, str]:
     return {s.name: hashlib.sha256(s.image.numpy().tobytes()).hexdigest() for s in scenes}
 
 
-__all__ = ["CODEC", "ENTROPY", "WEIGHT_MODELS", "load_codec", "load_entropy_model", "load_relevance", "detector", "weight_fn", "send",
+__all__ = ["CODEC", "ENTROPY", "WEIGHT_MODELS", "load_codec", "load_entropy_model", "load_relevance", "codec_tag", "detector", "weight_fn", "send",
            "scene_checksums"]

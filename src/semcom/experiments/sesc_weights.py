@@ -94,20 +94,14 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    from semcom.experiments.sesc_common import save_figure
+    from semcom.experiments.sesc_common import codec_tag, save_figure
 
-    return [save_figure(fig, results, out_dir, NAME + _tag(results.data["codec"]))]
-
-
-def _tag(codec: str) -> str:
-    """File-name tag of a codec other than the default one (``_sesc_cnn_rayleigh``)."""
-    stem = Path(str(codec)).stem
-    return "" if stem == WeightsConfig.checkpoint else f"_{stem}"
+    return [save_figure(fig, results, out_dir, NAME + codec_tag(results.data["codec"]))]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from semcom import cliargs
-    from semcom.experiments.sesc_common import WEIGHT_MODELS
+    from semcom.experiments.sesc_common import WEIGHT_MODELS, codec_tag
 
     t = cliargs.typed
     ap = cliargs.ArgumentParser(prog="semcom sesc weights", description=__doc__.strip().split("\n\n")[0])
@@ -129,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         d["snr_db"] = a.snr
     res = run(d, progress=not a.no_progress)
     short = "_short" if res.data["detector_range"] != "full" else ""
-    path = res.save(a.out, f"{NAME}{_tag(res.data['codec'])}{short}.json")
+    path = res.save(a.out, f"{NAME}{codec_tag(res.data['codec'])}{short}.json")
     plot(res, a.out)
     for r in res.data["rows"]:
         print(f"{r['model']:8s} {r['fraction']:.2f} {r['snr_db']:5.1f} dB AP50 {r['ap50']:.3f} mAP {r['map']:.3f} side {r['side_bits']:.0f} bits")
