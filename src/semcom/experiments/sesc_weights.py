@@ -1,7 +1,8 @@
 """``semcom sesc weights``: the two semantic-aware models of Table I compared at equal symbols.
 
 (a) ``task``: relevance from the face detector's output on the source
-(:class:`semcom.semantics.sesc_weights.TaskRelevance`); (b) ``entropy``: information content under a
+(:class:`semcom.semantics.sesc_weights.TaskRelevance`); (a, learned) ``cnn``: the relevance CNN
+trained here (:class:`CNNRelevance`, checkpoint ``sesc_relevance``); (b) ``entropy``: information content under a
 Gaussian-mixture model of the codec's patch embeddings (:class:`EntropyWeights`); ``random``: a
 control. For each fraction of the full feature count, every model sends exactly the same number K
 of patches (its K most important ones: equal analog symbols; the mask codes differ and are reported)
