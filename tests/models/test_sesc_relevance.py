@@ -162,3 +162,14 @@ def test_missing_training_faces_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(_common, "dpkg_files", lambda package: None)
     with pytest.raises(DataUnavailableError, match="visp-images-data"):
         solvay_faces()
+
+
+def test_committed_training_config_parses():
+    from pathlib import Path
+
+    from semcom.experiments.sesc_train_weights import RelevanceTrainConfig
+    from semcom.utils import from_dict
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "sesc" / "relevance.json"
+    cfg = from_dict(RelevanceTrainConfig, json.loads(path.read_text()))
+    assert cfg.name == "sesc_relevance" and cfg.steps >= 1 and list(cfg.face_px) == [40, 110]

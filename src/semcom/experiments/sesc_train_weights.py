@@ -24,7 +24,7 @@ patches among each image's 20 % highest-weighted patches. Recorded on the valida
 
 Example (about 25 minutes on one CPU thread)::
 
-    semcom sesc train-weights --config configs/sesc_relevance.json --out src/semcom/checkpoints
+    semcom sesc train-weights --config configs/sesc/relevance.json --out src/semcom/checkpoints
 """
 
 from __future__ import annotations
