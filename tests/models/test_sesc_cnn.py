@@ -88,3 +88,10 @@ def test_real_config_builds_shrunk():
     tc = TrainConfig.from_dict(cfg).shrink()
     m = build_model("sesc_cnn", tc.model_config)
     assert m(torch.rand(1, 3, 32, 32))["x_hat"].shape == (1, 3, 32, 32)
+
+
+def test_results_of_another_codec_carry_its_name():
+    from semcom.experiments.sesc_common import codec_tag
+
+    assert codec_tag("sesc_rayleigh") == "" and codec_tag("sesc_cnn_rayleigh") == "_sesc_cnn_rayleigh"
+    assert codec_tag("runs/x/my_codec.pt") == "_my_codec"
