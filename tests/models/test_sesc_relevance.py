@@ -131,11 +131,11 @@ def test_committed_checkpoint_metadata_and_hash():
 @pytest.mark.skipif(not PT.is_file(), reason="no committed relevance CNN")
 def test_committed_checkpoint_reaches_its_metric():
     pytest.importorskip("mediapipe")  # the test portraits' reference boxes come from the detector
-    from semcom.experiments.sesc_train_weights import test_metric
+    from semcom.experiments.sesc_train_weights import scene_metric
 
     meta = json.loads(PT.with_suffix(".json").read_text())
     cfg = meta["config"]["train"]
-    got = test_metric(load_relevance(), cfg["test_composites"], cfg["size"])
+    got = scene_metric(load_relevance(), cfg["test_composites"], cfg["size"])
     assert got["face_patches"] == meta["metric"]["test"]["face_patches"]
     assert got["auc"] == pytest.approx(meta["metric"]["test"]["auc"], abs=0.002)
     assert got["recall_top20"] == pytest.approx(meta["metric"]["test"]["recall_top20"], abs=0.01)

@@ -226,11 +226,11 @@ def evaluate(net, cfg: RelevanceTrainConfig, maker: SceneMaker | None = None) ->
     if maker is not None:
         val = [maker.scene("val", i) for i in range(cfg.val_scenes)]
         out["val"] = relevance_metric(_predict(net, [x for x, _ in val]), [b for _, b in val], cfg.size // 8)
-    out["test"] = test_metric(net, cfg.test_composites, cfg.size)
+    out["test"] = scene_metric(net, cfg.test_composites, cfg.size)
     return out
 
 
-def test_metric(net, n_composites: int = 10, size: int = 256) -> dict:
+def scene_metric(net, n_composites: int = 10, size: int = 256) -> dict:
     """The metric on :func:`semcom.data.face_scenes.face_scenes` (portraits + composites, seed 0)."""
     from semcom.data.face_scenes import face_scenes
 
