@@ -173,3 +173,22 @@ def test_committed_training_config_parses():
     path = Path(__file__).resolve().parents[2] / "configs" / "sesc" / "relevance.json"
     cfg = from_dict(RelevanceTrainConfig, json.loads(path.read_text()))
     assert cfg.name == "sesc_relevance" and cfg.steps >= 1 and list(cfg.face_px) == [40, 110]
+
+
+@pytest.mark.slow
+def test_training_runs_end_to_end_and_exports_a_loadable_checkpoint(tmp_path):
+    pytest.importorskip("mediapipe")
+    from semcom.data import DataUnavailableError
+    from semcom.experiments.sesc_train_weights import RelevanceTrainConfig, export, train
+
+    cfg = RelevanceTrainConfig(steps=2, batch_size=2, size=128, face_px=(30, 60), val_scenes=2, test_composites=1,
+                               log_every=1)
+    try:
+        net, record = train(cfg, log=lambda line: None)
+    except DataUnavailableError:
+        pytest.skip("training photos or faces not installed")
+    assert record["steps"] == 2 and len(record["curve"]) == 2
+    meta = export(net, cfg, record, tmp_path, "test")
+    back = load_relevance(tmp_path / "sesc_relevance.pt")
+    assert back.metadata["sha256"] == meta["sha256"] and set(meta["metric"]) == {"val", "test"}
+    assert 0 <= meta["metric"]["test"]["auc"] <= 1 and meta["weights_dtype"] in ("float16", "float32")
