@@ -41,7 +41,7 @@ fi
 # Optional Debian data packages (offline-capable corpora); best effort.
 if [ "${SEMCOM_SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   want=""
-  for p in dataset-fashion-mnist mate-backgrounds plasma-workspace-wallpapers; do
+  for p in dataset-fashion-mnist mate-backgrounds plasma-workspace-wallpapers visp-images-data; do
     dpkg -s "$p" >/dev/null 2>&1 || want="$want $p"
   done
   if [ -n "$want" ]; then

@@ -21,6 +21,7 @@ says otherwise.
     semcom seb sweep | kb-update | granularity    the seb experiments
     semcom fuzz                       the fuzz table: every decoder, loader, config and CLI option fed hostile input
     semcom sesc qos | similarity | weights | visual   the SE-SC experiments (Figs. 2, 4, 5; Table I weights)
+    semcom sesc train-weights | codecs    the SE-SC relevance CNN's training; transformer versus CNN codec
     semcom lsci rate | transmit | propagation | enhance | timing | train | train-slice   the LSCI experiments
 
 Options are parsed and checked by :mod:`semcom.cliargs` before any work (ranges, physical limits,
@@ -62,6 +63,8 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("sesc", "similarity"), "semcom.experiments.sesc_similarity", "SE-SC semantic similarity versus the number of sent features (Fig. 2)", True),
     (("sesc", "weights"), "semcom.experiments.sesc_weights", "SE-SC task-relevance versus entropy weights at equal symbols (Table I)", True),
     (("sesc", "visual"), "semcom.experiments.sesc_visual", "SE-SC visual example: weights, sent patches, reconstruction, detections (Fig. 4)", True),
+    (("sesc", "codecs"), "semcom.experiments.sesc_codecs", "SE-SC masked transformer versus masked CNN codec at equal keep ratios (Table I)", True),
+    (("sesc", "train-weights"), "semcom.experiments.sesc_train_weights", "train the SE-SC relevance CNN (weight model (a), learned) and export its checkpoint", True),
     (("lsci",), "semcom.experiments.lsci", "LSCI: semcom lsci {train,train-slice,rate,transmit,propagation,enhance,timing}", True),
 ]
 

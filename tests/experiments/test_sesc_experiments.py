@@ -44,3 +44,21 @@ def test_similarity_weights_and_visual(ckpt, tmp_path):
     v, arrays = sesc_visual.run({"checkpoint": ckpt, "scene": "astronaut", "size": 128, "n_composites": 0})
     assert v.data["sent"] <= v.data["patches"] == 256
     assert sesc_visual.plot(v, arrays, tmp_path)[0].is_file()
+
+
+def test_codecs_comparison_and_cnn_weights(ckpt, tmp_path, monkeypatch):
+    """Both codecs at equal keep ratios; the learned relevance CNN as the weight model."""
+    from semcom.experiments import sesc_codecs, sesc_common
+    from semcom.models.sesc_relevance import RelevanceCNN
+
+    torch.manual_seed(1)
+    cnn = build_model("sesc_cnn", {"dim": 16, "dec_dim": 16, "enc_layers": 1, "dec_layers": 1, "symbols_per_patch": 4})
+    p = tmp_path / "tiny_sesc_cnn.pt"
+    torch.save(cnn.checkpoint_dict(), p)
+    monkeypatch.setattr(sesc_common, "load_relevance", lambda: RelevanceCNN().eval())
+    res = sesc_codecs.run({"checkpoints": [ckpt, str(p)], "fractions": [0.5, 1.0], "n_composites": 1, "size": 128,
+                           "weights": "cnn"})
+    assert [r["k"] for r in res.data["image"]] == [128, 256] * 2 and len(res.data["task"]) == 4
+    assert set(res.data["codecs"]) == {ckpt, str(p)} and res.data["codecs"][str(p)]["model"] == "SESCCNN"
+    assert all(0 <= r["ap50"] <= 1 for r in res.data["task"])
+    assert sesc_codecs.plot(res, tmp_path)[0].is_file()

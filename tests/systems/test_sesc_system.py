@@ -69,3 +69,21 @@ def test_budget_mode_starts_from_mu0(ckpt):
     loose = build_system(f"sesc:ckpt={ckpt},weights=random,mu0=0.9", cbr=0.2)
     out = loose.transmit(_img(), 10.0, seed=0)
     assert out.extras["mu"] == 0.9 and out.extras["patches_sent"] < 16 and not out.extras["budget_binding"]
+
+
+def test_cnn_weights_and_the_masked_cnn_codec_on_the_bench(tmp_path, monkeypatch):
+    """weights=cnn (the learned relevance CNN) and a masked-CNN checkpoint behind the same system."""
+    from semcom.experiments import sesc_common
+    from semcom.models.sesc_relevance import RelevanceCNN
+
+    torch.manual_seed(0)
+    m = build_model("sesc_cnn", {"dim": 16, "dec_dim": 16, "enc_layers": 1, "dec_layers": 1, "symbols_per_patch": 4})
+    p = tmp_path / "tiny_sesc_cnn.pt"
+    torch.save(m.checkpoint_dict(), p)
+    monkeypatch.setattr(sesc_common, "load_relevance", lambda: RelevanceCNN().eval())
+    s = build_system(f"sesc:ckpt={p},weights=cnn,mu=0.0", channel="rayleigh_block")
+    out = s.transmit(_img(), 10.0, seed=0)
+    assert out.status == "ok" and out.extras["patches_sent"] == 16 and out.extras["weights"] == "cnn"
+    b = build_system(f"sesc:ckpt={p},weights=cnn", channel="awgn", cbr=0.01)
+    out = b.transmit(_img(), 10.0, seed=0)
+    assert out.status == "ok" and out.channel_uses <= b.budget((1, 3, 32, 32))

@@ -23,7 +23,7 @@ from semcom.errors import CheckpointError, ConfigError
 
 CODEC = "sesc_rayleigh"
 ENTROPY = "sesc_rayleigh_entropy.json"
-WEIGHT_MODELS = ("task", "entropy", "random")
+WEIGHT_MODELS = ("task", "cnn", "entropy", "random")
 
 
 @functools.lru_cache(maxsize=2)
@@ -64,6 +64,21 @@ def load_entropy_model(codec_name: str = CODEC):
     return EntropyModel.load(checkpoint_dir() / rec["file"], rec["sha256"])
 
 
+@functools.lru_cache(maxsize=1)
+def load_relevance():
+    """The committed relevance CNN (weight model (a), learned): ``sesc_relevance``."""
+    from semcom.models.sesc_relevance import load_relevance as load
+
+    return load()
+
+
+def codec_tag(codec: str) -> str:
+    """File-name tag of results from a codec other than the default ``sesc_rayleigh``
+    (``"_sesc_cnn_rayleigh"``; ``""`` for the default)."""
+    stem = Path(str(codec)).stem
+    return "" if stem == CODEC else f"_{stem}"
+
+
 DETECTOR_RANGES = ("full", "short")
 
 
@@ -78,14 +93,18 @@ def detector(detector_range: str = "full"):
 
 
 def weight_fn(name: str, codec: Any, seed: int = 0, detector_range: str = "full"):
-    """The weight model ``name`` as ``f(image, patch) -> [N]``: ``task`` (a), ``entropy`` (b) or
-    ``random`` (uniform draws, a control)."""
-    from semcom.semantics.sesc_weights import EntropyWeights, TaskRelevance
+    """The weight model ``name`` as ``f(image, patch) -> [N]``: ``task`` (a, the detector's boxes on
+    the source), ``cnn`` (a, learned: the committed relevance CNN), ``entropy`` (b) or ``random``
+    (uniform draws, a control). All run at the transmitter on the source image."""
+    from semcom.semantics.sesc_weights import CNNRelevance, EntropyWeights, TaskRelevance
 
     if name == "task":
         return TaskRelevance(detector(detector_range))
+    if name == "cnn":
+        return CNNRelevance(load_relevance())
     if name == "entropy":
-        return EntropyWeights(codec, load_entropy_model())
+        name = (getattr(codec, "metadata", None) or {}).get("name", CODEC)
+        return EntropyWeights(codec, load_entropy_model(name))  # the model fitted to this codec's features
     if name == "random":
         def rnd(image: torch.Tensor, patch: int) -> np.ndarray:
             h, w = image.shape[-2:]
@@ -116,5 +135,5 @@ def scene_checksums(scenes: list) -> dict[str, str]:
     return {s.name: hashlib.sha256(s.image.numpy().tobytes()).hexdigest() for s in scenes}
 
 
-__all__ = ["CODEC", "ENTROPY", "WEIGHT_MODELS", "load_codec", "load_entropy_model", "detector", "weight_fn", "send",
+__all__ = ["CODEC", "ENTROPY", "WEIGHT_MODELS", "load_codec", "load_entropy_model", "load_relevance", "codec_tag", "detector", "weight_fn", "send",
            "scene_checksums"]

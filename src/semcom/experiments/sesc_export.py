@@ -2,6 +2,7 @@
 metric, the entropy model and SHA-256s in the metadata.
 
     python -m semcom.experiments.sesc_export runs/sesc_rayleigh/sesc_rayleigh.pt --tile 128 --out src/semcom/checkpoints
+    python -m semcom.experiments.sesc_export runs/sesc_cnn_rayleigh/sesc_cnn_rayleigh.pt --tile 0 --out src/semcom/checkpoints
 
 Steps: (1) set the inference-only ``tile`` and store the weights in float16 when the recorded
 image metric (PSNR on the "tiny" test photos, :func:`semcom.training.evaluate`) stays within
@@ -69,13 +70,14 @@ def export(run_pt: str | Path, out_dir: str | Path, tile: int = 128, fp16_tolera
     run_pt, out = Path(run_pt), Path(out_dir)
     meta = json.loads(run_pt.with_suffix(".json").read_text())
     ck = torch.load(run_pt, map_location="cpu", weights_only=True)
+    kind = ck.get("model", "sesc")  # "sesc" (masked transformer) or "sesc_cnn" (masked CNN; tile unused)
     cfg = dict(ck["config"], tile=int(tile))
-    model = build_model("sesc", cfg)
+    model = build_model(kind, cfg)
     model.load_state_dict(ck["state_dict"])
     model.eval()
     before = _psnr(model, meta["eval"])
     half = {k: v.half() if v.is_floating_point() else v for k, v in ck["state_dict"].items()}
-    model16 = build_model("sesc", cfg)
+    model16 = build_model(kind, cfg)
     model16.load_state_dict(half)
     model16.eval()
     after = _psnr(model16, meta["eval"])
@@ -83,7 +85,7 @@ def export(run_pt: str | Path, out_dir: str | Path, tile: int = 128, fp16_tolera
     final = model16 if use16 else model
     name = meta["name"]
     pt = out / f"{name}.pt"
-    torch.save({"model": "sesc", "config": dataclasses.asdict(final.config),
+    torch.save({"model": kind, "config": dataclasses.asdict(final.config),
                 "state_dict": half if use16 else ck["state_dict"]}, pt)
     em = fit_entropy_model(final, n_crops=entropy_crops)
     ent = out / f"{name}_entropy.json"

@@ -192,9 +192,9 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    from semcom.experiments.sesc_common import save_figure
+    from semcom.experiments.sesc_common import codec_tag, save_figure
 
-    return [save_figure(fig, results, out_dir, NAME)]
+    return [save_figure(fig, results, out_dir, NAME + codec_tag(results.data.get("codec", "")))]
 
 
 def _parse_baselines(text: str) -> list[str]:
@@ -206,17 +206,19 @@ def _parse_baselines(text: str) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from semcom import cliargs
+    from semcom.experiments.sesc_common import WEIGHT_MODELS, codec_tag
 
     t = cliargs.typed
     ap = cliargs.ArgumentParser(prog="semcom sesc qos", description=__doc__.strip().split("\n\n")[0])
     ap.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None, help="SNRs in dB: a comma list or A:B:STEP")
     ap.add_argument("--mus", type=t(cliargs.parse_number_list, what="mu", lo=0.0, hi=1.0), default=None,
                     help="comma-separated thresholds in [0, 1]")
-    ap.add_argument("--weights", default=None, choices=["task", "entropy", "random"], help="weight model: task, entropy, random")
+    ap.add_argument("--weights", default=None, choices=list(WEIGHT_MODELS), help="weight model: " + ", ".join(WEIGHT_MODELS))
     ap.add_argument("--composites", type=t(cliargs.parse_int, what="composites", lo=0, hi=1000), default=None, help="number of composite scenes")
     ap.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=1000), default=None, help="channel realisations per scene and SNR")
     ap.add_argument("--baselines", type=t(_parse_baselines), default=None, help="comma-separated: adaptive, capacity ('' for none)")
     ap.add_argument("--detector", default=None, choices=["full", "short"], help="MediaPipe face-detection model range")
+    ap.add_argument("--checkpoint", default=None, help="SE-SC codec: sesc_rayleigh (default), sesc_cnn_rayleigh or a .pt file")
     ap.add_argument("--out", default="results/sesc")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
@@ -228,11 +230,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         d["mus"] = a.mus
     if a.baselines is not None:
         d["baselines"] = a.baselines
-    for k, v in (("weights", a.weights), ("n_composites", a.composites), ("seeds", a.seeds), ("detector_range", a.detector)):
+    for k, v in (("weights", a.weights), ("n_composites", a.composites), ("seeds", a.seeds), ("detector_range", a.detector),
+                 ("checkpoint", a.checkpoint)):
         if v is not None:
             d[k] = v
     res = run(d, progress=not a.no_progress)
-    path = res.save(a.out, None if res.data.get("detector_range", "full") == "full" else f"{NAME}_short.json")
+    short = "" if res.data.get("detector_range", "full") == "full" else "_short"
+    path = res.save(a.out, f"{NAME}{codec_tag(res.data.get('codec', ''))}{short}.json")
     plot(res, a.out)
     for r in res.data["summary"]:
         print(f"{r['method']:22s} {str(r['snr_db']):>5s} AP50 {r['ap50']:.3f} mAP {r['map']:.3f} uses {r['channel_uses']:.0f}")

@@ -122,29 +122,34 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    from semcom.experiments.sesc_common import save_figure
+    from semcom.experiments.sesc_common import codec_tag, save_figure
 
-    return [save_figure(fig, results, out_dir, NAME)]
+    return [save_figure(fig, results, out_dir, NAME + codec_tag(results.data.get("codec", "")))]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from semcom import cliargs
+    from semcom.experiments.sesc_common import WEIGHT_MODELS, codec_tag
 
     t = cliargs.typed
     ap = cliargs.ArgumentParser(prog="semcom sesc similarity", description=__doc__.strip().split("\n\n")[0])
     ap.add_argument("--snr", type=t(cliargs.parse_snr), default=None)
+    ap.add_argument("--orders", type=t(cliargs.parse_choice_list, choices=WEIGHT_MODELS, what="order"), default=None,
+                    help="comma-separated weight models giving the sending orders: " + ", ".join(WEIGHT_MODELS))
     ap.add_argument("--composites", type=t(cliargs.parse_int, what="composites", lo=0, hi=1000), default=None)
     ap.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=1000), default=None)
     ap.add_argument("--detector", default=None, choices=["full", "short"], help="MediaPipe face-detection model range")
+    ap.add_argument("--checkpoint", default=None, help="SE-SC codec: sesc_rayleigh (default), sesc_cnn_rayleigh or a .pt file")
     ap.add_argument("--out", default="results/sesc")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     cliargs.check_out_dir(a.out)
     d = {k: v for k, v in (("snr_db", a.snr), ("n_composites", a.composites), ("seeds", a.seeds),
-                           ("detector_range", a.detector)) if v is not None}
+                           ("detector_range", a.detector), ("orders", a.orders), ("checkpoint", a.checkpoint))
+         if v is not None}
     res = run(d, progress=not a.no_progress)
     short = res.data["detector_range"] != "full"
-    path = res.save(a.out, f"{NAME}_short.json" if short else None)
+    path = res.save(a.out, f"{NAME}{codec_tag(res.data['codec'])}{'_short' if short else ''}.json")
     plot(res, a.out)
     for r in res.data["rows"]:
         print(f"{r['order']:7s} L={r['L']:5d} similarity {r['similarity']:.3f} PSNR {r['psnr_db']:.2f} MS-SSIM {r['ms_ssim']:.3f}")

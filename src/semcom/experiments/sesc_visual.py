@@ -54,7 +54,8 @@ def run(config: VisualConfig | dict | None = None) -> tuple[Results, dict]:
             "channel_uses_full": full["channel_uses"], "side_bits": part["side_bits"],
             "psnr_db": float(psnr(s.image, part["image"])[0]), "psnr_full_db": float(psnr(s.image, full["image"])[0]),
             "detections": part["detections"].boxes.tolist(), "scores": part["detections"].scores.tolist(),
-            "detections_full": full["detections"].boxes.tolist(), "ground_truth": s.boxes.tolist()}
+            "detections_full": full["detections"].boxes.tolist(), "ground_truth": s.boxes.tolist(),
+            "codec": codec.metadata.get("name", cfg.checkpoint), "weights": cfg.weights}
     return Results(NAME, data, provenance(cfg, cfg.seed, scene_checksums([s]))), arrays
 
 
@@ -87,7 +88,9 @@ def plot(results: Results, arrays: dict, out_dir: str | Path) -> list[Path]:
         ax.set_title(title, fontsize=9)
         ax.axis("off")
     fig.tight_layout()
-    out = Path(out_dir) / f"{NAME}.png"
+    from semcom.experiments.sesc_common import codec_tag
+
+    out = Path(out_dir) / f"{NAME}{codec_tag(d.get('codec', ''))}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
     plt.close(fig)
@@ -96,18 +99,22 @@ def plot(results: Results, arrays: dict, out_dir: str | Path) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from semcom import cliargs
+    from semcom.experiments.sesc_common import WEIGHT_MODELS, codec_tag
 
     t = cliargs.typed
     ap = cliargs.ArgumentParser(prog="semcom sesc visual", description=__doc__.strip().split("\n\n")[0])
     ap.add_argument("--scene", default=None)
+    ap.add_argument("--weights", default=None, choices=list(WEIGHT_MODELS), help="weight model: " + ", ".join(WEIGHT_MODELS))
     ap.add_argument("--mu", type=t(cliargs.parse_float, what="mu", lo=0.0, hi=1.0), default=None)
     ap.add_argument("--snr", type=t(cliargs.parse_snr), default=None)
+    ap.add_argument("--checkpoint", default=None, help="SE-SC codec: sesc_rayleigh (default), sesc_cnn_rayleigh or a .pt file")
     ap.add_argument("--out", default="results/sesc")
     a = ap.parse_args(argv)
     cliargs.check_out_dir(a.out)
-    d = {k: v for k, v in (("scene", a.scene), ("mu", a.mu), ("snr_db", a.snr)) if v is not None}
+    d = {k: v for k, v in (("scene", a.scene), ("mu", a.mu), ("snr_db", a.snr), ("weights", a.weights),
+                                            ("checkpoint", a.checkpoint)) if v is not None}
     res, arrays = run(d)
-    path = res.save(a.out)
+    path = res.save(a.out, f"{NAME}{codec_tag(res.data['codec'])}.json")
     plot(res, arrays, a.out)
     r = res.data
     print(f"{r['scene']}: {r['sent']}/{r['patches']} patches, {r['channel_uses']} uses (full {r['channel_uses_full']}), "

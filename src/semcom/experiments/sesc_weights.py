@@ -1,7 +1,8 @@
 """``semcom sesc weights``: the two semantic-aware models of Table I compared at equal symbols.
 
 (a) ``task``: relevance from the face detector's output on the source
-(:class:`semcom.semantics.sesc_weights.TaskRelevance`); (b) ``entropy``: information content under a
+(:class:`semcom.semantics.sesc_weights.TaskRelevance`); (a, learned) ``cnn``: the relevance CNN
+trained here (:class:`CNNRelevance`, checkpoint ``sesc_relevance``); (b) ``entropy``: information content under a
 Gaussian-mixture model of the codec's patch embeddings (:class:`EntropyWeights`); ``random``: a
 control. For each fraction of the full feature count, every model sends exactly the same number K
 of patches (its K most important ones: equal analog symbols; the mask codes differ and are reported)
@@ -27,7 +28,7 @@ NAME = "sesc_weights"
 class WeightsConfig:
     checkpoint: str = "sesc_rayleigh"  # committed name or .pt path of the SE-SC codec
     fractions: list = dataclasses.field(default_factory=lambda: [0.1, 0.2, 0.3, 0.5])
-    models: list = dataclasses.field(default_factory=lambda: ["task", "entropy", "random"])
+    models: list = dataclasses.field(default_factory=lambda: ["task", "cnn", "entropy", "random"])
     snr_db: list = dataclasses.field(default_factory=lambda: [5.0, 15.0])
     n_composites: int = 16
     size: int = 256
@@ -94,30 +95,36 @@ def plot(results: Results, out_dir: str | Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    from semcom.experiments.sesc_common import save_figure
+    from semcom.experiments.sesc_common import codec_tag, save_figure
 
-    return [save_figure(fig, results, out_dir, NAME)]
+    return [save_figure(fig, results, out_dir, NAME + codec_tag(results.data["codec"]))]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from semcom import cliargs
+    from semcom.experiments.sesc_common import WEIGHT_MODELS, codec_tag
 
     t = cliargs.typed
     ap = cliargs.ArgumentParser(prog="semcom sesc weights", description=__doc__.strip().split("\n\n")[0])
     ap.add_argument("--snr", type=t(cliargs.parse_snr_list), default=None, help="SNRs in dB: a comma list or A:B:STEP")
     ap.add_argument("--composites", type=t(cliargs.parse_int, what="composites", lo=0, hi=1000), default=None)
     ap.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=1000), default=None)
+    ap.add_argument("--models", type=t(cliargs.parse_choice_list, choices=WEIGHT_MODELS, what="weight model"), default=None,
+                    help="comma-separated weight models: " + ", ".join(WEIGHT_MODELS))
     ap.add_argument("--detector", default=None, choices=["full", "short"], help="MediaPipe face-detection model range")
+    ap.add_argument("--checkpoint", default=None, help="SE-SC codec: sesc_rayleigh (default), sesc_cnn_rayleigh or a .pt file")
     ap.add_argument("--out", default="results/sesc")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     cliargs.check_out_dir(a.out)
-    d: dict = {k: v for k, v in (("n_composites", a.composites), ("seeds", a.seeds), ("detector_range", a.detector))
+    d: dict = {k: v for k, v in (("n_composites", a.composites), ("seeds", a.seeds), ("detector_range", a.detector),
+                                 ("models", a.models), ("checkpoint", a.checkpoint))
                if v is not None}
     if a.snr:
         d["snr_db"] = a.snr
     res = run(d, progress=not a.no_progress)
-    path = res.save(a.out, f"{NAME}_short.json" if res.data["detector_range"] != "full" else None)
+    short = "_short" if res.data["detector_range"] != "full" else ""
+    path = res.save(a.out, f"{NAME}{codec_tag(res.data['codec'])}{short}.json")
     plot(res, a.out)
     for r in res.data["rows"]:
         print(f"{r['model']:8s} {r['fraction']:.2f} {r['snr_db']:5.1f} dB AP50 {r['ap50']:.3f} mAP {r['map']:.3f} side {r['side_bits']:.0f} bits")

@@ -27,6 +27,7 @@ from semcom.models.deepjscc import (
     DeepJSCC, DeepJSCCConfig, JSCCOutcome, LearnedJSCC, SNROutOfRangeWarning, SymbolPayload, jscc_channel,
 )
 from semcom.models.sesc import SESC, SESCConfig
+from semcom.models.sesc_cnn import SESCCNN, SESCCNNConfig
 from semcom.models.vlscc import SCC, SCC1D, VLSCC1D, VLSCC2D, SCC1DConfig, SCCConfig, VLSCC1DConfig, VLSCC2DConfig
 
 MODELS: dict[str, type[LearnedJSCC]] = {}
@@ -115,7 +116,7 @@ def register_model(cls_or_name: Any = None):
     return add(cls_or_name)
 
 
-for _cls in (DeepJSCC, VLSCC2D, SCC, VLSCC1D, SCC1D, SESC):
+for _cls in (DeepJSCC, VLSCC2D, SCC, VLSCC1D, SCC1D, SESC, SESCCNN):
     register_model(_cls)
 
 from semcom.models.adjscc import ADJSCC, ADJSCCConfig  # noqa: E402 - registered after the base models
@@ -213,7 +214,7 @@ def load_pretrained(name: str, map_location: str | torch.device = "cpu") -> Lear
 
 
 __all__ = [
-    "DeepJSCC", "DeepJSCCConfig", "ADJSCC", "ADJSCCConfig", "VLSCC2D", "VLSCC2DConfig", "SCC", "SCCConfig", "VLSCC1D", "VLSCC1DConfig", "SCC1D", "SCC1DConfig", "SESC", "SESCConfig",
+    "DeepJSCC", "DeepJSCCConfig", "ADJSCC", "ADJSCCConfig", "VLSCC2D", "VLSCC2DConfig", "SCC", "SCCConfig", "VLSCC1D", "VLSCC1DConfig", "SCC1D", "SCC1DConfig", "SESC", "SESCConfig", "SESCCNN", "SESCCNNConfig",
     "LearnedJSCC", "SymbolPayload", "JSCCOutcome", "SNROutOfRangeWarning", "jscc_channel",
     "MODELS", "register_model", "check_model_contract", "check_forward_output", "build_model", "load_checkpoint", "load_pretrained", "list_pretrained",
     "checkpoint_dir",

@@ -228,6 +228,14 @@ class SESC(LearnedJSCC):
         s = self.config.symbols_per_patch
         return torch.complex(r[..., :s], r[..., s:])
 
+    def _symbols(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Images ``[B,3,H,W]`` and kept patch indices ``idx [B, K]`` (raster order) -> un-normalised
+        complex symbols ``[B, K, S]``; only the kept patches reach the encoder."""
+        h, w = x.shape[-2:]
+        tok = self.embed_patches(x)
+        kept = tok.gather(1, idx.unsqueeze(-1).expand(-1, -1, tok.shape[-1]))
+        return self._encode_tokens(kept, self.layout(h, w)[1].to(x.device)[idx])
+
     def _decode_tokens(self, y: torch.Tensor, idx: torch.Tensor, n: int, h: int, w: int) -> torch.Tensor:
         """Received symbols ``[B, K, S]`` at patch indices ``idx [B, K]`` -> image ``[B,3,H,W]``."""
         b = y.shape[0]
@@ -283,9 +291,7 @@ class SESC(LearnedJSCC):
         if snr_db is None:
             snr_db = self.sample_training_snr(b, generator)
         idx = self.random_keep(b, n, generator) if keep is None else keep.to(x.device)
-        tok = self.embed_patches(x)
-        kept = tok.gather(1, idx.unsqueeze(-1).expand(-1, -1, tok.shape[-1]))
-        z = self._encode_tokens(kept, self.layout(h, w)[1].to(x.device)[idx])
+        z = self._symbols(x, idx)
         z = masked_power_normalize(z, torch.ones(z.shape, device=z.device))
         snr = torch.as_tensor(snr_db, dtype=torch.float32).reshape(-1).expand(b).to(x.device)
         y = self.channel_module()(z.reshape(b, -1), snr, generator=generator).reshape(z.shape)
@@ -319,11 +325,10 @@ class SESC(LearnedJSCC):
         b, _, h, w = image.shape
         n = self.n_patches(h, w)
         keep = self._check_keep(keep, b, n)
-        tok = self.embed_patches(image)
         out = []
         for i in range(b):
             idx = keep[i].nonzero().squeeze(1).to(image.device)
-            z = self._encode_tokens(tok[i:i + 1, idx], self.layout(h, w)[1].to(image.device)[idx].unsqueeze(0)).reshape(-1)
+            z = self._symbols(image[i:i + 1], idx.unsqueeze(0)).reshape(-1)
             z = masked_power_normalize(z.unsqueeze(0), torch.ones(1, z.numel(), device=z.device))[0]
             bits = torch.as_tensor(encode_mask(keep[i].numpy()), dtype=torch.uint8)
             out.append(SymbolPayload(z.to(torch.complex64).cpu(), bits, h, w, self.config.side_bits_per_symbol))

@@ -13,6 +13,12 @@ Table I ("semantic-aware model"), both alternatives:
   (``sigma=0.5``: ``mu=0.2`` keeps a ring of about 0.63 box sides, ``mu=0.3`` of 0.55).
   No detection: all weights 0 (the policy then sends the single top patch). It costs one detector
   run at the transmitter (the limitation Table I names).
+* (a, learned) :class:`CNNRelevance` - a small CNN trained here
+  (:class:`semcom.models.sesc_relevance.RelevanceCNN`, checkpoint ``sesc_relevance``) that predicts the
+  task's relevance of every patch from the source image; trained on face composites built from
+  training photographs only, with the soft box relevance above (score 1, exact boxes) as its
+  target. It replaces the detector run at the transmitter by one forward pass of a 60 k-parameter
+  network and needs no task-model output. Input luma only (its training faces are black and white).
 * (b) :class:`EntropyWeights` - an entropy model of the features. A Gaussian mixture (diagonal
   covariances) is fitted to the codec's patch embeddings (:meth:`SESC.embed_patches`, the
   features before masking) of training crops; a patch's information content is ``-log p(e)``
@@ -46,6 +52,36 @@ import numpy as np
 import torch
 
 from semcom.errors import CheckpointError, ConfigError, InputError
+
+
+class CNNRelevance:
+    """(a, learned) Per-patch relevance from the relevance CNN on the source (module docstring).
+
+    ``net``: a :class:`semcom.models.sesc_relevance.RelevanceCNN` (default: the committed
+    ``sesc_relevance``). The CNN's grid is 8 px; a patch of ``8 m`` pixels takes the mean of its
+    ``m x m`` cells. Output float64 ``[N]`` in [0, 1], raster patch order.
+    """
+
+    name = "cnn"
+
+    def __init__(self, net: Any = None) -> None:
+        if net is None:
+            from semcom.models.sesc_relevance import load_relevance
+
+            net = load_relevance()
+        self.net = net
+
+    def __call__(self, image: torch.Tensor, patch: int) -> np.ndarray:
+        from semcom.models.sesc_relevance import STRIDE
+
+        if isinstance(patch, bool) or not isinstance(patch, int) or patch < STRIDE or patch % STRIDE:
+            raise InputError(f"the relevance CNN needs a patch size that is a multiple of {STRIDE}, got {patch!r}")
+        _check(image, patch)
+        with torch.no_grad():
+            w = self.net(image.float())[:, None]
+            if patch > STRIDE:
+                w = torch.nn.functional.avg_pool2d(w, patch // STRIDE)
+        return np.clip(w.reshape(-1).double().numpy(), 0.0, 1.0)
 
 
 class TaskRelevance:
@@ -188,4 +224,4 @@ class EntropyWeights:
         return (info - info.min()) / span if span > 0 else np.ones_like(info)
 
 
-__all__ = ["TaskRelevance", "EntropyModel", "EntropyWeights", "fit_entropy_model"]
+__all__ = ["CNNRelevance", "TaskRelevance", "EntropyModel", "EntropyWeights", "fit_entropy_model"]

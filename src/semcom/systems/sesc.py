@@ -16,7 +16,10 @@ for 6G Wireless Networks"):
 
 Spec options: ``ckpt`` (default ``sesc_rayleigh``), ``mu`` (0.2, without a budget), ``mu0`` (0.0,
 the starting threshold with a budget), ``weights`` (``task``: relevance
-from the face detector's output on the source; ``entropy``; ``random``), ``strict``. Images are
+from the face detector's output on the source; ``cnn``: the learned relevance CNN on the source;
+``entropy``; ``random``; every weight model runs at the transmitter on the source image),
+``strict``. ``ckpt`` names the codec: the masked transformer ``sesc_rayleigh`` or the masked CNN
+``sesc_cnn_rayleigh`` (any SE-SC checkpoint file). Images are
 ``[1,3,H,W]`` with H and W multiples of the patch size (8). The analog symbols cross the comparison's
 channel (CSI from its spec); the mask code is sent over the error-free side link and counted.
 

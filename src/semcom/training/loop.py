@@ -156,7 +156,8 @@ class TrainConfig:
                 "scc": {"semantic_channels": 8, "sce_channels": 8},
                 "vlscc2d": {"semantic_channels": 8, "sce_channels": 8, "ran_channels": 4},
                 "vlscc1d": {"hidden": 8}, "scc1d": {"hidden": 8},
-                "sesc": {"dim": 16, "dec_dim": 16, "enc_layers": 1, "dec_layers": 1, "heads": 2, "dec_heads": 2}}.get(self.model, {})
+                "sesc": {"dim": 16, "dec_dim": 16, "enc_layers": 1, "dec_layers": 1, "heads": 2, "dec_heads": 2},
+                "sesc_cnn": {"dim": 16, "dec_dim": 16, "enc_layers": 1, "dec_layers": 2}}.get(self.model, {})
         mc.update(tiny)
         if "n_symbols" in mc:
             mc["n_symbols"] = min(mc["n_symbols"], 8)
