@@ -6,7 +6,7 @@ import importlib
 import pytest
 import torch
 
-MODULES = ["mcs", "layout", "result", "ldpc", "nr", "abstract", "capacity", "factory"]
+MODULES = ["mcs", "layout", "result", "ldpc", "nr", "abstract", "capacity", "factory", "adaptation"]
 
 
 @pytest.mark.parametrize("name", MODULES)
