@@ -11,8 +11,10 @@ one reference slot (the default ``max_tb_bits``):
 * ``decode_crc``: descrambling, de-interleaving, LDPC decoding, CB and TB CRC checks;
 * ``end_to_end``: ``NRLink.transmit`` (all of the above plus bookkeeping).
 
-Also the abstracted links' ``transmit`` (erasure, BLER table, capacity) and, when
-``semcom.link.ldpc_fast`` is importable, the bit-true link with ``decoder="fast"``.
+Also the abstracted links' ``transmit`` (erasure, BLER table, capacity) and the bit-true link with
+``decoder="fast"`` on Sionna's chain and on the compiled chain (``chain="fast"``). The side-by-side
+comparison of the two chains at 1 and 2 threads is ``semcom bench link``
+(``semcom.experiments.bench_link``), whose stage timing this script reuses.
 Throughput counts payload (information) bits. Each measurement is the median of ``--repeat``
 runs after one warm-up. The machine is shared: its load average is recorded with the numbers.
 """
@@ -44,11 +46,24 @@ def _median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
-def bench_bittrue(mcs, snr_db: float, items: int, repeat: int, decoder: str = "sionna") -> dict:
+def bench_bittrue(mcs, snr_db: float, items: int, repeat: int, decoder: str = "sionna", chain: str = "sionna") -> dict:
+    """Stages of the bit-true link (see ``semcom.experiments.bench_link``), on ``_THREADS`` threads."""
+    from semcom.experiments.bench_link import BenchLinkConfig, bench_row
+
+    if decoder != "fast":  # Sionna's BP decoder: time its stages with the same layout, decoder alone included
+        return _bench_sionna_decoder(mcs, snr_db, items, repeat, chain)
+    cfg = BenchLinkConfig(cases=[[mcs.modulation_order, mcs.code_rate]], snr_db=[[snr_db]], items=items,
+                          repeats=repeat, threads=[_THREADS], chains=[chain])
+    row = bench_row(mcs, snr_db, chain, _THREADS, cfg)
+    row.update(link="bittrue", decoder=decoder)
+    return row
+
+
+def _bench_sionna_decoder(mcs, snr_db: float, items: int, repeat: int, chain: str) -> dict:
     from semcom.link import NRLink
     from semcom.link.base import complex_normal, noise_variance
 
-    link = NRLink(mcs, decoder=decoder, num_iter=20)
+    link = NRLink(mcs, decoder="sionna", num_iter=20, chain=chain, demapper="app" if chain == "sionna" else "maxlog")
     plan = link.plan(_slot_bits(link))
     k = plan.k
     gen = torch.Generator().manual_seed(0)
@@ -56,30 +71,27 @@ def bench_bittrue(mcs, snr_db: float, items: int, repeat: int, decoder: str = "s
     lay = plan.tbs[0]
     codec = link._codec(lay)
     u = torch.nn.functional.pad(bits, (0, lay.tbs - k))  # one TB per item (k = one slot's TBS)
-    assert plan.num_tb == 1
     no = noise_variance(snr_db)
-    coded = codec.encode(u)
-    sym = codec.mapper(coded)
-    llr = codec.demapper(sym + complex_normal(tuple(sym.shape), gen, no), torch.tensor(no))
+    coded = codec.coded(u)
 
     def channel():
-        y = codec.mapper(coded) + complex_normal(tuple(sym.shape), gen, no)
-        return codec.demapper(y, torch.tensor(no))
+        sym = codec.map(coded)
+        return codec.llrs(sym + complex_normal(tuple(sym.shape), gen, no), torch.tensor(no))
 
+    llr = channel()
     info = items * k
-    t_enc = _median_time(lambda: codec.encode(u), repeat)
+    t_enc = _median_time(lambda: codec.coded(u), repeat)
     t_ch = _median_time(channel, repeat)
     t_dec = _median_time(lambda: codec.decode(llr), repeat)
     t_e2e = _median_time(lambda: link.transmit(bits, snr_db, generator=1), repeat)
     res = link.transmit(bits, snr_db, generator=1)
+    seconds = {"tb_encode": t_enc, "map_channel_demap": t_ch, "decode_crc": t_dec, "end_to_end": t_e2e}
     return {
-        "link": "bittrue", "decoder": decoder, "num_iter": 20, "mcs": str(mcs),
+        "link": "bittrue", "decoder": "sionna", "chain": chain, "num_iter": 20, "mcs": str(mcs),
         "modulation_order": mcs.modulation_order, "code_rate": mcs.code_rate, "snr_db": snr_db,
         "payload_bits": k, "items": items, "tbs": lay.tbs, "num_cb_per_tb": lay.num_cb, "cb_size": lay.cb_size,
         "channel_uses": plan.channel_uses, "cbler_at_snr": res.cbler(),
-        "seconds": {"tb_encode": t_enc, "map_channel_demap": t_ch, "decode_crc": t_dec, "end_to_end": t_e2e},
-        "mbit_per_s": {name: info / t / 1e6 for name, t in
-                       {"tb_encode": t_enc, "map_channel_demap": t_ch, "decode_crc": t_dec, "end_to_end": t_e2e}.items()},
+        "seconds": seconds, "mbit_per_s": {name: info / t / 1e6 for name, t in seconds.items()},
     }
 
 
@@ -137,14 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bit-true {mcs} sionna ...", file=sys.stderr, flush=True)
         rows.append(bench_bittrue(mcs, snr, args.items, args.repeat, "sionna"))
         if not args.no_fast:
-            try:
-                import importlib
-
-                importlib.import_module("semcom.link.ldpc_fast")
-                print(f"bit-true {mcs} fast ...", file=sys.stderr, flush=True)
-                rows.append(bench_bittrue(mcs, snr, args.items, args.repeat, "fast"))
-            except ImportError:
-                pass
+            for chain in ("sionna", "fast"):
+                print(f"bit-true {mcs} fast decoder, {chain} chain ...", file=sys.stderr, flush=True)
+                rows.append(bench_bittrue(mcs, snr, args.items, args.repeat, "fast", chain))
         for fid, kw in [("erasure", {"cbler": 0.1}), ("bler_table", {}), ("bler_table", {"channel": "rayleigh"}),
                         ("capacity", {})]:
             rows.append(bench_abstract(fid, mcs, snr, 64, args.repeat, **kw))
@@ -156,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     path = res.save(args.out, "link.json")
     for r in rows:
         mb = ", ".join(f"{k}={v:.4f}" for k, v in r["mbit_per_s"].items())
-        print(f"{r['link']:>10} {r.get('decoder', ''):>6} {r['mcs']:<28} {mb}")
+        print(f"{r['link']:>10} {r.get('decoder', ''):>6} {r.get('chain', ''):>6} {r['mcs']:<28} {mb}")
     print(f"wrote {path}")
     return 0
 

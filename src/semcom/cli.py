@@ -7,9 +7,11 @@ says otherwise.
     semcom demo                       the main job: separation baselines over the 5G link, HTML report
     semcom compare --systems ...      any systems (built-in or --plugin) on the same link, data and budget
     semcom link                       BLER versus SNR per MCS and channel (bit-true or abstracted)
+    semcom link tables                semcom's code-block BLER tables: generate them, or check them (--heldout)
     semcom baseline                   PSNR / MS-SSIM versus SNR for classical codecs over the link
     semcom train MODEL --config F     train deepjscc, adjscc, vlscc2d, scc, vlscc1d, scc1d (JSCC trainer) or seb (its extractor)
     semcom bench ldpc                 fast LDPC decoder versus Sionna's (throughput, BLER)
+    semcom bench link                 the compiled NR chain versus Sionna's (throughput per stage, end to end)
     semcom prt table1                 prt allocators versus the paper's Table I
     semcom prt sweep                  keypoint video conferencing: ALD / PSNR / SSIM versus CBLER, and H.265
     semcom prt train-concealer        train the prt error concealer (fully connected, 2 x 80 ReLU)
@@ -40,10 +42,12 @@ from semcom.cliargs import guarded  # noqa: F401 - the CLI's error handling, als
 COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("demo",), "semcom.experiments.demo", "run the main job and write the HTML report", False),
     (("compare",), "semcom.experiments.compare", "any systems on the same link, data, SNR grid and channel-use budget", True),
+    (("link", "tables"), "semcom.experiments.link_tables", "semcom's code-block BLER tables: generate (bit-true link) or --heldout check", True),
     (("link",), "semcom.experiments.link_bler", "code-block error rate versus SNR over the 5G NR link", False),
     (("baseline",), "semcom.experiments.separation_sweep", "classical codec + 5G LDPC + QAM versus SNR", False),
     (("train",), "semcom.cli", "train a learned model: semcom train {deepjscc,vlscc2d,scc,vlscc1d,scc1d,seb} --config ...", True),
     (("bench", "ldpc"), "semcom.experiments.bench_ldpc", "fast LDPC decoder versus Sionna's", True),
+    (("bench", "link"), "semcom.experiments.bench_link", "the compiled NR chain versus Sionna's: Mbit/s per stage", True),
     (("prt", "table1"), "semcom.experiments.prt_table1", "prt allocators versus the paper's Table I", True),
     (("prt", "sweep"), "semcom.experiments.prt_sweep", "keypoint video conferencing over code blocks versus H.265 (Figs. 2-4)", True),
     (("prt", "train-concealer"), "semcom.experiments.prt_concealer", "train the prt error concealer (fully connected, 2 x 80 ReLU)", True),
@@ -87,7 +91,10 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
     handlers: dict = {}
+    verbs = {p[0] for p, *_ in COMMANDS if len(p) == 1}
     for path, module, help_text, raw in COMMANDS:
+        if len(path) > 1 and path[0] in verbs:
+            continue  # e.g. `link tables` under the verb `link`: dispatched by its first words (_dispatch)
         if len(path) == 1:
             target = sub
         else:
@@ -100,7 +107,10 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict]:
             p.add_argument("rest", nargs=argparse.REMAINDER)
         else:
             mod = importlib.import_module(module)
-            p = target.add_parser(path[-1], help=help_text, description=(mod.__doc__ or help_text).strip().split("\n\n")[0])
+            more = [f"semcom {' '.join(q)}: {h} (see 'semcom {' '.join(q)} --help')"
+                    for q, _m, h, _r in COMMANDS if len(path) == 1 and len(q) > 1 and q[0] == path[0]]
+            p = target.add_parser(path[-1], help=help_text, description=(mod.__doc__ or help_text).strip().split("\n\n")[0],
+                                  epilog="\n".join(more) or None)
             mod.add_arguments(p)
         handlers[path] = (module, raw)
     return parser, handlers

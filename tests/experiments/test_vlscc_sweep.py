@@ -1,6 +1,7 @@
 """``semcom vlscc sweep``: the sweep with the committed checkpoints on a small grid, its JSON,
 plots and claims, the CLI in-process, the demo section and bad configs."""
 
+import contextlib
 import json
 
 import pytest
@@ -11,7 +12,10 @@ from semcom.experiments import vlscc_sweep as V
 from semcom.experiments.results import Results
 from semcom.models import list_pretrained
 
-NEEDED = {c for _, c in V.VlsccSweepConfig().learned()} | set(V.VlsccSweepConfig().snr_checkpoints)
+# the retired earlier checkpoints are read from the committed results, not needed as weights
+NEEDED = {c for m, c in V.VlsccSweepConfig().learned() if not m.endswith("_earlier")} | \
+    set(V.VlsccSweepConfig().snr_checkpoints)
+RUN, RETIRED = V.split_retired(V.VlsccSweepConfig(), set(list_pretrained()))
 SNR_ONLY = set(V.VlsccSweepConfig().snr_checkpoints)
 pytestmark = [
     pytest.mark.usefixtures("one_torch_thread"),
@@ -36,18 +40,21 @@ def one_image(tmp_path_factory):
 
 
 def test_sweep_small_grid(tmp_path, one_image):
-    res = V.run({**SMALL, "images": one_image}, progress=False)
+    with pytest.warns(UserWarning, match="other images") if RETIRED else contextlib.nullcontext():
+        res = V.run({**SMALL, "images": one_image}, progress=False)
     d = res.data
     methods = {r["method"] for r in d["spp"]["summary"]}
     assert {"vlscc2d", "scc", "deepjscc", "heif+bler_table", "heif+capacity"} <= methods
     for r in d["spp"]["summary"]:
         assert r["n"] == 1 and 0 < r["spp"] < 1
     by_method: dict = {}
-    for method, ck in V.VlsccSweepConfig().learned():
+    for method, ck in RUN:
         by_method.setdefault(method, []).append(ck)
     for method, cks in by_method.items():
         assert sorted(r["checkpoint"] for r in d["spp"]["summary"] if r["method"] == method) == sorted(cks)
-    assert {"vlscc2d_earlier", "scc_earlier"} <= methods  # the earlier recipe's checkpoints, a curve of their own
+    assert "scc_earlier" in methods  # the earlier recipe's shipped checkpoint, a curve of its own
+    # the retired ones were measured on the 3 tiny photos: not comparable with this one-photo run
+    assert not RETIRED or "other images" in d["earlier_note"]
     # the learned points reproduce the checkpoint's own evaluation of that photo
     for ck in d["models"]:
         if ck in SNR_ONLY:  # only in the PSNR-versus-SNR sweep
@@ -87,7 +94,8 @@ def test_block_detail_is_high_on_texture():
 def test_cli_main_in_process(tmp_path, capsys, one_image):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({**SMALL, "snr_grid": [10.0], "channels": ["awgn"], "images": one_image}))
-    assert V.main(["--config", str(cfg), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    with pytest.warns(UserWarning, match="other images") if RETIRED else contextlib.nullcontext():
+        assert V.main(["--config", str(cfg), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "VL-SCC" in out and "claim" in out
     assert (tmp_path / "out" / "vlscc.json").is_file()
@@ -156,3 +164,35 @@ def test_checkpoint_option_adds_a_users_file(tmp_path):
             _checkpoint_option([bad], {})
     with pytest.raises(Exception, match="unknown learned model"):
         from_dict(VlsccSweepConfig, {"checkpoints": {"mine": "not_a_file_name"}})
+
+
+def test_retired_checkpoints_come_from_the_committed_results():
+    """The retired earlier checkpoints (weights no longer shipped) are not re-run: their records are
+    those of the committed results JSON, with their source, under ``<model>_earlier``."""
+    from semcom.experiments.common import load_image_set
+
+    cfg = V.VlsccSweepConfig()
+    assert {c for _, c in RETIRED} >= {"vlscc2d_awgn10", "vlscc2d_awgn10_low", "scc_awgn10_spp0125",
+                                       "deepjscc_awgn10_spp0125"}
+    checksums = {n: s for n, _, s in load_image_set(cfg.images)}
+    records, models, note = V.retired_records(cfg, RETIRED, checksums)
+    assert note is None
+    committed = Results.load(V._earlier_results_path(cfg)[0])
+    for method, c in RETIRED:
+        rows = [r for r in records if r["checkpoint"] == c]
+        assert len(rows) == 3 and {r["method"] for r in rows} == {method}
+        assert rows[0]["source"]["results"] == V.EARLIER_RESULTS and rows[0]["source"]["git_commit"]
+        old = [r for r in committed.data["spp"]["records"] if r.get("checkpoint") == c]
+        assert [r["psnr"] for r in rows] == [r["psnr"] for r in old]
+        assert models[c]["retired"] and models[c]["model"] == method.removesuffix("_earlier")
+    summary = V.summarise(records, ("method", "checkpoint"))
+    dj = next(r for r in summary if r["checkpoint"] == "deepjscc_awgn10_spp0125")
+    assert dj["method"] == "deepjscc_earlier" and dj["psnr"] == pytest.approx(21.99, abs=0.01)
+    # another image set, or a retired name the results do not hold, or a missing file
+    with pytest.warns(UserWarning, match="other images"):
+        other = V.retired_records(cfg, RETIRED, {**checksums, "astronaut": "0" * 64})
+    assert other[:2] == ([], {}) and "other images" in other[2]
+    with pytest.raises(ConfigError, match="neither shipped"):
+        V.retired_records(cfg, [("scc_earlier", "no_such_checkpoint")], checksums)
+    with pytest.raises(ConfigError, match="not a file"):
+        V.retired_records(V.VlsccSweepConfig(earlier_results="no/such.json"), RETIRED, checksums)

@@ -70,18 +70,19 @@ def test_bler_table_values_follow_the_table():
     # at a table point and size the lookup returns the table value
     for j in (1, 2):
         for i in (4, 5):
-            got = float(bler_table_lookup(m, int(cbs[j]), torch.tensor([10 ** (grid[i] / 10)]))[0])
+            got = float(bler_table_lookup(m, int(cbs[j]), torch.tensor([10 ** (grid[i] / 10)]), tables="sionna")[0])
             assert got == pytest.approx(bler[j, i], abs=1e-5)
     # monotone in SNR; clamped beyond the table
     snr_db = torch.linspace(-10, 30, 81)
-    p = bler_table_lookup(m, 1500, 10 ** (snr_db / 10))
+    p = bler_table_lookup(m, 1500, 10 ** (snr_db / 10), tables="sionna")
     assert (p[1:] <= p[:-1] + 1e-6).all()
     assert p[0] == pytest.approx(1.0) and p[-1] == pytest.approx(0.0)
     # larger than the table's 2000 bits: the 2000-bit curve
     x = 10 ** (torch.tensor([3.0]) / 10)
-    assert bler_table_lookup(m, 8000, x).item() == pytest.approx(bler_table_lookup(m, 2000, x).item())
+    assert bler_table_lookup(m, 8000, x, tables="sionna").item() == pytest.approx(
+        bler_table_lookup(m, 2000, x, tables="sionna").item())
     # Sionna's own interpolation is available too
-    s = bler_table_lookup(m, 1000, 10 ** (torch.tensor([-3.0, 8.0]) / 10), interpolation="sionna")
+    s = bler_table_lookup(m, 1000, 10 ** (torch.tensor([-3.0, 8.0]) / 10), interpolation="sionna", tables="sionna")
     assert s[0] > 0.99 and s[1] < 1e-3
 
 

@@ -187,7 +187,7 @@ def test_fast_decoder_switch(monkeypatch):
     from semcom.link import make_ldpc_decoder
 
     with pytest.raises(LinkError, match="ldpc_fast"):
-        make_ldpc_decoder("fast", link._codec(link.plan(1480).tbs[0]).enc.ldpc_encoder, 5)
+        make_ldpc_decoder("fast", link._codec(link.plan(1480).tbs[0]).ldpc_encoder, 5)
 
 
 def test_code_blocks_occupy_contiguous_symbols():

@@ -290,9 +290,29 @@ def test_trainers_write_metadata_with_the_sha256(tmp_path):
 def test_reevaluate_rewrites_the_sha256(tmp_path):
     from semcom.training import reevaluate
 
-    pt = copy_committed("scc_awgn10_spp0125", tmp_path)
+    pt = copy_committed("scc_awgn10_spp0125_long", tmp_path)
     before = json.loads(pt.with_suffix(".json").read_text())
+    dtype = cio.weights_dtype(torch.load(pt, weights_only=True)["state_dict"])
     torch.set_num_threads(1)
     meta = reevaluate(pt, tile=32)
     assert meta["sha256"] == sha256_file(pt) != before["sha256"]
     assert load_checkpoint(pt).config.tile == 32
+    assert cio.weights_dtype(torch.load(pt, weights_only=True)["state_dict"]) == dtype  # storage kept (float16)
+
+
+# --------------------------------------------------------------------------- half precision
+def test_half_state_and_the_loaders_cast_back_to_float32():
+    sd = {"w": torch.tensor([1.0, 1 / 3, -2.5e-3]), "d": torch.tensor([0.1], dtype=torch.float64),
+          "n": torch.tensor([3]), "b": torch.tensor([True])}
+    h = cio.half_state(sd)
+    assert {k: v.dtype for k, v in h.items()} == {"w": torch.float16, "d": torch.float16, "n": torch.int64,
+                                                   "b": torch.bool}
+    back = cio.float_state(h)
+    assert back["w"].dtype == torch.float32 and torch.equal(back["w"], sd["w"].half().float())
+    assert back["n"] is h["n"] and cio.weights_dtype(h) == "float16" and cio.weights_dtype(sd) == "mixed"
+    assert cio.weights_dtype({"n": torch.tensor([1])}) is None
+    with pytest.raises(CheckpointError, match="float16's range"):
+        cio.half_state({"big": torch.tensor([1e5])})
+    net = torch.nn.Linear(3, 2)
+    cio.load_state("x.pt", net, cio.half_state(net.state_dict()))
+    assert net.weight.dtype == torch.float32

@@ -69,9 +69,9 @@ def _committed():
 @pytest.mark.skipif(not _committed().is_file(), reason="no committed prt concealer checkpoint")
 def test_committed_checkpoint_reaches_its_recorded_metric():
     pytest.importorskip("mediapipe")
-    from semcom.experiments.prt_concealer import evaluate_concealers, landmark_clips
+    from semcom.experiments.checkpoint_metric import compare, measure
+    from semcom.models.checkpoint_io import weights_dtype
     from semcom.models.concealer import load_concealer_net
-    from semcom.semantics.keypoint import FCConcealer, HoldLastConcealer, KeypointExtractor, ZeroMotionConcealer
 
     torch.set_num_threads(1)
     net = load_concealer_net()
@@ -84,17 +84,13 @@ def test_committed_checkpoint_reaches_its_recorded_metric():
     assert hidden == [80, 80]  # the paper's two hidden layers of 80
     ev = meta["eval"]
     assert ev["portrait"] != meta["config"]["train_portrait"]  # tested on another face
-    lms = landmark_clips(ev["portrait"], [ev["seed"]], [1.0], ev["frames"], ev["size"], mirror=False)[0]
-    got = evaluate_concealers(
-        {"fc": lambda e: FCConcealer(e, net), "hold_last": HoldLastConcealer, "zero_motion": ZeroMotionConcealer},
-        lambda ref: KeypointExtractor(reference=ref), lms, ev["drop_rates"], ev["mask_seeds"], ev["size"],
-    )["by_drop_rate"]
-    rec = meta["metric"]
-    for rate, per in rec.items():
-        for name, vals in per.items():
-            # tolerance: MediaPipe's float arithmetic may differ slightly across CPUs
-            assert got[rate][name]["ald_px"] == pytest.approx(vals["ald_px"], abs=0.05), (rate, name)
-            assert got[rate][name]["ald_missing_px"] == pytest.approx(vals["ald_missing_px"], abs=0.1), (rate, name)
+    stored = weights_dtype(torch.load(_committed(), weights_only=True)["state_dict"])
+    assert stored == meta.get("weights_dtype", "float32")
+    # the concealers on the held-out clip (semcom.experiments.checkpoint_metric, what the float16
+    # conversion measured); tolerances 0.05 px ALD, 0.1 px on the missing landmarks: MediaPipe's
+    # float arithmetic may differ slightly across CPUs
+    got = measure(_committed())
+    assert compare(got, meta["metric"]) == [], got
     # what the committed net achieves on the unseen face: far better than hold-last at a 0.9 drop
     # rate; slightly worse at 0.1 (docs/prt_keypoint.md)
     high = got["0.9"]

@@ -14,6 +14,11 @@ Scale (docs/training.md): ``--precision bf16|fp16`` (autocast), ``--compile``, `
 (DistributedDataParallel; ``batch_size`` is the global batch), ``--train-images DIR`` /
 ``--test-images DIR`` (the user's image folders).
 
+Reports (:mod:`semcom.experiments.train_report`): ``semcom train curves RUN_OR_CHECKPOINT ...``
+plots held-out quality versus training minutes; ``semcom train snr-sweep --checkpoint ... --snr ...``
+evaluates checkpoints over an SNR grid on the test photos; ``semcom train gaps COMPARE_JSON ...``
+puts the learned systems of ``semcom compare`` results beside HEIF + capacity and HEIF + 5G LDPC.
+
 Example:
     semcom train deepjscc --config configs/deepjscc.json --out runs/deepjscc
     semcom train vlscc2d --config configs/vlscc2d.json --device cuda --crop-size 256 --steps 200000
@@ -69,8 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     from semcom import cliargs
 
     t = cliargs.typed
-    p = cliargs.ArgumentParser(prog="semcom train", description=__doc__.strip().split("\n\n")[0])
-    p.add_argument("model", help="registry name: deepjscc, adjscc, vlscc2d, scc, vlscc1d, scc1d, or a model a --plugin registers")
+    p = cliargs.ArgumentParser(prog="semcom train", description=__doc__.strip().split("\n\n")[0],
+                               epilog="reports: semcom train curves RUN_OR_CHECKPOINT ... --out DIR; "
+                                      "semcom train snr-sweep --checkpoint NAME_OR_FILE ... --snr -2 0 5 ... --out DIR; "
+                                      "semcom train gaps COMPARE_JSON ... --out DIR (each with --help)")
+    p.add_argument("model", help="registry name: deepjscc, adjscc, vlscc2d, scc, vlscc1d, scc1d, or a model a --plugin "
+                                 "registers; or a report: curves, snr-sweep, gaps")
     p.add_argument("--config", default=None, help="JSON training config (configs/<model>.json)")
     p.add_argument("--out", default=None, help="run folder (default runs/<name>)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
@@ -109,9 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from semcom import cliargs
+    """``semcom train MODEL ...``; ``semcom train curves|snr-sweep ...`` run the reports
+    (:mod:`semcom.experiments.train_report`), chosen by the first word."""
+    import sys
 
-    args = build_parser().parse_args(argv)
+    from semcom import cliargs
+    from semcom.experiments import train_report
+
+    words = list(argv) if argv is not None else sys.argv[1:]
+    if words and words[0] in train_report.VERBS:
+        return train_report.main(words)
+    args = build_parser().parse_args(words)
     from semcom.systems.plugins import load_plugin
 
     for plugin in args.plugin:
@@ -139,9 +156,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cache_dir is not None:
         cliargs.check_applies("--cache-dir", True, args.train_images is not None, "it caches the images of --train-images")
         cliargs.check_out_dir(args.cache_dir, what="--cache-dir")
-    import sys
-
-    words = list(argv) if argv is not None else sys.argv[1:]
     command = "semcom train " + " ".join(shlex.quote(a) for a in words)
     opts = RunOptions(precision=args.precision, compile=args.compile, workers=args.workers,
                       channels_last=args.channels_last, cache_dir=args.cache_dir)

@@ -64,7 +64,13 @@ class VlsccSweepConfig:
         be a model of the user's own (``--checkpoint mymodel=run/mymodel.pt`` with ``--plugin``).
     earlier: more checkpoints per learned model, trained with an earlier recipe, reported in the
         SPP comparison as method ``<model>_earlier`` (a curve of their own; not in the claims, the
-        pictures or the PSNR-versus-SNR sweep).
+        pictures or the PSNR-versus-SNR sweep). A shipped one is run; a retired one (no longer
+        shipped: superseded by a longer run) is not: its records are read from ``earlier_results``.
+    earlier_results: the results JSON of an earlier run of this sweep holding the retired
+        checkpoints' records (default: ``results/vlscc/vlscc.json`` of the current folder or of the
+        source checkout; without one, the retired curves are left out with a warning). Its records
+        are used only when that run had the same images, SNR and seed; each carries its ``source``
+        (file, commit and date of the run that measured it).
     codec, modulation_order, code_rate, fidelity, fading, link: the separation baseline
         (:class:`semcom.baselines.SeparationConfig`), 16QAM rate 2/3 bit-true as in the paper.
     snr_spp: SPP of the PSNR-versus-SNR sweep (default: DeepJSCC's).
@@ -79,9 +85,11 @@ class VlsccSweepConfig:
     channels: list[str] = dataclasses.field(default_factory=lambda: ["awgn", "rayleigh"])
     checkpoints: dict[str, str | list[str]] = dataclasses.field(default_factory=lambda: {
         "vlscc2d": ["vlscc2d_awgn10_long", "vlscc2d_awgn10_low_long"], "scc": ["scc_awgn10_spp0125_long"],
-        "deepjscc": ["deepjscc_awgn10_spp0125_long", "deepjscc_awgn10_spp0125"]})
+        "deepjscc": ["deepjscc_awgn10_spp0125_long"]})
     earlier: dict[str, str | list[str]] = dataclasses.field(default_factory=lambda: {
-        "vlscc2d": ["vlscc2d_awgn10", "vlscc2d_awgn10_low"], "scc": ["scc_awgn10_spp0125", "scc_awgn10_spp00625"]})
+        "vlscc2d": ["vlscc2d_awgn10", "vlscc2d_awgn10_low"], "scc": ["scc_awgn10_spp0125", "scc_awgn10_spp00625"],
+        "deepjscc": ["deepjscc_awgn10_spp0125"]})
+    earlier_results: str | None = None
     codec: str = "heif"
     modulation_order: int = 4
     code_rate: float = 2 / 3
@@ -111,6 +119,8 @@ class VlsccSweepConfig:
             setattr(self, field, {m: ([c] if isinstance(c, str) else list(c or [])) for m, c in value.items()})
         if not isinstance(self.snr_checkpoints, list) or not all(isinstance(c, str) for c in self.snr_checkpoints):
             raise ConfigError("snr_checkpoints must be a list of checkpoint names")
+        if self.earlier_results is not None and not isinstance(self.earlier_results, str):
+            raise ConfigError("earlier_results must be the path of a results JSON or null")
 
     def learned(self) -> list[tuple[str, str]]:
         """``(method, checkpoint)`` pairs of the learned operating points (``earlier`` ones as ``<model>_earlier``)."""
@@ -137,6 +147,79 @@ QUICK = {"spp_grid": [0.0625, 0.125, 0.25], "snr_grid": [0.0, 6.0, 10.0, 16.0], 
 def _is_file_ckpt(name: str) -> bool:
     """A user's checkpoint file (a path ending in ``.pt``) rather than a committed checkpoint's name."""
     return isinstance(name, str) and name.endswith(".pt")
+
+
+def split_retired(cfg: VlsccSweepConfig, available: set[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``(pairs to run, retired earlier pairs)`` of ``cfg.learned()``: an ``earlier`` checkpoint that is
+    neither shipped (in ``available``) nor an existing ``.pt`` file is retired (read from results)."""
+    def runnable(c: str) -> bool:
+        return c in available or (_is_file_ckpt(c) and Path(c).is_file())
+
+    retired = [(m, c) for m, c in cfg.learned() if m.endswith("_earlier") and not runnable(c)]
+    return [p for p in cfg.learned() if p not in retired], retired
+
+
+#: Where the retired checkpoints' records are looked up by default (in the current folder, then in
+#: the source checkout).
+EARLIER_RESULTS = "results/vlscc/vlscc.json"
+
+
+def _earlier_results_path(cfg: VlsccSweepConfig) -> tuple[Path | None, str]:
+    """(the earlier results file or None, the name recorded as its source: never a path of this machine
+    for the default)."""
+    if cfg.earlier_results is not None:
+        p = Path(cfg.earlier_results)
+        if not p.is_file():
+            raise ConfigError(f"earlier_results {cfg.earlier_results!r} is not a file")
+        return p, cfg.earlier_results
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        if (base / EARLIER_RESULTS).is_file():
+            return base / EARLIER_RESULTS, EARLIER_RESULTS
+    return None, EARLIER_RESULTS
+
+
+def retired_records(cfg: VlsccSweepConfig, retired: list[tuple[str, str]],
+                    checksums: dict[str, str]) -> tuple[list[dict], dict, str | None]:
+    """``(records, models, note)`` of the retired earlier checkpoints, read from the earlier run's
+    results (see ``earlier_results``) instead of re-running weights that are no longer shipped.
+
+    ``note`` (also warned) says why they are left out: no results file, or one measured on other
+    images, SNR or seed than this run (``checksums``: this run's image checksums).
+
+    Raises:
+        ConfigError: the file is not a results JSON of this sweep, or a retired checkpoint is not in it.
+    """
+    if not retired:
+        return [], {}, None
+    path, name = _earlier_results_path(cfg)
+    names = sorted(c for _, c in retired)
+    if path is None:
+        note = f"earlier checkpoints {names} are not shipped and no {EARLIER_RESULTS} holds their records: left out"
+        warnings.warn(note, stacklevel=2)
+        return [], {}, note
+    try:
+        src = Results.load(path)
+        known, rows, prov = src.data["models"], src.data["spp"]["records"], src.provenance
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"earlier_results {name}: not a results JSON of this sweep ({type(exc).__name__}: {exc})") from None
+    unknown = [c for c in names if c not in known]
+    if unknown:
+        raise ConfigError(f"earlier checkpoint(s) {unknown} are neither shipped, nor .pt files, nor in {name}")
+    pc = prov.get("config", {})
+    if (pc.get("images"), pc.get("snr_db"), pc.get("seed"), prov.get("data_checksums")) != \
+            (cfg.images, float(cfg.snr_db), cfg.seed, checksums):
+        note = (f"earlier checkpoints {names} are not shipped and {name} measured them on other images, SNR or "
+                "seed than this run: left out")
+        warnings.warn(note, stacklevel=2)
+        return [], {}, note
+    source = {"results": name, "git_commit": prov.get("git_commit"), "date": prov.get("date")}
+    records, models = [], {}
+    for method, c in retired:
+        records += [{**r, "method": method, "source": r.get("source", source)} for r in rows
+                    if r.get("checkpoint") == c and r.get("channel") == "awgn"]
+        models[c] = {**known[c], "model": method.removesuffix("_earlier"), "retired": True,
+                     "source": known[c].get("source", source)}
+    return records, models, None
 
 
 @functools.lru_cache(maxsize=8)
@@ -235,18 +318,20 @@ def run(config: VlsccSweepConfig | dict | None = None, *, workers: int = 1, clus
     imgs = load_image_set(cfg.images)
     names = [n for n, _, _ in imgs]
     available = set(list_pretrained())
-    pairs = cfg.learned()
+    pairs, retired = split_retired(cfg, available)
     missing = sorted(c for c in [c for _, c in pairs] + list(cfg.snr_checkpoints)
                      if c not in available and not (_is_file_ckpt(c) and Path(c).is_file()))
     if missing:
         raise ConfigError(f"checkpoint(s) {missing} are neither committed nor existing .pt files; committed: "
                           f"{sorted(available)}")
+    old_records, old_models, earlier_note = retired_records(cfg, retired, {n: s for n, _, s in imgs})
     models = {c: {"model": m.removesuffix("_earlier"), "metadata_metric": _model(c).metadata.get("metric"),
                   "trained_snr_db": _model(c).config.snr_db, "train_channel": _model(c).config.channel}
               for m, c in pairs}
     for c in cfg.snr_checkpoints:
         models[c] = {"model": "deepjscc", "metadata_metric": _model(c).metadata.get("metric"),
                      "trained_snr_db": _model(c).config.snr_db, "train_channel": _model(c).config.channel}
+    models.update(old_models)
     ckpts = {m: cs[0] for m, cs in cfg.checkpoints.items() if cs}  # first checkpoint: SNR sweep, pictures
 
     # PSNR / MS-SSIM versus SPP at snr_db AWGN
@@ -255,7 +340,7 @@ def run(config: VlsccSweepConfig | dict | None = None, *, workers: int = 1, clus
     sep = [dict(method=cfg.method(fid), system=cfg.separation(float(s), "awgn", fid),
                 images=cfg.images, image=n, snr_db=float(cfg.snr_db), seed=cfg.seed + i)
            for fid in (cfg.fidelity, "capacity") for s in cfg.spp_grid for i, n in enumerate(names)]
-    spp_records = [learned_task(t) for t in learned]
+    spp_records = [learned_task(t) for t in learned] + old_records
     spp_records += map_tasks(separation_task, sep, workers=workers, cluster=cluster, desc="vlscc spp", progress=progress)
 
     # PSNR versus SNR: DeepJSCC and HEIF + LDPC, AWGN and block Rayleigh
@@ -277,7 +362,7 @@ def run(config: VlsccSweepConfig | dict | None = None, *, workers: int = 1, clus
     rate_maps = rate_map_analysis(ckpts["vlscc2d"], cfg.images) if "vlscc2d" in ckpts else {}
     # one operating point per learned model (its SPP varies per image for VL-SCC); the
     # separation baselines are grouped per SPP of the grid
-    learned_methods = {m for m, _ in pairs}
+    learned_methods = {m for m, _ in cfg.learned()}
     spp_summary = summarise([r for r in spp_records if r["method"] in learned_methods], ("method", "checkpoint")) + \
         summarise([r for r in spp_records if r["method"] not in learned_methods], ("method", "spp"))
     data = {
@@ -287,6 +372,8 @@ def run(config: VlsccSweepConfig | dict | None = None, *, workers: int = 1, clus
         "models": models,
         "images": cfg.images,
     }
+    if earlier_note:
+        data["earlier_note"] = earlier_note
     data["claims"] = check_claims(data)
     return Results(NAME, data, provenance(cfg, seed=cfg.seed, data_checksums={n: s for n, _, s in imgs}))
 
@@ -448,7 +535,7 @@ def demo_section(report, out_dir: str | Path, quick: bool = False) -> dict:
     if quick:
         cfg = cfg.quick()
     report.heading("Learned JSCC: VL-SCC, SCC and DeepJSCC")
-    need = [c for _, c in cfg.learned()]
+    need = [c for m, c in cfg.learned() if not m.endswith("_earlier")]  # retired earlier ones come from results
     have = set(list_pretrained())
     if not all(c in have for c in need):
         report.paragraph(f"Committed checkpoints missing ({sorted(set(need) - have)}): train them with "

@@ -3,7 +3,8 @@
 ``make_link(fidelity, **kw)`` builds one of
 
 * ``"bittrue"``: :class:`NRLink`, bit-true on Sionna's NR blocks (CRC, LDPC, QAM, channel);
-* ``"bler_table"``: :class:`BLERTableLink`, per-code-block errors from Sionna's BLER tables;
+* ``"bler_table"``: :class:`BLERTableLink`, per-code-block errors from BLER tables (semcom's own,
+  :mod:`semcom.link.tables`, or Sionna's);
 * ``"erasure"``: :class:`ErasureLink`, each code block lost with a fixed probability;
 * ``"capacity"``: :class:`CapacityLink`, an ideal capacity-achieving code (the bound).
 

@@ -7,26 +7,31 @@ per-code-block outcome is drawn from a model:
 * :class:`ErasureLink`: every code block fails independently with probability ``cbler``
   (channel and SNR play no role).
 * :class:`BLERTableLink`: code block ``j`` fails with probability ``BLER(MCS, K'_j, SNR_j)`` read
-  from the BLER tables that ship with Sionna (``sionna.sys.PHYAbstraction``, PDSCH tables,
-  obtained by Sionna from AWGN simulations of single 5G LDPC code blocks). ``SNR_j`` is the nominal
+  from BLER tables of AWGN simulations of single 5G LDPC code blocks. ``SNR_j`` is the nominal
   SNR for AWGN and the instantaneous SNR ``|h_j|^2 * snr`` for block Rayleigh fading (``h`` drawn
   per code block or per TB exactly as the bit-true link does); with ``csi="estimated"`` it is
   ``|h_hat|^2 / (no + csi_error_var)``; with ``csi="none"`` a Rayleigh-faded block always fails
   (the receiver cannot undo the random phase). Fast fading is not modelled (it needs an
   effective-SNR mapping) and raises :class:`~semcom.errors.LinkError`.
 
-  Interpolation: the tables sample the SNR every 1.79 dB (-5..20 dB) at code-block sizes 24, 100,
-  500, 1000 and 2000 bits. For code blocks of >= 500 bits the whole waterfall falls between two
+  Tables (``tables=``): ``"semcom"`` (default) are the project's own, measured with the bit-true
+  link for every MCS row of 38.214 tables 1 and 2 and code blocks up to 8448 bits
+  (:mod:`semcom.link.tables`: a probit curve per MCS and size, interpolated in ``log K'``, in the
+  code rate for an MCS that is not a table row, and clamped to the nearest grid size outside the
+  grid; ``docs/link.md``, "BLER tables", gives the grid and the measured accuracy).
+  ``"sionna"`` are the PDSCH tables that ship with Sionna (``sionna.sys.PHYAbstraction``).
+
+  Sionna's tables sample the SNR every 1.79 dB (-5..20 dB) at code-block sizes 24, 100, 500,
+  1000 and 2000 bits. For code blocks of >= 500 bits the whole waterfall falls between two
   samples (e.g. QPSK MCS 7, 1000 bits: BLER 1.0 at 0.36 dB, 0.0 at 2.14 dB), so the interpolation
-  decides where the curve crosses. The default (``interpolation="linear"``) is linear in BLER
-  between SNR samples and linear in ``log(CBS)`` between sizes; it put the 10%-BLER point within
-  0.3 dB of the bit-true link for QPSK at rates 1/2 and 2/3 with 1500-bit code blocks
-  (``docs/link.md``), while Sionna's own spline interpolation (``interpolation="sionna"``,
-  ``PHYAbstraction.get_bler``) was about 1 dB optimistic there. Outside the tables the values are
-  clamped: SNR below -5 dB / above 20 dB take the edge BLER, code blocks larger than 2000 bits
-  the 2000-bit curve (slightly pessimistic: longer codes have steeper waterfalls). An MCS that is not a table row (``MCS.from_rate``) uses the nearest table
-  entry with the same modulation (by code rate); MCS indices without a table (rates <= 1/5)
-  raise :class:`~semcom.errors.LinkError`.
+  decides where the curve crosses. ``interpolation="linear"`` (their default) is linear in BLER
+  between SNR samples and linear in ``log(CBS)`` between sizes; ``interpolation="sionna"`` is
+  Sionna's own spline (``PHYAbstraction.get_bler``), about 1 dB optimistic at 1500 bits. Outside
+  the tables the values are clamped: SNR below -5 dB / above 20 dB take the edge BLER, code
+  blocks larger than 2000 bits the 2000-bit curve. An MCS that is not a table row
+  (``MCS.from_rate``) uses the nearest table entry with the same modulation (by code rate).
+
+  MCS indices without a table (rates <= 1/5) raise :class:`~semcom.errors.LinkError`.
 
 An abstraction has no decoder output: the bits of a failed code block are delivered as random
 bits (uniform, drawn from the generator), those of a passed code block exactly. A TB passes iff
@@ -56,10 +61,13 @@ from semcom.link.layout import LinkPlan
 from semcom.link.mcs import MCS
 from semcom.link.result import LinkResult
 
-__all__ = ["ErasureLink", "BLERTableLink", "bler_table_lookup", "table_curves", "INTERPOLATIONS"]
+__all__ = ["ErasureLink", "BLERTableLink", "bler_table_lookup", "table_curves", "INTERPOLATIONS", "TABLES"]
 
 _PHY_ABS: dict[int, object] = {}
+#: Interpolations of Sionna's tables (``tables="sionna"``).
 INTERPOLATIONS = ("linear", "sionna")
+#: BLER table sets: semcom's own (:mod:`semcom.link.tables`) and Sionna's PDSCH tables.
+TABLES = ("semcom", "sionna")
 
 
 def _phy_abstraction(table: int):
@@ -115,15 +123,37 @@ def _interp_linear(table: int, index: int, cb_size: np.ndarray, snr_db: np.ndarr
     return (1 - t) * per_size[i, cols] + t * per_size[i + 1, cols]
 
 
-def bler_table_lookup(mcs: MCS, cb_size: int | torch.Tensor, snr: torch.Tensor, interpolation: str = "linear") -> torch.Tensor:
-    """Code-block error probability from Sionna's PDSCH BLER tables.
+def _check_tables(tables: str, interpolation: str | None) -> str | None:
+    """Validate ``tables`` / ``interpolation``; the interpolation to use (None for semcom's tables)."""
+    if tables not in TABLES:
+        raise LinkError(f"tables must be one of {TABLES}, got {tables!r}")
+    if interpolation is not None and interpolation not in INTERPOLATIONS:
+        raise LinkError(f"interpolation must be one of {INTERPOLATIONS} (Sionna's tables) or None, got {interpolation!r}")
+    if tables == "semcom":
+        if interpolation is not None:
+            raise LinkError(f"interpolation={interpolation!r} applies to Sionna's tables: give tables='sionna' "
+                            "(semcom's tables interpolate their fitted curves, see semcom.link.tables)")
+        return None
+    return interpolation or "linear"
+
+
+def bler_table_lookup(mcs: MCS, cb_size: int | torch.Tensor, snr: torch.Tensor, interpolation: str | None = None, *,
+                      tables: str = "semcom", base_graph: int | torch.Tensor | None = None,
+                      cw_length: int | torch.Tensor | None = None, table_file: str | None = None) -> torch.Tensor:
+    """Code-block error probability from the BLER tables.
 
     Args:
-        mcs: the MCS (non-table MCS: nearest entry with the same modulation, see module docstring).
+        mcs: the MCS (non-table MCS: see the module docstring).
         cb_size: LDPC information length ``K'`` of the code block(s) (CRC included), broadcast.
         snr: linear SNR (Es/N0) per code block, any shape.
-        interpolation: ``"linear"`` (default; see module docstring) or ``"sionna"`` (Sionna's
+        interpolation: Sionna's tables only: ``"linear"`` (default) or ``"sionna"`` (Sionna's
             ``PHYAbstraction.get_bler``, spline-interpolated).
+        tables: ``"semcom"`` (default, :mod:`semcom.link.tables`) or ``"sionna"``.
+        base_graph: LDPC base graph (1 or 2) of the code block(s), broadcast; semcom's tables then
+            interpolate between curves of that base graph (``None``: inferred from ``K'`` and the rate).
+        cw_length: rate-matched length ``E`` of the code block(s), broadcast; semcom's tables then
+            interpolate between MCS rows by the code block's own rate ``K'/E`` (``None``: by the MCS's rate).
+        table_file: semcom's tables from this file instead of the committed one.
 
     Returns:
         BLER in [0, 1], shaped like ``snr``.
@@ -135,12 +165,22 @@ def bler_table_lookup(mcs: MCS, cb_size: int | torch.Tensor, snr: torch.Tensor, 
         >>> p = bler_table_lookup(MCS.from_table(9), 1000, torch.tensor([0.1, 100.0]))
         >>> bool(p[0] > 0.99), bool(p[1] < 1e-3)
         (True, True)
+        >>> q = bler_table_lookup(MCS.from_table(9), 1000, torch.tensor([0.1, 100.0]), tables="sionna")
+        >>> bool(q[0] > 0.99), bool(q[1] < 1e-3)
+        (True, True)
     """
-    if interpolation not in INTERPOLATIONS:
-        raise LinkError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
-    entry = mcs.nearest_table_entry()
+    interpolation = _check_tables(tables, interpolation)
     snr = torch.as_tensor(snr, dtype=torch.float32).clamp_min(1e-10)
     cbs = torch.as_tensor(cb_size, dtype=torch.float32).expand(snr.shape)
+    if tables == "semcom":
+        from semcom.link.tables import load_tables
+
+        snr_db = 10.0 * np.log10(snr.detach().cpu().double().numpy())
+        bg = None if base_graph is None else torch.as_tensor(base_graph).expand(snr.shape).cpu().numpy()
+        e = None if cw_length is None else torch.as_tensor(cw_length).expand(snr.shape).cpu().double().numpy()
+        out = load_tables(table_file).bler(mcs, cbs.cpu().double().numpy(), snr_db, bg, e)
+        return torch.from_numpy(np.ascontiguousarray(out)).reshape(snr.shape).clamp(0.0, 1.0).to(torch.float32)
+    entry = mcs.nearest_table_entry()
     if interpolation == "sionna":
         bler = _phy_abstraction(entry.table).get_bler(entry.index, entry.table, 1, cbs.to(torch.int32), snr)
         if not bool(torch.isfinite(bler).all()):
@@ -214,35 +254,50 @@ class ErasureLink(_AbstractLink):
 
 
 class BLERTableLink(_AbstractLink):
-    """Per-code-block errors from Sionna's BLER tables (see the module docstring for the model).
+    """Per-code-block errors from BLER tables (see the module docstring for the model).
 
     Args:
         mcs, mcs_table, max_tb_bits, channel, fading, csi, csi_error_var: as
             :class:`~semcom.link.nr.NRLink` (``channel="rayleigh_fast"`` is not supported).
-        interpolation: ``"linear"`` (default) or ``"sionna"``, see :func:`bler_table_lookup`.
+        tables: ``"semcom"`` (default: the project's tables, :mod:`semcom.link.tables`) or
+            ``"sionna"`` (Sionna's PDSCH tables).
+        interpolation: Sionna's tables only: ``"linear"`` (default) or ``"sionna"``, see
+            :func:`bler_table_lookup`.
+        table_file: semcom's tables from this file instead of the committed one.
     """
 
     fidelity = "bler_table"
 
     def __init__(self, mcs: MCS | int | tuple = None, *, mcs_table: int = 1, max_tb_bits: int | None = None,
                  channel: str = "awgn", fading: str = "per_cb", csi: str = "perfect",
-                 csi_error_var: float = 0.1, interpolation: str = "linear") -> None:
+                 csi_error_var: float = 0.1, interpolation: str | None = None, tables: str = "semcom",
+                 table_file: str | None = None) -> None:
         super().__init__(mcs, mcs_table=mcs_table, max_tb_bits=max_tb_bits, channel=channel, fading=fading,
                          csi=csi, csi_error_var=csi_error_var)
-        if interpolation not in INTERPOLATIONS:
-            raise LinkError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
-        self.interpolation = interpolation
+        self.interpolation = _check_tables(tables, interpolation)
+        self.tables = tables
+        self.table_file = None if table_file is None else str(table_file)
         if channel == "rayleigh_fast":
             raise LinkError("BLERTableLink does not model fast fading (needs an effective-SNR mapping); "
                             "use channel='rayleigh' or the bit-true link")
+        if tables == "semcom":
+            from semcom.link.tables import load_tables
+
+            load_tables(self.table_file).params(self.mcs, [1000])  # fail now if the modulation has no curves
         self.table_mcs = self.mcs.nearest_table_entry()
+
+    def _lookup(self, cbs, snr, base_graph=None, cw_length=None) -> torch.Tensor:
+        return bler_table_lookup(self.mcs, cbs, snr, self.interpolation, tables=self.tables,
+                                 base_graph=base_graph, cw_length=cw_length, table_file=self.table_file)
 
     def _fail_prob(self, plan, b, snr_db, gen):
         snr = 10.0 ** (snr_db / 10.0)
         cbs = torch.tensor(plan.cb_sizes, dtype=torch.int32).expand(b, plan.num_cb)
+        bg = torch.tensor([plan.tbs[t].base_graph for t in plan.cb_tb], dtype=torch.int32).expand(b, plan.num_cb)
+        cw = torch.tensor([c for lay in plan.tbs for c in lay.cw_lengths], dtype=torch.int32).expand(b, plan.num_cb)
         h = self._block_gains(plan, b, gen)
         if h is None:
-            return bler_table_lookup(self.mcs, cbs, torch.full((b, plan.num_cb), snr), self.interpolation), None
+            return self._lookup(cbs, torch.full((b, plan.num_cb), snr), bg, cw), None
         gain = h.abs() ** 2
         if self.csi == "none":
             return torch.ones(b, plan.num_cb), gain
@@ -252,15 +307,22 @@ class BLERTableLink(_AbstractLink):
             e = complex_normal(tuple(h.shape), gen, self.csi_error_var) if self.fading == "per_cb" else \
                 complex_normal((b, plan.num_tb), gen, self.csi_error_var)[:, torch.tensor(plan.cb_tb, dtype=torch.long)]
             sinr = (h + e).abs() ** 2 / (noise_variance(snr_db) + self.csi_error_var)
-        return bler_table_lookup(self.mcs, cbs, sinr, self.interpolation), gain
+        return self._lookup(cbs, sinr, bg, cw), gain
 
-    def cbler_at(self, snr_db: float, cb_size: int) -> float:
-        """Table BLER of one code block of ``cb_size`` bits at ``snr_db`` over AWGN."""
+    def cbler_at(self, snr_db: float, cb_size: int, *, base_graph: int | None = None,
+                 cw_length: int | None = None) -> float:
+        """Table BLER of one code block of ``cb_size`` bits at ``snr_db`` over AWGN. ``base_graph``
+        and ``cw_length`` (its rate-matched length ``E``), when known (``plan.tbs[t]``), refine the
+        lookup of semcom's tables; otherwise they follow from the size and the MCS's rate."""
         snr_db = check_snr_db(snr_db)
-        return float(bler_table_lookup(self.mcs, cb_size, torch.tensor([10.0 ** (snr_db / 10.0)]), self.interpolation)[0])
+        return float(self._lookup(cb_size, torch.tensor([10.0 ** (snr_db / 10.0)]), base_graph, cw_length)[0])
 
     def describe(self) -> dict:
         d = super().describe()
-        d["table_mcs"] = {"index": self.table_mcs.index, "table": self.table_mcs.table}
-        d["interpolation"] = self.interpolation
+        d["tables"] = self.tables
+        if self.tables == "sionna":
+            d["table_mcs"] = {"index": self.table_mcs.index, "table": self.table_mcs.table}
+            d["interpolation"] = self.interpolation
+        elif self.table_file is not None:
+            d["table_file"] = self.table_file
         return d

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from semcom.errors import InputError
-from semcom.link import _ldpc_kernels as _k
+from semcom.link import _chain_kernels as _k
 
 __all__ = ["demap_qam_maxlog", "qam_pam_levels"]
 
@@ -99,16 +99,15 @@ def demap_qam_maxlog(y: Any, no: Any, num_bits_per_symbol: int) -> torch.Tensor:
     yc = y.detach().to("cpu", torch.complex64)
     shape = tuple(yc.shape)
     no_t = _noise(no, yc.shape)
-    yr = np.ascontiguousarray(yc.real.reshape(-1).numpy(), dtype=np.float32)
-    yi = np.ascontiguousarray(yc.imag.reshape(-1).numpy(), dtype=np.float32)
-    if not (np.isfinite(yr).all() and np.isfinite(yi).all()):
+    yv = np.ascontiguousarray(yc.reshape(-1).numpy())
+    if not np.isfinite(yv).all():
         raise InputError("y contains NaN or Inf")
     inv_no = np.ascontiguousarray((1.0 / no_t).expand(shape).reshape(-1).numpy(), dtype=np.float32)
     levels, labels = qam_pam_levels(m)
-    out = np.empty((yr.shape[0], m), dtype=np.float32)
-    if yr.shape[0]:
-        _k.run_chunked(_k.demap_pam_pairs, yr.shape[0], _k.default_threads() if yr.shape[0] >= 65536 else 1,
-                       lambda a, b: (yr[a:b], yi[a:b], inv_no[a:b], levels, labels, m // 2, out[a:b]))
+    out = np.empty((yv.shape[0], m), dtype=np.float32)
+    if yv.shape[0]:
+        _k.run_rows(_k.demap_symbols, yv.shape[0], _k.default_threads() if yv.shape[0] >= 65536 else 1,
+                    lambda a, b: (yv[a:b], inv_no[a:b], levels, labels, m // 2, False, out[a:b]))
     return torch.from_numpy(out).reshape(shape[:-1] + (shape[-1] * m,)).to(device)
 
 

@@ -4,8 +4,10 @@
 fidelity        class                                       extra keyword arguments
 ==============  ==========================================  ==========================================
 ``bittrue``     :class:`~semcom.link.nr.NRLink`             ``decoder``, ``num_iter``, ``decoder_kw``,
-                                                            ``progress``
-``bler_table``  :class:`~semcom.link.abstract.BLERTableLink`
+                                                            ``progress``, ``chain``, ``demapper``,
+                                                            ``num_threads``
+``bler_table``  :class:`~semcom.link.abstract.BLERTableLink`  ``tables`` (``"semcom"``/``"sionna"``),
+                                                            ``interpolation``, ``table_file``
 ``erasure``     :class:`~semcom.link.abstract.ErasureLink`  ``cbler`` (required)
 ``capacity``    :class:`~semcom.link.capacity.CapacityLink` ``rate``, ``block_bits``
 ==============  ==========================================  ==========================================
@@ -85,7 +87,10 @@ class LinkConfig:
     csi_error_var: float | None = None
     decoder: str | None = None
     num_iter: int | None = None
+    chain: str | None = None
+    demapper: str | None = None
     cbler: float | None = None
+    tables: str | None = None
     rate: float | None = None
     block_bits: int | None = None
 
@@ -117,7 +122,8 @@ class LinkConfig:
         elif self.fidelity != "capacity":
             raise ConfigError(f"the {self.fidelity!r} link needs an MCS: set mcs_index or modulation_order + code_rate")
         kw.update(channel=self.channel, fading=self.fading, csi=self.csi)
-        for name in ("max_tb_bits", "csi_error_var", "decoder", "num_iter", "cbler", "rate", "block_bits"):
+        for name in ("max_tb_bits", "csi_error_var", "decoder", "num_iter", "chain", "demapper", "cbler", "tables",
+                     "rate", "block_bits"):
             value = getattr(self, name)
             if value is not None:
                 kw[name] = value

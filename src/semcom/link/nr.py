@@ -1,19 +1,24 @@
-"""The bit-true 5G NR link on Sionna's NR blocks (TS 38.212 / 38.214 / 38.211).
+"""The bit-true 5G NR link (TS 38.212 / 38.214 / 38.211): compiled chain or Sionna's NR blocks.
 
 Chain, per payload item ``[k]`` (see :mod:`semcom.link.layout` for the sizes)::
 
     payload [k] --split--> TBs of <= max_tb_bits bits (zero-padded to the 38.214 TBS)
       --TB CRC24A (CRC16 if TBS <= 3824)--> CB segmentation + CRC24B per CB (if > 1 CB)
-      --5G LDPC + rate matching + bit interleaving + scrambling--> coded bits [G]   (sionna TBEncoder)
-      --Gray QAM (Qm = 2/4/6/8, unit power)--> symbols [G / Qm]                     (sionna Mapper)
+      --5G LDPC + rate matching + bit interleaving + scrambling--> coded bits [G]
+      --Gray QAM (Qm = 2/4/6/8, unit power)--> symbols [G / Qm]
       --channel: y = h x + n, n ~ CN(0, no), no = 10**(-snr_db/10)-->
-      --equalise with the receiver's h_hat, soft demap (exact APP LLRs)-->          (sionna Demapper)
-      --descramble, de-interleave, LDPC BP decode per CB--> CB CRC check, TB CRC check
+      --equalise with the receiver's h_hat, soft demap (max-log by default, or exact APP)-->
+      --descramble, de-interleave, LDPC decode per CB--> CB CRC check, TB CRC check
 
-The decoding side is composed here (the same steps as Sionna's ``TBDecoder``) so that the
-per-code-block CRC24B outcome is kept. A TB with a single code block carries no CB CRC in
-38.212; its code block's flag is the TB CRC. The received ``bits`` are the LDPC hard decisions
-of every code block (whether or not it passed), in payload order.
+``chain="fast"`` (the default) runs every step except the channel and the decoder in the
+compiled kernels of :mod:`semcom.link.chain_fast`, bit-exact with Sionna's blocks;
+``chain="sionna"`` uses Sionna's ``TBEncoder``, ``Mapper``, ``Demapper``, descrambler and CRC
+decoders (the decoding side composed here, as Sionna's ``TBDecoder`` does, so that the per-code-block
+CRC24B outcome is kept). The channel (torch, the link's generator) and the LDPC decoder
+(``decoder=``) are the same for both, so both chains give the same results for the same
+``demapper``. A TB with a single code block carries no CB CRC in 38.212; its code block's flag
+is the TB CRC. The received ``bits`` are the LDPC hard decisions of every code block (whether or
+not it passed), in payload order.
 
 Example::
 
@@ -33,6 +38,7 @@ import io
 import sys
 import warnings
 
+import numpy as np
 import torch
 
 from semcom.errors import LinkError
@@ -50,10 +56,13 @@ _DECODE_CHUNK_CBS = 512
 _PROGRESS_MIN_CBS = 4000
 
 
-class _TBCodec:
-    """Cached Sionna blocks for one TB layout: encoder, mapper, demapper, decoder, CRC checks."""
+CHAINS = ("fast", "sionna")
 
-    def __init__(self, lay: TBLayout, mcs: MCS, decoder: str, num_iter: int, decoder_kw: dict):
+
+class _SionnaTBCodec:
+    """Sionna's blocks for one TB layout: TBEncoder, Mapper, Demapper, descrambler, decoder, CRC checks."""
+
+    def __init__(self, lay: TBLayout, mcs: MCS, decoder: str, num_iter: int, decoder_kw: dict, demapper: str):
         from sionna.phy.fec.crc import CRCDecoder
         from sionna.phy.fec.scrambling import Descrambler
         from sionna.phy.mapping import Demapper, Mapper
@@ -72,8 +81,9 @@ class _TBCodec:
             raise LinkError(f"internal: Sionna's TB layout differs from semcom's for TBS={lay.tbs}, G={lay.num_coded_bits}")
         self.lay = lay
         self.enc = enc
+        self.ldpc_encoder = enc.ldpc_encoder
         self.mapper = Mapper("qam", mcs.modulation_order)
-        self.demapper = Demapper("app", "qam", mcs.modulation_order)
+        self.demapper = Demapper(demapper, "qam", mcs.modulation_order)
         self.descrambler = Descrambler(enc.scrambler, binary=False)
         self.decoder = make_ldpc_decoder(decoder, enc.ldpc_encoder, num_iter, **decoder_kw)
         self.tb_crc = CRCDecoder(enc.tb_crc_encoder)
@@ -83,18 +93,34 @@ class _TBCodec:
         self.num_fillers = self.n_ldpc * lay.num_cb - lay.num_coded_bits
 
     def encode(self, u: torch.Tensor) -> torch.Tensor:
-        """``[N, tbs]`` bits -> ``[N, G]`` coded, scrambled bits."""
+        """``[N, tbs]`` bits -> ``[N, G]`` coded, scrambled bits (float 0/1)."""
         return self.enc(u)
 
-    def decode(self, llr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``[N, G]`` LLRs -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+    coded = encode  # the coded bits in the form ``map`` takes
+
+    def map(self, c: torch.Tensor) -> torch.Tensor:
+        """Coded bits ``[N, G]`` -> ``[N, N_RE]`` complex64 QAM symbols."""
+        return self.mapper(c)
+
+    def modulate(self, u: torch.Tensor) -> torch.Tensor:
+        """``[N, tbs]`` bits -> ``[N, N_RE]`` complex64 QAM symbols."""
+        return self.mapper(self.enc(u))
+
+    def llrs(self, y: torch.Tensor, no: torch.Tensor) -> torch.Tensor:
+        """Equalised symbols ``[N, N_RE]`` + noise variance -> decoder LLRs ``[N, C, n_ldpc]``."""
         lay = self.lay
+        llr = self.demapper(y, no)
         n = llr.shape[0]
         z = self.descrambler(llr.reshape(n, 1, lay.num_coded_bits))
         if self.num_fillers:
             z = torch.cat([z, z.new_zeros(n, 1, self.num_fillers)], dim=-1)
         z = torch.index_select(z, -1, self.perm_inv)
-        z = z.reshape(n, lay.num_cb, self.n_ldpc)
+        return z.reshape(n, lay.num_cb, self.n_ldpc)
+
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decoder LLRs ``[N, C, n_ldpc]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+        lay = self.lay
+        n = z.shape[0]
         u_cb = self.decoder(z).to(torch.float32)  # [N, C, cb_size]
         if self.cb_crc is not None:
             u_data, ok = self.cb_crc(u_cb)
@@ -108,6 +134,55 @@ class _TBCodec:
             cb_ok = tb_ok.reshape(n, 1)
         return u.reshape(n, lay.tbs), cb_ok, tb_ok
 
+    def receive(self, y: torch.Tensor, no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Equalised symbols ``[N, N_RE]`` + noise variance -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+        return self.decode(self.llrs(y, no))
+
+
+class _FastTBCodec:
+    """The compiled chain (:class:`~semcom.link.chain_fast.FastTBChain`) around an LDPC decoder, one TB layout."""
+
+    def __init__(self, lay: TBLayout, mcs: MCS, decoder: str, num_iter: int, decoder_kw: dict, demapper: str,
+                 num_threads: int | None):
+        from semcom.link.chain_fast import FastTBChain
+
+        self.lay = lay
+        self.chain = FastTBChain(lay, mcs, n_rnti=1, n_id=1, demapper=demapper, num_threads=num_threads)
+        self.ldpc_encoder = self.chain.ldpc_encoder
+        self.decoder = make_ldpc_decoder(decoder, self.ldpc_encoder, num_iter, **decoder_kw)
+
+    def encode(self, u: torch.Tensor) -> torch.Tensor:
+        """``[N, tbs]`` bits -> ``[N, G]`` coded, scrambled bits (float 0/1)."""
+        return torch.from_numpy(self.chain.encode(u)).to(torch.float32)
+
+    def coded(self, u: torch.Tensor) -> np.ndarray:
+        """``[N, tbs]`` checked 0/1 bits -> ``[N, G]`` uint8 coded, scrambled bits (the form ``map`` takes)."""
+        return self.chain.encode(u.to(torch.uint8).numpy())
+
+    def map(self, c: np.ndarray) -> torch.Tensor:
+        """Coded bits ``[N, G]`` uint8 -> ``[N, N_RE]`` complex64 QAM symbols."""
+        return torch.from_numpy(self.chain.map(c))
+
+    def modulate(self, u: torch.Tensor) -> torch.Tensor:
+        """``[N, tbs]`` bits -> ``[N, N_RE]`` complex64 QAM symbols."""
+        return self.map(self.coded(u))
+
+    def llrs(self, y: torch.Tensor, no: torch.Tensor) -> torch.Tensor:
+        """Equalised symbols ``[N, N_RE]`` + noise variance -> decoder LLRs ``[N, C, E_max]``."""
+        return torch.from_numpy(self.chain.llrs(y, no))
+
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decoder LLRs ``[N, C, E_max]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+        lay = self.lay
+        n = z.shape[0]
+        u_cb = self.decoder(z.reshape(n * lay.num_cb, -1))
+        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size))
+        return torch.from_numpy(u).to(torch.float32), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
+
+    def receive(self, y: torch.Tensor, no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Equalised symbols ``[N, N_RE]`` + noise variance -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+        return self.decode(self.llrs(y, no))
+
 
 class NRLink(Link):
     """Bit-true 5G NR link: TB/CB segmentation + CRCs, 5G LDPC, QAM, channel, per-CB outcome.
@@ -120,6 +195,14 @@ class NRLink(Link):
             ``tests/link/test_ldpc_fast.py``, over 100x faster) or ``"sionna"`` (see :mod:`semcom.link.ldpc`).
         num_iter: LDPC belief-propagation iterations (default 20).
         decoder_kw: extra keyword arguments of the LDPC decoder.
+        chain: ``"fast"`` (default: the compiled chain of :mod:`semcom.link.chain_fast`, bit-exact
+            with Sionna's blocks, ``tests/link/test_chain_fast.py``) or ``"sionna"`` (Sionna's
+            ``TBEncoder``, ``Mapper``, ``Demapper``, descrambler and CRC decoders). Both give the
+            same coded bits and, for the same ``demapper``, the same LLRs up to float rounding.
+        demapper: ``"maxlog"`` (default: the closed-form max-log LLRs a receiver computes) or
+            ``"app"`` (exact a-posteriori LLRs, what the link used before the compiled chain).
+        num_threads: worker threads of the compiled chain and of the fast decoder (default: the
+            cores this process may use; ``decoder_kw["num_threads"]`` overrides it for the decoder).
         progress: ``True`` / ``False`` for a tqdm bar over decoder chunks; ``None`` shows it only
             for long transmissions (>= 4000 code blocks) on a terminal.
 
@@ -144,6 +227,9 @@ class NRLink(Link):
         num_iter: int = 20,
         decoder_kw: dict | None = None,
         progress: bool | None = None,
+        chain: str = "fast",
+        demapper: str = "maxlog",
+        num_threads: int | None = None,
     ) -> None:
         super().__init__(mcs, mcs_table=mcs_table, max_tb_bits=max_tb_bits, channel=channel, fading=fading,
                          csi=csi, csi_error_var=csi_error_var)
@@ -151,25 +237,42 @@ class NRLink(Link):
             raise LinkError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         if isinstance(num_iter, bool) or not isinstance(num_iter, int) or num_iter < 1:
             raise LinkError(f"num_iter must be a positive int, got {num_iter!r}")
+        if chain not in CHAINS:
+            raise LinkError(f"chain must be one of {CHAINS}, got {chain!r}")
+        if demapper not in ("maxlog", "app"):
+            raise LinkError(f"demapper must be 'maxlog' or 'app', got {demapper!r}")
+        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
+                                        or num_threads < 1):
+            raise LinkError(f"num_threads must be a positive int or None, got {num_threads!r}")
         self.decoder = decoder
         self.num_iter = num_iter
         self.decoder_kw = dict(decoder_kw or {})
+        if decoder == "fast" and num_threads is not None:
+            self.decoder_kw.setdefault("num_threads", num_threads)
         self.progress = progress
-        self._codecs: dict[tuple[int, int], _TBCodec] = {}
+        self.chain = chain
+        self.demapper = demapper
+        self.num_threads = num_threads
+        self._codecs: dict[tuple[int, int], _SionnaTBCodec | _FastTBCodec] = {}
         if decoder == "fast":  # fail early, with a clear message, when the fast decoder is missing
             _check_fast_decoder()
 
-    def _codec(self, lay: TBLayout) -> _TBCodec:
+    def _codec(self, lay: TBLayout) -> _SionnaTBCodec | _FastTBCodec:
+        """The cached chain of one TB size (built on first use)."""
         key = (lay.tbs, lay.num_coded_bits)
         codec = self._codecs.get(key)
         if codec is None:
-            codec = _TBCodec(lay, self.mcs, self.decoder, self.num_iter, self.decoder_kw)
+            if self.chain == "fast":
+                codec = _FastTBCodec(lay, self.mcs, self.decoder, self.num_iter, self.decoder_kw, self.demapper,
+                                     self.num_threads)
+            else:
+                codec = _SionnaTBCodec(lay, self.mcs, self.decoder, self.num_iter, self.decoder_kw, self.demapper)
             self._codecs[key] = codec
         return codec
 
     def describe(self) -> dict:
         d = super().describe()
-        d.update(decoder=self.decoder, num_iter=self.num_iter)
+        d.update(decoder=self.decoder, num_iter=self.num_iter, chain=self.chain, demapper=self.demapper)
         return d
 
     # ------------------------------------------------------------------ transmit
@@ -207,17 +310,19 @@ class NRLink(Link):
                 lay = plan.tbs[tbs_idx[0]]
                 codec = self._codec(lay)
                 nt, c = len(tbs_idx), lay.num_cb
-                u = torch.zeros(b, nt, lay.tbs)
-                for j, t in enumerate(tbs_idx):
-                    u[:, j, :kt] = x[:, starts[t]:starts[t] + kt]
-                u = u.reshape(b * nt, lay.tbs)
-                sym = codec.mapper(codec.encode(u))  # [B*nt, N_RE] complex64
+                if nt == 1 and kt == lay.tbs:  # one TB without padding (e.g. a slot-sized payload): no copy
+                    u = x[:, starts[tbs_idx[0]]:starts[tbs_idx[0]] + kt]
+                else:
+                    u = torch.zeros(b, nt, lay.tbs)
+                    for j, t in enumerate(tbs_idx):
+                        u[:, j, :kt] = x[:, starts[t]:starts[t] + kt]
+                    u = u.reshape(b * nt, lay.tbs)
+                sym = codec.modulate(u)  # [B*nt, N_RE] complex64
                 cb_cols = torch.tensor([cb_first[t] + i for t in tbs_idx for i in range(c)], dtype=torch.long)
                 y_eq, no_eff, g = self._channel(sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen)
                 if g is not None:
                     gain[:, cb_cols] = g.reshape(b, nt * c)
-                llr = codec.demapper(y_eq, no_eff)
-                u_hat, ok_cb, ok_tb = self._decode_chunks(codec, llr, bar)
+                u_hat, ok_cb, ok_tb = self._receive_chunks(codec, y_eq, no_eff, bar)
                 u_hat = u_hat.reshape(b, nt, lay.tbs)
                 for j, t in enumerate(tbs_idx):
                     out_bits[:, starts[t]:starts[t] + kt] = u_hat[:, j, :kt]
@@ -241,7 +346,7 @@ class NRLink(Link):
         """Apply the channel to ``sym`` ``[B*nt, N_RE]``; return (equalised y, effective no, |h|^2 per CB)."""
         counts = torch.tensor(lay.cb_symbol_counts, dtype=torch.long)
         if self.channel == "awgn":
-            y = sym + complex_normal(tuple(sym.shape), gen, no)
+            y = complex_normal(tuple(sym.shape), gen, no).add_(sym)  # = sym + n, in place
             return y, torch.tensor(no, dtype=torch.float32), None
         if self.channel == "rayleigh":
             h_blk = h_cb[:, cb_cols].reshape(b * nt, lay.num_cb)
@@ -272,12 +377,13 @@ class NRLink(Link):
         no_eff = ((no + extra) / p).to(torch.float32)
         return y_eq, no_eff, g
 
-    def _decode_chunks(self, codec: _TBCodec, llr: torch.Tensor, bar) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _receive_chunks(self, codec, y: torch.Tensor, no: torch.Tensor, bar) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Demap and decode ``y`` ``[N, N_RE]`` in chunks of about ``_DECODE_CHUNK_CBS`` code blocks."""
         rows = max(1, _DECODE_CHUNK_CBS // codec.lay.num_cb)
         outs = []
-        for i in range(0, llr.shape[0], rows):
-            part = llr[i:i + rows]
-            outs.append(codec.decode(part))
+        for i in range(0, y.shape[0], rows):
+            part = y[i:i + rows]
+            outs.append(codec.receive(part, no if no.dim() == 0 else no[i:i + rows]))
             if bar is not None:
                 bar.update(part.shape[0] * codec.lay.num_cb)
         u = torch.cat([o[0] for o in outs])

@@ -21,6 +21,11 @@ What is checked, in order (:func:`load_verified`):
    device, compare the state dict's keys and shapes with it before allocating anything, refuse
    NaN/Inf weights, then load the weights (:func:`build_and_load`, :func:`load_state`).
 
+Precision: a checkpoint may store its floating weights in float16 (:func:`half_state`: half the
+bytes; ``python -m semcom.experiments.checkpoint_metric half`` does it where the recorded metric
+holds). Every loader casts them back to float32 at load (:func:`float_state`, called by
+:func:`load_state`), so the models always compute in float32.
+
 Writers (:func:`save_checkpoint`, :func:`write_metadata`) store only those plain types (checked
 before writing, so a writer cannot produce a file the loaders refuse) and always write the
 metadata JSON with the file's ``sha256`` and ``file_bytes``; both files are replaced atomically.
@@ -56,7 +61,8 @@ from semcom.errors import CheckpointError, InputError, SemcomError
 __all__ = [
     "UncheckedCheckpointWarning", "package_checkpoint_dir", "is_committed", "metadata_path", "sha256_bytes",
     "sha256_file", "load_metadata", "verify_sha256", "safe_load", "load_verified", "require", "load_state",
-    "build_and_load", "check_plain", "save_checkpoint", "write_metadata",
+    "build_and_load", "check_plain", "save_checkpoint", "write_metadata", "half_state", "float_state",
+    "weights_dtype",
 ]
 
 MAX_METADATA_BYTES = 16 << 20
@@ -67,8 +73,11 @@ _META_TYPES: dict[str, tuple[type, ...]] = {
     "sha256": (str,), "file_bytes": (int,), "name": (str,), "model": (str,), "command": (str,),
     "git_commit": (str, type(None)), "config": (dict,), "model_config": (dict,), "metric": (dict,),
     "eval": (dict,), "data": (dict,), "seed": (int, type(None)), "steps": (int, type(None)),
-    "parameters": (int,), "num_parameters": (int,), "post_training": (list,),
+    "parameters": (int,), "num_parameters": (int,), "post_training": (list,), "weights_dtype": (str,),
 }
+#: Storage dtypes the loaders cast back to float32 (:func:`float_state`).
+_HALF = (torch.float16, torch.bfloat16)
+_FP16_MAX = float(torch.finfo(torch.float16).max)
 
 
 class UncheckedCheckpointWarning(UserWarning):
@@ -252,8 +261,43 @@ def _check_state(path: Path, state_dict: Any, expected: dict[str, torch.Tensor])
             raise CheckpointError(f"{path}: {k} holds NaN or Inf")
 
 
+def half_state(state_dict: dict, where: str = "checkpoint") -> dict:
+    """``state_dict`` for storage in half precision: every float32/float64 tensor cast to float16
+    (rounded to nearest; integer, bool and complex tensors unchanged). The loaders cast back with
+    :func:`float_state`. Whether a model's metric survives the rounding is measured, not assumed
+    (:mod:`semcom.experiments.checkpoint_metric`).
+
+    Raises:
+        CheckpointError: a finite weight beyond float16's range (|w| > 65504) would become Inf.
+    """
+    out = {}
+    for k, v in state_dict.items():
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and v.dtype not in _HALF:
+            if v.numel() and float(v.detach().abs().max()) > _FP16_MAX:
+                raise CheckpointError(f"{where}: {k} holds values beyond float16's range (|w| > {_FP16_MAX:g}); "
+                                      "keep it in float32")
+            v = v.detach().to(torch.float16)
+        out[k] = v
+    return out
+
+
+def float_state(state_dict: dict) -> dict:
+    """The loaders' cast: float16/bfloat16 tensors of ``state_dict`` back to float32 (exact: every
+    half-precision value is a float32 value); other tensors and values unchanged."""
+    return {k: v.float() if isinstance(v, torch.Tensor) and v.dtype in _HALF else v for k, v in state_dict.items()}
+
+
+def weights_dtype(state_dict: dict) -> str | None:
+    """The storage dtype of the floating tensors of ``state_dict`` (``"float16"``, ``"float32"``...;
+    ``"mixed"`` when they differ, None when there are none)."""
+    kinds = {str(v.dtype).removeprefix("torch.") for v in state_dict.values()
+             if isinstance(v, torch.Tensor) and v.is_floating_point()}
+    return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)
+
+
 def load_state(path: str | Path, model: torch.nn.Module, state_dict: Any) -> torch.nn.Module:
-    """Load ``state_dict`` into ``model`` after checking keys, shapes and finiteness; returns ``model``.
+    """Load ``state_dict`` into ``model`` after checking keys, shapes and finiteness; half-precision
+    weights are cast to float32 first (:func:`float_state`). Returns ``model``.
 
     Raises:
         CheckpointError: wrong keys or shapes, NaN/Inf, or values ``load_state_dict`` refuses.
@@ -261,7 +305,7 @@ def load_state(path: str | Path, model: torch.nn.Module, state_dict: Any) -> tor
     path = Path(path)
     _check_state(path, state_dict, model.state_dict())
     try:
-        model.load_state_dict(state_dict)
+        model.load_state_dict(float_state(state_dict))
     except Exception as exc:  # e.g. a dtype the parameter cannot take
         raise CheckpointError(f"{path}: its weights do not load: {type(exc).__name__}: {_first_line(exc)}") from exc
     return model

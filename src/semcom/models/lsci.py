@@ -52,6 +52,7 @@ from torch import nn
 
 from semcom.errors import CheckpointError, CodecError, ConfigError, InputError
 from semcom.layers import GDN
+from semcom.models.checkpoint_io import float_state
 from semcom.utils import check_image, from_dict
 
 #: Eq. 8 weights of the paper
@@ -331,8 +332,7 @@ def load_blob(path: str | Path, kind: str) -> tuple[dict, dict, dict]:
     blob = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(blob, dict) or blob.get("kind") != kind:
         raise CheckpointError(f"{path.name} is not a {kind} checkpoint")
-    sd = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
-    return blob["config"], sd, meta
+    return blob["config"], float_state(blob["state_dict"]), meta
 
 
 def load_base(path: str | Path) -> LSCIBase:

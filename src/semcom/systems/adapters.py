@@ -13,12 +13,13 @@ name              system                                          spec options
                                                                   ``target_bler``,
                                                                   ``loss_policy``, ``fading``, ``decoder``,
                                                                   ``cbler``, ``cbr``
-``deepjscc``,     a learned JSCC model from a checkpoint          ``ckpt`` (a committed name, see
-``scc``,          (:class:`LearnedSystem`); the 1D coders         :func:`semcom.models.list_pretrained`, or a
-``vlscc2d``,      (``vlscc1d``, ``scc1d``) take vectors           ``.pt`` path), ``strict``
-``vlscc1d``,      ``[1, dim]``
-``scc1d``
-``learned``       any registered model's checkpoint (a user's)    ``ckpt`` (required), ``strict``
+``deepjscc``,     a learned JSCC model from a checkpoint          ``ckpt`` or its alias ``checkpoint``
+``adjscc``,       (:class:`LearnedSystem`); the 1D coders         (a committed name, see
+``scc``,          (``vlscc1d``, ``scc1d``) take vectors           :func:`semcom.models.list_pretrained`, or a
+``vlscc2d``,      ``[1, dim]``; ``adjscc`` (SNR-adaptive) gets    ``.pt`` path), ``strict``
+``vlscc1d``,      the channel SNR of every transmission in its
+``scc1d``         ``encode`` and ``decode``
+``learned``       any registered model's checkpoint (a user's)    ``ckpt``/``checkpoint`` (required), ``strict``
 ``seb``           the seb codec (:class:`SebSystem`)              ``delivery`` (``stack`` or ``link``),
                                                                   ``extractor``, ``fine_ratio``,
                                                                   ``protect_ratio``, ``uep``, ``rate0``,
@@ -169,9 +170,17 @@ def _load(ckpt: str) -> Any:
     raise ConfigError(f"checkpoint {ckpt!r} is neither a committed name ({list_pretrained()}) nor a .pt file")
 
 
+def _one_checkpoint(ckpt: str | None, checkpoint: str | None) -> str | None:
+    """``ckpt`` or its alias ``checkpoint`` (a spec gives one of them, never both)."""
+    if ckpt is not None and checkpoint is not None:
+        raise ConfigError("give ckpt=... or checkpoint=... (the same option), not both")
+    return ckpt if ckpt is not None else checkpoint
+
+
 def learned(ckpt: str | None = None, channel: ChannelSpec | str | None = None, strict: bool = False,
-            *, model: str | None = None) -> LearnedSystem:
-    """Any learned model from a checkpoint (``ckpt``: a committed name or a ``.pt`` path)."""
+            *, model: str | None = None, checkpoint: str | None = None) -> LearnedSystem:
+    """Any learned model from a checkpoint (``ckpt`` or ``checkpoint``: a committed name or a ``.pt`` path)."""
+    ckpt = _one_checkpoint(ckpt, checkpoint)
     if not ckpt:
         raise ConfigError("learned: give ckpt=NAME (a committed checkpoint) or ckpt=PATH.pt")
     m = _load(str(ckpt))
@@ -186,6 +195,7 @@ register_system("learned", learned)
 #: registered name -> the committed checkpoint used when the spec gives no ``ckpt``
 DEFAULT_CHECKPOINTS = {
     "deepjscc": "deepjscc_awgn10_spp0125_long",
+    "adjscc": "adjscc_awgn_m2to20_spp0125",
     "scc": "scc_awgn10_spp0125_long",
     "vlscc2d": "vlscc2d_awgn10_long",
     "vlscc1d": "vlscc1d_landmarks",
@@ -194,8 +204,17 @@ DEFAULT_CHECKPOINTS = {
 
 
 def _named_learned(model: str):
-    def factory(ckpt: str | None = None, channel: ChannelSpec | str | None = None, strict: bool = False) -> LearnedSystem:
-        return learned(ckpt or DEFAULT_CHECKPOINTS[model], channel, strict, model=model)
+    def factory(ckpt: str | None = None, channel: ChannelSpec | str | None = None, strict: bool = False,
+                checkpoint: str | None = None) -> LearnedSystem:
+        ckpt = _one_checkpoint(ckpt, checkpoint)
+        if not ckpt:
+            from semcom.models import list_pretrained
+
+            ckpt = DEFAULT_CHECKPOINTS[model]
+            if ckpt not in list_pretrained():
+                raise ConfigError(f"{model}: its default checkpoint {ckpt!r} is not installed; "
+                                  f"give ckpt=NAME (one of {list_pretrained()}) or ckpt=PATH.pt")
+        return learned(ckpt, channel, strict, model=model)
 
     factory.__name__ = factory.__qualname__ = model
     factory.__doc__ = f"The {model!r} model from ``ckpt`` (default: the committed {DEFAULT_CHECKPOINTS[model]!r})."

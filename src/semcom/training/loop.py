@@ -228,12 +228,14 @@ def _eval_set_name(images: str) -> str:
     return f"the images under {Path(images).name}/ (semcom.training.loop.folder_test_images)"
 
 
-def evaluate(model, images: str = "tiny", size: int = 256, snr_db: float | None = None, seed: int = 0,
+def evaluate(model, images: str = "tiny", size: int | None = 256, snr_db: float | None = None, seed: int = 0,
              channel: str | None = None) -> dict:
     """Mean PSNR (dB, mean of per-image PSNR), MS-SSIM and SPP of ``model.transmit`` over a test set.
 
     ``images``: ``"tiny"`` (3 bundled photos), ``"all"``, or a folder (:func:`folder_test_images`),
-    centre-cropped to ``size`` (photos smaller than ``size`` are skipped). ``snr_db`` defaults to the training SNR (the mid-point for a range).
+    centre-cropped to ``size`` (photos smaller than ``size`` are skipped); ``size=None`` (bundled
+    photos only): each whole photo, centre-cropped to the largest multiples of the model's
+    ``input_multiple``. ``snr_db`` defaults to the training SNR (the mid-point for a range).
     Each image uses seed ``seed + index``.
     """
     import warnings
@@ -242,9 +244,12 @@ def evaluate(model, images: str = "tiny", size: int = 256, snr_db: float | None 
     from semcom.metrics import ms_ssim, psnr
 
     if images in ("tiny", "all"):
+        multiple = None if size is not None else int(getattr(model, "input_multiple", 1))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            imgs = test_images(subset=images if images == "tiny" else None, size=size)
+            imgs = test_images(subset=images if images == "tiny" else None, size=size, multiple_of=multiple)
+    elif size is None:
+        raise InputError("size=None (whole photos) applies to the bundled test photos only, not to a folder")
     else:
         imgs = folder_test_images(images, size)
     if not imgs:
@@ -267,13 +272,13 @@ def evaluate(model, images: str = "tiny", size: int = 256, snr_db: float | None 
             "checksums": checksums(imgs)}
 
 
-def evaluate_snrs(models: dict, snrs_db, images: str = "tiny", size: int = 256, seed: int = 0) -> list[dict]:
+def evaluate_snrs(models: dict, snrs_db, images: str = "tiny", size: int | None = 256, seed: int = 0) -> list[dict]:
     """:func:`evaluate` of several models at each SNR of ``snrs_db``: one row per SNR with each
     model's mean PSNR and MS-SSIM (e.g. an SNR-adaptive model against single-SNR models).
 
     Example:
         >>> from semcom.models import load_pretrained
-        >>> rows = evaluate_snrs({"deepjscc": load_pretrained("deepjscc_awgn10_spp0125")}, [0, 10])  # doctest: +SKIP
+        >>> rows = evaluate_snrs({"deepjscc": load_pretrained("deepjscc_awgn10_spp0125_long")}, [0, 10])  # doctest: +SKIP
         >>> sorted(rows[0])                                                                         # doctest: +SKIP
         ['deepjscc', 'snr_db']
     """
@@ -687,7 +692,7 @@ def reevaluate(checkpoint: str | Path, **config_changes: Any) -> dict:
     so the checkpoint's history stays visible. Weights are never touched.
 
     Example:
-        >>> reevaluate("src/semcom/checkpoints/scc_awgn10_spp0125.pt", tile=64)   # doctest: +SKIP
+        >>> reevaluate("src/semcom/checkpoints/scc_awgn10_spp0125_long.pt", tile=64)   # doctest: +SKIP
     """
     from semcom.models import load_checkpoint
 

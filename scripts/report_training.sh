@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Report the CPU trainings of docs/training.md ("The best CPU models", "SNR-adaptive DeepJSCC"):
+#   1. semcom train curves     held-out PSNR versus training minutes, the new and the older checkpoints
+#   2. semcom train snr-sweep  the SNR-adaptive ADJSCC against the single-SNR DeepJSCC models, -2..20 dB
+#   3. semcom compare          at SPP 0.125 (CBR 1/24, matched to ADJSCC's channel uses) and at SPP 0.25
+#                              (CBR 1/12, matched to the SPP 0.25 DeepJSCC): the learned models, HEIF +
+#                              capacity, HEIF and JPEG2000 + 5G LDPC with the MCS adapted to the SNR
+#                              (bit-true link), AWGN at -4, -2, 0, 5, 10 dB, the whole test photos.
+# Everything lands in OUT (default results/train) with its JSON (provenance) and plots; the log
+# report_training.log records the wall time and the load average of every step. The sweep (one
+# process) runs beside the comparisons (WORKERS processes); its output is in OUT/snr_sweep.out.
+#
+#   scripts/report_training.sh [OUT]
+#
+# Environment (defaults: the committed checkpoints and the settings above):
+#   SEMCOM          the semcom command (default: semcom on the PATH, else .venv/bin/semcom, else python3 -m semcom.cli)
+#   ADJSCC          SNR-adaptive checkpoint, SPP 0.125        (adjscc_awgn_m2to20_spp0125)
+#   DEEPJSCC_025    single-SNR DeepJSCC at SPP 0.25           (deepjscc_awgn5_spp025)
+#   DEEPJSCC_0125   single-SNR DeepJSCC at SPP 0.125          (deepjscc_awgn10_spp0125_long)
+#   OLD_CHECKPOINTS earlier checkpoints drawn as final points on the curves
+#   IMAGES          all: every test photo whole (centre-cropped to multiples of 4); tiny for a quick check
+#   SWEEP_SNR       SNR grid of the sweep ("-2 0 2 5 10 15 20")
+#   COMPARE_SNR     SNR grid of the comparisons ("-4,-2,0,5,10")
+#   LINK            the separation systems' link: "link=adaptive" (bit-true 5G LDPC, adapted MCS; default)
+#                   or "link=bler_table,adapt=true" (Sionna's BLER tables, faster)
+#   WORKERS         worker processes of semcom compare (2)
+#   DRY_RUN=1       print the commands without running them
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT="${1:-results/train}"
+if [ -z "${SEMCOM:-}" ]; then
+  if command -v semcom >/dev/null 2>&1; then SEMCOM=semcom
+  elif [ -x .venv/bin/semcom ]; then SEMCOM=.venv/bin/semcom
+  else SEMCOM="${PYTHON:-python3} -m semcom.cli"; fi
+fi
+ADJSCC="${ADJSCC:-adjscc_awgn_m2to20_spp0125}"
+DEEPJSCC_025="${DEEPJSCC_025:-deepjscc_awgn5_spp025}"
+DEEPJSCC_0125="${DEEPJSCC_0125:-deepjscc_awgn10_spp0125_long}"
+OLD_CHECKPOINTS="${OLD_CHECKPOINTS:-deepjscc_awgn10_spp0125 deepjscc_awgn10_spp0125_long scc_awgn10_spp0125_long vlscc2d_awgn10_long}"
+IMAGES="${IMAGES:-all}"
+SWEEP_SNR="${SWEEP_SNR:--2 0 2 5 10 15 20}"
+COMPARE_SNR="${COMPARE_SNR:--4,-2,0,5,10}"
+LINK="${LINK:-link=adaptive}"
+WORKERS="${WORKERS:-2}"
+LOG="$OUT/report_training.log"
+
+step() {  # step NAME COMMAND...: print it, run it (unless DRY_RUN), log its wall time and load average
+  local name="$1"; shift
+  echo "+ $*"
+  [ -n "${DRY_RUN:-}" ] && return 0
+  local t0; t0=$(date +%s)
+  "$@"
+  echo "$name: $(( $(date +%s) - t0 )) s, load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')," \
+       "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$LOG"
+}
+
+[ -n "${DRY_RUN:-}" ] || { mkdir -p "$OUT"; echo "# scripts/report_training.sh $OUT ($(getconf _NPROCESSORS_ONLN) cores)" > "$LOG"; }
+
+# shellcheck disable=SC2086  # SEMCOM, OLD_CHECKPOINTS and SWEEP_SNR are word lists
+step curves $SEMCOM train curves "$DEEPJSCC_025" "$ADJSCC" $OLD_CHECKPOINTS --out "$OUT"
+# The sweep runs on one core beside the comparisons (their workers take the others); waited for before the gaps.
+sweep=""
+# shellcheck disable=SC2086
+if [ -n "${DRY_RUN:-}" ]; then
+  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$DEEPJSCC_0125" "$DEEPJSCC_025" \
+      --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT"
+else
+  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$DEEPJSCC_0125" "$DEEPJSCC_025" \
+      --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT" > "$OUT/snr_sweep.out" 2>&1 &
+  sweep=$!
+fi
+
+separation="separation:codec=heif,link=capacity,label=heif_capacity \
+separation:codec=heif,$LINK,label=heif_ldpc_adapted \
+separation:codec=jpeg2000,$LINK,label=jpeg2000_ldpc_adapted"
+# shellcheck disable=SC2086
+step compare_spp0125 $SEMCOM compare \
+    --systems "adjscc:ckpt=$ADJSCC,label=adjscc_spp0125" "deepjscc:ckpt=$DEEPJSCC_0125,label=deepjscc_spp0125" $separation \
+    --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:adjscc_spp0125 \
+    --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125"
+# shellcheck disable=SC2086
+step compare_spp025 $SEMCOM compare \
+    --systems "deepjscc:ckpt=$DEEPJSCC_025,label=deepjscc_spp025" $separation \
+    --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:deepjscc_spp025 \
+    --workers "$WORKERS" --no-progress --out "$OUT/compare_spp025"
+if [ -n "$sweep" ]; then
+  wait "$sweep" || { echo "snr-sweep failed:"; cat "$OUT/snr_sweep.out"; exit 1; }
+  cat "$OUT/snr_sweep.out"
+fi
+# shellcheck disable=SC2086
+step gaps $SEMCOM train gaps "$OUT/compare_spp0125/compare.json" "$OUT/compare_spp025/compare.json" --out "$OUT"
+[ -n "${DRY_RUN:-}" ] || cat "$LOG"

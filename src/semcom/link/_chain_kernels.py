@@ -1,0 +1,399 @@
+"""Numba kernels of the compiled 5G NR transmit/receive chain (TS 38.212 / 38.211).
+
+Private module: :mod:`semcom.link.chain_fast` builds the per-TB tables and calls these kernels;
+:func:`semcom.link.demap_fast.demap_qam_maxlog` calls :func:`demap_symbols`.
+
+Conventions shared by every kernel:
+
+- bits are ``uint8`` 0/1, one bit per byte, first bit first (38.212's ``a_0, a_1, ...``);
+- LLRs are float32 logits ``log p(b=1)/p(b=0)`` (Sionna's sign: positive means 1);
+- a CRC register of ``L`` bits holds the remainder with ``D^(L-1)`` in its most significant bit,
+  initial value 0, no reflection, no final XOR (38.212 Sec. 5.1); its bits are appended most
+  significant first, so a block with its parity appended has remainder 0;
+- one TB per row of the batch arrays; a kernel processes rows ``[0, rows)`` of what it is given,
+  so :func:`run_rows` can split a batch over threads (every kernel releases the GIL).
+
+The compiled machine code is cached on disk (``cache=True``) beside this file or under
+``NUMBA_CACHE_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import njit
+
+_BIG = np.float32(3.0e38)
+
+
+# --------------------------------------------------------------------------- CRC
+def crc_table(poly: int, length: int) -> np.ndarray:
+    """The 256-entry byte table of the ``length``-bit CRC with generator ``poly`` (``D^L`` omitted)."""
+    table = np.zeros(256, dtype=np.int64)
+    mask = (1 << length) - 1
+    for byte in range(256):
+        reg = byte << (length - 8)
+        for _ in range(8):
+            reg = ((reg << 1) ^ poly) if reg & (1 << (length - 1)) else (reg << 1)
+        table[byte] = reg & mask
+    return table
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _crc(bits, start, count, table, poly, length):
+    """Remainder of ``bits[start:start+count]`` (register conventions in the module docstring).
+
+    Whole bytes go through the byte ``table``, the remaining ``count % 8`` bits one at a time.
+    """
+    mask = (np.int64(1) << length) - 1
+    top = np.int64(1) << (length - 1)
+    reg = np.int64(0)
+    full = count // 8
+    for q in range(full):
+        o = start + 8 * q
+        byte = np.int64(0)
+        for t in range(8):
+            byte = (byte << 1) | np.int64(bits[o + t])
+        reg = ((reg << 8) & mask) ^ table[((reg >> (length - 8)) ^ byte) & 255]
+    for t in range(start + 8 * full, start + count):
+        fb = ((reg & top) != 0) ^ (bits[t] != 0)
+        reg = (reg << 1) & mask
+        if fb:
+            reg ^= poly
+    return reg
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_crc(bits, start, reg, length):
+    """Write the ``length`` parity bits of ``reg`` at ``bits[start:]``, most significant first."""
+    for t in range(length):
+        bits[start + t] = np.uint8((reg >> (length - 1 - t)) & 1)
+
+
+# --------------------------------------------------------------------------- scrambling
+@njit(cache=True, nogil=True)
+def gold_sequence(length, c_init):
+    """38.211 Sec. 5.2.1 pseudo-random sequence ``c(n)``, ``n < length`` (``N_c = 1600``), uint8."""
+    nc = 1600
+    total = length + nc + 31
+    x1 = np.zeros(total, dtype=np.uint8)
+    x2 = np.zeros(total, dtype=np.uint8)
+    x1[0] = 1
+    for i in range(31):
+        x2[i] = np.uint8((c_init >> i) & 1)
+    for n in range(total - 31):
+        x1[n + 31] = (x1[n + 3] + x1[n]) & 1
+        x2[n + 31] = (x2[n + 3] + x2[n + 2] + x2[n + 1] + x2[n]) & 1
+    out = np.empty(length, dtype=np.uint8)
+    for n in range(length):
+        out[n] = (x1[n + nc] + x2[n + nc]) & 1
+    return out
+
+
+# --------------------------------------------------------------------------- LDPC encoding
+@njit(cache=True, nogil=True, inline="always")
+def _xor_run(a, b, count):
+    """``a[i] ^= b[i]`` for ``i < count`` (slices as arguments: the loop vectorises)."""
+    for i in range(count):
+        a[i] = a[i] ^ b[i]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _copy_run(a, b, count):
+    """``a[i] = b[i]`` for ``i < count``."""
+    for i in range(count):
+        a[i] = b[i]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _xor_rot(acc, w, base, s, Z):
+    """``acc[i] ^= w[base + (i + s) % Z]`` for ``i < Z`` (two contiguous runs)."""
+    n1 = Z - s
+    _xor_run(acc[:n1], w[base + s:base + Z], n1)
+    _xor_run(acc[n1:], w[base:base + s], s)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_rot(w, base, s, src, Z):
+    """``w[base + (i + s) % Z] = src[i]`` for ``i < Z``."""
+    n1 = Z - s
+    _copy_run(w[base + s:base + Z], src[:n1], n1)
+    _copy_run(w[base:base + s], src[n1:], s)
+
+
+@njit(cache=True, nogil=True)
+def _ldpc_parity(w, Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, steps, acc, syn):
+    """Fill the parity part of the codeword ``w`` (information bits and fillers already in place).
+
+    ``row_ptr/ecol/eshift``: the block edges of the needed block rows (rows 0-3 the core, the
+    others one extension parity column each, at block column ``kb + r``). ``core[r, j]`` is the
+    shift of core parity column ``j`` in row ``r`` (-1: no block). The core is solved as 38.212's
+    structure allows: the sum of the four core rows leaves one rotated column (``first_col``,
+    ``first_shift``); ``steps[t] = (row, col, shift)`` then solves one column per row.
+    ``acc`` ``[Z]`` and ``syn`` ``[4, Z]`` are uint8 scratch.
+    """
+    rows = row_ptr.shape[0] - 1
+    for r in range(4):  # syndromes of the information part
+        for i in range(Z):
+            syn[r, i] = 0
+        for e in range(row_ptr[r], row_ptr[r + 1]):
+            if ecol[e] < kb:
+                _xor_rot(syn[r], w, ecol[e] * Z, eshift[e], Z)
+    for i in range(Z):
+        acc[i] = syn[0, i] ^ syn[1, i] ^ syn[2, i] ^ syn[3, i]
+    _put_rot(w, (kb + first_col) * Z, first_shift, acc, Z)
+    for t in range(steps.shape[0]):
+        r = steps[t, 0]
+        j = steps[t, 1]
+        for i in range(Z):
+            acc[i] = syn[r, i]
+        for jj in range(4):
+            if jj != j and core[r, jj] >= 0:
+                _xor_rot(acc, w, (kb + jj) * Z, core[r, jj], Z)
+        _put_rot(w, (kb + j) * Z, steps[t, 2], acc, Z)
+    for r in range(4, rows):  # extension rows: one identity-like parity block each
+        own = -1
+        for i in range(Z):
+            acc[i] = 0
+        for e in range(row_ptr[r], row_ptr[r + 1]):
+            if ecol[e] == kb + r:
+                own = eshift[e]
+            else:
+                _xor_rot(acc, w, ecol[e] * Z, eshift[e], Z)
+        _put_rot(w, (kb + r) * Z, own, acc, Z)
+
+
+@njit(cache=True, nogil=True)
+def encode_tbs(u, tbs, tb_table, tb_poly, tb_len, C, kp, cb_table, cb_poly, cb_len, k_ldpc, wlen,
+               Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, steps, cb_off, src, scr, out):
+    """TB CRC, segmentation, CB CRC, LDPC encoding, rate matching, interleaving and scrambling.
+
+    ``u`` ``[N, tbs]`` uint8 TB bits -> ``out`` ``[N, G]`` uint8 scrambled coded bits. Code block
+    ``r`` carries TB-stream bits ``[r d, (r+1) d)`` (``d = kp - cb_len``) plus its CRC24B when
+    ``cb_len = 24``; output bits ``cb_off[r] <= p < cb_off[r+1]`` are codeword bit ``src[p]`` of
+    code block ``r`` (rate matching with the bit interleaver folded in) XOR ``scr[p]``.
+    """
+    N = u.shape[0]
+    a = np.empty(tbs + tb_len, dtype=np.uint8)
+    w = np.zeros(wlen, dtype=np.uint8)
+    acc = np.empty(Z, dtype=np.uint8)
+    syn = np.empty((4, Z), dtype=np.uint8)
+    d = kp - cb_len
+    for n in range(N):
+        for t in range(tbs):
+            a[t] = u[n, t]
+        _put_crc(a, tbs, _crc(a, 0, tbs, tb_table, tb_poly, tb_len), tb_len)
+        for r in range(C):
+            for t in range(d):
+                w[t] = a[r * d + t]
+            if cb_len:
+                _put_crc(w, d, _crc(w, 0, d, cb_table, cb_poly, cb_len), cb_len)
+            for t in range(kp, k_ldpc):
+                w[t] = 0
+            _ldpc_parity(w, Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, steps, acc, syn)
+            for p in range(cb_off[r], cb_off[r + 1]):
+                out[n, p] = w[src[p]] ^ scr[p]
+
+
+# --------------------------------------------------------------------------- QAM
+@njit(cache=True, nogil=True)
+def map_qam(bits, levels, m, out):
+    """Gray square QAM (38.211 Sec. 5.1): ``bits`` ``[N, S*m]`` uint8 -> ``out`` ``[N, S]`` complex64.
+
+    Bits ``0, 2, 4, ...`` of a symbol (most significant first) index the in-phase amplitude
+    ``levels``, bits ``1, 3, 5, ...`` the quadrature one.
+    """
+    N = out.shape[0]
+    S = out.shape[1]
+    nb = m // 2
+    for n in range(N):
+        for s in range(S):
+            o = s * m
+            qi = 0
+            qq = 0
+            for j in range(nb):
+                qi = (qi << 1) | bits[n, o + 2 * j]
+                qq = (qq << 1) | bits[n, o + 2 * j + 1]
+            out[n, s] = np.complex64(levels[qi] + 1j * levels[qq])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _dim_llrs(x, w, levels, labels, nb, app, dist, llr):
+    """LLRs of the ``nb`` bits one Gray PAM dimension carries (``x`` received, ``w = 1/no``).
+
+    Max-log (``app = False``): ``(min_{b=0} d - min_{b=1} d) w`` with ``d = (x - level)^2``;
+    exact APP: ``log sum_{b=1} exp(-d w) - log sum_{b=0} exp(-d w)``, each sum shifted by its own
+    smallest ``d w`` (so neither underflows: the LLR stays finite far from the levels).
+    ``dist`` ``[M]`` float32 scratch.
+    """
+    M = levels.shape[0]
+    for q in range(M):
+        diff = x - levels[q]
+        dist[q] = diff * diff * w
+    for j in range(nb):
+        d0 = _BIG
+        d1 = _BIG
+        for q in range(M):
+            if labels[q, j]:
+                d1 = min(d1, dist[q])
+            else:
+                d0 = min(d0, dist[q])
+        llr[j] = d0 - d1
+        if app:
+            s0 = np.float32(0.0)
+            s1 = np.float32(0.0)
+            for q in range(M):
+                if labels[q, j]:
+                    s1 += np.float32(np.exp(d1 - dist[q]))
+                else:
+                    s0 += np.float32(np.exp(d0 - dist[q]))
+            llr[j] += np.float32(np.log(s1)) - np.float32(np.log(s0))
+
+
+@njit(cache=True, nogil=True)
+def demap_symbols(y, inv_no, levels, labels, nb, app, out):
+    """LLRs of square QAM symbols in Sionna's layout: ``y`` complex64, ``inv_no`` ``[N]`` -> ``out`` ``[N, 2 nb]``.
+
+    Symbol bit ``2 j + d`` is bit ``j`` of dimension ``d`` (0 in-phase, 1 quadrature).
+    """
+    dist = np.empty(levels.shape[0], dtype=np.float32)
+    llr = np.empty(nb, dtype=np.float32)
+    for s in range(y.shape[0]):
+        v = y[s]
+        for d in range(2):
+            _dim_llrs(v.real if d == 0 else v.imag, inv_no[s], levels, labels, nb, app, dist, llr)
+            for j in range(nb):
+                out[s, 2 * j + d] = llr[j]
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _llr_closed(x, jbit, nb):
+    """Max-log ``(min_{b=0} d - min_{b=1} d)`` of level bit ``jbit`` for QPSK (``nb = 1``) and 16QAM (``nb = 2``).
+
+    QPSK: levels ``+-1/sqrt(2)``, ``-2 sqrt(2) x``. 16QAM, with ``u = x sqrt(10)`` (labels 00 01 10
+    11 -> levels +1 +3 -1 -3 over ``sqrt(10)``): bit 0 ``-4u`` for ``|u| <= 2``, else
+    ``-8(u - sign(u))``, i.e. ``-4 (2u - clip(u, -2, 2)) / 10``; bit 1 ``(4|u| - 8) / 10``.
+    Branch free (random signs would mispredict).
+    """
+    if nb == 1:
+        return np.float32(-2.0 * np.sqrt(2.0)) * x
+    u = x * np.float32(np.sqrt(10.0))
+    two = np.float32(2.0)
+    if jbit == 0:
+        return np.float32(-0.4) * (two * u - min(max(u, -two), two))
+    return np.float32(0.4) * abs(u) - np.float32(0.8)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def demap_to_decoder(y, inv_no, per_symbol, levels, labels, nb, app, cb_off, e_max, sgn, out):
+    """Demapping, descrambling, de-interleaving and de-rate-matching in one pass.
+
+    ``y`` ``[N, S]`` complex64 equalised symbols; ``inv_no`` ``[N, S]`` (``per_symbol``) or
+    ``[1, 1]``: ``1/no``. Code block ``r`` owns TB bits ``[cb_off[r], cb_off[r+1])``, ``Q_r`` symbols;
+    its bit ``i`` of symbol ``j`` (TB bit ``p = cb_off[r] + j Qm + i``) is rate-matched bit
+    ``e = i Q_r + j`` (the inverse of the 38.212 5.4.2.2 interleaver): ``out[n, r e_max + e]`` =
+    ``sgn[p]`` (the scrambling sign) times its LLR. ``out`` is ``[N, C * e_max]`` float32; slots
+    ``e >= E_r`` of a shorter block are left untouched. Loops run in the decoder's order, so the
+    writes are sequential.
+
+    Max-log QPSK and 16QAM use closed forms (:func:`_llr_closed`; QPSK max-log is also exact APP);
+    other orders, and APP, search the ``2^nb`` levels of the dimension (:func:`_dim_llrs`).
+    """
+    m = 2 * nb
+    C = cb_off.shape[0] - 1
+    closed = nb == 1 or (nb == 2 and not app)
+    dist = np.empty(levels.shape[0], dtype=np.float32)
+    llr = np.empty(nb, dtype=np.float32)
+    for n in range(y.shape[0]):
+        for r in range(C):
+            s0 = cb_off[r] // m
+            q = (cb_off[r + 1] - cb_off[r]) // m
+            for i in range(m):
+                d = i % 2
+                jb = i // 2
+                o = r * e_max + i * q
+                for j in range(q):
+                    v = y[n, s0 + j]
+                    x = v.real if d == 0 else v.imag
+                    w = inv_no[n, s0 + j] if per_symbol else inv_no[0, 0]
+                    p = cb_off[r] + j * m + i
+                    if closed:
+                        out[n, o + j] = sgn[p] * _llr_closed(x, jb, nb) * w
+                    else:
+                        _dim_llrs(x, w, levels, labels, nb, app, dist, llr)
+                        out[n, o + j] = sgn[p] * llr[jb]
+
+
+# --------------------------------------------------------------------------- CRC checks
+@njit(cache=True, nogil=True)
+def check_tbs(bits, tbs, tb_table, tb_poly, tb_len, cb_table, cb_poly, cb_len, u_out, cb_ok, tb_ok):
+    """CB CRC24B and TB CRC checks of decoded code blocks; reassembly of the TB bits.
+
+    ``bits`` ``[N, C, kp]`` uint8 decoded code blocks (information part, CB CRC included) ->
+    ``u_out`` ``[N, tbs]`` uint8, ``cb_ok`` ``[N, C]`` and ``tb_ok`` ``[N]`` bool. With one code
+    block (``cb_len = 0``) the code block's flag is the TB CRC.
+    """
+    N = bits.shape[0]
+    C = bits.shape[1]
+    kp = bits.shape[2]
+    d = kp - cb_len
+    a = np.empty(tbs + tb_len, dtype=np.uint8)
+    for n in range(N):
+        for r in range(C):
+            if cb_len:
+                cb_ok[n, r] = _crc(bits[n, r], 0, kp, cb_table, cb_poly, cb_len) == 0
+            for t in range(d):
+                a[r * d + t] = bits[n, r, t]
+        tb_ok[n] = _crc(a, 0, tbs + tb_len, tb_table, tb_poly, tb_len) == 0
+        if not cb_len:
+            for r in range(C):
+                cb_ok[n, r] = tb_ok[n]
+        for t in range(tbs):
+            u_out[n, t] = a[t]
+
+
+# --------------------------------------------------------------------------- threads
+_POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
+_POOL_PID = 0
+_POOL_LOCK = threading.Lock()
+
+
+def default_threads() -> int:
+    """Cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """The shared pool (re-created in a forked child, whose copy has no live threads)."""
+    global _POOL, _POOL_SIZE, _POOL_PID
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_SIZE < threads or _POOL_PID != os.getpid():
+            if _POOL is not None and _POOL_PID == os.getpid():
+                _POOL.shutdown(wait=False)
+            _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="semcom-chain")
+            _POOL_SIZE = threads
+            _POOL_PID = os.getpid()
+        return _POOL
+
+
+def run_rows(kernel, rows: int, threads: int, make_args) -> None:
+    """Call ``kernel(*make_args(r0, r1))`` over contiguous row ranges of ``range(rows)``.
+
+    One range per thread (rows cost the same in these kernels); a persistent pool of Python
+    threads runs them (the kernels release the GIL, no OpenMP runtime: thread and fork safe).
+    """
+    parts = max(1, min(rows, threads))
+    if parts <= 1:
+        kernel(*make_args(0, rows))
+        return
+    bounds = [(c * rows // parts, (c + 1) * rows // parts) for c in range(parts)]
+    pool = _pool(threads)
+    for fut in [pool.submit(kernel, *make_args(r0, r1)) for r0, r1 in bounds]:
+        fut.result()

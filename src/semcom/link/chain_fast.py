@@ -1,0 +1,310 @@
+"""The 5G NR transport-block chain around the LDPC decoder, compiled with Numba (bit-exact with Sionna).
+
+:class:`FastTBChain` does, for one transport-block layout (:class:`~semcom.link.layout.TBLayout`)
+and a batch of TBs, what Sionna's ``TBEncoder``, ``Mapper``, ``Demapper`` and the receiver's
+descrambler / de-interleaver do, in compiled kernels (:mod:`semcom.link._chain_kernels`):
+
+.. code-block:: text
+
+    encode:  TB bits [N, TBS] --CRC24A (CRC16 if TBS <= 3824)--> segmentation into C blocks,
+             CRC24B per block if C > 1 (38.212 5.1, 5.2.2) --5G LDPC, systematic (5.3.2)-->
+             rate matching: circular buffer without the 2Z punctured and the filler bits,
+             k0 = 0 (rv 0), E_r bits per block (5.4.2.1) --bit interleaver (5.4.2.2)-->
+             --scrambling with the 38.211 Gold sequence, c_init = n_RNTI 2^15 + q 2^14 + n_ID
+             (7.3.1.1)--> coded bits [N, G] uint8
+    map:     Gray square QAM, Qm = 2/4/6/8, unit average energy (38.211 5.1) -> [N, G/Qm] complex64
+    llrs:    equalised symbols + noise variance --max-log (or exact APP) LLRs, per PAM dimension-->
+             --descramble, de-interleave, de-rate-match--> [N, C, E_max] decoder LLRs
+             (code block r's E_r LLRs in rate-matched order, zeros after them)
+    check:   decoded blocks [N, C, K'] --CRC24B per block, TB CRC--> TB bits, cb_ok, tb_ok
+
+The base graph and lifting (which rows and shifts) come from Sionna's ``LDPC5GEncoder`` for the
+same code block (its public ``pcm``, ``z``, ``k_ldpc``, ``n_ldpc``), which is also what the LDPC
+decoders take; the encoding itself (syndromes of the information part, the double-diagonal
+core solved block by block, the extension parities) runs in the kernels. Only the block rows whose
+parity bits are transmitted are computed. Rates below the mother code rate (bit repetition in the
+circular buffer) are refused with :class:`~semcom.errors.LinkError`, as Sionna's encoder refuses them.
+
+LLR sign convention: logits ``log p(b=1)/p(b=0)`` (Sionna's). Bit-exactness with Sionna's blocks
+is tested in ``tests/link/test_chain_fast.py``.
+
+Example::
+
+    >>> import numpy as np
+    >>> from semcom.link.layout import tb_layout
+    >>> from semcom.link.mcs import MCS
+    >>> from semcom.link.chain_fast import FastTBChain
+    >>> mcs = MCS.from_rate(4, 2 / 3)
+    >>> chain = FastTBChain(tb_layout(20_000, mcs), mcs)
+    >>> u = np.random.default_rng(0).integers(0, 2, (2, chain.lay.tbs), dtype=np.uint8)
+    >>> c = chain.encode(u)                                 # [2, G] uint8 scrambled coded bits
+    >>> x = chain.map(c)                                    # [2, N_RE] complex64
+    >>> llr = chain.llrs(x, 0.01)                           # [2, C, E_max] float32 decoder LLRs
+    >>> chain.lay.num_cb, x.shape[1] == chain.lay.num_re, llr.shape[1:] == (3, chain.e_max)
+    (3, True, True)
+    >>> from semcom.link.ldpc_fast import FastLDPC5GDecoder
+    >>> dec = FastLDPC5GDecoder(chain.ldpc_encoder)
+    >>> blocks = dec(llr.reshape(6, -1)).reshape(2, 3, chain.ldpc_k)
+    >>> u_hat, cb_ok, tb_ok = chain.check(blocks)
+    >>> bool(tb_ok.all()), bool((u_hat == u).all())
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from semcom.errors import InputError, LinkError
+from semcom.link import _chain_kernels as _k
+from semcom.link.layout import TBLayout
+from semcom.link.mcs import MCS
+
+__all__ = ["DEMAPPERS", "FastTBChain", "c_init", "CRC_POLYS"]
+
+#: Demapping rules: "maxlog" (closed-form max-log, what receivers implement) or "app" (exact).
+DEMAPPERS = ("maxlog", "app")
+
+#: 38.212 Sec. 5.1 CRC generator polynomials (``D^L`` omitted) and their lengths.
+CRC_POLYS = {"CRC24A": (0x864CFB, 24), "CRC24B": (0x800063, 24), "CRC16": (0x1021, 16)}
+
+
+def c_init(n_rnti: int, n_id: int, codeword_index: int = 0) -> int:
+    """38.211 Sec. 7.3.1.1 scrambling initialisation of a PDSCH codeword: ``n_RNTI 2^15 + q 2^14 + n_ID``."""
+    return n_rnti * 2**15 + codeword_index * 2**14 + n_id
+
+
+def _crc(name: str) -> tuple[np.ndarray, int, int]:
+    poly, length = CRC_POLYS[name]
+    return _k.crc_table(poly, length), poly, length
+
+
+class _LDPCStructure:
+    """The block structure of one 5G LDPC code, as the encoding kernel needs it.
+
+    Built from a Sionna ``LDPC5GEncoder(k, n)``: block edges of the block rows whose parity bits
+    reach the rate-matched output, the core's 4 x 4 shifts and the order in which its four parity
+    blocks are solved. Raises :class:`LinkError` when the matrix lacks the 38.212 structure.
+    """
+
+    def __init__(self, enc: Any, e_max: int) -> None:
+        z, k, k_ldpc, n_ldpc = int(enc.z), int(enc.k), int(enc.k_ldpc), int(enc.n_ldpc)
+        self.z, self.k, self.k_ldpc = z, k, k_ldpc
+        self.kb = kb = k_ldpc // z
+        self.n_buffer = n_ldpc - 2 * z - (k_ldpc - k)  # circular buffer without punctured and filler bits
+        if e_max > self.n_buffer:
+            raise LinkError(f"code block of K'={k} bits at E={e_max} would repeat bits (below the mother rate); "
+                            "the chain does not repeat bits, as Sionna's encoder")
+        last = int(self.buffer_to_codeword(np.array([e_max - 1]))[0])
+        cols = max(kb + 4, math.ceil((last + 1) / z))
+        self.rows = rows = cols - kb
+        self.wlen = cols * z
+        pcm = enc.pcm.tocoo()
+        blocks = {}
+        for r, c, s in zip((pcm.row // z).tolist(), (pcm.col // z).tolist(), ((pcm.col % z - pcm.row % z) % z).tolist()):
+            if r < rows:
+                blocks[(r, c)] = s
+        edges = sorted((r, c, s) for (r, c), s in blocks.items())
+        for r, c, _ in edges:
+            if c >= kb and ((r < 4 and c >= kb + 4) or (r >= 4 and c >= kb + 4 and c != kb + r)):
+                raise LinkError(f"unsupported LDPC structure: block ({r}, {c})")
+        self.row_ptr = np.searchsorted([e[0] for e in edges], np.arange(rows + 1)).astype(np.int64)
+        self.ecol = np.array([e[1] for e in edges], dtype=np.int64)
+        self.eshift = np.array([e[2] for e in edges], dtype=np.int64)
+        self.core = np.full((4, 4), -1, dtype=np.int64)
+        for (r, c), s in blocks.items():
+            if r < 4 and c >= kb:
+                self.core[r, c - kb] = s
+        self.first_col, self.first_shift, self.steps = _core_plan(self.core)
+
+    def buffer_to_codeword(self, j: np.ndarray) -> np.ndarray:
+        """Codeword bit of circular-buffer position ``j`` (``k0 = 0``; punctured and filler bits skipped)."""
+        nsys = self.k - 2 * self.z
+        return np.where(j < nsys, 2 * self.z + j, self.k_ldpc + (j - nsys))
+
+
+def _core_plan(core: np.ndarray) -> tuple[int, int, np.ndarray]:
+    """How to solve the four core parity blocks from the row syndromes (see ``_ldpc_parity``).
+
+    Summing the four core rows cancels every block that appears an even number of times with the
+    same shift; exactly one rotated block must remain. Then each step takes a row with one
+    unknown block left.
+    """
+    left = []
+    for j in range(4):
+        shifts = [int(s) for s in core[:, j] if s >= 0]
+        odd = sorted(s for s in set(shifts) if shifts.count(s) % 2)
+        left += [(j, s) for s in odd]
+    if len(left) != 1:
+        raise LinkError(f"unsupported LDPC core structure {core.tolist()}")
+    first_col, first_shift = left[0]
+    known, steps = {first_col}, []
+    while len(known) < 4:
+        for r in range(4):
+            unknown = [j for j in range(4) if core[r, j] >= 0 and j not in known]
+            if len(unknown) == 1:
+                steps.append((r, unknown[0], int(core[r, unknown[0]])))
+                known.add(unknown[0])
+                break
+        else:
+            raise LinkError(f"unsupported LDPC core structure {core.tolist()}")
+    return first_col, first_shift, np.array(steps, dtype=np.int64)
+
+
+class FastTBChain:
+    """The compiled TB chain of one transport-block layout (see the module docstring).
+
+    Args:
+        lay: the TB layout (TBS, code blocks, rate-matched lengths), from :mod:`semcom.link.layout`.
+        mcs: its MCS (the modulation order ``Qm`` is used).
+        n_rnti, n_id: scrambling identities (the link uses 1 and 1, as its Sionna chain).
+        demapper: ``"maxlog"`` (default) or ``"app"``.
+        num_threads: worker threads of the kernels (default: the cores this process may use).
+
+    Attributes: ``lay``, ``qm``, ``ldpc_encoder`` (Sionna's ``LDPC5GEncoder(K', E_max)``, for the
+    decoder), ``ldpc_k`` (``K'``), ``e_max``, ``scrambling`` (``[G]`` uint8).
+    """
+
+    def __init__(self, lay: TBLayout, mcs: MCS, *, n_rnti: int = 1, n_id: int = 1, demapper: str = "maxlog",
+                 num_threads: int | None = None) -> None:
+        from sionna.phy.fec.ldpc import LDPC5GEncoder
+
+        if demapper not in DEMAPPERS:
+            raise LinkError(f"demapper must be one of {DEMAPPERS}, got {demapper!r}")
+        self.lay = lay
+        self.qm = qm = int(mcs.modulation_order)
+        self.demapper = demapper
+        self.threads = num_threads or _k.default_threads()
+        self.e_max = e_max = max(lay.cw_lengths)
+        self.ldpc_k = lay.cb_size
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "effective rate > 948/1024" at the top MCS
+                self.ldpc_encoder = LDPC5GEncoder(lay.cb_size, e_max)
+        except ValueError as exc:
+            raise LinkError(f"Sionna's LDPC encoder refused K'={lay.cb_size}, E={e_max}: {exc}") from exc
+        self.code = _LDPCStructure(self.ldpc_encoder, e_max)
+        self.tb_crc = _crc("CRC16" if lay.tb_crc_length == 16 else "CRC24A")
+        self.cb_crc = _crc("CRC24B") if lay.cb_crc_length else (np.zeros(256, dtype=np.int64), 0, 0)
+        self.scrambling = _k.gold_sequence(lay.num_coded_bits, c_init(n_rnti, n_id))
+        self._sign = (1.0 - 2.0 * self.scrambling.astype(np.float32)).astype(np.float32)
+        self._cb_off, self._src = self._rate_matching_maps()
+        from semcom.link.demap_fast import qam_pam_levels
+
+        self._levels, self._labels = qam_pam_levels(qm)
+
+    def _rate_matching_maps(self) -> tuple[np.ndarray, np.ndarray]:
+        """``cb_off [C+1]`` and, per TB output bit ``p``, the codeword bit ``src[p]`` of its block.
+
+        Code block ``r`` fills ``[cb_off[r], cb_off[r+1])``; within it output bit ``j Qm + i`` is
+        rate-matched bit ``e = i E_r/Qm + j`` (the 5.4.2.2 interleaver), i.e. circular-buffer
+        bit ``e`` (``k0 = 0``). The receiver's kernel inverts the same map (decoder slot ``r E_max + e``).
+        """
+        lay, qm = self.lay, self.qm
+        cb_off = np.concatenate([[0], np.cumsum(lay.cw_lengths)]).astype(np.int64)
+        src = np.empty(lay.num_coded_bits, dtype=np.int64)
+        for r, e_r in enumerate(lay.cw_lengths):
+            q = e_r // qm
+            t = np.arange(e_r)
+            e = (t % qm) * q + t // qm
+            src[cb_off[r]:cb_off[r + 1]] = self.code.buffer_to_codeword(e)
+        return cb_off, src
+
+    # ------------------------------------------------------------------ transmit side
+    def encode(self, u: np.ndarray) -> np.ndarray:
+        """TB bits ``[N, TBS]`` (0/1, any integer or float dtype) -> scrambled coded bits ``[N, G]`` uint8."""
+        lay, c = self.lay, self.code
+        u8 = _bits_u8(u, lay.tbs)
+        out = np.empty((u8.shape[0], lay.num_coded_bits), dtype=np.uint8)
+        tb_t, tb_p, tb_l = self.tb_crc
+        cb_t, cb_p, cb_l = self.cb_crc
+        static = (lay.tbs, tb_t, tb_p, tb_l, lay.num_cb, lay.cb_size, cb_t, cb_p, cb_l, c.k_ldpc, c.wlen, c.z, c.kb,
+                  c.row_ptr, c.ecol, c.eshift, c.core, c.first_col, c.first_shift, c.steps,
+                  self._cb_off, self._src, self.scrambling)
+        _k.run_rows(_k.encode_tbs, u8.shape[0], self.threads, lambda a, b: (u8[a:b], *static, out[a:b]))
+        return out
+
+    def map(self, bits: np.ndarray) -> np.ndarray:
+        """Coded bits ``[N, G]`` uint8 -> Gray QAM symbols ``[N, G/Qm]`` complex64, unit average energy."""
+        bits = np.ascontiguousarray(bits, dtype=np.uint8)
+        if bits.ndim != 2 or bits.shape[1] != self.lay.num_coded_bits:
+            raise InputError(f"coded bits must be shaped [N, {self.lay.num_coded_bits}], got {bits.shape}")
+        out = np.empty((bits.shape[0], self.lay.num_re), dtype=np.complex64)
+        _k.run_rows(_k.map_qam, bits.shape[0], self.threads,
+                    lambda a, b: (bits[a:b], self._levels, self.qm, out[a:b]))
+        return out
+
+    # ------------------------------------------------------------------ receive side
+    def llrs(self, y: Any, no: Any) -> np.ndarray:
+        """Equalised symbols ``[N, N_RE]`` and noise variance -> decoder LLRs ``[N, C, E_max]`` float32.
+
+        ``no``: a positive scalar, or ``[N, N_RE]`` per symbol (``no / |h|^2`` after equalising
+        fading). Code block ``r``'s LLRs are in its rate-matched order (descrambled,
+        de-interleaved), positions ``E_r <= j < E_max`` of a shorter block are 0 (punctured).
+        """
+        lay = self.lay
+        yc = np.ascontiguousarray(_numpy(y), dtype=np.complex64)
+        if yc.ndim != 2 or yc.shape[1] != lay.num_re:
+            raise InputError(f"symbols must be shaped [N, {lay.num_re}], got {yc.shape}")
+        nov = _numpy(no)
+        per_symbol = np.ndim(nov) > 0 and np.size(nov) > 1
+        nov = np.asarray(nov, dtype=np.float32)
+        if not np.isfinite(nov).all() or (nov <= 0).any():
+            raise InputError("the noise variance must be positive and finite")
+        if per_symbol and np.broadcast_shapes(nov.shape, yc.shape) != yc.shape:
+            raise InputError(f"no of shape {nov.shape} does not broadcast to the symbols' {yc.shape}")
+        inv = np.float32(1.0) / nov
+        inv = np.ascontiguousarray(np.broadcast_to(inv, yc.shape) if per_symbol else inv.reshape(1, 1))
+        n = yc.shape[0]
+        out = np.zeros((n, lay.num_cb * self.e_max), dtype=np.float32)
+        app = self.demapper == "app"
+        nb = self.qm // 2
+
+        def args(a: int, b: int) -> tuple:
+            return (yc[a:b], inv[a:b] if per_symbol else inv, per_symbol, self._levels, self._labels, nb, app,
+                    self._cb_off, self.e_max, self._sign, out[a:b])
+
+        _k.run_rows(_k.demap_to_decoder, n, self.threads, args)
+        return out.reshape(n, lay.num_cb, self.e_max)
+
+    def check(self, bits: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Decoded code blocks ``[N, C, K']`` (0/1) -> (TB bits ``[N, TBS]`` uint8, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+        lay = self.lay
+        b8 = np.ascontiguousarray(_numpy(bits)).astype(np.uint8, copy=False)
+        if b8.ndim != 3 or b8.shape[1:] != (lay.num_cb, lay.cb_size):
+            raise InputError(f"decoded blocks must be shaped [N, {lay.num_cb}, {lay.cb_size}], got {b8.shape}")
+        n = b8.shape[0]
+        u = np.empty((n, lay.tbs), dtype=np.uint8)
+        cb_ok = np.zeros((n, lay.num_cb), dtype=np.bool_)
+        tb_ok = np.zeros(n, dtype=np.bool_)
+        tb_t, tb_p, tb_l = self.tb_crc
+        cb_t, cb_p, cb_l = self.cb_crc
+        _k.run_rows(_k.check_tbs, n, self.threads,
+                    lambda a, b: (b8[a:b], lay.tbs, tb_t, tb_p, tb_l, cb_t, cb_p, cb_l, u[a:b], cb_ok[a:b], tb_ok[a:b]))
+        return u, cb_ok, tb_ok
+
+
+def _numpy(x: Any) -> Any:
+    """A torch tensor as a CPU numpy array (no copy when possible); other values unchanged."""
+    try:
+        import torch
+
+        if isinstance(x, torch.Tensor):
+            return x.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        pass
+    return x
+
+
+def _bits_u8(u: Any, k: int) -> np.ndarray:
+    """``u`` ``[N, k]`` 0/1 as C-contiguous uint8 (checked)."""
+    arr = np.asarray(_numpy(u))
+    if arr.ndim != 2 or arr.shape[1] != k:
+        raise InputError(f"TB bits must be shaped [N, {k}], got {arr.shape}")
+    u8 = np.ascontiguousarray(arr).astype(np.uint8, copy=False)
+    if u8.size and (u8.max() > 1 or (u8 is not arr and not np.array_equal(u8, arr))):
+        raise InputError("TB bits must be 0 or 1")
+    return u8
