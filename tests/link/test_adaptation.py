@@ -56,7 +56,8 @@ def test_awgn_is_the_table_curve_and_payload_error_multiplies_blocks():
         table = float(bler_table_lookup(mcs, 5000, torch.tensor([10 ** (snr_db / 10)]))[0])
         assert expected_bler(mcs, 5000, snr_db) == pytest.approx(table, abs=1e-6)
     plan = plan_payload(40_000, mcs)
-    p = [float(awgn_bler(mcs, c, np.array([3.7]))[0]) for c in plan.cb_sizes]
+    p = [float(awgn_bler(mcs, lay.cb_size, np.array([3.7]), base_graph=lay.base_graph, cw_length=e)[0])
+         for lay in plan.tbs for e in lay.cw_lengths]
     assert payload_error(plan, 3.7) == pytest.approx(1 - np.prod(1 - np.array(p)), abs=1e-9)
     assert payload_error(plan, 3.7, blocks=[0]) == pytest.approx(p[0], abs=1e-9)
 

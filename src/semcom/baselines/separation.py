@@ -255,7 +255,7 @@ class SeparationSystem:
     def adapted_mcs(self, snr_db: float, channel_uses: int, image: torch.Tensor | None = None):
         """Link adaptation's choice for this grant at mean SNR ``snr_db`` (memoised), from
         :mod:`semcom.link.adaptation` with this system's channel, fading, receiver CSI, TB size and
-        table interpolation; the transmitter knows only the mean SNR. ``"target_bler"``:
+        BLER curves; the transmitter knows only the mean SNR. ``"target_bler"``:
         :func:`~semcom.link.adaptation.select_mcs` (an ``MCSChoice``); ``"quality"``:
         :func:`~semcom.link.adaptation.select_mcs_for_quality` on ``image`` (a ``QualityChoice``)."""
         from semcom.link import adaptation as la
@@ -268,7 +268,7 @@ class SeparationSystem:
         if key not in self._choices:
             cond = dict(channel=link.channel, fading=link.fading, csi=link.csi,
                         csi_error_var=getattr(link, "csi_error_var", 0.1),
-                        interpolation=getattr(link, "interpolation", "linear"))
+                        curves=la.Curves.of(link))
             grant = dict(mcs_table=cfg.mcs_table, max_tb_bits=link.max_tb_bits, min_payload_bits=LENGTH_FIELD_BITS + 8)
             if not quality:
                 choice = la.select_mcs(float(snr_db), channel_uses, target_bler=cfg.target_bler, **grant, **cond)

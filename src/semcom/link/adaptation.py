@@ -69,6 +69,7 @@ from semcom.link.layout import LinkPlan, max_payload_for_channel_uses, plan_payl
 from semcom.link.mcs import MCS, MCS_TABLES
 
 __all__ = [
+    "Curves",
     "GAIN_GRID_STEP_DB",
     "MCSChoice",
     "OuterLoopLinkAdaptation",
@@ -101,17 +102,38 @@ def _gain_grid() -> tuple[np.ndarray, np.ndarray]:
     return (edges[1:] + edges[:-1]) / 2, mass
 
 
-def awgn_bler(mcs: MCS, cb_size: int, snr_db: np.ndarray, interpolation: str = "linear") -> np.ndarray:
+@dataclasses.dataclass(frozen=True)
+class Curves:
+    """Which AWGN BLER curves the transmitter predicts with: those of the table link
+    (:func:`semcom.link.abstract.bler_table_lookup`; ``tables``, ``interpolation``, ``table_file`` as
+    :class:`~semcom.link.abstract.BLERTableLink` takes them). ``Curves.of(link)`` copies a link's."""
+
+    tables: str = "semcom"
+    interpolation: str | None = None
+    table_file: str | None = None
+
+    @classmethod
+    def of(cls, link) -> "Curves":
+        """The curves of ``link`` (a table link's own; any other link: the default tables)."""
+        return cls(getattr(link, "tables", "semcom"), getattr(link, "interpolation", None), getattr(link, "table_file", None))
+
+
+def awgn_bler(mcs: MCS, cb_size: int, snr_db: np.ndarray, curves: Curves | None = None, *,
+              base_graph: int | None = None, cw_length: int | None = None) -> np.ndarray:
     """AWGN code-block error probability of the table link at ``snr_db`` (array, dB), shaped like it.
 
-    The one place this module reads the BLER curves: :func:`semcom.link.abstract.bler_table_lookup`,
-    so whichever tables the table link uses are used here.
+    The one place this module reads the BLER curves: :func:`semcom.link.abstract.bler_table_lookup`
+    with ``curves`` (default :class:`Curves`), the code block's LDPC ``base_graph`` and rate-matched
+    length ``cw_length`` when known (from the plan), so the table link's curves are used here.
     """
     from semcom.link.abstract import bler_table_lookup
 
+    c = curves or Curves()
     snr_db = np.asarray(snr_db, dtype=np.float64)
     snr = torch.from_numpy(10.0 ** (np.clip(snr_db, -100.0, 100.0) / 10.0))
-    return bler_table_lookup(mcs, int(cb_size), snr, interpolation).double().numpy().reshape(snr_db.shape)
+    p = bler_table_lookup(mcs, int(cb_size), snr, c.interpolation, tables=c.tables, base_graph=base_graph,
+                          cw_length=cw_length, table_file=c.table_file)
+    return p.double().numpy().reshape(snr_db.shape)
 
 
 def _channel(channel: str) -> str:
@@ -142,7 +164,7 @@ def fading_mean_snr_db(snr_db: float, csi: str = "perfect", csi_error_var: float
 
 
 def expected_bler(mcs: MCS, cb_size: int, snr_db: float, *, channel: str = "awgn", csi: str = "perfect",
-                  csi_error_var: float = 0.1, interpolation: str = "linear") -> float:
+                  csi_error_var: float = 0.1, curves: Curves | None = None) -> float:
     """Expected error probability of one code block of ``cb_size`` bits at mean SNR ``snr_db``.
 
     AWGN and fast fading: ``BLER_awgn(snr_db)``; block Rayleigh (``"rayleigh"``/``"rayleigh_block"``):
@@ -157,23 +179,25 @@ def expected_bler(mcs: MCS, cb_size: int, snr_db: float, *, channel: str = "awgn
     """
     snr_db = check_snr_db(snr_db)
     if _channel(channel) != "rayleigh":
-        return float(awgn_bler(mcs, cb_size, np.array([snr_db]), interpolation)[0])
-    return 1.0 - _fading_success(mcs, (int(cb_size),), fading_mean_snr_db(snr_db, csi, csi_error_var), interpolation)
+        return float(awgn_bler(mcs, cb_size, np.array([snr_db]), curves)[0])
+    return 1.0 - _fading_success(mcs, ((int(cb_size), None, None),), fading_mean_snr_db(snr_db, csi, csi_error_var), curves)
 
 
-def _fading_success(mcs: MCS, cb_sizes: tuple[int, ...], mean_snr_db: float, interpolation: str) -> float:
-    """``E_h[prod_j (1 - BLER_j(mean_snr_db + 10 log10 |h|^2))]``: all blocks under one fading draw pass."""
+def _fading_success(mcs: MCS, blocks: tuple[tuple[int, int | None, int | None], ...], mean_snr_db: float,
+                    curves: Curves | None) -> float:
+    """``E_h[prod_j (1 - BLER_j(mean_snr_db + 10 log10 |h|^2))]``: all ``blocks`` (``(K', base graph, E)``)
+    under one fading draw pass."""
     if mean_snr_db == -math.inf:
         return 0.0
     x, mass = _gain_grid()
     ok = np.ones_like(x)
-    for size in cb_sizes:
-        ok = ok * (1.0 - awgn_bler(mcs, size, mean_snr_db + x, interpolation))
+    for size, bg, e in blocks:
+        ok = ok * (1.0 - awgn_bler(mcs, size, mean_snr_db + x, curves, base_graph=bg, cw_length=e))
     return float(np.clip(np.dot(ok, mass), 0.0, 1.0))
 
 
 def payload_error(plan: LinkPlan, snr_db: float, *, channel: str = "awgn", fading: str = "per_cb",
-                  csi: str = "perfect", csi_error_var: float = 0.1, interpolation: str = "linear",
+                  csi: str = "perfect", csi_error_var: float = 0.1, curves: Curves | None = None,
                   blocks: Sequence[int] | None = None) -> float:
     """Probability that at least one code block of ``plan`` (a :class:`~semcom.link.layout.LinkPlan`) is
     lost at mean SNR ``snr_db``: the payload is not delivered intact (module docstring).
@@ -195,19 +219,28 @@ def payload_error(plan: LinkPlan, snr_db: float, *, channel: str = "awgn", fadin
     keep = range(plan.num_cb) if blocks is None else sorted(set(int(j) for j in blocks))
     if any(not 0 <= j < plan.num_cb for j in keep):
         raise LinkError(f"blocks must be code-block indices in [0, {plan.num_cb}), got {blocks!r}")
-    sizes = plan.cb_sizes
+    desc = _block_descriptions(plan)
     if channel != "rayleigh":
-        p = [awgn_bler(plan.mcs, sizes[j], np.array([snr_db]), interpolation)[0] for j in keep]
+        p = [awgn_bler(plan.mcs, desc[j][0], np.array([snr_db]), curves, base_graph=desc[j][1], cw_length=desc[j][2])[0]
+             for j in keep]
         return float(1.0 - np.prod(1.0 - np.asarray(p, dtype=np.float64)))
     # code blocks that share one fading draw: each alone (per_cb) or those of one TB (per_tb)
-    groups: dict[int, list[int]] = {}
+    groups: dict[int, list[tuple]] = {}
     for j in keep:
-        groups.setdefault(j if fading == "per_cb" else plan.cb_tb[j], []).append(sizes[j])
+        groups.setdefault(j if fading == "per_cb" else plan.cb_tb[j], []).append(desc[j])
     mean_db = fading_mean_snr_db(snr_db, csi, csi_error_var)
     ok = 1.0
     for group, count in _count([tuple(g) for g in groups.values()]).items():
-        ok *= _fading_success(plan.mcs, group, mean_db, interpolation) ** count
+        ok *= _fading_success(plan.mcs, group, mean_db, curves) ** count
     return float(1.0 - ok)
+
+
+def _block_descriptions(plan: LinkPlan) -> list[tuple[int, int, int]]:
+    """``(K', LDPC base graph, rate-matched length E)`` of every code block of ``plan``, in order."""
+    out = []
+    for lay in plan.tbs:
+        out.extend((lay.cb_size, lay.base_graph, int(e)) for e in lay.cw_lengths)
+    return out
 
 
 def _count(items: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], int]:
@@ -264,7 +297,7 @@ def _grant_options(channel_uses: int, max_tb_bits: int | None, min_payload_bits:
 def select_mcs(snr_db: float, channel_uses: int, *, target_bler: float = 0.1, mcs_table: int = 1,
                channel: str = "awgn", fading: str = "per_cb", csi: str = "perfect", csi_error_var: float = 0.1,
                max_tb_bits: int | None = None, min_payload_bits: int = 1, offset_db: float = 0.0,
-               interpolation: str = "linear", candidates: Sequence[MCS] | None = None) -> MCSChoice:
+               curves: Curves | None = None, candidates: Sequence[MCS] | None = None) -> MCSChoice:
     """The MCS for a grant of ``channel_uses`` at mean SNR ``snr_db`` by the target rule (module docstring).
 
     ``offset_db`` (an OLLA offset) is added to ``snr_db`` first. ``candidates`` defaults to
@@ -276,7 +309,7 @@ def select_mcs(snr_db: float, channel_uses: int, *, target_bler: float = 0.1, mc
     if not 0.0 < float(target_bler) < 1.0:
         raise LinkError(f"target_bler must lie in (0, 1), got {target_bler!r}")
     snr_db = check_snr_db(check_snr_db(snr_db) + float(offset_db))
-    kw = dict(channel=channel, fading=fading, csi=csi, csi_error_var=csi_error_var, interpolation=interpolation)
+    kw = dict(channel=channel, fading=fading, csi=csi, csi_error_var=csi_error_var, curves=curves)
     scored = [MCSChoice(mcs, plan.k, payload_error(plan, snr_db, **kw), False)
               for mcs, plan in grant_options(channel_uses, mcs_table=mcs_table, max_tb_bits=max_tb_bits,
                                              min_payload_bits=min_payload_bits, candidates=candidates)]
