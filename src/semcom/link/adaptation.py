@@ -17,7 +17,7 @@ CSI its SNR is ``|h|^2 s`` with ``|h|^2 ~ Exp(1)``, so its expected error probab
 computed on a fixed grid of the fading gain in dB (:data:`GAIN_GRID_STEP_DB` steps from
 :data:`GAIN_GRID_LO_DB` to :data:`GAIN_GRID_HI_DB`; each cell weighs its exact probability mass
 ``F(x_i+1) - F(x_i)``, the mass below the grid goes to its first cell, where the BLER is at its
-largest). The table curves are piecewise linear in dB, so the midpoint rule on 0.05 dB cells is
+largest). The curves change on a scale of tenths of a dB, so the midpoint rule on 0.05 dB cells is
 accurate to about 1e-4 (a test compares it to a Monte Carlo estimate). With estimated CSI the
 receiver's SNR is ``|h_hat|^2 / (no + csi_error_var)``, ``h_hat ~ CN(0, 1 + csi_error_var)``: the same
 integral at the mean SNR ``(1 + csi_error_var) / (no + csi_error_var)``. With ``csi="none"`` every
