@@ -111,7 +111,8 @@ def test_tiny_budget_is_no_fit(photo):
 def test_link_adaptation_picks_faster_mcs_at_higher_snr_and_meets_its_target(photo):
     from semcom.link.abstract import bler_table_lookup
 
-    system = SeparationSystem({"codec": "jpeg2000", "fidelity": "bittrue", "link_adaptation": True})
+    system = SeparationSystem({"codec": "jpeg2000", "fidelity": "bittrue", "link_adaptation": True,
+                               "adaptation": "target_bler"})
     budget = system.channel_uses_budget(128, 128)
     effs = []
     for snr in (0.0, 6.0, 14.0):
@@ -125,6 +126,45 @@ def test_link_adaptation_picks_faster_mcs_at_higher_snr_and_meets_its_target(pho
     assert high.payload_capacity_bits > low.payload_capacity_bits and high.mcs != low.mcs
     with pytest.raises(ConfigError):
         SeparationConfig(target_bler=1.5)
+    with pytest.raises(ConfigError):
+        SeparationConfig(adaptation="psychic")
+
+
+def test_adapted_mcs_over_block_fading_is_not_the_awgn_rule():
+    """Regression: over block Rayleigh the adapted MCS came from the AWGN table at the mean SNR, so the
+    image was lost more often as the SNR rose (a payload error near 1 at 16 dB)."""
+    from semcom.link.adaptation import payload_error
+
+    cfg = {"codec": "jpeg2000", "fidelity": "bler_table", "link_adaptation": True, "adaptation": "target_bler"}
+    awgn = SeparationSystem(cfg)
+    fading = SeparationSystem({**cfg, "channel": "rayleigh", "fading": "per_cb"})
+    budget = awgn.channel_uses_budget(256, 256)
+    for snr in (12.0, 16.0):
+        a, f = awgn.link_for(snr, budget), fading.link_for(snr, budget)
+        p_awgn_rule = payload_error(a.plan(a.max_payload_bits(budget)), snr, channel="rayleigh")
+        p_fading_rule = payload_error(f.plan(f.max_payload_bits(budget)), snr, channel="rayleigh")
+        assert a.mcs != f.mcs and p_awgn_rule > 0.5 and p_fading_rule < 0.12
+
+
+def test_quality_adaptation_maximises_the_expected_psnr(photo):
+    from semcom.link.adaptation import grant_options, payload_error
+
+    system = SeparationSystem({"codec": "jpeg2000", "fidelity": "bler_table", "link_adaptation": True,
+                               "channel": "rayleigh"})
+    budget = system.channel_uses_budget(128, 128)
+    with pytest.raises(InputError):
+        system.adapted_mcs(10.0, budget)
+    choice = system.adapted_mcs(10.0, budget, photo)
+    assert system.link_for(10.0, budget, photo).mcs == choice.mcs
+    fail = float(metrics.psnr(photo, torch.full_like(photo, 0.5))[0])
+    # no candidate (an upper bound: every code block counted) does better than the choice
+    for _, plan in grant_options(budget, min_payload_bits=32):
+        got = system.clean_quality(photo, plan.k)
+        if got is not None and plan.k > choice.payload_bits:
+            p = payload_error(plan, 10.0, channel="rayleigh", blocks=[0])
+            assert (1 - p) * got[1] + p * fail <= choice.expected_quality + 0.3
+    out = system.transmit(photo, 10.0, seed=0)
+    assert out.mcs == str(choice.mcs) and out.payload_capacity_bits == choice.payload_bits
 
 
 class _UndetectedErrors:

@@ -6,7 +6,7 @@ import importlib
 import pytest
 import torch
 
-MODULES = ["mcs", "layout", "result", "ldpc", "nr", "abstract", "capacity", "factory", "tables"]
+MODULES = ["mcs", "layout", "result", "ldpc", "nr", "abstract", "capacity", "factory", "tables", "adaptation"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -20,11 +20,20 @@ the capacity bound ``channel_uses * log2(1 + snr)``. What is counted as sent is 
 actually encoded (``8 * len(stream)`` bits) and the channel uses the link actually spent.
 
 Link adaptation (``link_adaptation=True``). Instead of one fixed MCS, the transmitter picks, for each
-SNR, the 38.214 table MCS with the highest spectral efficiency whose code-block error rate from
-Sionna's BLER tables (:func:`semcom.link.abstract.bler_table_lookup`) at the nominal SNR is at most
-``target_bler``; if none qualifies, the most robust one. Over Rayleigh block fading the transmitter
-knows only the average SNR (slow link adaptation), so deep fades still cost code blocks. This is the
-practical "codec + 5G MCS" baseline; the capacity link needs no MCS and ignores it.
+SNR, a 38.214 table MCS (:mod:`semcom.link.adaptation`). It knows the mean SNR, the channel model and
+the receiver's CSI model, not the fading coefficient of a block (over Rayleigh block fading: slow link
+adaptation), and predicts the probability that a code block is lost from the table link's AWGN curves
+averaged over the fading distribution (per code block or per TB, as ``fading`` says). ``adaptation``:
+
+* ``"quality"`` (default): the MCS that maximises the image's expected PSNR,
+  ``(1 - p) PSNR_intact + p PSNR_fallback``, where ``PSNR_intact`` is the codec's PSNR for this image
+  in that MCS's payload (the transmitter has the image; streams are memoised) and ``p`` the
+  probability that a code block carrying the stream is lost (a damaged image is scored as the
+  fallback, a conservative bound: a damaged stream that still decodes only does better).
+* ``"target_bler"``: the MCS with the highest spectral efficiency whose payload error probability
+  (some code block lost) is at most ``target_bler``; if none qualifies, the most reliable one.
+
+The capacity link needs no MCS and ignores it.
 
 What a lost code block does (``loss_policy``):
 
@@ -54,17 +63,20 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from typing import Any
 
 import numpy as np
 import torch
 
-from semcom.errors import ConfigError, InputError
+from semcom.errors import ConfigError, InputError, LinkError
+from semcom.metrics import psnr
 from semcom.systems.outcome import Outcome
 from semcom.utils import check_image, from_dict, make_generator
 
 LOSS_POLICIES = ("corrupt", "truncate")
+ADAPTATIONS = ("quality", "target_bler")
 FALLBACK_VALUE = 0.5
 LENGTH_FIELD_BITS = 24
 
@@ -96,7 +108,8 @@ class SeparationConfig:
     csi: receiver CSI model for fading channels.
     loss_policy: what the receiver hands the codec when code blocks are lost (see module doc).
     decoder: LDPC decoder of the bit-true link (``"fast"`` or ``"sionna"``); other fidelities have none.
-    link_adaptation, target_bler: choose the table MCS per SNR (see module doc); ``mcs_table`` says which table.
+    link_adaptation, adaptation, target_bler: choose the table MCS per SNR (see module doc; ``adaptation``
+        is ``"quality"`` or ``"target_bler"``); ``mcs_table`` says which table.
     link: extra keyword arguments for :func:`semcom.link.make_link` (e.g. ``{"decoder": "fast"}``).
     """
 
@@ -113,12 +126,15 @@ class SeparationConfig:
     loss_policy: str = "corrupt"
     decoder: str = "fast"
     link_adaptation: bool = False
+    adaptation: str = "quality"
     target_bler: float = 0.1
     link: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0 < self.target_bler < 1:
             raise ConfigError(f"target_bler must lie in (0, 1), got {self.target_bler!r}")
+        if self.adaptation not in ADAPTATIONS:
+            raise ConfigError(f"adaptation must be one of {ADAPTATIONS}, got {self.adaptation!r}")
         if self.loss_policy not in LOSS_POLICIES:
             raise ConfigError(f"loss_policy must be one of {LOSS_POLICIES}, got {self.loss_policy!r}")
         if not (isinstance(self.cbr, (int, float)) and self.cbr > 0 and math.isfinite(self.cbr)):
@@ -182,6 +198,10 @@ class SeparationOutcome(Outcome):
         return float(self.rates(self.reconstruction.shape).bpp)
 
 
+def _digest(image: torch.Tensor) -> str:
+    return hashlib.sha1(image.detach().cpu().numpy().tobytes()).hexdigest()
+
+
 def _no_fit(fallback: torch.Tensor, k_max: int, budget: int, error: str, mcs: str | None) -> SeparationOutcome:
     return SeparationOutcome(fallback, "no_fit", 0, budget, error=error,
                              extras={"payload_capacity_bits": int(k_max), "mcs": mcs})
@@ -202,14 +222,14 @@ class SeparationSystem:
         self.codec = get_codec(config.codec)
         self.link = config.make_link()
         self._links: dict = {}  # MCS -> link, for link adaptation
+        self._choices: dict = {}  # (image digest or None, snr_db, channel uses) -> adaptation's choice
+        self._quality: dict = {}  # (image digest, payload bits) -> (bits, PSNR) of the intact image
         self._streams: dict[tuple[str, int], bytes] = {}  # (image digest, bit budget) -> stream
 
     def encode(self, image: torch.Tensor, max_bits: int) -> bytes:
         """The codec's stream for ``image`` within ``max_bits`` (memoised: the codec is deterministic,
         and a sweep sends the same image at the same budget for many SNRs and seeds)."""
-        import hashlib
-
-        key = (hashlib.sha1(image.detach().cpu().numpy().tobytes()).hexdigest(), int(max_bits))
+        key = (_digest(image), int(max_bits))
         stream = self._streams.get(key)
         if stream is None:
             stream = self.codec.encode_to_budget(image, max_bits)
@@ -218,36 +238,69 @@ class SeparationSystem:
             self._streams[key] = stream
         return stream
 
-    def link_for(self, snr_db: float, channel_uses: int):
-        """The link used at ``snr_db``: the configured one, or the adapted MCS (see module doc)."""
+    def link_for(self, snr_db: float, channel_uses: int, image: torch.Tensor | None = None):
+        """The link used at ``snr_db``: the configured one, or the adapted MCS (see module doc;
+        ``adaptation="quality"`` needs the ``image``)."""
         cfg = self.config
         if not cfg.link_adaptation or cfg.fidelity == "capacity":
             return self.link
-        from semcom.errors import LinkError
-        from semcom.link import MCS, MCS_TABLES
-        from semcom.link.abstract import bler_table_lookup
+        try:
+            mcs = self.adapted_mcs(snr_db, channel_uses, image).mcs
+        except LinkError:  # no MCS carries the length field and a byte: the configured link says no_fit
+            return self.link
+        if mcs not in self._links:
+            self._links[mcs] = cfg.make_link(mcs)
+        return self._links[mcs]
 
-        snr = torch.tensor([10 ** (float(snr_db) / 10)])
-        candidates = []
-        for i in range(len(MCS_TABLES[cfg.mcs_table])):
+    def adapted_mcs(self, snr_db: float, channel_uses: int, image: torch.Tensor | None = None):
+        """Link adaptation's choice for this grant at mean SNR ``snr_db`` (memoised), from
+        :mod:`semcom.link.adaptation` with this system's channel, fading, receiver CSI, TB size and
+        BLER curves; the transmitter knows only the mean SNR. ``"target_bler"``:
+        :func:`~semcom.link.adaptation.select_mcs` (an ``MCSChoice``); ``"quality"``:
+        :func:`~semcom.link.adaptation.select_mcs_for_quality` on ``image`` (a ``QualityChoice``)."""
+        from semcom.link import adaptation as la
+
+        cfg, link = self.config, self.link
+        quality = cfg.adaptation == "quality"
+        if quality and image is None:
+            raise InputError("adaptation='quality' chooses the MCS for an image: pass image=")
+        key = (_digest(image) if quality else None, float(snr_db), int(channel_uses))
+        if key not in self._choices:
+            cond = dict(channel=link.channel, fading=link.fading, csi=link.csi,
+                        csi_error_var=getattr(link, "csi_error_var", 0.1),
+                        curves=la.Curves.of(link))
+            grant = dict(mcs_table=cfg.mcs_table, max_tb_bits=link.max_tb_bits, min_payload_bits=LENGTH_FIELD_BITS + 8)
+            if not quality:
+                choice = la.select_mcs(float(snr_db), channel_uses, target_bler=cfg.target_bler, **grant, **cond)
+            else:
+                choice = la.select_mcs_for_quality(
+                    la.grant_options(channel_uses, **grant), lambda k: self.clean_quality(image, k),
+                    lambda plan, blocks: la.payload_error(plan, float(snr_db), blocks=blocks, **cond),
+                    float(psnr(image, torch.full_like(image, FALLBACK_VALUE))[0]))
+                if choice is None:
+                    raise LinkError("no MCS carries this image in the grant")
+            self._choices[key] = choice
+        return self._choices[key]
+
+    def clean_quality(self, image: torch.Tensor, k: int) -> tuple[int, float] | None:
+        """``(bits, PSNR)`` of ``image`` sent intact in a ``k``-bit payload (length field + stream), or
+        ``None`` when the codec cannot fit it or the stream does not decode (memoised)."""
+        from semcom.codecs import CodecBudgetError
+
+        key = (_digest(image), int(k))
+        if key not in self._quality:
+            k_stream = ((int(k) - LENGTH_FIELD_BITS) // 8) * 8
+            got = None
             try:
-                candidates.append(MCS.from_table(i, table=cfg.mcs_table))
-            except LinkError:  # code rate below what the 5G LDPC encoder accepts
-                continue
-        candidates.sort(key=lambda m: m.spectral_efficiency, reverse=True)
-        chosen = None
-        for mcs in candidates:
-            if mcs not in self._links:
-                self._links[mcs] = cfg.make_link(mcs)
-            link = self._links[mcs]
-            k = link.max_payload_bits(channel_uses)
-            if k < LENGTH_FIELD_BITS + 8:
-                continue
-            cb_size = max(t.cb_size for t in link.plan(k).tbs)
-            chosen = link
-            if float(bler_table_lookup(mcs, cb_size, snr)[0]) <= cfg.target_bler:
-                return link
-        return chosen if chosen is not None else self.link
+                stream = self.encode(image, k_stream) if k_stream >= 8 else None
+            except CodecBudgetError:
+                stream = None
+            if stream is not None:
+                out = self.codec.decode_robust(stream, shape=tuple(image.shape[-2:]))
+                if out.status != "failed":
+                    got = (LENGTH_FIELD_BITS + 8 * len(stream), float(psnr(image, out.image.clamp(0, 1))[0]))
+            self._quality[key] = got
+        return self._quality[key]
 
     def received_stream(self, res, sent_bits: int) -> bytes:
         """The codec stream the receiver hands its decoder, read from the received bits ``res.bits``.
@@ -293,7 +346,7 @@ class SeparationSystem:
             raise InputError(f"snr_db must be finite, got {snr_db}")
         _, _, h, w = image.shape
         budget = self.channel_uses_budget(h, w)
-        link = self.link_for(snr_db, budget)
+        link = self.link_for(snr_db, budget, image)
         k_max = int(link.max_payload_bits(budget, snr_db=snr_db))
         fallback = torch.full_like(image, FALLBACK_VALUE)
         mcs = str(getattr(link, "mcs", None))

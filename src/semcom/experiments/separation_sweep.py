@@ -3,7 +3,8 @@
 For every codec x channel x link fidelity x SNR x image x seed, one image is sent through
 :class:`semcom.baselines.SeparationSystem` at the same channel bandwidth ratio. ``fidelity`` selects
 the bit-true link with one fixed MCS (``bittrue``), the bit-true link with the MCS adapted to the SNR
-(``adaptive``: the highest 38.214 table MCS whose BLER-table CBLER is at most 10%), the BLER-table or
+(``adaptive``: the 38.214 table MCS that maximises the image's expected PSNR over the channel's fading,
+:mod:`semcom.link.adaptation`), the BLER-table or
 erasure abstraction, or the capacity-achieving code (``capacity``, the ideal separation bound). Results JSON (records + per-point summary) and plots go to
 ``results/baseline/`` by default.
 

@@ -77,7 +77,7 @@ def _separation(cbr: float, fidelity: str, codec: str, snr_db: float):
 
     cfg = {"codec": codec, "cbr": cbr, "channel": "rayleigh", "fading": "per_tb", "csi": "perfect"}
     if fidelity == "adaptive":
-        cfg.update(fidelity="bittrue", link_adaptation=True, target_bler=OUTAGE)
+        cfg.update(fidelity="bittrue", link_adaptation=True, adaptation="target_bler", target_bler=OUTAGE)
     else:
         cfg.update(fidelity="capacity", link={"rate": outage_rate(snr_db)})
     return SeparationSystem(cfg)

@@ -8,7 +8,9 @@ name              system                                          spec options
                                                                   to the SNR, ``bler_table``, ``erasure``,
                                                                   ``capacity``), ``adapt``, ``mcs_index``,
                                                                   ``mcs_table``, ``modulation_order``,
-                                                                  ``code_rate``, ``target_bler``,
+                                                                  ``code_rate``, ``adaptation``
+                                                                  (``quality``, ``target_bler``),
+                                                                  ``target_bler``,
                                                                   ``loss_policy``, ``fading``, ``decoder``,
                                                                   ``cbler``, ``cbr``
 ``deepjscc``,     a learned JSCC model from a checkpoint          ``ckpt`` or its alias ``checkpoint``
@@ -75,6 +77,7 @@ def source_hash(obj: Any) -> str | None:
 def separation(codec: str = "heif", link: str = "adaptive", cbr: float | None = None,
                channel: ChannelSpec | str | None = None, adapt: bool = False, mcs_index: int | None = None,
                mcs_table: int = 1, modulation_order: int = 2, code_rate: float = 0.5, target_bler: float = 0.1,
+               adaptation: str = "quality",
                loss_policy: str = "corrupt", fading: str = "per_cb", decoder: str = "fast",
                cbler: float | None = None, config: dict | None = None):
     """The separation baseline as a bench system: :class:`semcom.baselines.SeparationSystem` built from
@@ -99,7 +102,7 @@ def separation(codec: str = "heif", link: str = "adaptive", cbr: float | None = 
     cfg = SeparationConfig(
         codec=codec, cbr=1 / 12 if cbr is None else float(cbr), fidelity="bittrue" if link == "adaptive" else link,
         link_adaptation=bool(adapt or link == "adaptive"), mcs_index=mcs_index, mcs_table=mcs_table,
-        modulation_order=modulation_order, code_rate=code_rate, target_bler=target_bler,
+        modulation_order=modulation_order, code_rate=code_rate, target_bler=target_bler, adaptation=adaptation,
         channel=ch.link_kwargs()["channel"], fading=fading, csi=ch.csi, loss_policy=loss_policy,
         decoder=decoder, link=extra,
     )

@@ -126,7 +126,9 @@ class LsciSystem:
 
         cbr = self.cbr if self.cbr is not None else self.budget(source_shape) / source_size(source_shape)[0]
         if self._sep is None or abs(self._sep.config.cbr - cbr) > 1e-12:
+            # one stream size: the target rule (the quality search would run the GAN once per candidate MCS)
             cfg = SeparationConfig(codec="jpeg2000", cbr=cbr, fidelity=self.fidelity, link_adaptation=True,
+                                   adaptation="target_bler",
                                    channel=self.channel.link_kwargs()["channel"], csi="perfect",
                                    decoder=self.decoder, loss_policy="corrupt")
             sep = SeparationSystem(cfg)

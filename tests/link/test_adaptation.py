@@ -1,0 +1,196 @@
+"""Link adaptation: the error probability over block Rayleigh fading, the MCS choice, outer-loop link adaptation."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from semcom.errors import InputError, LinkError
+from semcom.link import MCS, BLERTableLink, bler_table_lookup, plan_payload
+from semcom.link.adaptation import (
+    OuterLoopLinkAdaptation,
+    awgn_bler,
+    expected_bler,
+    fading_mean_snr_db,
+    grant_options,
+    payload_error,
+    select_mcs,
+    select_mcs_for_quality,
+    simulate_olla,
+    table_mcs_candidates,
+)
+
+GRANT = 16384  # a 256 x 256 image at CBR 1/12
+
+
+def _mc_fading_bler(mcs, cb, snr_db, gain):
+    return float(bler_table_lookup(mcs, cb, torch.from_numpy(gain * 10 ** (snr_db / 10))).double().mean())
+
+
+@pytest.mark.parametrize("index,cb,snr_db", [(9, 8000, 10.0), (3, 2700, 0.0), (20, 7800, 18.0)])
+def test_fading_integration_matches_monte_carlo(index, cb, snr_db):
+    mcs = MCS.from_table(index)
+    gain = np.random.default_rng(0).exponential(1.0, 400_000)  # |h|^2, h ~ CN(0, 1)
+    mc = _mc_fading_bler(mcs, cb, snr_db, gain)
+    sigma = math.sqrt(max(mc * (1 - mc), 1e-4) / gain.size)
+    assert abs(expected_bler(mcs, cb, snr_db, channel="rayleigh_block") - mc) < 4 * sigma + 1e-3
+
+
+def test_estimated_csi_is_the_same_integral_at_the_mean_receiver_snr():
+    mcs, v, snr_db = MCS.from_table(9), 0.05, 12.0
+    rng = np.random.default_rng(1)
+    h = (rng.normal(size=300_000) + 1j * rng.normal(size=300_000)) / math.sqrt(2)
+    e = (rng.normal(size=h.size) + 1j * rng.normal(size=h.size)) * math.sqrt(v / 2)
+    sinr = np.abs(h + e) ** 2 / (10 ** (-snr_db / 10) + v)  # what BLERTableLink uses with csi="estimated"
+    mc = float(bler_table_lookup(mcs, 8000, torch.from_numpy(sinr)).double().mean())
+    got = expected_bler(mcs, 8000, snr_db, channel="rayleigh", csi="estimated", csi_error_var=v)
+    assert abs(got - mc) < 4 * math.sqrt(mc * (1 - mc) / h.size) + 1e-3
+    assert fading_mean_snr_db(snr_db, "estimated", v) < snr_db
+    assert expected_bler(mcs, 8000, 30.0, channel="rayleigh", csi="none") == 1.0
+
+
+def test_awgn_is_the_table_curve_and_payload_error_multiplies_blocks():
+    mcs = MCS.from_table(9)
+    for snr_db in (2.0, 3.5, 5.0):
+        table = float(bler_table_lookup(mcs, 5000, torch.tensor([10 ** (snr_db / 10)]))[0])
+        assert expected_bler(mcs, 5000, snr_db) == pytest.approx(table, abs=1e-6)
+    plan = plan_payload(40_000, mcs)
+    p = [float(awgn_bler(mcs, lay.cb_size, np.array([3.7]), base_graph=lay.base_graph, cw_length=e)[0])
+         for lay in plan.tbs for e in lay.cw_lengths]
+    assert payload_error(plan, 3.7) == pytest.approx(1 - np.prod(1 - np.array(p)), abs=1e-9)
+    assert payload_error(plan, 3.7, blocks=[0]) == pytest.approx(p[0], abs=1e-9)
+
+
+def test_expected_bler_is_monotone_in_snr_and_rate():
+    grid = np.arange(-5.0, 30.0, 1.0)
+    for index in (3, 9, 16, 24):
+        curve = [expected_bler(MCS.from_table(index), 6000, s, channel="rayleigh") for s in grid]
+        assert np.all(np.diff(curve) <= 1e-12) and curve[0] > 0.5 and 0 < curve[-1] < 0.1
+    at_12 = [expected_bler(m, 6000, 12.0, channel="rayleigh") for m in table_mcs_candidates(1)]
+    assert np.all(np.diff(at_12) >= -0.02)  # higher table index, higher error (up to table noise)
+    # Rayleigh at high SNR: error ~ threshold / SNR, i.e. a decade per 10 dB
+    hi = [expected_bler(MCS.from_table(9), 6000, s, channel="rayleigh") for s in (20.0, 30.0)]
+    assert 7 < hi[0] / hi[1] < 13
+
+
+def test_fading_per_tb_correlates_blocks_and_matches_the_table_link():
+    mcs = MCS.from_table(3)
+    plan = plan_payload(8000, mcs)  # 3 code blocks in one TB
+    per_cb = payload_error(plan, 6.0, channel="rayleigh", fading="per_cb")
+    per_tb = payload_error(plan, 6.0, channel="rayleigh", fading="per_tb")
+    assert plan.num_tb == 1 and plan.num_cb == 3 and per_tb < per_cb  # Jensen: E[(1-p)^n] >= (E[1-p])^n
+    n = 2000
+    for fading, predicted in (("per_cb", per_cb), ("per_tb", per_tb)):
+        link = BLERTableLink(mcs, channel="rayleigh", fading=fading)
+        res = link.transmit(torch.zeros(n, 8000), 6.0, generator=3)
+        measured = 1.0 - float(res.cb_ok.all(dim=-1).double().mean())
+        assert abs(measured - predicted) < 4 * math.sqrt(predicted * (1 - predicted) / n) + 2e-3
+
+
+def test_select_mcs_meets_the_target_with_the_fastest_mcs():
+    for snr_db in (0.0, 6.0, 12.0, 18.0):
+        choice = select_mcs(snr_db, GRANT, target_bler=0.1)
+        assert choice.meets_target and choice.error_probability <= 0.1
+        faster = [m for m, p in grant_options(GRANT, min_payload_bits=32)
+                  if m.spectral_efficiency > choice.mcs.spectral_efficiency]
+        for m in faster:
+            k = next(p.k for mm, p in grant_options(GRANT) if mm == m)
+            assert payload_error(plan_payload(k, m), snr_db) > 0.1
+    none = select_mcs(-10.0, GRANT, channel="rayleigh")  # nothing meets 10 %: the most reliable
+    assert not none.meets_target and none.mcs == MCS.from_table(3)
+    with pytest.raises(LinkError):
+        select_mcs(5.0, GRANT, target_bler=1.0)
+    with pytest.raises(LinkError):
+        select_mcs(5.0, 4, min_payload_bits=64)
+    with pytest.raises(LinkError):
+        payload_error(plan_payload(1000, MCS.from_table(9)), 5.0, blocks=[7])
+
+
+def test_fading_choice_is_not_the_awgn_rule_when_that_fails_over_fading():
+    """Regression: over block Rayleigh the MCS was chosen from the AWGN table at the mean SNR, whose
+    payload error over fading is near 1 at high SNR (the adapted curve fell as the SNR rose)."""
+    for snr_db in (12.0, 16.0, 20.0):
+        awgn = select_mcs(snr_db, GRANT, channel="awgn")
+        awgn_over_fading = payload_error(plan_payload(awgn.payload_bits, awgn.mcs), snr_db, channel="rayleigh")
+        fading = select_mcs(snr_db, GRANT, channel="rayleigh")
+        assert awgn_over_fading > 0.5
+        assert fading.mcs != awgn.mcs and fading.error_probability < awgn_over_fading / 3
+        assert fading.error_probability <= 0.1 + 1e-3 or not fading.meets_target
+
+
+def test_quality_choice_equals_brute_force():
+    rng = np.random.default_rng(0)
+    options = grant_options(GRANT, min_payload_bits=32)
+    bump = {p.k: rng.uniform(-0.3, 0.3) for _, p in options}
+
+    def quality(k):  # a concave rate-quality curve with small wiggles (not monotone on purpose)
+        return (min(k, int(0.9 * k) + 64), 10 * math.log10(k) - 20 + bump[k]) if k > 9000 else None
+
+    for channel, snr_db in (("rayleigh", 8.0), ("rayleigh", 18.0), ("awgn", 6.0)):
+        def error(plan, blocks, snr_db=snr_db, channel=channel):
+            return payload_error(plan, snr_db, channel=channel, blocks=blocks)
+
+        got = select_mcs_for_quality(options, quality, error, 11.0)
+        brute = []
+        for _, plan in options:
+            q = quality(plan.k)
+            if q is None:
+                continue
+            p = error(plan, [j for j, (a, b) in enumerate(plan.cb_ranges) if a < q[0] and b > a])
+            brute.append((1 - p) * q[1] + p * 11.0)
+        assert got.expected_quality == pytest.approx(max(brute), abs=0.35)  # pruning assumes monotone quality
+        assert got.payload_bits > 9000
+    assert select_mcs_for_quality(options, lambda k: None, lambda p, b: 0.0, 11.0) is None
+
+
+def test_olla_steps_and_errors():
+    olla = OuterLoopLinkAdaptation(target_bler=0.2, delta_up_db=1.0, min_offset_db=-2.5, max_offset_db=1.0)
+    assert olla.delta_down_db == pytest.approx(0.25)
+    assert olla.update([False, False, False]) == -2.5  # clamped
+    assert olla.update(torch.tensor([True] * 4)) == pytest.approx(-1.5)
+    assert olla.nack_rate == pytest.approx(3 / 7) and olla.adjusted_snr_db(10.0) == pytest.approx(8.5)
+    for kw in ({"target_bler": 0.0}, {"delta_up_db": -1.0}, {"offset_db": 50.0}, {"target_bler": float("nan")}):
+        with pytest.raises(LinkError):
+            OuterLoopLinkAdaptation(**kw)
+    with pytest.raises(LinkError):
+        olla.update([1, 0])
+    with pytest.raises(InputError):
+        olla.adjusted_snr_db(float("inf"))
+
+
+@pytest.mark.parametrize("target", [0.05, 0.1, 0.3])
+def test_olla_converges_to_the_target_on_a_mismatched_link(target):
+    """The inner loop believes a link 8 dB better than it is: P(NACK) = outage of Rayleigh at the
+    chosen backoff. OLLA finds the offset where the NACK rate is the target."""
+    rng = np.random.default_rng(0)
+    olla = OuterLoopLinkAdaptation(target_bler=target, delta_up_db=0.5)
+    acks = []
+    for _ in range(20_000):
+        p_nack = -math.expm1(-(10 ** ((8.0 + olla.offset_db) / 10)) / 10)  # threshold 10 dB above belief
+        ack = bool(rng.random() >= p_nack)
+        acks.append(ack)
+        olla.update(ack)
+    rate = 1 - np.mean(acks[5000:])
+    assert abs(rate - target) < 0.15 * target + 0.005
+    assert olla.offset_db < -2.0
+
+
+def test_simulate_olla_runs_and_backs_off_over_fading():
+    olla = OuterLoopLinkAdaptation(target_bler=0.1, delta_up_db=1.0)
+    out = simulate_olla(12.0, 2000, 150, olla=olla, channel="rayleigh", fading="per_tb", seed=0)
+    assert len(out["ack"]) == len(out["mcs_index"]) == len(out["offset_db"]) == 150
+    assert np.mean(out["offset_db"][-50:]) < -2.0  # the AWGN model is optimistic over fading
+    assert 0 < out["goodput_bits_per_use"] < 3
+    with pytest.raises(LinkError):
+        simulate_olla(12.0, 2000, 5, olla=olla, model="magic")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["awgn", "fading"])
+def test_simulate_olla_converges_to_the_target_bler(model):
+    olla = OuterLoopLinkAdaptation(target_bler=0.1, delta_up_db=1.0)
+    out = simulate_olla(12.0, 2000, 2500, olla=olla, channel="rayleigh", fading="per_tb", model=model, seed=1)
+    assert abs((1 - np.mean(out["ack"][500:])) - 0.1) < 0.025
+    if model == "fading":  # the fading-aware inner loop needs almost no correction
+        assert abs(np.mean(out["offset_db"][500:])) < 1.5
