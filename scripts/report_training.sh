@@ -22,7 +22,7 @@
 #   SWEEP_SNR       SNR grid of the sweep ("-2 0 2 5 10 15 20")
 #   COMPARE_SNR     SNR grid of the comparisons ("-4,-2,0,5,10")
 #   LINK            the separation systems' link: "link=adaptive" (bit-true 5G LDPC, adapted MCS; default)
-#                   or "link=bler_table,adapt=true" (Sionna's BLER tables, faster)
+#                   or "link=bler_table,adapt=true" (the BLER tables, faster)
 #   WORKERS         worker processes of semcom compare (2)
 #   DRY_RUN=1       print the commands without running them
 set -euo pipefail
