@@ -33,9 +33,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import math
-import os
-import platform
 import sys
 import time
 from typing import Any, Sequence
@@ -44,7 +41,8 @@ import numpy as np
 import torch
 
 from semcom.errors import ConfigError
-from semcom.experiments.results import Results, provenance
+from semcom.experiments.ldpc_common import block_errors, calibrate_ebno, qpsk_awgn_llrs, snr_at_bler  # noqa: F401
+from semcom.experiments.results import Results, machine_info, provenance
 from semcom.utils import from_dict, make_generator
 
 NAME = "ldpc"
@@ -91,73 +89,6 @@ class BenchConfig:
             raise ConfigError(f"precisions must be a non-empty list of 'float', 'int16', 'int8', got {self.precisions!r}")
 
 
-def qpsk_awgn_llrs(encoder: Any, num_codewords: int, ebno_db: float, generator: torch.Generator) -> tuple:
-    """Random info bits ``[B, k]``, their QPSK/AWGN channel logits ``[B, n]`` (exact max-log) and Es/N0 in dB.
-
-    ``Es/N0 = Eb/N0 * 2 * k / n`` (2 coded bits per QPSK symbol, ``k/n`` information bits per coded bit);
-    noise ``CN(0, no)`` with ``no = 10**(-esno_db/10)`` at unit symbol energy.
-    """
-    from semcom.link.demap_fast import demap_qam_maxlog
-
-    k, n = encoder.k, encoder.n
-    u = torch.randint(0, 2, (num_codewords, k), generator=generator).to(torch.float32)
-    c = encoder(u)
-    esno_db = ebno_db + 10.0 * math.log10(2.0 * k / n)
-    no = 10.0 ** (-esno_db / 10.0)
-    c2 = c.reshape(num_codewords, n // 2, 2)
-    x = torch.complex(1.0 - 2.0 * c2[..., 0], 1.0 - 2.0 * c2[..., 1]) / math.sqrt(2.0)
-    w = torch.complex(torch.randn(x.shape, generator=generator), torch.randn(x.shape, generator=generator))
-    y = x + math.sqrt(no / 2.0) * w
-    return u, demap_qam_maxlog(y, no, 2), esno_db
-
-
-def block_errors(u_hat: torch.Tensor, u: torch.Tensor) -> np.ndarray:
-    """Per-codeword block error flags ``[B]`` (any information bit wrong)."""
-    return (u_hat != u).any(dim=-1).cpu().numpy()
-
-
-def snr_at_bler(ebno_db: Sequence[float], bler: Sequence[float], target: float = 0.1) -> float | None:
-    """The Eb/N0 where a measured BLER curve crosses ``target``, interpolating ``log10(BLER)`` linearly.
-
-    Points with zero BLER are skipped (log undefined) except to bound the crossing. Returns ``None``
-    when the curve does not cross ``target``.
-
-    Example:
-        >>> round(snr_at_bler([1.0, 2.0], [1.0, 0.01], 0.1), 3)
-        1.5
-    """
-    x = np.asarray(ebno_db, dtype=float)
-    y = np.asarray(bler, dtype=float)
-    order = np.argsort(x)
-    x, y = x[order], y[order]
-    for i in range(len(x) - 1):
-        if y[i] >= target >= y[i + 1] and y[i] > 0:
-            if y[i + 1] <= 0:
-                return float(x[i + 1])
-            ly0, ly1, lt = math.log10(y[i]), math.log10(y[i + 1]), math.log10(target)
-            if ly0 == ly1:
-                return float(x[i])
-            return float(x[i] + (lt - ly0) * (x[i + 1] - x[i]) / (ly1 - ly0))
-    return None
-
-
-def calibrate_ebno(encoder: Any, decoder: Any, codewords: int, target: float, seed: int) -> float:
-    """Eb/N0 (on a 0.05 dB grid) at which ``decoder``'s BLER first drops to ``target`` or below (bisection)."""
-    lo, hi = -1.0, 8.0
-    for _ in range(8):
-        mid = round((lo + hi) / 2 / 0.05) * 0.05
-        gen = make_generator(seed)
-        u, llr, _ = qpsk_awgn_llrs(encoder, codewords, mid, gen)
-        bler = float(block_errors(decoder(llr), u).mean())
-        if bler > target:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 0.05 + 1e-9:
-            break
-    return round(hi, 2)
-
-
 def _timed(fn, *args, repeats: int = 1):
     """``(result of the last call, median wall seconds)``."""
     times = []
@@ -167,23 +98,6 @@ def _timed(fn, *args, repeats: int = 1):
         out = fn(*args)
         times.append(time.perf_counter() - t0)
     return out, float(np.median(times))
-
-
-def machine_info() -> dict:
-    """CPU model, core count, thread settings and load average."""
-    from semcom.experiments.results import cpu_model
-
-    cpu = cpu_model()
-    from semcom.link._ldpc_kernels import default_threads
-
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "machine": platform.machine(),
-        "torch_threads": torch.get_num_threads(),
-        "decoder_threads": default_threads(),
-        "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
 
 
 def _timed_cpu(fn, *args, repeats: int = 1):
@@ -308,7 +222,7 @@ def parity_gaps(k: int, n: int, cfg: BenchConfig, seed: int) -> dict:
     """
     from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 
-    from semcom.experiments.ldpc_tuning import _gap_se, _sionna_decode, qam_awgn_llrs
+    from semcom.experiments.ldpc_common import gap_se, qam_awgn_llrs, sionna_decode
     from semcom.link.ldpc_fast import FastLDPC5GDecoder
 
     enc = LDPC5GEncoder(k, n)
@@ -320,7 +234,7 @@ def parity_gaps(k: int, n: int, cfg: BenchConfig, seed: int) -> dict:
     llrs = {}
     for eb in grid:
         u, llrs[eb] = qam_awgn_llrs(enc, count, eb, make_generator(seed))
-    e_sio = block_errors(_sionna_decode(LDPC5GDecoder(enc, num_iter=cfg.iterations), llrs[eb0], 500), u)
+    e_sio = block_errors(sionna_decode(LDPC5GDecoder(enc, num_iter=cfg.iterations), llrs[eb0], 500), u)
     out: dict[str, Any] = {"k": k, "n": n, "codewords": count, "ebno_db": eb0, "grid_db": grid,
                            "errors_sionna": int(e_sio.sum()), "bler_sionna": float(e_sio.mean()), "precisions": {}}
     for p in dict.fromkeys(["float", *cfg.precisions]):
@@ -331,7 +245,7 @@ def parity_gaps(k: int, n: int, cfg: BenchConfig, seed: int) -> dict:
         disc = int((e != e_sio).sum())
         out["precisions"][p] = {"errors": int(e.sum()), "discordant": disc, "bler_curve": curve,
                                 "gap_db": None if at is None else round(at - eb0, 4),
-                                "gap_se_db": _gap_se(grid, curve, eb0, int(e_sio.sum()), disc)}
+                                "gap_se_db": gap_se(grid, curve, eb0, int(e_sio.sum()), disc)}
     return out
 
 

@@ -196,7 +196,7 @@ def _summary(rows: list[dict]) -> list[dict]:
 
 def run(config: BenchLinkConfig | dict | None = None) -> Results:
     """Run the benchmark; returns :class:`Results` named ``link`` (see the module docstring)."""
-    from semcom.experiments.bench_ldpc import machine_info
+    from semcom.experiments.results import machine_info
     from semcom.link import MCS
 
     cfg = config if isinstance(config, BenchLinkConfig) else from_dict(BenchLinkConfig, config or {})

@@ -32,14 +32,14 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from semcom.errors import ConfigError
-from semcom.experiments.bench_ldpc import block_errors, calibrate_ebno, snr_at_bler
+from semcom.experiments.ldpc_common import (block_errors, calibrate_ebno, gap_se, qam_awgn_llrs,  # noqa: F401
+                                           sionna_decode, snr_at_bler)
 from semcom.experiments.results import Results, provenance
 from semcom.utils import from_dict, make_generator
 
@@ -98,37 +98,12 @@ class TuningConfig:
             raise ConfigError(f"precision must be 'float', 'int16' or 'int8', got {self.precision!r}")
 
 
-def qam_awgn_llrs(encoder: Any, num_codewords: int, ebno_db: float, generator: torch.Generator,
-                  bits_per_symbol: int = 2) -> tuple:
-    """Random info bits ``[B, k]`` and their Gray-QAM/AWGN channel logits ``[B, n]`` (exact max-log).
-
-    ``Es/N0 = Eb/N0 * m * k / n`` at unit symbol energy; the same generator state gives the same bits
-    and noise realisation at every Eb/N0 (only the noise's scale changes).
-    """
-    from sionna.phy.mapping import Mapper
-
-    from semcom.link.demap_fast import demap_qam_maxlog
-
-    k, n, m = encoder.k, encoder.n, bits_per_symbol
-    u = torch.randint(0, 2, (num_codewords, k), generator=generator).to(torch.float32)
-    x = Mapper("qam", m)(encoder(u))
-    no = 10.0 ** (-(ebno_db + 10.0 * math.log10(m * k / n)) / 10.0)
-    w = torch.complex(torch.randn(x.shape, generator=generator), torch.randn(x.shape, generator=generator))
-    return u, demap_qam_maxlog(x + math.sqrt(no / 2.0) * w.to(x.dtype), no, m)
-
-
 def codewords_for(k: int, table: Sequence[Sequence[int]]) -> int:
     """Codewords per code from a ``[[up to k, codewords], ...]`` table (the last row beyond it)."""
     for kmax, count in table:
         if k <= kmax:
             return int(count)
     return int(table[-1][1])
-
-
-def _sionna_decode(dec: Any, llr: torch.Tensor, batch: int) -> torch.Tensor:
-    """Sionna's decoder in batches of at most ``batch`` words and about 2x10^5 LLRs (long codes are memory bound)."""
-    batch = max(16, min(batch, 200_000 // llr.shape[-1]))
-    return torch.cat([dec(llr[i:i + batch]) for i in range(0, llr.shape[0], batch)])
 
 
 def scaling_point(k: int, n: int, bg: str | None, cfg: TuningConfig, seed: int) -> dict:
@@ -145,7 +120,7 @@ def scaling_point(k: int, n: int, bg: str | None, cfg: TuningConfig, seed: int) 
     llrs = {}
     for eb in grid:
         u, llrs[eb] = qam_awgn_llrs(enc, count, eb, make_generator(seed))
-    e_sio = block_errors(_sionna_decode(LDPC5GDecoder(enc, num_iter=cfg.iterations), llrs[eb0], cfg.sionna_batch), u)
+    e_sio = block_errors(sionna_decode(LDPC5GDecoder(enc, num_iter=cfg.iterations), llrs[eb0], cfg.sionna_batch), u)
     bler_sio = float(e_sio.mean())
     out: dict[str, Any] = {"k": k, "n": n, "bg": enc._bg, "z": int(enc.z), "codewords": count, "ebno_db": eb0,
                            "grid_db": grid, "errors_sionna": int(e_sio.sum()), "bler_sionna": bler_sio,
@@ -160,22 +135,8 @@ def scaling_point(k: int, n: int, bg: str | None, cfg: TuningConfig, seed: int) 
         out["bler_fast_curve"][key] = curve
         at = snr_at_bler(grid, curve, bler_sio) if bler_sio > 0 else None
         out["gap_db"][key] = None if at is None else round(at - eb0, 4)
-        out["gap_se_db"][key] = _gap_se(grid, curve, eb0, int(e_sio.sum()), out["discordant"][key])
+        out["gap_se_db"][key] = gap_se(grid, curve, eb0, int(e_sio.sum()), out["discordant"][key])
     return out
-
-
-def _gap_se(grid: list, curve: list, eb0: float, errors_sio: int, discordant: int) -> float | None:
-    """Standard error (dB) of a gap: paired count noise in decades over the local slope (decades/dB)."""
-    i = grid.index(eb0)
-    lo, hi = max(i - 1, 0), min(i + 1, len(grid) - 1)
-    if curve[hi] <= 0:  # steep long codes: no error one step up, take the slope below instead
-        hi = i
-    if errors_sio == 0 or curve[lo] <= 0 or curve[hi] <= 0 or hi == lo:
-        return None
-    slope = (math.log10(curve[lo]) - math.log10(curve[hi])) / (grid[hi] - grid[lo])
-    if slope <= 0:
-        return None
-    return round(math.sqrt(max(discordant, 1)) / errors_sio / math.log(10.0) / slope, 4)
 
 
 def overconfident_llrs(encoder: Any, words: int, generator: torch.Generator, good: float = 3.0,
@@ -216,7 +177,7 @@ def clip_study(cfg: TuningConfig) -> dict:
         enc = LDPC5GEncoder(int(k), 2 * int(k))
         u, llr = overconfident_llrs(enc, cfg.overconfident_words, make_generator(cfg.seed + 50 + i))
         row: dict[str, Any] = {"k": int(k), "n": 2 * int(k), "words": cfg.overconfident_words,
-                               "sionna_wrong": int(block_errors(_sionna_decode(LDPC5GDecoder(enc, num_iter=20),
+                               "sionna_wrong": int(block_errors(sionna_decode(LDPC5GDecoder(enc, num_iter=20),
                                                                                llr, cfg.sionna_batch), u).sum())}
         for iters in (20, 200):
             row[f"fast_wrong_{iters}it"] = {

@@ -129,3 +129,23 @@ class Results:
     def load(cls, path: str | Path) -> "Results":
         d = json.loads(Path(path).read_text())
         return cls(name=d["name"], data=d["data"], provenance=d["provenance"])
+
+
+def machine_info() -> dict:
+    """CPU model, core count, thread settings and load average."""
+    import os
+
+    import torch
+
+    from semcom.link._ldpc_kernels import default_threads
+
+    cpu = cpu_model()
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "decoder_threads": default_threads(),
+        "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
