@@ -256,35 +256,11 @@ class DirectCodeBlockSimulator:
 
 
 def app_llr_qam(y: torch.Tensor, no: float, qm: int) -> torch.Tensor:
-    """Exact APP LLRs ``log p(b=1|y)/p(b=0|y)`` of Gray square QAM (Sionna's labelling), ``[..., n * qm]``.
+    """Exact APP LLRs of Gray square QAM, ``[..., n * qm]``: :func:`semcom.link.demap_fast.demap_qam_app`
+    (equal to Sionna's ``Demapper("app", "qam", qm)``, which the link's APP mode uses)."""
+    from semcom.link.demap_fast import demap_qam_app
 
-    Square QAM is a product of two Gray PAMs (symbol bits 0, 2, ... on the in-phase amplitude,
-    1, 3, ... on the quadrature one, :func:`semcom.link.demap_fast.qam_pam_levels`), so the
-    likelihood factorises and each bit's LLR is a log-sum-exp over the ``2^(qm/2)`` amplitudes of
-    its own dimension: the same value as Sionna's ``Demapper("app", "qam", qm)`` (which sums over
-    all ``2^qm`` points) at a fraction of the cost.
-    """
-    from semcom.link.demap_fast import qam_pam_levels
-
-    levels, labels = qam_pam_levels(qm)
-    lv = torch.from_numpy(np.asarray(levels, dtype=np.float64))
-    one = torch.from_numpy(np.asarray(labels, dtype=np.float64))  # [M, qm/2]
-    out = []
-    for comp in (y.real, y.imag):
-        metric = -(comp.to(torch.float64).unsqueeze(-1) - lv) ** 2 / no  # [..., n, M]
-        p = torch.exp(metric - metric.amax(dim=-1, keepdim=True))  # the best amplitude has p = 1
-        s1, s0 = p @ one, p @ (1.0 - one)  # [..., n, qm/2] likelihood of bit = 1 / bit = 0 (scaled)
-        llr = torch.log(s1) - torch.log(s0)
-        lost = (s1 == 0) | (s0 == 0)  # a class beyond exp's range (|LLR| > ~700): its max-log value
-        if bool(lost.any()):
-            lab = one.bool()
-            ninf = torch.tensor(-math.inf, dtype=torch.float64)
-            m1 = torch.stack([torch.where(lab[:, j], metric, ninf).amax(-1) for j in range(qm // 2)], -1)
-            m0 = torch.stack([torch.where(~lab[:, j], metric, ninf).amax(-1) for j in range(qm // 2)], -1)
-            llr = torch.where(lost, m1 - m0, llr)
-        out.append(llr)
-    both = torch.stack(out, dim=-1)  # [..., n, qm/2, 2]: (I bit j, Q bit j) -> symbol bits 2j, 2j + 1
-    return both.reshape(*y.shape[:-1], y.shape[-1] * qm).to(torch.float32)
+    return demap_qam_app(y, no, qm)
 
 
 # ------------------------------------------------------------------------------ fitting
