@@ -65,6 +65,7 @@ def _psnr(model, ev: dict) -> dict:
 def export(run_pt: str | Path, out_dir: str | Path, tile: int = 128, fp16_tolerance_db: float = 0.05,
            entropy_crops: int = 256, command: str | None = None) -> dict:
     from semcom.models import build_model
+    from semcom.models.checkpoint_io import half_state
     from semcom.semantics.sesc_weights import fit_entropy_model
 
     run_pt, out = Path(run_pt), Path(out_dir)
@@ -76,7 +77,7 @@ def export(run_pt: str | Path, out_dir: str | Path, tile: int = 128, fp16_tolera
     model.load_state_dict(ck["state_dict"])
     model.eval()
     before = _psnr(model, meta["eval"])
-    half = {k: v.half() if v.is_floating_point() else v for k, v in ck["state_dict"].items()}
+    half = half_state(ck["state_dict"], str(run_pt))
     model16 = build_model(kind, cfg)
     model16.load_state_dict(half)
     model16.eval()

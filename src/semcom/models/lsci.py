@@ -52,7 +52,7 @@ from torch import nn
 
 from semcom.errors import CheckpointError, CodecError, ConfigError, InputError
 from semcom.layers import GDN
-from semcom.models.checkpoint_io import float_state
+from semcom.models.checkpoint_io import float_state, half_state
 from semcom.utils import check_image, from_dict
 
 #: Eq. 8 weights of the paper
@@ -309,7 +309,8 @@ def sha256_file(path: str | Path) -> str:
 
 def save_module(module: nn.Module, config: dict, path: str | Path, kind: str, half: bool = True) -> str:
     """Write ``{kind, config, state_dict}`` (fp16 weights when ``half``); returns its SHA-256."""
-    sd = {k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in module.state_dict().items()}
+    sd = module.state_dict()
+    sd = {k: v.cpu() for k, v in (half_state(sd, str(path)) if half else sd).items()}
     buf = io.BytesIO()
     torch.save({"kind": kind, "config": config, "state_dict": sd}, buf)
     Path(path).write_bytes(buf.getvalue())
