@@ -159,6 +159,9 @@ def test_check_recovers_bits_and_flags_errors(m, r, k):
     u_hat, cb_ok, tb_ok = chain.check(blocks)
     assert tb_ok.tolist() == [True, False, True]
     assert cb_ok[1].tolist() == [True] * (lay.num_cb - 1) + [False]
+    u_f, cb_f, tb_f = chain.check(blocks, dtype=np.float32)  # the link's form, same content
+    assert u_f.dtype == np.float32 and np.array_equal(u_f, u_hat) and np.array_equal(cb_f, cb_ok)
+    assert np.array_equal(tb_f, tb_ok)
 
 
 def test_bad_input_raises():
@@ -178,6 +181,8 @@ def test_bad_input_raises():
         chain.llrs(np.zeros((1, 5), np.complex64), 0.1)
     with pytest.raises(InputError):
         chain.check(np.zeros((1, 2, 3)))
+    with pytest.raises(InputError):
+        chain.check(np.zeros((1, chain.lay.num_cb, chain.lay.cb_size)), dtype=np.int64)
     with pytest.raises(LinkError):
         FastTBChain(chain.lay, mcs, demapper="exact")
 

@@ -327,6 +327,25 @@ def demap_to_decoder(y, inv_no, per_symbol, levels, labels, nb, app, cb_off, e_m
                         out[n, o + j] = sgn[p] * llr[jb]
 
 
+# --------------------------------------------------------------------------- input check
+@njit(cache=True, nogil=True)
+def count_non_binary(x):
+    """How many values of the flat float32 array ``x`` are neither 0 nor 1 (NaN counts).
+
+    Blocks of 4096 without branches (the compiler vectorises them), stopping after the first
+    block that holds one: a valid payload costs one pass, an invalid one at most a block more.
+    """
+    n = x.shape[0]
+    bad = 0
+    for b0 in range(0, n, 4096):
+        for i in range(b0, min(n, b0 + 4096)):
+            v = x[i]
+            bad += (v != np.float32(0.0)) & (v != np.float32(1.0))
+        if bad:
+            return bad
+    return bad
+
+
 # --------------------------------------------------------------------------- CRC checks
 @njit(cache=True, nogil=True)
 def check_tbs(bits, tbs, tb_table, tb_poly, tb_len, cb_table, cb_poly, cb_len, u_out, cb_ok, tb_ok):

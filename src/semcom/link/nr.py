@@ -176,8 +176,8 @@ class _FastTBCodec:
         lay = self.lay
         n = z.shape[0]
         u_cb = self.decoder(z.reshape(n * lay.num_cb, -1))
-        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size))
-        return torch.from_numpy(u).to(torch.float32), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
+        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32)
+        return torch.from_numpy(u), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
 
     def receive(self, y: torch.Tensor, no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Equalised symbols ``[N, N_RE]`` + noise variance -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
@@ -323,9 +323,12 @@ class NRLink(Link):
                 if g is not None:
                     gain[:, cb_cols] = g.reshape(b, nt * c)
                 u_hat, ok_cb, ok_tb = self._receive_chunks(codec, y_eq, no_eff, bar)
-                u_hat = u_hat.reshape(b, nt, lay.tbs)
-                for j, t in enumerate(tbs_idx):
-                    out_bits[:, starts[t]:starts[t] + kt] = u_hat[:, j, :kt]
+                if plan.num_tb == 1 and kt == lay.tbs:  # the decoded TB is the payload: no copy
+                    out_bits = u_hat.reshape(b, kt)
+                else:
+                    u_hat = u_hat.reshape(b, nt, lay.tbs)
+                    for j, t in enumerate(tbs_idx):
+                        out_bits[:, starts[t]:starts[t] + kt] = u_hat[:, j, :kt]
                 cb_ok[:, cb_cols] = ok_cb.reshape(b, nt * c)
                 tb_ok[:, torch.tensor(tbs_idx)] = ok_tb.reshape(b, nt)
         finally:
@@ -386,8 +389,9 @@ class NRLink(Link):
             outs.append(codec.receive(part, no if no.dim() == 0 else no[i:i + rows]))
             if bar is not None:
                 bar.update(part.shape[0] * codec.lay.num_cb)
-        u = torch.cat([o[0] for o in outs])
-        return u, torch.cat([o[1] for o in outs]), torch.cat([o[2] for o in outs])
+        if len(outs) == 1:
+            return outs[0]
+        return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs]), torch.cat([o[2] for o in outs])
 
     def _progress_bar(self, total_cbs: int):
         show = self.progress
