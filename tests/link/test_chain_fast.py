@@ -312,3 +312,17 @@ def test_maxlog_costs_nothing_measurable_against_app(m, r, snrs):
         cbler = {dm: 1 - float(NRLink(mcs, demapper=dm).transmit(bits, snr, generator=7).cb_ok.float().mean())
                  for dm in ("maxlog", "app")}
         assert abs(cbler["maxlog"] - cbler["app"]) <= 0.05, (snr, cbler)
+
+
+@pytest.mark.parametrize("channel,csi", [("awgn", "perfect"), ("rayleigh", "estimated"), ("rayleigh_fast", "perfect")])
+def test_noise_drawn_ahead_gives_the_same_outcome(channel, csi):
+    """On several threads the AWGN is drawn on a side thread while the TBs are encoded: the same
+    draws, so the same outcome as one thread (a payload of two TB sizes: two groups, in order)."""
+    mcs = MCS.from_rate(4, 0.5)
+    bits = torch.from_numpy(_bits((3, 7000), seed=5)).float()
+    snr = {"awgn": 6.2, "rayleigh": 10.0, "rayleigh_fast": 12.0}[channel]
+    res = [NRLink(mcs, max_tb_bits=3000, channel=channel, csi=csi, num_threads=t).transmit(bits, snr, generator=9)
+           for t in (1, 2)]
+    assert len(set(NRLink(mcs, max_tb_bits=3000).plan(7000).tb_payload)) == 2
+    assert torch.equal(res[0].cb_ok, res[1].cb_ok) and torch.equal(res[0].bits, res[1].bits)
+    assert 0 < int(res[0].cb_ok.sum()) < res[0].cb_ok.numel() or channel == "rayleigh_fast"
