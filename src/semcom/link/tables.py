@@ -555,10 +555,11 @@ class BLERTables:
 def _bp_undecodable(cb_size: float, bg: int, e: float) -> bool:
     """Whether belief propagation can never decode a code block of ``K' = cb_size`` bits on base graph
     ``bg`` rate-matched to ``E = e`` bits (:func:`semcom.link.decodability.bp_decodable`); ``False``
-    when that is not defined (non-integer ``K'`` or ``E``, no 5G LDPC code of that size)."""
+    when that is not a layout of the link (non-integer ``K'`` or ``E``, rate ``K'/E`` above the
+    encoder's 0.95, where the curves are only extrapolated, or no 5G LDPC code of that size)."""
     from semcom.link.decodability import bp_decodable
 
-    if bg not in (1, 2) or cb_size != int(cb_size) or e != int(e):
+    if bg not in (1, 2) or cb_size != int(cb_size) or e != int(e) or 20 * cb_size > 19 * e:
         return False
     try:
         return not bp_decodable(int(cb_size), int(e), int(bg))
