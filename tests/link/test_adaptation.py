@@ -210,6 +210,7 @@ def test_adaptation_never_picks_a_bp_undecodable_layout(monkeypatch):
     # 17 channel uses at 40 dB: the curves alone would send 80 bits at 64QAM 873/1024 (MCS 26), whose
     # code block (K' = 96, E = 102) belief propagation never decodes
     choice, q = select_mcs(40.0, 17), quality_choice()
+    assert (choice.mcs.index, choice.payload_bits) == (24, 72)
     for c in (choice, q):
         assert decodable(plan_payload(c.payload_bits, c.mcs)) and c.mcs.index != 26 and c.error_probability < 1e-6
     assert expected_bler(MCS.from_table(26), 96, 60.0) == 1.0

@@ -41,10 +41,11 @@ def scan(min_tb: int = 24, max_tb: int = 400) -> dict:
                 total += 1
                 for e in sorted(set(lay.cw_lengths)):
                     layouts.setdefault((lay.cb_size, e, lay.base_graph), []).append((table, mcs.index, k))
-    bad = []
+    bad, max_rounds = [], 0
     for (kp, e, bg), uses in sorted(layouts.items()):
         p = peel(kp, e, bg)
         if p.decodable:
+            max_rounds = max(max_rounds, p.rounds)
             continue
         mcs_rows: dict[tuple[int, int], list[int]] = {}
         for table, idx, k in uses:
@@ -62,6 +63,7 @@ def scan(min_tb: int = 24, max_tb: int = 400) -> dict:
         "undecodable_tb_layouts": sum(u["count"] for b in bad for u in b["uses"]),
         "code_block_layouts": len(layouts),
         "undecodable_code_block_layouts": len(bad),
+        "max_peeling_rounds_decodable": max_rounds,
         "undecodable": bad,
         "by_size": [_size_extent(kp) for kp in sizes],
     }
