@@ -156,3 +156,34 @@ def test_sionnas_chain_and_decoder_fail_on_the_same_layouts():
         ok = _link_decodes(qm, r, k, chain="sionna", decoder="sionna")
         expect = layout_decodable(_layout(qm, r, k))
         assert bool(ok.all()) if expect else not bool(ok.any()), (qm, r, k, ok)
+
+
+def test_cli_scan_writes_the_undecodable_layouts(tmp_path, capsys):
+    import json
+
+    from semcom.cli import main
+
+    assert main(["link", "decodability", "--min-tb", "24", "--max-tb", "80", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "decodability.json").read_text())
+    assert [(b["cb_size"], b["cw_length"]) for b in data["undecodable"]] == [(56, 60), (96, 102), (152, 160)]
+    assert data["undecodable_tb_layouts"] == sum(u["count"] for b in data["undecodable"] for u in b["uses"])
+    assert data["provenance"]["command"].startswith("semcom link decodability")
+    by = {s["cb_size"]: s for s in data["by_size"]}
+    assert by[96]["undecodable_cw_lengths"] == [102] and by[80]["min_undecodable_rate"] is None
+    capsys.readouterr()
+    for argv in (["--min-tb", "30", "--max-tb", "20"], ["--max-tb", "x"], ["--min-tb", "0"]):
+        assert main(["link", "decodability", *argv, "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert "error" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_committed_scan_is_reproduced():
+    import json
+    from pathlib import Path
+
+    from semcom.experiments.link_decodability import scan
+
+    committed = json.loads((Path(__file__).resolve().parents[2] / "results" / "link" / "decodability.json").read_text())
+    new = scan(*committed["tb_payload_bits"])
+    assert {k: v for k, v in committed.items() if k != "provenance"} == new
