@@ -99,6 +99,8 @@ def lifting(cb_size: int, base_graph: int) -> tuple[int, int, int]:
     as ``K'`` exceeds 640, 560, 192 or not), its set index, and ``K`` = 22 Z or 10 Z. 38.212 takes
     ``K_b`` from the TB's ``B``; a base-graph-2 TB of several code blocks has ``B > 3840`` and code
     blocks above 640 bits, so ``K'`` gives the same ``K_b``."""
+    if isinstance(base_graph, bool) or base_graph not in (1, 2):
+        raise LinkError(f"base_graph must be 1 or 2, got {base_graph!r}")
     if base_graph == 1:
         kb, k_max = 22, 8448
     else:
@@ -115,7 +117,9 @@ def _base_graph(base_graph: int) -> np.ndarray:
     """``[entries, 10]`` int: (row, column, ``V`` for set index 0..7) of 38.212 Table 5.3.2-2 (base graph
     1) or 5.3.2-3 (base graph 2), read from the table file Sionna ships (the one its encoder reads)."""
     spec = importlib.util.find_spec("sionna")
-    path = None if spec is None else Path(list(spec.submodule_search_locations)[0]) / "phy" / "fec" / "ldpc" / "codes" / f"5G_bg{base_graph}.csv"
+    path = None
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0]) / "phy" / "fec" / "ldpc" / "codes" / f"5G_bg{base_graph}.csv"
     if path is None or not path.is_file():
         raise LinkError(f"the 5G LDPC base graph {base_graph} table (Sionna's 5G_bg{base_graph}.csv) is missing")
     rows, row = [], -1
