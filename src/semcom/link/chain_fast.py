@@ -60,6 +60,7 @@ import numpy as np
 
 from semcom.errors import InputError, LinkError
 from semcom.link import _chain_kernels as _k
+from semcom.link.decodability import buffer_to_codeword
 from semcom.link.layout import TBLayout
 from semcom.link.mcs import MCS
 
@@ -122,8 +123,7 @@ class _LDPCStructure:
 
     def buffer_to_codeword(self, j: np.ndarray) -> np.ndarray:
         """Codeword bit of circular-buffer position ``j`` (``k0 = 0``; punctured and filler bits skipped)."""
-        nsys = self.k - 2 * self.z
-        return np.where(j < nsys, 2 * self.z + j, self.k_ldpc + (j - nsys))
+        return buffer_to_codeword(j, self.k, self.z, self.k_ldpc)
 
 
 def _core_plan(core: np.ndarray) -> tuple[int, int, np.ndarray]:

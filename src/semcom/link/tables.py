@@ -35,7 +35,9 @@ they are interpolated linearly in the code rate: the code block's own rate ``K'/
 rows' code-block rates at that size (``E`` from the caller, else from the link's layout of a TB
 with such code blocks, :func:`layout_hint`), or the MCS's ``R`` against the rows' when neither
 is known; clamped to the lowest / highest row. The probit gives every SNR a BLER (no clamping
-in SNR).
+in SNR). A few short high-rate layouts (``K'``, base graph, ``E``) are stopping sets of belief
+propagation and never decode (:mod:`semcom.link.decodability`): they get BLER 1 at every SNR,
+whether the caller gives ``E`` and the base graph or they come from :func:`layout_hint`.
 
 Example::
 
@@ -489,6 +491,9 @@ class BLERTables:
         code rate: the MCS's ``R`` against the rows' ``R``, or, when ``cw_length`` (the code
         block's rate-matched length ``E``) is given, the code block's own rate ``K' / E`` against
         the rows' code-block rates at that size (which follows the TBS quantisation of short blocks).
+        A code block whose layout (``K'``, base graph, ``E``: given, or from :func:`layout_hint`)
+        belief propagation can never decode (:func:`semcom.link.decodability.bp_decodable`) gets
+        ``mu = inf`` (``sigma = 1``): BLER 1 at every SNR.
         """
         qm = mcs.modulation_order
         cbs = np.asarray(cb_size, dtype=np.float64)
@@ -515,6 +520,8 @@ class BLERTables:
                 bg = hint[0] if hint else int(infer_base_graph(np.array([cb_size]), mcs)[0])
             if e <= 0 and hint:
                 e = hint[1]
+        if e > 0 and _bp_undecodable(cb_size, bg, e):
+            return math.inf, 1.0
         rows = np.array([self._row_params(k, cb_size, bg) for k in keys])  # [rows, (mu, sigma, rate)]
         if e is None or e <= 0:
             xs, xq = np.array([k[1] for k in keys]), mcs.code_rate * 1024
@@ -543,6 +550,21 @@ class BLERTables:
         mu, sigma = self.params(mcs, np.array([cb_size]), None if base_graph is None else np.array([base_graph]),
                                 None if cw_length is None else np.array([cw_length]))
         return float(mu[0] - _ndtri(bler) * sigma[0])
+
+
+def _bp_undecodable(cb_size: float, bg: int, e: float) -> bool:
+    """Whether belief propagation can never decode a code block of ``K' = cb_size`` bits on base graph
+    ``bg`` rate-matched to ``E = e`` bits (:func:`semcom.link.decodability.bp_decodable`); ``False``
+    when that is not a layout of the link (non-integer ``K'`` or ``E``, rate ``K'/E`` above the
+    encoder's 0.95, where the curves are only extrapolated, or no 5G LDPC code of that size)."""
+    from semcom.link.decodability import bp_decodable
+
+    if bg not in (1, 2) or cb_size != int(cb_size) or e != int(e) or 20 * cb_size > 19 * e:
+        return False
+    try:
+        return not bp_decodable(int(cb_size), int(e), int(bg))
+    except LinkError:
+        return False
 
 
 @lru_cache(maxsize=4096)
