@@ -409,6 +409,8 @@ def _as_float32_2d(llr: Any, n: int) -> np.ndarray:
     arr = np.ascontiguousarray(arr.reshape(-1, n))
     # a finite sum has no NaN or Inf terms (they propagate): one vectorised reduction in the common
     # case; an overflowing sum of large finite LLRs falls back to the element test
-    if not np.isfinite(arr.sum(dtype=np.float32)) and not np.isfinite(arr).all():
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum(dtype=np.float32)
+    if not np.isfinite(total) and not np.isfinite(arr).all():
         raise InputError("llr contains NaN or Inf")
     return arr
