@@ -33,8 +33,8 @@ sequence per SNR, and grant ``t`` draws its link noise from the same seed in eve
 * ``mcs<i>``: one fixed 38.214 table MCS for every grant.
 
 **Metrics** per system and SNR: mean PSNR over the grants (a failed image scores the mid-grey
-fallback), NACK rate (grants with a lost code block; also over the second half, after the outer
-loop settled), delivered bits per channel use (the codec stream bits of ACKed grants over the
+fallback), NACK rate (grants not acknowledged: a code block lost, or nothing sent; also over the
+second half, after the outer loop settled), delivered bits per channel use (the codec stream bits of ACKed grants over the
 channel uses granted), the per-grant traces (PSNR, ACK, MCS index, OLLA offset), and the difference
 to the best fixed MCS in mean PSNR with its standard error by batch means over blocks of
 :data:`BATCH_GRANTS` grants (the grants are correlated through the channel).
@@ -42,7 +42,7 @@ to the best fixed MCS in mean PSNR with its standard error by batch means over b
 Example::
 
     >>> res = run({"snr_db": [12.0], "num_grants": 4, "rules": ["target_bler"], "fixed_mcs": [9],
-    ...            "codec": "jpeg2000"}, progress=False)
+    ...            "codec": "jpeg2000", "crop": 128, "fidelity": "bler_table"}, progress=False)
     >>> sorted(res.data["points"][0]["systems"])
     ['genie_target_bler', 'inner_target_bler', 'mcs9', 'olla_target_bler']
 """
@@ -68,6 +68,7 @@ from semcom.utils import from_dict
 NAME = "olla"
 DEFAULT_OUT = "results/link/olla"
 RULES = ("target_bler", "quality")
+FIDELITIES = ("bittrue", "bler_table")
 #: grants per batch for the batch-means standard errors
 BATCH_GRANTS = 10
 #: lowest fading power gain (dB) of a grant
@@ -78,7 +79,9 @@ MIN_GAIN_DB = -60.0
 class OllaConfig:
     """What ``semcom link olla`` runs (module docstring). ``rho``: AR(1) correlation of the fading
     coefficient per grant; ``delay_grants``, ``report_bias_db``, ``report_noise_db``: the CSI report;
-    ``fixed_mcs``: 38.214 table ``mcs_table`` indices; ``crop``: centre crop of each photo (pixels)."""
+    ``fixed_mcs``: 38.214 table ``mcs_table`` indices; ``crop``: centre crop of each photo (pixels);
+    ``fidelity``: the link, ``"bittrue"`` (the 5G LDPC chain) or ``"bler_table"`` (its table abstraction,
+    for fast checks)."""
 
     codec: str = "heif"
     images: str = "tiny"
@@ -96,6 +99,7 @@ class OllaConfig:
     fixed_mcs: list[int] = dataclasses.field(default_factory=lambda: [3, 6, 9, 12, 16, 20, 24])
     mcs_table: int = 1
     decoder: str = "fast"
+    fidelity: str = "bittrue"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -114,6 +118,7 @@ class OllaConfig:
                and all(isinstance(i, int) and not isinstance(i, bool) for i in self.fixed_mcs),
                f"fixed_mcs must be a list of distinct MCS indices, got {self.fixed_mcs!r}")
         _check(bool(self.rules or self.fixed_mcs), "nothing to run: give rules or fixed_mcs")
+        _check(self.fidelity in FIDELITIES, f"fidelity must be one of {FIDELITIES}, got {self.fidelity!r}")
         _check(isinstance(self.crop, int) and not isinstance(self.crop, bool) and 16 <= self.crop <= 4096,
                f"crop must be an integer in [16, 4096], got {self.crop!r}")
         _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0, "seed must be an integer >= 0")
@@ -122,7 +127,7 @@ class OllaConfig:
 
     def system_configs(self) -> dict[str, dict]:
         """``label -> SeparationConfig`` dict of every system of the run (module docstring), in run order."""
-        base = dict(codec=self.codec, cbr=self.cbr, fidelity="bittrue", channel="awgn", decoder=self.decoder,
+        base = dict(codec=self.codec, cbr=self.cbr, fidelity=self.fidelity, channel="awgn", decoder=self.decoder,
                     mcs_table=self.mcs_table, target_bler=self.target_bler, olla_step_db=self.olla_step_db)
         out: dict[str, dict] = {}
         for rule in self.rules:
@@ -186,11 +191,13 @@ def channel_sequence(cfg: OllaConfig, snr_db: float, point: int) -> dict:
 def run_sequence(system, images: Sequence, channel: dict, *, genie: bool = False) -> dict:
     """Send ``images`` cycled over the grants of ``channel`` (:func:`channel_sequence`) through
     ``system`` in grant order; the transmitter adapts to the report (``genie``: to the true SNR).
-    Returns the per-grant traces ``psnr``, ``ack``, ``mcs_index``, ``stream_bits``, ``channel_uses``
-    (and ``offset_db``, the offset each grant used, when the system has an outer loop)."""
+    Returns the per-grant traces ``psnr``, ``ack`` (every code block passed; ``False`` when nothing
+    was sent, ``status`` ``"no_fit"``, which gives the outer loop no feedback), ``status``,
+    ``mcs_index``, ``stream_bits``, ``channel_uses`` (and ``offset_db``, the offset each grant used,
+    when the system has an outer loop)."""
     from semcom.metrics import psnr
 
-    keys = ("psnr", "ack", "mcs_index", "stream_bits", "channel_uses") + (("offset_db",) if system.olla is not None else ())
+    keys = ("psnr", "ack", "status", "mcs_index", "stream_bits", "channel_uses") + (("offset_db",) if system.olla is not None else ())
     out: dict[str, list] = {k: [] for k in keys}
     for t, (snr, report, seed) in enumerate(zip(channel["true_snr_db"], channel["report_db"], channel["link_seeds"])):
         image = images[t % len(images)]
@@ -201,6 +208,7 @@ def run_sequence(system, images: Sequence, channel: dict, *, genie: bool = False
         ack = res.status != "no_fit" and res.num_cb_failed == 0
         out["psnr"].append(round(float(psnr(image, res.reconstruction)[0]), 4))
         out["ack"].append(bool(ack))
+        out["status"].append(res.status)
         out["mcs_index"].append(getattr(mcs, "index", None))
         out["stream_bits"].append(int(res.bits_sent))
         out["channel_uses"].append(int(res.channel_uses_budget))
@@ -210,23 +218,35 @@ def run_sequence(system, images: Sequence, channel: dict, *, genie: bool = False
 
 
 def _images(cfg: OllaConfig) -> tuple[list, dict]:
+    """The photos of ``cfg.images``, each centre-cropped to ``crop x crop``; their checksums by name."""
     from semcom.experiments.common import load_image_set
-    from semcom.systems.comparison import centre_crop
 
     loaded = load_image_set(cfg.images)
-    return [centre_crop(im, cfg.crop) for _, im, _ in loaded], {name: sha for name, _, sha in loaded}
+    out = []
+    for name, im, _ in loaded:
+        h, w = im.shape[-2:]
+        if min(h, w) < cfg.crop:
+            raise ConfigError(f"image {name!r} ({h} x {w}) is smaller than crop={cfg.crop}")
+        top, left = (h - cfg.crop) // 2, (w - cfg.crop) // 2
+        out.append(im[..., top: top + cfg.crop, left: left + cfg.crop].contiguous())
+    return out, {name: sha for name, _, sha in loaded}
 
 
-def run_task(task: dict) -> dict:
-    """One system over one SNR's grant sequence (module level, picklable, for :func:`map_tasks`)."""
+def run_task(task: dict) -> list[dict]:
+    """One system over every SNR's grant sequence, in the order of ``snr_db``, with a fresh outer loop
+    per sequence (:meth:`~semcom.baselines.SeparationSystem.reset_outer_loop`; the codec's streams are
+    memoised across them). Module level and picklable, for :func:`map_tasks`."""
     from semcom.baselines import SeparationConfig, SeparationSystem
 
     cfg = from_dict(OllaConfig, task["config"])
     system = SeparationSystem(SeparationConfig.from_dict(cfg.system_configs()[task["label"]]))
     images, _ = _images(cfg)
-    channel = channel_sequence(cfg, task["snr_db"], task["point"])
-    trace = run_sequence(system, images, channel, genie=task["label"].startswith("genie_"))
-    return {"snr_db": task["snr_db"], "label": task["label"], "trace": trace}
+    out = []
+    for point, snr in enumerate(cfg.snr_db):
+        system.reset_outer_loop()
+        trace = run_sequence(system, images, channel_sequence(cfg, float(snr), point), genie=task["label"].startswith("genie_"))
+        out.append({"snr_db": float(snr), "label": task["label"], "trace": trace})
+    return out
 
 
 # ------------------------------------------------------------------------------ summaries
@@ -275,15 +295,16 @@ def run(config: OllaConfig | dict | None = None, *, workers: int = 1, cluster: s
         progress: bool = True) -> Results:
     """Every system of ``config`` over every SNR's grant sequence; :class:`Results` ``olla`` with one
     point per SNR: ``channel`` (true SNR and report per grant), ``systems`` (``summary`` and ``trace``
-    per label) and ``vs_fixed`` (:func:`compare_to_fixed`). ``workers``: the (SNR, system) sequences
-    run in parallel; each is one ordered run, so the result does not depend on ``workers``."""
+    per label) and ``vs_fixed`` (:func:`compare_to_fixed`). ``workers``: the systems run in parallel;
+    each runs its sequences in a fixed order from a fresh outer loop, so the result does not depend on
+    ``workers`` or on the order the systems run in."""
     cfg = config if isinstance(config, OllaConfig) else from_dict(OllaConfig, dict(config or {}))
     labels = list(cfg.system_configs())
     cfg_dict = dataclasses.asdict(cfg)
-    tasks = [dict(config=cfg_dict, snr_db=float(s), point=i, label=lab) for i, s in enumerate(cfg.snr_db) for lab in labels]
+    tasks = [dict(config=cfg_dict, label=lab) for lab in labels]
     t0 = time.perf_counter()
     load_before = machine_info()["loadavg"]
-    done = map_tasks(run_task, tasks, workers=workers, cluster=cluster, desc="olla", progress=progress)
+    done = [r for rs in map_tasks(run_task, tasks, workers=workers, cluster=cluster, desc="olla", progress=progress) for r in rs]
     points = []
     for i, s in enumerate(cfg.snr_db):
         ch = channel_sequence(cfg, float(s), i)
