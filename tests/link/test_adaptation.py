@@ -144,6 +144,15 @@ def test_quality_choice_equals_brute_force():
     assert select_mcs_for_quality(options, lambda k: None, lambda p, b: 0.0, 11.0) is None
 
 
+def test_quality_choice_when_every_mcs_is_hopeless_is_the_most_robust():
+    """Regression: at an SNR where every MCS loses the source for sure, all expected qualities tie at the
+    fallback, and the pruning kept the largest payload (the fastest MCS): an outer loop that lowered its
+    offset after NACKs then kept choosing it and never recovered. Ties go to the smaller payload."""
+    options = grant_options(GRANT, min_payload_bits=32)
+    got = select_mcs_for_quality(options, lambda k: (k, 30.0), lambda plan, b: payload_error(plan, -40.0, blocks=b), 11.0)
+    assert got.mcs == MCS.from_table(3) and got.payload_bits == min(p.k for _, p in options)
+
+
 def test_olla_steps_and_errors():
     olla = OuterLoopLinkAdaptation(target_bler=0.2, delta_up_db=1.0, min_offset_db=-2.5, max_offset_db=1.0)
     assert olla.delta_down_db == pytest.approx(0.25)
