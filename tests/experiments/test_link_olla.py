@@ -144,10 +144,17 @@ def test_docstring_example():
 @pytest.mark.slow
 def test_nack_rate_converges_with_a_biased_report():
     """With a report 2 dB optimistic, 2 grants late, the inner loop alone misses its 10 % target by far;
-    with OLLA the NACK rate after burn-in is within 0.03 of it."""
-    cfg = OllaConfig(**{**FAST, "num_grants": 2000, "report_bias_db": 2.0, "delay_grants": 2, "rho": 0.95})
+    with OLLA the NACK rate of the grants that gave feedback (a grant whose image does not fit sends
+    nothing) is within 0.03 of it after burn-in."""
+    cfg = OllaConfig(**{**FAST, "num_grants": 1500, "report_bias_db": 2.0, "delay_grants": 2, "rho": 0.95})
+
+    def nack_rate(trace, skip):
+        fed = [a for a, st in zip(trace["ack"], trace["status"]) if st != "no_fit"][skip:]
+        return 1.0 - float(np.mean(fed))
+
     olla = _sequence(cfg, _olla_system(cfg))
-    inner = _sequence(cfg, SeparationSystem(SeparationConfig.from_dict(cfg.system_configs()["inner_target_bler"])))
-    assert 1 - np.mean(olla["ack"][500:]) == pytest.approx(cfg.target_bler, abs=0.03)
-    assert 1 - np.mean(inner["ack"]) > 2 * cfg.target_bler
-    assert np.mean(olla["offset_db"][500:]) < -1.0  # the offset undoes the bias (and more, for the delay)
+    assert nack_rate(olla, 300) == pytest.approx(cfg.target_bler, abs=0.03)
+    assert np.mean(olla["offset_db"][300:]) < -2.0  # the offset undoes the bias (and more, for the delay)
+    inner_cfg = OllaConfig(**{**vars(cfg), "num_grants": 300})
+    inner = _sequence(inner_cfg, SeparationSystem(SeparationConfig.from_dict(cfg.system_configs()["inner_target_bler"])))
+    assert nack_rate(inner, 0) > 2 * cfg.target_bler
