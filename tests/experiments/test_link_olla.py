@@ -13,7 +13,7 @@ from semcom.experiments.link_olla import OllaConfig, channel_sequence, gauss_mar
 from semcom.link.adaptation import select_mcs
 
 #: a small, fast run: 64 x 64 crops at CBR 1/3 (4096 channel uses per grant), JPEG2000, the table link
-FAST = dict(codec="jpeg2000", crop=64, cbr=1 / 3, fidelity="bler_table", snr_db=[12.0], num_grants=16,
+FAST = dict(codec="jpeg2000", crop=64, cbr=1 / 3, fidelity="bler_table", snr_db=[12.0], num_grants=12,
             rules=["target_bler"], fixed_mcs=[6])
 
 
@@ -129,7 +129,7 @@ def test_cli_matches_api(tmp_path, fast_run):
     cfg = tmp_path / "cfg.json"
     cfg.write_text('{"fidelity": "bler_table", "cbr": 0.3333333333333333}')
     out = tmp_path / "olla"
-    assert main(["link", "olla", "--snr", "12", "--grants", "16", "--rules", "target_bler", "--fixed-mcs", "6",
+    assert main(["link", "olla", "--snr", "12", "--grants", "12", "--rules", "target_bler", "--fixed-mcs", "6",
                  "--codec", "jpeg2000", "--crop", "64", "--config", str(cfg), "--out", str(out),
                  "--no-plots", "--no-progress"]) == 0
     got = Results.load(out / "olla.json").data["points"][0]["systems"]
