@@ -144,6 +144,15 @@ def test_quality_choice_equals_brute_force():
     assert select_mcs_for_quality(options, lambda k: None, lambda p, b: 0.0, 11.0) is None
 
 
+def test_quality_choice_when_every_mcs_is_hopeless_is_the_most_robust():
+    """Regression: at an SNR where every MCS loses the source for sure, all expected qualities tie at the
+    fallback, and the pruning kept the largest payload (the fastest MCS): an outer loop that lowered its
+    offset after NACKs then kept choosing it and never recovered. Ties go to the smaller payload."""
+    options = grant_options(GRANT, min_payload_bits=32)
+    got = select_mcs_for_quality(options, lambda k: (k, 30.0), lambda plan, b: payload_error(plan, -40.0, blocks=b), 11.0)
+    assert got.mcs == MCS.from_table(3) and got.payload_bits == min(p.k for _, p in options)
+
+
 def test_olla_steps_and_errors():
     olla = OuterLoopLinkAdaptation(target_bler=0.2, delta_up_db=1.0, min_offset_db=-2.5, max_offset_db=1.0)
     assert olla.delta_down_db == pytest.approx(0.25)
@@ -216,8 +225,13 @@ def test_adaptation_never_picks_a_bp_undecodable_layout(monkeypatch):
     assert expected_bler(MCS.from_table(26), 96, 60.0) == 1.0
     assert expected_bler(MCS.from_table(26), 96, 60.0, channel="rayleigh") == 1.0
     assert expected_bler(MCS.from_rate(6, 772 / 1024), 96, 60.0) < 1e-6
+    memo = tables.load_tables()._memo  # the lookups are memoised: blind ones must not stay behind
     monkeypatch.setattr(tables, "_bp_undecodable", lambda *a: False)
-    blind, blind_q = select_mcs(40.0, 17), quality_choice()
+    memo.clear()
+    try:
+        blind, blind_q = select_mcs(40.0, 17), quality_choice()
+    finally:
+        memo.clear()
     assert (blind.mcs.index, blind.payload_bits) == (26, 80)
     for c in (blind, blind_q):  # the quality rule: 80 bits at MCS 25 or 26, both on that layout
         assert c.payload_bits == 80 and not decodable(plan_payload(80, c.mcs))

@@ -465,6 +465,7 @@ class BLERTables:
         if not by_mcs:
             raise LinkError("the BLER table file holds no curves")
         self._curves = {k: sorted(v) for k, v in by_mcs.items()}
+        self._memo: dict[tuple, tuple[float, float]] = {}  # (mcs, K', base graph, E) -> (mu, sigma)
         self.data = data
 
     @property
@@ -508,10 +509,21 @@ class BLERTables:
         sigma = np.empty(cbs.shape)
         flat = np.stack([cbs.reshape(-1), np.asarray(bg).reshape(-1).astype(np.float64), e.reshape(-1)], axis=-1)
         uniq, inv = np.unique(flat, axis=0, return_inverse=True)
-        res = np.array([self._params_one(keys, mcs, k, int(g), ee) for k, g, ee in uniq])
+        res = np.array([self._params_memo(keys, mcs, float(k), int(g), float(ee)) for k, g, ee in uniq])
         mu.reshape(-1)[:] = res[inv.reshape(-1), 0]
         sigma.reshape(-1)[:] = res[inv.reshape(-1), 1]
         return mu, sigma
+
+    def _params_memo(self, keys, mcs: MCS, cb_size: float, bg: int, e: float) -> tuple[float, float]:
+        """:meth:`_params_one`, memoised (a pure function of the tables; link adaptation asks for the
+        same code blocks at every SNR)."""
+        key = (mcs, cb_size, bg, e)
+        got = self._memo.get(key)
+        if got is None:
+            if len(self._memo) >= 65536:
+                self._memo.clear()
+            got = self._memo[key] = self._params_one(keys, mcs, cb_size, bg, e)
+        return got
 
     def _params_one(self, keys, mcs: MCS, cb_size: float, bg: int, e: float) -> tuple[float, float]:
         if bg < 0 or e <= 0:  # not given: the link's own layout of a TB with such code blocks, if any
