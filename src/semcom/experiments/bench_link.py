@@ -20,7 +20,8 @@ all its threads; robust to other jobs on shared cores), the median of ``repeats`
 warm-up call. ``threads`` sets the
 worker threads of the decoder and of the compiled kernels; torch (the channel's noise, Sionna's
 blocks) runs on one thread, as the project's tests and sweeps do (on shared cores torch's
-intra-op threads made Sionna's blocks 10-20x slower). The machine's load average is recorded
+intra-op threads made Sionna's blocks 10-20x slower); with 2 threads or more, the compiled chain's
+link draws that noise on a side thread while it encodes. The machine's load average is recorded
 before and after every row: on shared cores the numbers move with it.
 
 Example:
