@@ -8,6 +8,8 @@ says otherwise.
     semcom compare --systems ...      any systems (built-in or --plugin) on the same link, data and budget
     semcom link                       BLER versus SNR per MCS and channel (bit-true or abstracted)
     semcom link tables                semcom's code-block BLER tables: generate them, or check them (--heldout)
+    semcom link decodability          the code-block layouts belief propagation can never decode (a scan)
+    semcom link olla                  outer-loop link adaptation in a sequence run over correlated fading
     semcom baseline                   PSNR / MS-SSIM versus SNR for classical codecs over the link
     semcom train MODEL --config F     train deepjscc, adjscc, vlscc2d, scc, vlscc1d, scc1d (JSCC trainer) or seb (its extractor)
     semcom bench ldpc                 fast LDPC decoder versus Sionna's (throughput, BLER)
@@ -44,6 +46,8 @@ COMMANDS: list[tuple[tuple[str, ...], str, str, bool]] = [
     (("demo",), "semcom.experiments.demo", "run the main job and write the HTML report", False),
     (("compare",), "semcom.experiments.compare", "any systems on the same link, data, SNR grid and channel-use budget", True),
     (("link", "tables"), "semcom.experiments.link_tables", "semcom's code-block BLER tables: generate (bit-true link) or --heldout check", True),
+    (("link", "decodability"), "semcom.experiments.link_decodability", "the code-block layouts belief propagation can never decode", True),
+    (("link", "olla"), "semcom.experiments.link_olla", "outer-loop link adaptation: separation over AR(1) fading with a delayed, biased CSI report", True),
     (("link",), "semcom.experiments.link_bler", "code-block error rate versus SNR over the 5G NR link", False),
     (("baseline",), "semcom.experiments.separation_sweep", "classical codec + 5G LDPC + QAM versus SNR", False),
     (("train",), "semcom.cli", "train a learned model: semcom train {deepjscc,vlscc2d,scc,vlscc1d,scc1d,seb} --config ...", True),

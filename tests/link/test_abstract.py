@@ -146,3 +146,23 @@ def test_abstraction_errors():
     with pytest.raises(InputError):
         BLERTableLink(9).transmit(torch.zeros(1, 8), float("nan"))
     assert np.isfinite(BLERTableLink(9).cbler_at(2.0, 500))
+
+
+@pytest.mark.parametrize("size", [8, 5000, 70_000])
+def test_check_payload_compiled_and_torch_paths_agree(size):
+    """Small payloads take torch's comparison, large float32 ones the compiled pass: same verdicts."""
+    from semcom.link.base import check_payload
+
+    good = torch.randint(0, 2, (2, size)).float()
+    good[0, 0] = -0.0  # equals 0
+    x, shape = check_payload(good)
+    assert shape == (2,) and torch.equal(x, good)
+    for bad, message in [(0.5, "0 or 1"), (2.0, "0 or 1"), (float("nan"), "NaN"), (float("inf"), "NaN")]:
+        for pos in (0, size - 1):  # first block and last block
+            b = good.clone()
+            b[1, pos] = bad
+            with pytest.raises(InputError, match=message):
+                check_payload(b)
+    bools = good.bool()
+    assert torch.equal(check_payload(bools)[0], good)
+    assert torch.equal(check_payload(good[:, ::2])[0], good[:, ::2])  # non-contiguous

@@ -144,6 +144,15 @@ def test_quality_choice_equals_brute_force():
     assert select_mcs_for_quality(options, lambda k: None, lambda p, b: 0.0, 11.0) is None
 
 
+def test_quality_choice_when_every_mcs_is_hopeless_is_the_most_robust():
+    """Regression: at an SNR where every MCS loses the source for sure, all expected qualities tie at the
+    fallback, and the pruning kept the largest payload (the fastest MCS): an outer loop that lowered its
+    offset after NACKs then kept choosing it and never recovered. Ties go to the smaller payload."""
+    options = grant_options(GRANT, min_payload_bits=32)
+    got = select_mcs_for_quality(options, lambda k: (k, 30.0), lambda plan, b: payload_error(plan, -40.0, blocks=b), 11.0)
+    assert got.mcs == MCS.from_table(3) and got.payload_bits == min(p.k for _, p in options)
+
+
 def test_olla_steps_and_errors():
     olla = OuterLoopLinkAdaptation(target_bler=0.2, delta_up_db=1.0, min_offset_db=-2.5, max_offset_db=1.0)
     assert olla.delta_down_db == pytest.approx(0.25)
@@ -194,3 +203,35 @@ def test_simulate_olla_converges_to_the_target_bler(model):
     assert abs((1 - np.mean(out["ack"][500:])) - 0.1) < 0.025
     if model == "fading":  # the fading-aware inner loop needs almost no correction
         assert abs(np.mean(out["offset_db"][500:])) < 1.5
+
+
+def test_adaptation_never_picks_a_bp_undecodable_layout(monkeypatch):
+    from semcom.link import tables
+    from semcom.link.decodability import layout_decodable
+
+    def decodable(plan):
+        return all(layout_decodable(lay) for lay in plan.tbs)
+
+    def quality_choice():
+        return select_mcs_for_quality(grant_options(17), lambda k: (k, float(k)),
+                                      lambda plan, blocks: payload_error(plan, 40.0, blocks=blocks), 0.0)
+
+    # 17 channel uses at 40 dB: the curves alone would send 80 bits at 64QAM 873/1024 (MCS 26), whose
+    # code block (K' = 96, E = 102) belief propagation never decodes
+    choice, q = select_mcs(40.0, 17), quality_choice()
+    assert (choice.mcs.index, choice.payload_bits) == (24, 72)
+    for c in (choice, q):
+        assert decodable(plan_payload(c.payload_bits, c.mcs)) and c.mcs.index != 26 and c.error_probability < 1e-6
+    assert expected_bler(MCS.from_table(26), 96, 60.0) == 1.0
+    assert expected_bler(MCS.from_table(26), 96, 60.0, channel="rayleigh") == 1.0
+    assert expected_bler(MCS.from_rate(6, 772 / 1024), 96, 60.0) < 1e-6
+    memo = tables.load_tables()._memo  # the lookups are memoised: blind ones must not stay behind
+    monkeypatch.setattr(tables, "_bp_undecodable", lambda *a: False)
+    memo.clear()
+    try:
+        blind, blind_q = select_mcs(40.0, 17), quality_choice()
+    finally:
+        memo.clear()
+    assert (blind.mcs.index, blind.payload_bits) == (26, 80)
+    for c in (blind, blind_q):  # the quality rule: 80 bits at MCS 25 or 26, both on that layout
+        assert c.payload_bits == 80 and not decodable(plan_payload(80, c.mcs))

@@ -159,6 +159,9 @@ def test_check_recovers_bits_and_flags_errors(m, r, k):
     u_hat, cb_ok, tb_ok = chain.check(blocks)
     assert tb_ok.tolist() == [True, False, True]
     assert cb_ok[1].tolist() == [True] * (lay.num_cb - 1) + [False]
+    u_f, cb_f, tb_f = chain.check(blocks, dtype=np.float32)  # the link's form, same content
+    assert u_f.dtype == np.float32 and np.array_equal(u_f, u_hat) and np.array_equal(cb_f, cb_ok)
+    assert np.array_equal(tb_f, tb_ok)
 
 
 def test_bad_input_raises():
@@ -178,6 +181,8 @@ def test_bad_input_raises():
         chain.llrs(np.zeros((1, 5), np.complex64), 0.1)
     with pytest.raises(InputError):
         chain.check(np.zeros((1, 2, 3)))
+    with pytest.raises(InputError):
+        chain.check(np.zeros((1, chain.lay.num_cb, chain.lay.cb_size)), dtype=np.int64)
     with pytest.raises(LinkError):
         FastTBChain(chain.lay, mcs, demapper="exact")
 
@@ -307,3 +312,17 @@ def test_maxlog_costs_nothing_measurable_against_app(m, r, snrs):
         cbler = {dm: 1 - float(NRLink(mcs, demapper=dm).transmit(bits, snr, generator=7).cb_ok.float().mean())
                  for dm in ("maxlog", "app")}
         assert abs(cbler["maxlog"] - cbler["app"]) <= 0.05, (snr, cbler)
+
+
+@pytest.mark.parametrize("channel,csi", [("awgn", "perfect"), ("rayleigh", "estimated"), ("rayleigh_fast", "perfect")])
+def test_noise_drawn_ahead_gives_the_same_outcome(channel, csi):
+    """On several threads the AWGN is drawn on a side thread while the TBs are encoded: the same
+    draws, so the same outcome as one thread (a payload of two TB sizes: two groups, in order)."""
+    mcs = MCS.from_rate(4, 0.5)
+    bits = torch.from_numpy(_bits((3, 7000), seed=5)).float()
+    snr = {"awgn": 6.2, "rayleigh": 10.0, "rayleigh_fast": 12.0}[channel]
+    res = [NRLink(mcs, max_tb_bits=3000, channel=channel, csi=csi, num_threads=t).transmit(bits, snr, generator=9)
+           for t in (1, 2)]
+    assert len(set(NRLink(mcs, max_tb_bits=3000).plan(7000).tb_payload)) == 2
+    assert torch.equal(res[0].cb_ok, res[1].cb_ok) and torch.equal(res[0].bits, res[1].bits)
+    assert 0 < int(res[0].cb_ok.sum()) < res[0].cb_ok.numel() or channel == "rayleigh_fast"

@@ -6,7 +6,7 @@ import importlib
 import pytest
 import torch
 
-MODULES = ["mcs", "layout", "result", "ldpc", "nr", "abstract", "capacity", "factory", "tables", "adaptation"]
+MODULES = ["mcs", "layout", "result", "ldpc", "nr", "abstract", "capacity", "factory", "tables", "adaptation", "decodability"]
 
 
 @pytest.mark.parametrize("name", MODULES)

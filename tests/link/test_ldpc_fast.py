@@ -225,6 +225,11 @@ def test_bad_inputs_raise_typed_errors():
     bad[1, 5] = float("inf")
     with pytest.raises(InputError):
         dec(bad)
+    huge = torch.full((2, 200), 3e38)  # finite LLRs whose float32 sum overflows: accepted
+    assert dec(huge).shape == (2, 100)
+    huge[0, 7] = float("-inf")
+    with pytest.raises(InputError):
+        dec(huge)
     with pytest.raises(InputError):
         dec(torch.zeros(2, 200, dtype=torch.complex64))
     with pytest.raises(InputError):

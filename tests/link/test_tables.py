@@ -192,17 +192,71 @@ def test_committed_tables_are_complete_and_carry_provenance():
     for c in data["curves"]:
         assert c["points"] and c["num_cbs"] == sum(p[1] for p in c["points"]) and c["seed"] >= 0
         assert c["sigma"] > 0 and math.isfinite(c["snr10"])
-    # every grid size of every row is measured, or listed as failed (a code block the link never decodes)
+    # every grid size of every row is measured, or listed as undecodable (a code block belief propagation
+    # never decodes, semcom.link.decodability); none failed otherwise
+    from semcom.link.decodability import layout_decodable
+    from semcom.link.layout import plan_payload
+
+    assert not prov.get("failed")
     per_row = {}
     for c in data["curves"] + [{"qm": int(f["key"].split(":")[0]), "r1024": float(f["key"].split(":")[1]),
-                                "k_tb": f["k_tb"]} for f in prov.get("failed", [])]:
+                                "k_tb": f["k_tb"]} for f in prov.get("undecodable", [])]:
         per_row.setdefault((c["qm"], c["r1024"]), set()).add(c["k_tb"])
     for (qm, r), k_tbs in per_row.items():
         mcs = MCS.from_rate(qm, r / 1024)
         for target in SIZE_TARGETS:
             if target != 3800:
                 assert grid_tb(mcs, target)[0] in k_tbs, (qm, r, target)
-    assert len(prov.get("failed", [])) <= 4 and all(f["target"] <= 100 for f in prov.get("failed", []))
+    und = prov["undecodable"]
+    assert len(und) == 4 and all("cannot bracket" in f["bracket_failure"] for f in und)
+    for f in und:
+        qm, r = f["key"].split(":")
+        assert not layout_decodable(plan_payload(f["k_tb"], MCS.from_rate(int(qm), float(r) / 1024), f["k_tb"]).tbs[0])
+    for c in data["curves"]:
+        assert layout_decodable(plan_payload(c["k_tb"], MCS.from_rate(c["qm"], c["r1024"] / 1024), c["k_tb"]).tbs[0])
+
+
+def test_lookup_gives_bp_undecodable_code_blocks_bler_one():
+    t = load_tables()
+    m822, m772 = MCS.from_rate(6, 822 / 1024), MCS.from_rate(6, 772 / 1024)
+    # K' = 96: E = 102 (64QAM 822/1024, TB of 80 bits) is a stopping set, E = 108 (772/1024) decodes
+    assert t.bler(m822, 96, 60.0, 2, 102) == 1.0 and t.bler(m822, 96, 60.0, 2, 108) < 1e-6
+    assert t.bler(m822, 96, np.array([0.0, 30.0, 100.0])).tolist() == [1.0, 1.0, 1.0]  # E from layout_hint
+    assert t.bler(m772, 96, 60.0) < 1e-6
+    mu, sigma = t.params(m822, [96, 1000])
+    assert mu[0] == math.inf and sigma[0] == 1.0 and math.isfinite(mu[1])
+    assert t.snr_at(m822, 96) == math.inf and t.snr_at(MCS.from_rate(6, 772 / 1024), 56, cw_length=60, base_graph=2) == math.inf
+    p = bler_table_lookup(m822, torch.tensor([96, 96]), torch.tensor([1e6, 1e6]), base_graph=2, cw_length=torch.tensor([102, 108]))
+    assert p.tolist()[0] == 1.0 and p.tolist()[1] < 1e-6
+    link = BLERTableLink(m822, max_tb_bits=80)
+    assert not link.transmit(torch.zeros(50, 80), 60.0, generator=0).cb_ok.any()
+
+
+def test_generator_lists_undecodable_grid_points_and_classify_moves_failed_ones(tmp_path, capsys):
+    from semcom.cli import main
+    from semcom.experiments.link_tables import run_task
+
+    task = dict(key="6:822", target=100, k_tb=80, seed=1, se_target=1.0, min_errors=1, max_cbs=100, max_bits=1e5,
+                num_iter=20, simulator="direct")
+    out = run_task(task)
+    assert "belief propagation cannot decode K'=96, E=102" in out["undecodable"] and "mu" not in out
+    # an old file whose failed list holds the grid points: --classify moves them to 'undecodable'
+    data = json.loads(TABLE_FILE.read_text())
+    prov = data["provenance"]
+    prov["failed"] = [{"failed": f["bracket_failure"], **{k: f[k] for k in ("key", "target", "k_tb", "seed")}}
+                      for f in prov.pop("undecodable")] + [{"failed": "other", "key": "2:679", "target": 100, "k_tb": 80, "seed": 0}]
+    path = tmp_path / "bler_tables.json"
+    path.write_text(json.dumps(data))
+    assert main(["link", "tables", "--classify", "--tables", str(path)]) == 0
+    new = json.loads(path.read_text())
+    assert new["curves"] == data["curves"] and [f["key"] for f in new["provenance"]["failed"]] == ["2:679"]
+    assert [f["key"] for f in new["provenance"]["undecodable"]] == ["6:822", "6:873", "8:916.5", "6:772"]
+    assert new["provenance"]["classified"]["command"].startswith("semcom link tables --classify")
+    capsys.readouterr()
+    for argv in (["--classify"], ["--classify", "--heldout", "--tables", str(path)]):
+        assert main(["link", "tables", *argv]) == 2
+        err = capsys.readouterr().err
+        assert "error" in err and "Traceback" not in err
 
 
 def test_table_link_uses_semcom_tables_by_default_and_sionna_on_request():

@@ -35,6 +35,21 @@ averaged over the fading distribution (per code block or per TB, as ``fading`` s
 
 The capacity link needs no MCS and ignores it.
 
+What the transmitter knows (``transmit(..., csi_report_db=)``). By default the SNR the link runs at
+(the mean SNR of a sweep point). With ``csi_report_db`` it knows only that report (e.g. a delayed,
+biased CQI of a time-varying channel) and adapts to it, while the link runs at ``snr_db``.
+
+Outer loop (``outer_loop=True``, with link adaptation). The system owns an
+:class:`~semcom.link.adaptation.OuterLoopLinkAdaptation` (``self.olla``, NACK target ``target_bler``,
+step ``olla_step_db``): the adaptation chooses at ``report + offset`` and, after each transmission,
+the offset is updated with its ACK -- **ACK: every code block of the grant passed its CRC** (one
+feedback per image; ``no_fit`` grants send nothing and give none). The system is then **stateful:
+its results depend on the order of its transmissions** (the offset is the history of the ACKs), so it
+belongs in a sequence run that fixes the order (:mod:`semcom.experiments.link_olla`,
+``semcom link olla``), not in a sweep that sends points in any order on any worker (``semcom
+compare`` refuses it); :meth:`SeparationSystem.reset_outer_loop` starts a new sequence. With
+``adaptation="quality"``, ``target_bler`` is only the outer loop's NACK target.
+
 What a lost code block does (``loss_policy``):
 
 * ``"corrupt"`` (default): the receiver passes the LDPC decoder's hard decisions on, errors included,
@@ -110,6 +125,8 @@ class SeparationConfig:
     decoder: LDPC decoder of the bit-true link (``"fast"`` or ``"sionna"``); other fidelities have none.
     link_adaptation, adaptation, target_bler: choose the table MCS per SNR (see module doc; ``adaptation``
         is ``"quality"`` or ``"target_bler"``); ``mcs_table`` says which table.
+    outer_loop, olla_step_db: OLLA on top of link adaptation, driven by each grant's ACK toward a NACK
+        rate of ``target_bler``, ``olla_step_db`` down per NACK (stateful: see module doc).
     link: extra keyword arguments for :func:`semcom.link.make_link` (e.g. ``{"decoder": "fast"}``).
     """
 
@@ -128,9 +145,15 @@ class SeparationConfig:
     link_adaptation: bool = False
     adaptation: str = "quality"
     target_bler: float = 0.1
+    outer_loop: bool = False
+    olla_step_db: float = 0.5
     link: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.outer_loop and (not self.link_adaptation or self.fidelity == "capacity"):
+            raise ConfigError("outer_loop needs link_adaptation=True and a link with an MCS (not capacity)")
+        if isinstance(self.olla_step_db, bool) or not (isinstance(self.olla_step_db, (int, float)) and 0 < self.olla_step_db <= 10):
+            raise ConfigError(f"olla_step_db must lie in (0, 10] dB, got {self.olla_step_db!r}")
         if not 0 < self.target_bler < 1:
             raise ConfigError(f"target_bler must lie in (0, 1), got {self.target_bler!r}")
         if self.adaptation not in ADAPTATIONS:
@@ -225,6 +248,15 @@ class SeparationSystem:
         self._choices: dict = {}  # (image digest or None, snr_db, channel uses) -> adaptation's choice
         self._quality: dict = {}  # (image digest, payload bits) -> (bits, PSNR) of the intact image
         self._streams: dict[tuple[str, int], bytes] = {}  # (image digest, bit budget) -> stream
+        self.olla = None
+        self.reset_outer_loop()
+
+    def reset_outer_loop(self) -> None:
+        """A fresh outer loop (offset 0, no feedback): the start of a new sequence (``outer_loop=True``)."""
+        from semcom.link.adaptation import OuterLoopLinkAdaptation
+
+        cfg = self.config
+        self.olla = OuterLoopLinkAdaptation(cfg.target_bler, cfg.olla_step_db) if cfg.outer_loop else None
 
     def encode(self, image: torch.Tensor, max_bits: int) -> bytes:
         """The codec's stream for ``image`` within ``max_bits`` (memoised: the codec is deterministic,
@@ -279,6 +311,8 @@ class SeparationSystem:
                     float(psnr(image, torch.full_like(image, FALLBACK_VALUE))[0]))
                 if choice is None:
                     raise LinkError("no MCS carries this image in the grant")
+            if len(self._choices) >= 4096:  # reported SNRs are continuous: keep the memo bounded
+                self._choices.pop(next(iter(self._choices)))
             self._choices[key] = choice
         return self._choices[key]
 
@@ -335,8 +369,21 @@ class SeparationSystem:
         """Complex channel uses granted to an ``H x W`` colour image: ``ceil(cbr * H * W * 3)``."""
         return int(math.ceil(self.config.cbr * height * width * 3 - 1e-9))
 
-    def transmit(self, image: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0) -> SeparationOutcome:
-        """Send one image ``[1,3,H,W]`` (or ``[3,H,W]``) at ``snr_db`` and return the outcome."""
+    def adaptation_snr_db(self, snr_db: float, csi_report_db: float | None = None) -> float:
+        """The SNR link adaptation chooses at: the report (default ``snr_db``) plus the OLLA offset."""
+        from semcom.link.base import check_snr_db
+
+        known = check_snr_db(snr_db if csi_report_db is None else csi_report_db)
+        return known + (self.olla.offset_db if self.olla is not None else 0.0)
+
+    def transmit(self, image: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0,
+                 csi_report_db: float | None = None) -> SeparationOutcome:
+        """Send one image ``[1,3,H,W]`` (or ``[3,H,W]``) at ``snr_db`` and return the outcome.
+
+        ``csi_report_db``: the SNR the transmitter knows and adapts to (default ``snr_db``). With the
+        outer loop, the MCS is chosen at report + offset and the offset is then updated with this
+        grant's ACK (then ``extras`` holds ``ack``, the ``olla_offset_db`` used and ``olla_offset_after_db``).
+        """
         from semcom.codecs import CodecBudgetError
 
         image = check_image(image)
@@ -346,7 +393,7 @@ class SeparationSystem:
             raise InputError(f"snr_db must be finite, got {snr_db}")
         _, _, h, w = image.shape
         budget = self.channel_uses_budget(h, w)
-        link = self.link_for(snr_db, budget, image)
+        link = self.link_for(self.adaptation_snr_db(snr_db, csi_report_db), budget, image)
         k_max = int(link.max_payload_bits(budget, snr_db=snr_db))
         fallback = torch.full_like(image, FALLBACK_VALUE)
         mcs = str(getattr(link, "mcs", None))
@@ -373,6 +420,11 @@ class SeparationSystem:
         if n_fail_stream and status == "ok":
             status = "recovered"  # decoded, but from a damaged stream
         img = outcome.image if status != "failed" else fallback
+        extras: dict[str, Any] = {"payload_capacity_bits": int(k_max), "mcs": mcs}
+        if self.olla is not None:
+            extras["ack"] = n_fail == 0
+            extras["olla_offset_db"] = self.olla.offset_db
+            extras["olla_offset_after_db"] = self.olla.update(n_fail == 0)
         return SeparationOutcome(
             reconstruction=img.clamp(0, 1),
             status=status,
@@ -383,5 +435,5 @@ class SeparationSystem:
             num_cb=int(cb_ok.numel()),
             num_cb_failed=n_fail,
             error=outcome.error,
-            extras={"payload_capacity_bits": int(k_max), "mcs": mcs},
+            extras=extras,
         )

@@ -8,6 +8,11 @@ code blocks per point). It writes the file after every group of curves, so an in
 keeps what it measured, and ``--resume`` measures only the curves the file lacks.
 ``--out src/semcom/link/data`` regenerates the committed tables.
 
+Grid points whose code blocks belief propagation can never decode (:mod:`semcom.link.decodability`)
+are not simulated: they are listed in the provenance's ``undecodable`` list with the reason (the
+lookup gives them BLER 1). ``semcom link tables --classify --tables FILE`` moves such points of an
+existing file's ``failed`` list there (no simulation).
+
 ``semcom link tables --heldout`` measures the bit-true 10 % point for MCSs and code-block sizes
 that are not on the grid and compares it with the table link's (``<out>/bler_tables_heldout.json``).
 """
@@ -164,9 +169,13 @@ def run_task(task: dict) -> dict:
     torch.set_num_threads(1)
     qm, r = task["key"].split(":")
     mcs = MCS.from_rate(int(qm), float(r) / 1024)
+    sim = make_simulator(task["simulator"], task["num_iter"])
+    why = undecodable_reason(sim.layout(mcs, task["k_tb"]))
+    if why:  # no waterfall to bracket: the lookup gives such code blocks BLER 1
+        return {"undecodable": why, **{k: task[k] for k in ("key", "target", "k_tb", "seed")}}
     t0 = time.perf_counter()
     try:
-        out = measure_curve(make_simulator(task["simulator"], task["num_iter"]), mcs, task["k_tb"], seed=task["seed"],
+        out = measure_curve(sim, mcs, task["k_tb"], seed=task["seed"],
                             se_target=task["se_target"], min_errors=task["min_errors"], max_cbs=task["max_cbs"],
                             max_bits=task["max_bits"])
     except LinkError as exc:  # one curve that cannot be measured does not stop the others
@@ -175,6 +184,48 @@ def run_task(task: dict) -> dict:
     out["simulator"] = task["simulator"]
     out["seconds"] = round(time.perf_counter() - t0, 2)
     return out
+
+
+def undecodable_reason(lay) -> str | None:
+    """Why belief propagation can never decode the code blocks of a TB layout (``None`` when it can):
+    :func:`semcom.link.decodability.peel` of each rate-matched length."""
+    from semcom.link.decodability import peel
+
+    for e in sorted(set(lay.cw_lengths)):
+        p = peel(int(lay.cb_size), int(e), int(lay.base_graph))
+        if not p.decodable:
+            return (f"belief propagation cannot decode K'={lay.cb_size}, E={e}, base graph {p.base_graph} at any SNR: "
+                    f"erasure peeling leaves {p.unresolved} of the {2 * p.z} punctured information bits unresolved "
+                    "(a stopping set; semcom.link.decodability)")
+    return None
+
+
+def classify(path: Path, argv: Sequence[str] | None = None) -> dict:
+    """Move the ``failed`` grid points of the table file ``path`` whose layout is BP-undecodable to its
+    provenance's ``undecodable`` list, with the reason (no simulation); returns the file's dict."""
+    from semcom.experiments.results import git_commit
+    from semcom.link.layout import plan_payload
+    from semcom.link.mcs import MCS
+
+    try:
+        data = json.loads(Path(path).read_text())
+        prov = data["provenance"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"--classify: cannot read the table file {path}: {exc}") from None
+    still = []
+    for f in prov.get("failed", []):
+        qm, r = str(f["key"]).split(":")
+        why = undecodable_reason(plan_payload(int(f["k_tb"]), MCS.from_rate(int(qm), float(r) / 1024), int(f["k_tb"])).tbs[0])
+        if why:
+            prov.setdefault("undecodable", []).append({"undecodable": why, "bracket_failure": f["failed"],
+                                                       **{k: f[k] for k in ("key", "target", "k_tb", "seed")}})
+        else:
+            still.append(f)
+    prov["failed"] = still
+    prov["classified"] = {"command": "semcom link tables" + ("" if not argv else " " + " ".join(argv)),
+                          "git_commit": git_commit(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    _write(Path(path), data)
+    return data
 
 
 def _header(cfg: TablesConfig, argv: Sequence[str] | None, started: str) -> dict:
@@ -225,8 +276,9 @@ def run(cfg: TablesConfig, out: Path, *, workers: int = 1, cluster: str | None =
         part = tasks[i:i + group]
         done_part = map_tasks(run_task, part, workers=workers, cluster=cluster,
                               desc=f"BLER curves {i + 1}-{i + len(part)} of {len(tasks)}", progress=progress)
-        data["curves"].extend(c for c in done_part if "failed" not in c)
+        data["curves"].extend(c for c in done_part if "failed" not in c and "undecodable" not in c)
         data["provenance"].setdefault("failed", []).extend(c for c in done_part if "failed" in c)
+        data["provenance"].setdefault("undecodable", []).extend(c for c in done_part if "undecodable" in c)
         data["provenance"]["seconds"] = round(time.perf_counter() - t0, 1)
         data["provenance"]["load_average"] = list(os.getloadavg())
         _write(path, data)
@@ -365,7 +417,11 @@ def _parser():
     p.add_argument("--heldout", action="store_true",
                    help="instead: compare the table link with the bit-true link off the grid (bler_tables_heldout.json)")
     p.add_argument("--tables", type=t(cliargs.parse_existing_file, what="table file"), default=None,
-                   help="with --heldout: the table file to check (default: the committed one)")
+                   help="with --heldout: the table file to check (default: the committed one); with --classify: "
+                        "the table file to update")
+    p.add_argument("--classify", action="store_true",
+                   help="instead: move the failed grid points of a table file (--tables) that belief propagation "
+                        "can never decode to its provenance's 'undecodable' list (seconds, no simulation)")
     return p
 
 
@@ -405,7 +461,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``semcom link tables [--heldout] [options]`` (see the module docstring)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    cliargs.check_applies("--tables", args.tables is not None, args.heldout, "only --heldout reads a table file")
+    if args.classify:
+        cliargs.check_exclusive(("--classify", True), ("--heldout", args.heldout))
+        if args.tables is None:
+            raise cliargs.UsageError("--classify needs --tables FILE (the table file to update)")
+        data = classify(Path(args.tables), argv=argv)
+        und = data["provenance"].get("undecodable", [])
+        print(f"{len(und)} grid points BP-undecodable, {len(data['provenance']['failed'])} failed; wrote {args.tables}")
+        return 0
+    cliargs.check_applies("--tables", args.tables is not None, args.heldout, "only --heldout and --classify read a table file")
     cliargs.check_applies("--simulator", args.simulator is not None, not args.heldout,
                           "--heldout always measures with the bit-true link")
     cfg = config_from_args(args)

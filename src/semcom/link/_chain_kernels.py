@@ -19,12 +19,10 @@ The compiled machine code is cached on disk (``cache=True``) beside this file or
 
 from __future__ import annotations
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import njit
+
+from semcom.link._threads import default_threads, run_parts  # noqa: F401  (default_threads: re-exported)
 
 _BIG = np.float32(3.0e38)
 
@@ -327,6 +325,25 @@ def demap_to_decoder(y, inv_no, per_symbol, levels, labels, nb, app, cb_off, e_m
                         out[n, o + j] = sgn[p] * llr[jb]
 
 
+# --------------------------------------------------------------------------- input check
+@njit(cache=True, nogil=True)
+def count_non_binary(x):
+    """How many values of the flat float32 array ``x`` are neither 0 nor 1 (NaN counts).
+
+    Blocks of 4096 without branches (the compiler vectorises them), stopping after the first
+    block that holds one: a valid payload costs one pass, an invalid one at most a block more.
+    """
+    n = x.shape[0]
+    bad = 0
+    for b0 in range(0, n, 4096):
+        for i in range(b0, min(n, b0 + 4096)):
+            v = x[i]
+            bad += (v != np.float32(0.0)) & (v != np.float32(1.0))
+        if bad:
+            return bad
+    return bad
+
+
 # --------------------------------------------------------------------------- CRC checks
 @njit(cache=True, nogil=True)
 def check_tbs(bits, tbs, tb_table, tb_poly, tb_len, cb_table, cb_poly, cb_len, u_out, cb_ok, tb_ok):
@@ -356,44 +373,11 @@ def check_tbs(bits, tbs, tb_table, tb_poly, tb_len, cb_table, cb_poly, cb_len, u
 
 
 # --------------------------------------------------------------------------- threads
-_POOL: ThreadPoolExecutor | None = None
-_POOL_SIZE = 0
-_POOL_PID = 0
-_POOL_LOCK = threading.Lock()
-
-
-def default_threads() -> int:
-    """Cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """The shared pool (re-created in a forked child, whose copy has no live threads)."""
-    global _POOL, _POOL_SIZE, _POOL_PID
-    with _POOL_LOCK:
-        if _POOL is None or _POOL_SIZE < threads or _POOL_PID != os.getpid():
-            if _POOL is not None and _POOL_PID == os.getpid():
-                _POOL.shutdown(wait=False)
-            _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="semcom-chain")
-            _POOL_SIZE = threads
-            _POOL_PID = os.getpid()
-        return _POOL
-
-
 def run_rows(kernel, rows: int, threads: int, make_args) -> None:
     """Call ``kernel(*make_args(r0, r1))`` over contiguous row ranges of ``range(rows)``.
 
-    One range per thread (rows cost the same in these kernels); a persistent pool of Python
-    threads runs them (the kernels release the GIL, no OpenMP runtime: thread and fork safe).
+    One range per thread (rows cost the same in these kernels), on the shared pool of
+    :mod:`semcom.link._threads`.
     """
     parts = max(1, min(rows, threads))
-    if parts <= 1:
-        kernel(*make_args(0, rows))
-        return
-    bounds = [(c * rows // parts, (c + 1) * rows // parts) for c in range(parts)]
-    pool = _pool(threads)
-    for fut in [pool.submit(kernel, *make_args(r0, r1)) for r0, r1 in bounds]:
-        fut.result()
+    run_parts(kernel, [(c * rows // parts, (c + 1) * rows // parts) for c in range(parts)], threads, make_args)

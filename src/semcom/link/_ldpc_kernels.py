@@ -24,11 +24,10 @@ or under ``NUMBA_CACHE_DIR`` when that variable is set; the first call in a fres
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import njit
+
+from semcom.link._threads import default_threads, run_parts  # noqa: F401  (default_threads: re-exported)
 
 _BIG = np.float32(3.0e38)
 
@@ -233,26 +232,11 @@ def demap_pam_pairs(yr, yi, inv_no, levels, labels, nbits_dim, out):
                 out[s, 2 * j + d] = (d0 - d1) * w
 
 
-def default_threads() -> int:
-    """Cores this process may run on (the decoder's default number of worker threads)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def run_chunked(kernel, batch: int, threads: int, make_args) -> None:
     """Call ``kernel(*make_args(b0, b1))`` over contiguous chunks of ``range(batch)``.
 
-    The kernels release the GIL (``nogil=True``), so a thread pool runs the chunks on ``threads``
-    cores. Four chunks per thread balance codewords that stop early against ones that do not.
-    Plain Python threads keep this fork safe and thread safe (no OpenMP runtime is involved).
+    Four chunks per thread balance codewords that stop early against ones that do not; the
+    shared pool of :mod:`semcom.link._threads` runs them (the kernels release the GIL).
     """
     nchunks = 1 if threads <= 1 else min(batch, 4 * threads)
-    if nchunks <= 1:
-        kernel(*make_args(0, batch))
-        return
-    bounds = [(c * batch // nchunks, (c + 1) * batch // nchunks) for c in range(nchunks)]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for fut in [pool.submit(kernel, *make_args(b0, b1)) for b0, b1 in bounds]:
-            fut.result()
+    run_parts(kernel, [(c * batch // nchunks, (c + 1) * batch // nchunks) for c in range(nchunks)], threads, make_args)

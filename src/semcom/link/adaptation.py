@@ -351,8 +351,8 @@ def select_mcs_for_quality(options: Sequence[tuple[MCS, LinkPlan]], quality: Cal
     for mcs, plan in sorted(options, key=lambda o: (-o[1].k, o[0].spectral_efficiency)):
         if best is not None and fail_quality <= q_bound < math.inf:
             p0 = error(plan, [0])
-            if (1.0 - p0) * q_bound + p0 * fail_quality <= best.expected_quality:
-                continue
+            if (1.0 - p0) * q_bound + p0 * fail_quality < best.expected_quality:
+                continue  # (a tie is evaluated: ties go to the smaller payload, e.g. when every MCS is hopeless)
         got = quality(plan.k)
         if got is None:
             continue

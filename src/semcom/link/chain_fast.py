@@ -60,6 +60,7 @@ import numpy as np
 
 from semcom.errors import InputError, LinkError
 from semcom.link import _chain_kernels as _k
+from semcom.link.decodability import buffer_to_codeword
 from semcom.link.layout import TBLayout
 from semcom.link.mcs import MCS
 
@@ -122,8 +123,7 @@ class _LDPCStructure:
 
     def buffer_to_codeword(self, j: np.ndarray) -> np.ndarray:
         """Codeword bit of circular-buffer position ``j`` (``k0 = 0``; punctured and filler bits skipped)."""
-        nsys = self.k - 2 * self.z
-        return np.where(j < nsys, 2 * self.z + j, self.k_ldpc + (j - nsys))
+        return buffer_to_codeword(j, self.k, self.z, self.k_ldpc)
 
 
 def _core_plan(core: np.ndarray) -> tuple[int, int, np.ndarray]:
@@ -270,14 +270,19 @@ class FastTBChain:
         _k.run_rows(_k.demap_to_decoder, n, self.threads, args)
         return out.reshape(n, lay.num_cb, self.e_max)
 
-    def check(self, bits: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Decoded code blocks ``[N, C, K']`` (0/1) -> (TB bits ``[N, TBS]`` uint8, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+    def check(self, bits: Any, dtype: Any = np.uint8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Decoded code blocks ``[N, C, K']`` (0/1) -> (TB bits ``[N, TBS]``, cb_ok ``[N, C]``, tb_ok ``[N]``).
+
+        The TB bits are of ``dtype``: uint8, or float32 (what the link returns, without a conversion pass).
+        """
+        if np.dtype(dtype) not in (np.dtype(np.uint8), np.dtype(np.float32)):
+            raise InputError(f"dtype must be uint8 or float32, got {dtype!r}")
         lay = self.lay
         b8 = np.ascontiguousarray(_numpy(bits)).astype(np.uint8, copy=False)
         if b8.ndim != 3 or b8.shape[1:] != (lay.num_cb, lay.cb_size):
             raise InputError(f"decoded blocks must be shaped [N, {lay.num_cb}, {lay.cb_size}], got {b8.shape}")
         n = b8.shape[0]
-        u = np.empty((n, lay.tbs), dtype=np.uint8)
+        u = np.empty((n, lay.tbs), dtype=dtype)
         cb_ok = np.zeros((n, lay.num_cb), dtype=np.bool_)
         tb_ok = np.zeros(n, dtype=np.bool_)
         tb_t, tb_p, tb_l = self.tb_crc

@@ -49,6 +49,7 @@ __all__ = [
     "LinkPlan",
     "tbs_from_nre",
     "tb_layout",
+    "code_block_base_graph",
     "plan_payload",
     "max_payload_for_channel_uses",
     "SLOT_NUM_RE",
@@ -162,11 +163,17 @@ def _layout_for_nre(num_re: int, mcs: MCS) -> TBLayout:
     e_lo = qm * (n_sym // c)
     e_hi = qm * (-(-n_sym // c))
     cw = tuple([e_lo] * (c - n_last) + [e_hi] * n_last)
-    # The LDPC encoder picks its base graph from the code block (K', K'/E_max); this agrees with
-    # 38.212's TB-based rule except at a few boundary sizes.
-    r_cb = cb_size / max(cw) if max(cw) else math.inf
-    bg_code = 2 if (cb_size <= 292 or (cb_size <= 3824 and r_cb <= 0.67) or r_cb <= 0.25) else 1
-    return TBLayout(tbs, num_re, g, l_tb, c, cb_size, l_cb, cw, bg_code)
+    return TBLayout(tbs, num_re, g, l_tb, c, cb_size, l_cb, cw, code_block_base_graph(cb_size, max(cw)))
+
+
+def code_block_base_graph(cb_size: int, cw_length: int) -> int:
+    """The LDPC base graph (1 or 2) the encoder picks for a code block of ``cb_size`` bits (``K'``)
+    rate-matched to ``cw_length`` bits (the longest ``E`` of its TB): base graph 2 when ``K' <= 292``,
+    or ``K' <= 3824`` and ``K'/E <= 0.67``, or ``K'/E <= 0.25``. This agrees with 38.212's TB-based
+    rule except at a few boundary sizes.
+    """
+    r_cb = cb_size / cw_length if cw_length > 0 else math.inf
+    return 2 if (cb_size <= 292 or (cb_size <= 3824 and r_cb <= 0.67) or r_cb <= 0.25) else 1
 
 
 def _valid(layout: TBLayout) -> bool:

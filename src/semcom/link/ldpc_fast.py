@@ -407,6 +407,10 @@ def _as_float32_2d(llr: Any, n: int) -> np.ndarray:
     if arr.ndim < 1 or arr.shape[-1] != n:
         raise InputError(f"llr must be shaped [..., n={n}], got {tuple(arr.shape)}")
     arr = np.ascontiguousarray(arr.reshape(-1, n))
-    if not np.isfinite(arr).all():
+    # a finite sum has no NaN or Inf terms (they propagate): one vectorised reduction in the common
+    # case; an overflowing sum of large finite LLRs falls back to the element test
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum(dtype=np.float32)
+    if not np.isfinite(total) and not np.isfinite(arr).all():
         raise InputError("llr contains NaN or Inf")
     return arr

@@ -35,14 +35,18 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
+import threading
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 from semcom.errors import LinkError
 from semcom.link.base import Link, complex_normal, noise_variance, generator_or_seed
+from semcom.link._threads import default_threads
 from semcom.link.layout import LinkPlan, TBLayout
 from semcom.link.ldpc import DECODERS, make_ldpc_decoder
 from semcom.link.mcs import MCS
@@ -176,8 +180,8 @@ class _FastTBCodec:
         lay = self.lay
         n = z.shape[0]
         u_cb = self.decoder(z.reshape(n * lay.num_cb, -1))
-        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size))
-        return torch.from_numpy(u).to(torch.float32), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
+        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32)
+        return torch.from_numpy(u), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
 
     def receive(self, y: torch.Tensor, no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Equalised symbols ``[N, N_RE]`` + noise variance -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
@@ -317,15 +321,19 @@ class NRLink(Link):
                     for j, t in enumerate(tbs_idx):
                         u[:, j, :kt] = x[:, starts[t]:starts[t] + kt]
                     u = u.reshape(b * nt, lay.tbs)
+                noise = self._noise_ahead((b * nt, lay.num_re), gen, no)
                 sym = codec.modulate(u)  # [B*nt, N_RE] complex64
                 cb_cols = torch.tensor([cb_first[t] + i for t in tbs_idx for i in range(c)], dtype=torch.long)
-                y_eq, no_eff, g = self._channel(sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen)
+                y_eq, no_eff, g = self._channel(sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise)
                 if g is not None:
                     gain[:, cb_cols] = g.reshape(b, nt * c)
                 u_hat, ok_cb, ok_tb = self._receive_chunks(codec, y_eq, no_eff, bar)
-                u_hat = u_hat.reshape(b, nt, lay.tbs)
-                for j, t in enumerate(tbs_idx):
-                    out_bits[:, starts[t]:starts[t] + kt] = u_hat[:, j, :kt]
+                if plan.num_tb == 1 and kt == lay.tbs:  # the decoded TB is the payload: no copy
+                    out_bits = u_hat.reshape(b, kt)
+                else:
+                    u_hat = u_hat.reshape(b, nt, lay.tbs)
+                    for j, t in enumerate(tbs_idx):
+                        out_bits[:, starts[t]:starts[t] + kt] = u_hat[:, j, :kt]
                 cb_ok[:, cb_cols] = ok_cb.reshape(b, nt * c)
                 tb_ok[:, torch.tensor(tbs_idx)] = ok_tb.reshape(b, nt)
         finally:
@@ -342,17 +350,34 @@ class NRLink(Link):
         e = complex_normal((b, plan.num_tb), gen, self.csi_error_var)
         return e[:, torch.tensor(plan.cb_tb, dtype=torch.long)]
 
-    def _channel(self, sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen):
-        """Apply the channel to ``sym`` ``[B*nt, N_RE]``; return (equalised y, effective no, |h|^2 per CB)."""
+    def _noise_ahead(self, shape: tuple[int, int], gen: torch.Generator, no: float) -> Future | None:
+        """Start drawing the AWGN of the next group on a side thread while its TBs are encoded.
+
+        Only where the noise is the next draw from ``gen`` (AWGN and block Rayleigh, whose gains are
+        drawn before the groups) and the compiled chain runs on several threads; otherwise ``None``
+        and :meth:`_channel` draws it in place. The draws are the same either way: nothing else
+        uses ``gen`` until the future is read.
+        """
+        threads = self.num_threads or default_threads()
+        if self.chain != "fast" or threads < 2 or self.channel not in ("awgn", "rayleigh"):
+            return None
+        return _side_pool().submit(complex_normal, shape, gen, no)
+
+    def _channel(self, sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise: Future | None = None):
+        """Apply the channel to ``sym`` ``[B*nt, N_RE]``; return (equalised y, effective no, |h|^2 per CB).
+
+        ``noise``: the AWGN drawn ahead by :meth:`_noise_ahead`, or ``None`` to draw it here.
+        """
         counts = torch.tensor(lay.cb_symbol_counts, dtype=torch.long)
+        n = noise.result() if noise is not None else None
         if self.channel == "awgn":
-            y = complex_normal(tuple(sym.shape), gen, no).add_(sym)  # = sym + n, in place
+            y = (n if n is not None else complex_normal(tuple(sym.shape), gen, no)).add_(sym)  # = sym + n, in place
             return y, torch.tensor(no, dtype=torch.float32), None
         if self.channel == "rayleigh":
             h_blk = h_cb[:, cb_cols].reshape(b * nt, lay.num_cb)
             h = torch.repeat_interleave(h_blk, counts, dim=-1)
             g = h_blk.abs() ** 2
-            y = h * sym + complex_normal(tuple(sym.shape), gen, no)
+            y = h * sym + (n if n is not None else complex_normal(tuple(sym.shape), gen, no))
             if self.csi == "perfect":
                 h_hat = h
             elif self.csi == "estimated":
@@ -386,8 +411,9 @@ class NRLink(Link):
             outs.append(codec.receive(part, no if no.dim() == 0 else no[i:i + rows]))
             if bar is not None:
                 bar.update(part.shape[0] * codec.lay.num_cb)
-        u = torch.cat([o[0] for o in outs])
-        return u, torch.cat([o[1] for o in outs]), torch.cat([o[2] for o in outs])
+        if len(outs) == 1:
+            return outs[0]
+        return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs]), torch.cat([o[2] for o in outs])
 
     def _progress_bar(self, total_cbs: int):
         show = self.progress
@@ -415,6 +441,21 @@ class NRLink(Link):
             u[:, :kt] = x[:, s:s + kt]
             out.append(self._codec(lay).encode(u))
         return out
+
+
+_SIDE: ThreadPoolExecutor | None = None
+_SIDE_PID = 0
+_SIDE_LOCK = threading.Lock()
+
+
+def _side_pool() -> ThreadPoolExecutor:
+    """One thread beside the kernels' pool for the channel's noise (re-created after a fork)."""
+    global _SIDE, _SIDE_PID
+    with _SIDE_LOCK:
+        if _SIDE is None or _SIDE_PID != os.getpid():
+            _SIDE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semcom-noise")
+            _SIDE_PID = os.getpid()
+        return _SIDE
 
 
 def _check_fast_decoder() -> None:

@@ -35,7 +35,9 @@ they are interpolated linearly in the code rate: the code block's own rate ``K'/
 rows' code-block rates at that size (``E`` from the caller, else from the link's layout of a TB
 with such code blocks, :func:`layout_hint`), or the MCS's ``R`` against the rows' when neither
 is known; clamped to the lowest / highest row. The probit gives every SNR a BLER (no clamping
-in SNR).
+in SNR). A few short high-rate layouts (``K'``, base graph, ``E``) are stopping sets of belief
+propagation and never decode (:mod:`semcom.link.decodability`): they get BLER 1 at every SNR,
+whether the caller gives ``E`` and the base graph or they come from :func:`layout_hint`.
 
 Example::
 
@@ -463,6 +465,7 @@ class BLERTables:
         if not by_mcs:
             raise LinkError("the BLER table file holds no curves")
         self._curves = {k: sorted(v) for k, v in by_mcs.items()}
+        self._memo: dict[tuple, tuple[float, float]] = {}  # (mcs, K', base graph, E) -> (mu, sigma)
         self.data = data
 
     @property
@@ -489,6 +492,9 @@ class BLERTables:
         code rate: the MCS's ``R`` against the rows' ``R``, or, when ``cw_length`` (the code
         block's rate-matched length ``E``) is given, the code block's own rate ``K' / E`` against
         the rows' code-block rates at that size (which follows the TBS quantisation of short blocks).
+        A code block whose layout (``K'``, base graph, ``E``: given, or from :func:`layout_hint`)
+        belief propagation can never decode (:func:`semcom.link.decodability.bp_decodable`) gets
+        ``mu = inf`` (``sigma = 1``): BLER 1 at every SNR.
         """
         qm = mcs.modulation_order
         cbs = np.asarray(cb_size, dtype=np.float64)
@@ -503,10 +509,21 @@ class BLERTables:
         sigma = np.empty(cbs.shape)
         flat = np.stack([cbs.reshape(-1), np.asarray(bg).reshape(-1).astype(np.float64), e.reshape(-1)], axis=-1)
         uniq, inv = np.unique(flat, axis=0, return_inverse=True)
-        res = np.array([self._params_one(keys, mcs, k, int(g), ee) for k, g, ee in uniq])
+        res = np.array([self._params_memo(keys, mcs, float(k), int(g), float(ee)) for k, g, ee in uniq])
         mu.reshape(-1)[:] = res[inv.reshape(-1), 0]
         sigma.reshape(-1)[:] = res[inv.reshape(-1), 1]
         return mu, sigma
+
+    def _params_memo(self, keys, mcs: MCS, cb_size: float, bg: int, e: float) -> tuple[float, float]:
+        """:meth:`_params_one`, memoised (a pure function of the tables; link adaptation asks for the
+        same code blocks at every SNR)."""
+        key = (mcs, cb_size, bg, e)
+        got = self._memo.get(key)
+        if got is None:
+            if len(self._memo) >= 65536:
+                self._memo.clear()
+            got = self._memo[key] = self._params_one(keys, mcs, cb_size, bg, e)
+        return got
 
     def _params_one(self, keys, mcs: MCS, cb_size: float, bg: int, e: float) -> tuple[float, float]:
         if bg < 0 or e <= 0:  # not given: the link's own layout of a TB with such code blocks, if any
@@ -515,6 +532,8 @@ class BLERTables:
                 bg = hint[0] if hint else int(infer_base_graph(np.array([cb_size]), mcs)[0])
             if e <= 0 and hint:
                 e = hint[1]
+        if e > 0 and _bp_undecodable(cb_size, bg, e):
+            return math.inf, 1.0
         rows = np.array([self._row_params(k, cb_size, bg) for k in keys])  # [rows, (mu, sigma, rate)]
         if e is None or e <= 0:
             xs, xq = np.array([k[1] for k in keys]), mcs.code_rate * 1024
@@ -543,6 +562,21 @@ class BLERTables:
         mu, sigma = self.params(mcs, np.array([cb_size]), None if base_graph is None else np.array([base_graph]),
                                 None if cw_length is None else np.array([cw_length]))
         return float(mu[0] - _ndtri(bler) * sigma[0])
+
+
+def _bp_undecodable(cb_size: float, bg: int, e: float) -> bool:
+    """Whether belief propagation can never decode a code block of ``K' = cb_size`` bits on base graph
+    ``bg`` rate-matched to ``E = e`` bits (:func:`semcom.link.decodability.bp_decodable`); ``False``
+    when that is not a layout of the link (non-integer ``K'`` or ``E``, rate ``K'/E`` above the
+    encoder's 0.95, where the curves are only extrapolated, or no 5G LDPC code of that size)."""
+    from semcom.link.decodability import bp_decodable
+
+    if bg not in (1, 2) or cb_size != int(cb_size) or e != int(e) or 20 * cb_size > 19 * e:
+        return False
+    try:
+        return not bp_decodable(int(cb_size), int(e), int(bg))
+    except LinkError:
+        return False
 
 
 @lru_cache(maxsize=4096)

@@ -89,6 +89,9 @@ def separation(codec: str = "heif", link: str = "adaptive", cbr: float | None = 
     from semcom.baselines import SeparationConfig, SeparationSystem
 
     if config is not None:
+        if config.get("outer_loop"):
+            raise ConfigError("separation: outer_loop makes the system's results depend on the order of its "
+                              "transmissions, and a comparison sends points in any order: use semcom link olla")
         return SeparationSystem(SeparationConfig.from_dict({**config, **({"cbr": cbr} if cbr is not None else {})}))
 
     if link not in SEPARATION_LINKS:
