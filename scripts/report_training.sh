@@ -15,6 +15,7 @@
 # Environment (defaults: the committed checkpoints and the settings above):
 #   SEMCOM          the semcom command (default: semcom on the PATH, else .venv/bin/semcom, else python3 -m semcom.cli)
 #   ADJSCC          SNR-adaptive checkpoint, SPP 0.125        (adjscc_awgn_m2to20_spp0125)
+#   ADJSCC_LOW      SNR-adaptive checkpoint, SPP 0.125, trained at -4..8 dB (adjscc_awgn_m4to8_spp0125)
 #   DEEPJSCC_025    single-SNR DeepJSCC at SPP 0.25           (deepjscc_awgn5_spp025)
 #   DEEPJSCC_0125   single-SNR DeepJSCC at SPP 0.125          (deepjscc_awgn10_spp0125_long)
 #   OLD_CHECKPOINTS earlier checkpoints drawn as final points on the curves
@@ -24,6 +25,8 @@
 #   LINK            the separation systems' link: "link=adaptive" (bit-true 5G LDPC, adapted MCS; default)
 #                   or "link=bler_table,adapt=true" (the BLER tables, faster)
 #   WORKERS         worker processes of semcom compare (2)
+#   SKIP            step names not to run (e.g. "compare_spp025" when only the SPP 0.125 models changed;
+#                   the log then records the steps that ran, appended to the previous log)
 #   DRY_RUN=1       print the commands without running them
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +38,7 @@ if [ -z "${SEMCOM:-}" ]; then
   else SEMCOM="${PYTHON:-python3} -m semcom.cli"; fi
 fi
 ADJSCC="${ADJSCC:-adjscc_awgn_m2to20_spp0125}"
+ADJSCC_LOW="${ADJSCC_LOW:-adjscc_awgn_m4to8_spp0125}"
 DEEPJSCC_025="${DEEPJSCC_025:-deepjscc_awgn5_spp025}"
 DEEPJSCC_0125="${DEEPJSCC_0125:-deepjscc_awgn10_spp0125_long}"
 OLD_CHECKPOINTS="${OLD_CHECKPOINTS:-deepjscc_awgn10_spp0125_long scc_awgn10_spp0125_long vlscc2d_awgn10_long}"
@@ -45,8 +49,10 @@ LINK="${LINK:-link=adaptive}"
 WORKERS="${WORKERS:-2}"
 LOG="$OUT/report_training.log"
 
-step() {  # step NAME COMMAND...: print it, run it (unless DRY_RUN), log its wall time and load average
+SKIP="${SKIP:-}"
+step() {  # step NAME COMMAND...: print it, run it (unless DRY_RUN or in SKIP), log its wall time and load average
   local name="$1"; shift
+  case " $SKIP " in *" $name "*) echo "(skipped: $name)"; return 0;; esac
   echo "+ $*"
   [ -n "${DRY_RUN:-}" ] && return 0
   local t0; t0=$(date +%s)
@@ -55,18 +61,22 @@ step() {  # step NAME COMMAND...: print it, run it (unless DRY_RUN), log its wal
        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$LOG"
 }
 
-[ -n "${DRY_RUN:-}" ] || { mkdir -p "$OUT"; echo "# scripts/report_training.sh $OUT ($(getconf _NPROCESSORS_ONLN) cores)" > "$LOG"; }
+if [ -z "${DRY_RUN:-}" ]; then
+  mkdir -p "$OUT"
+  header="# scripts/report_training.sh $OUT ($(getconf _NPROCESSORS_ONLN) cores)${SKIP:+, skipped: $SKIP}"
+  if [ -n "$SKIP" ]; then echo "$header" >> "$LOG"; else echo "$header" > "$LOG"; fi
+fi
 
 # shellcheck disable=SC2086  # SEMCOM, OLD_CHECKPOINTS and SWEEP_SNR are word lists
-step curves $SEMCOM train curves "$DEEPJSCC_025" "$ADJSCC" $OLD_CHECKPOINTS --out "$OUT"
+step curves $SEMCOM train curves "$DEEPJSCC_025" "$ADJSCC" "$ADJSCC_LOW" $OLD_CHECKPOINTS --out "$OUT"
 # The sweep runs on one core beside the comparisons (their workers take the others); waited for before the gaps.
 sweep=""
 # shellcheck disable=SC2086
 if [ -n "${DRY_RUN:-}" ]; then
-  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$DEEPJSCC_0125" "$DEEPJSCC_025" \
+  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" "$DEEPJSCC_0125" "$DEEPJSCC_025" \
       --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT"
 else
-  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$DEEPJSCC_0125" "$DEEPJSCC_025" \
+  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" "$DEEPJSCC_0125" "$DEEPJSCC_025" \
       --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT" > "$OUT/snr_sweep.out" 2>&1 &
   sweep=$!
 fi
@@ -76,7 +86,7 @@ separation:codec=heif,$LINK,label=heif_ldpc_adapted \
 separation:codec=jpeg2000,$LINK,label=jpeg2000_ldpc_adapted"
 # shellcheck disable=SC2086
 step compare_spp0125 $SEMCOM compare \
-    --systems "adjscc:ckpt=$ADJSCC,label=adjscc_spp0125" "deepjscc:ckpt=$DEEPJSCC_0125,label=deepjscc_spp0125" $separation \
+    --systems "adjscc:ckpt=$ADJSCC,label=adjscc_spp0125" "adjscc:ckpt=$ADJSCC_LOW,label=adjscc_low_spp0125" "deepjscc:ckpt=$DEEPJSCC_0125,label=deepjscc_spp0125" $separation \
     --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:adjscc_spp0125 \
     --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125"
 # shellcheck disable=SC2086

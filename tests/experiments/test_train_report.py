@@ -273,6 +273,7 @@ def test_report_script_commands_parse(tmp_path, capsys):
         assert "separation:codec=jpeg2000,link=adaptive,label=jpeg2000_ldpc_adapted" in text
         assert "separation:codec=heif,link=capacity,label=heif_capacity" in text
     assert "adjscc:ckpt=adjscc_awgn_m2to20_spp0125,label=adjscc_spp0125" in compare_spp0125
+    assert "adjscc:ckpt=adjscc_awgn_m4to8_spp0125,label=adjscc_low_spp0125" in compare_spp0125
     for f in cmds[4][5:-2]:  # the compare results gaps reads must exist for its parser
         Path(f).parent.mkdir(parents=True, exist_ok=True)
         Path(f).write_text("{}")
@@ -280,6 +281,14 @@ def test_report_script_commands_parse(tmp_path, capsys):
         with pytest.raises(SystemExit) as exc:
             main([*c[3:], "--help"])
         assert exc.value.code == 0 and "usage" in capsys.readouterr().out.lower()
+
+
+def test_report_script_skips_named_steps(tmp_path):
+    run = _script(tmp_path, DRY_RUN="1", SKIP="compare_spp025 curves")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "(skipped: compare_spp025)" in lines and "(skipped: curves)" in lines
+    assert sum(line.startswith("+ ") for line in lines) == 3  # snr-sweep, compare_spp0125, gaps
 
 
 @pytest.mark.slow
