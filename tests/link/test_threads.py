@@ -58,5 +58,5 @@ def test_decoder_threads_agree_and_reuse_the_pool():
     two = FastLDPC5GDecoder(enc, num_threads=2)
     for _ in range(3):  # the same persistent pool each call
         assert torch.equal(two(llr), ref)
-    assert _threads._POOL is not None and _threads._POOL_SIZE >= 2
+    assert _threads._POOLS[_threads._PREFIX][1] >= 2
     assert np.isfinite(ref.numpy()).all()

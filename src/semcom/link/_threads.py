@@ -13,9 +13,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 _PREFIX = "semcom-link"
-_POOL: ThreadPoolExecutor | None = None
-_POOL_SIZE = 0
-_POOL_PID = 0
+_POOLS: dict[str, tuple[ThreadPoolExecutor, int, int]] = {}  # prefix -> (pool, size, pid)
 _POOL_LOCK = threading.Lock()
 
 
@@ -27,17 +25,23 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """The shared pool, at least ``threads`` wide (re-created in a forked child, whose copy has no live threads)."""
-    global _POOL, _POOL_SIZE, _POOL_PID
+def _pool(threads: int, prefix: str = _PREFIX) -> ThreadPoolExecutor:
+    """The persistent pool named ``prefix``, at least ``threads`` wide (re-created in a forked
+    child, whose copy has no live threads)."""
     with _POOL_LOCK:
-        if _POOL is None or _POOL_SIZE < threads or _POOL_PID != os.getpid():
-            if _POOL is not None and _POOL_PID == os.getpid():
-                _POOL.shutdown(wait=False)
-            _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=_PREFIX)
-            _POOL_SIZE = threads
-            _POOL_PID = os.getpid()
-        return _POOL
+        pool, size, pid = _POOLS.get(prefix, (None, 0, 0))
+        if pool is None or size < threads or pid != os.getpid():
+            if pool is not None and pid == os.getpid():
+                pool.shutdown(wait=False)
+            pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=prefix)
+            _POOLS[prefix] = (pool, threads, os.getpid())
+        return pool
+
+
+def side_pool() -> ThreadPoolExecutor:
+    """One thread beside the kernels' pool (the link draws the channel's noise on it while the
+    kernels encode)."""
+    return _pool(1, "semcom-side")
 
 
 def run_parts(kernel, bounds: list[tuple[int, int]], threads: int, make_args) -> None:

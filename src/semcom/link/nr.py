@@ -35,18 +35,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import sys
-import threading
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import numpy as np
 import torch
 
 from semcom.errors import LinkError
 from semcom.link.base import Link, complex_normal, noise_variance, generator_or_seed
-from semcom.link._threads import default_threads
+from semcom.link._threads import default_threads, side_pool
 from semcom.link.layout import LinkPlan, TBLayout
 from semcom.link.ldpc import DECODERS, make_ldpc_decoder
 from semcom.link.mcs import MCS
@@ -361,7 +359,7 @@ class NRLink(Link):
         threads = self.num_threads or default_threads()
         if self.chain != "fast" or threads < 2 or self.channel not in ("awgn", "rayleigh"):
             return None
-        return _side_pool().submit(complex_normal, shape, gen, no)
+        return side_pool().submit(complex_normal, shape, gen, no)
 
     def _channel(self, sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise: Future | None = None):
         """Apply the channel to ``sym`` ``[B*nt, N_RE]``; return (equalised y, effective no, |h|^2 per CB).
@@ -369,7 +367,7 @@ class NRLink(Link):
         ``noise``: the AWGN drawn ahead by :meth:`_noise_ahead`, or ``None`` to draw it here.
         """
         counts = torch.tensor(lay.cb_symbol_counts, dtype=torch.long)
-        n = noise.result() if noise is not None else None
+        n = noise.result() if noise is not None else None  # set only for "awgn" and "rayleigh"
         if self.channel == "awgn":
             y = (n if n is not None else complex_normal(tuple(sym.shape), gen, no)).add_(sym)  # = sym + n, in place
             return y, torch.tensor(no, dtype=torch.float32), None
@@ -441,21 +439,6 @@ class NRLink(Link):
             u[:, :kt] = x[:, s:s + kt]
             out.append(self._codec(lay).encode(u))
         return out
-
-
-_SIDE: ThreadPoolExecutor | None = None
-_SIDE_PID = 0
-_SIDE_LOCK = threading.Lock()
-
-
-def _side_pool() -> ThreadPoolExecutor:
-    """One thread beside the kernels' pool for the channel's noise (re-created after a fork)."""
-    global _SIDE, _SIDE_PID
-    with _SIDE_LOCK:
-        if _SIDE is None or _SIDE_PID != os.getpid():
-            _SIDE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semcom-noise")
-            _SIDE_PID = os.getpid()
-        return _SIDE
 
 
 def _check_fast_decoder() -> None:
