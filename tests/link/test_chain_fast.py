@@ -326,3 +326,32 @@ def test_noise_drawn_ahead_gives_the_same_outcome(channel, csi):
     assert len(set(NRLink(mcs, max_tb_bits=3000).plan(7000).tb_payload)) == 2
     assert torch.equal(res[0].cb_ok, res[1].cb_ok) and torch.equal(res[0].bits, res[1].bits)
     assert 0 < int(res[0].cb_ok.sum()) < res[0].cb_ok.numel() or channel == "rayleigh_fast"
+
+
+@pytest.mark.parametrize("shape", [(16, 16280), (16, 16329), (17, 7), (9, 7), (3, 5), (1, 40)])
+def test_noise_stream_draws_what_one_draw_gives(shape):
+    """The AWGN drawn ahead in row chunks (each a multiple of 16 real values) continues torch's
+    stream exactly: the same values as one ``complex_normal`` draw, and the generator ends in the
+    same state."""
+    from semcom.link.base import complex_normal
+    from semcom.link.nr import _noise_chunk_bounds, _NoiseStream
+
+    bounds = _noise_chunk_bounds(*shape)
+    assert bounds[0][0] == 0 and bounds[-1][1] == shape[0]
+    assert all((b - a) * shape[1] * 2 % 16 == 0 for a, b in bounds[:-1])
+    assert (bounds[-1][1] - bounds[-1][0]) * shape[1] * 2 >= min(16, shape[0] * shape[1] * 2)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    stream = _NoiseStream(shape, g1, 0.3)
+    parts = [stream.chunk(i) for i in range(len(stream.bounds))]
+    ref = complex_normal(shape, g2, 0.3)
+    assert torch.equal(torch.cat(parts), ref) and torch.equal(stream.result(), ref)
+    assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
+
+
+def test_noise_stream_chunks_split_large_groups():
+    from semcom.link.nr import _noise_chunk_bounds
+
+    assert len(_noise_chunk_bounds(16, 16280)) == 4
+    assert _noise_chunk_bounds(16, 16329) == [(0, 8), (8, 16)]  # odd length: chunks of 8 rows
+    assert _noise_chunk_bounds(17, 7) == [(0, 8), (8, 17)]  # a last row of 14 values joins the previous range
+    assert _noise_chunk_bounds(3, 5) == [(0, 3)]

@@ -199,23 +199,32 @@ def encode_tbs(u, tbs, tb_table, tb_poly, tb_len, C, kp, cb_table, cb_poly, cb_l
 # --------------------------------------------------------------------------- QAM
 @njit(cache=True, nogil=True)
 def map_qam(bits, levels, m, out):
-    """Gray square QAM (38.211 Sec. 5.1): ``bits`` ``[N, S*m]`` uint8 -> ``out`` ``[N, S]`` complex64.
+    """Gray square QAM (38.211 Sec. 5.1): ``bits`` ``[N, S*m]`` uint8 -> ``out`` ``[N, 2S]`` float32.
 
-    Bits ``0, 2, 4, ...`` of a symbol (most significant first) index the in-phase amplitude
-    ``levels``, bits ``1, 3, 5, ...`` the quadrature one.
+    ``out`` is the complex64 symbol array viewed as interleaved (in-phase, quadrature) float32;
+    ``levels`` float32. Bits ``0, 2, 4, ...`` of a symbol (most significant first) index the
+    in-phase amplitude ``levels``, bits ``1, 3, 5, ...`` the quadrature one. Output value ``t``
+    (symbol ``t // 2``, dimension ``t % 2``) reads its bits directly, so QPSK and 16QAM loops
+    vectorise. Only bit 0 of each byte is read (no out-of-range table index on bad input).
     """
     N = out.shape[0]
-    S = out.shape[1]
+    T = out.shape[1]
     nb = m // 2
     for n in range(N):
-        for s in range(S):
-            o = s * m
-            qi = 0
-            qq = 0
-            for j in range(nb):
-                qi = (qi << 1) | bits[n, o + 2 * j]
-                qq = (qq << 1) | bits[n, o + 2 * j + 1]
-            out[n, s] = np.complex64(levels[qi] + 1j * levels[qq])
+        if nb == 1:
+            for t in range(T):
+                out[n, t] = levels[bits[n, t] & 1]
+        elif nb == 2:
+            for t in range(T):
+                o = (t >> 1) * 4 + (t & 1)
+                out[n, t] = levels[((bits[n, o] & 1) << 1) | (bits[n, o + 2] & 1)]
+        else:
+            for t in range(T):
+                o = (t >> 1) * m + (t & 1)
+                q = 0
+                for j in range(nb):
+                    q = (q << 1) | (bits[n, o + 2 * j] & 1)
+                out[n, t] = levels[q]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -286,6 +295,35 @@ def _llr_closed(x, jbit, nb):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
+def demap_closed_to_decoder(yf, inv_no, per_symbol, nb, cb_off, e_max, sgn, out):
+    """:func:`demap_to_decoder` for max-log QPSK (``nb = 1``) and 16QAM (``nb = 2``), in symbol order.
+
+    ``yf`` ``[N, 2S]`` float32: the complex64 symbols viewed as interleaved (in-phase,
+    quadrature). The same values as :func:`demap_to_decoder` (the same expression
+    ``sgn * llr * w`` per bit), but each symbol is read once and its ``2 nb`` LLRs are written to
+    their ``2 nb`` sequential streams (rate-matched positions ``i Q_r + j``), which vectorises.
+    """
+    m = 2 * nb
+    C = cb_off.shape[0] - 1
+    for n in range(yf.shape[0]):
+        for r in range(C):
+            s0 = cb_off[r] // m
+            q = (cb_off[r + 1] - cb_off[r]) // m
+            o = r * e_max
+            p0 = cb_off[r]
+            for j in range(q):
+                w = inv_no[n, s0 + j] if per_symbol else inv_no[0, 0]
+                xi = yf[n, 2 * (s0 + j)]
+                xq = yf[n, 2 * (s0 + j) + 1]
+                p = p0 + j * m
+                out[n, o + j] = sgn[p] * _llr_closed(xi, 0, nb) * w
+                out[n, o + q + j] = sgn[p + 1] * _llr_closed(xq, 0, nb) * w
+                if nb == 2:
+                    out[n, o + 2 * q + j] = sgn[p + 2] * _llr_closed(xi, 1, nb) * w
+                    out[n, o + 3 * q + j] = sgn[p + 3] * _llr_closed(xq, 1, nb) * w
+
+
+@njit(cache=True, nogil=True, fastmath=True)
 def demap_to_decoder(y, inv_no, per_symbol, levels, labels, nb, app, cb_off, e_max, sgn, out):
     """Demapping, descrambling, de-interleaving and de-rate-matching in one pass.
 
@@ -297,12 +335,12 @@ def demap_to_decoder(y, inv_no, per_symbol, levels, labels, nb, app, cb_off, e_m
     ``e >= E_r`` of a shorter block are left untouched. Loops run in the decoder's order, so the
     writes are sequential.
 
-    Max-log QPSK and 16QAM use closed forms (:func:`_llr_closed`; QPSK max-log is also exact APP);
-    other orders, and APP, search the ``2^nb`` levels of the dimension (:func:`_dim_llrs`).
+    Every bit searches the ``2^nb`` levels of its dimension (:func:`_dim_llrs`): 64QAM and above,
+    and exact APP. Max-log QPSK and 16QAM (QPSK max-log is also exact APP) take the closed forms
+    of :func:`demap_closed_to_decoder`.
     """
     m = 2 * nb
     C = cb_off.shape[0] - 1
-    closed = nb == 1 or (nb == 2 and not app)
     dist = np.empty(levels.shape[0], dtype=np.float32)
     llr = np.empty(nb, dtype=np.float32)
     for n in range(y.shape[0]):
@@ -318,11 +356,8 @@ def demap_to_decoder(y, inv_no, per_symbol, levels, labels, nb, app, cb_off, e_m
                     x = v.real if d == 0 else v.imag
                     w = inv_no[n, s0 + j] if per_symbol else inv_no[0, 0]
                     p = cb_off[r] + j * m + i
-                    if closed:
-                        out[n, o + j] = sgn[p] * _llr_closed(x, jb, nb) * w
-                    else:
-                        _dim_llrs(x, w, levels, labels, nb, app, dist, llr)
-                        out[n, o + j] = sgn[p] * llr[jb]
+                    _dim_llrs(x, w, levels, labels, nb, app, dist, llr)
+                    out[n, o + j] = sgn[p] * llr[jb]
 
 
 # --------------------------------------------------------------------------- input check

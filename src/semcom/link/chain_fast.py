@@ -195,6 +195,7 @@ class FastTBChain:
         from semcom.link.demap_fast import qam_pam_levels
 
         self._levels, self._labels = qam_pam_levels(qm)
+        self._levels32 = self._levels.astype(np.float32)
 
     def _rate_matching_maps(self) -> tuple[np.ndarray, np.ndarray]:
         """``cb_off [C+1]`` and, per TB output bit ``p``, the codeword bit ``src[p]`` of its block.
@@ -233,8 +234,9 @@ class FastTBChain:
         if bits.ndim != 2 or bits.shape[1] != self.lay.num_coded_bits:
             raise InputError(f"coded bits must be shaped [N, {self.lay.num_coded_bits}], got {bits.shape}")
         out = np.empty((bits.shape[0], self.lay.num_re), dtype=np.complex64)
+        flat = out.view(np.float32)  # [N, 2 N_RE]: in-phase, quadrature
         _k.run_rows(_k.map_qam, bits.shape[0], self.threads,
-                    lambda a, b: (bits[a:b], self._levels, self.qm, out[a:b]))
+                    lambda a, b: (bits[a:b], self._levels32, self.qm, flat[a:b]))
         return out
 
     # ------------------------------------------------------------------ receive side
@@ -262,6 +264,12 @@ class FastTBChain:
         out = np.zeros((n, lay.num_cb * self.e_max), dtype=np.float32)
         app = self.demapper == "app"
         nb = self.qm // 2
+        if nb == 1 or (nb == 2 and not app):  # closed forms (QPSK max-log is exact APP)
+            yf = yc.view(np.float32)
+            _k.run_rows(_k.demap_closed_to_decoder, n, self.threads,
+                        lambda a, b: (yf[a:b], inv[a:b] if per_symbol else inv, per_symbol, nb, self._cb_off,
+                                      self.e_max, self._sign, out[a:b]))
+            return out.reshape(n, lay.num_cb, self.e_max)
 
         def args(a: int, b: int) -> tuple:
             return (yc[a:b], inv[a:b] if per_symbol else inv, per_symbol, self._levels, self._labels, nb, app,
