@@ -355,3 +355,29 @@ def test_noise_stream_chunks_split_large_groups():
     assert _noise_chunk_bounds(16, 16329) == [(0, 8), (8, 16)]  # odd length: chunks of 8 rows
     assert _noise_chunk_bounds(17, 7) == [(0, 8), (8, 17)]  # a last row of 14 values joins the previous range
     assert _noise_chunk_bounds(3, 5) == [(0, 3)]
+
+
+def test_encode_reads_any_real_dtype_and_checks_the_bits():
+    """The encoding kernel reads uint8, bool, int and float bits as they are and counts what is not 0/1."""
+    mcs = MCS.from_rate(2, 0.5)
+    chain = FastTBChain(tb_layout(3000, mcs), mcs)
+    u = _bits((3, chain.lay.tbs), seed=2)
+    ref = chain.encode(u)
+    for arr in (u.astype(bool), u.astype(np.int64), u.astype(np.float32), u.astype(np.float64),
+                torch.from_numpy(u).float(), u.astype(np.float16)):
+        assert np.array_equal(chain.encode(arr), ref)
+    for bad_value in (2.0, 0.5, float("nan"), -1.0):
+        bad = u.astype(np.float32)
+        bad[1, 7] = bad_value
+        with pytest.raises(InputError, match="0 or 1"):
+            chain.encode(bad)
+    with pytest.raises(InputError, match="real 0/1"):
+        chain.encode(u.astype(np.complex64))
+
+
+def test_a_noise_variance_whose_llrs_would_overflow_is_refused():
+    """Above 350 dB Es/N0 the LLRs would overflow float32 (the decoder takes the chain's LLRs unchecked)."""
+    link = NRLink(MCS.from_rate(2, 0.5), max_tb_bits=2000, num_threads=1)
+    assert bool(link.transmit(torch.ones(2, 2000), 300.0, generator=1).tb_ok.all())
+    with pytest.raises(InputError, match="overflow"):
+        link.transmit(torch.ones(2, 2000), 400.0, generator=1)

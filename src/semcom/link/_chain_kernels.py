@@ -166,10 +166,12 @@ def _ldpc_parity(w, Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, 
 
 @njit(cache=True, nogil=True)
 def encode_tbs(u, tbs, tb_table, tb_poly, tb_len, C, kp, cb_table, cb_poly, cb_len, k_ldpc, wlen,
-               Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, steps, cb_off, src, scr, out):
+               Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, steps, cb_off, src, scr, out, bad):
     """TB CRC, segmentation, CB CRC, LDPC encoding, rate matching, interleaving and scrambling.
 
-    ``u`` ``[N, tbs]`` uint8 TB bits -> ``out`` ``[N, G]`` uint8 scrambled coded bits. Code block
+    ``u`` ``[N, tbs]`` TB bits (uint8, or float/int 0/1 read as they are) -> ``out`` ``[N, G]``
+    uint8 scrambled coded bits; ``bad[n]`` counts the values of row ``n`` that are neither 0 nor 1
+    (NaN included; that row's output is then meaningless and the caller raises). Code block
     ``r`` carries TB-stream bits ``[r d, (r+1) d)`` (``d = kp - cb_len``) plus its CRC24B when
     ``cb_len = 24``; output bits ``cb_off[r] <= p < cb_off[r+1]`` are codeword bit ``src[p]`` of
     code block ``r`` (rate matching with the bit interleaver folded in) XOR ``scr[p]``.
@@ -181,8 +183,12 @@ def encode_tbs(u, tbs, tb_table, tb_poly, tb_len, C, kp, cb_table, cb_poly, cb_l
     syn = np.empty((4, Z), dtype=np.uint8)
     d = kp - cb_len
     for n in range(N):
+        nb = 0
         for t in range(tbs):
-            a[t] = u[n, t]
+            v = u[n, t]
+            nb += (v != 0) & (v != 1)
+            a[t] = np.uint8(v != 0)
+        bad[n] = nb
         _put_crc(a, tbs, _crc(a, 0, tbs, tb_table, tb_poly, tb_len), tb_len)
         for r in range(C):
             for t in range(d):

@@ -69,6 +69,9 @@ __all__ = ["DEMAPPERS", "FastTBChain", "c_init", "CRC_POLYS"]
 #: Demapping rules: "maxlog" (closed-form max-log, what receivers implement) or "app" (exact).
 DEMAPPERS = ("maxlog", "app")
 
+#: Smallest noise variance the demapper takes: 1/no and every LLR stay finite in float32.
+_MIN_NO = 1e-35
+
 #: 38.212 Sec. 5.1 CRC generator polynomials (``D^L`` omitted) and their lengths.
 CRC_POLYS = {"CRC24A": (0x864CFB, 24), "CRC24B": (0x800063, 24), "CRC16": (0x1021, 16)}
 
@@ -216,16 +219,23 @@ class FastTBChain:
 
     # ------------------------------------------------------------------ transmit side
     def encode(self, u: np.ndarray) -> np.ndarray:
-        """TB bits ``[N, TBS]`` (0/1, any integer or float dtype) -> scrambled coded bits ``[N, G]`` uint8."""
+        """TB bits ``[N, TBS]`` (0/1, any integer or float dtype) -> scrambled coded bits ``[N, G]`` uint8.
+
+        The bits are checked while the kernel reads them (no separate pass): a value other than 0
+        or 1 (NaN included) raises :class:`InputError` after the call, which returns nothing.
+        """
         lay, c = self.lay, self.code
-        u8 = _bits_u8(u, lay.tbs)
+        u8 = _bits_array(u, lay.tbs)
         out = np.empty((u8.shape[0], lay.num_coded_bits), dtype=np.uint8)
+        bad = np.zeros(u8.shape[0], dtype=np.int64)
         tb_t, tb_p, tb_l = self.tb_crc
         cb_t, cb_p, cb_l = self.cb_crc
         static = (lay.tbs, tb_t, tb_p, tb_l, lay.num_cb, lay.cb_size, cb_t, cb_p, cb_l, c.k_ldpc, c.wlen, c.z, c.kb,
                   c.row_ptr, c.ecol, c.eshift, c.core, c.first_col, c.first_shift, c.steps,
                   self._cb_off, self._src, self.scrambling)
-        _k.run_rows(_k.encode_tbs, u8.shape[0], self.threads, lambda a, b: (u8[a:b], *static, out[a:b]))
+        _k.run_rows(_k.encode_tbs, u8.shape[0], self.threads, lambda a, b: (u8[a:b], *static, out[a:b], bad[a:b]))
+        if bad.any():
+            raise InputError("TB bits must be 0 or 1")
         return out
 
     def map(self, bits: np.ndarray) -> np.ndarray:
@@ -256,6 +266,8 @@ class FastTBChain:
         nov = np.asarray(nov, dtype=np.float32)
         if not np.isfinite(nov).all() or (nov <= 0).any():
             raise InputError("the noise variance must be positive and finite")
+        if (nov < _MIN_NO).any():  # the LLRs are then finite: the decoder takes them unchecked
+            raise InputError(f"noise variance below {_MIN_NO:g} (Es/N0 above 350 dB): the LLRs would overflow float32")
         if per_symbol and np.broadcast_shapes(nov.shape, yc.shape) != yc.shape:
             raise InputError(f"no of shape {nov.shape} does not broadcast to the symbols' {yc.shape}")
         inv = np.float32(1.0) / nov
@@ -312,12 +324,16 @@ def _numpy(x: Any) -> Any:
     return x
 
 
-def _bits_u8(u: Any, k: int) -> np.ndarray:
-    """``u`` ``[N, k]`` 0/1 as C-contiguous uint8 (checked)."""
+def _bits_array(u: Any, k: int) -> np.ndarray:
+    """``u`` ``[N, k]`` as a C-contiguous real array the encoding kernel reads (bool as uint8; the
+    0/1 check is the kernel's)."""
     arr = np.asarray(_numpy(u))
     if arr.ndim != 2 or arr.shape[1] != k:
         raise InputError(f"TB bits must be shaped [N, {k}], got {arr.shape}")
-    u8 = np.ascontiguousarray(arr).astype(np.uint8, copy=False)
-    if u8.size and (u8.max() > 1 or (u8 is not arr and not np.array_equal(u8, arr))):
-        raise InputError("TB bits must be 0 or 1")
-    return u8
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise InputError(f"TB bits must be a real 0/1 array, got dtype {arr.dtype}")
+    if arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    return np.ascontiguousarray(arr)

@@ -350,7 +350,22 @@ class FastLDPC5GDecoder(torch.nn.Module):
         want_ok = self.return_syndrome_ok if return_syndrome_ok is None else bool(return_syndrome_ok)
         device = llr.device if isinstance(llr, torch.Tensor) else torch.device("cpu")
         x = _as_float32_2d(llr, lay["n"])
+        bits, ok = self.decode_trusted(x, num_iter)
         lead = tuple(llr.shape[:-1])
+        self.last_iterations = self.last_iterations.reshape(lead)
+        bits = bits.reshape(lead + (bits.shape[-1],)).to(device)
+        if want_ok:
+            return bits, ok.reshape(lead).to(device)
+        return bits
+
+    def decode_trusted(self, x: np.ndarray, num_iter: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode LLRs that need no checking: C-contiguous finite float32 ``[B, n]``, e.g. the
+        compiled chain's demapper output (the link calls this; :meth:`forward` checks, then calls it).
+
+        Returns ``(bits [B, k or n] float32, syndrome_ok [B])``; sets ``last_iterations``.
+        """
+        lay = self._lay
+        num_iter = self.num_iter if num_iter is None else num_iter
         B = x.shape[0]
         nout = self._out_pos.shape[0]
         out = np.empty((B, nout), dtype=np.float32)
@@ -370,11 +385,8 @@ class FastLDPC5GDecoder(torch.nn.Module):
                                lambda b0, b1: (x[b0:b1], *static, out[b0:b1], ok[b0:b1], iters[b0:b1]))
             else:
                 self._decode_fixed(x, int(num_iter), out, ok, iters, threads)
-        self.last_iterations = torch.from_numpy(iters).reshape(lead)
-        bits = torch.from_numpy(out).reshape(lead + (nout,)).to(device)
-        if want_ok:
-            return bits, torch.from_numpy(ok).reshape(lead).to(device)
-        return bits
+        self.last_iterations = torch.from_numpy(iters)
+        return torch.from_numpy(out), torch.from_numpy(ok)
 
 
 def _fixed_args(dec: FastLDPC5GDecoder, num_iter: int) -> tuple:

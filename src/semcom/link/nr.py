@@ -217,7 +217,7 @@ class _FastTBCodec:
 
     def coded(self, u: torch.Tensor) -> np.ndarray:
         """``[N, tbs]`` checked 0/1 bits -> ``[N, G]`` uint8 coded, scrambled bits (the form ``map`` takes)."""
-        return self.chain.encode(u.to(torch.uint8).numpy())
+        return self.chain.encode(u.detach().numpy())  # float 0/1 read as they are: no conversion pass
 
     def map(self, c: np.ndarray) -> torch.Tensor:
         """Coded bits ``[N, G]`` uint8 -> ``[N, N_RE]`` complex64 QAM symbols."""
@@ -235,7 +235,9 @@ class _FastTBCodec:
         """Decoder LLRs ``[N, C, E_max]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
         lay = self.lay
         n = z.shape[0]
-        u_cb = self.decoder(z.reshape(n * lay.num_cb, -1))
+        flat = z.reshape(n * lay.num_cb, -1)
+        trusted = getattr(self.decoder, "decode_trusted", None)  # the compiled demapper's LLRs need no check
+        u_cb = trusted(np.ascontiguousarray(flat.numpy()))[0] if trusted is not None else self.decoder(flat)
         u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32)
         return torch.from_numpy(u), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
 
