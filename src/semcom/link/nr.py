@@ -59,6 +59,7 @@ _PROGRESS_MIN_CBS = 4000
 
 
 CHAINS = ("fast", "sionna")
+NOISES = ("torch", "fast")
 
 
 class _SionnaTBCodec:
@@ -207,6 +208,12 @@ class NRLink(Link):
             cores this process may use; ``decoder_kw["num_threads"]`` overrides it for the decoder).
         progress: ``True`` / ``False`` for a tqdm bar over decoder chunks; ``None`` shows it only
             for long transmissions (>= 4000 code blocks) on a terminal.
+        noise: source of the channel's additive noise. ``"torch"`` (default: ``torch.randn`` on the
+            generator, the draws every committed result was made with, the same in both chains) or
+            ``"fast"`` (the compiled ziggurat of :mod:`semcom.link._gauss` on ``num_threads``
+            threads, seeded per draw by one ``torch.randint`` from the generator: reproducible
+            from the same seed, exactly Gaussian, other values than ``"torch"``). Fading gains and
+            CSI errors are drawn with torch either way.
 
     ``transmit(bits [..., k], snr_db, *, generator)`` returns a :class:`LinkResult`; the same
     generator seed gives the same result. Random draws, in order: block fading coefficients,
@@ -232,6 +239,7 @@ class NRLink(Link):
         chain: str = "fast",
         demapper: str = "maxlog",
         num_threads: int | None = None,
+        noise: str = "torch",
     ) -> None:
         super().__init__(mcs, mcs_table=mcs_table, max_tb_bits=max_tb_bits, channel=channel, fading=fading,
                          csi=csi, csi_error_var=csi_error_var)
@@ -246,6 +254,8 @@ class NRLink(Link):
         if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
                                         or num_threads < 1):
             raise LinkError(f"num_threads must be a positive int or None, got {num_threads!r}")
+        if noise not in NOISES:
+            raise LinkError(f"noise must be one of {NOISES}, got {noise!r}")
         self.decoder = decoder
         self.num_iter = num_iter
         self.decoder_kw = dict(decoder_kw or {})
@@ -255,6 +265,7 @@ class NRLink(Link):
         self.chain = chain
         self.demapper = demapper
         self.num_threads = num_threads
+        self.noise = noise
         self._codecs: dict[tuple[int, int], _SionnaTBCodec | _FastTBCodec] = {}
         if decoder == "fast":  # fail early, with a clear message, when the fast decoder is missing
             _check_fast_decoder()
@@ -274,7 +285,8 @@ class NRLink(Link):
 
     def describe(self) -> dict:
         d = super().describe()
-        d.update(decoder=self.decoder, num_iter=self.num_iter, chain=self.chain, demapper=self.demapper)
+        d.update(decoder=self.decoder, num_iter=self.num_iter, chain=self.chain, demapper=self.demapper,
+                 noise=self.noise)
         return d
 
     # ------------------------------------------------------------------ transmit
@@ -354,12 +366,21 @@ class NRLink(Link):
         Only where the noise is the next draw from ``gen`` (AWGN and block Rayleigh, whose gains are
         drawn before the groups) and the compiled chain runs on several threads; otherwise ``None``
         and :meth:`_channel` draws it in place. The draws are the same either way: nothing else
-        uses ``gen`` until the future is read.
+        uses ``gen`` until the future is read. ``noise="fast"`` draws in place, on the kernel threads.
         """
         threads = self.num_threads or default_threads()
-        if self.chain != "fast" or threads < 2 or self.channel not in ("awgn", "rayleigh"):
+        if self.noise != "torch" or self.chain != "fast" or threads < 2 or self.channel not in ("awgn", "rayleigh"):
             return None
         return side_pool().submit(complex_normal, shape, gen, no)
+
+    def _draw_noise(self, shape: tuple[int, ...], gen: torch.Generator, no: float) -> torch.Tensor:
+        """The channel's additive noise ``CN(0, no)`` from the ``noise`` source (class docstring)."""
+        if self.noise == "torch":
+            return complex_normal(shape, gen, no)
+        from semcom.link._gauss import complex_normal_fast
+
+        seed = int(torch.randint(0, 2 ** 62, (1,), generator=gen))
+        return complex_normal_fast(shape, seed, no, threads=self.num_threads)
 
     def _channel(self, sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise: Future | None = None):
         """Apply the channel to ``sym`` ``[B*nt, N_RE]``; return (equalised y, effective no, |h|^2 per CB).
@@ -369,13 +390,13 @@ class NRLink(Link):
         counts = torch.tensor(lay.cb_symbol_counts, dtype=torch.long)
         n = noise.result() if noise is not None else None  # set only for "awgn" and "rayleigh"
         if self.channel == "awgn":
-            y = (n if n is not None else complex_normal(tuple(sym.shape), gen, no)).add_(sym)  # = sym + n, in place
+            y = (n if n is not None else self._draw_noise(tuple(sym.shape), gen, no)).add_(sym)  # = sym + n, in place
             return y, torch.tensor(no, dtype=torch.float32), None
         if self.channel == "rayleigh":
             h_blk = h_cb[:, cb_cols].reshape(b * nt, lay.num_cb)
             h = torch.repeat_interleave(h_blk, counts, dim=-1)
             g = h_blk.abs() ** 2
-            y = h * sym + (n if n is not None else complex_normal(tuple(sym.shape), gen, no))
+            y = h * sym + (n if n is not None else self._draw_noise(tuple(sym.shape), gen, no))
             if self.csi == "perfect":
                 h_hat = h
             elif self.csi == "estimated":
@@ -384,7 +405,7 @@ class NRLink(Link):
                 h_hat = None
         else:  # rayleigh_fast
             h = complex_normal(tuple(sym.shape), gen)
-            y = h * sym + complex_normal(tuple(sym.shape), gen, no)
+            y = h * sym + self._draw_noise(tuple(sym.shape), gen, no)
             g = torch.stack([seg.abs().pow(2).mean(-1) for seg in torch.split(h, list(lay.cb_symbol_counts), dim=-1)], -1)
             if self.csi == "perfect":
                 h_hat = h
