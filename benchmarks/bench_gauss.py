@@ -46,7 +46,7 @@ def bench_draws(repeat: int) -> list[dict]:
              **_times(lambda: complex_normal((ROWS, COLS), gen, 0.5), repeat)}]
     for threads in (1, 2):
         rows.append({"case": "draw", "noise": "fast", "threads": threads, "shape": [ROWS, COLS],
-                     **_times(lambda: complex_normal_fast((ROWS, COLS), 7, 0.5, threads=threads), repeat)})
+                     **_times(lambda t=threads: complex_normal_fast((ROWS, COLS), 7, 0.5, threads=t), repeat)})
     return rows
 
 
@@ -65,7 +65,7 @@ def bench_link(repeat: int, snr_db: float) -> list[dict]:
             rows.append({"case": "transmit", "noise": noise, "threads": threads, "mcs": str(mcs), "snr_db": snr_db,
                          "payload_bits": k, "items": ROWS, "num_re": link.plan(k).channel_uses,
                          "all_tb_ok": bool(res.tb_ok.all()),
-                         **_times(lambda: link.transmit(bits, snr_db, generator=1), repeat)})
+                         **_times(lambda lk=link, b=bits: lk.transmit(b, snr_db, generator=1), repeat)})
     return rows
 
 

@@ -14,9 +14,9 @@ Chain, per payload item ``[k]`` (see :mod:`semcom.link.layout` for the sizes)::
 compiled kernels of :mod:`semcom.link.chain_fast`, bit-exact with Sionna's blocks;
 ``chain="sionna"`` uses Sionna's ``TBEncoder``, ``Mapper``, ``Demapper``, descrambler and CRC
 decoders (the decoding side composed here, as Sionna's ``TBDecoder`` does, so that the per-code-block
-CRC24B outcome is kept). The channel (torch, the link's generator) and the LDPC decoder
-(``decoder=``) are the same for both, so both chains give the same results for the same
-``demapper``. A TB with a single code block carries no CB CRC in 38.212; its code block's flag
+CRC24B outcome is kept). The channel (torch, the link's generator; ``noise="fast"``: a compiled
+Gaussian generator seeded from it) and the LDPC decoder (``decoder=``) are the same for both, so
+both chains give the same results for the same ``demapper``. A TB with a single code block carries no CB CRC in 38.212; its code block's flag
 is the TB CRC. The received ``bits`` are the LDPC hard decisions of every code block (whether or
 not it passed), in payload order.
 
