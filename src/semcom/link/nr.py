@@ -16,8 +16,8 @@ compiled kernels of :mod:`semcom.link.chain_fast`, bit-exact with Sionna's block
 decoders (the decoding side composed here, as Sionna's ``TBDecoder`` does, so that the per-code-block
 CRC24B outcome is kept). The channel (torch, the link's generator; ``noise="fast"``: a compiled
 Gaussian generator seeded from it) and the LDPC decoder (``decoder=``) are the same for both, so
-both chains give the same results for the same ``demapper``. A TB with a single code block carries no CB CRC in 38.212; its code block's flag
-is the TB CRC. The received ``bits`` are the LDPC hard decisions of every code block (whether or
+both chains give the same results for the same ``demapper``. A TB with a single code block
+carries no CB CRC in 38.212; its code block's flag is the TB CRC. The received ``bits`` are the LDPC hard decisions of every code block (whether or
 not it passed), in payload order.
 
 Example::
@@ -217,7 +217,8 @@ class NRLink(Link):
 
     ``transmit(bits [..., k], snr_db, *, generator)`` returns a :class:`LinkResult`; the same
     generator seed gives the same result. Random draws, in order: block fading coefficients,
-    then per TB size class the fast-fading coefficients, the noise and the CSI errors.
+    then per TB size class the fast-fading coefficients, the noise (with ``noise="fast"``: one
+    seed) and the CSI errors.
     """
 
     fidelity = "bittrue"
