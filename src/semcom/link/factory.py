@@ -5,7 +5,7 @@ fidelity        class                                       extra keyword argume
 ==============  ==========================================  ==========================================
 ``bittrue``     :class:`~semcom.link.nr.NRLink`             ``decoder``, ``num_iter``, ``decoder_kw``,
                                                             ``progress``, ``chain``, ``demapper``,
-                                                            ``num_threads``
+                                                            ``num_threads``, ``noise``
 ``bler_table``  :class:`~semcom.link.abstract.BLERTableLink`  ``tables`` (``"semcom"``/``"sionna"``),
                                                             ``interpolation``, ``table_file``
 ``erasure``     :class:`~semcom.link.abstract.ErasureLink`  ``cbler`` (required)
@@ -89,6 +89,7 @@ class LinkConfig:
     num_iter: int | None = None
     chain: str | None = None
     demapper: str | None = None
+    noise: str | None = None
     cbler: float | None = None
     tables: str | None = None
     rate: float | None = None
@@ -122,8 +123,8 @@ class LinkConfig:
         elif self.fidelity != "capacity":
             raise ConfigError(f"the {self.fidelity!r} link needs an MCS: set mcs_index or modulation_order + code_rate")
         kw.update(channel=self.channel, fading=self.fading, csi=self.csi)
-        for name in ("max_tb_bits", "csi_error_var", "decoder", "num_iter", "chain", "demapper", "cbler", "tables",
-                     "rate", "block_bits"):
+        for name in ("max_tb_bits", "csi_error_var", "decoder", "num_iter", "chain", "demapper", "noise", "cbler",
+                     "tables", "rate", "block_bits"):
             value = getattr(self, name)
             if value is not None:
                 kw[name] = value

@@ -14,10 +14,10 @@ Chain, per payload item ``[k]`` (see :mod:`semcom.link.layout` for the sizes)::
 compiled kernels of :mod:`semcom.link.chain_fast`, bit-exact with Sionna's blocks;
 ``chain="sionna"`` uses Sionna's ``TBEncoder``, ``Mapper``, ``Demapper``, descrambler and CRC
 decoders (the decoding side composed here, as Sionna's ``TBDecoder`` does, so that the per-code-block
-CRC24B outcome is kept). The channel (torch, the link's generator) and the LDPC decoder
-(``decoder=``) are the same for both, so both chains give the same results for the same
-``demapper``. A TB with a single code block carries no CB CRC in 38.212; its code block's flag
-is the TB CRC. The received ``bits`` are the LDPC hard decisions of every code block (whether or
+CRC24B outcome is kept). The channel (torch, the link's generator; ``noise="fast"``: a compiled
+Gaussian generator seeded from it) and the LDPC decoder (``decoder=``) are the same for both, so
+both chains give the same results for the same ``demapper``. A TB with a single code block
+carries no CB CRC in 38.212; its code block's flag is the TB CRC. The received ``bits`` are the LDPC hard decisions of every code block (whether or
 not it passed), in payload order.
 
 Example::
@@ -117,6 +117,7 @@ class _NoiseStream:
 
 
 CHAINS = ("fast", "sionna")
+NOISES = ("torch", "fast")
 
 
 class _SionnaTBCodec:
@@ -267,10 +268,17 @@ class NRLink(Link):
             cores this process may use; ``decoder_kw["num_threads"]`` overrides it for the decoder).
         progress: ``True`` / ``False`` for a tqdm bar over decoder chunks; ``None`` shows it only
             for long transmissions (>= 4000 code blocks) on a terminal.
+        noise: source of the channel's additive noise. ``"torch"`` (default: ``torch.randn`` on the
+            generator, the draws every committed result was made with, the same in both chains) or
+            ``"fast"`` (the compiled ziggurat of :mod:`semcom.link._gauss` on ``num_threads``
+            threads, seeded per draw by one ``torch.randint`` from the generator: reproducible
+            from the same seed, exactly Gaussian, other values than ``"torch"``). Fading gains and
+            CSI errors are drawn with torch either way.
 
     ``transmit(bits [..., k], snr_db, *, generator)`` returns a :class:`LinkResult`; the same
     generator seed gives the same result. Random draws, in order: block fading coefficients,
-    then per TB size class the fast-fading coefficients, the noise and the CSI errors.
+    then per TB size class the fast-fading coefficients, the noise (with ``noise="fast"``: one
+    seed) and the CSI errors.
     """
 
     fidelity = "bittrue"
@@ -292,6 +300,7 @@ class NRLink(Link):
         chain: str = "fast",
         demapper: str = "maxlog",
         num_threads: int | None = None,
+        noise: str = "torch",
     ) -> None:
         super().__init__(mcs, mcs_table=mcs_table, max_tb_bits=max_tb_bits, channel=channel, fading=fading,
                          csi=csi, csi_error_var=csi_error_var)
@@ -306,6 +315,8 @@ class NRLink(Link):
         if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
                                         or num_threads < 1):
             raise LinkError(f"num_threads must be a positive int or None, got {num_threads!r}")
+        if noise not in NOISES:
+            raise LinkError(f"noise must be one of {NOISES}, got {noise!r}")
         self.decoder = decoder
         self.num_iter = num_iter
         self.decoder_kw = dict(decoder_kw or {})
@@ -315,6 +326,7 @@ class NRLink(Link):
         self.chain = chain
         self.demapper = demapper
         self.num_threads = num_threads
+        self.noise = noise
         self._codecs: dict[tuple[int, int], _SionnaTBCodec | _FastTBCodec] = {}
         if decoder == "fast":  # fail early, with a clear message, when the fast decoder is missing
             _check_fast_decoder()
@@ -334,7 +346,8 @@ class NRLink(Link):
 
     def describe(self) -> dict:
         d = super().describe()
-        d.update(decoder=self.decoder, num_iter=self.num_iter, chain=self.chain, demapper=self.demapper)
+        d.update(decoder=self.decoder, num_iter=self.num_iter, chain=self.chain, demapper=self.demapper,
+                 noise=self.noise)
         return d
 
     # ------------------------------------------------------------------ transmit
@@ -418,11 +431,21 @@ class NRLink(Link):
         drawn before the groups) and the compiled chain runs on several threads; otherwise ``None``
         and :meth:`_channel` draws it in place. The draws are the same either way (see
         :class:`_NoiseStream`); over AWGN the receiver starts on its first chunk.
+        ``noise="fast"`` draws in place, on the kernel threads.
         """
         threads = self.num_threads or default_threads()
-        if self.chain != "fast" or threads < 2 or self.channel not in ("awgn", "rayleigh"):
+        if self.noise != "torch" or self.chain != "fast" or threads < 2 or self.channel not in ("awgn", "rayleigh"):
             return None
         return _NoiseStream(shape, gen, no)
+
+    def _draw_noise(self, shape: tuple[int, ...], gen: torch.Generator, no: float) -> torch.Tensor:
+        """The channel's additive noise ``CN(0, no)`` from the ``noise`` source (class docstring)."""
+        if self.noise == "torch":
+            return complex_normal(shape, gen, no)
+        from semcom.link._gauss import complex_normal_fast
+
+        seed = int(torch.randint(0, 2 ** 62, (1,), generator=gen))
+        return complex_normal_fast(shape, seed, no, threads=self.num_threads)
 
     def _channel(self, sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise: _NoiseStream | None = None):
         """Apply the channel to ``sym`` ``[B*nt, N_RE]``; return (equalised y, effective no, |h|^2 per CB).
@@ -432,13 +455,13 @@ class NRLink(Link):
         counts = torch.tensor(lay.cb_symbol_counts, dtype=torch.long)
         n = noise.result() if noise is not None else None  # set only for "awgn" and "rayleigh"
         if self.channel == "awgn":
-            y = (n if n is not None else complex_normal(tuple(sym.shape), gen, no)).add_(sym)  # = sym + n, in place
+            y = (n if n is not None else self._draw_noise(tuple(sym.shape), gen, no)).add_(sym)  # = sym + n, in place
             return y, torch.tensor(no, dtype=torch.float32), None
         if self.channel == "rayleigh":
             h_blk = h_cb[:, cb_cols].reshape(b * nt, lay.num_cb)
             h = torch.repeat_interleave(h_blk, counts, dim=-1)
             g = h_blk.abs() ** 2
-            y = h * sym + (n if n is not None else complex_normal(tuple(sym.shape), gen, no))
+            y = h * sym + (n if n is not None else self._draw_noise(tuple(sym.shape), gen, no))
             if self.csi == "perfect":
                 h_hat = h
             elif self.csi == "estimated":
@@ -447,7 +470,7 @@ class NRLink(Link):
                 h_hat = None
         else:  # rayleigh_fast
             h = complex_normal(tuple(sym.shape), gen)
-            y = h * sym + complex_normal(tuple(sym.shape), gen, no)
+            y = h * sym + self._draw_noise(tuple(sym.shape), gen, no)
             g = torch.stack([seg.abs().pow(2).mean(-1) for seg in torch.split(h, list(lay.cb_symbol_counts), dim=-1)], -1)
             if self.csi == "perfect":
                 h_hat = h
