@@ -20,7 +20,9 @@ def test_run_reports_every_stage_for_both_chains():
     res = run(BenchLinkConfig(cases=[[4, 2 / 3]], snr_db=[[12.0]], items=2, repeats=1, threads=[1, 2],
                               max_tb_bits=6000))
     rows = res.data["rows"]
-    assert [(r["chain"], r["threads"]) for r in rows] == [("sionna", 1), ("fast", 1), ("sionna", 2), ("fast", 2)]
+    assert [(r["chain"], r["noise"], r["threads"]) for r in rows] == [
+        ("sionna", "torch", 1), ("fast", "torch", 1), ("fast", "fast", 1),
+        ("sionna", "torch", 2), ("fast", "torch", 2), ("fast", "fast", 2)]
     for r in rows:
         assert set(r["mbit_per_s"]) == {"tb_encode", "map_channel_demap", "decode_crc", "end_to_end", "decoder_alone"}
         assert all(v > 0 for v in r["mbit_per_s"].values())
@@ -28,23 +30,25 @@ def test_run_reports_every_stage_for_both_chains():
         assert r["end_to_end_over_decoder_alone"] == pytest.approx(r["seconds"]["decoder_alone"] / r["seconds"]["end_to_end"])
         assert len(r["load_average_before"]) == 3
     assert {r["demapper"] for r in rows} == {"app", "maxlog"}
-    (s,) = res.data["summary"]
-    assert s["threads"] == 2 and s["goal_mbps_met"] in (True, False) and s["end_to_end_speedup"] > 0
+    summary = res.data["summary"]  # the compiled chain per thread count and noise source
+    assert [(s["threads"], s["noise"]) for s in summary] == [(1, "torch"), (1, "fast"), (2, "torch"), (2, "fast")]
+    assert all(s["end_to_end_speedup"] > 0 for s in summary) and summary[0]["goal_mbps_met"] is None
+    assert summary[-1]["goal_mbps_met"] in (True, False)
     assert "loadavg_before" in res.data["machine"] and "loadavg" not in res.data["machine"] and res.provenance["config"]["items"] == 2
 
 
 def test_cli_writes_json(tmp_path):
     assert cli_main(["bench", "link", "--quick", "--items", "1", "--threads", "1", "--chains", "fast",
-                     "--out", str(tmp_path)]) == 0
+                     "--noises", "fast", "--out", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "link.json").read_text())
     rows = data["data"]["rows"]
     assert {r["mcs"] for r in rows} == {"QPSK R=0.5000", "16QAM R=0.6667"} and len(rows) == 4
     assert {r["snr_db"] for r in rows} == {1.2, 4.0, 9.0, 12.0}
-    assert data["provenance"]["config"]["chains"] == ["fast"]
+    assert data["provenance"]["config"]["chains"] == ["fast"] and {r["noise"] for r in rows} == {"fast"}
 
 
 @pytest.mark.parametrize("argv", [["--threads", "0"], ["--threads", "2,1"], ["--chains", "numpy"], ["--items", "0"],
-                                  ["--repeats", "x"], ["--iterations", "1000"], ["--bogus"]])
+                                  ["--repeats", "x"], ["--iterations", "1000"], ["--bogus"], ["--noises", "numpy"]])
 def test_cli_refuses_bad_options_before_work(argv, monkeypatch, tmp_path):
     def refuse(*args, **kwargs):
         raise AssertionError("the run started before the bad option was refused")
@@ -56,7 +60,8 @@ def test_cli_refuses_bad_options_before_work(argv, monkeypatch, tmp_path):
 
 def test_config_errors():
     for bad in ({"cases": [[3, 0.5]]}, {"cases": [[2, 0.3]]}, {"snr_db": [[1.0]]}, {"chains": []},
-                {"threads": [0]}, {"items": 0}, {"sionna_demapper": "exact"}):
+                {"threads": [0]}, {"items": 0}, {"sionna_demapper": "exact"}, {"noises": []},
+                {"noises": ["gauss"]}):
         with pytest.raises(ConfigError):
             BenchLinkConfig(**bad)
 

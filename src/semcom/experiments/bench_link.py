@@ -21,15 +21,17 @@ warm-up call. ``threads`` sets the
 worker threads of the decoder and of the compiled kernels; torch (the channel's noise, Sionna's
 blocks) runs on one thread, as the project's tests and sweeps do (on shared cores torch's
 intra-op threads made Sionna's blocks 10-20x slower); with 2 threads or more, the compiled chain's
-link draws that noise on a side thread while it encodes. The machine's load average is recorded
+link draws that noise on a side thread while it encodes. The compiled chain is timed with each
+noise source of ``noises``: torch's (the link's default, the same draws as Sionna's chain) and the
+compiled ziggurat of ``NRLink(noise="fast")`` (on the kernel threads). The machine's load average is recorded
 before and after every row: on shared cores the numbers move with it.
 
 Example:
     >>> from semcom.experiments.bench_link import BenchLinkConfig, run
     >>> res = run(BenchLinkConfig(cases=[[2, 0.5]], snr_db=[[4.0]], items=2, repeats=1, threads=[1],
     ...                           max_tb_bits=3000))
-    >>> [(r["chain"], r["threads"], r["bits_ok"]) for r in res.data["rows"]]
-    [('sionna', 1, True), ('fast', 1, True)]
+    >>> [(r["chain"], r["noise"], r["threads"], r["bits_ok"]) for r in res.data["rows"]]
+    [('sionna', 'torch', 1, True), ('fast', 'torch', 1, True), ('fast', 'fast', 1, True)]
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ NAME = "link"
 
 #: The issue's goals for the compiled chain (2 cores, 20 iterations with early stopping).
 GOALS = {"end_to_end_over_decoder_alone": 0.6, "end_to_end_mbps_2_threads": 10.0}
+#: The link's noise sources (``NRLink(noise=...)``).
+NOISES = ("torch", "fast")
 #: Default operating points (Es/N0 dB) per ``(Qm, R)``: in the waterfall (CBLER about 3-7 %, about 15 mean
 #: iterations with the max-log chain) and where every block decodes (about 3-4 iterations).
 DEFAULT_SNR_DB = {(2, 0.5): [1.2, 4.0], (4, 0.6667): [9.0, 12.0]}
@@ -60,7 +64,9 @@ DEFAULT_SNR_DB = {(2, 0.5): [1.2, 4.0], (4, 0.6667): [9.0, 12.0]}
 class BenchLinkConfig:
     """What ``run`` measures: ``cases`` ``[Qm, R]`` pairs, each at the SNRs ``snr_db[i]`` (``None``:
     :data:`DEFAULT_SNR_DB`, a waterfall point and a point where every block decodes), ``items``
-    slot-sized TBs per call, ``chains`` and ``threads`` to compare, ``repeats`` timed runs per stage (median)."""
+    slot-sized TBs per call, ``chains`` and ``threads`` to compare, ``repeats`` timed runs per stage (median);
+    ``noises``: the channel's noise sources for the compiled chain (``NRLink(noise=...)``; Sionna's
+    chain always draws torch's, the link's default)."""
 
     cases: list[list[float]] = dataclasses.field(default_factory=lambda: [[2, 0.5], [4, 2 / 3]])
     snr_db: list[list[float]] | None = None
@@ -68,6 +74,7 @@ class BenchLinkConfig:
     chains: list[str] = dataclasses.field(default_factory=lambda: ["sionna", "fast"])
     sionna_demapper: str = "app"
     threads: list[int] = dataclasses.field(default_factory=lambda: [1, 2])
+    noises: list[str] = dataclasses.field(default_factory=lambda: ["torch", "fast"])
     iterations: int = 20
     repeats: int = 3
     max_tb_bits: int | None = None
@@ -83,6 +90,8 @@ class BenchLinkConfig:
             raise ConfigError(f"give snr_db for cases other than {sorted(DEFAULT_SNR_DB)}")
         if not self.chains or any(c not in ("sionna", "fast") for c in self.chains):
             raise ConfigError(f"chains must be among 'sionna', 'fast', got {self.chains!r}")
+        if not self.noises or any(n not in NOISES for n in self.noises):
+            raise ConfigError(f"noises must be among {NOISES}, got {self.noises!r}")
         if self.sionna_demapper not in ("app", "maxlog"):
             raise ConfigError("sionna_demapper must be 'app' or 'maxlog'")
         if not self.threads or any(isinstance(t, bool) or not isinstance(t, int) or t < 1 for t in self.threads):
@@ -118,15 +127,15 @@ def _load() -> list[float] | None:
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
-def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkConfig) -> dict:
-    """Time one (MCS, chain, threads) combination; see the module docstring for the stages."""
+def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkConfig, noise: str = "torch") -> dict:
+    """Time one (MCS, chain, threads, noise source) combination; see the module docstring for the stages."""
     from semcom.link import NRLink, default_max_tb_bits
-    from semcom.link.base import complex_normal, noise_variance
+    from semcom.link.base import noise_variance
 
     load_before = _load()
     demapper = cfg.sionna_demapper if chain == "sionna" else "maxlog"
     link = NRLink(mcs, max_tb_bits=cfg.max_tb_bits, chain=chain, demapper=demapper, decoder="fast",
-                  num_iter=cfg.iterations, num_threads=threads)
+                  num_iter=cfg.iterations, num_threads=threads, noise=noise)
     k = cfg.max_tb_bits or default_max_tb_bits(mcs)
     plan = link.plan(k)
     if plan.num_tb != 1:
@@ -141,7 +150,7 @@ def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkC
 
     def channel_demap(c):
         sym = codec.map(c)
-        return codec.llrs(sym + complex_normal(tuple(sym.shape), gen, no), no_t)
+        return codec.llrs(sym + link._draw_noise(tuple(sym.shape), gen, no), no_t)
 
     stages = {}
     coded, *stages["tb_encode"] = _median_time(lambda: codec.coded(u), cfg.repeats)
@@ -156,7 +165,7 @@ def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkC
     cpu = {name: c for name, (_, c) in stages.items()}
     mbps = {name: info / t / 1e6 for name, t in seconds.items()}
     return {
-        "chain": chain, "demapper": demapper, "threads": threads, "mcs": str(mcs),
+        "chain": chain, "demapper": demapper, "noise": noise, "threads": threads, "mcs": str(mcs),
         "modulation_order": mcs.modulation_order, "code_rate": mcs.code_rate, "snr_db": snr_db,
         "payload_bits": k, "items": cfg.items, "tbs": lay.tbs, "num_cb_per_tb": lay.num_cb, "cb_size": lay.cb_size,
         "channel_uses": plan.channel_uses, "num_iter": cfg.iterations, "early_stop": True,
@@ -171,18 +180,17 @@ def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkC
 
 
 def _summary(rows: list[dict]) -> list[dict]:
-    """Per case and SNR: the compiled chain at the largest thread count against the goals, and its speedup."""
+    """Per case, SNR, thread count and noise source: the compiled chain against the goals, and its
+    speedup over Sionna's chain at the same thread count."""
     out = []
-    for mcs, snr in dict.fromkeys((r["mcs"], r["snr_db"]) for r in rows):
-        same = [r for r in rows if r["mcs"] == mcs and r["snr_db"] == snr]
-        top = max(r["threads"] for r in same)
-        fast = next((r for r in same if r["chain"] == "fast" and r["threads"] == top), None)
-        sio = next((r for r in same if r["chain"] == "sionna" and r["threads"] == top), None)
-        if fast is None:
-            continue
+    for mcs, snr, threads, noise in dict.fromkeys((r["mcs"], r["snr_db"], r["threads"], r.get("noise", "torch"))
+                                                  for r in rows if r["chain"] == "fast"):
+        same = [r for r in rows if r["mcs"] == mcs and r["snr_db"] == snr and r["threads"] == threads]
+        fast = next(r for r in same if r["chain"] == "fast" and r.get("noise", "torch") == noise)
+        sio = next((r for r in same if r["chain"] == "sionna"), None)
         e2e = fast["mbit_per_s"]["end_to_end"]
         out.append({
-            "mcs": mcs, "snr_db": snr, "threads": top, "mean_iterations": fast["mean_iterations"],
+            "mcs": mcs, "snr_db": snr, "threads": threads, "noise": noise, "mean_iterations": fast["mean_iterations"],
             "cbler": fast["cbler"], "fast_end_to_end_mbps": e2e,
             "fast_decoder_alone_mbps": fast["mbit_per_s"]["decoder_alone"],
             "fast_end_to_end_over_decoder_alone": fast["end_to_end_over_decoder_alone"],
@@ -190,7 +198,7 @@ def _summary(rows: list[dict]) -> list[dict]:
             "sionna_end_to_end_mbps": sio["mbit_per_s"]["end_to_end"] if sio else None,
             "end_to_end_speedup": e2e / sio["mbit_per_s"]["end_to_end"] if sio else None,
             "goal_ratio_met": fast["end_to_end_over_decoder_alone"] >= GOALS["end_to_end_over_decoder_alone"],
-            "goal_mbps_met": (e2e >= GOALS["end_to_end_mbps_2_threads"]) if top >= 2 else None,
+            "goal_mbps_met": (e2e >= GOALS["end_to_end_mbps_2_threads"]) if threads >= 2 else None,
         })
     return out
 
@@ -210,10 +218,10 @@ def run(config: BenchLinkConfig | dict | None = None) -> Results:
             snrs = cfg.snr_db[i] if cfg.snr_db is not None else DEFAULT_SNR_DB[_case_key((qm, rate))]
             for snr in snrs:
                 for threads in cfg.threads:
-                    for chain in cfg.chains:
-                        print(f"bench link: {mcs} {snr} dB chain={chain} threads={threads} ...", file=sys.stderr,
-                              flush=True)
-                        rows.append(bench_row(mcs, float(snr), chain, threads, cfg))
+                    for chain, noise in [(c, n) for c in cfg.chains for n in (cfg.noises if c == "fast" else ["torch"])]:
+                        print(f"bench link: {mcs} {snr} dB chain={chain} noise={noise} threads={threads} ...",
+                              file=sys.stderr, flush=True)
+                        rows.append(bench_row(mcs, float(snr), chain, threads, cfg, noise))
     finally:
         torch.set_num_threads(old_threads)
     data = {
@@ -249,9 +257,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         integer=True), default=None, help="thread counts to compare, e.g. 1,2 (default)")
     p.add_argument("--chains", type=t(cliargs.parse_choice_list, choices=("sionna", "fast"), what="chain"),
                    default=None, help="chains to compare: sionna,fast (default both)")
+    p.add_argument("--noises", type=t(cliargs.parse_choice_list, choices=NOISES, what="noise source"),
+                   default=None, help="the compiled chain's noise sources: torch,fast (default both)")
     p.add_argument("--seed", type=t(cliargs.parse_seed), default=None)
     args = p.parse_args(list(argv) if argv is not None else None)
-    cfg: dict[str, Any] = cliargs.given(args, ("items", "repeats", "iterations", "threads", "chains", "seed"))
+    cfg: dict[str, Any] = cliargs.given(args, ("items", "repeats", "iterations", "threads", "chains", "noises", "seed"))
     if args.quick:
         cfg = cliargs.fill_defaults(cfg, QUICK)
     from_dict(BenchLinkConfig, cfg)  # checked here, before any work
@@ -260,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = res.save(args.out, "link.json")
     for r in res.data["rows"]:
         mb = "  ".join(f"{k} {v:.2f}" for k, v in r["mbit_per_s"].items())
-        print(f"{r['mcs']:<16} {r['snr_db']:4.1f} dB {r['chain']:>6} {r['threads']} thr  {mb}  e2e/dec {r['end_to_end_over_decoder_alone']:.2f}"
+        print(f"{r['mcs']:<16} {r['snr_db']:4.1f} dB {r['chain']:>6} {r['noise']:>5} {r['threads']} thr  {mb}  e2e/dec {r['end_to_end_over_decoder_alone']:.2f}"
               f"  it {r['mean_iterations']:.1f}  load {r['load_average_before'][0]:.1f}")
     print(f"wrote {path}")
     return 0
