@@ -164,23 +164,47 @@ def _ldpc_parity(w, Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, 
         _put_rot(w, (kb + r) * Z, own, acc, Z)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _interleave(out, buf, scr, q, qm):
+    """``out[j qm + i] = buf[i q + j] ^ scr[j qm + i]`` (38.212 5.4.2.2 bit interleaving and
+    scrambling), written in output order; QPSK and 16QAM unrolled (their loops vectorise)."""
+    if qm == 2:
+        for j in range(q):
+            out[2 * j] = buf[j] ^ scr[2 * j]
+            out[2 * j + 1] = buf[q + j] ^ scr[2 * j + 1]
+    elif qm == 4:
+        for j in range(q):
+            out[4 * j] = buf[j] ^ scr[4 * j]
+            out[4 * j + 1] = buf[q + j] ^ scr[4 * j + 1]
+            out[4 * j + 2] = buf[2 * q + j] ^ scr[4 * j + 2]
+            out[4 * j + 3] = buf[3 * q + j] ^ scr[4 * j + 3]
+    else:
+        for i in range(qm):
+            for j in range(q):
+                out[j * qm + i] = buf[i * q + j] ^ scr[j * qm + i]
+
+
 @njit(cache=True, nogil=True)
 def encode_tbs(u, tbs, tb_table, tb_poly, tb_len, C, kp, cb_table, cb_poly, cb_len, k_ldpc, wlen,
-               Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, steps, cb_off, src, scr, out, bad):
+               Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, steps, cb_off, qm, scr, out, bad):
     """TB CRC, segmentation, CB CRC, LDPC encoding, rate matching, interleaving and scrambling.
 
     ``u`` ``[N, tbs]`` TB bits (uint8, or float/int 0/1 read as they are) -> ``out`` ``[N, G]``
     uint8 scrambled coded bits; ``bad[n]`` counts the values of row ``n`` that are neither 0 nor 1
     (NaN included; that row's output is then meaningless and the caller raises). Code block
     ``r`` carries TB-stream bits ``[r d, (r+1) d)`` (``d = kp - cb_len``) plus its CRC24B when
-    ``cb_len = 24``; output bits ``cb_off[r] <= p < cb_off[r+1]`` are codeword bit ``src[p]`` of
-    code block ``r`` (rate matching with the bit interleaver folded in) XOR ``scr[p]``.
+    ``cb_len = 24``. Rate matching (rv 0, ``k0 = 0``): its circular buffer ``buf`` is the codeword
+    without the ``2Z`` punctured systematic bits and the ``k_ldpc - kp`` filler bits, two
+    contiguous copies; the ``E_r = Q_r qm`` output bits ``cb_off[r] + j qm + i`` are
+    ``buf[i Q_r + j]`` (the 5.4.2.2 interleaver) XOR ``scr``, written in output order.
     """
     N = u.shape[0]
     a = np.empty(tbs + tb_len, dtype=np.uint8)
     w = np.zeros(wlen, dtype=np.uint8)
     acc = np.empty(Z, dtype=np.uint8)
     syn = np.empty((4, Z), dtype=np.uint8)
+    buf = np.empty(wlen, dtype=np.uint8)
+    nsys = kp - 2 * Z
     d = kp - cb_len
     for n in range(N):
         nb = 0
@@ -198,8 +222,11 @@ def encode_tbs(u, tbs, tb_table, tb_poly, tb_len, C, kp, cb_table, cb_poly, cb_l
             for t in range(kp, k_ldpc):
                 w[t] = 0
             _ldpc_parity(w, Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, steps, acc, syn)
-            for p in range(cb_off[r], cb_off[r + 1]):
-                out[n, p] = w[src[p]] ^ scr[p]
+            p0 = cb_off[r]
+            q = (cb_off[r + 1] - p0) // qm
+            _copy_run(buf, w[2 * Z:], nsys)
+            _copy_run(buf[nsys:], w[k_ldpc:], q * qm - nsys)
+            _interleave(out[n, p0:p0 + q * qm], buf, scr[p0:p0 + q * qm], q, qm)
 
 
 # --------------------------------------------------------------------------- QAM

@@ -194,28 +194,14 @@ class FastTBChain:
         self.cb_crc = _crc("CRC24B") if lay.cb_crc_length else (np.zeros(256, dtype=np.int64), 0, 0)
         self.scrambling = _k.gold_sequence(lay.num_coded_bits, c_init(n_rnti, n_id))
         self._sign = (1.0 - 2.0 * self.scrambling.astype(np.float32)).astype(np.float32)
-        self._cb_off, self._src = self._rate_matching_maps()
+        # code block r fills TB output bits [cb_off[r], cb_off[r+1]); within it output bit j Qm + i is
+        # rate-matched (circular-buffer, k0 = 0) bit i E_r/Qm + j (the 5.4.2.2 interleaver), as the
+        # encoding kernel writes it and the demapping kernels invert it (decoder slot r E_max + e)
+        self._cb_off = np.concatenate([[0], np.cumsum(lay.cw_lengths)]).astype(np.int64)
         from semcom.link.demap_fast import qam_pam_levels
 
         self._levels, self._labels = qam_pam_levels(qm)
         self._levels32 = self._levels.astype(np.float32)
-
-    def _rate_matching_maps(self) -> tuple[np.ndarray, np.ndarray]:
-        """``cb_off [C+1]`` and, per TB output bit ``p``, the codeword bit ``src[p]`` of its block.
-
-        Code block ``r`` fills ``[cb_off[r], cb_off[r+1])``; within it output bit ``j Qm + i`` is
-        rate-matched bit ``e = i E_r/Qm + j`` (the 5.4.2.2 interleaver), i.e. circular-buffer
-        bit ``e`` (``k0 = 0``). The receiver's kernel inverts the same map (decoder slot ``r E_max + e``).
-        """
-        lay, qm = self.lay, self.qm
-        cb_off = np.concatenate([[0], np.cumsum(lay.cw_lengths)]).astype(np.int64)
-        src = np.empty(lay.num_coded_bits, dtype=np.int64)
-        for r, e_r in enumerate(lay.cw_lengths):
-            q = e_r // qm
-            t = np.arange(e_r)
-            e = (t % qm) * q + t // qm
-            src[cb_off[r]:cb_off[r + 1]] = self.code.buffer_to_codeword(e)
-        return cb_off, src
 
     # ------------------------------------------------------------------ transmit side
     def encode(self, u: np.ndarray) -> np.ndarray:
@@ -232,7 +218,7 @@ class FastTBChain:
         cb_t, cb_p, cb_l = self.cb_crc
         static = (lay.tbs, tb_t, tb_p, tb_l, lay.num_cb, lay.cb_size, cb_t, cb_p, cb_l, c.k_ldpc, c.wlen, c.z, c.kb,
                   c.row_ptr, c.ecol, c.eshift, c.core, c.first_col, c.first_shift, c.steps,
-                  self._cb_off, self._src, self.scrambling)
+                  self._cb_off, self.qm, self.scrambling)
         _k.run_rows(_k.encode_tbs, u8.shape[0], self.threads, lambda a, b: (u8[a:b], *static, out[a:b], bad[a:b]))
         if bad.any():
             raise InputError("TB bits must be 0 or 1")
