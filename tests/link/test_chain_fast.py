@@ -381,3 +381,29 @@ def test_a_noise_variance_whose_llrs_would_overflow_is_refused():
     assert bool(link.transmit(torch.ones(2, 2000), 300.0, generator=1).tb_ok.all())
     with pytest.raises(InputError, match="overflow"):
         link.transmit(torch.ones(2, 2000), 400.0, generator=1)
+
+
+def test_an_error_after_the_noise_was_started_leaves_the_generator_alone(monkeypatch):
+    """When the receiver fails while the side thread still draws the AWGN, transmit returns only
+    once that thread is done with the generator (nothing draws from it behind the caller's back)."""
+    from semcom.link import nr
+
+    from semcom.link import default_max_tb_bits
+
+    link = NRLink(MCS.from_rate(2, 0.5), num_threads=2)
+    k = default_max_tb_bits(link.mcs)
+    gen = torch.Generator().manual_seed(1)
+    started = []
+
+    def fail(*args, **kwargs):
+        started.append(True)
+        raise LinkError("receiver failure")
+
+    monkeypatch.setattr(nr.NRLink, "_receive_stream", fail)
+    with pytest.raises(LinkError):
+        link.transmit(torch.zeros(16, k), 2.0, generator=gen)
+    state = gen.get_state()
+    assert started and torch.equal(gen.get_state(), state)  # no draw after the return
+    ref = torch.Generator().manual_seed(1)
+    nr.complex_normal((16, link.plan(k).tbs[0].num_re), ref, 1.0)
+    assert torch.equal(state, ref.get_state())  # the whole noise was drawn before the return

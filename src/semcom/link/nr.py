@@ -110,6 +110,10 @@ class _NoiseStream:
         a, b = self.bounds[i]
         return torch.view_as_complex(self.z[a:b])
 
+    def wait(self) -> None:
+        """Wait until the side thread is done with the generator (its error, if any, is not raised)."""
+        self._future.exception()
+
     def result(self) -> torch.Tensor:
         """All the noise ``[rows, s]`` complex64 (waits for every chunk)."""
         self._future.result()
@@ -392,16 +396,20 @@ class NRLink(Link):
                     for j, t in enumerate(tbs_idx):
                         u[:, j, :kt] = x[:, starts[t]:starts[t] + kt]
                     u = u.reshape(b * nt, lay.tbs)
-                noise = self._noise_ahead((b * nt, lay.num_re), gen, no)
-                sym = codec.modulate(u)  # [B*nt, N_RE] complex64
                 cb_cols = torch.tensor([cb_first[t] + i for t in tbs_idx for i in range(c)], dtype=torch.long)
-                if noise is not None and self.channel == "awgn":
-                    u_hat, ok_cb, ok_tb = self._receive_stream(codec, sym, noise, no, bar)
-                else:
-                    y_eq, no_eff, g = self._channel(sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise)
-                    if g is not None:
-                        gain[:, cb_cols] = g.reshape(b, nt * c)
-                    u_hat, ok_cb, ok_tb = self._receive_chunks(codec, y_eq, no_eff, bar)
+                noise = self._noise_ahead((b * nt, lay.num_re), gen, no)
+                try:
+                    sym = codec.modulate(u)  # [B*nt, N_RE] complex64
+                    if noise is not None and self.channel == "awgn":
+                        u_hat, ok_cb, ok_tb = self._receive_stream(codec, sym, noise, no, bar)
+                    else:
+                        y_eq, no_eff, g = self._channel(sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise)
+                        if g is not None:
+                            gain[:, cb_cols] = g.reshape(b, nt * c)
+                        u_hat, ok_cb, ok_tb = self._receive_chunks(codec, y_eq, no_eff, bar)
+                finally:
+                    if noise is not None:  # on an error too: the side thread is done with gen when we return
+                        noise.wait()
                 if plan.num_tb == 1 and kt == lay.tbs:  # the decoded TB is the payload: no copy
                     out_bits = u_hat.reshape(b, kt)
                 else:
