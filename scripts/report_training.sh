@@ -17,7 +17,8 @@
 #   ADJSCC          SNR-adaptive checkpoint, SPP 0.125        (adjscc_awgn_m2to20_spp0125)
 #   ADJSCC_LOW      SNR-adaptive checkpoint, SPP 0.125, trained at -4..8 dB (adjscc_awgn_m4to8_spp0125)
 #   DEEPJSCC_025    single-SNR DeepJSCC at SPP 0.25           (deepjscc_awgn5_spp025)
-#   DEEPJSCC_0125   single-SNR DeepJSCC at SPP 0.125          (deepjscc_awgn10_spp0125_long)
+#   DEEPJSCC_0125   single-SNR DeepJSCC at SPP 0.125, 15 minutes at 10 dB (deepjscc_awgn10_spp0125_long)
+#   DEEPJSCC_0125_5 single-SNR DeepJSCC at SPP 0.125, 105 minutes at 5 dB (deepjscc_awgn5_spp0125)
 #   OLD_CHECKPOINTS earlier checkpoints drawn as final points on the curves
 #   IMAGES          all: every test photo whole (centre-cropped to multiples of 4); tiny for a quick check
 #   SWEEP_SNR       SNR grid of the sweep ("-2 0 2 5 10 15 20")
@@ -41,6 +42,7 @@ ADJSCC="${ADJSCC:-adjscc_awgn_m2to20_spp0125}"
 ADJSCC_LOW="${ADJSCC_LOW:-adjscc_awgn_m4to8_spp0125}"
 DEEPJSCC_025="${DEEPJSCC_025:-deepjscc_awgn5_spp025}"
 DEEPJSCC_0125="${DEEPJSCC_0125:-deepjscc_awgn10_spp0125_long}"
+DEEPJSCC_0125_5="${DEEPJSCC_0125_5:-deepjscc_awgn5_spp0125}"
 OLD_CHECKPOINTS="${OLD_CHECKPOINTS:-deepjscc_awgn10_spp0125_long scc_awgn10_spp0125_long vlscc2d_awgn10_long}"
 IMAGES="${IMAGES:-all}"
 SWEEP_SNR="${SWEEP_SNR:--2 0 2 5 10 15 20}"
@@ -68,15 +70,15 @@ if [ -z "${DRY_RUN:-}" ]; then
 fi
 
 # shellcheck disable=SC2086  # SEMCOM, OLD_CHECKPOINTS and SWEEP_SNR are word lists
-step curves $SEMCOM train curves "$DEEPJSCC_025" "$ADJSCC" "$ADJSCC_LOW" $OLD_CHECKPOINTS --out "$OUT"
+step curves $SEMCOM train curves "$DEEPJSCC_025" "$DEEPJSCC_0125_5" "$ADJSCC" "$ADJSCC_LOW" $OLD_CHECKPOINTS --out "$OUT"
 # The sweep runs on one core beside the comparisons (their workers take the others); waited for before the gaps.
 sweep=""
 # shellcheck disable=SC2086
 if [ -n "${DRY_RUN:-}" ]; then
-  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" "$DEEPJSCC_0125" "$DEEPJSCC_025" \
+  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" "$DEEPJSCC_0125" "$DEEPJSCC_0125_5" "$DEEPJSCC_025" \
       --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT"
 else
-  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" "$DEEPJSCC_0125" "$DEEPJSCC_025" \
+  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" "$DEEPJSCC_0125" "$DEEPJSCC_0125_5" "$DEEPJSCC_025" \
       --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT" > "$OUT/snr_sweep.out" 2>&1 &
   sweep=$!
 fi
@@ -86,7 +88,8 @@ separation:codec=heif,$LINK,label=heif_ldpc_adapted \
 separation:codec=jpeg2000,$LINK,label=jpeg2000_ldpc_adapted"
 # shellcheck disable=SC2086
 step compare_spp0125 $SEMCOM compare \
-    --systems "adjscc:ckpt=$ADJSCC,label=adjscc_spp0125" "adjscc:ckpt=$ADJSCC_LOW,label=adjscc_low_spp0125" "deepjscc:ckpt=$DEEPJSCC_0125,label=deepjscc_spp0125" $separation \
+    --systems "adjscc:ckpt=$ADJSCC,label=adjscc_spp0125" "adjscc:ckpt=$ADJSCC_LOW,label=adjscc_low_spp0125" "deepjscc:ckpt=$DEEPJSCC_0125,label=deepjscc_spp0125" \
+               "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" $separation \
     --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:adjscc_spp0125 \
     --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125"
 # shellcheck disable=SC2086

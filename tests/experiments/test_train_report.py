@@ -274,6 +274,7 @@ def test_report_script_commands_parse(tmp_path, capsys):
         assert "separation:codec=heif,link=capacity,label=heif_capacity" in text
     assert "adjscc:ckpt=adjscc_awgn_m2to20_spp0125,label=adjscc_spp0125" in compare_spp0125
     assert "adjscc:ckpt=adjscc_awgn_m4to8_spp0125,label=adjscc_low_spp0125" in compare_spp0125
+    assert "deepjscc:ckpt=deepjscc_awgn5_spp0125,label=deepjscc5_spp0125" in compare_spp0125
     for f in cmds[4][5:-2]:  # the compare results gaps reads must exist for its parser
         Path(f).parent.mkdir(parents=True, exist_ok=True)
         Path(f).write_text("{}")
@@ -293,11 +294,14 @@ def test_report_script_skips_named_steps(tmp_path):
 
 @pytest.mark.slow
 def test_report_script_runs_end_to_end_on_tiny_checkpoints(runs, tmp_path):
-    wide = tmp_path / "dj025"  # a tiny DeepJSCC at SPP 0.25 for the CBR 1/12 comparison
-    train(TrainConfig(model="deepjscc", name="dj025", model_config={"hidden_channels": 4, "latent_channels": 8},
-                      **TINY), wide, progress=False)
-    run = _script(tmp_path / "out", ADJSCC=str(runs / "ad" / "ad_tiny.pt"), DEEPJSCC_025=str(wide / "dj025.pt"),
-                  DEEPJSCC_0125=str(runs / "dj" / "dj_tiny.pt"), OLD_CHECKPOINTS="deepjscc_awgn10_spp0125_long",
+    small = {"hidden_channels": 4, "latent_channels": 4}  # tiny stand-ins for every checkpoint the script names
+    extra = {"dj025": ("deepjscc", {"hidden_channels": 4, "latent_channels": 8}),  # SPP 0.25 (CBR 1/12)
+             "ad_low": ("adjscc", {**small, "snr_db": [-4.0, 8.0]}), "dj5": ("deepjscc", {**small, "snr_db": 5.0})}
+    for name, (model, cfg) in extra.items():
+        train(TrainConfig(model=model, name=name, model_config=cfg, **TINY), tmp_path / name, progress=False)
+    run = _script(tmp_path / "out", ADJSCC=str(runs / "ad" / "ad_tiny.pt"), ADJSCC_LOW=str(tmp_path / "ad_low" / "ad_low.pt"),
+                  DEEPJSCC_025=str(tmp_path / "dj025" / "dj025.pt"), DEEPJSCC_0125=str(runs / "dj" / "dj_tiny.pt"),
+                  DEEPJSCC_0125_5=str(tmp_path / "dj5" / "dj5.pt"), OLD_CHECKPOINTS="deepjscc_awgn10_spp0125_long",
                   IMAGES="tiny", SWEEP_SNR="-2 5", COMPARE_SNR="-2,5", WORKERS="1")
     assert run.returncode == 0, run.stderr[-2000:]
     out = tmp_path / "out"
@@ -305,5 +309,6 @@ def test_report_script_runs_end_to_end_on_tiny_checkpoints(runs, tmp_path):
               "compare_spp025/compare.json", "train_gaps.json", "report_training.log"):
         assert (out / f).is_file(), f
     gaps = json.loads((out / "train_gaps.json").read_text())["data"]
-    assert sorted(g["system"] for g in gaps["goals"]) == ["adjscc_spp0125", "deepjscc_spp0125", "deepjscc_spp025"]
+    assert sorted(g["system"] for g in gaps["goals"]) == ["adjscc_low_spp0125", "adjscc_spp0125", "deepjscc5_spp0125",
+                                                         "deepjscc_spp0125", "deepjscc_spp025"]
     assert len((out / "report_training.log").read_text().splitlines()) == 6  # a header and one line per step
