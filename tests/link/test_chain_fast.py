@@ -407,3 +407,20 @@ def test_an_error_after_the_noise_was_started_leaves_the_generator_alone(monkeyp
     ref = torch.Generator().manual_seed(1)
     nr.complex_normal((16, link.plan(k).tbs[0].num_re), ref, 1.0)
     assert torch.equal(state, ref.get_state())  # the whole noise was drawn before the return
+
+
+@pytest.mark.parametrize("where", [0, 6999])
+def test_the_compiled_chain_checks_payload_bits_while_encoding(where):
+    """A float32 payload's 0/1 check is the encoder's (no separate pass): a bad value in any TB
+    group still raises InputError; other dtypes are checked before anything is sent."""
+    link = NRLink(MCS.from_rate(4, 0.5), max_tb_bits=3000, num_threads=1)
+    assert len(set(link.plan(7000).tb_payload)) == 2  # two TB sizes: two encoder calls
+    for value in (2.0, float("nan"), 0.5):
+        bits = torch.zeros(2, 7000)
+        bits[1, where] = value
+        with pytest.raises(InputError):
+            link.transmit(bits, 10.0, generator=1)
+    tiny = torch.zeros(2, 7000, dtype=torch.float64)
+    tiny[0, where] = 1e-50  # 0 in float32: refused on the float64 values
+    with pytest.raises(InputError):
+        link.transmit(tiny, 10.0, generator=1)

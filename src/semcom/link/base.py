@@ -64,8 +64,12 @@ def check_snr_db(snr_db: Any) -> float:
     return snr_db
 
 
-def check_payload(bits: Any) -> tuple[torch.Tensor, tuple[int, ...]]:
-    """Validate payload bits ``[..., k]`` (0/1, real or bool dtype) -> (float ``[B, k]``, batch shape)."""
+def check_payload(bits: Any, check_values: bool = True) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Validate payload bits ``[..., k]`` (0/1, real or bool dtype) -> (float ``[B, k]``, batch shape).
+
+    ``check_values=False`` leaves the 0/1 check of a float32 payload to the caller (the compiled
+    chain's encoder checks the bits while it reads them); other dtypes are always checked here.
+    """
     if isinstance(bits, np.ndarray):
         bits = torch.from_numpy(bits)
     if not isinstance(bits, torch.Tensor):
@@ -81,7 +85,7 @@ def check_payload(bits: Any) -> tuple[torch.Tensor, tuple[int, ...]]:
         raise InputError("payload batch is empty")
     if bits.dtype == torch.bool:
         bits = bits.float()
-    if not _is_binary(bits):  # all 0/1 implies finite: one check in the common case
+    if (check_values or bits.dtype != torch.float32) and not _is_binary(bits):  # 0/1 implies finite
         if bits.is_floating_point() and not bool(torch.isfinite(bits).all()):
             raise InputError("payload bits contain NaN or Inf")
         raise InputError("payload bits must be 0 or 1")
@@ -181,8 +185,8 @@ class Link:
         h_tb = complex_normal((batch, plan.num_tb), gen)
         return h_tb[:, torch.tensor(plan.cb_tb, dtype=torch.long)]
 
-    def _prepare(self, bits: Any, snr_db: Any, generator: Any):
-        x, batch_shape = check_payload(bits)
+    def _prepare(self, bits: Any, snr_db: Any, generator: Any, check_values: bool = True):
+        x, batch_shape = check_payload(bits, check_values)
         snr_db = check_snr_db(snr_db)
         gen = make_generator(generator)
         plan = self.plan(int(x.shape[-1]))

@@ -221,7 +221,7 @@ class FastTBChain:
                   self._cb_off, self.qm, self.scrambling)
         _k.run_rows(_k.encode_tbs, u8.shape[0], self.threads, lambda a, b: (u8[a:b], *static, out[a:b], bad[a:b]))
         if bad.any():
-            raise InputError("TB bits must be 0 or 1")
+            raise InputError("bits must be 0 or 1 (found other values, or NaN)")
         return out
 
     def map(self, bits: np.ndarray) -> np.ndarray:
