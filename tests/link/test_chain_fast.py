@@ -328,35 +328,6 @@ def test_noise_drawn_ahead_gives_the_same_outcome(channel, csi):
     assert 0 < int(res[0].cb_ok.sum()) < res[0].cb_ok.numel() or channel == "rayleigh_fast"
 
 
-@pytest.mark.parametrize("shape", [(16, 16280), (16, 16329), (17, 7), (9, 7), (3, 5), (1, 40)])
-def test_noise_stream_draws_what_one_draw_gives(shape):
-    """The AWGN drawn ahead in row chunks (each a multiple of 16 real values) continues torch's
-    stream exactly: the same values as one ``complex_normal`` draw, and the generator ends in the
-    same state."""
-    from semcom.link.base import complex_normal
-    from semcom.link.nr import _noise_chunk_bounds, _NoiseStream
-
-    bounds = _noise_chunk_bounds(*shape)
-    assert bounds[0][0] == 0 and bounds[-1][1] == shape[0]
-    assert all((b - a) * shape[1] * 2 % 16 == 0 for a, b in bounds[:-1])
-    assert (bounds[-1][1] - bounds[-1][0]) * shape[1] * 2 >= min(16, shape[0] * shape[1] * 2)
-    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    stream = _NoiseStream(shape, g1, 0.3)
-    parts = [stream.chunk(i) for i in range(len(stream.bounds))]
-    ref = complex_normal(shape, g2, 0.3)
-    assert torch.equal(torch.cat(parts), ref) and torch.equal(stream.result(), ref)
-    assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
-
-
-def test_noise_stream_chunks_split_large_groups():
-    from semcom.link.nr import _noise_chunk_bounds
-
-    assert len(_noise_chunk_bounds(16, 16280)) == 4
-    assert _noise_chunk_bounds(16, 16329) == [(0, 8), (8, 16)]  # odd length: chunks of 8 rows
-    assert _noise_chunk_bounds(17, 7) == [(0, 8), (8, 17)]  # a last row of 14 values joins the previous range
-    assert _noise_chunk_bounds(3, 5) == [(0, 3)]
-
-
 def test_encode_reads_any_real_dtype_and_checks_the_bits():
     """The encoding kernel reads uint8, bool, int and float bits as they are and counts what is not 0/1."""
     mcs = MCS.from_rate(2, 0.5)
@@ -384,8 +355,8 @@ def test_a_noise_variance_whose_llrs_would_overflow_is_refused():
 
 
 def test_an_error_after_the_noise_was_started_leaves_the_generator_alone(monkeypatch):
-    """When the receiver fails while the side thread still draws the AWGN, transmit returns only
-    once that thread is done with the generator (nothing draws from it behind the caller's back)."""
+    """When the chain fails while the side thread still draws the AWGN, transmit returns only once
+    that thread is done with the generator (nothing draws from it behind the caller's back)."""
     from semcom.link import nr
 
     from semcom.link import default_max_tb_bits
@@ -397,9 +368,9 @@ def test_an_error_after_the_noise_was_started_leaves_the_generator_alone(monkeyp
 
     def fail(*args, **kwargs):
         started.append(True)
-        raise LinkError("receiver failure")
+        raise LinkError("encoder failure")
 
-    monkeypatch.setattr(nr.NRLink, "_receive_stream", fail)
+    monkeypatch.setattr(nr._FastTBCodec, "modulate", fail)
     with pytest.raises(LinkError):
         link.transmit(torch.zeros(16, k), 2.0, generator=gen)
     state = gen.get_state()

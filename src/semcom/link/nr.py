@@ -35,10 +35,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import sys
-import threading
 import warnings
+from concurrent.futures import Future
 
 import numpy as np
 import torch
@@ -57,68 +56,6 @@ __all__ = ["NRLink"]
 _DECODE_CHUNK_CBS = 512
 #: Show a progress bar (progress=None) from this many code blocks on, when stderr is a terminal.
 _PROGRESS_MIN_CBS = 4000
-#: Row chunks of the AWGN drawn ahead on the side thread (the receiver starts on the first).
-_NOISE_CHUNKS = 4
-
-
-def _noise_chunk_bounds(rows: int, s: int, chunks: int = _NOISE_CHUNKS) -> list[tuple[int, int]]:
-    """Row ranges of about ``rows / chunks`` rows of ``s`` complex values: every range but the
-    last holds a multiple of 16 real values, the last at least 16 (see :class:`_NoiseStream`)."""
-    align = 8 // math.gcd(s, 8)  # rows * s * 2 is a multiple of 16
-    step = -(-max(1, -(-rows // chunks)) // align) * align
-    starts = list(range(0, rows, step))
-    if len(starts) > 1 and (rows - starts[-1]) * s * 2 < 16:
-        starts.pop()  # too short to continue torch's stream: joins the previous range
-    return [(a, b) for a, b in zip(starts, starts[1:] + [rows])]
-
-
-class _NoiseStream:
-    """``CN(0, var)`` noise ``[rows, s]`` drawn on the side thread in row chunks, in order.
-
-    The same values as one ``complex_normal((rows, s), gen, var)``: torch fills a normal tensor
-    (of 16 values or more) from its uniform stream, transforms it 16 values at a time and redraws
-    the last 16 when the length is not a multiple of 16, so draws of multiples of 16 values
-    followed by one of at least 16 continue one draw exactly (tested). :meth:`chunk` waits for one chunk
-    only, so the receiver works on the first rows while the later ones are drawn. Nothing else may
-    use ``gen`` until :meth:`result` returned.
-    """
-
-    def __init__(self, shape: tuple[int, int], gen: torch.Generator, var: float) -> None:
-        rows, s = shape
-        self.z = torch.empty((rows, s, 2), dtype=torch.float32)
-        self.bounds = _noise_chunk_bounds(rows, s)
-        self._ready = [threading.Event() for _ in self.bounds]
-        self._drawn = 0
-        self._scale = math.sqrt(var / 2.0)
-        self._future = side_pool().submit(self._draw, gen)
-
-    def _draw(self, gen: torch.Generator) -> None:
-        try:
-            for (a, b), ready in zip(self.bounds, self._ready):
-                self.z[a:b].normal_(generator=gen).mul_(self._scale)
-                self._drawn += 1
-                ready.set()
-        finally:
-            for ready in self._ready:  # an error wakes every waiter; chunk() re-raises it
-                ready.set()
-
-    def chunk(self, i: int) -> torch.Tensor:
-        """The noise of rows ``bounds[i]``, complex64 (waits for it)."""
-        self._ready[i].wait()
-        if self._drawn <= i:
-            self._future.result()  # the draw's error
-        a, b = self.bounds[i]
-        return torch.view_as_complex(self.z[a:b])
-
-    def wait(self) -> None:
-        """Wait until the side thread is done with the generator (its error, if any, is not raised)."""
-        self._future.exception()
-
-    def result(self) -> torch.Tensor:
-        """All the noise ``[rows, s]`` complex64 (waits for every chunk)."""
-        self._future.result()
-        return torch.view_as_complex(self.z)
-
 
 CHAINS = ("fast", "sionna")
 NOISES = ("torch", "fast")
@@ -401,16 +338,13 @@ class NRLink(Link):
                 noise = self._noise_ahead((b * nt, lay.num_re), gen, no)
                 try:
                     sym = codec.modulate(u)  # [B*nt, N_RE] complex64
-                    if noise is not None and self.channel == "awgn":
-                        u_hat, ok_cb, ok_tb = self._receive_stream(codec, sym, noise, no, bar)
-                    else:
-                        y_eq, no_eff, g = self._channel(sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise)
-                        if g is not None:
-                            gain[:, cb_cols] = g.reshape(b, nt * c)
-                        u_hat, ok_cb, ok_tb = self._receive_chunks(codec, y_eq, no_eff, bar)
+                    y_eq, no_eff, g = self._channel(sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise)
                 finally:
-                    if noise is not None:  # on an error too: the side thread is done with gen when we return
-                        noise.wait()
+                    if noise is not None:  # on an error too: the side thread is done with gen when we go on
+                        noise.exception()
+                if g is not None:
+                    gain[:, cb_cols] = g.reshape(b, nt * c)
+                u_hat, ok_cb, ok_tb = self._receive_chunks(codec, y_eq, no_eff, bar)
                 if plan.num_tb == 1 and kt == lay.tbs:  # the decoded TB is the payload: no copy
                     out_bits = u_hat.reshape(b, kt)
                 else:
@@ -433,19 +367,21 @@ class NRLink(Link):
         e = complex_normal((b, plan.num_tb), gen, self.csi_error_var)
         return e[:, torch.tensor(plan.cb_tb, dtype=torch.long)]
 
-    def _noise_ahead(self, shape: tuple[int, int], gen: torch.Generator, no: float) -> _NoiseStream | None:
+    def _noise_ahead(self, shape: tuple[int, int], gen: torch.Generator, no: float) -> Future | None:
         """Start drawing the AWGN of the next group on a side thread while its TBs are encoded.
 
         Only where the noise is the next draw from ``gen`` (AWGN and block Rayleigh, whose gains are
         drawn before the groups) and the compiled chain runs on several threads; otherwise ``None``
-        and :meth:`_channel` draws it in place. The draws are the same either way (see
-        :class:`_NoiseStream`); over AWGN the receiver starts on its first chunk.
-        ``noise="fast"`` draws in place, on the kernel threads.
+        and :meth:`_channel` draws it in place. The draws are the same either way: nothing else
+        uses ``gen`` until the future is done (``transmit`` waits for it, on an error too).
+        ``noise="fast"`` draws in place, on the kernel threads. (Drawing it in row chunks so that
+        the receiver could start on the first was measured: no gain on 2 cores, the side thread then
+        competes with the decoder's threads.)
         """
         threads = self.num_threads or default_threads()
         if self.noise != "torch" or self.chain != "fast" or threads < 2 or self.channel not in ("awgn", "rayleigh"):
             return None
-        return _NoiseStream(shape, gen, no)
+        return side_pool().submit(complex_normal, shape, gen, no)
 
     def _draw_noise(self, shape: tuple[int, ...], gen: torch.Generator, no: float) -> torch.Tensor:
         """The channel's additive noise ``CN(0, no)`` from the ``noise`` source (class docstring)."""
@@ -456,7 +392,7 @@ class NRLink(Link):
         seed = int(torch.randint(0, 2 ** 62, (1,), generator=gen))
         return complex_normal_fast(shape, seed, no, threads=self.num_threads)
 
-    def _channel(self, sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise: _NoiseStream | None = None):
+    def _channel(self, sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise: Future | None = None):
         """Apply the channel to ``sym`` ``[B*nt, N_RE]``; return (equalised y, effective no, |h|^2 per CB).
 
         ``noise``: the AWGN drawn ahead by :meth:`_noise_ahead`, or ``None`` to draw it here.
@@ -507,15 +443,6 @@ class NRLink(Link):
         if len(outs) == 1:
             return outs[0]
         return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs]), torch.cat([o[2] for o in outs])
-
-    def _receive_stream(self, codec, sym: torch.Tensor, noise: _NoiseStream, no: float, bar):
-        """AWGN: add the noise drawn ahead to ``sym`` and receive, one noise chunk at a time."""
-        no_t = torch.tensor(no, dtype=torch.float32)
-        outs = [self._receive_chunks(codec, noise.chunk(i).add_(sym[a:b]), no_t, bar)
-                for i, (a, b) in enumerate(noise.bounds)]
-        if len(outs) == 1:
-            return outs[0]
-        return tuple(torch.cat(parts) for parts in zip(*outs))
 
     def _progress_bar(self, total_cbs: int):
         show = self.progress
