@@ -73,6 +73,8 @@ class TuningConfig:
     grid_db: list = dataclasses.field(default_factory=lambda: [-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3])
     iterations: int = 20
     target_bler: float = 0.1
+    # the scaling of the decoder whose target_bler point Sionna decodes at (the study's fixed reference)
+    calibration_scaling: float = 0.75
     clip_values: list = dataclasses.field(default_factory=lambda: list(CLIP_VALUES))
     overconfident_codes: list = dataclasses.field(default_factory=lambda: [100, 1000, 8448])
     overconfident_words: int = 64
@@ -84,8 +86,8 @@ class TuningConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.scalings or any(not 0.0 < float(s) <= 1.0 for s in self.scalings):
-            raise ConfigError("scalings must be numbers in (0, 1]")
+        if not self.scalings or any(not 0.0 < float(s) <= 1.0 for s in [*self.scalings, self.calibration_scaling]):
+            raise ConfigError("scalings and calibration_scaling must be numbers in (0, 1]")
         if 0.0 not in [float(g) for g in self.grid_db]:
             raise ConfigError("grid_db must contain 0.0 (the point Sionna decodes)")
         for spec in self.clip_values:
@@ -114,7 +116,7 @@ def scaling_point(k: int, n: int, bg: str | None, cfg: TuningConfig, seed: int) 
 
     enc = LDPC5GEncoder(k, n, bg=bg)
     count = codewords_for(k, cfg.codewords)
-    ref = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=0.75, precision=cfg.precision)
+    ref = FastLDPC5GDecoder(enc, num_iter=cfg.iterations, scaling=cfg.calibration_scaling, precision=cfg.precision)
     eb0 = calibrate_ebno(enc, ref, min(count, 1000), cfg.target_bler, seed + 1)
     grid = [round(eb0 + float(g), 3) for g in cfg.grid_db]
     llrs = {}
