@@ -47,14 +47,13 @@ import torch
 
 from semcom.errors import ConfigError
 from semcom.experiments.results import Results, provenance
+from semcom.link.nr import NOISES  # the link's noise sources (NRLink(noise=...))
 from semcom.utils import from_dict
 
 NAME = "link"
 
 #: The issue's goals for the compiled chain (2 cores, 20 iterations with early stopping).
 GOALS = {"end_to_end_over_decoder_alone": 0.6, "end_to_end_mbps_2_threads": 10.0}
-#: The link's noise sources (``NRLink(noise=...)``).
-NOISES = ("torch", "fast")
 #: Default operating points (Es/N0 dB) per ``(Qm, R)``: in the waterfall (CBLER about 3-7 %, about 15 mean
 #: iterations with the max-log chain) and where every block decodes (about 3-4 iterations).
 DEFAULT_SNR_DB = {(2, 0.5): [1.2, 4.0], (4, 0.6667): [9.0, 12.0]}
