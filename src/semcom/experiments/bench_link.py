@@ -7,7 +7,10 @@ For each case (default QPSK R=1/2 and 16QAM R=2/3, AWGN), one slot-sized transpo
 
 * ``tb_encode``: TB CRC, segmentation, CB CRC, LDPC encoding, rate matching, interleaving, scrambling;
 * ``map_channel_demap``: QAM mapping, AWGN, demapping, descrambling, de-interleaving,
-  de-rate-matching, up to the decoder's input;
+  de-rate-matching, up to the decoder's input (with the compiled chain and ``noise="fast"``, where
+  ``NRLink.transmit`` runs the fused AWGN kernel of :meth:`~semcom.link.chain_fast.FastTBChain.awgn_llrs`
+  for QPSK and max-log 16QAM, this stage times that kernel: mapping, noise and demapping in one
+  pass per TB; the row's ``fused_awgn`` says so);
 * ``decode_crc``: LDPC decoding and the CB and TB CRC checks;
 * ``end_to_end``: ``NRLink.transmit`` (all of the above plus bookkeeping);
 * ``decoder_alone``: the LDPC decoder on the same LLRs, and ``end_to_end / decoder_alone``.
@@ -147,7 +150,11 @@ def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkC
     no = noise_variance(snr_db)
     no_t = torch.tensor(no, dtype=torch.float32)
 
+    fused = link._fuses_awgn(codec)
+
     def channel_demap(c):
+        if fused:  # what transmit runs: one seed from the generator, then the fused kernel
+            return codec.awgn_llrs(c, link._fast_noise_seed(gen), no)
         sym = codec.map(c)
         return codec.llrs(sym + link._draw_noise(tuple(sym.shape), gen, no), no_t)
 
@@ -164,7 +171,7 @@ def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkC
     cpu = {name: c for name, (_, c) in stages.items()}
     mbps = {name: info / t / 1e6 for name, t in seconds.items()}
     return {
-        "chain": chain, "demapper": demapper, "noise": noise, "threads": threads, "mcs": str(mcs),
+        "chain": chain, "demapper": demapper, "noise": noise, "fused_awgn": fused, "threads": threads, "mcs": str(mcs),
         "modulation_order": mcs.modulation_order, "code_rate": mcs.code_rate, "snr_db": snr_db,
         "payload_bits": k, "items": cfg.items, "tbs": lay.tbs, "num_cb_per_tb": lay.num_cb, "cb_size": lay.cb_size,
         "channel_uses": plan.channel_uses, "num_iter": cfg.iterations, "early_stop": True,

@@ -1,7 +1,8 @@
 """Numba kernels of the compiled 5G NR transmit/receive chain (TS 38.212 / 38.211).
 
 Private module: :mod:`semcom.link.chain_fast` builds the per-TB tables and calls these kernels;
-:func:`semcom.link.demap_fast.demap_qam_maxlog` calls :func:`demap_symbols`.
+:func:`semcom.link.demap_fast.demap_qam_maxlog` calls :func:`demap_symbols`; the fused AWGN
+kernel of :mod:`semcom.link._awgn_fused` calls the per-row :func:`map_row` and :func:`demap_closed_row`.
 
 Conventions shared by every kernel:
 
@@ -231,6 +232,27 @@ def encode_tbs(u, tbs, tb_table, tb_poly, tb_len, C, kp, cb_table, cb_poly, cb_l
 
 # --------------------------------------------------------------------------- QAM
 @njit(cache=True, nogil=True)
+def map_row(bits, levels, m, out):
+    """One row of :func:`map_qam`: ``bits`` ``[S*m]`` uint8 -> ``out`` ``[2S]`` float32."""
+    T = out.shape[0]
+    nb = m // 2
+    if nb == 1:
+        for t in range(T):
+            out[t] = levels[bits[t] & 1]
+    elif nb == 2:
+        for t in range(T):
+            o = (t >> 1) * 4 + (t & 1)
+            out[t] = levels[((bits[o] & 1) << 1) | (bits[o + 2] & 1)]
+    else:
+        for t in range(T):
+            o = (t >> 1) * m + (t & 1)
+            q = 0
+            for j in range(nb):
+                q = (q << 1) | (bits[o + 2 * j] & 1)
+            out[t] = levels[q]
+
+
+@njit(cache=True, nogil=True)
 def map_qam(bits, levels, m, out):
     """Gray square QAM (38.211 Sec. 5.1): ``bits`` ``[N, S*m]`` uint8 -> ``out`` ``[N, 2S]`` float32.
 
@@ -240,24 +262,8 @@ def map_qam(bits, levels, m, out):
     (symbol ``t // 2``, dimension ``t % 2``) reads its bits directly, so QPSK and 16QAM loops
     vectorise. Only bit 0 of each byte is read (no out-of-range table index on bad input).
     """
-    N = out.shape[0]
-    T = out.shape[1]
-    nb = m // 2
-    for n in range(N):
-        if nb == 1:
-            for t in range(T):
-                out[n, t] = levels[bits[n, t] & 1]
-        elif nb == 2:
-            for t in range(T):
-                o = (t >> 1) * 4 + (t & 1)
-                out[n, t] = levels[((bits[n, o] & 1) << 1) | (bits[n, o + 2] & 1)]
-        else:
-            for t in range(T):
-                o = (t >> 1) * m + (t & 1)
-                q = 0
-                for j in range(nb):
-                    q = (q << 1) | (bits[n, o + 2 * j] & 1)
-                out[n, t] = levels[q]
+    for n in range(out.shape[0]):
+        map_row(bits[n], levels, m, out[n])
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -309,14 +315,17 @@ def demap_symbols(y, inv_no, levels, labels, nb, app, out):
                 out[s, 2 * j + d] = llr[j]
 
 
-@njit(cache=True, nogil=True, fastmath=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _llr_closed(x, jbit, nb):
     """Max-log ``(min_{b=0} d - min_{b=1} d)`` of level bit ``jbit`` for QPSK (``nb = 1``) and 16QAM (``nb = 2``).
 
     QPSK: levels ``+-1/sqrt(2)``, ``-2 sqrt(2) x``. 16QAM, with ``u = x sqrt(10)`` (labels 00 01 10
     11 -> levels +1 +3 -1 -3 over ``sqrt(10)``): bit 0 ``-4u`` for ``|u| <= 2``, else
     ``-8(u - sign(u))``, i.e. ``-4 (2u - clip(u, -2, 2)) / 10``; bit 1 ``(4|u| - 8) / 10``.
-    Branch free (random signs would mispredict).
+    Branch free (random signs would mispredict). Compiled without ``fastmath``, as its callers:
+    the float operations run in the written order whatever kernel inlines them, so the unfused
+    and the fused AWGN paths give the same floats (with ``fastmath`` the compiler reassociated
+    the products differently depending on what else the process had compiled).
     """
     if nb == 1:
         return np.float32(-2.0 * np.sqrt(2.0)) * x
@@ -327,33 +336,40 @@ def _llr_closed(x, jbit, nb):
     return np.float32(0.4) * abs(u) - np.float32(0.8)
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True)
+def demap_closed_row(yf, inv_no, per_symbol, nb, cb_off, e_max, sgn, out):
+    """One row of :func:`demap_closed_to_decoder`: ``yf`` ``[2S]``, ``inv_no`` ``[S]`` or ``[1]``, ``out`` ``[C e_max]``."""
+    m = 2 * nb
+    for r in range(cb_off.shape[0] - 1):
+        s0 = cb_off[r] // m
+        q = (cb_off[r + 1] - cb_off[r]) // m
+        o = r * e_max
+        p0 = cb_off[r]
+        for j in range(q):
+            w = inv_no[s0 + j] if per_symbol else inv_no[0]
+            xi = yf[2 * (s0 + j)]
+            xq = yf[2 * (s0 + j) + 1]
+            p = p0 + j * m
+            out[o + j] = sgn[p] * _llr_closed(xi, 0, nb) * w
+            out[o + q + j] = sgn[p + 1] * _llr_closed(xq, 0, nb) * w
+            if nb == 2:
+                out[o + 2 * q + j] = sgn[p + 2] * _llr_closed(xi, 1, nb) * w
+                out[o + 3 * q + j] = sgn[p + 3] * _llr_closed(xq, 1, nb) * w
+
+
+@njit(cache=True, nogil=True)
 def demap_closed_to_decoder(yf, inv_no, per_symbol, nb, cb_off, e_max, sgn, out):
     """:func:`demap_to_decoder` for max-log QPSK (``nb = 1``) and 16QAM (``nb = 2``), in symbol order.
 
     ``yf`` ``[N, 2S]`` float32: the complex64 symbols viewed as interleaved (in-phase,
-    quadrature). The same values as :func:`demap_to_decoder` (the same expression
-    ``sgn * llr * w`` per bit), but each symbol is read once and its ``2 nb`` LLRs are written to
-    their ``2 nb`` sequential streams (rate-matched positions ``i Q_r + j``), which vectorises.
+    quadrature); ``inv_no`` ``[N, S]`` (``per_symbol``) or ``[1, 1]``. The values of
+    :func:`demap_to_decoder` up to float rounding (the expression ``sgn * llr * w`` per bit, in
+    strict float order: no ``fastmath``, see :func:`_llr_closed`), but each symbol is
+    read once and its ``2 nb`` LLRs are written to their ``2 nb`` sequential streams (rate-matched
+    positions ``i Q_r + j``), which vectorises.
     """
-    m = 2 * nb
-    C = cb_off.shape[0] - 1
     for n in range(yf.shape[0]):
-        for r in range(C):
-            s0 = cb_off[r] // m
-            q = (cb_off[r + 1] - cb_off[r]) // m
-            o = r * e_max
-            p0 = cb_off[r]
-            for j in range(q):
-                w = inv_no[n, s0 + j] if per_symbol else inv_no[0, 0]
-                xi = yf[n, 2 * (s0 + j)]
-                xq = yf[n, 2 * (s0 + j) + 1]
-                p = p0 + j * m
-                out[n, o + j] = sgn[p] * _llr_closed(xi, 0, nb) * w
-                out[n, o + q + j] = sgn[p + 1] * _llr_closed(xq, 0, nb) * w
-                if nb == 2:
-                    out[n, o + 2 * q + j] = sgn[p + 2] * _llr_closed(xi, 1, nb) * w
-                    out[n, o + 3 * q + j] = sgn[p + 3] * _llr_closed(xq, 1, nb) * w
+        demap_closed_row(yf[n], inv_no[n] if per_symbol else inv_no[0], per_symbol, nb, cb_off, e_max, sgn, out[n])
 
 
 @njit(cache=True, nogil=True, fastmath=True)

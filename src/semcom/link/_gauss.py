@@ -37,7 +37,7 @@ from numba import njit
 from semcom.errors import InputError
 from semcom.link._chain_kernels import default_threads, run_rows
 
-__all__ = ["LAYERS", "complex_normal_fast", "normal_fast"]
+__all__ = ["LAYERS", "TABLES", "check_args", "complex_normal_fast", "fill_row", "normal_fast"]
 
 #: Number of ziggurat layers (the base layer with the tail included).
 LAYERS = 256
@@ -91,6 +91,8 @@ _F = np.ascontiguousarray(_T["f"])
 _W = _X[:LAYERS] * _UNIT  # z = (j + 1/2) * _W[i]
 _K = _X[1:] / _X[:LAYERS] / _UNIT  # |j + 1/2| < _K[i]: inside layer i's rectangle part
 _R = float(_T["r"])
+#: The sampler's tables in the order :func:`fill_row` takes them (``w, k, x, f, r``).
+TABLES = (_W, _K, _X, _F, _R)
 
 
 # --------------------------------------------------------------------------- uniform source
@@ -178,24 +180,40 @@ def _miss(u, fix, x, f, r):
 
 
 @njit(cache=True, nogil=True)
+def scratch():
+    """The word buffer and the miss list :func:`fill_row` takes."""
+    return np.empty(_CHUNK, dtype=np.uint64), np.empty(_CHUNK, dtype=np.int64)
+
+
+@njit(cache=True, nogil=True)
+def fill_row(out, seed, row, scale, w, k, x, f, r, buf, misses):
+    """``out[:]`` = ``scale`` x N(0, 1) samples of row ``row``'s streams, rounded to ``out``'s float32.
+
+    ``w, k, x, f, r``: :data:`TABLES`; ``buf, misses``: :func:`scratch`. The kernels of
+    :func:`normal_fast` and of :mod:`semcom.link._awgn_fused` call it per row.
+    """
+    key, fix = _row_states(seed, row)
+    cols = out.shape[0]
+    for c0 in range(0, cols, _CHUNK):
+        n = min(_CHUNK, cols - c0)
+        _words(buf, n, key + np.uint64(c0 + 1) * _GAMMA)
+        part = out[c0:c0 + n]
+        for t in range(_rectangles(part, buf, n, w, k, scale, misses)):
+            z, fix = _miss(buf[misses[t]], fix, x, f, r)
+            part[misses[t]] = z * scale
+
+
+@njit(cache=True, nogil=True)
 def _fill_rows(out, seed, row0, scale, w, k, x, f, r):
     """``out[q, :]`` = ``scale`` x N(0, 1) samples of row ``row0 + q``'s streams, for every row ``q``."""
-    cols = out.shape[1]
-    buf = np.empty(_CHUNK, dtype=np.uint64)
-    misses = np.empty(_CHUNK, dtype=np.int64)
+    buf, misses = scratch()
     for q in range(out.shape[0]):
-        key, fix = _row_states(seed, row0 + q)
-        for c0 in range(0, cols, _CHUNK):
-            n = min(_CHUNK, cols - c0)
-            _words(buf, n, key + np.uint64(c0 + 1) * _GAMMA)
-            part = out[q, c0:c0 + n]
-            for t in range(_rectangles(part, buf, n, w, k, scale, misses)):
-                z, fix = _miss(buf[misses[t]], fix, x, f, r)
-                part[misses[t]] = z * scale
+        fill_row(out[q], seed, row0 + q, scale, w, k, x, f, r, buf, misses)
 
 
 # --------------------------------------------------------------------------- public
-def _check(shape, seed, var, threads) -> tuple[tuple[int, ...], int]:
+def check_args(shape, seed, var, threads) -> tuple[tuple[int, ...], int]:
+    """The arguments of :func:`complex_normal_fast` checked (:class:`InputError`): (shape, seed as int)."""
     try:
         shape = tuple(int(s) for s in shape)
     except (TypeError, ValueError):
@@ -216,7 +234,7 @@ def normal_fast(rows: int, cols: int, seed: int, scale: float = 1.0, threads: in
     out = np.empty((rows, cols), dtype=np.float32)
     if rows and cols:
         run_rows(_fill_rows, rows, threads or default_threads(),
-                 lambda a, b: (out[a:b], np.uint64(seed), a, float(scale), _W, _K, _X, _F, _R))
+                 lambda a, b: (out[a:b], np.uint64(seed), a, float(scale), *TABLES))
     return out
 
 
@@ -232,7 +250,7 @@ def complex_normal_fast(shape: tuple[int, ...], seed: int, var: float = 1.0, thr
         InputError: a negative size, a seed outside ``[0, 2**64)``, a negative or non-finite
             ``var``, or a bad ``threads``.
     """
-    shape, seed = _check(shape, seed, var, threads)
+    shape, seed = check_args(shape, seed, var, threads)
     cols = shape[-1] if shape else 1
     rows = math.prod(shape[:-1]) if shape else 1
     z = normal_fast(rows, 2 * cols, seed, math.sqrt(var / 2.0), threads)

@@ -202,6 +202,9 @@ class FastTBChain:
 
         self._levels, self._labels = qam_pam_levels(qm)
         self._levels32 = self._levels.astype(np.float32)
+        #: The demapper has a closed form (QPSK, where max-log is exact APP, or 16QAM max-log):
+        #: :meth:`llrs` takes it, and :meth:`awgn_llrs` is available.
+        self.closed_form = qm == 2 or (qm == 4 and demapper == "maxlog")
 
     # ------------------------------------------------------------------ transmit side
     def encode(self, u: np.ndarray) -> np.ndarray:
@@ -226,14 +229,19 @@ class FastTBChain:
 
     def map(self, bits: np.ndarray) -> np.ndarray:
         """Coded bits ``[N, G]`` uint8 -> Gray QAM symbols ``[N, G/Qm]`` complex64, unit average energy."""
-        bits = np.ascontiguousarray(bits, dtype=np.uint8)
-        if bits.ndim != 2 or bits.shape[1] != self.lay.num_coded_bits:
-            raise InputError(f"coded bits must be shaped [N, {self.lay.num_coded_bits}], got {bits.shape}")
+        bits = self._coded_array(bits)
         out = np.empty((bits.shape[0], self.lay.num_re), dtype=np.complex64)
         flat = out.view(np.float32)  # [N, 2 N_RE]: in-phase, quadrature
         _k.run_rows(_k.map_qam, bits.shape[0], self.threads,
                     lambda a, b: (bits[a:b], self._levels32, self.qm, flat[a:b]))
         return out
+
+    def _coded_array(self, bits: np.ndarray) -> np.ndarray:
+        """Coded bits ``[N, G]`` as a C-contiguous uint8 array (:class:`InputError` on another shape)."""
+        bits = np.ascontiguousarray(bits, dtype=np.uint8)
+        if bits.ndim != 2 or bits.shape[1] != self.lay.num_coded_bits:
+            raise InputError(f"coded bits must be shaped [N, {self.lay.num_coded_bits}], got {bits.shape}")
+        return bits
 
     # ------------------------------------------------------------------ receive side
     def llrs(self, y: Any, no: Any) -> np.ndarray:
@@ -247,22 +255,11 @@ class FastTBChain:
         yc = np.ascontiguousarray(_numpy(y), dtype=np.complex64)
         if yc.ndim != 2 or yc.shape[1] != lay.num_re:
             raise InputError(f"symbols must be shaped [N, {lay.num_re}], got {yc.shape}")
-        nov = _numpy(no)
-        per_symbol = np.ndim(nov) > 0 and np.size(nov) > 1
-        nov = np.asarray(nov, dtype=np.float32)
-        if not np.isfinite(nov).all() or (nov <= 0).any():
-            raise InputError("the noise variance must be positive and finite")
-        if (nov < _MIN_NO).any():  # the LLRs are then finite: the decoder takes them unchecked
-            raise InputError(f"noise variance below {_MIN_NO:g} (Es/N0 above 350 dB): the LLRs would overflow float32")
-        if per_symbol and np.broadcast_shapes(nov.shape, yc.shape) != yc.shape:
-            raise InputError(f"no of shape {nov.shape} does not broadcast to the symbols' {yc.shape}")
-        inv = np.float32(1.0) / nov
-        inv = np.ascontiguousarray(np.broadcast_to(inv, yc.shape) if per_symbol else inv.reshape(1, 1))
+        inv, per_symbol = _inverse_noise(no, yc.shape)
         n = yc.shape[0]
         out = np.zeros((n, lay.num_cb * self.e_max), dtype=np.float32)
-        app = self.demapper == "app"
         nb = self.qm // 2
-        if nb == 1 or (nb == 2 and not app):  # closed forms (QPSK max-log is exact APP)
+        if self.closed_form:
             yf = yc.view(np.float32)
             _k.run_rows(_k.demap_closed_to_decoder, n, self.threads,
                         lambda a, b: (yf[a:b], inv[a:b] if per_symbol else inv, per_symbol, nb, self._cb_off,
@@ -270,10 +267,38 @@ class FastTBChain:
             return out.reshape(n, lay.num_cb, self.e_max)
 
         def args(a: int, b: int) -> tuple:
-            return (yc[a:b], inv[a:b] if per_symbol else inv, per_symbol, self._levels, self._labels, nb, app,
-                    self._cb_off, self.e_max, self._sign, out[a:b])
+            return (yc[a:b], inv[a:b] if per_symbol else inv, per_symbol, self._levels, self._labels, nb,
+                    self.demapper == "app", self._cb_off, self.e_max, self._sign, out[a:b])
 
         _k.run_rows(_k.demap_to_decoder, n, self.threads, args)
+        return out.reshape(n, lay.num_cb, self.e_max)
+
+    def awgn_llrs(self, bits: np.ndarray, seed: int, no: float, row0: int = 0) -> np.ndarray:
+        """Coded bits ``[N, G]`` uint8 -> decoder LLRs ``[N, C, E_max]`` after AWGN, in one fused kernel.
+
+        Equal, float for float, to ``llrs(map(bits) + noise, no)`` with ``noise`` rows ``row0`` to
+        ``row0 + N`` of ``complex_normal_fast((row0 + N, N_RE), seed, no)`` (the compiled noise of
+        :mod:`semcom.link._gauss`; a row's noise depends only on ``(seed, row)``), without the
+        symbol, noise and received arrays (:mod:`semcom.link._awgn_fused`). Only where the
+        demapper has a closed form (:attr:`closed_form`: QPSK, or 16QAM max-log), else
+        :class:`LinkError`. The same :class:`InputError` as :meth:`map`, ``complex_normal_fast``
+        and :meth:`llrs` for bad bits' shape, seed or ``no``.
+        """
+        from semcom.link._awgn_fused import awgn_llrs
+        from semcom.link._gauss import TABLES, check_args
+
+        if not self.closed_form:
+            raise LinkError(f"the fused AWGN kernel needs QPSK or 16QAM max-log, not Qm={self.qm} {self.demapper}")
+        lay = self.lay
+        bits = self._coded_array(bits)
+        n = bits.shape[0]
+        _, seed = check_args((row0 + n, lay.num_re), seed, no, None)
+        inv, _ = _inverse_noise(no, (n, lay.num_re))
+        out = np.zeros((n, lay.num_cb * self.e_max), dtype=np.float32)
+        seed64 = np.uint64(seed)
+        static = (math.sqrt(no / 2.0), inv.reshape(1), self._levels32, self.qm, self._cb_off, self.e_max, self._sign,
+                  *TABLES)  # the scale as complex_normal_fast computes it
+        _k.run_rows(awgn_llrs, n, self.threads, lambda a, b: (bits[a:b], seed64, row0 + a, *static, out[a:b]))
         return out.reshape(n, lay.num_cb, self.e_max)
 
     def check(self, bits: Any, dtype: Any = np.uint8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -308,6 +333,22 @@ def _numpy(x: Any) -> Any:
     except ImportError:  # pragma: no cover - torch is a hard dependency
         pass
     return x
+
+
+def _inverse_noise(no: Any, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
+    """``1/no`` in float32 for symbols of ``shape``: (``[N, N_RE]`` per symbol, or ``[1, 1]``;
+    per symbol?). :class:`InputError` unless every ``no`` is positive, finite and at least ``_MIN_NO``."""
+    nov = _numpy(no)
+    per_symbol = np.ndim(nov) > 0 and np.size(nov) > 1
+    nov = np.asarray(nov, dtype=np.float32)
+    if not np.isfinite(nov).all() or (nov <= 0).any():
+        raise InputError("the noise variance must be positive and finite")
+    if (nov < _MIN_NO).any():  # the LLRs are then finite: the decoder takes them unchecked
+        raise InputError(f"noise variance below {_MIN_NO:g} (Es/N0 above 350 dB): the LLRs would overflow float32")
+    if per_symbol and np.broadcast_shapes(nov.shape, shape) != shape:
+        raise InputError(f"no of shape {nov.shape} does not broadcast to the symbols' {shape}")
+    inv = np.float32(1.0) / nov
+    return np.ascontiguousarray(np.broadcast_to(inv, shape) if per_symbol else inv.reshape(1, 1)), per_symbol
 
 
 def _bits_array(u: Any, k: int) -> np.ndarray:

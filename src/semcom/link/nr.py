@@ -187,6 +187,11 @@ class _FastTBCodec:
         """Equalised symbols ``[N, N_RE]`` + noise variance -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
         return self.decode(self.llrs(y, no))
 
+    def awgn_llrs(self, c: np.ndarray, seed: int, no: float, row0: int = 0) -> torch.Tensor:
+        """Coded bits ``[N, G]`` uint8 -> decoder LLRs ``[N, C, E_max]`` after AWGN with the compiled
+        noise of stream rows ``row0 ...`` of ``seed``, fused (:meth:`FastTBChain.awgn_llrs`)."""
+        return torch.from_numpy(self.chain.awgn_llrs(c, seed, no, row0))
+
 
 class NRLink(Link):
     """Bit-true 5G NR link: TB/CB segmentation + CRCs, 5G LDPC, QAM, channel, per-CB outcome.
@@ -214,7 +219,9 @@ class NRLink(Link):
             ``"fast"`` (the compiled ziggurat of :mod:`semcom.link._gauss` on ``num_threads``
             threads, seeded per draw by one ``torch.randint`` from the generator: reproducible
             from the same seed, exactly Gaussian, other values than ``"torch"``). Fading gains and
-            CSI errors are drawn with torch either way.
+            CSI errors are drawn with torch either way. With ``chain="fast"``, AWGN and QPSK or
+            max-log 16QAM, mapping, noise and demapping run in one fused kernel
+            (:meth:`~semcom.link.chain_fast.FastTBChain.awgn_llrs`): the same results, float for float.
 
     ``transmit(bits [..., k], snr_db, *, generator)`` returns a :class:`LinkResult`; the same
     generator seed gives the same result. Random draws, in order: block fading coefficients,
@@ -269,6 +276,7 @@ class NRLink(Link):
         self.num_threads = num_threads
         self.noise = noise
         self._codecs: dict[tuple[int, int], _SionnaTBCodec | _FastTBCodec] = {}
+        self._fuse_awgn = True  # private switch: False takes the unfused path (tests compare the two)
         if decoder == "fast":  # fail early, with a clear message, when the fast decoder is missing
             _check_fast_decoder()
 
@@ -335,16 +343,9 @@ class NRLink(Link):
                         u[:, j, :kt] = x[:, starts[t]:starts[t] + kt]
                     u = u.reshape(b * nt, lay.tbs)
                 cb_cols = torch.tensor([cb_first[t] + i for t in tbs_idx for i in range(c)], dtype=torch.long)
-                noise = self._noise_ahead((b * nt, lay.num_re), gen, no)
-                try:
-                    sym = codec.modulate(u)  # [B*nt, N_RE] complex64
-                    y_eq, no_eff, g = self._channel(sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise)
-                finally:
-                    if noise is not None:  # on an error too: the side thread is done with gen when we go on
-                        noise.exception()
+                u_hat, ok_cb, ok_tb, g = self._send_group(codec, u, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, bar)
                 if g is not None:
                     gain[:, cb_cols] = g.reshape(b, nt * c)
-                u_hat, ok_cb, ok_tb = self._receive_chunks(codec, y_eq, no_eff, bar)
                 if plan.num_tb == 1 and kt == lay.tbs:  # the decoded TB is the payload: no copy
                     out_bits = u_hat.reshape(b, kt)
                 else:
@@ -360,6 +361,38 @@ class NRLink(Link):
         return LinkResult.from_plan(plan, batch_shape, out_bits, cb_ok, tb_ok, snr_db, gain)
 
     # ------------------------------------------------------------------ pieces
+    def _send_group(self, codec, u, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, bar):
+        """Encode ``u`` ``[B*nt, TBS]``, send it through the channel, receive it: (bits, cb_ok, tb_ok, |h|^2 or None).
+
+        With :meth:`_fuses_awgn` the noise seed is drawn after encoding, as :meth:`_draw_noise`
+        draws it after mapping, and the fused kernel maps, adds the noise and demaps per chunk.
+        """
+        if self._fuses_awgn(codec):
+            coded = codec.coded(u)
+            seed = self._fast_noise_seed(gen)
+            return (*self._receive_chunks(codec, coded.shape[0], bar,
+                                          lambda i, j: codec.decode(codec.awgn_llrs(coded[i:j], seed, no, i))), None)
+        noise = self._noise_ahead((u.shape[0], lay.num_re), gen, no)
+        try:
+            sym = codec.modulate(u)  # [B*nt, N_RE] complex64
+            y_eq, no_eff, g = self._channel(sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise)
+        finally:
+            if noise is not None:  # on an error too: the side thread is done with gen when we go on
+                noise.exception()
+        return (*self._receive_chunks(codec, y_eq.shape[0], bar, lambda i, j: codec.receive(
+            y_eq[i:j], no_eff if no_eff.dim() == 0 else no_eff[i:j])), g)
+
+    def _fuses_awgn(self, codec) -> bool:
+        """Whether the group takes the fused AWGN kernel: compiled chain, ``noise="fast"``, AWGN, and a
+        demapper with a closed form (QPSK, or 16QAM max-log). Bit-identical to the unfused path
+        (``tests/link/test_awgn_fused.py``); ``_fuse_awgn = False`` turns it off."""
+        return (self._fuse_awgn and self.noise == "fast" and self.channel == "awgn"
+                and isinstance(codec, _FastTBCodec) and codec.chain.closed_form)
+
+    def _fast_noise_seed(self, gen: torch.Generator) -> int:
+        """The seed of one compiled noise draw: one ``torch.randint`` from the link's generator."""
+        return int(torch.randint(0, 2 ** 62, (1,), generator=gen))
+
     def _block_error(self, plan: LinkPlan, b: int, gen: torch.Generator) -> torch.Tensor:
         """CSI error ``e ~ CN(0, csi_error_var)`` per fading block, ``[B, num_cb]``."""
         if self.fading == "per_cb":
@@ -389,8 +422,7 @@ class NRLink(Link):
             return complex_normal(shape, gen, no)
         from semcom.link._gauss import complex_normal_fast
 
-        seed = int(torch.randint(0, 2 ** 62, (1,), generator=gen))
-        return complex_normal_fast(shape, seed, no, threads=self.num_threads)
+        return complex_normal_fast(shape, self._fast_noise_seed(gen), no, threads=self.num_threads)
 
     def _channel(self, sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise: Future | None = None):
         """Apply the channel to ``sym`` ``[B*nt, N_RE]``; return (equalised y, effective no, |h|^2 per CB).
@@ -431,15 +463,16 @@ class NRLink(Link):
         no_eff = ((no + extra) / p).to(torch.float32)
         return y_eq, no_eff, g
 
-    def _receive_chunks(self, codec, y: torch.Tensor, no: torch.Tensor, bar) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Demap and decode ``y`` ``[N, N_RE]`` in chunks of about ``_DECODE_CHUNK_CBS`` code blocks."""
+    def _receive_chunks(self, codec, n: int, bar, receive) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``receive(i, j)`` (demap and decode rows ``[i, j)`` of ``n``) in chunks of about
+        ``_DECODE_CHUNK_CBS`` code blocks; the outcomes concatenated."""
         rows = max(1, _DECODE_CHUNK_CBS // codec.lay.num_cb)
         outs = []
-        for i in range(0, y.shape[0], rows):
-            part = y[i:i + rows]
-            outs.append(codec.receive(part, no if no.dim() == 0 else no[i:i + rows]))
+        for i in range(0, n, rows):
+            j = min(n, i + rows)
+            outs.append(receive(i, j))
             if bar is not None:
-                bar.update(part.shape[0] * codec.lay.num_cb)
+                bar.update((j - i) * codec.lay.num_cb)
         if len(outs) == 1:
             return outs[0]
         return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs]), torch.cat([o[2] for o in outs])
