@@ -40,8 +40,10 @@ def _same_floats(a, b):
 @pytest.mark.parametrize("qm, rate, k, demapper", [
     (2, 0.5, 500, "maxlog"),  # one code block, CRC16
     (2, 0.5, 12000, "maxlog"),  # two code blocks
+    (2, 0.5, 16400, "maxlog"),  # three, E_r = 11108, 11110, 11110 (a padding slot after the first)
     (2, 0.3, 3000, "app"),  # QPSK: max-log is exact APP, the closed form serves both
-    (4, 2 / 3, 20000, "maxlog"),  # three code blocks of unequal length
+    (4, 2 / 3, 8700, "maxlog"),  # two, E_r = 6448, 6452
+    (4, 2 / 3, 20000, "maxlog"),  # three
 ])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_fused_llrs_equal_unfused(qm, rate, k, demapper, threads):
@@ -50,7 +52,10 @@ def test_fused_llrs_equal_unfused(qm, rate, k, demapper, threads):
     c = _coded(chain, 5)  # 5 rows: 2 threads split them 2 + 3
     for no in NO:
         ref = _unfused(chain, c, 77, no, threads)
-        assert _same_floats(chain.awgn_llrs(c, 77, no), ref)
+        got = chain.awgn_llrs(c, 77, no)
+        assert _same_floats(got, ref)
+        for r, e in enumerate(chain.lay.cw_lengths):  # a shorter block's slots after its E_r LLRs: +0.0
+            assert not got[:, r, e:].view(np.uint32).any() and got[:, r, :e].all()
         parts = [chain.awgn_llrs(c[:1], 77, no), chain.awgn_llrs(c[1:4], 77, no, row0=1),
                  chain.awgn_llrs(c[4:], 77, no, row0=4)]  # the link's decode chunks: rows keep their streams
         assert _same_floats(np.concatenate(parts), ref)

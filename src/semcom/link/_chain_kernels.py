@@ -1,8 +1,11 @@
 """Numba kernels of the compiled 5G NR transmit/receive chain (TS 38.212 / 38.211).
 
 Private module: :mod:`semcom.link.chain_fast` builds the per-TB tables and calls these kernels;
-:func:`semcom.link.demap_fast.demap_qam_maxlog` calls :func:`demap_symbols`; the fused AWGN
-kernel of :mod:`semcom.link._awgn_fused` calls the per-row :func:`map_row` and :func:`demap_closed_row`.
+:func:`semcom.link.demap_fast.demap_qam_maxlog` calls :func:`demap_symbols`; the ziggurat
+kernels of :mod:`semcom.link._gauss` (:func:`fill_rows`) and the fused AWGN kernel
+(:func:`awgn_llrs`, per TB row: :func:`fill_row`, :func:`map_row`, :func:`demap_closed_row`) are
+here too, in one file with every kernel they call (Numba checks a cached kernel against its own
+file only).
 
 Conventions shared by every kernel:
 
@@ -19,6 +22,8 @@ The compiled machine code is cached on disk (``cache=True``) beside this file or
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -338,7 +343,8 @@ def _llr_closed(x, jbit, nb):
 
 @njit(cache=True, nogil=True)
 def demap_closed_row(yf, inv_no, per_symbol, nb, cb_off, e_max, sgn, out):
-    """One row of :func:`demap_closed_to_decoder`: ``yf`` ``[2S]``, ``inv_no`` ``[S]`` or ``[1]``, ``out`` ``[C e_max]``."""
+    """One row of :func:`demap_closed_to_decoder`: ``yf`` ``[2S]``, ``inv_no`` ``[S]`` or ``[1]``, ``out`` ``[C e_max]``
+    (every slot written: the ``e_max - E_r`` slots after a shorter block's LLRs get 0)."""
     m = 2 * nb
     for r in range(cb_off.shape[0] - 1):
         s0 = cb_off[r] // m
@@ -355,6 +361,8 @@ def demap_closed_row(yf, inv_no, per_symbol, nb, cb_off, e_max, sgn, out):
             if nb == 2:
                 out[o + 2 * q + j] = sgn[p + 2] * _llr_closed(xi, 1, nb) * w
                 out[o + 3 * q + j] = sgn[p + 3] * _llr_closed(xq, 1, nb) * w
+        for e in range(m * q, e_max):
+            out[o + e] = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -454,6 +462,157 @@ def check_tbs(bits, tbs, tb_table, tb_poly, tb_len, cb_table, cb_poly, cb_len, u
                 cb_ok[n, r] = tb_ok[n]
         for t in range(tbs):
             u_out[n, t] = a[t]
+
+
+# --------------------------------------------------------------------------- Gaussian noise (semcom.link._gauss)
+# The ziggurat sampler's kernels; :mod:`semcom.link._gauss` describes the method, builds the
+# tables (``w, k, x, f, r``) and is the public entry. They sit in this file because the fused AWGN
+# kernel below calls them: Numba checks a cached kernel against its own file only, so a cached
+# kernel calling a kernel of another file would keep that kernel's old code after an edit.
+ZIG_LAYERS = 256  # ziggurat layers (the base layer with the tail included)
+ZIG_UNIT = 2.0 ** -52  # the signed 53-bit integer j in [-2^52, 2^52) times this lies in [-1, 1)
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment (odd: n -> n * gamma is a bijection)
+_ROW_SALT = np.uint64(0xD1B54A32D192ED03)
+_FIX_SALT = np.uint64(0xA0761D6478BD642F)
+_CHUNK = 2048  # words per pass (the word buffer stays in the L1 cache)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mix(z):
+    """SplitMix64's output function (a bijection of the 64-bit words)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def _row_states(seed, row):
+    """SplitMix64 states of row ``row``'s two streams (bulk, fix-up), mixed from ``(seed, row)``."""
+    key = _mix(_mix(np.uint64(seed) + _GAMMA) ^ (np.uint64(row) * _GAMMA + _ROW_SALT))
+    return key, _mix(key ^ _FIX_SALT)
+
+
+@njit(cache=True, nogil=True)
+def _words(buf, n, base):
+    """``buf[c]`` = SplitMix64 output ``base + c * gamma``, ``c < n`` (independent: vectorised)."""
+    for c in range(n):
+        buf[c] = _mix(base + np.uint64(c) * _GAMMA)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _open_unit(u):
+    """A uniform in (0, 1] from the top 53 bits of ``u``."""
+    return (np.float64(u >> np.uint64(11)) + 1.0) * 2.0 ** -53
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _layer(u):
+    """Layer index (bits 0-7) and signed uniform ``j + 1/2`` (bits 11-63, |j + 1/2| < 2^52) of a word."""
+    return np.int64(u & np.uint64(ZIG_LAYERS - 1)), np.float64(np.int64(u) >> np.int64(11)) + 0.5
+
+
+@njit(cache=True, nogil=True)
+def _rectangles(out, buf, n, w, k, scale, misses):
+    """``out[c] = scale * z`` for the word ``buf[c]`` whose ``z`` falls in its layer's rectangle part;
+    the other positions go to ``misses`` (returns their count; no branch: the loop stays fast)."""
+    nb = 0
+    for c in range(n):
+        i, j = _layer(buf[c])
+        out[c] = j * w[i] * scale
+        misses[nb] = c
+        nb += np.int64(abs(j) >= k[i])
+    return nb
+
+
+@njit(cache=True, nogil=True)
+def _miss(u, fix, x, f, r):
+    """The ziggurat's rare branches for word ``u`` outside its rectangle: (N(0, 1) sample, fix-up state).
+
+    Base layer: the tail beyond ``r`` (Marsaglia's exponential method). Other layers: the wedge,
+    accepted when a uniform height lies under the exact density, else a new word (all further
+    words from the row's fix-up stream ``fix``).
+    """
+    while True:
+        i, j = _layer(u)
+        z = j * x[i] * ZIG_UNIT
+        if abs(z) < x[i + 1]:
+            return z, fix
+        if i == 0:
+            while True:
+                fix += _GAMMA
+                a = -math.log(_open_unit(_mix(fix))) / r
+                fix += _GAMMA
+                b = -math.log(_open_unit(_mix(fix)))
+                if b + b > a * a:
+                    return math.copysign(r + a, j), fix
+        fix += _GAMMA
+        y = f[i] + (_open_unit(_mix(fix)) - 2.0 ** -53) * (f[i + 1] - f[i])  # uniform in [f_i, f_i+1)
+        if y < math.exp(-0.5 * z * z):
+            return z, fix
+        fix += _GAMMA
+        u = _mix(fix)
+
+
+@njit(cache=True, nogil=True)
+def scratch():
+    """The word buffer and the miss list :func:`fill_row` takes."""
+    return np.empty(_CHUNK, dtype=np.uint64), np.empty(_CHUNK, dtype=np.int64)
+
+
+@njit(cache=True, nogil=True)
+def fill_row(out, seed, row, scale, w, k, x, f, r, buf, misses):
+    """``out[:]`` = ``scale`` x N(0, 1) samples of row ``row``'s streams, rounded to ``out``'s float32.
+
+    ``w, k, x, f, r``: :data:`semcom.link._gauss.TABLES`; ``buf, misses``: :func:`scratch`.
+    :func:`fill_rows` and :func:`awgn_llrs` call it per row.
+    """
+    key, fix = _row_states(seed, row)
+    cols = out.shape[0]
+    for c0 in range(0, cols, _CHUNK):
+        n = min(_CHUNK, cols - c0)
+        _words(buf, n, key + np.uint64(c0 + 1) * _GAMMA)
+        part = out[c0:c0 + n]
+        for t in range(_rectangles(part, buf, n, w, k, scale, misses)):
+            z, fix = _miss(buf[misses[t]], fix, x, f, r)
+            part[misses[t]] = z * scale
+
+
+@njit(cache=True, nogil=True)
+def fill_rows(out, seed, row0, scale, w, k, x, f, r):
+    """``out[q, :]`` = ``scale`` x N(0, 1) samples of row ``row0 + q``'s streams, for every row ``q``."""
+    buf, misses = scratch()
+    for q in range(out.shape[0]):
+        fill_row(out[q], seed, row0 + q, scale, w, k, x, f, r, buf, misses)
+
+
+# --------------------------------------------------------------------------- fused AWGN channel
+@njit(cache=True, nogil=True)
+def awgn_llrs(bits, seed, row0, scale, inv_no, levels, m, cb_off, e_max, sgn, w, k, x, f, r, out):
+    """Coded bits ``[N, G]`` uint8 -> decoder LLRs ``out`` ``[N, C e_max]`` after the AWGN channel.
+
+    Row ``n``: ``y = noise + symbols`` (float32 interleaved in-phase, quadrature; the noise is
+    ``scale`` x the N(0, 1) samples of stream row ``row0 + n`` of ``seed``, i.e. row ``row0 + n``
+    of ``complex_normal_fast``), then the closed-form LLRs of ``y`` with ``1/no = inv_no[0]``.
+    ``levels``, ``m``, ``cb_off``, ``e_max``, ``sgn``: as :func:`map_qam` and
+    :func:`demap_closed_to_decoder` take them; ``w, k, x, f, r``: :data:`semcom.link._gauss.TABLES`.
+
+    Behind :meth:`semcom.link.chain_fast.FastTBChain.awgn_llrs`. Unfused, the link writes and reads
+    three ``[N, N_RE]`` complex64 arrays (symbols, noise, their torch sum) between mapping and
+    demapping; here one row buffer, which stays in the cache, takes the row's noise
+    (:func:`fill_row`), then its symbols (:func:`map_row`) added, and is demapped to the decoder's
+    layout (:func:`demap_closed_row`): the same functions, the same float32 operations in the same
+    order, so the same LLRs float for float (``tests/link/test_awgn_fused.py``).
+    """
+    T = 2 * (bits.shape[1] // m)
+    y = np.empty(T, dtype=np.float32)
+    sym = np.empty(T, dtype=np.float32)
+    buf, misses = scratch()
+    for n in range(bits.shape[0]):
+        fill_row(y, seed, row0 + n, scale, w, k, x, f, r, buf, misses)
+        map_row(bits[n], levels, m, sym)
+        for t in range(T):
+            y[t] += sym[t]  # noise + symbol: torch's float32 sum
+        demap_closed_row(y, inv_no, False, m // 2, cb_off, e_max, sgn, out[n])
 
 
 # --------------------------------------------------------------------------- threads

@@ -22,8 +22,9 @@ Private module behind ``NRLink(noise="fast")`` (:func:`complex_normal_fast`). Ch
   sequential chain). The streams of two rows are stretches of one 2^64-period sequence at mixed (pseudo-random) offsets; two rows of
   ``n`` words overlap with probability about ``2n / 2^64``.
 
-The kernels release the GIL; :func:`complex_normal_fast` runs row ranges on the pool of
-:mod:`semcom.link._threads` (through :func:`semcom.link._chain_kernels.run_rows`).
+The kernels (:func:`semcom.link._chain_kernels.fill_rows` and the per-row ``fill_row``, in that
+module beside the fused AWGN kernel that calls them) release the GIL; :func:`complex_normal_fast`
+runs row ranges on the pool of :mod:`semcom.link._threads` (through ``run_rows``).
 """
 
 from __future__ import annotations
@@ -32,16 +33,15 @@ import math
 
 import numpy as np
 import torch
-from numba import njit
 
 from semcom.errors import InputError
-from semcom.link._chain_kernels import default_threads, run_rows
+from semcom.link._chain_kernels import ZIG_LAYERS, ZIG_UNIT, default_threads, fill_rows, run_rows
 
-__all__ = ["LAYERS", "TABLES", "check_args", "complex_normal_fast", "fill_row", "normal_fast"]
+__all__ = ["LAYERS", "TABLES", "check_args", "complex_normal_fast", "normal_fast", "ziggurat_tables"]
 
 #: Number of ziggurat layers (the base layer with the tail included).
-LAYERS = 256
-_UNIT = 2.0 ** -52  # the signed 53-bit integer j in [-2^52, 2^52) times this lies in [-1, 1)
+LAYERS = ZIG_LAYERS
+_UNIT = ZIG_UNIT  # the signed 53-bit integer j in [-2^52, 2^52) times this lies in [-1, 1)
 
 
 # --------------------------------------------------------------------------- tables (numpy, at import)
@@ -91,124 +91,8 @@ _F = np.ascontiguousarray(_T["f"])
 _W = _X[:LAYERS] * _UNIT  # z = (j + 1/2) * _W[i]
 _K = _X[1:] / _X[:LAYERS] / _UNIT  # |j + 1/2| < _K[i]: inside layer i's rectangle part
 _R = float(_T["r"])
-#: The sampler's tables in the order :func:`fill_row` takes them (``w, k, x, f, r``).
+#: The sampler's tables in the order its kernels take them (``w, k, x, f, r``).
 TABLES = (_W, _K, _X, _F, _R)
-
-
-# --------------------------------------------------------------------------- uniform source
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment (odd: n -> n * gamma is a bijection)
-_ROW_SALT = np.uint64(0xD1B54A32D192ED03)
-_FIX_SALT = np.uint64(0xA0761D6478BD642F)
-_CHUNK = 2048  # words per pass (the word buffer stays in the L1 cache)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _mix(z):
-    """SplitMix64's output function (a bijection of the 64-bit words)."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(cache=True, nogil=True)
-def _row_states(seed, row):
-    """SplitMix64 states of row ``row``'s two streams (bulk, fix-up), mixed from ``(seed, row)``."""
-    key = _mix(_mix(np.uint64(seed) + _GAMMA) ^ (np.uint64(row) * _GAMMA + _ROW_SALT))
-    return key, _mix(key ^ _FIX_SALT)
-
-
-@njit(cache=True, nogil=True)
-def _words(buf, n, base):
-    """``buf[c]`` = SplitMix64 output ``base + c * gamma``, ``c < n`` (independent: vectorised)."""
-    for c in range(n):
-        buf[c] = _mix(base + np.uint64(c) * _GAMMA)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _open_unit(u):
-    """A uniform in (0, 1] from the top 53 bits of ``u``."""
-    return (np.float64(u >> np.uint64(11)) + 1.0) * 2.0 ** -53
-
-
-# --------------------------------------------------------------------------- ziggurat kernel
-@njit(cache=True, nogil=True, inline="always")
-def _layer(u):
-    """Layer index (bits 0-7) and signed uniform ``j + 1/2`` (bits 11-63, |j + 1/2| < 2^52) of a word."""
-    return np.int64(u & np.uint64(LAYERS - 1)), np.float64(np.int64(u) >> np.int64(11)) + 0.5
-
-
-@njit(cache=True, nogil=True)
-def _rectangles(out, buf, n, w, k, scale, misses):
-    """``out[c] = scale * z`` for the word ``buf[c]`` whose ``z`` falls in its layer's rectangle part;
-    the other positions go to ``misses`` (returns their count; no branch: the loop stays fast)."""
-    nb = 0
-    for c in range(n):
-        i, j = _layer(buf[c])
-        out[c] = j * w[i] * scale
-        misses[nb] = c
-        nb += np.int64(abs(j) >= k[i])
-    return nb
-
-
-@njit(cache=True, nogil=True)
-def _miss(u, fix, x, f, r):
-    """The ziggurat's rare branches for word ``u`` outside its rectangle: (N(0, 1) sample, fix-up state).
-
-    Base layer: the tail beyond ``r`` (Marsaglia's exponential method). Other layers: the wedge,
-    accepted when a uniform height lies under the exact density, else a new word (all further
-    words from the row's fix-up stream ``fix``).
-    """
-    while True:
-        i, j = _layer(u)
-        z = j * x[i] * _UNIT
-        if abs(z) < x[i + 1]:
-            return z, fix
-        if i == 0:
-            while True:
-                fix += _GAMMA
-                a = -math.log(_open_unit(_mix(fix))) / r
-                fix += _GAMMA
-                b = -math.log(_open_unit(_mix(fix)))
-                if b + b > a * a:
-                    return math.copysign(r + a, j), fix
-        fix += _GAMMA
-        y = f[i] + (_open_unit(_mix(fix)) - 2.0 ** -53) * (f[i + 1] - f[i])  # uniform in [f_i, f_i+1)
-        if y < math.exp(-0.5 * z * z):
-            return z, fix
-        fix += _GAMMA
-        u = _mix(fix)
-
-
-@njit(cache=True, nogil=True)
-def scratch():
-    """The word buffer and the miss list :func:`fill_row` takes."""
-    return np.empty(_CHUNK, dtype=np.uint64), np.empty(_CHUNK, dtype=np.int64)
-
-
-@njit(cache=True, nogil=True)
-def fill_row(out, seed, row, scale, w, k, x, f, r, buf, misses):
-    """``out[:]`` = ``scale`` x N(0, 1) samples of row ``row``'s streams, rounded to ``out``'s float32.
-
-    ``w, k, x, f, r``: :data:`TABLES`; ``buf, misses``: :func:`scratch`. The kernels of
-    :func:`normal_fast` and of :mod:`semcom.link._awgn_fused` call it per row.
-    """
-    key, fix = _row_states(seed, row)
-    cols = out.shape[0]
-    for c0 in range(0, cols, _CHUNK):
-        n = min(_CHUNK, cols - c0)
-        _words(buf, n, key + np.uint64(c0 + 1) * _GAMMA)
-        part = out[c0:c0 + n]
-        for t in range(_rectangles(part, buf, n, w, k, scale, misses)):
-            z, fix = _miss(buf[misses[t]], fix, x, f, r)
-            part[misses[t]] = z * scale
-
-
-@njit(cache=True, nogil=True)
-def _fill_rows(out, seed, row0, scale, w, k, x, f, r):
-    """``out[q, :]`` = ``scale`` x N(0, 1) samples of row ``row0 + q``'s streams, for every row ``q``."""
-    buf, misses = scratch()
-    for q in range(out.shape[0]):
-        fill_row(out[q], seed, row0 + q, scale, w, k, x, f, r, buf, misses)
 
 
 # --------------------------------------------------------------------------- public
@@ -233,7 +117,7 @@ def normal_fast(rows: int, cols: int, seed: int, scale: float = 1.0, threads: in
     """``[rows, cols]`` float32 samples of N(0, scale^2); row ``q`` is stream ``(seed, q)``."""
     out = np.empty((rows, cols), dtype=np.float32)
     if rows and cols:
-        run_rows(_fill_rows, rows, threads or default_threads(),
+        run_rows(fill_rows, rows, threads or default_threads(),
                  lambda a, b: (out[a:b], np.uint64(seed), a, float(scale), *TABLES))
     return out
 

@@ -257,14 +257,15 @@ class FastTBChain:
             raise InputError(f"symbols must be shaped [N, {lay.num_re}], got {yc.shape}")
         inv, per_symbol = _inverse_noise(no, yc.shape)
         n = yc.shape[0]
-        out = np.zeros((n, lay.num_cb * self.e_max), dtype=np.float32)
         nb = self.qm // 2
-        if self.closed_form:
+        if self.closed_form:  # its kernel writes every slot, the padding too
+            out = np.empty((n, lay.num_cb * self.e_max), dtype=np.float32)
             yf = yc.view(np.float32)
             _k.run_rows(_k.demap_closed_to_decoder, n, self.threads,
                         lambda a, b: (yf[a:b], inv[a:b] if per_symbol else inv, per_symbol, nb, self._cb_off,
                                       self.e_max, self._sign, out[a:b]))
             return out.reshape(n, lay.num_cb, self.e_max)
+        out = np.zeros((n, lay.num_cb * self.e_max), dtype=np.float32)
 
         def args(a: int, b: int) -> tuple:
             return (yc[a:b], inv[a:b] if per_symbol else inv, per_symbol, self._levels, self._labels, nb,
@@ -279,12 +280,11 @@ class FastTBChain:
         Equal, float for float, to ``llrs(map(bits) + noise, no)`` with ``noise`` rows ``row0`` to
         ``row0 + N`` of ``complex_normal_fast((row0 + N, N_RE), seed, no)`` (the compiled noise of
         :mod:`semcom.link._gauss`; a row's noise depends only on ``(seed, row)``), without the
-        symbol, noise and received arrays (:mod:`semcom.link._awgn_fused`). Only where the
+        symbol, noise and received arrays (:func:`semcom.link._chain_kernels.awgn_llrs`). Only where the
         demapper has a closed form (:attr:`closed_form`: QPSK, or 16QAM max-log), else
         :class:`LinkError`. The same :class:`InputError` as :meth:`map`, ``complex_normal_fast``
         and :meth:`llrs` for bad bits' shape, seed or ``no``.
         """
-        from semcom.link._awgn_fused import awgn_llrs
         from semcom.link._gauss import TABLES, check_args
 
         if not self.closed_form:
@@ -294,11 +294,11 @@ class FastTBChain:
         n = bits.shape[0]
         _, seed = check_args((row0 + n, lay.num_re), seed, no, None)
         inv, _ = _inverse_noise(no, (n, lay.num_re))
-        out = np.zeros((n, lay.num_cb * self.e_max), dtype=np.float32)
+        out = np.empty((n, lay.num_cb * self.e_max), dtype=np.float32)
         seed64 = np.uint64(seed)
         static = (math.sqrt(no / 2.0), inv.reshape(1), self._levels32, self.qm, self._cb_off, self.e_max, self._sign,
                   *TABLES)  # the scale as complex_normal_fast computes it
-        _k.run_rows(awgn_llrs, n, self.threads, lambda a, b: (bits[a:b], seed64, row0 + a, *static, out[a:b]))
+        _k.run_rows(_k.awgn_llrs, n, self.threads, lambda a, b: (bits[a:b], seed64, row0 + a, *static, out[a:b]))
         return out.reshape(n, lay.num_cb, self.e_max)
 
     def check(self, bits: Any, dtype: Any = np.uint8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
