@@ -288,9 +288,7 @@ class SeparationSystem:
 
     def reset_outer_loop(self) -> None:
         """A fresh outer loop (offset 0, no feedback): the start of a new sequence (``outer_loop=True``)."""
-        from semcom.link.adaptation import OuterLoopLinkAdaptation
-
-        from semcom.link.adaptation import ReportScatter
+        from semcom.link.adaptation import OuterLoopLinkAdaptation, ReportScatter
 
         cfg = self.config
         self.olla = OuterLoopLinkAdaptation(cfg.target_bler, cfg.olla_step_db) if cfg.outer_loop else None

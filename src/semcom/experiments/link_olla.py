@@ -341,7 +341,8 @@ def run(config: OllaConfig | dict | None = None, *, workers: int = 1, cluster: s
 def plot(results: Results | dict, out_dir: str | Path) -> Path:
     """``olla.png`` from the JSON: per SNR (columns), the PSNR per grant (moving mean over
     :data:`BATCH_GRANTS` grants) of the inner loop, the outer loop, the genie and the best fixed MCS
-    (top), and the OLLA offset and the report's error (report - true SNR) per grant (bottom)."""
+    (top), and the OLLA offset, the estimated report scatter and the report's error (report - true SNR)
+    per grant (bottom)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -362,6 +363,8 @@ def plot(results: Results | dict, out_dir: str | Path) -> Path:
             top.plot(np.arange(len(y)) + BATCH_GRANTS - 1, y, lw=1.2, label=f"{label} ({mean:.1f} dB)")
             if "offset_db" in sysd["trace"]:
                 bottom.plot(sysd["trace"]["offset_db"], lw=1.2, label=f"offset {label}")
+            if "report_std_db" in sysd["trace"]:
+                bottom.plot(sysd["trace"]["report_std_db"], lw=1.0, ls=":", label=f"scatter estimate {label}")
         err = np.asarray(pt["channel"]["report_db"]) - np.asarray(pt["channel"]["true_snr_db"])
         bottom.plot(err, color="0.7", lw=0.8, label="report - true SNR")
         top.set_title(f"mean SNR {pt['snr_db']:g} dB")

@@ -51,9 +51,9 @@ the same SNR. The average uses the exact Normal cell masses on a grid of :data:`
 (finer, ``sigma / 4``, for ``sigma`` below 0.4 dB) over ``+- REPORT_GRID_SPAN_STD sigma`` (the mass
 outside goes to the end cells), as the fading integral does. Not Gauss-Hermite quadrature: the
 curves fall from 1 to 0 within about 1 dB, and a handful of Hermite nodes several dB apart turns
-the average into a staircase (5, 9 or 20 nodes at ``sigma = 4.5`` dB are off by up to a factor
-of 2-5 near a 10 % error). ``sigma = 0`` is the plain rule, unchanged. :class:`ReportScatter`
-estimates ``sigma`` online from the reports (``report_std_db="auto"`` in the separation baseline).
+the average into a staircase in the SNR, with a step wherever a node crosses the waterfall.
+``sigma = 0`` is the plain rule, unchanged. :class:`ReportScatter` estimates ``sigma`` online from
+the reports (``report_std_db="auto"`` in the separation baseline).
 Over block Rayleigh fading the model already averages an unknown gain around a known mean, so a
 scatter on top of it is refused.
 
