@@ -93,7 +93,7 @@ def test_gauss_markov_gains_are_stationary_rayleigh():
                                  {"target_bler": 1.5}, {"olla_step_db": 0.0}, {"codec": "nope"},
                                  {"fidelity": "capacity"}, {"snr_db": []}, {"snr_db": [float("nan")]},
                                  {"report_noise_db": -1.0}, {"report_std_db": "maybe"}, {"report_std_db": -1.0},
-                                 {"report_std_db": 31.0}, {"bogus": 1}])
+                                 {"report_std_db": 31.0}, {"systems": []}, {"systems": ["olla_quality"]}, {"bogus": 1}])
 def test_bad_config_raises_typed_errors(bad):
     with pytest.raises(SemcomError):
         OllaConfig(**{**FAST, **bad}) if "bogus" not in bad else run({**FAST, **bad}, progress=False)
@@ -155,6 +155,8 @@ def test_cli_report_std_option(capsys):
     assert parse([]).report_std_db == "auto"
     assert parse(["--report-std", "2.5"]).report_std_db == 2.5
     assert parse(["--report-std", "none"]).report_std_db == "none"
+    only = parse(["--systems", "olla_scatter_quality, mcs6", "--fixed-mcs", "6"])
+    assert only.systems == ["olla_scatter_quality", "mcs6"] and list(only.system_configs()) == ["olla_scatter_quality", "mcs6"]
     assert main(["link", "olla", "--report-std", "-1"]) == 2
     assert main(["link", "olla", "--report-std", "often"]) == 2
     err = capsys.readouterr().err

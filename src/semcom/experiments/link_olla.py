@@ -87,6 +87,7 @@ class OllaConfig:
     coefficient per grant; ``delay_grants``, ``report_bias_db``, ``report_noise_db``: the CSI report;
     ``fixed_mcs``: 38.214 table ``mcs_table`` indices; ``crop``: centre crop of each photo (pixels);
     ``report_std_db``: the scatter-aware OLLA systems' report scatter (dB, ``"auto"``, or ``"none"``: no such systems);
+    ``systems``: run only these labels of the systems ``rules`` and ``fixed_mcs`` make (default all);
     ``fidelity``: the link, ``"bittrue"`` (the 5G LDPC chain) or ``"bler_table"`` (its table abstraction,
     for fast checks)."""
 
@@ -105,6 +106,7 @@ class OllaConfig:
     olla_step_db: float = 0.5
     report_std_db: float | str = "auto"
     fixed_mcs: list[int] = dataclasses.field(default_factory=lambda: [3, 6, 9, 12, 16, 20, 24])
+    systems: list[str] | None = None
     mcs_table: int = 1
     decoder: str = "fast"
     fidelity: str = "bittrue"
@@ -132,11 +134,19 @@ class OllaConfig:
         _check(isinstance(self.crop, int) and not isinstance(self.crop, bool) and 16 <= self.crop <= 4096,
                f"crop must be an integer in [16, 4096], got {self.crop!r}")
         _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0, "seed must be an integer >= 0")
+        if self.systems is not None:
+            known = list(self._all_systems())
+            _check(isinstance(self.systems, list) and len(self.systems) > 0 and all(k in known for k in self.systems),
+                   f"systems must be a non-empty list of labels from {known}, got {self.systems!r}")
         for label, cfg in self.system_configs().items():  # codec, MCS indices, target, step, cbr: the system checks them
             _check_system(label, cfg)
 
     def system_configs(self) -> dict[str, dict]:
         """``label -> SeparationConfig`` dict of every system of the run (module docstring), in run order."""
+        every = self._all_systems()
+        return every if self.systems is None else {k: v for k, v in every.items() if k in self.systems}
+
+    def _all_systems(self) -> dict[str, dict]:
         base = dict(codec=self.codec, cbr=self.cbr, fidelity=self.fidelity, channel="awgn", decoder=self.decoder,
                     mcs_table=self.mcs_table, target_bler=self.target_bler, olla_step_db=self.olla_step_db)
         out: dict[str, dict] = {}
@@ -409,6 +419,8 @@ def _parser() -> argparse.ArgumentParser:
                    default=None, help="OLLA step down per NACK in dB (default 0.5)")
     p.add_argument("--report-std", dest="report_std_db", type=t(parse_report_std), default=None,
                    help="report scatter (dB) of the scatter-aware OLLA systems: auto (default), a number, or none")
+    p.add_argument("--systems", type=cliargs.split_names, default=None,
+                   help="run only these system labels, e.g. olla_quality,mcs6 (default all)")
     p.add_argument("--codec", default=None, help="image codec (default heif)")
     p.add_argument("--images", type=t(cliargs.parse_image_set), default=None, help="tiny (default), all, all-N or a folder")
     p.add_argument("--crop", type=t(cliargs.parse_int, what="--crop", lo=16, hi=4096), default=None,
@@ -420,7 +432,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 KEYS = ("snr_db", "num_grants", "rho", "delay_grants", "report_bias_db", "report_noise_db", "rules", "fixed_mcs",
-        "target_bler", "olla_step_db", "report_std_db", "codec", "images", "crop", "seed")
+        "target_bler", "olla_step_db", "report_std_db", "systems", "codec", "images", "crop", "seed")
 
 
 def parse_report_std(text: str) -> float | str:
