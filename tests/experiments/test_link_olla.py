@@ -10,7 +10,7 @@ from semcom.baselines import SeparationConfig, SeparationSystem
 from semcom.errors import ConfigError, InputError, SemcomError
 from semcom.experiments import link_olla
 from semcom.experiments.link_olla import OllaConfig, channel_sequence, gauss_markov_gains, run, run_sequence, run_task
-from semcom.link.adaptation import select_mcs
+from semcom.link.adaptation import ReportScatter, select_mcs
 
 #: a small, fast run: 64 x 64 crops at CBR 1/3 (4096 channel uses per grant), JPEG2000, the table link
 FAST = dict(codec="jpeg2000", crop=64, cbr=1 / 3, fidelity="bler_table", snr_db=[12.0], num_grants=12,
@@ -92,7 +92,8 @@ def test_gauss_markov_gains_are_stationary_rayleigh():
                                  {"rules": ["best"]}, {"rules": [], "fixed_mcs": []}, {"fixed_mcs": [99]},
                                  {"target_bler": 1.5}, {"olla_step_db": 0.0}, {"codec": "nope"},
                                  {"fidelity": "capacity"}, {"snr_db": []}, {"snr_db": [float("nan")]},
-                                 {"report_noise_db": -1.0}, {"bogus": 1}])
+                                 {"report_noise_db": -1.0}, {"report_std_db": "maybe"}, {"report_std_db": -1.0},
+                                 {"report_std_db": 31.0}, {"systems": []}, {"systems": ["olla_quality"]}, {"bogus": 1}])
 def test_bad_config_raises_typed_errors(bad):
     with pytest.raises(SemcomError):
         OllaConfig(**{**FAST, **bad}) if "bogus" not in bad else run({**FAST, **bad}, progress=False)
@@ -111,6 +112,55 @@ def test_separation_outer_loop_errors():
 
     with pytest.raises(ConfigError, match="order"):
         separation(config={"codec": "jpeg2000", "link_adaptation": True, "outer_loop": True})
+
+
+def test_scatter_aware_olla_estimates_from_the_reports_and_chooses_with_it(fast_run):
+    assert "report_std_db" in fast_run.data["points"][0]["systems"]["olla_scatter_target_bler"]["trace"]
+    cfg = OllaConfig(**{**FAST, "delay_grants": 1, "num_grants": 14})  # 13 differences: past the burn-in
+    trace = run_task(dict(config=vars(cfg), label="olla_scatter_target_bler"))[0]["trace"]
+    ch = channel_sequence(cfg, cfg.snr_db[0], 0)
+    est = ReportScatter(cfg.delay_grants)
+    expected = []
+    for r in ch["report_db"]:  # each grant: the estimate before its own report
+        expected.append(est.std_db)
+        est.observe(r)
+    assert trace["report_std_db"] == pytest.approx(expected, abs=1e-4) and expected[-1] > 1.0
+    system = SeparationSystem(SeparationConfig.from_dict(cfg.system_configs()["olla_scatter_target_bler"]))
+    budget = system.channel_uses_budget(cfg.crop, cfg.crop)
+    for t in range(cfg.num_grants):  # the inner loop chose at report + offset with the scatter it had estimated
+        choice = select_mcs(ch["report_db"][t] + trace["offset_db"][t], budget, target_bler=cfg.target_bler, min_payload_bits=32,
+                            max_tb_bits=system.link.max_tb_bits, report_std_db=trace["report_std_db"][t])
+        assert trace["mcs_index"][t] == choice.mcs.index
+    assert "olla_scatter_target_bler" not in OllaConfig(**{**FAST, "report_std_db": "none"}).system_configs()
+
+
+def test_separation_report_std_errors():
+    base = dict(codec="jpeg2000", fidelity="bler_table", link_adaptation=True, cbr=1 / 3)
+    for bad in (dict(base, report_std_db="auto"), dict(base, report_std_db="x", outer_loop=True),
+                dict(base, report_std_db=2.0, channel="rayleigh_block"), dict(codec="jpeg2000", report_std_db=2.0),
+                dict(base, report_std_db="auto", outer_loop=True, report_delay_grants=-1)):
+        with pytest.raises(ConfigError):
+            SeparationConfig.from_dict(bad)
+    system = SeparationSystem(dict(base, adaptation="quality", report_std_db=3.0))
+    image, _ = link_olla._images(OllaConfig(**FAST))
+    wide = system.adapted_mcs(12.0, system.channel_uses_budget(64, 64), image[0])
+    plain = SeparationSystem(base).adapted_mcs(12.0, system.channel_uses_budget(64, 64), image[0])
+    assert wide.mcs.spectral_efficiency < plain.mcs.spectral_efficiency
+
+
+def test_cli_report_std_option(capsys):
+    from semcom.cli import main
+
+    parse = lambda argv: link_olla.config_from_args(link_olla._parser().parse_args(argv))  # noqa: E731
+    assert parse([]).report_std_db == "auto"
+    assert parse(["--report-std", "2.5"]).report_std_db == 2.5
+    assert parse(["--report-std", "none"]).report_std_db == "none"
+    only = parse(["--systems", "olla_scatter_quality, mcs6", "--fixed-mcs", "6"])
+    assert only.systems == ["olla_scatter_quality", "mcs6"] and list(only.system_configs()) == ["olla_scatter_quality", "mcs6"]
+    assert main(["link", "olla", "--report-std", "-1"]) == 2
+    assert main(["link", "olla", "--report-std", "often"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--report-std" in err
 
 
 def test_cli_bad_option_is_one_line(capsys):

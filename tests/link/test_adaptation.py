@@ -10,6 +10,7 @@ from semcom.errors import InputError, LinkError
 from semcom.link import MCS, BLERTableLink, bler_table_lookup, plan_payload
 from semcom.link.adaptation import (
     OuterLoopLinkAdaptation,
+    ReportScatter,
     awgn_bler,
     expected_bler,
     fading_mean_snr_db,
@@ -151,6 +152,79 @@ def test_quality_choice_when_every_mcs_is_hopeless_is_the_most_robust():
     options = grant_options(GRANT, min_payload_bits=32)
     got = select_mcs_for_quality(options, lambda k: (k, 30.0), lambda plan, b: payload_error(plan, -40.0, blocks=b), 11.0)
     assert got.mcs == MCS.from_table(3) and got.payload_bits == min(p.k for _, p in options)
+
+
+def test_report_std_zero_is_the_plain_rule():
+    options = grant_options(GRANT, min_payload_bits=32)
+    for snr_db in (3.3, 15.0):
+        assert select_mcs(snr_db, GRANT, report_std_db=0.0) == select_mcs(snr_db, GRANT)
+        for _, plan in options[::9]:
+            assert payload_error(plan, snr_db, report_std_db=0) == payload_error(plan, snr_db)
+
+
+def test_report_averaged_error_is_the_normal_average_of_the_curve():
+    mcs = MCS.from_table(12)
+    plan = plan_payload(30_000, mcs)  # 4 code blocks, all at the same true SNR
+    x = np.random.default_rng(1).standard_normal(20_000) * 4.0
+    curve = lambda s: 1 - np.prod([1 - awgn_bler(mcs, lay.cb_size, s, base_graph=lay.base_graph, cw_length=e)  # noqa: E731
+                                   for lay in plan.tbs for e in lay.cw_lengths], axis=0)
+    grid = np.arange(0.0, 20.0, 1.0)
+    avg = np.array([payload_error(plan, s, report_std_db=4.0) for s in grid])
+    assert np.all(np.diff(avg) <= 1e-12)  # monotone in the SNR
+    assert np.all(avg <= curve(grid - 20.0) + 1e-12) and np.all(avg >= curve(grid + 20.0) - 1e-12)
+    for s in (5.0, 10.0):
+        mc = float(curve(s + x).mean())
+        assert payload_error(plan, s, report_std_db=4.0) == pytest.approx(mc, abs=4 * math.sqrt(mc * (1 - mc) / x.size) + 2e-3)
+    with pytest.raises(LinkError):
+        payload_error(plan, 5.0, report_std_db=-1.0)
+    with pytest.raises(LinkError):
+        payload_error(plan, 5.0, channel="rayleigh", report_std_db=2.0)
+
+
+@pytest.mark.parametrize("rule", ["target_bler", "quality"])
+def test_a_scattered_report_never_chooses_a_faster_mcs(rule):
+    options = grant_options(GRANT, min_payload_bits=32)
+
+    def choose(snr_db, std):
+        if rule == "target_bler":
+            return select_mcs(snr_db, GRANT, min_payload_bits=32, report_std_db=std).mcs
+        return select_mcs_for_quality(options, lambda k: (k, 10 * math.log10(k) - 20),
+                                      lambda plan, b: payload_error(plan, snr_db, blocks=b, report_std_db=std), 11.0).mcs
+
+    slower = 0
+    for snr_db in np.arange(-2.0, 26.0, 4.0):
+        plain, scattered = choose(snr_db, 0.0), choose(snr_db, 5.0)
+        assert scattered.spectral_efficiency <= plain.spectral_efficiency
+        slower += scattered.spectral_efficiency < plain.spectral_efficiency
+    assert slower >= 3
+
+
+def test_report_scatter_recovers_the_scatter_of_a_stale_report():
+    """A Gauss-Markov SNR in dB (std 5 dB, correlation 0.95 per grant), reported 2 grants late with
+    a 2 dB bias and 1 dB of noise: the estimate is the root mean square of report differences 2 grants
+    apart, sqrt(V + 2 v_n), V = Var(s_t - s_(t-2)) = 2 * 25 * (1 - 0.95^2): the report's error
+    scatter sqrt(V + v_n) plus the documented bias."""
+    rng = np.random.default_rng(0)
+    n, rho, sd, delay, noise = 20_000, 0.95, 5.0, 2, 1.0
+    s = np.empty(n)
+    s[0] = sd * rng.standard_normal()
+    for t in range(1, n):
+        s[t] = rho * s[t - 1] + math.sqrt(1 - rho * rho) * sd * rng.standard_normal()
+    report = s[:-delay] + 2.0 + noise * rng.standard_normal(n - delay)  # the report of grant t + delay
+    est = ReportScatter(delay)
+    got = [est.observe(r) for r in report]
+    v = 2 * sd ** 2 * (1 - rho ** delay)
+    assert got[-1] == pytest.approx(math.sqrt(v + 2 * noise ** 2), rel=0.04)
+    error_sd = float(np.std(report - s[delay:]))
+    assert error_sd == pytest.approx(math.sqrt(v + noise ** 2), rel=0.04) and got[-1] > error_sd
+    assert got[: delay + est.burn_in - 1] == [est.floor_db] * (delay + est.burn_in - 1)  # burn-in: the floor
+    current = ReportScatter(0)
+    assert [current.observe(r) for r in report[:50]][-1] == current.floor_db  # a current report: the floor
+    for bad in (dict(delay=-1), dict(delay=1, burn_in=0), dict(delay=1, floor_db=-0.5)):
+        with pytest.raises(LinkError):
+            ReportScatter(**bad)
+    with pytest.raises(InputError):
+        est.observe(float("nan"))
 
 
 def test_olla_steps_and_errors():

@@ -50,6 +50,14 @@ belongs in a sequence run that fixes the order (:mod:`semcom.experiments.link_ol
 compare`` refuses it); :meth:`SeparationSystem.reset_outer_loop` starts a new sequence. With
 ``adaptation="quality"``, ``target_bler`` is only the outer loop's NACK target.
 
+An uncertain report (``report_std_db``, AWGN link). With a number ``sigma > 0`` (dB) the adaptation
+takes the grant's true SNR to be ``Normal(report + offset, sigma^2)`` and averages each MCS's error
+probability over it, for both rules (:mod:`semcom.link.adaptation`, "An uncertain report"). With
+``"auto"`` (needs ``outer_loop=True``: it is as stateful) the system estimates ``sigma`` from the
+reports it has seen, which are ``report_delay_grants`` grants old
+(:class:`~semcom.link.adaptation.ReportScatter`, ``self.scatter``): the grant is chosen with the
+estimate before its own report is recorded. 0 (default): the plain rule.
+
 What a lost code block does (``loss_policy``):
 
 * ``"corrupt"`` (default): the receiver passes the LDPC decoder's hard decisions on, errors included,
@@ -127,6 +135,8 @@ class SeparationConfig:
         is ``"quality"`` or ``"target_bler"``); ``mcs_table`` says which table.
     outer_loop, olla_step_db: OLLA on top of link adaptation, driven by each grant's ACK toward a NACK
         rate of ``target_bler``, ``olla_step_db`` down per NACK (stateful: see module doc).
+    report_std_db, report_delay_grants: the scatter (dB) of the SNR the adaptation is given, a number
+        or ``"auto"`` (estimated from reports ``report_delay_grants`` grants old; see module doc).
     link: extra keyword arguments for :func:`semcom.link.make_link` (e.g. ``{"decoder": "fast"}``).
     """
 
@@ -147,6 +157,8 @@ class SeparationConfig:
     target_bler: float = 0.1
     outer_loop: bool = False
     olla_step_db: float = 0.5
+    report_std_db: float | str = 0.0
+    report_delay_grants: int = 0
     link: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -154,6 +166,7 @@ class SeparationConfig:
             raise ConfigError("outer_loop needs link_adaptation=True and a link with an MCS (not capacity)")
         if isinstance(self.olla_step_db, bool) or not (isinstance(self.olla_step_db, (int, float)) and 0 < self.olla_step_db <= 10):
             raise ConfigError(f"olla_step_db must lie in (0, 10] dB, got {self.olla_step_db!r}")
+        self._check_report_std()
         if not 0 < self.target_bler < 1:
             raise ConfigError(f"target_bler must lie in (0, 1), got {self.target_bler!r}")
         if self.adaptation not in ADAPTATIONS:
@@ -162,6 +175,28 @@ class SeparationConfig:
             raise ConfigError(f"loss_policy must be one of {LOSS_POLICIES}, got {self.loss_policy!r}")
         if not (isinstance(self.cbr, (int, float)) and self.cbr > 0 and math.isfinite(self.cbr)):
             raise ConfigError(f"cbr must be a positive finite number, got {self.cbr!r}")
+
+    def _check_report_std(self) -> None:
+        from semcom.link.adaptation import check_report_std_db
+        from semcom.link.base import CHANNEL_ALIASES
+
+        d = self.report_delay_grants
+        if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 1000:
+            raise ConfigError(f"report_delay_grants must be an integer in [0, 1000], got {d!r}")
+        if self.report_std_db == "auto":
+            if not self.outer_loop:
+                raise ConfigError("report_std_db='auto' estimates from a sequence of reports: it needs outer_loop=True")
+        else:
+            try:
+                if check_report_std_db(self.report_std_db) == 0.0:
+                    return
+            except LinkError as exc:
+                raise ConfigError(f"{exc} (or 'auto')") from None
+        if not self.link_adaptation or self.fidelity == "capacity":
+            raise ConfigError("report_std_db needs link_adaptation=True and a link with an MCS (not capacity)")
+        if CHANNEL_ALIASES.get(self.channel, self.channel) == "rayleigh":
+            raise ConfigError("report_std_db models a per-grant report of an AWGN link; over block Rayleigh "
+                              "fading the adaptation already averages the unknown gain")
 
     @classmethod
     def from_dict(cls, d: dict) -> "SeparationConfig":
@@ -253,10 +288,16 @@ class SeparationSystem:
 
     def reset_outer_loop(self) -> None:
         """A fresh outer loop (offset 0, no feedback): the start of a new sequence (``outer_loop=True``)."""
-        from semcom.link.adaptation import OuterLoopLinkAdaptation
+        from semcom.link.adaptation import OuterLoopLinkAdaptation, ReportScatter
 
         cfg = self.config
         self.olla = OuterLoopLinkAdaptation(cfg.target_bler, cfg.olla_step_db) if cfg.outer_loop else None
+        self.scatter = ReportScatter(cfg.report_delay_grants) if cfg.report_std_db == "auto" else None
+
+    @property
+    def report_std_db(self) -> float:
+        """The report scatter (dB) the adaptation uses now: the configured one or the running estimate."""
+        return self.scatter.std_db if self.scatter is not None else float(self.config.report_std_db)
 
     def encode(self, image: torch.Tensor, max_bits: int) -> bytes:
         """The codec's stream for ``image`` within ``max_bits`` (memoised: the codec is deterministic,
@@ -296,11 +337,12 @@ class SeparationSystem:
         quality = cfg.adaptation == "quality"
         if quality and image is None:
             raise InputError("adaptation='quality' chooses the MCS for an image: pass image=")
-        key = (_digest(image) if quality else None, float(snr_db), int(channel_uses))
+        std = self.report_std_db
+        key = (_digest(image) if quality else None, float(snr_db), int(channel_uses), std)
         if key not in self._choices:
             cond = dict(channel=link.channel, fading=link.fading, csi=link.csi,
                         csi_error_var=getattr(link, "csi_error_var", 0.1),
-                        curves=la.Curves.of(link))
+                        curves=la.Curves.of(link), report_std_db=std)
             grant = dict(mcs_table=cfg.mcs_table, max_tb_bits=link.max_tb_bits, min_payload_bits=LENGTH_FIELD_BITS + 8)
             if not quality:
                 choice = la.select_mcs(float(snr_db), channel_uses, target_bler=cfg.target_bler, **grant, **cond)
@@ -394,6 +436,8 @@ class SeparationSystem:
         _, _, h, w = image.shape
         budget = self.channel_uses_budget(h, w)
         link = self.link_for(self.adaptation_snr_db(snr_db, csi_report_db), budget, image)
+        if self.scatter is not None:  # after the choice: this grant was chosen with the reports before it
+            self.scatter.observe(snr_db if csi_report_db is None else csi_report_db)
         k_max = int(link.max_payload_bits(budget, snr_db=snr_db))
         fallback = torch.full_like(image, FALLBACK_VALUE)
         mcs = str(getattr(link, "mcs", None))

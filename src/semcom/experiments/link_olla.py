@@ -29,13 +29,19 @@ sequence per SNR, and grant ``t`` draws its link noise from the same seed in eve
 * ``olla_<rule>``: the inner loop at report + OLLA offset, updated after every grant with its ACK
   (every code block passed; :class:`~semcom.link.adaptation.OuterLoopLinkAdaptation`, NACK target
   ``target_bler``, ``olla_step_db`` down per NACK), starting at offset 0;
+* ``olla_scatter_<rule>``: as ``olla_<rule>``, with an inner loop that knows the report is uncertain:
+  it averages each MCS's error probability over a true SNR ``Normal(report + offset, sigma^2)`` in dB,
+  ``sigma = report_std_db`` (a number, or ``"auto"``: estimated online from the differences of
+  reports ``delay_grants`` apart, :class:`~semcom.link.adaptation.ReportScatter`; ``"none"``: no
+  such system);
 * ``genie_<rule>``: the inner loop at the true SNR of the grant (no report error, no OLLA);
 * ``mcs<i>``: one fixed 38.214 table MCS for every grant.
 
 **Metrics** per system and SNR: mean PSNR over the grants (a failed image scores the mid-grey
 fallback), NACK rate (grants not acknowledged: a code block lost, or nothing sent; also over the
 second half, after the outer loop settled), delivered bits per channel use (the codec stream bits of ACKed grants over the
-channel uses granted), the per-grant traces (PSNR, ACK, MCS index, OLLA offset), and the difference
+channel uses granted), the per-grant traces (PSNR, ACK, MCS index, OLLA offset, the scatter the
+inner loop used), and the difference
 to the best fixed MCS in mean PSNR with its standard error by batch means over blocks of
 :data:`BATCH_GRANTS` grants (the grants are correlated through the channel).
 
@@ -44,7 +50,7 @@ Example::
     >>> res = run({"snr_db": [12.0], "num_grants": 4, "rules": ["target_bler"], "fixed_mcs": [9],
     ...            "codec": "jpeg2000", "crop": 128, "fidelity": "bler_table"}, progress=False)
     >>> sorted(res.data["points"][0]["systems"])
-    ['genie_target_bler', 'inner_target_bler', 'mcs9', 'olla_target_bler']
+    ['genie_target_bler', 'inner_target_bler', 'mcs9', 'olla_scatter_target_bler', 'olla_target_bler']
 """
 
 from __future__ import annotations
@@ -80,6 +86,8 @@ class OllaConfig:
     """What ``semcom link olla`` runs (module docstring). ``rho``: AR(1) correlation of the fading
     coefficient per grant; ``delay_grants``, ``report_bias_db``, ``report_noise_db``: the CSI report;
     ``fixed_mcs``: 38.214 table ``mcs_table`` indices; ``crop``: centre crop of each photo (pixels);
+    ``report_std_db``: the scatter-aware OLLA systems' report scatter (dB, ``"auto"``, or ``"none"``: no such systems);
+    ``systems``: run only these labels of the systems ``rules`` and ``fixed_mcs`` make (default all);
     ``fidelity``: the link, ``"bittrue"`` (the 5G LDPC chain) or ``"bler_table"`` (its table abstraction,
     for fast checks)."""
 
@@ -96,7 +104,9 @@ class OllaConfig:
     rules: list[str] = dataclasses.field(default_factory=lambda: list(RULES))
     target_bler: float = 0.1
     olla_step_db: float = 0.5
+    report_std_db: float | str = "auto"
     fixed_mcs: list[int] = dataclasses.field(default_factory=lambda: [3, 6, 9, 12, 16, 20, 24])
+    systems: list[str] | None = None
     mcs_table: int = 1
     decoder: str = "fast"
     fidelity: str = "bittrue"
@@ -118,15 +128,25 @@ class OllaConfig:
                and all(isinstance(i, int) and not isinstance(i, bool) for i in self.fixed_mcs),
                f"fixed_mcs must be a list of distinct MCS indices, got {self.fixed_mcs!r}")
         _check(bool(self.rules or self.fixed_mcs), "nothing to run: give rules or fixed_mcs")
+        _check(not isinstance(self.report_std_db, str) or self.report_std_db in ("auto", "none"),
+               f"report_std_db must be a number of dB, 'auto' or 'none', got {self.report_std_db!r}")
         _check(self.fidelity in FIDELITIES, f"fidelity must be one of {FIDELITIES}, got {self.fidelity!r}")
         _check(isinstance(self.crop, int) and not isinstance(self.crop, bool) and 16 <= self.crop <= 4096,
                f"crop must be an integer in [16, 4096], got {self.crop!r}")
         _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0, "seed must be an integer >= 0")
+        if self.systems is not None:
+            known = list(self._all_systems())
+            _check(isinstance(self.systems, list) and len(self.systems) > 0 and all(k in known for k in self.systems),
+                   f"systems must be a non-empty list of labels from {known}, got {self.systems!r}")
         for label, cfg in self.system_configs().items():  # codec, MCS indices, target, step, cbr: the system checks them
             _check_system(label, cfg)
 
     def system_configs(self) -> dict[str, dict]:
         """``label -> SeparationConfig`` dict of every system of the run (module docstring), in run order."""
+        every = self._all_systems()
+        return every if self.systems is None else {k: v for k, v in every.items() if k in self.systems}
+
+    def _all_systems(self) -> dict[str, dict]:
         base = dict(codec=self.codec, cbr=self.cbr, fidelity=self.fidelity, channel="awgn", decoder=self.decoder,
                     mcs_table=self.mcs_table, target_bler=self.target_bler, olla_step_db=self.olla_step_db)
         out: dict[str, dict] = {}
@@ -134,6 +154,9 @@ class OllaConfig:
             adapted = dict(base, link_adaptation=True, adaptation=rule)
             out[f"inner_{rule}"] = adapted
             out[f"olla_{rule}"] = dict(adapted, outer_loop=True)
+            if self.report_std_db != "none":
+                out[f"olla_scatter_{rule}"] = dict(adapted, outer_loop=True, report_std_db=self.report_std_db,
+                                                   report_delay_grants=self.delay_grants)
             out[f"genie_{rule}"] = adapted
         for i in self.fixed_mcs:
             out[f"mcs{i}"] = dict(base, mcs_index=i)
@@ -194,16 +217,19 @@ def run_sequence(system, images: Sequence, channel: dict, *, genie: bool = False
     Returns the per-grant traces ``psnr``, ``ack`` (every code block passed; ``False`` when nothing
     was sent, ``status`` ``"no_fit"``, which gives the outer loop no feedback), ``status``,
     ``mcs_index``, ``stream_bits``, ``channel_uses`` (and ``offset_db``, the offset each grant used,
-    when the system has an outer loop)."""
+    when the system has an outer loop; ``report_std_db``, the scatter it used, when that is estimated)."""
     from semcom.metrics import psnr
 
-    keys = ("psnr", "ack", "status", "mcs_index", "stream_bits", "channel_uses") + (("offset_db",) if system.olla is not None else ())
+    keys = ("psnr", "ack", "status", "mcs_index", "stream_bits", "channel_uses") + (("offset_db",) if system.olla is not None else ()) \
+        + (("report_std_db",) if system.scatter is not None else ())
     out: dict[str, list] = {k: [] for k in keys}
     for t, (snr, report, seed) in enumerate(zip(channel["true_snr_db"], channel["report_db"], channel["link_seeds"])):
         image = images[t % len(images)]
         known = snr if genie else report
         budget = system.channel_uses_budget(int(image.shape[-2]), int(image.shape[-1]))
         mcs = getattr(system.link_for(system.adaptation_snr_db(snr, known), budget, image), "mcs", None)
+        if system.scatter is not None:
+            out["report_std_db"].append(round(system.report_std_db, 4))
         res = system.transmit(image, snr, seed=int(seed), csi_report_db=known)
         ack = res.status != "no_fit" and res.num_cb_failed == 0
         out["psnr"].append(round(float(psnr(image, res.reconstruction)[0]), 4))
@@ -261,6 +287,8 @@ def summarise(trace: dict) -> dict:
         off = np.asarray(trace["offset_db"], dtype=np.float64)
         out["final_offset_db"] = float(off[-1])
         out["mean_offset_second_half_db"] = float(off[half:].mean())
+    if "report_std_db" in trace:
+        out["mean_report_std_second_half_db"] = float(np.mean(trace["report_std_db"][half:]))
     return out
 
 
@@ -323,7 +351,8 @@ def run(config: OllaConfig | dict | None = None, *, workers: int = 1, cluster: s
 def plot(results: Results | dict, out_dir: str | Path) -> Path:
     """``olla.png`` from the JSON: per SNR (columns), the PSNR per grant (moving mean over
     :data:`BATCH_GRANTS` grants) of the inner loop, the outer loop, the genie and the best fixed MCS
-    (top), and the OLLA offset and the report's error (report - true SNR) per grant (bottom)."""
+    (top), and the OLLA offset, the estimated report scatter and the report's error (report - true SNR)
+    per grant (bottom)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -344,6 +373,8 @@ def plot(results: Results | dict, out_dir: str | Path) -> Path:
             top.plot(np.arange(len(y)) + BATCH_GRANTS - 1, y, lw=1.2, label=f"{label} ({mean:.1f} dB)")
             if "offset_db" in sysd["trace"]:
                 bottom.plot(sysd["trace"]["offset_db"], lw=1.2, label=f"offset {label}")
+            if "report_std_db" in sysd["trace"]:
+                bottom.plot(sysd["trace"]["report_std_db"], lw=1.0, ls=":", label=f"scatter estimate {label}")
         err = np.asarray(pt["channel"]["report_db"]) - np.asarray(pt["channel"]["true_snr_db"])
         bottom.plot(err, color="0.7", lw=0.8, label="report - true SNR")
         top.set_title(f"mean SNR {pt['snr_db']:g} dB")
@@ -386,6 +417,10 @@ def _parser() -> argparse.ArgumentParser:
                    default=None, help="target error rate of the inner loop and NACK target of the outer loop (default 0.1)")
     p.add_argument("--olla-step", dest="olla_step_db", type=t(cliargs.parse_float, what="--olla-step", lo=0.01, hi=10.0),
                    default=None, help="OLLA step down per NACK in dB (default 0.5)")
+    p.add_argument("--report-std", dest="report_std_db", type=t(parse_report_std), default=None,
+                   help="report scatter (dB) of the scatter-aware OLLA systems: auto (default), a number, or none")
+    p.add_argument("--systems", type=cliargs.split_names, default=None,
+                   help="run only these system labels, e.g. olla_quality,mcs6 (default all)")
     p.add_argument("--codec", default=None, help="image codec (default heif)")
     p.add_argument("--images", type=t(cliargs.parse_image_set), default=None, help="tiny (default), all, all-N or a folder")
     p.add_argument("--crop", type=t(cliargs.parse_int, what="--crop", lo=16, hi=4096), default=None,
@@ -397,7 +432,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 KEYS = ("snr_db", "num_grants", "rho", "delay_grants", "report_bias_db", "report_noise_db", "rules", "fixed_mcs",
-        "target_bler", "olla_step_db", "codec", "images", "crop", "seed")
+        "target_bler", "olla_step_db", "report_std_db", "systems", "codec", "images", "crop", "seed")
+
+
+def parse_report_std(text: str) -> float | str:
+    """``--report-std``: ``"auto"``, ``"none"`` (no scatter-aware system) or a scatter in dB."""
+    s = str(text).strip().lower()
+    if s in ("auto", "none"):
+        return s
+    return cliargs.parse_float(s, what="--report-std", lo=0.0, hi=30.0)
 
 
 def config_from_args(args: argparse.Namespace) -> OllaConfig:
