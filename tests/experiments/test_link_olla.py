@@ -163,6 +163,58 @@ def test_cli_report_std_option(capsys):
     assert "Traceback" not in err and "--report-std" in err
 
 
+def test_anti_windup_systems_config_and_cli():
+    assert not any("_aw_" in k for k in OllaConfig(**FAST).system_configs())  # default: the systems as before
+    aw = OllaConfig(**{**FAST, "anti_windup": True}).system_configs()
+    assert aw["olla_aw_target_bler"] == {**aw["olla_target_bler"], "olla_anti_windup": True}
+    assert aw["olla_scatter_aw_target_bler"] == {**aw["olla_scatter_target_bler"], "olla_anti_windup": True}
+    assert "olla_scatter_aw_target_bler" not in OllaConfig(**{**FAST, "anti_windup": True, "report_std_db": "none"}).system_configs()
+    parse = lambda argv: link_olla.config_from_args(link_olla._parser().parse_args(argv))  # noqa: E731
+    assert parse([]).anti_windup is False and parse(["--anti-windup"]).anti_windup is True
+    only = parse(["--anti-windup", "--systems", "olla_aw_quality,mcs6", "--fixed-mcs", "6"])
+    assert list(only.system_configs()) == ["olla_aw_quality", "mcs6"]
+    with pytest.raises(ConfigError):
+        parse(["--systems", "olla_aw_quality"])  # not a system of the run without --anti-windup
+    with pytest.raises(ConfigError):
+        OllaConfig(**{**FAST, "anti_windup": "yes"})
+    base = dict(codec="jpeg2000", fidelity="bler_table", link_adaptation=True)
+    for bad in (dict(base, outer_loop=True, olla_anti_windup=1), dict(base, olla_anti_windup=True)):
+        with pytest.raises(ConfigError):
+            SeparationConfig.from_dict(bad)
+
+
+def test_anti_windup_keeps_the_offset_through_an_outage():
+    """30 grants in an outage (every MCS fails), then 20 at 12 dB, with a current report: plain OLLA
+    leaves the outage 15 dB down and on slow MCSs; with anti-windup the offset moves only on
+    ACKs and on NACKs of faster MCSs, and the inner loop is back on fast MCSs at once."""
+    cfg = OllaConfig(**{**FAST, "anti_windup": True, "cbr": 1.0})  # the most robust MCS carries the image
+    snr = [-15.0] * 30 + [12.0] * 20
+    channel = {"true_snr_db": snr, "report_db": snr, "link_seeds": list(range(len(snr)))}
+    images, _ = link_olla._images(cfg)
+    traces = {}
+    for label in ("olla_target_bler", "olla_aw_target_bler"):
+        system = SeparationSystem(SeparationConfig.from_dict(cfg.system_configs()[label]))
+        traces[label] = run_sequence(system, images, channel)
+    plain, aw = traces["olla_target_bler"], traces["olla_aw_target_bler"]
+    assert "no_fit" not in plain["status"] + aw["status"]
+    assert not any(plain["ack"][:30]) and not any(aw["ack"][:30]) and all(aw["saturated"][:30])
+    assert plain["offset_db"][30] == pytest.approx(-15.0) and aw["offset_db"][30] == 0.0
+    step_up = cfg.olla_step_db * cfg.target_bler / (1 - cfg.target_bler)
+    expected = [0.0]
+    for ack, sat in zip(aw["ack"], aw["saturated"]):
+        expected.append(expected[-1] + (step_up if ack else 0.0 if sat else -cfg.olla_step_db))
+    assert aw["offset_db"] == pytest.approx(expected[:-1], abs=1e-3)
+    assert min(aw["mcs_index"][30:]) > max(plain["mcs_index"][30:])
+    assert np.mean(aw["psnr"][30:]) > np.mean(plain["psnr"][30:])
+    # the quality rule saturates at the slowest MCS that carries the image (here MCS 3 does not: FAST's grant)
+    small = link_olla._images(OllaConfig(**FAST))[0][0]
+    kw = dict(codec="jpeg2000", fidelity="bler_table", cbr=FAST["cbr"], link_adaptation=True, outer_loop=True, olla_anti_windup=True)
+    budget = 4096  # 64 x 64 at CBR 1/3
+    by_target = SeparationSystem(dict(kw, adaptation="target_bler")).most_robust_mcs(budget)
+    by_quality = SeparationSystem(dict(kw, adaptation="quality")).most_robust_mcs(budget, small)
+    assert by_target.index == 3 and by_quality.spectral_efficiency > by_target.spectral_efficiency
+
+
 def test_cli_bad_option_is_one_line(capsys):
     from semcom.cli import main
 

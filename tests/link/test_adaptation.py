@@ -15,6 +15,7 @@ from semcom.link.adaptation import (
     expected_bler,
     fading_mean_snr_db,
     grant_options,
+    most_robust,
     payload_error,
     select_mcs,
     select_mcs_for_quality,
@@ -240,6 +241,44 @@ def test_olla_steps_and_errors():
         olla.update([1, 0])
     with pytest.raises(InputError):
         olla.adjusted_snr_db(float("inf"))
+
+
+def test_olla_anti_windup_off_is_the_plain_rule():
+    rng = np.random.default_rng(3)
+    acks, sat = rng.random(400) < 0.7, rng.random(400) < 0.5
+    plain, flagged = OuterLoopLinkAdaptation(), OuterLoopLinkAdaptation(anti_windup=False)
+    a = [plain.update(bool(x)) for x in acks]
+    b = [flagged.update(bool(x), saturated=bool(y)) for x, y in zip(acks, sat)]
+    assert a == b and min(a) < -5.0 and flagged.frozen == 0  # exactly the same offsets, flags ignored
+
+
+def test_olla_anti_windup_freezes_only_saturated_nacks():
+    olla = OuterLoopLinkAdaptation(target_bler=0.1, delta_up_db=0.5, anti_windup=True)
+    assert olla.update(False, saturated=True) == 0.0  # NACK on the most robust MCS: unchanged
+    assert olla.update(False, saturated=False) == pytest.approx(-0.5)  # NACK on a faster MCS: lowered
+    assert olla.update(True, saturated=True) == pytest.approx(-0.5 + olla.delta_down_db)  # ACKs always count
+    assert olla.update(np.array([False] * 3), saturated=torch.tensor([True, False, True])) == pytest.approx(-1.0 + olla.delta_down_db)
+    assert (olla.acks, olla.nacks, olla.frozen) == (1, 5, 3) and olla.nack_rate == pytest.approx(5 / 6)
+    for bad in (dict(saturated=[1]), dict(saturated=[True, False])):
+        with pytest.raises(LinkError):
+            olla.update([False, False, False], **bad)
+    with pytest.raises(LinkError):
+        OuterLoopLinkAdaptation(anti_windup="yes")
+    with pytest.raises(LinkError):
+        most_robust([])
+
+
+def test_simulate_olla_outage_does_not_wind_the_offset_down():
+    """At -10 dB over AWGN every MCS fails: without anti-windup each NACK lowers the offset to its
+    floor; with it the inner loop is on the most robust MCS at once and the offset stays at 0."""
+    floor = most_robust(grant_options(2000))
+    assert floor == min(table_mcs_candidates(), key=lambda m: m.spectral_efficiency)
+    plain = simulate_olla(-10.0, 2000, 70, olla=OuterLoopLinkAdaptation(), channel="awgn", seed=0)
+    aw_olla = OuterLoopLinkAdaptation(anti_windup=True)
+    aw = simulate_olla(-10.0, 2000, 70, olla=aw_olla, channel="awgn", seed=0)
+    assert not any(plain["ack"]) and not any(aw["ack"])
+    assert plain["offset_db"][-1] == -30.0
+    assert set(aw["mcs_index"]) == {floor.index} and set(aw["offset_db"]) == {0.0} and aw_olla.frozen == 70
 
 
 @pytest.mark.parametrize("target", [0.05, 0.1, 0.3])

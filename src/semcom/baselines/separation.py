@@ -48,7 +48,13 @@ its results depend on the order of its transmissions** (the offset is the histor
 belongs in a sequence run that fixes the order (:mod:`semcom.experiments.link_olla`,
 ``semcom link olla``), not in a sweep that sends points in any order on any worker (``semcom
 compare`` refuses it); :meth:`SeparationSystem.reset_outer_loop` starts a new sequence. With
-``adaptation="quality"``, ``target_bler`` is only the outer loop's NACK target.
+``adaptation="quality"``, ``target_bler`` is only the outer loop's NACK target. ``olla_anti_windup``
+(default ``False``: every NACK lowers the offset, as before): a NACK of a grant sent on the most
+robust MCS the adaptation could choose for it -- the lowest spectral efficiency among the grant's
+MCSs that carry the length field and a byte and, with ``adaptation="quality"``, the image
+(:meth:`SeparationSystem.most_robust_mcs`) -- does not lower the offset
+(:class:`~semcom.link.adaptation.OuterLoopLinkAdaptation`, "Anti-windup"); ``extras["olla_saturated"]``
+says whether the grant was.
 
 An uncertain report (``report_std_db``, AWGN link). With a number ``sigma > 0`` (dB) the adaptation
 takes the grant's true SNR to be ``Normal(report + offset, sigma^2)`` and averages each MCS's error
@@ -134,7 +140,8 @@ class SeparationConfig:
     link_adaptation, adaptation, target_bler: choose the table MCS per SNR (see module doc; ``adaptation``
         is ``"quality"`` or ``"target_bler"``); ``mcs_table`` says which table.
     outer_loop, olla_step_db: OLLA on top of link adaptation, driven by each grant's ACK toward a NACK
-        rate of ``target_bler``, ``olla_step_db`` down per NACK (stateful: see module doc).
+        rate of ``target_bler``, ``olla_step_db`` down per NACK (stateful: see module doc);
+        ``olla_anti_windup``: NACKs of grants sent on the most robust MCS do not lower the offset.
     report_std_db, report_delay_grants: the scatter (dB) of the SNR the adaptation is given, a number
         or ``"auto"`` (estimated from reports ``report_delay_grants`` grants old; see module doc).
     link: extra keyword arguments for :func:`semcom.link.make_link` (e.g. ``{"decoder": "fast"}``).
@@ -157,6 +164,7 @@ class SeparationConfig:
     target_bler: float = 0.1
     outer_loop: bool = False
     olla_step_db: float = 0.5
+    olla_anti_windup: bool = False
     report_std_db: float | str = 0.0
     report_delay_grants: int = 0
     link: dict = dataclasses.field(default_factory=dict)
@@ -166,6 +174,10 @@ class SeparationConfig:
             raise ConfigError("outer_loop needs link_adaptation=True and a link with an MCS (not capacity)")
         if isinstance(self.olla_step_db, bool) or not (isinstance(self.olla_step_db, (int, float)) and 0 < self.olla_step_db <= 10):
             raise ConfigError(f"olla_step_db must lie in (0, 10] dB, got {self.olla_step_db!r}")
+        if not isinstance(self.olla_anti_windup, bool):
+            raise ConfigError(f"olla_anti_windup must be true or false, got {self.olla_anti_windup!r}")
+        if self.olla_anti_windup and not self.outer_loop:
+            raise ConfigError("olla_anti_windup acts on the outer loop: it needs outer_loop=True")
         self._check_report_std()
         if not 0 < self.target_bler < 1:
             raise ConfigError(f"target_bler must lie in (0, 1), got {self.target_bler!r}")
@@ -291,7 +303,8 @@ class SeparationSystem:
         from semcom.link.adaptation import OuterLoopLinkAdaptation, ReportScatter
 
         cfg = self.config
-        self.olla = OuterLoopLinkAdaptation(cfg.target_bler, cfg.olla_step_db) if cfg.outer_loop else None
+        self.olla = OuterLoopLinkAdaptation(cfg.target_bler, cfg.olla_step_db, anti_windup=cfg.olla_anti_windup) \
+            if cfg.outer_loop else None
         self.scatter = ReportScatter(cfg.report_delay_grants) if cfg.report_std_db == "auto" else None
 
     @property
@@ -357,6 +370,22 @@ class SeparationSystem:
                 self._choices.pop(next(iter(self._choices)))
             self._choices[key] = choice
         return self._choices[key]
+
+    def most_robust_mcs(self, channel_uses: int, image: torch.Tensor | None = None):
+        """The most robust MCS link adaptation can choose for this grant (where the outer loop saturates):
+        the lowest spectral efficiency among the grant's MCSs that carry the length field and a byte
+        and, with ``adaptation="quality"``, ``image`` (:meth:`clean_quality`); ``None`` when none does."""
+        from semcom.link import adaptation as la
+
+        cfg, link = self.config, self.link
+        try:
+            options = la.grant_options(channel_uses, mcs_table=cfg.mcs_table, max_tb_bits=link.max_tb_bits,
+                                       min_payload_bits=LENGTH_FIELD_BITS + 8)
+        except LinkError:  # no MCS carries the length field and a byte
+            return None
+        if cfg.adaptation == "quality":
+            options = [o for o in options if self.clean_quality(image, o[1].k) is not None]
+        return la.most_robust(options) if options else None
 
     def clean_quality(self, image: torch.Tensor, k: int) -> tuple[int, float] | None:
         """``(bits, PSNR)`` of ``image`` sent intact in a ``k``-bit payload (length field + stream), or
@@ -466,9 +495,12 @@ class SeparationSystem:
         img = outcome.image if status != "failed" else fallback
         extras: dict[str, Any] = {"payload_capacity_bits": int(k_max), "mcs": mcs}
         if self.olla is not None:
+            saturated = self.olla.anti_windup and getattr(link, "mcs", None) == self.most_robust_mcs(budget, image)
             extras["ack"] = n_fail == 0
             extras["olla_offset_db"] = self.olla.offset_db
-            extras["olla_offset_after_db"] = self.olla.update(n_fail == 0)
+            if self.olla.anti_windup:
+                extras["olla_saturated"] = saturated
+            extras["olla_offset_after_db"] = self.olla.update(n_fail == 0, saturated=saturated)
         return SeparationOutcome(
             reconstruction=img.clamp(0, 1),
             status=status,

@@ -34,6 +34,10 @@ sequence per SNR, and grant ``t`` draws its link noise from the same seed in eve
   ``sigma = report_std_db`` (a number, or ``"auto"``: estimated online from the differences of
   reports ``delay_grants`` apart, :class:`~semcom.link.adaptation.ReportScatter`; ``"none"``: no
   such system);
+* ``olla_aw_<rule>``, ``olla_scatter_aw_<rule>`` (only with ``anti_windup=True``, ``--anti-windup``;
+  the latter only with a scatter-aware system): as ``olla_<rule>`` and ``olla_scatter_<rule>`` with the
+  outer loop's anti-windup (``olla_anti_windup``): a NACK of a grant sent on the most robust MCS the
+  inner loop could choose does not lower the offset;
 * ``genie_<rule>``: the inner loop at the true SNR of the grant (no report error, no OLLA);
 * ``mcs<i>``: one fixed 38.214 table MCS for every grant.
 
@@ -87,6 +91,7 @@ class OllaConfig:
     coefficient per grant; ``delay_grants``, ``report_bias_db``, ``report_noise_db``: the CSI report;
     ``fixed_mcs``: 38.214 table ``mcs_table`` indices; ``crop``: centre crop of each photo (pixels);
     ``report_std_db``: the scatter-aware OLLA systems' report scatter (dB, ``"auto"``, or ``"none"``: no such systems);
+    ``anti_windup``: add the anti-windup OLLA systems (default ``False``: the run's systems as before);
     ``systems``: run only these labels of the systems ``rules`` and ``fixed_mcs`` make (default all);
     ``fidelity``: the link, ``"bittrue"`` (the 5G LDPC chain) or ``"bler_table"`` (its table abstraction,
     for fast checks)."""
@@ -105,6 +110,7 @@ class OllaConfig:
     target_bler: float = 0.1
     olla_step_db: float = 0.5
     report_std_db: float | str = "auto"
+    anti_windup: bool = False
     fixed_mcs: list[int] = dataclasses.field(default_factory=lambda: [3, 6, 9, 12, 16, 20, 24])
     systems: list[str] | None = None
     mcs_table: int = 1
@@ -130,6 +136,7 @@ class OllaConfig:
         _check(bool(self.rules or self.fixed_mcs), "nothing to run: give rules or fixed_mcs")
         _check(not isinstance(self.report_std_db, str) or self.report_std_db in ("auto", "none"),
                f"report_std_db must be a number of dB, 'auto' or 'none', got {self.report_std_db!r}")
+        _check(isinstance(self.anti_windup, bool), f"anti_windup must be true or false, got {self.anti_windup!r}")
         _check(self.fidelity in FIDELITIES, f"fidelity must be one of {FIDELITIES}, got {self.fidelity!r}")
         _check(isinstance(self.crop, int) and not isinstance(self.crop, bool) and 16 <= self.crop <= 4096,
                f"crop must be an integer in [16, 4096], got {self.crop!r}")
@@ -154,9 +161,13 @@ class OllaConfig:
             adapted = dict(base, link_adaptation=True, adaptation=rule)
             out[f"inner_{rule}"] = adapted
             out[f"olla_{rule}"] = dict(adapted, outer_loop=True)
+            scatter = dict(report_std_db=self.report_std_db, report_delay_grants=self.delay_grants)
             if self.report_std_db != "none":
-                out[f"olla_scatter_{rule}"] = dict(adapted, outer_loop=True, report_std_db=self.report_std_db,
-                                                   report_delay_grants=self.delay_grants)
+                out[f"olla_scatter_{rule}"] = dict(adapted, outer_loop=True, **scatter)
+            if self.anti_windup:
+                out[f"olla_aw_{rule}"] = dict(adapted, outer_loop=True, olla_anti_windup=True)
+                if self.report_std_db != "none":
+                    out[f"olla_scatter_aw_{rule}"] = dict(adapted, outer_loop=True, olla_anti_windup=True, **scatter)
             out[f"genie_{rule}"] = adapted
         for i in self.fixed_mcs:
             out[f"mcs{i}"] = dict(base, mcs_index=i)
@@ -217,11 +228,13 @@ def run_sequence(system, images: Sequence, channel: dict, *, genie: bool = False
     Returns the per-grant traces ``psnr``, ``ack`` (every code block passed; ``False`` when nothing
     was sent, ``status`` ``"no_fit"``, which gives the outer loop no feedback), ``status``,
     ``mcs_index``, ``stream_bits``, ``channel_uses`` (and ``offset_db``, the offset each grant used,
-    when the system has an outer loop; ``report_std_db``, the scatter it used, when that is estimated)."""
+    when the system has an outer loop; ``saturated``, whether the grant was sent on the most robust MCS,
+    with its anti-windup; ``report_std_db``, the scatter it used, when that is estimated)."""
     from semcom.metrics import psnr
 
     keys = ("psnr", "ack", "status", "mcs_index", "stream_bits", "channel_uses") + (("offset_db",) if system.olla is not None else ()) \
-        + (("report_std_db",) if system.scatter is not None else ())
+        + (("report_std_db",) if system.scatter is not None else ()) \
+        + (("saturated",) if system.olla is not None and system.olla.anti_windup else ())
     out: dict[str, list] = {k: [] for k in keys}
     for t, (snr, report, seed) in enumerate(zip(channel["true_snr_db"], channel["report_db"], channel["link_seeds"])):
         image = images[t % len(images)]
@@ -240,6 +253,8 @@ def run_sequence(system, images: Sequence, channel: dict, *, genie: bool = False
         out["channel_uses"].append(int(res.channel_uses_budget))
         if system.olla is not None:
             out["offset_db"].append(round(float(res.extras.get("olla_offset_db", system.olla.offset_db)), 4))
+        if "saturated" in out:
+            out["saturated"].append(bool(res.extras.get("olla_saturated", False)))
     return out
 
 
@@ -419,6 +434,8 @@ def _parser() -> argparse.ArgumentParser:
                    default=None, help="OLLA step down per NACK in dB (default 0.5)")
     p.add_argument("--report-std", dest="report_std_db", type=t(parse_report_std), default=None,
                    help="report scatter (dB) of the scatter-aware OLLA systems: auto (default), a number, or none")
+    p.add_argument("--anti-windup", dest="anti_windup", action="store_true", default=None,
+                   help="add the anti-windup OLLA systems olla_aw_<rule>, olla_scatter_aw_<rule> (default off)")
     p.add_argument("--systems", type=cliargs.split_names, default=None,
                    help="run only these system labels, e.g. olla_quality,mcs6 (default all)")
     p.add_argument("--codec", default=None, help="image codec (default heif)")
@@ -432,7 +449,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 KEYS = ("snr_db", "num_grants", "rho", "delay_grants", "report_bias_db", "report_noise_db", "rules", "fixed_mcs",
-        "target_bler", "olla_step_db", "report_std_db", "systems", "codec", "images", "crop", "seed")
+        "target_bler", "olla_step_db", "report_std_db", "anti_windup", "systems", "codec", "images", "crop", "seed")
 
 
 def parse_report_std(text: str) -> float | str:

@@ -40,7 +40,9 @@ within a fraction of a dB of the SNR; ``docs/link.md``).
 **Outer loop** (:class:`OuterLoopLinkAdaptation`). For runs with many transmissions, an SNR offset
 corrects the inner loop's model from ACK/NACK: ``offset -= delta_up`` on a NACK,
 ``offset += delta_up * t / (1 - t)`` on an ACK (``t`` = target error rate), the rule of 5G systems; in
-steady state the NACK rate is ``t``. :func:`simulate_olla` runs it over a link.
+steady state the NACK rate is ``t``. With ``anti_windup=True`` a NACK of a grant already sent on the
+most robust MCS does not lower the offset (conditional integration: long outages do not wind it down
+to its floor). :func:`simulate_olla` runs it over a link.
 
 **An uncertain report** (``report_std_db``, AWGN and fast fading only). A per-grant CSI report is
 not the grant's SNR: it is late and noisy. With ``report_std_db = sigma > 0`` the inner loop takes the
@@ -92,6 +94,7 @@ __all__ = [
     "REPORT_GRID_STEP_DB",
     "ReportScatter",
     "grant_options",
+    "most_robust",
     "select_mcs_for_quality",
     "awgn_bler",
     "expected_bler",
@@ -430,6 +433,22 @@ def select_mcs_for_quality(options: Sequence[tuple[MCS, LinkPlan]], quality: Cal
     return best
 
 
+def _bool_flags(value, what: str) -> np.ndarray:
+    """``value`` (a bool, a sequence, an array or a tensor of them) as a flat boolean array (else :class:`LinkError`)."""
+    flags = np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value).reshape(-1)
+    if flags.dtype != np.bool_:
+        raise LinkError(f"{what} must be booleans, got dtype {flags.dtype}")
+    return flags
+
+
+def most_robust(options: Sequence[tuple[MCS, LinkPlan]]) -> MCS:
+    """The most robust MCS of ``options`` (:func:`grant_options`): the lowest spectral efficiency (ties:
+    the smaller payload) -- where an outer loop's offset saturates (:class:`OuterLoopLinkAdaptation`)."""
+    if not options:
+        raise LinkError("no MCS options")
+    return min(options, key=lambda o: (o[0].spectral_efficiency, o[1].k))[0]
+
+
 class OuterLoopLinkAdaptation:
     """Outer-loop link adaptation: an SNR offset (dB) driven by ACK/NACK toward ``target_bler``.
 
@@ -439,15 +458,30 @@ class OuterLoopLinkAdaptation:
     the NACK rate equals ``target_bler`` whatever the inner loop's model error. The inner loop chooses
     the MCS at ``snr_db + offset_db`` (:meth:`adjusted_snr_db`, ``select_mcs(..., offset_db=...)``).
 
+    **Anti-windup** (``anti_windup=True``; default ``False``: the plain rule above, unchanged).
+    Conditional integration: a NACK of a grant that was **saturated** -- sent on the most robust MCS
+    the inner loop could choose for it (the lowest spectral efficiency among the grant's candidates
+    that can carry the payload; the caller says so with ``update(ack, saturated=True)``) -- does not
+    lower the offset. A lower offset could not have chosen a more robust MCS for that grant, so the
+    NACK says the channel was in an outage, not that the offset was too high; counting it lets long
+    fades run the offset down to ``min_offset_db`` (0.5 dB per NACK against ``delta_down_db`` per ACK
+    back), after which the inner loop stays on the most robust MCS long after the fade. The rule does
+    not ask *why* the choice was the most robust one (the report alone or the offset): in either case
+    the offset cannot act on that grant. ACKs always raise the offset, and every NACK counts in
+    :attr:`nacks` / :attr:`nack_rate`; :attr:`frozen` counts the NACKs that were not applied.
+
     Example::
 
         >>> olla = OuterLoopLinkAdaptation(target_bler=0.1, delta_up_db=0.9)
         >>> olla.update(False), abs(round(olla.update([True] * 9), 6))   # one NACK, nine ACKs: back to 0
         (-0.9, 0.0)
+        >>> aw = OuterLoopLinkAdaptation(anti_windup=True)
+        >>> aw.update([False, False], saturated=[True, False]), aw.frozen   # only the unsaturated NACK counts
+        (-0.5, 1)
     """
 
     def __init__(self, target_bler: float = 0.1, delta_up_db: float = 0.5, offset_db: float = 0.0,
-                 min_offset_db: float = -30.0, max_offset_db: float = 30.0) -> None:
+                 min_offset_db: float = -30.0, max_offset_db: float = 30.0, anti_windup: bool = False) -> None:
         vals = [float(v) for v in (target_bler, delta_up_db, offset_db, min_offset_db, max_offset_db)]
         if not all(math.isfinite(v) for v in vals):
             raise LinkError("OLLA parameters must be finite numbers")
@@ -457,25 +491,38 @@ class OuterLoopLinkAdaptation:
             raise LinkError(f"delta_up_db must be positive, got {delta_up_db!r}")
         if not vals[3] <= vals[2] <= vals[4]:
             raise LinkError("need min_offset_db <= offset_db <= max_offset_db")
+        if not isinstance(anti_windup, bool):
+            raise LinkError(f"anti_windup must be True or False, got {anti_windup!r}")
         self.target_bler, self.delta_up_db, self.offset_db, self.min_offset_db, self.max_offset_db = vals
+        self.anti_windup = anti_windup
         self.acks = 0
         self.nacks = 0
+        self.frozen = 0
 
     @property
     def delta_down_db(self) -> float:
         """Step up on an ACK: ``delta_up_db * target_bler / (1 - target_bler)``."""
         return self.delta_up_db * self.target_bler / (1.0 - self.target_bler)
 
-    def update(self, ack: bool | Sequence[bool] | torch.Tensor | np.ndarray) -> float:
-        """Apply one ACK (True) / NACK (False), or a sequence of them in order; returns the new offset."""
-        flags = np.asarray(ack.detach().cpu() if isinstance(ack, torch.Tensor) else ack).reshape(-1)
-        if flags.dtype != np.bool_:
-            raise LinkError(f"ACK/NACK flags must be booleans, got dtype {flags.dtype}")
-        for a in flags.tolist():
-            step = self.delta_down_db if a else -self.delta_up_db
+    def update(self, ack: bool | Sequence[bool] | torch.Tensor | np.ndarray,
+               saturated: bool | Sequence[bool] | torch.Tensor | np.ndarray = False) -> float:
+        """Apply one ACK (True) / NACK (False), or a sequence of them in order; returns the new offset.
+
+        ``saturated``: per feedback (or one flag for all), whether its grant was sent on the most robust
+        MCS the inner loop could choose; only read with ``anti_windup`` (class docstring)."""
+        flags = _bool_flags(ack, "ACK/NACK flags")
+        sat = _bool_flags(saturated, "saturated flags")
+        if sat.size == 1:
+            sat = np.repeat(sat, flags.size)
+        if sat.size != flags.size:
+            raise LinkError(f"need one saturated flag per ACK/NACK (or one for all), got {sat.size} for {flags.size}")
+        for a, s in zip(flags.tolist(), sat.tolist()):
+            frozen = self.anti_windup and s and not a
+            step = 0.0 if frozen else self.delta_down_db if a else -self.delta_up_db
             self.offset_db = min(max(self.offset_db + step, self.min_offset_db), self.max_offset_db)
             self.acks += int(a)
             self.nacks += int(not a)
+            self.frozen += int(frozen)
         return self.offset_db
 
     def adjusted_snr_db(self, snr_db: float) -> float:
@@ -550,8 +597,10 @@ def simulate_olla(snr_db: float, channel_uses: int, num_transmissions: int, *, o
     assuming channel ``model`` (``"awgn"``: the AWGN tables, as a 5G scheduler's inner loop does;
     or ``"fading"``: the fading-aware rule with this ``channel``); the payload (as many bits as fit
     ``channel_uses``) crosses :class:`~semcom.link.abstract.BLERTableLink` on ``channel``; the ACK is
-    "every code block passed". Returns per-transmission ``mcs_index``, ``ack``, ``offset_db`` lists
-    and the summary ``nack_rate``, ``goodput_bits_per_use`` (delivered payload bits per channel use).
+    "every code block passed" (saturated when the MCS was the grant's most robust candidate,
+    :func:`most_robust`; read by an ``anti_windup`` outer loop). Returns per-transmission
+    ``mcs_index``, ``ack``, ``offset_db`` lists and the summary ``nack_rate``, ``goodput_bits_per_use``
+    (delivered payload bits per channel use).
     """
     from semcom.link.abstract import BLERTableLink
 
@@ -562,6 +611,7 @@ def simulate_olla(snr_db: float, channel_uses: int, num_transmissions: int, *, o
     out: dict = {"mcs_index": [], "ack": [], "offset_db": []}
     delivered = 0
     sel = dict(channel=channel, fading=fading, csi=csi) if model == "fading" else dict(channel="awgn")
+    floor = most_robust(grant_options(channel_uses, mcs_table=mcs_table, max_tb_bits=max_tb_bits))
     for _ in range(int(num_transmissions)):
         choice = select_mcs(snr_db, channel_uses, target_bler=olla.target_bler, mcs_table=mcs_table,
                             max_tb_bits=max_tb_bits, offset_db=olla.offset_db, **sel)
@@ -573,7 +623,7 @@ def simulate_olla(snr_db: float, channel_uses: int, num_transmissions: int, *, o
         delivered += choice.payload_bits if ack else 0
         out["mcs_index"].append(choice.mcs.index)
         out["ack"].append(ack)
-        out["offset_db"].append(olla.update(ack))
+        out["offset_db"].append(olla.update(ack, saturated=choice.mcs == floor))
     out["nack_rate"] = 1.0 - float(np.mean(out["ack"])) if out["ack"] else 0.0
     out["goodput_bits_per_use"] = delivered / max(int(num_transmissions) * int(channel_uses), 1)
     return out
