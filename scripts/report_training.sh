@@ -6,6 +6,12 @@
 #                              (CBR 1/12, matched to the SPP 0.25 DeepJSCC): the learned models, HEIF +
 #                              capacity, HEIF and JPEG2000 + 5G LDPC with the MCS adapted to the SNR
 #                              (bit-true link), AWGN at -4, -2, 0, 5, 10 dB, the whole test photos.
+#   4. semcom compare          SCC and VL-SCC 2D (105 minutes and the older _long checkpoints) at SPP 0.125
+#                              (matched to the 105-minute SCC) against the 105-minute DeepJSCC at 5 dB,
+#                              HEIF + capacity and HEIF + 5G LDPC, AWGN at -2, 0, 5, 10 dB; the photos are
+#                              centre-cropped to multiples of 64 (the _long checkpoints need sides that
+#                              are multiples of 64)
+#   5. semcom train gaps       the learned systems of the three comparisons against HEIF + capacity / LDPC
 # Everything lands in OUT (default results/train) with its JSON (provenance) and plots; the log
 # report_training.log records the wall time and the load average of every step. The sweep (one
 # process) runs beside the comparisons (WORKERS processes); its output is in OUT/snr_sweep.out.
@@ -19,10 +25,15 @@
 #   DEEPJSCC_025    single-SNR DeepJSCC at SPP 0.25           (deepjscc_awgn5_spp025)
 #   DEEPJSCC_0125   single-SNR DeepJSCC at SPP 0.125, 15 minutes at 10 dB (deepjscc_awgn10_spp0125_long)
 #   DEEPJSCC_0125_5 single-SNR DeepJSCC at SPP 0.125, 105 minutes at 5 dB (deepjscc_awgn5_spp0125)
+#   SCC             SCC at SPP 0.125, 105 minutes at 10 dB     (scc_awgn10_spp0125_105min)
+#   VLSCC2D         VL-SCC 2D (about SPP 0.125), 105 minutes at 10 dB (vlscc2d_awgn10_105min)
+#   SCC_OLD         the older SCC at SPP 0.125, step 4 only    (scc_awgn10_spp0125_long)
+#   VLSCC2D_OLD     the older VL-SCC 2D, step 4 only           (vlscc2d_awgn10_long)
 #   OLD_CHECKPOINTS earlier checkpoints drawn as final points on the curves
 #   IMAGES          all: every test photo whole (centre-cropped to multiples of 4); tiny for a quick check
 #   SWEEP_SNR       SNR grid of the sweep ("-2 0 2 5 10 15 20")
-#   COMPARE_SNR     SNR grid of the comparisons ("-4,-2,0,5,10")
+#   COMPARE_SNR     SNR grid of the comparisons of step 3 ("-4,-2,0,5,10")
+#   SCC_SNR         SNR grid of the SCC / VL-SCC comparison of step 4 ("-2,0,5,10")
 #   LINK            the separation systems' link: "link=adaptive" (bit-true 5G LDPC, adapted MCS; default)
 #                   or "link=bler_table,adapt=true" (the BLER tables, faster)
 #   WORKERS         worker processes of semcom compare (2)
@@ -43,10 +54,15 @@ ADJSCC_LOW="${ADJSCC_LOW:-adjscc_awgn_m4to8_spp0125}"
 DEEPJSCC_025="${DEEPJSCC_025:-deepjscc_awgn5_spp025}"
 DEEPJSCC_0125="${DEEPJSCC_0125:-deepjscc_awgn10_spp0125_long}"
 DEEPJSCC_0125_5="${DEEPJSCC_0125_5:-deepjscc_awgn5_spp0125}"
+SCC="${SCC:-scc_awgn10_spp0125_105min}"
+VLSCC2D="${VLSCC2D:-vlscc2d_awgn10_105min}"
+SCC_OLD="${SCC_OLD:-scc_awgn10_spp0125_long}"
+VLSCC2D_OLD="${VLSCC2D_OLD:-vlscc2d_awgn10_long}"
 OLD_CHECKPOINTS="${OLD_CHECKPOINTS:-deepjscc_awgn10_spp0125_long scc_awgn10_spp0125_long vlscc2d_awgn10_long}"
 IMAGES="${IMAGES:-all}"
 SWEEP_SNR="${SWEEP_SNR:--2 0 2 5 10 15 20}"
 COMPARE_SNR="${COMPARE_SNR:--4,-2,0,5,10}"
+SCC_SNR="${SCC_SNR:--2,0,5,10}"
 LINK="${LINK:-link=adaptive}"
 WORKERS="${WORKERS:-2}"
 LOG="$OUT/report_training.log"
@@ -70,7 +86,7 @@ if [ -z "${DRY_RUN:-}" ]; then
 fi
 
 # shellcheck disable=SC2086  # SEMCOM, OLD_CHECKPOINTS and SWEEP_SNR are word lists
-step curves $SEMCOM train curves "$DEEPJSCC_025" "$DEEPJSCC_0125_5" "$ADJSCC" "$ADJSCC_LOW" $OLD_CHECKPOINTS --out "$OUT"
+step curves $SEMCOM train curves "$DEEPJSCC_025" "$DEEPJSCC_0125_5" "$ADJSCC" "$ADJSCC_LOW" "$SCC" "$VLSCC2D" $OLD_CHECKPOINTS --out "$OUT"
 # The sweep runs on one core beside the comparisons (their workers take the others); waited for before the gaps.
 sweep=""
 # shellcheck disable=SC2086
@@ -97,10 +113,20 @@ step compare_spp025 $SEMCOM compare \
     --systems "deepjscc:ckpt=$DEEPJSCC_025,label=deepjscc_spp025" $separation \
     --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:deepjscc_spp025 \
     --workers "$WORKERS" --no-progress --out "$OUT/compare_spp025"
+# SCC / VL-SCC 2D: --crop 64, the _long checkpoints need image sides that are multiples of 64
+# shellcheck disable=SC2086
+step compare_scc $SEMCOM compare \
+    --systems "scc:ckpt=$SCC,label=scc_105min" "vlscc2d:ckpt=$VLSCC2D,label=vlscc2d_105min" \
+               "scc:ckpt=$SCC_OLD,label=scc_long" "vlscc2d:ckpt=$VLSCC2D_OLD,label=vlscc2d_long" \
+               "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" \
+               separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
+    --images "$IMAGES" --crop 64 --snr "$SCC_SNR" --channel awgn --cbr match:scc_105min \
+    --workers "$WORKERS" --no-progress --out "$OUT/compare_scc_vlscc"
 if [ -n "$sweep" ]; then
   wait "$sweep" || { echo "snr-sweep failed:"; cat "$OUT/snr_sweep.out"; exit 1; }
   cat "$OUT/snr_sweep.out"
 fi
 # shellcheck disable=SC2086
-step gaps $SEMCOM train gaps "$OUT/compare_spp0125/compare.json" "$OUT/compare_spp025/compare.json" --out "$OUT"
+step gaps $SEMCOM train gaps "$OUT/compare_spp0125/compare.json" "$OUT/compare_spp025/compare.json" \
+    "$OUT/compare_scc_vlscc/compare.json" --out "$OUT"
 [ -n "${DRY_RUN:-}" ] || cat "$LOG"
