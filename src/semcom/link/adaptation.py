@@ -92,6 +92,7 @@ __all__ = [
     "OuterLoopLinkAdaptation",
     "QualityChoice",
     "REPORT_GRID_STEP_DB",
+    "check_report_std_db",
     "ReportScatter",
     "grant_options",
     "most_robust",
