@@ -299,8 +299,9 @@ def test_thread_pool_survives_fork():
 def test_maxlog_costs_nothing_measurable_against_app(m, r, snrs):
     """The default max-log demapper against exact APP on the same payload and noise (docs/link.md).
 
-    Measured (24 slot TBs for 16QAM, 16 for 64QAM): 16QAM R=2/3 CBLER 0.653 / 0.056 (max-log) against
-    0.660 / 0.083 (APP) at 8.8 / 9.0 dB; 64QAM R=0.6 0.812 / 0.047 against 0.820 / 0.055 at 12.2 / 12.5 dB.
+    Measured on commit 6aa4d18 (24 slot TBs for 16QAM, 16 for 64QAM): 16QAM R=2/3 CBLER 0.812 / 0.146
+    (max-log) against 0.778 / 0.194 (APP) at 8.8 / 9.0 dB; 64QAM R=0.6 0.953 / 0.172 against 0.961 / 0.172
+    at 12.2 / 12.5 dB.
     """
     from semcom.link import default_max_tb_bits
 
