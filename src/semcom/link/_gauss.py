@@ -37,7 +37,7 @@ import torch
 from semcom.errors import InputError
 from semcom.link._chain_kernels import ZIG_LAYERS, ZIG_UNIT, default_threads, fill_rows, run_rows
 
-__all__ = ["LAYERS", "TABLES", "check_args", "complex_normal_fast", "normal_fast", "ziggurat_tables"]
+__all__ = ["LAYERS", "TABLES", "check_args", "complex_normal_fast", "complex_scale", "normal_fast", "ziggurat_tables"]
 
 #: Number of ziggurat layers (the base layer with the tail included).
 LAYERS = ZIG_LAYERS
@@ -122,6 +122,12 @@ def normal_fast(rows: int, cols: int, seed: int, scale: float = 1.0, threads: in
     return out
 
 
+def complex_scale(var: float) -> float:
+    """The scale of each real part of ``CN(0, var)``: ``sqrt(var / 2)`` (what :func:`complex_normal_fast`
+    and the fused AWGN kernel of :meth:`semcom.link.chain_fast.FastTBChain.awgn_llrs` multiply by)."""
+    return math.sqrt(var / 2.0)
+
+
 def complex_normal_fast(shape: tuple[int, ...], seed: int, var: float = 1.0, threads: int | None = None) -> torch.Tensor:
     """``CN(0, var)`` samples, complex64 ``shape`` (real and imaginary parts N(0, var/2) each).
 
@@ -137,5 +143,5 @@ def complex_normal_fast(shape: tuple[int, ...], seed: int, var: float = 1.0, thr
     shape, seed = check_args(shape, seed, var, threads)
     cols = shape[-1] if shape else 1
     rows = math.prod(shape[:-1]) if shape else 1
-    z = normal_fast(rows, 2 * cols, seed, math.sqrt(var / 2.0), threads)
+    z = normal_fast(rows, 2 * cols, seed, complex_scale(var), threads)
     return torch.view_as_complex(torch.from_numpy(z).reshape(*shape, 2))

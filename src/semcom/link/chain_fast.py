@@ -285,7 +285,7 @@ class FastTBChain:
         :class:`LinkError`. The same :class:`InputError` as :meth:`map`, ``complex_normal_fast``
         and :meth:`llrs` for bad bits' shape, seed or ``no``.
         """
-        from semcom.link._gauss import TABLES, check_args
+        from semcom.link._gauss import TABLES, check_args, complex_scale
 
         if not self.closed_form:
             raise LinkError(f"the fused AWGN kernel needs QPSK or 16QAM max-log, not Qm={self.qm} {self.demapper}")
@@ -296,8 +296,8 @@ class FastTBChain:
         inv, _ = _inverse_noise(no, (n, lay.num_re))
         out = np.empty((n, lay.num_cb * self.e_max), dtype=np.float32)
         seed64 = np.uint64(seed)
-        static = (math.sqrt(no / 2.0), inv.reshape(1), self._levels32, self.qm, self._cb_off, self.e_max, self._sign,
-                  *TABLES)  # the scale as complex_normal_fast computes it
+        static = (complex_scale(no), inv.reshape(1), self._levels32, self.qm, self._cb_off, self.e_max, self._sign,
+                  *TABLES)
         _k.run_rows(_k.awgn_llrs, n, self.threads, lambda a, b: (bits[a:b], seed64, row0 + a, *static, out[a:b]))
         return out.reshape(n, lay.num_cb, self.e_max)
 
