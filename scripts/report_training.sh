@@ -6,11 +6,19 @@
 #                              (CBR 1/12, matched to the SPP 0.25 DeepJSCC): the learned models, HEIF +
 #                              capacity, HEIF and JPEG2000 + 5G LDPC with the MCS adapted to the SNR
 #                              (bit-true link), AWGN at -4, -2, 0, 5, 10 dB, the whole test photos.
-#   4. semcom compare          SCC and VL-SCC 2D (105 minutes and the older _long checkpoints) at SPP 0.125
-#                              (matched to the 105-minute SCC) against the 105-minute DeepJSCC at 5 dB,
-#                              HEIF + capacity and HEIF + 5G LDPC, AWGN at -2, 0, 5, 10 dB; the photos are
-#                              centre-cropped to multiples of 64 (the _long checkpoints need sides that
-#                              are multiples of 64)
+#   4. semcom compare          SCC and VL-SCC 2D (105 minutes) at SPP 0.125 (matched to the 105-minute
+#                              SCC) against the 105-minute DeepJSCC at 5 dB, HEIF + capacity and HEIF +
+#                              5G LDPC, AWGN at -2, 0, 5, 10 dB; the photos are centre-cropped to
+#                              multiples of 64 (what the older, tiled _long checkpoints needed; kept so that
+#                              a re-run measures the committed record's photos)
+#
+# The older SCC / VL-SCC 2D (scc_awgn10_spp0125_long, vlscc2d_awgn10_long) are retired: their weights are
+# no longer shipped. Step 4 then compares only the 105-minute ones; the committed
+# results/train/compare_scc_vlscc/compare.json and train_curves.json, measured with the older
+# checkpoints beside the new ones before they were retired, stay the record of old against new. To
+# measure them again, set SCC_OLD / VLSCC2D_OLD to the retired .pt files and add their metadata .json
+# to OLD_CHECKPOINTS (both from git history: git show d9988ea:src/semcom/checkpoints/<name>.pt > <name>.pt,
+# and the same for <name>.json, which holds the SHA-256 the loader checks).
 #   5. semcom train gaps       the learned systems of the three comparisons against HEIF + capacity / LDPC
 # Everything lands in OUT (default results/train) with its JSON (provenance) and plots; the log
 # report_training.log records the wall time and the load average of every step. The sweep (one
@@ -23,13 +31,14 @@
 #   ADJSCC          SNR-adaptive checkpoint, SPP 0.125        (adjscc_awgn_m2to20_spp0125)
 #   ADJSCC_LOW      SNR-adaptive checkpoint, SPP 0.125, trained at -4..8 dB (adjscc_awgn_m4to8_spp0125)
 #   DEEPJSCC_025    single-SNR DeepJSCC at SPP 0.25           (deepjscc_awgn5_spp025)
-#   DEEPJSCC_0125   single-SNR DeepJSCC at SPP 0.125, 15 minutes at 10 dB (deepjscc_awgn10_spp0125_long)
+#   DEEPJSCC_0125   single-SNR DeepJSCC at SPP 0.125, 15 minutes at 10 dB (deepjscc_awgn10_spp0125_long; kept
+#                   as the shipped DeepJSCC of the vlscc, seb and lsci commands and semcom compare)
 #   DEEPJSCC_0125_5 single-SNR DeepJSCC at SPP 0.125, 105 minutes at 5 dB (deepjscc_awgn5_spp0125)
 #   SCC             SCC at SPP 0.125, 105 minutes at 10 dB     (scc_awgn10_spp0125_105min)
 #   VLSCC2D         VL-SCC 2D (about SPP 0.125), 105 minutes at 10 dB (vlscc2d_awgn10_105min)
-#   SCC_OLD         the older SCC at SPP 0.125, step 4 only    (scc_awgn10_spp0125_long)
-#   VLSCC2D_OLD     the older VL-SCC 2D, step 4 only           (vlscc2d_awgn10_long)
-#   OLD_CHECKPOINTS earlier checkpoints drawn as final points on the curves
+#   SCC_OLD         an older SCC at SPP 0.125 for step 4, label scc_long (none: retired, see above)
+#   VLSCC2D_OLD     an older VL-SCC 2D for step 4, label vlscc2d_long   (none: retired, see above)
+#   OLD_CHECKPOINTS earlier checkpoints drawn as final points on the curves (deepjscc_awgn10_spp0125_long)
 #   IMAGES          all: every test photo whole (centre-cropped to multiples of 4); tiny for a quick check
 #   SWEEP_SNR       SNR grid of the sweep ("-2 0 2 5 10 15 20")
 #   COMPARE_SNR     SNR grid of the comparisons of step 3 ("-4,-2,0,5,10")
@@ -56,9 +65,9 @@ DEEPJSCC_0125="${DEEPJSCC_0125:-deepjscc_awgn10_spp0125_long}"
 DEEPJSCC_0125_5="${DEEPJSCC_0125_5:-deepjscc_awgn5_spp0125}"
 SCC="${SCC:-scc_awgn10_spp0125_105min}"
 VLSCC2D="${VLSCC2D:-vlscc2d_awgn10_105min}"
-SCC_OLD="${SCC_OLD:-scc_awgn10_spp0125_long}"
-VLSCC2D_OLD="${VLSCC2D_OLD:-vlscc2d_awgn10_long}"
-OLD_CHECKPOINTS="${OLD_CHECKPOINTS:-deepjscc_awgn10_spp0125_long scc_awgn10_spp0125_long vlscc2d_awgn10_long}"
+SCC_OLD="${SCC_OLD:-}"
+VLSCC2D_OLD="${VLSCC2D_OLD:-}"
+OLD_CHECKPOINTS="${OLD_CHECKPOINTS:-deepjscc_awgn10_spp0125_long}"
 IMAGES="${IMAGES:-all}"
 SWEEP_SNR="${SWEEP_SNR:--2 0 2 5 10 15 20}"
 COMPARE_SNR="${COMPARE_SNR:--4,-2,0,5,10}"
@@ -113,12 +122,15 @@ step compare_spp025 $SEMCOM compare \
     --systems "deepjscc:ckpt=$DEEPJSCC_025,label=deepjscc_spp025" $separation \
     --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:deepjscc_spp025 \
     --workers "$WORKERS" --no-progress --out "$OUT/compare_spp025"
-# SCC / VL-SCC 2D: --crop 64, the _long checkpoints need image sides that are multiples of 64
+# SCC / VL-SCC 2D: --crop 64 (the photos of the committed record, which the tiled _long checkpoints needed);
+# the older checkpoints only when given (retired)
+old_scc=()
+[ -z "$SCC_OLD" ] || old_scc+=("scc:ckpt=$SCC_OLD,label=scc_long")
+[ -z "$VLSCC2D_OLD" ] || old_scc+=("vlscc2d:ckpt=$VLSCC2D_OLD,label=vlscc2d_long")
 # shellcheck disable=SC2086
 step compare_scc $SEMCOM compare \
     --systems "scc:ckpt=$SCC,label=scc_105min" "vlscc2d:ckpt=$VLSCC2D,label=vlscc2d_105min" \
-               "scc:ckpt=$SCC_OLD,label=scc_long" "vlscc2d:ckpt=$VLSCC2D_OLD,label=vlscc2d_long" \
-               "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" \
+               ${old_scc[@]+"${old_scc[@]}"} "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" \
                separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
     --images "$IMAGES" --crop 64 --snr "$SCC_SNR" --channel awgn --cbr match:scc_105min \
     --workers "$WORKERS" --no-progress --out "$OUT/compare_scc_vlscc"

@@ -266,7 +266,8 @@ def test_report_script_commands_parse(tmp_path, capsys):
     verbs = [c[3:5] if c[3] == "train" else c[3:4] for c in cmds]  # after "<python> -m semcom.cli"
     assert verbs == [["train", "curves"], ["train", "snr-sweep"], ["compare"], ["compare"], ["compare"], ["train", "gaps"]]
     compare_spp0125, compare_spp025, compare_scc = cmds[2], cmds[3], cmds[4]
-    assert {"scc_awgn10_spp0125_105min", "vlscc2d_awgn10_105min", "scc_awgn10_spp0125_long"} <= set(cmds[0])
+    assert {"scc_awgn10_spp0125_105min", "vlscc2d_awgn10_105min", "deepjscc_awgn10_spp0125_long"} <= set(cmds[0])
+    assert not {"scc_awgn10_spp0125_long", "vlscc2d_awgn10_long"} & set(cmds[0])  # retired: not shipped
     for c, ref in ((compare_spp0125, "adjscc_spp0125"), (compare_spp025, "deepjscc_spp025")):
         text = " ".join(c)
         assert f"--cbr match:{ref}" in text and "--images all --crop 4" in text and "--snr -4,-2,0,5,10" in text
@@ -279,7 +280,6 @@ def test_report_script_commands_parse(tmp_path, capsys):
     systems = compare_scc[compare_scc.index("--systems") + 1:compare_scc.index("--images")]
     assert systems == ["scc:ckpt=scc_awgn10_spp0125_105min,label=scc_105min",
                        "vlscc2d:ckpt=vlscc2d_awgn10_105min,label=vlscc2d_105min",
-                       "scc:ckpt=scc_awgn10_spp0125_long,label=scc_long", "vlscc2d:ckpt=vlscc2d_awgn10_long,label=vlscc2d_long",
                        "deepjscc:ckpt=deepjscc_awgn5_spp0125,label=deepjscc5_spp0125",
                        "separation:codec=heif,link=capacity,label=heif_capacity",
                        "separation:codec=heif,link=adaptive,label=heif_ldpc_adapted"]
@@ -294,6 +294,20 @@ def test_report_script_commands_parse(tmp_path, capsys):
         with pytest.raises(SystemExit) as exc:
             main([*c[3:], "--help"])
         assert exc.value.code == 0 and "usage" in capsys.readouterr().out.lower()
+
+
+def test_report_script_compares_older_checkpoints_only_when_given(tmp_path):
+    """The older SCC / VL-SCC 2D are retired; given as files (from git history) step 4 compares them again."""
+    import shlex
+
+    run = _script(tmp_path, DRY_RUN="1", SCC_OLD="old/scc.pt", VLSCC2D_OLD="old/vlscc.pt")
+    assert run.returncode == 0, run.stderr
+    scc = next(shlex.split(line[2:]) for line in run.stdout.splitlines() if "compare_scc_vlscc" in line)
+    systems = scc[scc.index("--systems") + 1:scc.index("--images")]
+    assert systems[:5] == ["scc:ckpt=scc_awgn10_spp0125_105min,label=scc_105min",
+                           "vlscc2d:ckpt=vlscc2d_awgn10_105min,label=vlscc2d_105min",
+                           "scc:ckpt=old/scc.pt,label=scc_long", "vlscc2d:ckpt=old/vlscc.pt,label=vlscc2d_long",
+                           "deepjscc:ckpt=deepjscc_awgn5_spp0125,label=deepjscc5_spp0125"]
 
 
 def test_report_script_skips_named_steps(tmp_path):

@@ -53,6 +53,7 @@ def test_sweep_small_grid(tmp_path, one_image):
     for method, cks in by_method.items():
         assert sorted(r["checkpoint"] for r in d["spp"]["summary"] if r["method"] == method) == sorted(cks)
     assert "scc_earlier" in methods  # the earlier recipe's shipped checkpoint, a curve of its own
+    assert "vlscc2d_long_earlier" in methods  # the second earlier recipe: a curve of its own too
     # the retired ones were measured on the 3 tiny photos: not comparable with this one-photo run
     assert not RETIRED or "other images" in d["earlier_note"]
     # the learned points reproduce the checkpoint's own evaluation of that photo
@@ -111,6 +112,10 @@ def test_bad_config():
         V.run({"checkpoints": {"jpeg": ["x"]}}, progress=False)
     with pytest.raises(ConfigError):
         V.run({"earlier": {"jpeg": ["x"]}}, progress=False)
+    with pytest.raises(ConfigError):
+        V.run({"earlier": {"jpeg_long": ["x"]}}, progress=False)
+    with pytest.raises(ConfigError):  # recipe tags only for earlier curves
+        V.run({"checkpoints": {"scc_long": ["scc_awgn10_spp00625"]}}, progress=False)
     with pytest.raises(ConfigError):
         V.run({"earlier": {"scc": ["no_such_checkpoint"]}}, progress=False)
     with pytest.raises(ConfigError):
@@ -173,7 +178,7 @@ def test_retired_checkpoints_come_from_the_committed_results():
 
     cfg = V.VlsccSweepConfig()
     assert {c for _, c in RETIRED} >= {"vlscc2d_awgn10", "vlscc2d_awgn10_low", "scc_awgn10_spp0125",
-                                       "deepjscc_awgn10_spp0125"}
+                                       "deepjscc_awgn10_spp0125", "scc_awgn10_spp0125_long", "vlscc2d_awgn10_long"}
     checksums = {n: s for n, _, s in load_image_set(cfg.images)}
     records, models, note = V.retired_records(cfg, RETIRED, checksums)
     assert note is None
@@ -184,10 +189,12 @@ def test_retired_checkpoints_come_from_the_committed_results():
         assert rows[0]["source"]["results"] == V.EARLIER_RESULTS and rows[0]["source"]["git_commit"]
         old = [r for r in committed.data["spp"]["records"] if r.get("checkpoint") == c]
         assert [r["psnr"] for r in rows] == [r["psnr"] for r in old]
-        assert models[c]["retired"] and models[c]["model"] == method.removesuffix("_earlier")
+        assert models[c]["retired"] and models[c]["model"] == V.model_of(method)
     summary = V.summarise(records, ("method", "checkpoint"))
     dj = next(r for r in summary if r["checkpoint"] == "deepjscc_awgn10_spp0125")
     assert dj["method"] == "deepjscc_earlier" and dj["psnr"] == pytest.approx(21.99, abs=0.01)
+    long = next(r for r in summary if r["checkpoint"] == "scc_awgn10_spp0125_long")  # superseded by the 105-min run
+    assert long["method"] == "scc_long_earlier" and long["psnr"] == pytest.approx(21.19, abs=0.01)
     # another image set, or a retired name the results do not hold, or a missing file
     with pytest.warns(UserWarning, match="other images"):
         other = V.retired_records(cfg, RETIRED, {**checksums, "astronaut": "0" * 64})
@@ -196,3 +203,13 @@ def test_retired_checkpoints_come_from_the_committed_results():
         V.retired_records(cfg, [("scc_earlier", "no_such_checkpoint")], checksums)
     with pytest.raises(ConfigError, match="not a file"):
         V.retired_records(V.VlsccSweepConfig(earlier_results="no/such.json"), RETIRED, checksums)
+
+
+def test_model_of_an_earlier_recipe():
+    """An earlier curve's key is the model, or the model and a recipe tag (one curve per recipe)."""
+    assert [V.model_of(m) for m in ("scc", "scc_earlier", "scc_long_earlier", "vlscc2d_long_earlier",
+                                    "deepjscc_earlier", "mine", "mine_earlier")] == [
+        "scc", "scc", "scc", "vlscc2d", "deepjscc", "mine", "mine"]
+    cfg = V.VlsccSweepConfig(earlier={"scc_long": "scc_awgn10_spp0125_long"})
+    assert ("scc_long_earlier", "scc_awgn10_spp0125_long") in cfg.learned()
+    assert V.LABELS["scc_long_earlier"] != V.LABELS["scc_earlier"]

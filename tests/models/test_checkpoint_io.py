@@ -290,7 +290,7 @@ def test_trainers_write_metadata_with_the_sha256(tmp_path):
 def test_reevaluate_rewrites_the_sha256(tmp_path):
     from semcom.training import reevaluate
 
-    pt = copy_committed("scc_awgn10_spp0125_long", tmp_path)
+    pt = copy_committed("scc_awgn10_spp0125_105min", tmp_path)
     before = json.loads(pt.with_suffix(".json").read_text())
     dtype = cio.weights_dtype(torch.load(pt, weights_only=True)["state_dict"])
     torch.set_num_threads(1)

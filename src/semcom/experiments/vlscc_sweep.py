@@ -46,7 +46,10 @@ LABELS = {"vlscc2d": "VL-SCC", "scc": "SCC", "deepjscc": "DeepJSCC",
           "heif+ldpc": "HEIF + 5G LDPC (16QAM, 2/3)", "heif+bler_table": "HEIF + 5G LDPC (16QAM, 2/3; BLER-table link)",
           "heif+erasure": "HEIF + 5G LDPC (16QAM, 2/3; erasure link)", "heif+capacity": "HEIF over capacity",
           "vlscc2d_earlier": "VL-SCC (earlier: lr 1e-4, 18 min)", "scc_earlier": "SCC (earlier: lr 1e-4, 18 min)",
-          "deepjscc_earlier": "DeepJSCC (earlier)"}
+          "vlscc2d_long_earlier": "VL-SCC (earlier: lr 5e-4, 12 min)", "scc_long_earlier": "SCC (earlier: lr 5e-4, 12 min)",
+          "deepjscc_earlier": "DeepJSCC (earlier: 4000 steps)"}
+#: the learned models the sweep knows by name
+MODELS = ("vlscc2d", "scc", "deepjscc")
 
 
 @dataclasses.dataclass
@@ -63,9 +66,12 @@ class VlsccSweepConfig:
         SHA-256 checked when its metadata JSON is beside it), under the method name given, which may
         be a model of the user's own (``--checkpoint mymodel=run/mymodel.pt`` with ``--plugin``).
     earlier: more checkpoints per learned model, trained with an earlier recipe, reported in the
-        SPP comparison as method ``<model>_earlier`` (a curve of their own; not in the claims, the
-        pictures or the PSNR-versus-SNR sweep). A shipped one is run; a retired one (no longer
-        shipped: superseded by a longer run) is not: its records are read from ``earlier_results``.
+        SPP comparison as method ``<key>_earlier`` (a curve of their own; not in the claims, the
+        pictures or the PSNR-versus-SNR sweep). A key is the model (``scc``) or, for a second
+        earlier recipe, the model and a tag (``scc_long``): one curve per recipe, so that points
+        of different trainings are not joined into one line. A shipped one is run; a retired one
+        (no longer shipped: superseded by a longer run) is not: its records are read from
+        ``earlier_results``.
     earlier_results: the results JSON of an earlier run of this sweep holding the retired
         checkpoints' records (default: ``results/vlscc/vlscc.json`` of the current folder or of the
         source checkout; without one, the retired curves are left out with a warning). Its records
@@ -84,11 +90,12 @@ class VlsccSweepConfig:
     snr_grid: list[float] = dataclasses.field(default_factory=lambda: [-2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 20.0])
     channels: list[str] = dataclasses.field(default_factory=lambda: ["awgn", "rayleigh"])
     checkpoints: dict[str, str | list[str]] = dataclasses.field(default_factory=lambda: {
-        "vlscc2d": ["vlscc2d_awgn10_long", "vlscc2d_awgn10_low_long"], "scc": ["scc_awgn10_spp0125_long"],
+        "vlscc2d": ["vlscc2d_awgn10_105min"], "scc": ["scc_awgn10_spp0125_105min"],
         "deepjscc": ["deepjscc_awgn10_spp0125_long"]})
     earlier: dict[str, str | list[str]] = dataclasses.field(default_factory=lambda: {
         "vlscc2d": ["vlscc2d_awgn10", "vlscc2d_awgn10_low"], "scc": ["scc_awgn10_spp0125", "scc_awgn10_spp00625"],
-        "deepjscc": ["deepjscc_awgn10_spp0125"]})
+        "deepjscc": ["deepjscc_awgn10_spp0125"],
+        "vlscc2d_long": ["vlscc2d_awgn10_long", "vlscc2d_awgn10_low_long"], "scc_long": ["scc_awgn10_spp0125_long"]})
     earlier_results: str | None = None
     codec: str = "heif"
     modulation_order: int = 4
@@ -112,7 +119,8 @@ class VlsccSweepConfig:
             value = getattr(self, field)
             if not isinstance(value, dict):
                 raise ConfigError(f"{field} must map a learned model to checkpoint names")
-            unknown = {m for m, c in value.items() if m not in {"vlscc2d", "scc", "deepjscc"}
+            known = (lambda m: m in MODELS) if field == "checkpoints" else (lambda m: model_of(f"{m}_earlier") in MODELS)
+            unknown = {m for m, c in value.items() if not known(m)
                        and not all(_is_file_ckpt(x) for x in ([c] if isinstance(c, str) else list(c or [])))}
             if unknown:
                 raise ConfigError(f"unknown learned model(s) {sorted(unknown)}")
@@ -142,6 +150,15 @@ class VlsccSweepConfig:
 
 #: What the quick mode sets (``--quick``: only for the keys the user left unset).
 QUICK = {"spp_grid": [0.0625, 0.125, 0.25], "snr_grid": [0.0, 6.0, 10.0, 16.0], "fidelity": "bler_table"}
+
+
+def model_of(method: str) -> str:
+    """The learned model of a method: ``scc_long_earlier`` and ``scc_earlier`` -> ``scc``; any other method
+    is its model (an earlier key of a model of the user's own is returned without ``_earlier``)."""
+    if not method.endswith("_earlier"):
+        return method
+    key = method.removesuffix("_earlier")
+    return next((m for m in MODELS if key == m or key.startswith(m + "_")), key)
 
 
 def _is_file_ckpt(name: str) -> bool:
@@ -217,7 +234,7 @@ def retired_records(cfg: VlsccSweepConfig, retired: list[tuple[str, str]],
     for method, c in retired:
         records += [{**r, "method": method, "source": r.get("source", source)} for r in rows
                     if r.get("checkpoint") == c and r.get("channel") == "awgn"]
-        models[c] = {**known[c], "model": method.removesuffix("_earlier"), "retired": True,
+        models[c] = {**known[c], "model": model_of(method), "retired": True,
                      "source": known[c].get("source", source)}
     return records, models, None
 
@@ -325,7 +342,7 @@ def run(config: VlsccSweepConfig | dict | None = None, *, workers: int = 1, clus
         raise ConfigError(f"checkpoint(s) {missing} are neither committed nor existing .pt files; committed: "
                           f"{sorted(available)}")
     old_records, old_models, earlier_note = retired_records(cfg, retired, {n: s for n, _, s in imgs})
-    models = {c: {"model": m.removesuffix("_earlier"), "metadata_metric": _model(c).metadata.get("metric"),
+    models = {c: {"model": model_of(m), "metadata_metric": _model(c).metadata.get("metric"),
                   "trained_snr_db": _model(c).config.snr_db, "train_channel": _model(c).config.channel}
               for m, c in pairs}
     for c in cfg.snr_checkpoints:
@@ -550,8 +567,9 @@ def demo_section(report, out_dir: str | Path, quick: bool = False) -> dict:
     report.paragraph(
         "Images sent over an analog AWGN channel at 10 dB by learned joint source-channel coders trained here "
         f"on 2 CPU cores, against HEIF + 5G LDPC (16QAM, rate 2/3, {cfg.fidelity} link) and HEIF over the capacity "
-        "bound. SPP counts every channel use, VL-SCC's side link included. The learned models were trained for "
-        "10-22 minutes each on shared CPU cores; see docs/vlscc.md for how far that is from converged.")
+        "bound. SPP counts every channel use, VL-SCC's side link included. SCC and VL-SCC were trained for 105 "
+        "minutes each on one CPU thread, DeepJSCC for 15 minutes, the earlier (dashed) checkpoints for 10-22 "
+        "minutes; see docs/vlscc.md and docs/training.md for how far that is from converged.")
     rows = [[r["label"] + (f" ({r['checkpoint']})" if "checkpoint" in r else ""), r["spp"], r["psnr"], r["ms_ssim"],
              r["failure_rate"]] for r in d["spp"]["summary"]]
     report.table(["method", "SPP", "PSNR [dB]", "MS-SSIM", "failure rate"], rows)

@@ -199,8 +199,8 @@ register_system("learned", learned)
 DEFAULT_CHECKPOINTS = {
     "deepjscc": "deepjscc_awgn10_spp0125_long",
     "adjscc": "adjscc_awgn_m2to20_spp0125",
-    "scc": "scc_awgn10_spp0125_long",
-    "vlscc2d": "vlscc2d_awgn10_long",
+    "scc": "scc_awgn10_spp0125_105min",
+    "vlscc2d": "vlscc2d_awgn10_105min",
     "vlscc1d": "vlscc1d_landmarks",
     "scc1d": "scc1d_landmarks_n32",
 }

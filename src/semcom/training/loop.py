@@ -693,7 +693,7 @@ def reevaluate(checkpoint: str | Path, **config_changes: Any) -> dict:
     so the checkpoint's history stays visible. Weights are never touched.
 
     Example:
-        >>> reevaluate("src/semcom/checkpoints/scc_awgn10_spp0125_long.pt", tile=64)   # doctest: +SKIP
+        >>> reevaluate("runs/scc_long/scc_awgn10_spp0125_long.pt", tile=64)   # doctest: +SKIP
     """
     from semcom.models import load_checkpoint
 
