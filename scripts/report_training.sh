@@ -19,6 +19,11 @@
 # measure them again, set SCC_OLD / VLSCC2D_OLD to the retired .pt files and add their metadata .json
 # to OLD_CHECKPOINTS (both from git history: git show d9988ea:src/semcom/checkpoints/<name>.pt > <name>.pt,
 # and the same for <name>.json, which holds the SHA-256 the loader checks).
+# The 15-minute DeepJSCC at 10 dB (deepjscc_awgn10_spp0125_long), superseded by the 105-minute one at
+# 5 dB, is retired the same way: steps 1-3 leave it out unless DEEPJSCC_0125 names its .pt file (and
+# OLD_CHECKPOINTS its .json, for the curves); the committed train_curves.json, train_snr_sweep.json and
+# compare_spp0125/compare.json, measured with it, stay the record (its files: git show
+# 51a986a:src/semcom/checkpoints/deepjscc_awgn10_spp0125_long.pt, and .json).
 #   5. semcom train gaps       the learned systems of the three comparisons against HEIF + capacity / LDPC
 # Everything lands in OUT (default results/train) with its JSON (provenance) and plots; the log
 # report_training.log records the wall time and the load average of every step. The sweep (one
@@ -31,14 +36,14 @@
 #   ADJSCC          SNR-adaptive checkpoint, SPP 0.125        (adjscc_awgn_m2to20_spp0125)
 #   ADJSCC_LOW      SNR-adaptive checkpoint, SPP 0.125, trained at -4..8 dB (adjscc_awgn_m4to8_spp0125)
 #   DEEPJSCC_025    single-SNR DeepJSCC at SPP 0.25           (deepjscc_awgn5_spp025)
-#   DEEPJSCC_0125   single-SNR DeepJSCC at SPP 0.125, 15 minutes at 10 dB (deepjscc_awgn10_spp0125_long; kept
-#                   as the shipped DeepJSCC of the vlscc, seb and lsci commands and semcom compare)
+#   DEEPJSCC_0125   an older single-SNR DeepJSCC at SPP 0.125 for steps 2-3, label deepjscc_spp0125
+#                   (none: the 15-minute one at 10 dB is retired, see above)
 #   DEEPJSCC_0125_5 single-SNR DeepJSCC at SPP 0.125, 105 minutes at 5 dB (deepjscc_awgn5_spp0125)
 #   SCC             SCC at SPP 0.125, 105 minutes at 10 dB     (scc_awgn10_spp0125_105min)
 #   VLSCC2D         VL-SCC 2D (about SPP 0.125), 105 minutes at 10 dB (vlscc2d_awgn10_105min)
 #   SCC_OLD         an older SCC at SPP 0.125 for step 4, label scc_long (none: retired, see above)
 #   VLSCC2D_OLD     an older VL-SCC 2D for step 4, label vlscc2d_long   (none: retired, see above)
-#   OLD_CHECKPOINTS earlier checkpoints drawn as final points on the curves (deepjscc_awgn10_spp0125_long)
+#   OLD_CHECKPOINTS earlier checkpoints drawn as final points on the curves (none)
 #   IMAGES          all: every test photo whole (centre-cropped to multiples of 4); tiny for a quick check
 #   SWEEP_SNR       SNR grid of the sweep ("-2 0 2 5 10 15 20")
 #   COMPARE_SNR     SNR grid of the comparisons of step 3 ("-4,-2,0,5,10")
@@ -61,13 +66,13 @@ fi
 ADJSCC="${ADJSCC:-adjscc_awgn_m2to20_spp0125}"
 ADJSCC_LOW="${ADJSCC_LOW:-adjscc_awgn_m4to8_spp0125}"
 DEEPJSCC_025="${DEEPJSCC_025:-deepjscc_awgn5_spp025}"
-DEEPJSCC_0125="${DEEPJSCC_0125:-deepjscc_awgn10_spp0125_long}"
+DEEPJSCC_0125="${DEEPJSCC_0125:-}"
 DEEPJSCC_0125_5="${DEEPJSCC_0125_5:-deepjscc_awgn5_spp0125}"
 SCC="${SCC:-scc_awgn10_spp0125_105min}"
 VLSCC2D="${VLSCC2D:-vlscc2d_awgn10_105min}"
 SCC_OLD="${SCC_OLD:-}"
 VLSCC2D_OLD="${VLSCC2D_OLD:-}"
-OLD_CHECKPOINTS="${OLD_CHECKPOINTS:-deepjscc_awgn10_spp0125_long}"
+OLD_CHECKPOINTS="${OLD_CHECKPOINTS:-}"
 IMAGES="${IMAGES:-all}"
 SWEEP_SNR="${SWEEP_SNR:--2 0 2 5 10 15 20}"
 COMPARE_SNR="${COMPARE_SNR:--4,-2,0,5,10}"
@@ -97,13 +102,17 @@ fi
 # shellcheck disable=SC2086  # SEMCOM, OLD_CHECKPOINTS and SWEEP_SNR are word lists
 step curves $SEMCOM train curves "$DEEPJSCC_025" "$DEEPJSCC_0125_5" "$ADJSCC" "$ADJSCC_LOW" "$SCC" "$VLSCC2D" $OLD_CHECKPOINTS --out "$OUT"
 # The sweep runs on one core beside the comparisons (their workers take the others); waited for before the gaps.
+# The older DeepJSCC at SPP 0.125 only when given (retired)
+old_dj=()
+old_dj_spec=()
+[ -z "$DEEPJSCC_0125" ] || { old_dj+=("$DEEPJSCC_0125"); old_dj_spec+=("deepjscc:ckpt=$DEEPJSCC_0125,label=deepjscc_spp0125"); }
 sweep=""
 # shellcheck disable=SC2086
 if [ -n "${DRY_RUN:-}" ]; then
-  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" "$DEEPJSCC_0125" "$DEEPJSCC_0125_5" "$DEEPJSCC_025" \
+  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" ${old_dj[@]+"${old_dj[@]}"} "$DEEPJSCC_0125_5" "$DEEPJSCC_025" \
       --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT"
 else
-  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" "$DEEPJSCC_0125" "$DEEPJSCC_0125_5" "$DEEPJSCC_025" \
+  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" ${old_dj[@]+"${old_dj[@]}"} "$DEEPJSCC_0125_5" "$DEEPJSCC_025" \
       --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT" > "$OUT/snr_sweep.out" 2>&1 &
   sweep=$!
 fi
@@ -113,8 +122,8 @@ separation:codec=heif,$LINK,label=heif_ldpc_adapted \
 separation:codec=jpeg2000,$LINK,label=jpeg2000_ldpc_adapted"
 # shellcheck disable=SC2086
 step compare_spp0125 $SEMCOM compare \
-    --systems "adjscc:ckpt=$ADJSCC,label=adjscc_spp0125" "adjscc:ckpt=$ADJSCC_LOW,label=adjscc_low_spp0125" "deepjscc:ckpt=$DEEPJSCC_0125,label=deepjscc_spp0125" \
-               "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" $separation \
+    --systems "adjscc:ckpt=$ADJSCC,label=adjscc_spp0125" "adjscc:ckpt=$ADJSCC_LOW,label=adjscc_low_spp0125" \
+               ${old_dj_spec[@]+"${old_dj_spec[@]}"} "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" $separation \
     --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:adjscc_spp0125 \
     --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125"
 # shellcheck disable=SC2086

@@ -64,7 +64,7 @@ def test_sweep_main_writes_json_and_uep_protects(tmp_path):
     from semcom.experiments import seb_sweep
 
     cfg = {"images": "tiny", "snr_db": [2.0, 8.0], "seeds": [0], "kb_crops": 40, "kb_sizes": [64, 16],
-           "baselines": ["jpeg2000"], "learned_baselines": ["deepjscc_awgn10_spp0125_long"], "matched_fine_ratios": [0.2, 1.0],
+           "baselines": ["jpeg2000"], "learned_baselines": ["deepjscc_awgn5_spp0125"], "matched_fine_ratios": [0.2, 1.0],
            "matched_kb_sizes": [[128, 32]]}
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     assert seb_sweep.main(["--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path), "--no-progress"]) == 0
@@ -78,7 +78,7 @@ def test_sweep_main_writes_json_and_uep_protects(tmp_path):
         assert s[("ours_uep", 8.0)]["cbr"] > s[("ours_no_uep", 8.0)]["cbr"]
         assert s[("ours_no_uep_eqcbr", 8.0)]["cbr"] == pytest.approx(s[("ours_uep", 8.0)]["cbr"], rel=0.03)
     m = {(r["method"], r["snr_db"]): r for r in data["matched_summary"]}
-    for base in ("jpeg2000", "deepjscc_awgn10_spp0125_long"):
+    for base in ("jpeg2000", "deepjscc_awgn5_spp0125"):
         assert m[(f"ours_uep@{base}", 8.0)]["cbr"] <= m[(base, 8.0)]["cbr"] * 1.0001
         assert m[(f"ours_uep_kb128@{base}", 8.0)]["cbr"] <= m[(base, 8.0)]["cbr"] * 1.0001
         assert m[(base, 8.0)]["cbr_target"] == pytest.approx(m[(base, 8.0)]["cbr"], rel=0.01)

@@ -52,7 +52,7 @@ def test_curves_of_finished_running_and_final_only_checkpoints(runs, tmp_path, c
     del old["curve"]  # a checkpoint trained before curves existed: only its final metric
     (tmp_path / "old_ad.json").write_text(json.dumps({**old, "name": "old_ad"}))
     code, out = _cli(["train", "curves", str(runs / "dj"), str(running), str(runs / "ad" / "ad_tiny.pt"),
-                      str(tmp_path / "old_ad.json"), "deepjscc_awgn10_spp0125_long", "--out", str(tmp_path / "o")],
+                      str(tmp_path / "old_ad.json"), "scc_awgn10_spp00625", "--out", str(tmp_path / "o")],
                      capsys)
     assert code == 0, out.err
     data = json.loads((tmp_path / "o" / "train_curves.json").read_text())["data"]
@@ -66,8 +66,8 @@ def test_curves_of_finished_running_and_final_only_checkpoints(runs, tmp_path, c
         {"step": old["steps"], "minutes": old["train_minutes"], **{k: old["metric"][k] for k in ("psnr_db", "ms_ssim", "spp")}}]
     from semcom.models import checkpoint_dir
 
-    committed, recorded = by["deepjscc_awgn10_spp0125_long"], json.loads(
-        (checkpoint_dir() / "deepjscc_awgn10_spp0125_long.json").read_text())
+    committed, recorded = by["scc_awgn10_spp00625"], json.loads(  # a committed one trained before curves existed
+        (checkpoint_dir() / "scc_awgn10_spp00625.json").read_text())
     assert committed["kind"] == "final" and committed["points"][0]["psnr_db"] == recorded["metric"]["psnr_db"]
     assert committed["points"][0]["minutes"] == recorded["train_minutes"]
     assert (tmp_path / "o" / "train_curves_psnr_db_vs_minutes.png").stat().st_size > 1000
@@ -148,7 +148,7 @@ def test_evaluate_on_whole_photos_crops_to_the_model_multiple(runs):
     (["--snr", "0"], "--checkpoint"),
     (["--checkpoint", "no_such_checkpoint", "--snr", "0"], "neither a .pt/.json checkpoint"),
     (["--checkpoint", "vlscc1d_landmarks", "--snr", "0"], "takes image models"),
-    (["--checkpoint", "deepjscc_awgn10_spp0125_long", "deepjscc_awgn10_spp0125_long", "--snr", "0"], "given twice"),
+    (["--checkpoint", "deepjscc_awgn5_spp0125", "deepjscc_awgn5_spp0125", "--snr", "0"], "given twice"),
 ])
 def test_snr_sweep_refuses_bad_options_in_one_line(argv, needle, tmp_path, capsys):
     code, out = _cli(["train", "snr-sweep", *argv, "--out", str(tmp_path)], capsys)
@@ -266,8 +266,10 @@ def test_report_script_commands_parse(tmp_path, capsys):
     verbs = [c[3:5] if c[3] == "train" else c[3:4] for c in cmds]  # after "<python> -m semcom.cli"
     assert verbs == [["train", "curves"], ["train", "snr-sweep"], ["compare"], ["compare"], ["compare"], ["train", "gaps"]]
     compare_spp0125, compare_spp025, compare_scc = cmds[2], cmds[3], cmds[4]
-    assert {"scc_awgn10_spp0125_105min", "vlscc2d_awgn10_105min", "deepjscc_awgn10_spp0125_long"} <= set(cmds[0])
-    assert not {"scc_awgn10_spp0125_long", "vlscc2d_awgn10_long"} & set(cmds[0])  # retired: not shipped
+    assert {"scc_awgn10_spp0125_105min", "vlscc2d_awgn10_105min", "deepjscc_awgn5_spp0125"} <= set(cmds[0])
+    retired = {"scc_awgn10_spp0125_long", "vlscc2d_awgn10_long", "deepjscc_awgn10_spp0125_long"}  # not shipped
+    assert not retired & set(cmds[0]) and not retired & set(cmds[1])
+    assert "deepjscc_spp0125" not in " ".join(cmds[2])
     for c, ref in ((compare_spp0125, "adjscc_spp0125"), (compare_spp025, "deepjscc_spp025")):
         text = " ".join(c)
         assert f"--cbr match:{ref}" in text and "--images all --crop 4" in text and "--snr -4,-2,0,5,10" in text
@@ -297,11 +299,17 @@ def test_report_script_commands_parse(tmp_path, capsys):
 
 
 def test_report_script_compares_older_checkpoints_only_when_given(tmp_path):
-    """The older SCC / VL-SCC 2D are retired; given as files (from git history) step 4 compares them again."""
+    """The older SCC / VL-SCC 2D and DeepJSCC at SPP 0.125 are retired; given as files (from git history)
+    the steps compare them again."""
     import shlex
 
-    run = _script(tmp_path, DRY_RUN="1", SCC_OLD="old/scc.pt", VLSCC2D_OLD="old/vlscc.pt")
+    run = _script(tmp_path, DRY_RUN="1", SCC_OLD="old/scc.pt", VLSCC2D_OLD="old/vlscc.pt", DEEPJSCC_0125="old/dj.pt")
     assert run.returncode == 0, run.stderr
+    cmds = [shlex.split(line[2:]) for line in run.stdout.splitlines() if line.startswith("+ ")]
+    sweep = cmds[1][cmds[1].index("--checkpoint") + 1:cmds[1].index("--snr")]
+    assert sweep == ["adjscc_awgn_m2to20_spp0125", "adjscc_awgn_m4to8_spp0125", "old/dj.pt", "deepjscc_awgn5_spp0125",
+                     "deepjscc_awgn5_spp025"]
+    assert "deepjscc:ckpt=old/dj.pt,label=deepjscc_spp0125" in cmds[2]
     scc = next(shlex.split(line[2:]) for line in run.stdout.splitlines() if "compare_scc_vlscc" in line)
     systems = scc[scc.index("--systems") + 1:scc.index("--images")]
     assert systems[:5] == ["scc:ckpt=scc_awgn10_spp0125_105min,label=scc_105min",
@@ -333,7 +341,7 @@ def test_report_script_runs_end_to_end_on_tiny_checkpoints(runs, tmp_path):
               progress=False)
     run = _script(tmp_path / "out", ADJSCC=str(runs / "ad" / "ad_tiny.pt"), ADJSCC_LOW=str(tmp_path / "ad_low" / "ad_low.pt"),
                   DEEPJSCC_025=str(tmp_path / "dj025" / "dj025.pt"), DEEPJSCC_0125=str(runs / "dj" / "dj_tiny.pt"),
-                  DEEPJSCC_0125_5=str(tmp_path / "dj5" / "dj5.pt"), OLD_CHECKPOINTS="deepjscc_awgn10_spp0125_long",
+                  DEEPJSCC_0125_5=str(tmp_path / "dj5" / "dj5.pt"), OLD_CHECKPOINTS="scc_awgn10_spp00625",
                   SCC=str(tmp_path / "scc" / "scc.pt"), VLSCC2D=str(tmp_path / "vlscc" / "vlscc.pt"),
                   SCC_OLD=str(tmp_path / "scc" / "scc.pt"), VLSCC2D_OLD=str(tmp_path / "vlscc" / "vlscc.pt"),
                   IMAGES="tiny", SWEEP_SNR="-2 5", COMPARE_SNR="-2,5", SCC_SNR="-2,5", WORKERS="1")

@@ -1,8 +1,8 @@
 """A checkpoint's recorded metric, re-measured the way its run measured it, and float16 storage of its
 weights where that metric holds.
 
-    python -m semcom.experiments.checkpoint_metric check deepjscc_awgn10_spp0125_long
-    python -m semcom.experiments.checkpoint_metric half deepjscc_awgn10_spp0125_long scc1d_landmarks_n16
+    python -m semcom.experiments.checkpoint_metric check deepjscc_awgn5_spp0125
+    python -m semcom.experiments.checkpoint_metric half deepjscc_awgn5_spp0125 scc1d_landmarks_n16
     python -m semcom.experiments.checkpoint_metric half runs/adjscc/adjscc.pt        # any checkpoint file
 
 A name is a committed checkpoint (``semcom/checkpoints/<name>.pt``); a path ending in ``.pt`` is a

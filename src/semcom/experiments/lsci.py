@@ -150,7 +150,7 @@ def plot_rate(res: Results, out: Path) -> Path:
 
 # --------------------------------------------------------------------------- transmission
 def run_transmit(channel: str = "awgn", snrs: Sequence[float] = (-2, 0, 2, 4, 6, 8, 10, 12), images: str = "tiny",
-                 deepjscc: str = "deepjscc_awgn10_spp0125_long", codecs: Sequence[str] = ("jpeg2000", "heif")) -> Results:
+                 deepjscc: str = "deepjscc_awgn5_spp0125", codecs: Sequence[str] = ("jpeg2000", "heif")) -> Results:
     """The compare core on LSCI (slice, LDPC), DeepJSCC and codec + LDPC at the slice's channel uses."""
     from semcom.systems import compare
 

@@ -91,7 +91,7 @@ class SebSweepConfig:
     variants: list[str] = dataclasses.field(default_factory=lambda: list(VARIANTS))
     deliveries: list[str] = dataclasses.field(default_factory=lambda: list(DELIVERIES))
     baselines: list[str] = dataclasses.field(default_factory=lambda: ["jpeg2000", "heif"])
-    learned_baselines: list[str] = dataclasses.field(default_factory=lambda: ["deepjscc_awgn10_spp0125_long", "scc_awgn10_spp00625"])
+    learned_baselines: list[str] = dataclasses.field(default_factory=lambda: ["deepjscc_awgn5_spp0125", "scc_awgn10_spp00625"])
     matched: bool = True
     matched_fine_ratios: list[float] = dataclasses.field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0])
     matched_kb_sizes: list[list[int]] = dataclasses.field(default_factory=lambda: [[4096, 1024]])

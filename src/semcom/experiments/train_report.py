@@ -3,7 +3,7 @@
 ``curves`` reads the held-out training curve of each run (quality versus training minutes) and
 plots them together, so that a reader sees what more compute would buy:
 
-    semcom train curves runs/deepjscc_spp025 src/semcom/checkpoints/deepjscc_awgn10_spp0125_long.json --out results/train
+    semcom train curves runs/deepjscc_spp025 src/semcom/checkpoints/deepjscc_awgn5_spp0125.json --out results/train
 
 An item is a checkpoint metadata JSON (``<name>.json``), its ``<name>.pt`` (the JSON beside it is
 read), a committed checkpoint name (:func:`semcom.models.list_pretrained`) or a run folder: its
@@ -21,7 +21,7 @@ the range for an SNR-adaptive model), which the legend states. Writes ``train_cu
 ``i`` with seed ``seed + i``, the same for every model), e.g. one SNR-adaptive ADJSCC checkpoint
 against single-SNR DeepJSCC models:
 
-    semcom train snr-sweep --checkpoint adjscc_awgn_m2to20_spp0125 deepjscc_awgn10_spp0125_long \\
+    semcom train snr-sweep --checkpoint adjscc_awgn_m2to20_spp0125 deepjscc_awgn5_spp0125 \\
         --snr -2 0 2 5 10 15 20 --images all --out results/train
 
 ``--images all`` (default) is every bundled test photo whole, centre-cropped to the largest

@@ -197,7 +197,7 @@ register_system("learned", learned)
 
 #: registered name -> the committed checkpoint used when the spec gives no ``ckpt``
 DEFAULT_CHECKPOINTS = {
-    "deepjscc": "deepjscc_awgn10_spp0125_long",
+    "deepjscc": "deepjscc_awgn5_spp0125",
     "adjscc": "adjscc_awgn_m2to20_spp0125",
     "scc": "scc_awgn10_spp0125_105min",
     "vlscc2d": "vlscc2d_awgn10_105min",

@@ -28,7 +28,7 @@ Specs:
 Example:
     >>> parse_spec("separation:codec=heif,link=adaptive,cbr=0.04")
     SystemSpec(name='separation', options={'codec': 'heif', 'link': 'adaptive', 'cbr': 0.04}, label='separation:codec=heif,link=adaptive,cbr=0.04')
-    >>> parse_spec("deepjscc:ckpt=deepjscc_awgn10_spp0125_long,label=DeepJSCC").label
+    >>> parse_spec("deepjscc:ckpt=deepjscc_awgn5_spp0125,label=DeepJSCC").label
     'DeepJSCC'
 """
 

@@ -279,7 +279,7 @@ def evaluate_snrs(models: dict, snrs_db, images: str = "tiny", size: int | None 
 
     Example:
         >>> from semcom.models import load_pretrained
-        >>> rows = evaluate_snrs({"deepjscc": load_pretrained("deepjscc_awgn10_spp0125_long")}, [0, 10])  # doctest: +SKIP
+        >>> rows = evaluate_snrs({"deepjscc": load_pretrained("deepjscc_awgn5_spp0125")}, [0, 10])        # doctest: +SKIP
         >>> sorted(rows[0])                                                                         # doctest: +SKIP
         ['deepjscc', 'snr_db']
     """
