@@ -82,10 +82,37 @@ def test_common_random_numbers_and_genie():
     assert ch0["report_db"] == pytest.approx(ch0["true_snr_db"])
 
 
+def test_awgn_channel_keeps_the_report_draws():
+    fading, awgn = OllaConfig(**FAST), OllaConfig(**{**FAST, "channel": "awgn"})
+    ch, ca = channel_sequence(fading, 12.0, 0), channel_sequence(awgn, 12.0, 0)
+    assert ca["true_snr_db"] == [12.0] * awgn.num_grants  # gain 1 at every grant
+    d = fading.delay_grants
+    noise_f = np.asarray(ch["report_db"][d:]) - np.asarray(ch["true_snr_db"][:-d])
+    assert np.asarray(ca["report_db"][d:]) - 12.0 == pytest.approx(noise_f)  # the same bias and noise draws
+    assert ca["link_seeds"] == ch["link_seeds"]
+    parse = lambda argv: link_olla.config_from_args(link_olla._parser().parse_args(argv))  # noqa: E731
+    assert parse([]).channel == "rayleigh" and parse(["--channel", "awgn"]).channel == "awgn"
+    with pytest.raises(ConfigError):
+        OllaConfig(**{**FAST, "channel": "rayleigh_block"})
+
+
 def test_gauss_markov_gains_are_stationary_rayleigh():
     g = gauss_markov_gains(40_000, 0.9, np.random.default_rng(0))
     assert g.mean() == pytest.approx(1.0, abs=0.06)
     assert np.corrcoef(g[1:], g[:-1])[0, 1] == pytest.approx(0.81, abs=0.04)  # corr(|h_t|^2, |h_t-1|^2) = rho^2
+
+
+def test_batch_se_over_a_chosen_batch_and_compare_to_fixed_uses_it(fast_run):
+    v = np.array([0.0] * 10 + [2.0] * 10)
+    assert link_olla.batch_se(v) == pytest.approx(1.0)  # batch means 0, 2
+    assert link_olla.batch_se(v, batch=5) == pytest.approx(2 / np.sqrt(3) / 2)  # 0, 0, 2, 2
+    assert link_olla.batch_se(v, batch=20) is None  # one batch
+    with pytest.raises(ConfigError):
+        link_olla.batch_se(v, batch=0)
+    systems = fast_run.data["points"][0]["systems"]
+    d = np.asarray(systems["olla_target_bler"]["trace"]["psnr"]) - np.asarray(systems["mcs6"]["trace"]["psnr"])
+    got = link_olla.compare_to_fixed(systems, batch=4)["adapted_minus_best_fixed"]["olla_target_bler"]
+    assert got == {"diff_db": pytest.approx(float(d.mean())), "se_db": pytest.approx(link_olla.batch_se(d, 4))}
 
 
 @pytest.mark.parametrize("bad", [{"rho": 1.0}, {"rho": -0.1}, {"num_grants": 0}, {"delay_grants": -1},
@@ -168,6 +195,8 @@ def test_anti_windup_systems_config_and_cli():
     aw = OllaConfig(**{**FAST, "anti_windup": True}).system_configs()
     assert aw["olla_aw_target_bler"] == {**aw["olla_target_bler"], "olla_anti_windup": True}
     assert aw["olla_scatter_aw_target_bler"] == {**aw["olla_scatter_target_bler"], "olla_anti_windup": True}
+    assert list(aw) == ["inner_target_bler", "olla_target_bler", "olla_scatter_target_bler", "olla_aw_target_bler",
+                        "olla_scatter_aw_target_bler", "genie_target_bler", "mcs6"]  # the committed results' order
     assert "olla_scatter_aw_target_bler" not in OllaConfig(**{**FAST, "anti_windup": True, "report_std_db": "none"}).system_configs()
     parse = lambda argv: link_olla.config_from_args(link_olla._parser().parse_args(argv))  # noqa: E731
     assert parse([]).anti_windup is False and parse(["--anti-windup"]).anti_windup is True
@@ -220,6 +249,7 @@ def test_cli_bad_option_is_one_line(capsys):
 
     assert main(["link", "olla", "--rho", "1.5"]) == 2
     assert main(["link", "olla", "--rules", "best"]) == 2
+    assert main(["link", "olla", "--channel", "fast"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "--rho" in err
 

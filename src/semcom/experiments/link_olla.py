@@ -12,6 +12,8 @@ i.i.d.: stationary, ``|h_t|^2 ~ Exp(1)`` at every grant, ``E[h_t h*_{t-k}] = rho
 Jakes' ``J0(2 pi f_D T)`` for a Doppler ``f_D`` and grant spacing ``T``). Grant ``t`` sees the SNR
 ``snr_db + 10 log10 |h_t|^2`` (floored at -60 dB of gain); the receiver has perfect CSI, so one
 coefficient over the whole grant is the link over AWGN at that SNR, and the link runs that way.
+``channel="awgn"`` (``--channel awgn``): every grant sees ``snr_db`` (gain 1; the report below keeps
+its bias and noise, and the same draws as over fading).
 
 **What the transmitter knows.** A CSI report (CQI) of grant ``t``: the SNR of grant ``t - delay``
 plus ``bias_db`` plus Gaussian noise of ``report_noise_db`` dB standard deviation (the process starts
@@ -78,11 +80,17 @@ from semcom.utils import from_dict
 NAME = "olla"
 DEFAULT_OUT = "results/link/olla"
 RULES = ("target_bler", "quality")
+CHANNELS = ("rayleigh", "awgn")
 FIDELITIES = ("bittrue", "bler_table")
 #: grants per batch for the batch-means standard errors
 BATCH_GRANTS = 10
 #: lowest fading power gain (dB) of a grant
 MIN_GAIN_DB = -60.0
+#: the OLLA systems per rule, in run order: (label prefix, scatter-aware inner loop, outer-loop
+#: anti-windup); a scatter-aware one only unless ``report_std_db="none"``, an anti-windup one only
+#: with ``anti_windup=True``
+OLLA_VARIANTS = (("olla", False, False), ("olla_scatter", True, False), ("olla_aw", False, True),
+                 ("olla_scatter_aw", True, True))
 
 
 @dataclasses.dataclass
@@ -94,7 +102,7 @@ class OllaConfig:
     ``anti_windup``: add the anti-windup OLLA systems (default ``False``: the run's systems as before);
     ``systems``: run only these labels of the systems ``rules`` and ``fixed_mcs`` make (default all);
     ``fidelity``: the link, ``"bittrue"`` (the 5G LDPC chain) or ``"bler_table"`` (its table abstraction,
-    for fast checks)."""
+    for fast checks); ``channel``: ``"rayleigh"`` (the AR(1) block fading) or ``"awgn"`` (gain 1)."""
 
     codec: str = "heif"
     images: str = "tiny"
@@ -102,6 +110,7 @@ class OllaConfig:
     cbr: float = 1 / 12
     snr_db: list[float] = dataclasses.field(default_factory=lambda: [5.0, 12.0, 20.0])
     num_grants: int = 150
+    channel: str = "rayleigh"
     rho: float = 0.95
     delay_grants: int = 2
     report_bias_db: float = 2.0
@@ -123,6 +132,7 @@ class OllaConfig:
         _check(len(self.snr_db) > 0, "snr_db must hold at least one SNR")
         _check(isinstance(self.num_grants, int) and not isinstance(self.num_grants, bool)
                and 1 <= self.num_grants <= 100_000, f"num_grants must be an integer in [1, 100000], got {self.num_grants!r}")
+        _check(self.channel in CHANNELS, f"channel must be one of {CHANNELS}, got {self.channel!r}")
         _check(_real(self.rho) and 0.0 <= self.rho < 1.0, f"rho must lie in [0, 1), got {self.rho!r}")
         _check(isinstance(self.delay_grants, int) and not isinstance(self.delay_grants, bool)
                and 0 <= self.delay_grants <= 1000, f"delay_grants must be an integer in [0, 1000], got {self.delay_grants!r}")
@@ -160,14 +170,15 @@ class OllaConfig:
         for rule in self.rules:
             adapted = dict(base, link_adaptation=True, adaptation=rule)
             out[f"inner_{rule}"] = adapted
-            out[f"olla_{rule}"] = dict(adapted, outer_loop=True)
-            scatter = dict(report_std_db=self.report_std_db, report_delay_grants=self.delay_grants)
-            if self.report_std_db != "none":
-                out[f"olla_scatter_{rule}"] = dict(adapted, outer_loop=True, **scatter)
-            if self.anti_windup:
-                out[f"olla_aw_{rule}"] = dict(adapted, outer_loop=True, olla_anti_windup=True)
-                if self.report_std_db != "none":
-                    out[f"olla_scatter_aw_{rule}"] = dict(adapted, outer_loop=True, olla_anti_windup=True, **scatter)
+            for prefix, scatter, anti_windup in OLLA_VARIANTS:
+                if (scatter and self.report_std_db == "none") or (anti_windup and not self.anti_windup):
+                    continue
+                olla = dict(adapted, outer_loop=True)
+                if scatter:
+                    olla.update(report_std_db=self.report_std_db, report_delay_grants=self.delay_grants)
+                if anti_windup:
+                    olla.update(olla_anti_windup=True)
+                out[f"{prefix}_{rule}"] = olla
             out[f"genie_{rule}"] = adapted
         for i in self.fixed_mcs:
             out[f"mcs{i}"] = dict(base, mcs_index=i)
@@ -215,6 +226,8 @@ def channel_sequence(cfg: OllaConfig, snr_db: float, point: int) -> dict:
     rng = np.random.default_rng([cfg.seed, point])
     n, d = cfg.num_grants, cfg.delay_grants
     gain_db = np.maximum(10.0 * np.log10(np.maximum(gauss_markov_gains(n + d, cfg.rho, rng), 1e-300)), MIN_GAIN_DB)
+    if cfg.channel == "awgn":  # drawn all the same: the report noise and link seeds as over fading
+        gain_db = np.zeros_like(gain_db)
     true = snr_db + gain_db
     report = true[:n] + cfg.report_bias_db + cfg.report_noise_db * rng.standard_normal(n)
     seeds = rng.integers(0, 2**31 - 1, size=n)
@@ -307,19 +320,26 @@ def summarise(trace: dict) -> dict:
     return out
 
 
-def batch_se(values: np.ndarray) -> float | None:
-    """Standard error of the mean of a correlated sequence by batch means over :data:`BATCH_GRANTS`
-    grants (``None`` with fewer than two batches)."""
-    nb = len(values) // BATCH_GRANTS
+def batch_se(values: np.ndarray, batch: int = BATCH_GRANTS) -> float | None:
+    """Standard error of the mean of a correlated sequence by batch means over ``batch`` grants
+    (default :data:`BATCH_GRANTS`; ``None`` with fewer than two batches). The batches must be long
+    against the sequence's correlation: with ``rho = 0.95`` the fading power's correlation
+    ``rho^(2k)`` has an integrated time of about 20 grants, so on long runs ``batch=100`` is the safer
+    reading (10 grants can understate the error)."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"batch must be an integer >= 1, got {batch!r}")
+    nb = len(values) // batch
     if nb < 2:
         return None
-    means = np.asarray(values[: nb * BATCH_GRANTS], dtype=np.float64).reshape(nb, BATCH_GRANTS).mean(axis=1)
+    means = np.asarray(values[: nb * batch], dtype=np.float64).reshape(nb, batch).mean(axis=1)
     return float(means.std(ddof=1) / math.sqrt(nb))
 
 
-def compare_to_fixed(systems: dict) -> dict:
+def compare_to_fixed(systems: dict, batch: int = BATCH_GRANTS) -> dict:
     """The best fixed MCS by mean PSNR, and every adapted system's mean-PSNR difference to it with the
-    batch-means standard error of the paired per-grant differences (same channel, common random numbers)."""
+    standard error of the paired per-grant differences (same channel, common random numbers) by batch
+    means over ``batch`` grants (:func:`batch_se`; the run records the default; on a committed JSON,
+    ``compare_to_fixed(point["systems"], batch=100)``)."""
     fixed = {k: v for k, v in systems.items() if k.startswith("mcs")}
     if not fixed:
         return {}
@@ -329,7 +349,7 @@ def compare_to_fixed(systems: dict) -> dict:
     for k, v in systems.items():
         if not k.startswith("mcs"):
             d = np.asarray(v["trace"]["psnr"], dtype=np.float64) - ref
-            diffs[k] = {"diff_db": float(d.mean()), "se_db": batch_se(d)}
+            diffs[k] = {"diff_db": float(d.mean()), "se_db": batch_se(d, batch)}
     return {"best_fixed": best, "best_fixed_psnr_db": fixed[best]["summary"]["mean_psnr_db"], "adapted_minus_best_fixed": diffs}
 
 
@@ -416,6 +436,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--snr", dest="snr_db", type=t(cliargs.parse_snr_list), default=None, help="mean SNRs in dB (default 5,12,20)")
     p.add_argument("--grants", dest="num_grants", type=t(cliargs.parse_int, what="--grants", lo=1, hi=100_000), default=None,
                    help="grants (images) per sequence (default 150)")
+    p.add_argument("--channel", choices=CHANNELS, default=None,
+                   help="rayleigh: AR(1) block fading (default); awgn: the mean SNR at every grant")
     p.add_argument("--rho", type=t(cliargs.parse_float, what="--rho", lo=0.0, hi=0.9999), default=None,
                    help="AR(1) correlation of the fading coefficient per grant (default 0.95)")
     p.add_argument("--delay", dest="delay_grants", type=t(cliargs.parse_int, what="--delay", lo=0, hi=1000), default=None,
@@ -448,7 +470,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-KEYS = ("snr_db", "num_grants", "rho", "delay_grants", "report_bias_db", "report_noise_db", "rules", "fixed_mcs",
+KEYS = ("snr_db", "num_grants", "channel", "rho", "delay_grants", "report_bias_db", "report_noise_db", "rules", "fixed_mcs",
         "target_bler", "olla_step_db", "report_std_db", "anti_windup", "systems", "codec", "images", "crop", "seed")
 
 

@@ -72,6 +72,7 @@ Example::
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 from functools import lru_cache
@@ -569,15 +570,16 @@ class ReportScatter:
             raise LinkError(f"burn_in must be an integer >= 1, got {burn_in!r}")
         self.floor_db = check_report_std_db(floor_db)
         self.delay, self.burn_in = delay, burn_in
-        self._reports: list[float] = []
+        # the last ``delay + 1`` reports: the newest and the one ``delay`` grants before it
+        self._reports: collections.deque[float] = collections.deque(maxlen=delay + 1)
         self._sum_sq, self.count = 0.0, 0
 
     def observe(self, report_db: float) -> float:
         """Record the report of the next grant; returns the estimate (:attr:`std_db`) after it."""
         r = check_snr_db(report_db)
-        self._reports.append(r)
+        self._reports.append(r)  # drops the oldest once full
         if len(self._reports) > self.delay:
-            self._sum_sq += (r - self._reports.pop(0)) ** 2
+            self._sum_sq += (r - self._reports[0]) ** 2
             self.count += 1
         return self.std_db
 
