@@ -107,6 +107,32 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def _flat(value: Any) -> bool:
+    return not isinstance(value, (dict, list)) or not value
+
+
+def _dumps(obj: Any, pad: str) -> str:
+    inner = pad + "  "
+    if isinstance(obj, dict) and obj:
+        items = [f"{inner}{json.dumps(str(k))}: {_dumps(v, inner)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(obj, list) and not all(_flat(v) for v in obj):
+        items = [f"{inner}{_dumps(v, inner)}" for v in obj]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(obj, allow_nan=False)
+
+
+def dumps(obj: Any) -> str:
+    """JSON text of a result: objects indented by two spaces, a list of numbers or strings on one line.
+
+    ``json.dumps(obj, indent=2)`` gives every number of a per-grant or per-image list its own line,
+    which makes long runs' files several times larger and their diffs unreadable; the content is the
+    same (``json.loads`` of either gives equal objects). NaN and infinity are rejected, as in
+    :func:`to_jsonable`'s output.
+    """
+    return _dumps(obj, "")
+
+
 @dataclasses.dataclass
 class Results:
     """What an experiment returns: a name, its data (JSON-able) and provenance."""
@@ -122,7 +148,7 @@ class Results:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         path = out / (filename or f"{self.name}.json")
-        path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
+        path.write_text(dumps(self.to_dict()) + "\n")
         return path
 
     @classmethod
