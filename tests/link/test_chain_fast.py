@@ -162,6 +162,8 @@ def test_check_recovers_bits_and_flags_errors(m, r, k):
     u_f, cb_f, tb_f = chain.check(blocks, dtype=np.float32)  # the link's form, same content
     assert u_f.dtype == np.float32 and np.array_equal(u_f, u_hat) and np.array_equal(cb_f, cb_ok)
     assert np.array_equal(tb_f, tb_ok)
+    for x, ref in zip(chain.check(blocks.astype(np.float32)), (u_hat, cb_ok, tb_ok)):  # the decoder's float bits
+        assert np.array_equal(x, ref)
 
 
 def test_bad_input_raises():
@@ -329,6 +331,56 @@ def test_noise_drawn_ahead_gives_the_same_outcome(channel, csi):
     assert 0 < int(res[0].cb_ok.sum()) < res[0].cb_ok.numel() or channel == "rayleigh_fast"
 
 
+@pytest.mark.parametrize("m, r, k, demapper", [(2, 0.5, 16000, "maxlog"), (4, 2 / 3, 9000, "maxlog"),
+                                                (6, 0.45, 12000, "app")])
+def test_one_and_two_threads_give_the_same_bits_and_llrs(m, r, k, demapper):
+    """Every kernel of the chain splits its rows over the calling thread and the pool's helpers, in
+    parts taken as they come: the outputs do not depend on it (9 rows: several parts per thread)."""
+    mcs = MCS.from_rate(m, r)
+    one, two = (FastTBChain(tb_layout(k, mcs), mcs, demapper=demapper, num_threads=t) for t in (1, 2))
+    u = _bits((9, one.lay.tbs), seed=4)
+    c = one.encode(u)
+    assert np.array_equal(two.encode(u), c)
+    assert np.array_equal(two.map(c), one.map(c))
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn((9, one.lay.num_re, 2), generator=g)
+    y = torch.view_as_complex(z * 0.3) + torch.from_numpy(one.map(c))
+    no_sym = 0.1 + torch.rand((9, one.lay.num_re), generator=g)  # per symbol
+    for no in (0.2, no_sym):
+        assert np.array_equal(two.llrs(y, no).view(np.uint32), one.llrs(y, no).view(np.uint32))
+    if one.closed_form:
+        assert np.array_equal(two.awgn_llrs(c, 5, 0.2).view(np.uint32), one.awgn_llrs(c, 5, 0.2).view(np.uint32))
+        assert np.array_equal(two.noisy_llrs(c, z, 0.2).view(np.uint32), one.noisy_llrs(c, z, 0.2).view(np.uint32))
+    blocks = np.random.default_rng(1).integers(0, 2, (9, one.lay.num_cb, one.lay.cb_size)).astype(np.float32)
+    blocks[::2] = _info_blocks(one, u[::2])  # rows that pass their CRCs and rows that do not
+    for b in (blocks, blocks.astype(np.uint8)):
+        for x, x2 in zip(one.check(b), two.check(b)):
+            assert np.array_equal(x, x2)
+    assert one.check(blocks)[2].tolist() == [True, False] * 4 + [True]
+
+
+def _info_blocks(chain, u):
+    """The decoded code blocks ``[N, C, K']`` float32 of TB bits ``u`` (noiseless symbols, decoded)."""
+    from semcom.link.ldpc_fast import FastLDPC5GDecoder
+
+    lay = chain.lay
+    llr = chain.llrs(chain.map(chain.encode(u)), 0.05)
+    blocks = FastLDPC5GDecoder(chain.ldpc_encoder, num_threads=1)(llr.reshape(-1, chain.e_max)).numpy()
+    return blocks.reshape(u.shape[0], lay.num_cb, lay.cb_size)
+
+
+@pytest.mark.parametrize("noise", ["torch", "fast"])
+@pytest.mark.parametrize("m, r, snr", [(2, 0.5, 1.2), (4, 2 / 3, 9.0)])
+def test_transmit_is_the_same_on_one_and_two_threads(noise, m, r, snr):
+    """NRLink.transmit (the fused AWGN kernels, the decoder, the CRC checks) at a waterfall SNR gives
+    the same bits and outcomes on 1 and 2 threads, with either noise source."""
+    mcs = MCS.from_rate(m, r)
+    bits = torch.from_numpy(_bits((6, 5000), seed=8)).float()
+    res = [NRLink(mcs, max_tb_bits=2500, noise=noise, num_threads=t).transmit(bits, snr, generator=3) for t in (1, 2)]
+    assert torch.equal(res[0].bits, res[1].bits) and torch.equal(res[0].cb_ok, res[1].cb_ok)
+    assert torch.equal(res[0].tb_ok, res[1].tb_ok)
+
+
 def test_encode_reads_any_real_dtype_and_checks_the_bits():
     """The encoding kernel reads uint8, bool, int and float bits as they are and counts what is not 0/1."""
     mcs = MCS.from_rate(2, 0.5)
@@ -371,7 +423,7 @@ def test_an_error_after_the_noise_was_started_leaves_the_generator_alone(monkeyp
         started.append(True)
         raise LinkError("encoder failure")
 
-    monkeypatch.setattr(nr._FastTBCodec, "modulate", fail)
+    monkeypatch.setattr(nr._FastTBCodec, "coded", fail)  # what the fused and the unfused paths encode with
     with pytest.raises(LinkError):
         link.transmit(torch.zeros(16, k), 2.0, generator=gen)
     state = gen.get_state()

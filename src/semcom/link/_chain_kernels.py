@@ -441,7 +441,7 @@ def count_non_binary(x):
 def check_tbs(bits, tbs, tb_table, tb_poly, tb_len, cb_table, cb_poly, cb_len, u_out, cb_ok, tb_ok):
     """CB CRC24B and TB CRC checks of decoded code blocks; reassembly of the TB bits.
 
-    ``bits`` ``[N, C, kp]`` uint8 decoded code blocks (information part, CB CRC included) ->
+    ``bits`` ``[N, C, kp]`` uint8 or float32 0/1 decoded code blocks (information part, CB CRC included) ->
     ``u_out`` ``[N, tbs]`` uint8, ``cb_ok`` ``[N, C]`` and ``tb_ok`` ``[N]`` bool. With one code
     block (``cb_len = 0``) the code block's flag is the TB CRC.
     """
@@ -455,7 +455,7 @@ def check_tbs(bits, tbs, tb_table, tb_poly, tb_len, cb_table, cb_poly, cb_len, u
             if cb_len:
                 cb_ok[n, r] = _crc(bits[n, r], 0, kp, cb_table, cb_poly, cb_len) == 0
             for t in range(d):
-                a[r * d + t] = bits[n, r, t]
+                a[r * d + t] = np.uint8(bits[n, r, t] != 0)
         tb_ok[n] = _crc(a, 0, tbs + tb_len, tb_table, tb_poly, tb_len) == 0
         if not cb_len:
             for r in range(C):
@@ -615,12 +615,36 @@ def awgn_llrs(bits, seed, row0, scale, inv_no, levels, m, cb_off, e_max, sgn, w,
         demap_closed_row(y, inv_no, False, m // 2, cb_off, e_max, sgn, out[n])
 
 
+@njit(cache=True, nogil=True)
+def noisy_llrs(bits, z, scale, inv_no, levels, m, cb_off, e_max, sgn, out):
+    """:func:`awgn_llrs` with the noise given: ``z`` ``[N, 2S]`` float32 N(0, 1) draws (in-phase,
+    quadrature interleaved), the noise ``z * scale``.
+
+    Row ``n``: ``y[t] = z[n, t] * scale + symbol[t]``, two float32 operations in that order (no
+    ``fastmath``: no fused multiply-add), what torch computes for
+    ``torch.randn(...).mul_(scale)`` then ``.add_(symbols)`` (:func:`semcom.link.base.complex_normal`
+    and the link's channel), then the closed-form LLRs of ``y``. Behind
+    :meth:`semcom.link.chain_fast.FastTBChain.noisy_llrs`: the link's torch noise without the
+    symbol and received arrays and the scaling and adding passes.
+    """
+    T = 2 * (bits.shape[1] // m)
+    y = np.empty(T, dtype=np.float32)
+    sym = np.empty(T, dtype=np.float32)
+    for n in range(bits.shape[0]):
+        map_row(bits[n], levels, m, sym)
+        for t in range(T):
+            v = z[n, t] * scale
+            y[t] = v + sym[t]
+        demap_closed_row(y, inv_no, False, m // 2, cb_off, e_max, sgn, out[n])
+
+
 # --------------------------------------------------------------------------- threads
 def run_rows(kernel, rows: int, threads: int, make_args) -> None:
     """Call ``kernel(*make_args(r0, r1))`` over contiguous row ranges of ``range(rows)``.
 
-    One range per thread (rows cost the same in these kernels), on the shared pool of
-    :mod:`semcom.link._threads`.
+    Four ranges per thread (one per thread with ``threads = 1``), taken one at a time by the
+    calling thread and the helpers of :func:`semcom.link._threads.run_parts`: a helper that starts
+    late takes fewer. A range costs a call (about 2 us), a slot-sized TB row 20-100 us per kernel.
     """
-    parts = max(1, min(rows, threads))
+    parts = max(1, min(rows, threads if threads <= 1 else 4 * threads))
     run_parts(kernel, [(c * rows // parts, (c + 1) * rows // parts) for c in range(parts)], threads, make_args)

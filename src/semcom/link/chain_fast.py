@@ -60,6 +60,7 @@ import numpy as np
 
 from semcom.errors import InputError, LinkError
 from semcom.link import _chain_kernels as _k
+from semcom.link.base import complex_scale
 from semcom.link.decodability import buffer_to_codeword
 from semcom.link.layout import TBLayout
 from semcom.link.mcs import MCS
@@ -285,7 +286,7 @@ class FastTBChain:
         :class:`LinkError`. The same :class:`InputError` as :meth:`map`, ``complex_normal_fast``
         and :meth:`llrs` for bad bits' shape, seed or ``no``.
         """
-        from semcom.link._gauss import TABLES, check_args, complex_scale
+        from semcom.link._gauss import TABLES, check_args
 
         if not self.closed_form:
             raise LinkError(f"the fused AWGN kernel needs QPSK or 16QAM max-log, not Qm={self.qm} {self.demapper}")
@@ -301,15 +302,45 @@ class FastTBChain:
         _k.run_rows(_k.awgn_llrs, n, self.threads, lambda a, b: (bits[a:b], seed64, row0 + a, *static, out[a:b]))
         return out.reshape(n, lay.num_cb, self.e_max)
 
+    def noisy_llrs(self, bits: np.ndarray, z: Any, no: float) -> np.ndarray:
+        """Coded bits ``[N, G]`` uint8 and N(0, 1) draws ``z`` -> decoder LLRs ``[N, C, E_max]`` after AWGN.
+
+        ``z``: ``[N, N_RE, 2]`` float32 (numpy or torch), e.g. ``torch.randn((N, N_RE, 2))``, the
+        in-phase and quadrature draws of each symbol. Equal, float for float, to
+        ``llrs(map(bits) + noise, no)`` with ``noise = view_as_complex(z * sqrt(no / 2))``, what
+        :func:`semcom.link.base.complex_normal` returns for those draws, in one kernel per TB row
+        (:func:`semcom.link._chain_kernels.noisy_llrs`). Only where :attr:`closed_form`, else
+        :class:`LinkError`; the same :class:`InputError` as :meth:`map` and :meth:`llrs` for bad
+        input.
+        """
+        if not self.closed_form:
+            raise LinkError(f"the fused AWGN kernel needs QPSK or 16QAM max-log, not Qm={self.qm} {self.demapper}")
+        lay = self.lay
+        bits = self._coded_array(bits)
+        n = bits.shape[0]
+        zf = np.ascontiguousarray(_numpy(z), dtype=np.float32)
+        if zf.shape != (n, lay.num_re, 2):
+            raise InputError(f"noise draws must be shaped [{n}, {lay.num_re}, 2], got {zf.shape}")
+        zf = zf.reshape(n, 2 * lay.num_re)
+        inv, _ = _inverse_noise(no, (n, lay.num_re))
+        out = np.empty((n, lay.num_cb * self.e_max), dtype=np.float32)
+        static = (np.float32(complex_scale(no)), inv.reshape(1), self._levels32, self.qm, self._cb_off, self.e_max,
+                  self._sign)
+        _k.run_rows(_k.noisy_llrs, n, self.threads, lambda a, b: (bits[a:b], zf[a:b], *static, out[a:b]))
+        return out.reshape(n, lay.num_cb, self.e_max)
+
     def check(self, bits: Any, dtype: Any = np.uint8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Decoded code blocks ``[N, C, K']`` (0/1) -> (TB bits ``[N, TBS]``, cb_ok ``[N, C]``, tb_ok ``[N]``).
+        """Decoded code blocks ``[N, C, K']`` (0/1; float32 is read as it is, other dtypes as uint8)
+        -> (TB bits ``[N, TBS]``, cb_ok ``[N, C]``, tb_ok ``[N]``).
 
         The TB bits are of ``dtype``: uint8, or float32 (what the link returns, without a conversion pass).
         """
         if np.dtype(dtype) not in (np.dtype(np.uint8), np.dtype(np.float32)):
             raise InputError(f"dtype must be uint8 or float32, got {dtype!r}")
         lay = self.lay
-        b8 = np.ascontiguousarray(_numpy(bits)).astype(np.uint8, copy=False)
+        b8 = np.ascontiguousarray(_numpy(bits))
+        if b8.dtype != np.float32:  # the decoder's float32 bits are read as they are (no conversion pass)
+            b8 = b8.astype(np.uint8, copy=False)
         if b8.ndim != 3 or b8.shape[1:] != (lay.num_cb, lay.cb_size):
             raise InputError(f"decoded blocks must be shaped [N, {lay.num_cb}, {lay.cb_size}], got {b8.shape}")
         n = b8.shape[0]
