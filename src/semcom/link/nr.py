@@ -174,14 +174,15 @@ class _FastTBCodec:
         """Equalised symbols ``[N, N_RE]`` + noise variance -> decoder LLRs ``[N, C, E_max]``."""
         return torch.from_numpy(self.chain.llrs(y, no))
 
-    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Decoder LLRs ``[N, C, E_max]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+    def decode(self, z: torch.Tensor, out: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decoder LLRs ``[N, C, E_max]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``);
+        ``out``: numpy arrays to write them to (:meth:`FastTBChain.check`)."""
         lay = self.lay
         n = z.shape[0]
         flat = z.reshape(n * lay.num_cb, -1)
         trusted = getattr(self.decoder, "decode_trusted", None)  # the compiled demapper's LLRs need no check
         u_cb = trusted(np.ascontiguousarray(flat.numpy()))[0] if trusted is not None else self.decoder(flat)
-        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32)
+        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32, out=out)
         return torch.from_numpy(u), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
 
     def receive(self, y: torch.Tensor, no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -402,9 +403,9 @@ class NRLink(Link):
         n, c = u.shape[0], lay.num_cb
         threads = self.num_threads or default_threads()
         bounds = _row_parts(n, c, threads)
-        u_hat = torch.empty(n, lay.tbs)
-        cb_ok = torch.empty(n, c, dtype=torch.bool)
-        tb_ok = torch.empty(n, dtype=torch.bool)
+        u_hat = np.empty((n, lay.tbs), dtype=np.float32)
+        cb_ok = np.empty((n, c), dtype=np.bool_)
+        tb_ok = np.empty(n, dtype=np.bool_)
         noise = None
         if self.noise == "fast":
             seed = self._fast_noise_seed(gen)
@@ -414,7 +415,7 @@ class NRLink(Link):
         def part(a: int, b: int) -> None:
             coded = codec.coded(u[a:b])
             z = codec.awgn_llrs(coded, seed, no, a) if noise is None else codec.noisy_llrs(coded, noise.rows(a, b), no)
-            u_hat[a:b], cb_ok[a:b], tb_ok[a:b] = codec.decode(z)
+            codec.decode(z, out=(u_hat[a:b], cb_ok[a:b], tb_ok[a:b]))
             if bar is not None:
                 bar.update((b - a) * c)
 
@@ -423,7 +424,7 @@ class NRLink(Link):
         finally:
             if noise is not None:  # on an error too: the side thread is done with gen when we go on
                 noise.finish()
-        return u_hat, cb_ok, tb_ok
+        return torch.from_numpy(u_hat), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
 
     def _fuses_awgn(self, codec) -> bool:
         """Whether the group takes a fused AWGN kernel (:meth:`_send_fused`): compiled chain, AWGN, and
