@@ -55,6 +55,9 @@ __all__ = ["NRLink"]
 
 #: Code blocks per LDPC decoder call (bounds memory; results do not depend on it).
 _DECODE_CHUNK_CBS = 512
+#: Parts of a group's TB rows per thread in the fused AWGN path (:meth:`NRLink._send_fused`): more
+#: parts balance the threads better, each costs a pass through the Python layers (about 0.1 ms).
+_PARTS_PER_THREAD = 2
 #: Show a progress bar (progress=None) from this many code blocks on, when stderr is a terminal.
 _PROGRESS_MIN_CBS = 4000
 
@@ -553,10 +556,11 @@ class NRLink(Link):
 
 
 def _row_parts(n: int, num_cb: int, threads: int) -> list[tuple[int, int]]:
-    """Row ranges of :meth:`NRLink._send_fused`: about four per thread (one with one thread), at
-    most ``_DECODE_CHUNK_CBS`` code blocks each (the LLR arrays of a part stay small)."""
+    """Row ranges of :meth:`NRLink._send_fused`: ``_PARTS_PER_THREAD`` per thread (one with one
+    thread, or with ``_PARTS_PER_THREAD = 0``: then each stage splits its rows over the threads),
+    at most ``_DECODE_CHUNK_CBS`` code blocks each (the LLR arrays of a part stay small)."""
     cap = max(1, _DECODE_CHUNK_CBS // num_cb)
-    rows = min(cap, -(-n // (1 if threads <= 1 else 4 * threads)))
+    rows = min(cap, -(-n // (1 if threads <= 1 else max(1, _PARTS_PER_THREAD * threads))))
     return [(a, min(n, a + rows)) for a in range(0, n, rows)]
 
 
