@@ -373,6 +373,13 @@ def _numpy(x: Any) -> Any:
 def _inverse_noise(no: Any, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
     """``1/no`` in float32 for symbols of ``shape``: (``[N, N_RE]`` per symbol, or ``[1, 1]``;
     per symbol?). :class:`InputError` unless every ``no`` is positive, finite and at least ``_MIN_NO``."""
+    if isinstance(no, float):  # the link's scalar: the same float32 checks and division, without the array passes
+        n32 = np.float32(no)
+        if not (math.isfinite(n32) and n32 > 0):
+            raise InputError("the noise variance must be positive and finite")
+        if n32 < _MIN_NO:
+            raise InputError(f"noise variance below {_MIN_NO:g} (Es/N0 above 350 dB): the LLRs would overflow float32")
+        return np.full((1, 1), np.float32(1.0) / n32, dtype=np.float32), False
     nov = _numpy(no)
     per_symbol = np.ndim(nov) > 0 and np.size(nov) > 1
     nov = np.asarray(nov, dtype=np.float32)
