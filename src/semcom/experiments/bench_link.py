@@ -15,10 +15,7 @@ For each case (default QPSK R=1/2 and 16QAM R=2/3, AWGN), one slot-sized transpo
   :meth:`~semcom.link.chain_fast.FastTBChain.noisy_llrs` (scaling them, mapping, adding and
   demapping in one pass per TB);
 * ``decode_crc``: LDPC decoding and the CB and TB CRC checks;
-* ``end_to_end``: ``NRLink.transmit`` (all of the above plus bookkeeping; with a fused AWGN
-  kernel it runs the stages per part of the TB rows, two parts per thread, see
-  ``NRLink._send_fused``, while the stage rows above time each stage on the whole batch, its rows
-  split over the threads);
+* ``end_to_end``: ``NRLink.transmit`` (all of the above plus bookkeeping);
 * ``decoder_alone``: the LDPC decoder on the same LLRs, and ``end_to_end / decoder_alone``.
 
 Sionna's chain is ``chain="sionna"`` (``TBEncoder``, ``Mapper``, ``Demapper``, descrambler,
@@ -30,8 +27,7 @@ warm-up call. ``threads`` sets the
 worker threads of the decoder and of the compiled kernels; torch (the channel's noise, Sionna's
 blocks) runs on one thread, as the project's tests and sweeps do (on shared cores torch's
 intra-op threads made Sionna's blocks 10-20x slower); with 2 threads or more, the compiled chain's
-link draws that noise on a side thread while it encodes (part by part, while the first parts are
-received). The compiled chain is timed with each
+link draws that noise on a side thread while it encodes. The compiled chain is timed with each
 noise source of ``noises``: torch's (the link's default, the same draws as Sionna's chain) and the
 compiled ziggurat of ``NRLink(noise="fast")`` (on the kernel threads). The machine's load average is recorded
 before and after every row: on shared cores the numbers move with it.

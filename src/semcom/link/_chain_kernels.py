@@ -677,6 +677,9 @@ def noisy_llrs(bits, z, scale, inv_no, levels, m, cb_off, e_max, sgn, out):
 
 
 # --------------------------------------------------------------------------- threads
+_ROW_PARTS_PER_THREAD = 4  # row ranges per thread of run_rows
+
+
 def run_rows(kernel, rows: int, threads: int, make_args) -> None:
     """Call ``kernel(*make_args(r0, r1))`` over contiguous row ranges of ``range(rows)``.
 
@@ -684,5 +687,5 @@ def run_rows(kernel, rows: int, threads: int, make_args) -> None:
     calling thread and the helpers of :func:`semcom.link._threads.run_parts`: a helper that starts
     late takes fewer. A range costs a call (about 2 us), a slot-sized TB row 20-100 us per kernel.
     """
-    parts = max(1, min(rows, threads if threads <= 1 else 4 * threads))
+    parts = max(1, min(rows, threads if threads <= 1 else _ROW_PARTS_PER_THREAD * threads))
     run_parts(kernel, [(c * rows // parts, (c + 1) * rows // parts) for c in range(parts)], threads, make_args)

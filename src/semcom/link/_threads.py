@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 _PREFIX = "semcom-link"
 _POOLS: dict[str, tuple[ThreadPoolExecutor, int, int]] = {}  # prefix -> (pool, size, pid)
 _POOL_LOCK = threading.Lock()
-_LOCAL = threading.local()  # in_part: this thread runs a part of run_parts (nested calls run inline)
 
 
 def default_threads() -> int:
@@ -55,24 +54,18 @@ def run_parts(kernel, bounds: list[tuple[int, int]], threads: int, make_args) ->
     meanwhile, and the call is never slower than on one thread by more than the hand-over. The
     kernels write disjoint rows, so which thread runs a part does not change the result.
 
-    Runs inline with one part, one thread, or when called from within a part (a nested call: the
-    part's thread runs it alone, the other threads are busy with the other parts; a pool worker
+    Runs inline with one part, one thread, or when called from a pool worker (a nested call
     waiting on the pool it occupies could deadlock).
     """
-    if len(bounds) <= 1 or threads <= 1 or getattr(_LOCAL, "in_part", False) \
-            or threading.current_thread().name.startswith(_PREFIX):
+    if len(bounds) <= 1 or threads <= 1 or threading.current_thread().name.startswith(_PREFIX):
         for a, b in bounds:
             kernel(*make_args(a, b))
         return
     todo = iter(bounds)  # next() on a list iterator is atomic under the GIL: each part is taken once
 
     def work() -> None:
-        _LOCAL.in_part = True
-        try:
-            for a, b in todo:
-                kernel(*make_args(a, b))
-        finally:
-            _LOCAL.in_part = False
+        for a, b in todo:
+            kernel(*make_args(a, b))
 
     pool = _pool(threads - 1)
     helpers = [pool.submit(work) for _ in range(min(threads, len(bounds)) - 1)]

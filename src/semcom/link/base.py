@@ -110,13 +110,10 @@ def complex_scale(var: float) -> float:
     return math.sqrt(var / 2.0)
 
 
-def normal_pairs(shape: tuple[int, ...], generator: torch.Generator, out: torch.Tensor | None = None) -> torch.Tensor:
-    """N(0, 1) float32 draws ``[*shape, 2]`` from ``generator`` (into ``out``, contiguous, if given):
-    what :func:`complex_normal` scales (the compiled chain's fused AWGN kernel takes them as they
-    are and scales them itself)."""
-    if out is None:
-        return torch.randn((*shape, 2), generator=generator, dtype=torch.float32)
-    return torch.randn((*shape, 2), generator=generator, dtype=torch.float32, out=out)
+def normal_pairs(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """N(0, 1) float32 draws ``[*shape, 2]`` from ``generator``: what :func:`complex_normal` scales
+    (the compiled chain's fused AWGN kernel takes them as they are and scales them itself)."""
+    return torch.randn((*shape, 2), generator=generator, dtype=torch.float32)
 
 
 def complex_normal(shape: tuple[int, ...], generator: torch.Generator, var: float = 1.0) -> torch.Tensor:

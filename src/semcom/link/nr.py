@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
-import threading
 import warnings
 from concurrent.futures import Future
 
@@ -55,9 +54,6 @@ __all__ = ["NRLink"]
 
 #: Code blocks per LDPC decoder call (bounds memory; results do not depend on it).
 _DECODE_CHUNK_CBS = 512
-#: Parts of a group's TB rows per thread in the fused AWGN path (:meth:`NRLink._send_fused`): more
-#: parts balance the threads better, each costs a pass through the Python layers (about 0.1 ms).
-_PARTS_PER_THREAD = 2
 #: Show a progress bar (progress=None) from this many code blocks on, when stderr is a terminal.
 _PROGRESS_MIN_CBS = 4000
 
@@ -386,48 +382,34 @@ class NRLink(Link):
             y_eq[i:j], no_eff if no_eff.dim() == 0 else no_eff[i:j])), g)
 
     def _send_fused(self, codec, u, lay, no, gen, bar):
-        """AWGN with a fused kernel, the whole receive chain per part of the TB rows: (bits, cb_ok, tb_ok).
+        """AWGN with a fused kernel: encode, then per decode chunk map, add the noise and demap in one
+        pass per TB row (no symbol, noise or received arrays), decode: (bits, cb_ok, tb_ok).
 
-        The rows are cut into parts (:func:`_row_parts`) that the calling thread and the pool's
-        helpers take as they come (:func:`~semcom.link._threads.run_parts`); each part encodes its
-        TBs, maps them, adds their noise and demaps them in one kernel, decodes them and checks the
-        CRCs, its kernels inline on its thread. A helper thus wakes once per group, not once per
-        stage, and a late one takes fewer parts. Rows are independent in every kernel, so the
-        results do not depend on the split.
-
-        ``noise="fast"``: one seed from ``gen`` (as :meth:`_draw_noise` draws it), each row's noise
-        from its own stream (:meth:`FastTBChain.awgn_llrs`). ``noise="torch"``: the N(0, 1) draws
-        of :func:`~semcom.link.base.complex_normal` (:class:`_TorchNoise`: on a side thread, part
-        by part, where :meth:`_noise_ahead` allows), scaled and added in the kernel
+        ``noise="fast"``: one seed, drawn after encoding as :meth:`_draw_noise` draws it after
+        mapping; each row's noise comes from its own stream (:meth:`FastTBChain.awgn_llrs`).
+        ``noise="torch"``: the N(0, 1) draws of :func:`~semcom.link.base.complex_normal`
+        (:func:`~semcom.link.base.normal_pairs` on ``gen``, on a side thread while the TBs are
+        encoded where :meth:`_noise_ahead` allows), scaled and added to the symbols in the kernel
         (:meth:`FastTBChain.noisy_llrs`). Both give the unfused path's results float for float.
+        Each stage splits its rows over the kernel threads. (Running the whole chain per part of
+        the rows on each thread instead, so that a helper thread wakes once per group rather than
+        once per stage, was measured slower on 2 cores: more hand-overs of the interpreter lock.)
         """
-        from semcom.link._threads import run_parts
-
-        n, c = u.shape[0], lay.num_cb
-        threads = self.num_threads or default_threads()
-        bounds = _row_parts(n, c, threads)
-        u_hat = np.empty((n, lay.tbs), dtype=np.float32)
-        cb_ok = np.empty((n, c), dtype=np.bool_)
-        tb_ok = np.empty(n, dtype=np.bool_)
-        noise = None
         if self.noise == "fast":
+            coded = codec.coded(u)
             seed = self._fast_noise_seed(gen)
-        else:
-            noise = _TorchNoise(gen, n, lay.num_re, bounds, self._draws_ahead())
-
-        def part(a: int, b: int) -> None:
-            coded = codec.coded(u[a:b])
-            z = codec.awgn_llrs(coded, seed, no, a) if noise is None else codec.noisy_llrs(coded, noise.rows(a, b), no)
-            codec.decode(z, out=(u_hat[a:b], cb_ok[a:b], tb_ok[a:b]))
-            if bar is not None:
-                bar.update((b - a) * c)
-
+            return self._receive_chunks(codec, coded.shape[0], bar,
+                                        lambda i, j: codec.decode(codec.awgn_llrs(coded[i:j], seed, no, i)))
+        shape = (u.shape[0], lay.num_re)
+        ahead = self._noise_ahead(lambda: normal_pairs(shape, gen))
         try:
-            run_parts(part, bounds, threads, lambda a, b: (a, b))
+            coded = codec.coded(u)
+            z = ahead.result() if ahead is not None else normal_pairs(shape, gen)
         finally:
-            if noise is not None:  # on an error too: the side thread is done with gen when we go on
-                noise.finish()
-        return torch.from_numpy(u_hat), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
+            if ahead is not None:  # on an error too: the side thread is done with gen when we go on
+                ahead.exception()
+        return self._receive_chunks(codec, coded.shape[0], bar,
+                                    lambda i, j: codec.decode(codec.noisy_llrs(coded[i:j], z[i:j], no)))
 
     def _fuses_awgn(self, codec) -> bool:
         """Whether the group takes a fused AWGN kernel (:meth:`_send_fused`): compiled chain, AWGN, and
@@ -462,7 +444,7 @@ class NRLink(Link):
         return side_pool().submit(draw) if self._draws_ahead() else None
 
     def _draws_ahead(self) -> bool:
-        """Whether the AWGN is drawn on the side thread (:meth:`_noise_ahead`, :class:`_TorchNoise`)."""
+        """Whether the AWGN is drawn on the side thread (:meth:`_noise_ahead`)."""
         threads = self.num_threads or default_threads()
         return self.noise == "torch" and self.chain == "fast" and threads >= 2 and self.channel in ("awgn", "rayleigh")
 
@@ -553,69 +535,6 @@ class NRLink(Link):
             u[:, :kt] = x[:, s:s + kt]
             out.append(self._codec(lay).encode(u))
         return out
-
-
-def _row_parts(n: int, num_cb: int, threads: int) -> list[tuple[int, int]]:
-    """Row ranges of :meth:`NRLink._send_fused`: ``_PARTS_PER_THREAD`` per thread (one with one
-    thread, or with ``_PARTS_PER_THREAD = 0``: then each stage splits its rows over the threads),
-    at most ``_DECODE_CHUNK_CBS`` code blocks each (the LLR arrays of a part stay small)."""
-    cap = max(1, _DECODE_CHUNK_CBS // num_cb)
-    rows = min(cap, -(-n // (1 if threads <= 1 else max(1, _PARTS_PER_THREAD * threads))))
-    return [(a, min(n, a + rows)) for a in range(0, n, rows)]
-
-
-class _TorchNoise:
-    """torch's N(0, 1) draws ``[N, N_RE, 2]`` of one group (:func:`~semcom.link.base.normal_pairs`
-    on ``gen``), drawn part by part so that the first parts can be received while the later ones
-    are drawn.
-
-    ``side``: draw on the side thread (:func:`~semcom.link._threads.side_pool`), else here, at
-    once. Drawing row ranges one after the other gives the values of one draw of the whole array
-    when every range but the last holds a multiple of 16 values (torch fills 16 at a time, and
-    redraws the last 16 of a size that is not a multiple of 16); otherwise the side thread draws
-    the whole array in one call. :meth:`rows` waits for a range; :meth:`finish` for the side
-    thread (called on an error too: nothing else draws from ``gen`` meanwhile).
-    """
-
-    def __init__(self, gen: torch.Generator, n: int, n_re: int, bounds: list[tuple[int, int]], side: bool) -> None:
-        self.z = torch.empty((n, n_re, 2))
-        if not side:
-            normal_pairs((n, n_re), gen, out=self.z)
-            self._done, self._future = None, None
-            return
-        if any((b - a) * 2 * n_re % 16 for a, b in bounds[:-1]):
-            bounds = [(0, n)]
-        self._bounds = bounds
-        self._done = [threading.Event() for _ in bounds]
-        self._error: BaseException | None = None
-        self._future = side_pool().submit(self._draw, gen, n_re)
-
-    def _draw(self, gen: torch.Generator, n_re: int) -> None:
-        try:
-            for (a, b), done in zip(self._bounds, self._done):
-                normal_pairs((b - a, n_re), gen, out=self.z[a:b])
-                done.set()
-        except BaseException as exc:
-            self._error = exc
-            raise
-        finally:
-            for done in self._done:  # after an error the waiting parts go on, and raise it
-                done.set()
-
-    def rows(self, a: int, b: int) -> torch.Tensor:
-        """The draws of rows ``[a, b)`` (a range of the bounds given), once they are drawn."""
-        if self._done is not None:
-            for (c0, c1), done in zip(self._bounds, self._done):
-                if c0 < b and a < c1:
-                    done.wait()
-            if self._error is not None:
-                raise self._error
-        return self.z[a:b]
-
-    def finish(self) -> None:
-        """Wait for the side thread (its error, if any, is raised)."""
-        if self._future is not None:
-            self._future.result()
 
 
 def _check_fast_decoder() -> None:
