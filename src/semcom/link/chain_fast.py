@@ -208,11 +208,12 @@ class FastTBChain:
         self.closed_form = qm == 2 or (qm == 4 and demapper == "maxlog")
 
     # ------------------------------------------------------------------ transmit side
-    def encode(self, u: np.ndarray) -> np.ndarray:
+    def encode(self, u: np.ndarray, threads: int | None = None) -> np.ndarray:
         """TB bits ``[N, TBS]`` (0/1, any integer or float dtype) -> scrambled coded bits ``[N, G]`` uint8.
 
         The bits are checked while the kernel reads them (no separate pass): a value other than 0
         or 1 (NaN included) raises :class:`InputError` after the call, which returns nothing.
+        ``threads``: the threads of this call (default: the chain's).
         """
         lay, c = self.lay, self.code
         u8 = _bits_array(u, lay.tbs)
@@ -223,7 +224,8 @@ class FastTBChain:
         static = (lay.tbs, tb_t, tb_p, tb_l, lay.num_cb, lay.cb_size, cb_t, cb_p, cb_l, c.k_ldpc, c.wlen, c.z, c.kb,
                   c.row_ptr, c.ecol, c.eshift, c.core, c.first_col, c.first_shift, c.steps,
                   self._cb_off, self.qm, self.scrambling)
-        _k.run_rows(_k.encode_tbs, u8.shape[0], self.threads, lambda a, b: (u8[a:b], *static, out[a:b], bad[a:b]))
+        _k.run_rows(_k.encode_tbs, u8.shape[0], threads or self.threads,
+                    lambda a, b: (u8[a:b], *static, out[a:b], bad[a:b]))
         if bad.any():
             raise InputError("bits must be 0 or 1 (found other values, or NaN)")
         return out

@@ -157,9 +157,10 @@ class _FastTBCodec:
         """``[N, tbs]`` bits -> ``[N, G]`` coded, scrambled bits (float 0/1)."""
         return torch.from_numpy(self.chain.encode(u)).to(torch.float32)
 
-    def coded(self, u: torch.Tensor) -> np.ndarray:
-        """``[N, tbs]`` checked 0/1 bits -> ``[N, G]`` uint8 coded, scrambled bits (the form ``map`` takes)."""
-        return self.chain.encode(u.detach().numpy())  # float 0/1 read as they are: no conversion pass
+    def coded(self, u: torch.Tensor, threads: int | None = None) -> np.ndarray:
+        """``[N, tbs]`` checked 0/1 bits -> ``[N, G]`` uint8 coded, scrambled bits (the form ``map`` takes)
+        on ``threads`` threads (default: the chain's)."""
+        return self.chain.encode(u.detach().numpy(), threads)  # float 0/1 read as they are: no conversion pass
 
     def map(self, c: np.ndarray) -> torch.Tensor:
         """Coded bits ``[N, G]`` uint8 -> ``[N, N_RE]`` complex64 QAM symbols."""
@@ -283,6 +284,7 @@ class NRLink(Link):
         self.noise = noise
         self._codecs: dict[tuple[int, int], _SionnaTBCodec | _FastTBCodec] = {}
         self._fuse_awgn = True  # private switch: False takes the unfused path (tests compare the two)
+        self._encode_alone = True  # private switch: encode on one thread while the side thread draws
         if decoder == "fast":  # fail early, with a clear message, when the fast decoder is missing
             _check_fast_decoder()
 
@@ -402,8 +404,8 @@ class NRLink(Link):
                                         lambda i, j: codec.decode(codec.awgn_llrs(coded[i:j], seed, no, i)))
         shape = (u.shape[0], lay.num_re)
         ahead = self._noise_ahead(lambda: normal_pairs(shape, gen))
-        try:
-            coded = codec.coded(u)
+        try:  # encoded on this thread alone while the side thread draws (the longer task) on the other core
+            coded = codec.coded(u, 1 if ahead is not None and self._encode_alone else None)
             z = ahead.result() if ahead is not None else normal_pairs(shape, gen)
         finally:
             if ahead is not None:  # on an error too: the side thread is done with gen when we go on
