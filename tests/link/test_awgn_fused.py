@@ -1,5 +1,5 @@
-"""The fused AWGN kernel (FastTBChain.awgn_llrs, NRLink with chain="fast", noise="fast", channel="awgn")
-equals the unfused map -> complex_normal_fast -> torch add -> llrs path float for float."""
+"""The fused AWGN kernels (FastTBChain.awgn_llrs and noisy_llrs; NRLink with chain="fast", channel="awgn")
+equal the unfused map -> complex_normal_fast or complex_normal -> torch add -> llrs path float for float."""
 
 import numpy as np
 import pytest
@@ -8,6 +8,7 @@ import torch
 from semcom.errors import InputError, LinkError
 from semcom.link import MCS, NRLink, nr
 from semcom.link._gauss import complex_normal_fast
+from semcom.link.base import complex_normal, normal_pairs
 from semcom.link.chain_fast import FastTBChain
 from semcom.link.layout import tb_layout
 
@@ -62,6 +63,30 @@ def test_fused_llrs_equal_unfused(qm, rate, k, demapper, threads):
     assert not _same_floats(chain.awgn_llrs(c, 78, NO[0]), chain.awgn_llrs(c, 77, NO[0]))
 
 
+@pytest.mark.parametrize("qm, rate, k", [(2, 0.5, 12000), (2, 0.5, 16400), (4, 2 / 3, 8700), (4, 2 / 3, 20000)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_noisy_llrs_equal_torch_noise_unfused(qm, rate, k, threads):
+    """noisy_llrs on torch's N(0, 1) draws = llrs(complex_normal(...) + symbols), the link's unfused
+    torch-noise path, float for float (the draws: the same generator state)."""
+    chain = _chain(qm, rate, k, threads=threads)
+    c = _coded(chain, 5)
+    shape = (5, chain.lay.num_re)
+    for no in NO:
+        sym = torch.from_numpy(chain.map(c))
+        ref = chain.llrs(complex_normal(shape, torch.Generator().manual_seed(5), no).add_(sym),
+                         torch.tensor(no, dtype=torch.float32))
+        z = normal_pairs(shape, torch.Generator().manual_seed(5))
+        assert _same_floats(chain.noisy_llrs(c, z, no), ref)
+        assert _same_floats(chain.noisy_llrs(c, z.numpy(), no), ref)
+        assert _same_floats(np.concatenate([chain.noisy_llrs(c[:2], z[:2], no), chain.noisy_llrs(c[2:], z[2:], no)]), ref)
+    with pytest.raises(InputError, match="noise draws"):
+        chain.noisy_llrs(c, z[:, 1:], NO[0])
+    with pytest.raises(InputError, match="positive"):
+        chain.noisy_llrs(c, z, -1.0)
+    with pytest.raises(LinkError, match="fused"):
+        _chain(6, 0.5, 4000).noisy_llrs(c, z, 0.5)
+
+
 def test_fused_kernel_only_where_the_demapper_has_a_closed_form():
     for qm, demapper in ((4, "app"), (6, "maxlog")):
         chain = _chain(qm, 0.5, 4000, demapper)
@@ -71,20 +96,22 @@ def test_fused_kernel_only_where_the_demapper_has_a_closed_form():
     link = NRLink(MCS.from_rate(2, 0.5), max_tb_bits=500, noise="fast")
     lay = link.plan(500).tbs[0]
     assert link._fuses_awgn(link._codec(lay))
-    for kw in (dict(noise="torch"), dict(channel="rayleigh"), dict(demapper="app", mcs=MCS.from_rate(4, 0.5))):
+    assert NRLink(MCS.from_rate(2, 0.5), max_tb_bits=500)._fuses_awgn(link._codec(lay))  # torch's noise too
+    for kw in (dict(channel="rayleigh"), dict(demapper="app", mcs=MCS.from_rate(4, 0.5)), dict(chain="sionna")):
         other = NRLink(**({"mcs": MCS.from_rate(2, 0.5), "max_tb_bits": 500, "noise": "fast"} | kw))
         assert not other._fuses_awgn(other._codec(other.plan(500).tbs[0]))
 
 
 @pytest.mark.parametrize("qm, rate, snr", [(2, 0.5, 1.5), (4, 2 / 3, 10.0)])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_transmit_fused_equals_unfused(monkeypatch, qm, rate, snr, threads):
+@pytest.mark.parametrize("noise", ["fast", "torch"])
+def test_transmit_fused_equals_unfused(monkeypatch, qm, rate, snr, threads, noise):
     """Two TB sizes (two groups), several decode chunks per group, at a waterfall SNR (some blocks fail)."""
     monkeypatch.setattr(nr, "_DECODE_CHUNK_CBS", 2)  # chunks of 1-2 rows: row offsets into the noise streams
     bits = torch.randint(0, 2, (5, 2600), generator=torch.Generator().manual_seed(3)).float()
     res, states = [], []
     for fuse in (True, False):
-        link = NRLink(MCS.from_rate(qm, rate), max_tb_bits=1000, noise="fast", num_threads=threads)
+        link = NRLink(MCS.from_rate(qm, rate), max_tb_bits=1000, noise=noise, num_threads=threads)
         link._fuse_awgn = fuse
         assert len(set(link.plan(2600).tb_payload)) == 2
         gen = torch.Generator().manual_seed(11)
@@ -96,8 +123,9 @@ def test_transmit_fused_equals_unfused(monkeypatch, qm, rate, snr, threads):
     assert 0 < float(a.cb_ok.float().mean()) < 1  # the waterfall: decoded and failed blocks
 
 
-def test_fused_path_raises_the_unfused_errors():
-    link = NRLink(MCS.from_rate(2, 0.5), max_tb_bits=2000, noise="fast", num_threads=1)
+@pytest.mark.parametrize("noise, threads", [("fast", 1), ("torch", 1), ("torch", 2)])
+def test_fused_path_raises_the_unfused_errors(noise, threads):
+    link = NRLink(MCS.from_rate(2, 0.5), max_tb_bits=2000, noise=noise, num_threads=threads)
     for fuse in (True, False):
         link._fuse_awgn = fuse
         bad = torch.zeros(2, 2000)

@@ -109,6 +109,43 @@ def test_decoder_llrs_equal_sionnas_chain(m, r, k, demapper):
             assert not out[:, r, lay.cw_lengths[r]:].any()
 
 
+def _closed_form_reference(chain, y, no):
+    """The closed-form max-log decoder LLRs in numpy float32, operation by operation: ``sgn * llr * w``."""
+    f = np.float32
+    x = np.stack([y.real, y.imag]).astype(np.float32)  # [2, N, S]: the two PAM dimensions
+    w = np.broadcast_to(f(1.0) / np.asarray(no, dtype=np.float32), y.shape)
+    if chain.qm == 2:
+        bit_llrs = [f(-2.0 * np.sqrt(2.0)) * x]
+    else:
+        u = x * f(np.sqrt(10.0))
+        bit_llrs = [f(-0.4) * (f(2.0) * u - np.clip(u, f(-2.0), f(2.0))), f(0.4) * np.abs(u) - f(0.8)]
+    m, lay = chain.qm, chain.lay
+    out = np.zeros((y.shape[0], lay.num_cb, chain.e_max), dtype=np.float32)
+    p0 = 0
+    for r, e in enumerate(lay.cw_lengths):
+        q, s0 = e // m, p0 // m
+        for i in range(m):  # stream i: bit i of each symbol (dimension i % 2, level bit i // 2)
+            sg = chain._sign[p0 + i:p0 + e:m]
+            out[:, r, i * q:(i + 1) * q] = sg * bit_llrs[i // 2][i % 2, :, s0:s0 + q] * w[:, s0:s0 + q]
+        p0 += e
+    return out
+
+
+@pytest.mark.parametrize("m, r, k", [(2, 0.5, 16400), (2, 0.3, 300), (4, 2 / 3, 20000), (4, 0.5, 500)])
+def test_closed_form_llrs_equal_their_float32_formula(m, r, k):
+    """The vectorised closed-form demapper (and the fused AWGN kernels, which call it) computes
+    ``sgn * llr * w`` in float32 in this order: numpy's float32 operations give the same floats,
+    with one noise variance and per symbol (every committed result depends on these values)."""
+    mcs = MCS.from_rate(m, r)
+    chain = FastTBChain(tb_layout(k, mcs), mcs)
+    rng = np.random.default_rng(3)
+    x = chain.map(chain.encode(_bits((4, chain.lay.tbs), seed=3)))
+    y = x + (rng.standard_normal(x.shape) * 0.6 + 1j * rng.standard_normal(x.shape) * 0.6).astype(np.complex64)
+    for no in (np.float32(0.37), rng.uniform(0.05, 2.0, x.shape).astype(np.float32)):
+        got = chain.llrs(y, no)
+        assert np.array_equal(got.view(np.uint32), _closed_form_reference(chain, y, no).view(np.uint32))
+
+
 def test_maxlog_and_app_differ_beyond_qpsk():
     mcs = MCS.from_rate(4, 0.5)
     lay = tb_layout(2000, mcs)
@@ -162,6 +199,14 @@ def test_check_recovers_bits_and_flags_errors(m, r, k):
     u_f, cb_f, tb_f = chain.check(blocks, dtype=np.float32)  # the link's form, same content
     assert u_f.dtype == np.float32 and np.array_equal(u_f, u_hat) and np.array_equal(cb_f, cb_ok)
     assert np.array_equal(tb_f, tb_ok)
+    for x, ref in zip(chain.check(blocks.astype(np.float32)), (u_hat, cb_ok, tb_ok)):  # the decoder's float bits
+        assert np.array_equal(x, ref)
+    u2, cb2, tb2 = np.zeros((4, lay.tbs), np.float32), np.zeros((4, lay.num_cb), bool), np.zeros(4, bool)
+    chain.check(blocks, out=(u2[1:], cb2[1:], tb2[1:]))  # rows of larger arrays (the link's parts)
+    assert np.array_equal(u2[1:], u_hat) and np.array_equal(cb2[1:], cb_ok) and np.array_equal(tb2[1:], tb_ok)
+    assert not u2[0].any() and not tb2[0]
+    with pytest.raises(InputError, match="out must"):
+        chain.check(blocks, out=(u2[1:], cb2[1:], tb2[:3].astype(np.int8)))
 
 
 def test_bad_input_raises():
@@ -329,6 +374,56 @@ def test_noise_drawn_ahead_gives_the_same_outcome(channel, csi):
     assert 0 < int(res[0].cb_ok.sum()) < res[0].cb_ok.numel() or channel == "rayleigh_fast"
 
 
+@pytest.mark.parametrize("m, r, k, demapper", [(2, 0.5, 16000, "maxlog"), (4, 2 / 3, 9000, "maxlog"),
+                                                (6, 0.45, 12000, "app")])
+def test_one_and_two_threads_give_the_same_bits_and_llrs(m, r, k, demapper):
+    """Every kernel of the chain splits its rows over the calling thread and the pool's helpers, in
+    parts taken as they come: the outputs do not depend on it (9 rows: several parts per thread)."""
+    mcs = MCS.from_rate(m, r)
+    one, two = (FastTBChain(tb_layout(k, mcs), mcs, demapper=demapper, num_threads=t) for t in (1, 2))
+    u = _bits((9, one.lay.tbs), seed=4)
+    c = one.encode(u)
+    assert np.array_equal(two.encode(u), c)
+    assert np.array_equal(two.map(c), one.map(c))
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn((9, one.lay.num_re, 2), generator=g)
+    y = torch.view_as_complex(z * 0.3) + torch.from_numpy(one.map(c))
+    no_sym = 0.1 + torch.rand((9, one.lay.num_re), generator=g)  # per symbol
+    for no in (0.2, no_sym):
+        assert np.array_equal(two.llrs(y, no).view(np.uint32), one.llrs(y, no).view(np.uint32))
+    if one.closed_form:
+        assert np.array_equal(two.awgn_llrs(c, 5, 0.2).view(np.uint32), one.awgn_llrs(c, 5, 0.2).view(np.uint32))
+        assert np.array_equal(two.noisy_llrs(c, z, 0.2).view(np.uint32), one.noisy_llrs(c, z, 0.2).view(np.uint32))
+    blocks = np.random.default_rng(1).integers(0, 2, (9, one.lay.num_cb, one.lay.cb_size)).astype(np.float32)
+    blocks[::2] = _info_blocks(one, u[::2])  # rows that pass their CRCs and rows that do not
+    for b in (blocks, blocks.astype(np.uint8)):
+        for x, x2 in zip(one.check(b), two.check(b)):
+            assert np.array_equal(x, x2)
+    assert one.check(blocks)[2].tolist() == [True, False] * 4 + [True]
+
+
+def _info_blocks(chain, u):
+    """The decoded code blocks ``[N, C, K']`` float32 of TB bits ``u`` (noiseless symbols, decoded)."""
+    from semcom.link.ldpc_fast import FastLDPC5GDecoder
+
+    lay = chain.lay
+    llr = chain.llrs(chain.map(chain.encode(u)), 0.05)
+    blocks = FastLDPC5GDecoder(chain.ldpc_encoder, num_threads=1)(llr.reshape(-1, chain.e_max)).numpy()
+    return blocks.reshape(u.shape[0], lay.num_cb, lay.cb_size)
+
+
+@pytest.mark.parametrize("noise", ["torch", "fast"])
+@pytest.mark.parametrize("m, r, snr", [(2, 0.5, 1.2), (4, 2 / 3, 9.0)])
+def test_transmit_is_the_same_on_one_and_two_threads(noise, m, r, snr):
+    """NRLink.transmit (the fused AWGN kernels, the decoder, the CRC checks) at a waterfall SNR gives
+    the same bits and outcomes on 1 and 2 threads, with either noise source."""
+    mcs = MCS.from_rate(m, r)
+    bits = torch.from_numpy(_bits((6, 5000), seed=8)).float()
+    res = [NRLink(mcs, max_tb_bits=2500, noise=noise, num_threads=t).transmit(bits, snr, generator=3) for t in (1, 2)]
+    assert torch.equal(res[0].bits, res[1].bits) and torch.equal(res[0].cb_ok, res[1].cb_ok)
+    assert torch.equal(res[0].tb_ok, res[1].tb_ok)
+
+
 def test_encode_reads_any_real_dtype_and_checks_the_bits():
     """The encoding kernel reads uint8, bool, int and float bits as they are and counts what is not 0/1."""
     mcs = MCS.from_rate(2, 0.5)
@@ -371,7 +466,7 @@ def test_an_error_after_the_noise_was_started_leaves_the_generator_alone(monkeyp
         started.append(True)
         raise LinkError("encoder failure")
 
-    monkeypatch.setattr(nr._FastTBCodec, "modulate", fail)
+    monkeypatch.setattr(nr._FastTBCodec, "coded", fail)  # what the fused and the unfused paths encode with
     with pytest.raises(LinkError):
         link.transmit(torch.zeros(16, k), 2.0, generator=gen)
     state = gen.get_state()

@@ -7,10 +7,13 @@ For each case (default QPSK R=1/2 and 16QAM R=2/3, AWGN), one slot-sized transpo
 
 * ``tb_encode``: TB CRC, segmentation, CB CRC, LDPC encoding, rate matching, interleaving, scrambling;
 * ``map_channel_demap``: QAM mapping, AWGN, demapping, descrambling, de-interleaving,
-  de-rate-matching, up to the decoder's input (with the compiled chain and ``noise="fast"``, where
-  ``NRLink.transmit`` runs the fused AWGN kernel of :meth:`~semcom.link.chain_fast.FastTBChain.awgn_llrs`
-  for QPSK and max-log 16QAM, this stage times that kernel: mapping, noise and demapping in one
-  pass per TB; the row's ``fused_awgn`` says so);
+  de-rate-matching, up to the decoder's input. With the compiled chain, for QPSK and max-log
+  16QAM, ``NRLink.transmit`` runs a fused AWGN kernel and this stage times it (the row's
+  ``fused_awgn`` says so): with ``noise="fast"``
+  :meth:`~semcom.link.chain_fast.FastTBChain.awgn_llrs` (noise, mapping and demapping in one pass
+  per TB), with ``noise="torch"`` torch's N(0, 1) draws then
+  :meth:`~semcom.link.chain_fast.FastTBChain.noisy_llrs` (scaling them, mapping, adding and
+  demapping in one pass per TB);
 * ``decode_crc``: LDPC decoding and the CB and TB CRC checks;
 * ``end_to_end``: ``NRLink.transmit`` (all of the above plus bookkeeping);
 * ``decoder_alone``: the LDPC decoder on the same LLRs, and ``end_to_end / decoder_alone``.
@@ -132,7 +135,7 @@ def _load() -> list[float] | None:
 def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkConfig, noise: str = "torch") -> dict:
     """Time one (MCS, chain, threads, noise source) combination; see the module docstring for the stages."""
     from semcom.link import NRLink, default_max_tb_bits
-    from semcom.link.base import noise_variance
+    from semcom.link.base import noise_variance, normal_pairs
 
     load_before = _load()
     demapper = cfg.sionna_demapper if chain == "sionna" else "maxlog"
@@ -152,9 +155,11 @@ def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkC
 
     fused = link._fuses_awgn(codec)
 
-    def channel_demap(c):
-        if fused:  # what transmit runs: one seed from the generator, then the fused kernel
+    def channel_demap(c):  # what transmit runs
+        if fused and noise == "fast":  # one seed from the generator, then the fused kernel
             return codec.awgn_llrs(c, link._fast_noise_seed(gen), no)
+        if fused:  # torch's N(0, 1) draws, then the fused kernel scales and adds them
+            return codec.noisy_llrs(c, normal_pairs((c.shape[0], lay.num_re), gen), no)
         sym = codec.map(c)
         return codec.llrs(sym + link._draw_noise(tuple(sym.shape), gen, no), no_t)
 

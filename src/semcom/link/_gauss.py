@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from semcom.errors import InputError
+from semcom.link.base import complex_scale
 from semcom.link._chain_kernels import ZIG_LAYERS, ZIG_UNIT, default_threads, fill_rows, run_rows
 
 __all__ = ["LAYERS", "TABLES", "check_args", "complex_normal_fast", "complex_scale", "normal_fast", "ziggurat_tables"]
@@ -120,12 +121,6 @@ def normal_fast(rows: int, cols: int, seed: int, scale: float = 1.0, threads: in
         run_rows(fill_rows, rows, threads or default_threads(),
                  lambda a, b: (out[a:b], np.uint64(seed), a, float(scale), *TABLES))
     return out
-
-
-def complex_scale(var: float) -> float:
-    """The scale of each real part of ``CN(0, var)``: ``sqrt(var / 2)`` (what :func:`complex_normal_fast`
-    and the fused AWGN kernel of :meth:`semcom.link.chain_fast.FastTBChain.awgn_llrs` multiply by)."""
-    return math.sqrt(var / 2.0)
 
 
 def complex_normal_fast(shape: tuple[int, ...], seed: int, var: float = 1.0, threads: int | None = None) -> torch.Tensor:

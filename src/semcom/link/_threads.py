@@ -45,7 +45,14 @@ def side_pool() -> ThreadPoolExecutor:
 
 
 def run_parts(kernel, bounds: list[tuple[int, int]], threads: int, make_args) -> None:
-    """Call ``kernel(*make_args(a, b))`` for every ``(a, b)`` of ``bounds`` on ``threads`` workers.
+    """Call ``kernel(*make_args(a, b))`` for every ``(a, b)`` of ``bounds`` on ``threads`` threads.
+
+    The calling thread works too: it and ``threads - 1`` helpers from the pool take the parts one
+    at a time from a shared queue until none is left, then the caller waits only for the helpers
+    that have started (a helper still queued is cancelled). So a helper that wakes late (on a VM
+    an idle core can take a millisecond and more) costs nothing: the caller has done its parts
+    meanwhile, and the call is never slower than on one thread by more than the hand-over. The
+    kernels write disjoint rows, so which thread runs a part does not change the result.
 
     Runs inline with one part, one thread, or when called from a pool worker (a nested call
     waiting on the pool it occupies could deadlock).
@@ -54,6 +61,19 @@ def run_parts(kernel, bounds: list[tuple[int, int]], threads: int, make_args) ->
         for a, b in bounds:
             kernel(*make_args(a, b))
         return
-    pool = _pool(threads)
-    for fut in [pool.submit(kernel, *make_args(a, b)) for a, b in bounds]:
-        fut.result()
+    todo = iter(bounds)  # next() on a list iterator is atomic under the GIL: each part is taken once
+
+    def work() -> None:
+        for a, b in todo:
+            kernel(*make_args(a, b))
+
+    pool = _pool(threads - 1)
+    helpers = [pool.submit(work) for _ in range(min(threads, len(bounds)) - 1)]
+    try:
+        work()
+    finally:
+        for _ in todo:  # on an error: the helpers stop after their current part
+            pass
+        errors = [e for e in (None if fut.cancel() else fut.exception() for fut in helpers) if e is not None]
+    if errors:
+        raise errors[0]

@@ -103,9 +103,22 @@ def _is_binary(bits: torch.Tensor) -> bool:
     return bool(((bits == 0) | (bits == 1)).all())
 
 
+def complex_scale(var: float) -> float:
+    """The scale of each real part of ``CN(0, var)``: ``sqrt(var / 2)``, what :func:`complex_normal`,
+    :func:`semcom.link._gauss.complex_normal_fast` and the compiled chain's fused AWGN kernels
+    multiply by (one place: the fused kernels' float-for-float match depends on it)."""
+    return math.sqrt(var / 2.0)
+
+
+def normal_pairs(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """N(0, 1) float32 draws ``[*shape, 2]`` from ``generator``: what :func:`complex_normal` scales
+    (the compiled chain's fused AWGN kernel takes them as they are and scales them itself)."""
+    return torch.randn((*shape, 2), generator=generator, dtype=torch.float32)
+
+
 def complex_normal(shape: tuple[int, ...], generator: torch.Generator, var: float = 1.0) -> torch.Tensor:
-    """``CN(0, var)`` samples, complex64."""
-    z = torch.randn((*shape, 2), generator=generator, dtype=torch.float32).mul_(math.sqrt(var / 2.0))
+    """``CN(0, var)`` samples, complex64: :func:`normal_pairs` times :func:`complex_scale` (in float32)."""
+    z = normal_pairs(shape, generator).mul_(complex_scale(var))
     return torch.view_as_complex(z)  # the same values as torch.complex(z[..., 0], z[..., 1]), without a copy
 
 

@@ -60,6 +60,7 @@ import numpy as np
 
 from semcom.errors import InputError, LinkError
 from semcom.link import _chain_kernels as _k
+from semcom.link.base import complex_scale
 from semcom.link.decodability import buffer_to_codeword
 from semcom.link.layout import TBLayout
 from semcom.link.mcs import MCS
@@ -207,11 +208,12 @@ class FastTBChain:
         self.closed_form = qm == 2 or (qm == 4 and demapper == "maxlog")
 
     # ------------------------------------------------------------------ transmit side
-    def encode(self, u: np.ndarray) -> np.ndarray:
+    def encode(self, u: np.ndarray, threads: int | None = None) -> np.ndarray:
         """TB bits ``[N, TBS]`` (0/1, any integer or float dtype) -> scrambled coded bits ``[N, G]`` uint8.
 
         The bits are checked while the kernel reads them (no separate pass): a value other than 0
         or 1 (NaN included) raises :class:`InputError` after the call, which returns nothing.
+        ``threads``: the threads of this call (default: the chain's).
         """
         lay, c = self.lay, self.code
         u8 = _bits_array(u, lay.tbs)
@@ -222,7 +224,8 @@ class FastTBChain:
         static = (lay.tbs, tb_t, tb_p, tb_l, lay.num_cb, lay.cb_size, cb_t, cb_p, cb_l, c.k_ldpc, c.wlen, c.z, c.kb,
                   c.row_ptr, c.ecol, c.eshift, c.core, c.first_col, c.first_shift, c.steps,
                   self._cb_off, self.qm, self.scrambling)
-        _k.run_rows(_k.encode_tbs, u8.shape[0], self.threads, lambda a, b: (u8[a:b], *static, out[a:b], bad[a:b]))
+        _k.run_rows(_k.encode_tbs, u8.shape[0], threads or self.threads,
+                    lambda a, b: (u8[a:b], *static, out[a:b], bad[a:b]))
         if bad.any():
             raise InputError("bits must be 0 or 1 (found other values, or NaN)")
         return out
@@ -285,7 +288,7 @@ class FastTBChain:
         :class:`LinkError`. The same :class:`InputError` as :meth:`map`, ``complex_normal_fast``
         and :meth:`llrs` for bad bits' shape, seed or ``no``.
         """
-        from semcom.link._gauss import TABLES, check_args, complex_scale
+        from semcom.link._gauss import TABLES, check_args
 
         if not self.closed_form:
             raise LinkError(f"the fused AWGN kernel needs QPSK or 16QAM max-log, not Qm={self.qm} {self.demapper}")
@@ -301,21 +304,55 @@ class FastTBChain:
         _k.run_rows(_k.awgn_llrs, n, self.threads, lambda a, b: (bits[a:b], seed64, row0 + a, *static, out[a:b]))
         return out.reshape(n, lay.num_cb, self.e_max)
 
-    def check(self, bits: Any, dtype: Any = np.uint8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Decoded code blocks ``[N, C, K']`` (0/1) -> (TB bits ``[N, TBS]``, cb_ok ``[N, C]``, tb_ok ``[N]``).
+    def noisy_llrs(self, bits: np.ndarray, z: Any, no: float) -> np.ndarray:
+        """Coded bits ``[N, G]`` uint8 and N(0, 1) draws ``z`` -> decoder LLRs ``[N, C, E_max]`` after AWGN.
 
-        The TB bits are of ``dtype``: uint8, or float32 (what the link returns, without a conversion pass).
+        ``z``: ``[N, N_RE, 2]`` float32 (numpy or torch), e.g. ``torch.randn((N, N_RE, 2))``, the
+        in-phase and quadrature draws of each symbol. Equal, float for float, to
+        ``llrs(map(bits) + noise, no)`` with ``noise = view_as_complex(z * sqrt(no / 2))``, what
+        :func:`semcom.link.base.complex_normal` returns for those draws, in one kernel per TB row
+        (:func:`semcom.link._chain_kernels.noisy_llrs`). Only where :attr:`closed_form`, else
+        :class:`LinkError`; the same :class:`InputError` as :meth:`map` and :meth:`llrs` for bad
+        input.
         """
-        if np.dtype(dtype) not in (np.dtype(np.uint8), np.dtype(np.float32)):
-            raise InputError(f"dtype must be uint8 or float32, got {dtype!r}")
+        if not self.closed_form:
+            raise LinkError(f"the fused AWGN kernel needs QPSK or 16QAM max-log, not Qm={self.qm} {self.demapper}")
         lay = self.lay
-        b8 = np.ascontiguousarray(_numpy(bits)).astype(np.uint8, copy=False)
+        bits = self._coded_array(bits)
+        n = bits.shape[0]
+        zf = np.ascontiguousarray(_numpy(z), dtype=np.float32)
+        if zf.shape != (n, lay.num_re, 2):
+            raise InputError(f"noise draws must be shaped [{n}, {lay.num_re}, 2], got {zf.shape}")
+        zf = zf.reshape(n, 2 * lay.num_re)
+        inv, _ = _inverse_noise(no, (n, lay.num_re))
+        out = np.empty((n, lay.num_cb * self.e_max), dtype=np.float32)
+        static = (np.float32(complex_scale(no)), inv.reshape(1), self._levels32, self.qm, self._cb_off, self.e_max,
+                  self._sign)
+        _k.run_rows(_k.noisy_llrs, n, self.threads, lambda a, b: (bits[a:b], zf[a:b], *static, out[a:b]))
+        return out.reshape(n, lay.num_cb, self.e_max)
+
+    def check(self, bits: Any, dtype: Any = np.uint8, out: tuple | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Decoded code blocks ``[N, C, K']`` (0/1; float32 is read as it is, other dtypes as uint8)
+        -> (TB bits ``[N, TBS]``, cb_ok ``[N, C]``, tb_ok ``[N]``).
+
+        The TB bits are of ``dtype``: uint8, or float32 (what the link returns, without a conversion
+        pass). ``out``: the three arrays to write instead (C-contiguous, e.g. rows of larger arrays;
+        the TB bits' dtype is theirs), returned.
+        """
+        lay = self.lay
+        b8 = np.ascontiguousarray(_numpy(bits))
+        if b8.dtype != np.float32:  # the decoder's float32 bits are read as they are (no conversion pass)
+            b8 = b8.astype(np.uint8, copy=False)
         if b8.ndim != 3 or b8.shape[1:] != (lay.num_cb, lay.cb_size):
             raise InputError(f"decoded blocks must be shaped [N, {lay.num_cb}, {lay.cb_size}], got {b8.shape}")
         n = b8.shape[0]
-        u = np.empty((n, lay.tbs), dtype=dtype)
-        cb_ok = np.zeros((n, lay.num_cb), dtype=np.bool_)
-        tb_ok = np.zeros(n, dtype=np.bool_)
+        u, cb_ok, tb_ok = out if out is not None else (np.empty((n, lay.tbs), dtype=dtype),
+                                                        np.zeros((n, lay.num_cb), dtype=np.bool_), np.zeros(n, dtype=np.bool_))
+        if u.dtype not in (np.dtype(np.uint8), np.dtype(np.float32)):
+            raise InputError(f"dtype must be uint8 or float32, got {u.dtype}")
+        if (u.shape, cb_ok.shape, tb_ok.shape) != ((n, lay.tbs), (n, lay.num_cb), (n,)) or cb_ok.dtype != np.bool_ \
+                or tb_ok.dtype != np.bool_ or not all(a.flags.c_contiguous for a in (u, cb_ok, tb_ok)):
+            raise InputError("out must be C-contiguous arrays [N, TBS] uint8/float32, [N, C] bool and [N] bool")
         tb_t, tb_p, tb_l = self.tb_crc
         cb_t, cb_p, cb_l = self.cb_crc
         _k.run_rows(_k.check_tbs, n, self.threads,
@@ -338,6 +375,13 @@ def _numpy(x: Any) -> Any:
 def _inverse_noise(no: Any, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
     """``1/no`` in float32 for symbols of ``shape``: (``[N, N_RE]`` per symbol, or ``[1, 1]``;
     per symbol?). :class:`InputError` unless every ``no`` is positive, finite and at least ``_MIN_NO``."""
+    if isinstance(no, float):  # the link's scalar: the same float32 checks and division, without the array passes
+        n32 = np.float32(no)
+        if not (math.isfinite(n32) and n32 > 0):
+            raise InputError("the noise variance must be positive and finite")
+        if n32 < _MIN_NO:
+            raise InputError(f"noise variance below {_MIN_NO:g} (Es/N0 above 350 dB): the LLRs would overflow float32")
+        return np.full((1, 1), np.float32(1.0) / n32, dtype=np.float32), False
     nov = _numpy(no)
     per_symbol = np.ndim(nov) > 0 and np.size(nov) > 1
     nov = np.asarray(nov, dtype=np.float32)

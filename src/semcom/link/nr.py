@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from semcom.errors import LinkError
-from semcom.link.base import Link, complex_normal, noise_variance, generator_or_seed
+from semcom.link.base import Link, complex_normal, generator_or_seed, noise_variance, normal_pairs
 from semcom.link._threads import default_threads, side_pool
 from semcom.link.layout import LinkPlan, TBLayout
 from semcom.link.ldpc import DECODERS, make_ldpc_decoder
@@ -157,9 +157,10 @@ class _FastTBCodec:
         """``[N, tbs]`` bits -> ``[N, G]`` coded, scrambled bits (float 0/1)."""
         return torch.from_numpy(self.chain.encode(u)).to(torch.float32)
 
-    def coded(self, u: torch.Tensor) -> np.ndarray:
-        """``[N, tbs]`` checked 0/1 bits -> ``[N, G]`` uint8 coded, scrambled bits (the form ``map`` takes)."""
-        return self.chain.encode(u.detach().numpy())  # float 0/1 read as they are: no conversion pass
+    def coded(self, u: torch.Tensor, threads: int | None = None) -> np.ndarray:
+        """``[N, tbs]`` checked 0/1 bits -> ``[N, G]`` uint8 coded, scrambled bits (the form ``map`` takes)
+        on ``threads`` threads (default: the chain's)."""
+        return self.chain.encode(u.detach().numpy(), threads)  # float 0/1 read as they are: no conversion pass
 
     def map(self, c: np.ndarray) -> torch.Tensor:
         """Coded bits ``[N, G]`` uint8 -> ``[N, N_RE]`` complex64 QAM symbols."""
@@ -173,19 +174,25 @@ class _FastTBCodec:
         """Equalised symbols ``[N, N_RE]`` + noise variance -> decoder LLRs ``[N, C, E_max]``."""
         return torch.from_numpy(self.chain.llrs(y, no))
 
-    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Decoder LLRs ``[N, C, E_max]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+    def decode(self, z: torch.Tensor, out: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decoder LLRs ``[N, C, E_max]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``);
+        ``out``: numpy arrays to write them to (:meth:`FastTBChain.check`)."""
         lay = self.lay
         n = z.shape[0]
         flat = z.reshape(n * lay.num_cb, -1)
         trusted = getattr(self.decoder, "decode_trusted", None)  # the compiled demapper's LLRs need no check
         u_cb = trusted(np.ascontiguousarray(flat.numpy()))[0] if trusted is not None else self.decoder(flat)
-        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32)
+        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32, out=out)
         return torch.from_numpy(u), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
 
     def receive(self, y: torch.Tensor, no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Equalised symbols ``[N, N_RE]`` + noise variance -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
         return self.decode(self.llrs(y, no))
+
+    def noisy_llrs(self, c: np.ndarray, z: torch.Tensor, no: float) -> torch.Tensor:
+        """Coded bits ``[N, G]`` uint8 + N(0, 1) draws ``z`` ``[N, N_RE, 2]`` -> decoder LLRs
+        ``[N, C, E_max]`` after AWGN of variance ``no``, fused (:meth:`FastTBChain.noisy_llrs`)."""
+        return torch.from_numpy(self.chain.noisy_llrs(c, z, no))
 
     def awgn_llrs(self, c: np.ndarray, seed: int, no: float, row0: int = 0) -> torch.Tensor:
         """Coded bits ``[N, G]`` uint8 -> decoder LLRs ``[N, C, E_max]`` after AWGN with the compiled
@@ -277,6 +284,7 @@ class NRLink(Link):
         self.noise = noise
         self._codecs: dict[tuple[int, int], _SionnaTBCodec | _FastTBCodec] = {}
         self._fuse_awgn = True  # private switch: False takes the unfused path (tests compare the two)
+        self._encode_alone = True  # private switch: encode on one thread while the side thread draws
         if decoder == "fast":  # fail early, with a clear message, when the fast decoder is missing
             _check_fast_decoder()
 
@@ -362,17 +370,10 @@ class NRLink(Link):
 
     # ------------------------------------------------------------------ pieces
     def _send_group(self, codec, u, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, bar):
-        """Encode ``u`` ``[B*nt, TBS]``, send it through the channel, receive it: (bits, cb_ok, tb_ok, |h|^2 or None).
-
-        With :meth:`_fuses_awgn` the noise seed is drawn after encoding, as :meth:`_draw_noise`
-        draws it after mapping, and the fused kernel maps, adds the noise and demaps per chunk.
-        """
+        """Encode ``u`` ``[B*nt, TBS]``, send it through the channel, receive it: (bits, cb_ok, tb_ok, |h|^2 or None)."""
         if self._fuses_awgn(codec):
-            coded = codec.coded(u)
-            seed = self._fast_noise_seed(gen)
-            return (*self._receive_chunks(codec, coded.shape[0], bar,
-                                          lambda i, j: codec.decode(codec.awgn_llrs(coded[i:j], seed, no, i))), None)
-        noise = self._noise_ahead((u.shape[0], lay.num_re), gen, no)
+            return (*self._send_fused(codec, u, lay, no, gen, bar), None)
+        noise = self._noise_ahead(lambda: complex_normal((u.shape[0], lay.num_re), gen, no))
         try:
             sym = codec.modulate(u)  # [B*nt, N_RE] complex64
             y_eq, no_eff, g = self._channel(sym, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, noise)
@@ -382,12 +383,42 @@ class NRLink(Link):
         return (*self._receive_chunks(codec, y_eq.shape[0], bar, lambda i, j: codec.receive(
             y_eq[i:j], no_eff if no_eff.dim() == 0 else no_eff[i:j])), g)
 
+    def _send_fused(self, codec, u, lay, no, gen, bar):
+        """AWGN with a fused kernel: encode, then per decode chunk map, add the noise and demap in one
+        pass per TB row (no symbol, noise or received arrays), decode: (bits, cb_ok, tb_ok).
+
+        ``noise="fast"``: one seed, drawn after encoding as :meth:`_draw_noise` draws it after
+        mapping; each row's noise comes from its own stream (:meth:`FastTBChain.awgn_llrs`).
+        ``noise="torch"``: the N(0, 1) draws of :func:`~semcom.link.base.complex_normal`
+        (:func:`~semcom.link.base.normal_pairs` on ``gen``, on a side thread while the TBs are
+        encoded where :meth:`_noise_ahead` allows), scaled and added to the symbols in the kernel
+        (:meth:`FastTBChain.noisy_llrs`). Both give the unfused path's results float for float.
+        Each stage splits its rows over the kernel threads. (Running the whole chain per part of
+        the rows on each thread instead, so that a helper thread wakes once per group rather than
+        once per stage, was measured slower on 2 cores: more hand-overs of the interpreter lock.)
+        """
+        if self.noise == "fast":
+            coded = codec.coded(u)
+            seed = self._fast_noise_seed(gen)
+            return self._receive_chunks(codec, coded.shape[0], bar,
+                                        lambda i, j: codec.decode(codec.awgn_llrs(coded[i:j], seed, no, i)))
+        shape = (u.shape[0], lay.num_re)
+        ahead = self._noise_ahead(lambda: normal_pairs(shape, gen))
+        try:  # encoded on this thread alone while the side thread draws (the longer task) on the other core
+            coded = codec.coded(u, 1 if ahead is not None and self._encode_alone else None)
+            z = ahead.result() if ahead is not None else normal_pairs(shape, gen)
+        finally:
+            if ahead is not None:  # on an error too: the side thread is done with gen when we go on
+                ahead.exception()
+        return self._receive_chunks(codec, coded.shape[0], bar,
+                                    lambda i, j: codec.decode(codec.noisy_llrs(coded[i:j], z[i:j], no)))
+
     def _fuses_awgn(self, codec) -> bool:
-        """Whether the group takes the fused AWGN kernel: compiled chain, ``noise="fast"``, AWGN, and a
-        demapper with a closed form (QPSK, or 16QAM max-log). Bit-identical to the unfused path
-        (``tests/link/test_awgn_fused.py``); ``_fuse_awgn = False`` turns it off."""
-        return (self._fuse_awgn and self.noise == "fast" and self.channel == "awgn"
-                and isinstance(codec, _FastTBCodec) and codec.chain.closed_form)
+        """Whether the group takes a fused AWGN kernel (:meth:`_send_fused`): compiled chain, AWGN, and
+        a demapper with a closed form (QPSK, or 16QAM max-log), either noise source. Bit-identical
+        to the unfused path (``tests/link/test_awgn_fused.py``); ``_fuse_awgn = False`` turns it off."""
+        return (self._fuse_awgn and self.channel == "awgn" and isinstance(codec, _FastTBCodec)
+                and codec.chain.closed_form)
 
     def _fast_noise_seed(self, gen: torch.Generator) -> int:
         """The seed of one compiled noise draw: one ``torch.randint`` from the link's generator."""
@@ -400,21 +431,24 @@ class NRLink(Link):
         e = complex_normal((b, plan.num_tb), gen, self.csi_error_var)
         return e[:, torch.tensor(plan.cb_tb, dtype=torch.long)]
 
-    def _noise_ahead(self, shape: tuple[int, int], gen: torch.Generator, no: float) -> Future | None:
-        """Start drawing the AWGN of the next group on a side thread while its TBs are encoded.
+    def _noise_ahead(self, draw) -> Future | None:
+        """Start ``draw()`` (the AWGN of the next group, from the generator) on a side thread while
+        its TBs are encoded.
 
-        Only where the noise is the next draw from ``gen`` (AWGN and block Rayleigh, whose gains are
-        drawn before the groups) and the compiled chain runs on several threads; otherwise ``None``
-        and :meth:`_channel` draws it in place. The draws are the same either way: nothing else
-        uses ``gen`` until the future is done (``transmit`` waits for it, on an error too).
-        ``noise="fast"`` draws in place, on the kernel threads. (Drawing it in row chunks so that
-        the receiver could start on the first was measured: no gain on 2 cores, the side thread then
-        competes with the decoder's threads.)
+        Only where the noise is the next draw from the generator (AWGN and block Rayleigh, whose
+        gains are drawn before the groups), ``noise="torch"``, and the compiled chain runs on
+        several threads; otherwise ``None`` and the caller draws it in place. The draws are the
+        same either way: nothing else uses the generator until the future is done (``transmit``
+        waits for it, on an error too). ``noise="fast"`` draws in place, on the kernel threads.
+        (Drawing it in row chunks so that the receiver could start on the first was measured: no
+        gain on 2 cores, the side thread then competes with the decoder's threads.)
         """
+        return side_pool().submit(draw) if self._draws_ahead() else None
+
+    def _draws_ahead(self) -> bool:
+        """Whether the AWGN is drawn on the side thread (:meth:`_noise_ahead`)."""
         threads = self.num_threads or default_threads()
-        if self.noise != "torch" or self.chain != "fast" or threads < 2 or self.channel not in ("awgn", "rayleigh"):
-            return None
-        return side_pool().submit(complex_normal, shape, gen, no)
+        return self.noise == "torch" and self.chain == "fast" and threads >= 2 and self.channel in ("awgn", "rayleigh")
 
     def _draw_noise(self, shape: tuple[int, ...], gen: torch.Generator, no: float) -> torch.Tensor:
         """The channel's additive noise ``CN(0, no)`` from the ``noise`` source (class docstring)."""
