@@ -201,12 +201,6 @@ def test_check_recovers_bits_and_flags_errors(m, r, k):
     assert np.array_equal(tb_f, tb_ok)
     for x, ref in zip(chain.check(blocks.astype(np.float32)), (u_hat, cb_ok, tb_ok)):  # the decoder's float bits
         assert np.array_equal(x, ref)
-    u2, cb2, tb2 = np.zeros((4, lay.tbs), np.float32), np.zeros((4, lay.num_cb), bool), np.zeros(4, bool)
-    chain.check(blocks, out=(u2[1:], cb2[1:], tb2[1:]))  # rows of larger arrays (the link's parts)
-    assert np.array_equal(u2[1:], u_hat) and np.array_equal(cb2[1:], cb_ok) and np.array_equal(tb2[1:], tb_ok)
-    assert not u2[0].any() and not tb2[0]
-    with pytest.raises(InputError, match="out must"):
-        chain.check(blocks, out=(u2[1:], cb2[1:], tb2[:3].astype(np.int8)))
 
 
 def test_bad_input_raises():

@@ -331,13 +331,12 @@ class FastTBChain:
         _k.run_rows(_k.noisy_llrs, n, self.threads, lambda a, b: (bits[a:b], zf[a:b], *static, out[a:b]))
         return out.reshape(n, lay.num_cb, self.e_max)
 
-    def check(self, bits: Any, dtype: Any = np.uint8, out: tuple | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def check(self, bits: Any, dtype: Any = np.uint8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Decoded code blocks ``[N, C, K']`` (0/1; float32 is read as it is, other dtypes as uint8)
         -> (TB bits ``[N, TBS]``, cb_ok ``[N, C]``, tb_ok ``[N]``).
 
         The TB bits are of ``dtype``: uint8, or float32 (what the link returns, without a conversion
-        pass). ``out``: the three arrays to write instead (C-contiguous, e.g. rows of larger arrays;
-        the TB bits' dtype is theirs), returned.
+        pass).
         """
         lay = self.lay
         b8 = np.ascontiguousarray(_numpy(bits))
@@ -346,13 +345,10 @@ class FastTBChain:
         if b8.ndim != 3 or b8.shape[1:] != (lay.num_cb, lay.cb_size):
             raise InputError(f"decoded blocks must be shaped [N, {lay.num_cb}, {lay.cb_size}], got {b8.shape}")
         n = b8.shape[0]
-        u, cb_ok, tb_ok = out if out is not None else (np.empty((n, lay.tbs), dtype=dtype),
-                                                        np.zeros((n, lay.num_cb), dtype=np.bool_), np.zeros(n, dtype=np.bool_))
-        if u.dtype not in (np.dtype(np.uint8), np.dtype(np.float32)):
-            raise InputError(f"dtype must be uint8 or float32, got {u.dtype}")
-        if (u.shape, cb_ok.shape, tb_ok.shape) != ((n, lay.tbs), (n, lay.num_cb), (n,)) or cb_ok.dtype != np.bool_ \
-                or tb_ok.dtype != np.bool_ or not all(a.flags.c_contiguous for a in (u, cb_ok, tb_ok)):
-            raise InputError("out must be C-contiguous arrays [N, TBS] uint8/float32, [N, C] bool and [N] bool")
+        if np.dtype(dtype) not in (np.dtype(np.uint8), np.dtype(np.float32)):
+            raise InputError(f"dtype must be uint8 or float32, got {np.dtype(dtype)}")
+        u = np.empty((n, lay.tbs), dtype=dtype)
+        cb_ok, tb_ok = np.zeros((n, lay.num_cb), dtype=np.bool_), np.zeros(n, dtype=np.bool_)
         tb_t, tb_p, tb_l = self.tb_crc
         cb_t, cb_p, cb_l = self.cb_crc
         _k.run_rows(_k.check_tbs, n, self.threads,

@@ -174,15 +174,14 @@ class _FastTBCodec:
         """Equalised symbols ``[N, N_RE]`` + noise variance -> decoder LLRs ``[N, C, E_max]``."""
         return torch.from_numpy(self.chain.llrs(y, no))
 
-    def decode(self, z: torch.Tensor, out: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Decoder LLRs ``[N, C, E_max]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``);
-        ``out``: numpy arrays to write them to (:meth:`FastTBChain.check`)."""
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decoder LLRs ``[N, C, E_max]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
         lay = self.lay
         n = z.shape[0]
         flat = z.reshape(n * lay.num_cb, -1)
         trusted = getattr(self.decoder, "decode_trusted", None)  # the compiled demapper's LLRs need no check
         u_cb = trusted(np.ascontiguousarray(flat.numpy()))[0] if trusted is not None else self.decoder(flat)
-        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32, out=out)
+        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32)
         return torch.from_numpy(u), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
 
     def receive(self, y: torch.Tensor, no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
