@@ -191,19 +191,20 @@ def test_cli_report_std_option(capsys):
 
 
 def test_anti_windup_systems_config_and_cli():
-    assert not any("_aw_" in k for k in OllaConfig(**FAST).system_configs())  # default: the systems as before
-    aw = OllaConfig(**{**FAST, "anti_windup": True}).system_configs()
+    assert not any("_aw_" in k for k in OllaConfig(**{**FAST, "anti_windup": False}).system_configs())
+    aw = OllaConfig(**FAST).system_configs()  # default: with the anti-windup systems
     assert aw["olla_aw_target_bler"] == {**aw["olla_target_bler"], "olla_anti_windup": True}
     assert aw["olla_scatter_aw_target_bler"] == {**aw["olla_scatter_target_bler"], "olla_anti_windup": True}
     assert list(aw) == ["inner_target_bler", "olla_target_bler", "olla_scatter_target_bler", "olla_aw_target_bler",
                         "olla_scatter_aw_target_bler", "genie_target_bler", "mcs6"]  # the committed results' order
     assert "olla_scatter_aw_target_bler" not in OllaConfig(**{**FAST, "anti_windup": True, "report_std_db": "none"}).system_configs()
     parse = lambda argv: link_olla.config_from_args(link_olla._parser().parse_args(argv))  # noqa: E731
-    assert parse([]).anti_windup is False and parse(["--anti-windup"]).anti_windup is True
+    assert parse([]).anti_windup is True and parse(["--anti-windup"]).anti_windup is True
+    assert parse(["--no-anti-windup"]).anti_windup is False
     only = parse(["--anti-windup", "--systems", "olla_aw_quality,mcs6", "--fixed-mcs", "6"])
     assert list(only.system_configs()) == ["olla_aw_quality", "mcs6"]
     with pytest.raises(ConfigError):
-        parse(["--systems", "olla_aw_quality"])  # not a system of the run without --anti-windup
+        parse(["--no-anti-windup", "--systems", "olla_aw_quality"])  # not a system of the run without them
     with pytest.raises(ConfigError):
         OllaConfig(**{**FAST, "anti_windup": "yes"})
     base = dict(codec="jpeg2000", fidelity="bler_table", link_adaptation=True)

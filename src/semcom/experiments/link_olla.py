@@ -56,7 +56,7 @@ Example::
     >>> res = run({"snr_db": [12.0], "num_grants": 4, "rules": ["target_bler"], "fixed_mcs": [9],
     ...            "codec": "jpeg2000", "crop": 128, "fidelity": "bler_table"}, progress=False)
     >>> sorted(res.data["points"][0]["systems"])
-    ['genie_target_bler', 'inner_target_bler', 'mcs9', 'olla_scatter_target_bler', 'olla_target_bler']
+    ['genie_target_bler', 'inner_target_bler', 'mcs9', 'olla_aw_target_bler', 'olla_scatter_aw_target_bler', 'olla_scatter_target_bler', 'olla_target_bler']
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ class OllaConfig:
     coefficient per grant; ``delay_grants``, ``report_bias_db``, ``report_noise_db``: the CSI report;
     ``fixed_mcs``: 38.214 table ``mcs_table`` indices; ``crop``: centre crop of each photo (pixels);
     ``report_std_db``: the scatter-aware OLLA systems' report scatter (dB, ``"auto"``, or ``"none"``: no such systems);
-    ``anti_windup``: add the anti-windup OLLA systems (default ``False``: the run's systems as before);
+    ``anti_windup``: add the anti-windup OLLA systems (default ``True``: the long runs of
+    ``results/link/olla/long`` put them above the best fixed MCS over fading; ``False`` gives the run's
+    systems without them, as before 7 December 2026);
     ``systems``: run only these labels of the systems ``rules`` and ``fixed_mcs`` make (default all);
     ``fidelity``: the link, ``"bittrue"`` (the 5G LDPC chain) or ``"bler_table"`` (its table abstraction,
     for fast checks); ``channel``: ``"rayleigh"`` (the AR(1) block fading) or ``"awgn"`` (gain 1)."""
@@ -119,7 +121,7 @@ class OllaConfig:
     target_bler: float = 0.1
     olla_step_db: float = 0.5
     report_std_db: float | str = "auto"
-    anti_windup: bool = False
+    anti_windup: bool = True
     fixed_mcs: list[int] = dataclasses.field(default_factory=lambda: [3, 6, 9, 12, 16, 20, 24])
     systems: list[str] | None = None
     mcs_table: int = 1
@@ -456,8 +458,9 @@ def _parser() -> argparse.ArgumentParser:
                    default=None, help="OLLA step down per NACK in dB (default 0.5)")
     p.add_argument("--report-std", dest="report_std_db", type=t(parse_report_std), default=None,
                    help="report scatter (dB) of the scatter-aware OLLA systems: auto (default), a number, or none")
-    p.add_argument("--anti-windup", dest="anti_windup", action="store_true", default=None,
-                   help="add the anti-windup OLLA systems olla_aw_<rule>, olla_scatter_aw_<rule> (default off)")
+    p.add_argument("--anti-windup", dest="anti_windup", action=argparse.BooleanOptionalAction, default=None,
+                   help="add the anti-windup OLLA systems olla_aw_<rule>, olla_scatter_aw_<rule> (default on; "
+                        "--no-anti-windup leaves them out)")
     p.add_argument("--systems", type=cliargs.split_names, default=None,
                    help="run only these system labels, e.g. olla_quality,mcs6 (default all)")
     p.add_argument("--codec", default=None, help="image codec (default heif)")
