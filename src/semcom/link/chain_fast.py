@@ -290,19 +290,14 @@ class FastTBChain:
         """
         from semcom.link._gauss import TABLES, check_args
 
-        if not self.closed_form:
-            raise LinkError(f"the fused AWGN kernel needs QPSK or 16QAM max-log, not Qm={self.qm} {self.demapper}")
-        lay = self.lay
-        bits = self._coded_array(bits)
+        bits = self._fused_bits(bits)
         n = bits.shape[0]
-        _, seed = check_args((row0 + n, lay.num_re), seed, no, None)
-        inv, _ = _inverse_noise(no, (n, lay.num_re))
-        out = np.empty((n, lay.num_cb * self.e_max), dtype=np.float32)
+        _, seed = check_args((row0 + n, self.lay.num_re), seed, no, None)
+        out, demap = self._fused_demap_args(no, n)
+        static = (complex_scale(no), *demap, *TABLES)
         seed64 = np.uint64(seed)
-        static = (complex_scale(no), inv.reshape(1), self._levels32, self.qm, self._cb_off, self.e_max, self._sign,
-                  *TABLES)
         _k.run_rows(_k.awgn_llrs, n, self.threads, lambda a, b: (bits[a:b], seed64, row0 + a, *static, out[a:b]))
-        return out.reshape(n, lay.num_cb, self.e_max)
+        return out.reshape(n, self.lay.num_cb, self.e_max)
 
     def noisy_llrs(self, bits: np.ndarray, z: Any, no: float) -> np.ndarray:
         """Coded bits ``[N, G]`` uint8 and N(0, 1) draws ``z`` -> decoder LLRs ``[N, C, E_max]`` after AWGN.
@@ -315,21 +310,31 @@ class FastTBChain:
         :class:`LinkError`; the same :class:`InputError` as :meth:`map` and :meth:`llrs` for bad
         input.
         """
-        if not self.closed_form:
-            raise LinkError(f"the fused AWGN kernel needs QPSK or 16QAM max-log, not Qm={self.qm} {self.demapper}")
-        lay = self.lay
-        bits = self._coded_array(bits)
+        bits = self._fused_bits(bits)
         n = bits.shape[0]
         zf = np.ascontiguousarray(_numpy(z), dtype=np.float32)
-        if zf.shape != (n, lay.num_re, 2):
-            raise InputError(f"noise draws must be shaped [{n}, {lay.num_re}, 2], got {zf.shape}")
-        zf = zf.reshape(n, 2 * lay.num_re)
-        inv, _ = _inverse_noise(no, (n, lay.num_re))
-        out = np.empty((n, lay.num_cb * self.e_max), dtype=np.float32)
-        static = (np.float32(complex_scale(no)), inv.reshape(1), self._levels32, self.qm, self._cb_off, self.e_max,
-                  self._sign)
+        if zf.shape != (n, self.lay.num_re, 2):
+            raise InputError(f"noise draws must be shaped [{n}, {self.lay.num_re}, 2], got {zf.shape}")
+        zf = zf.reshape(n, 2 * self.lay.num_re)
+        out, demap = self._fused_demap_args(no, n)
+        static = (np.float32(complex_scale(no)), *demap)
         _k.run_rows(_k.noisy_llrs, n, self.threads, lambda a, b: (bits[a:b], zf[a:b], *static, out[a:b]))
-        return out.reshape(n, lay.num_cb, self.e_max)
+        return out.reshape(n, self.lay.num_cb, self.e_max)
+
+    def _fused_bits(self, bits: np.ndarray) -> np.ndarray:
+        """The coded bits of a fused AWGN kernel (:meth:`_coded_array`); :class:`LinkError` unless
+        the demapper has a closed form (:attr:`closed_form`)."""
+        if not self.closed_form:
+            raise LinkError(f"the fused AWGN kernel needs QPSK or 16QAM max-log, not Qm={self.qm} {self.demapper}")
+        return self._coded_array(bits)
+
+    def _fused_demap_args(self, no: float, n: int) -> tuple[np.ndarray, tuple]:
+        """The LLR output ``[N, C e_max]`` of a fused AWGN kernel and the arguments both kernels take
+        after the noise scale (``1/no``, the QAM levels, ``Qm`` and the demapper's layout), ``no`` checked
+        as :meth:`llrs` checks it."""
+        inv, _ = _inverse_noise(no, (n, self.lay.num_re))
+        out = np.empty((n, self.lay.num_cb * self.e_max), dtype=np.float32)
+        return out, (inv.reshape(1), self._levels32, self.qm, self._cb_off, self.e_max, self._sign)
 
     def check(self, bits: Any, dtype: Any = np.uint8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Decoded code blocks ``[N, C, K']`` (0/1; float32 is read as it is, other dtypes as uint8)
@@ -373,22 +378,25 @@ def _inverse_noise(no: Any, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
     per symbol?). :class:`InputError` unless every ``no`` is positive, finite and at least ``_MIN_NO``."""
     if isinstance(no, float):  # the link's scalar: the same float32 checks and division, without the array passes
         n32 = np.float32(no)
-        if not (math.isfinite(n32) and n32 > 0):
-            raise InputError("the noise variance must be positive and finite")
-        if n32 < _MIN_NO:
-            raise InputError(f"noise variance below {_MIN_NO:g} (Es/N0 above 350 dB): the LLRs would overflow float32")
+        _check_no(math.isfinite(n32) and n32 > 0, n32 >= _MIN_NO)
         return np.full((1, 1), np.float32(1.0) / n32, dtype=np.float32), False
     nov = _numpy(no)
     per_symbol = np.ndim(nov) > 0 and np.size(nov) > 1
     nov = np.asarray(nov, dtype=np.float32)
-    if not np.isfinite(nov).all() or (nov <= 0).any():
-        raise InputError("the noise variance must be positive and finite")
-    if (nov < _MIN_NO).any():  # the LLRs are then finite: the decoder takes them unchecked
-        raise InputError(f"noise variance below {_MIN_NO:g} (Es/N0 above 350 dB): the LLRs would overflow float32")
+    _check_no(np.isfinite(nov).all() and not (nov <= 0).any(), not (nov < _MIN_NO).any())
     if per_symbol and np.broadcast_shapes(nov.shape, shape) != shape:
         raise InputError(f"no of shape {nov.shape} does not broadcast to the symbols' {shape}")
     inv = np.float32(1.0) / nov
     return np.ascontiguousarray(np.broadcast_to(inv, shape) if per_symbol else inv.reshape(1, 1)), per_symbol
+
+
+def _check_no(positive_finite: bool, above_min: bool) -> None:
+    """:class:`InputError` unless the noise variances are positive and finite and ``above_min`` (every
+    one at least ``_MIN_NO``: the LLRs are then finite, and the decoder takes them unchecked)."""
+    if not positive_finite:
+        raise InputError("the noise variance must be positive and finite")
+    if not above_min:
+        raise InputError(f"noise variance below {_MIN_NO:g} (Es/N0 above 350 dB): the LLRs would overflow float32")
 
 
 def _bits_array(u: Any, k: int) -> np.ndarray:

@@ -283,7 +283,6 @@ class NRLink(Link):
         self.noise = noise
         self._codecs: dict[tuple[int, int], _SionnaTBCodec | _FastTBCodec] = {}
         self._fuse_awgn = True  # private switch: False takes the unfused path (tests compare the two)
-        self._encode_alone = True  # private switch: encode on one thread while the side thread draws
         if decoder == "fast":  # fail early, with a clear message, when the fast decoder is missing
             _check_fast_decoder()
 
@@ -404,7 +403,7 @@ class NRLink(Link):
         shape = (u.shape[0], lay.num_re)
         ahead = self._noise_ahead(lambda: normal_pairs(shape, gen))
         try:  # encoded on this thread alone while the side thread draws (the longer task) on the other core
-            coded = codec.coded(u, 1 if ahead is not None and self._encode_alone else None)
+            coded = codec.coded(u, 1 if ahead is not None else None)
             z = ahead.result() if ahead is not None else normal_pairs(shape, gen)
         finally:
             if ahead is not None:  # on an error too: the side thread is done with gen when we go on
