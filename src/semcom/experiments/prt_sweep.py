@@ -1199,7 +1199,6 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1207,17 +1206,38 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
     cfg = SweepConfig(frames=8 if quick else 24, size=128 if quick else 256, h265_preset="ultrafast" if quick else "medium",
                       tests=[3], allocators=["cidh"], concealers=[conc], seeds=1, rate_tests=[], eval_every=1,
                       resilient=["h264"], resilient_preset="veryfast" if quick else "medium")
-    cfg_json = json.dumps(dataclasses.asdict(cfg), sort_keys=True)
-    ctx = _context(cfg_json)
-    grant = table1_grant(3, ctx.symbol_bits)
+    ctx = _context(json.dumps(dataclasses.asdict(cfg), sort_keys=True))
     shown = len(ctx.frames) - 1
-    cblers = (0.0, 0.5, 0.9)
-    cells = [("original", ctx.frames[shown], None)]
+    cells, info, coded = _demo_cells(cfg, ctx, conc, shown)
+    path = _demo_strip([("original", ctx.frames[shown], None)] + cells, out / "prt_demo.png")
+    report.heading("Importance-driven resilience (prt): keypoint video call vs H.265")
+    report.paragraph(
+        f"Frame {shown} of a {len(ctx.frames)}-frame synthetic talking head ({cfg.size}x{cfg.size}): the original, the "
+        f"keypoint stream (CIDH allocation, {_CONC[conc]} concealer, warp synthesis), strict H.265 (one slice per "
+        f"picture, key frames) and error-resilient H.264 (slices sized to the code blocks, intra refresh, decoder "
+        f"concealment; coded at {coded[0]}x{coded[1]}) at the same "
+        f"{info['kbps']:.1f} kbit/s over the same code blocks (Table I test 3: 5 blocks per frame), at CBLER 0, 50 and "
+        f"90 % (one link draw). The sweep over CBLER, allocators, tests and baselines is `semcom prt sweep`.")
+    report.image(path, f"original | CIDH+{_CONC[conc]} | strict H.265 | resilient H.264, each at CBLER 0/50/90 %")
+    report.table(["CBLER", "CIDH ALD [px]", "CIDH PSNR [dB]", "H.265 ALD [px]", "H.265 PSNR [dB]", "H.265 frames decoded",
+                  "H.264 res. ALD [px]", "H.264 res. PSNR [dB]", "H.264 res. frames decoded (concealed)"],
+                 [[c["cbler"], _na(c["cidh"]["ald"]), c["cidh"]["psnr"], _na(c["h265"]["ald"]), c["h265"]["psnr"],
+                   c["h265"]["decoded"], _na(c["h264_resilient"]["ald"]), c["h264_resilient"]["psnr"],
+                   f"{c['h264_resilient']['decoded']:.2f} ({c['h264_resilient']['concealed']:.2f})"] for c in info["cells"]])
+    return info
+
+
+def _demo_cells(cfg: SweepConfig, ctx, conc: str, shown: int) -> tuple[list, dict, tuple[int, int]]:
+    """The demo's frames (title, image, scores) of CIDH + ``conc``, strict H.265 and resilient H.264
+    at CBLER 0, 50 and 90 % (one link draw, the same blocks lost for both videos), the numbers
+    shown, and the resilient video's coded size."""
+    cfg_json = json.dumps(dataclasses.asdict(cfg), sort_keys=True)
+    grant = table1_grant(3, ctx.symbol_bits)
     sem_cells, h_cells, r_cells = [], [], []
     tx, packed = _packed(cfg_json, grant.total_bits, grant.n_blocks)
     rtx, rpacked = _resilient_packed(cfg_json, "h264", grant.total_bits, grant.n_blocks)
     info: dict = {"concealer": conc, "frame": shown, "test": 3, "kbps": grant.total_bits * cfg.fps / 1000, "cells": []}
-    for c in cblers:
+    for c in (0.0, 0.5, 0.9):
         cfg_c = dataclasses.replace(cfg, cblers=[c])
         img = semantic_chain(ctx, cfg_c, 3, "cidh", conc, c, 0)["outputs"][shown]
         s = _score(ctx, {shown: img})
@@ -1234,32 +1254,22 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
         r_cells.append((f"H.264 resilient, {int(100 * c)} %\n{_cell(rs)}", rimg, rs))
         info["cells"].append({"cbler": c, "cidh": s, "h265": hs | {"decoded": rx.success_rate},
                               "h264_resilient": rs | {"decoded": rrx.success_rate, "concealed": rrx.concealed_rate}})
-    cells += sem_cells + h_cells + r_cells
+    return sem_cells + h_cells + r_cells, info, (rpacked.coded_shape[1], rpacked.coded_shape[2])
+
+
+def _demo_strip(cells: list, path: Path) -> Path:
+    """One row of titled frames."""
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, len(cells), figsize=(1.9 * len(cells), 2.4))
     for ax, (title, img, _) in zip(axes, cells):
         ax.imshow(img)
         ax.set_title(title, fontsize=6)
         ax.axis("off")
     fig.tight_layout()
-    path = out / "prt_demo.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    report.heading("Importance-driven resilience (prt): keypoint video call vs H.265")
-    report.paragraph(
-        f"Frame {shown} of a {len(ctx.frames)}-frame synthetic talking head ({cfg.size}x{cfg.size}): the original, the "
-        f"keypoint stream (CIDH allocation, {_CONC[conc]} concealer, warp synthesis), strict H.265 (one slice per "
-        f"picture, key frames) and error-resilient H.264 (slices sized to the code blocks, intra refresh, decoder "
-        f"concealment; coded at {rpacked.coded_shape[1]}x{rpacked.coded_shape[2]}) at the same "
-        f"{info['kbps']:.1f} kbit/s over the same code blocks (Table I test 3: 5 blocks per frame), at CBLER 0, 50 and "
-        f"90 % (one link draw). The sweep over CBLER, allocators, tests and baselines is `semcom prt sweep`.")
-    report.image(path, f"original | CIDH+{_CONC[conc]} | strict H.265 | resilient H.264, each at CBLER 0/50/90 %")
-    report.table(["CBLER", "CIDH ALD [px]", "CIDH PSNR [dB]", "H.265 ALD [px]", "H.265 PSNR [dB]", "H.265 frames decoded",
-                  "H.264 res. ALD [px]", "H.264 res. PSNR [dB]", "H.264 res. frames decoded (concealed)"],
-                 [[c["cbler"], _na(c["cidh"]["ald"]), c["cidh"]["psnr"], _na(c["h265"]["ald"]), c["h265"]["psnr"],
-                   c["h265"]["decoded"], _na(c["h264_resilient"]["ald"]), c["h264_resilient"]["psnr"],
-                   f"{c['h264_resilient']['decoded']:.2f} ({c['h264_resilient']['concealed']:.2f})"] for c in info["cells"]])
-    return info
-
+    return path
 
 if __name__ == "__main__":  # pragma: no cover
     from semcom.cliargs import guarded
