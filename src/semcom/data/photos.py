@@ -134,6 +134,36 @@ def pixels_sha256(arr: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(arr, dtype=np.uint8).tobytes()).hexdigest()
 
 
+def _wanted(names: Sequence[str] | str | None) -> list[str]:
+    """The photos asked for, in the fixed order of :data:`TEST_IMAGE_NAMES`."""
+    if names is None:
+        return list(TEST_IMAGE_NAMES)
+    if isinstance(names, str):
+        names = [names]
+    unknown = [n for n in names if n not in _LOADERS]
+    if unknown:
+        raise InputError(f"unknown test image(s) {unknown}; known: {list(TEST_IMAGE_NAMES)}")
+    return [n for n in TEST_IMAGE_NAMES if n in set(names)]
+
+
+def _crop(name: str, arr: np.ndarray, size: int | None, multiple_of: int | None) -> np.ndarray | None:
+    """:func:`test_images`' centre crop of one photo, or None (with a warning) when it is too small."""
+    h, w = arr.shape[:2]
+    if size is not None:
+        if size > min(h, w):
+            warnings.warn(f"test image {name!r} ({h}x{w}) is smaller than size={size} and is skipped", stacklevel=3)
+            return None
+        return center_crop(arr, size, size)
+    if multiple_of is not None:
+        hh, ww = (h // multiple_of) * multiple_of, (w // multiple_of) * multiple_of
+        if hh == 0 or ww == 0:
+            warnings.warn(f"test image {name!r} ({h}x{w}) is smaller than multiple_of={multiple_of}; skipped",
+                          stacklevel=3)
+            return None
+        return center_crop(arr, hh, ww)
+    return arr
+
+
 def test_images(
     names: Sequence[str] | None = None,
     size: int | None = None,
@@ -168,15 +198,7 @@ def test_images(
             names = TINY_NAMES
         if size is None and multiple_of is None:
             size = TINY_SIZE
-    if names is None:
-        wanted = list(TEST_IMAGE_NAMES)
-    else:
-        if isinstance(names, str):
-            names = [names]
-        unknown = [n for n in names if n not in _LOADERS]
-        if unknown:
-            raise InputError(f"unknown test image(s) {unknown}; known: {list(TEST_IMAGE_NAMES)}")
-        wanted = [n for n in TEST_IMAGE_NAMES if n in set(names)]
+    wanted = _wanted(names)
     for label, v in (("size", size), ("multiple_of", multiple_of)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
             raise InputError(f"{label} must be a positive int, got {v!r}")
@@ -189,18 +211,9 @@ def test_images(
         except Exception as exc:  # noqa: BLE001 - a missing package file must not sink the set
             warnings.warn(f"test image {name!r} could not be loaded and is skipped: {exc}", stacklevel=2)
             continue
-        h, w = arr.shape[:2]
-        if size is not None:
-            if size > min(h, w):
-                warnings.warn(f"test image {name!r} ({h}x{w}) is smaller than size={size} and is skipped", stacklevel=2)
-                continue
-            arr = center_crop(arr, size, size)
-        elif multiple_of is not None:
-            hh, ww = (h // multiple_of) * multiple_of, (w // multiple_of) * multiple_of
-            if hh == 0 or ww == 0:
-                warnings.warn(f"test image {name!r} ({h}x{w}) is smaller than multiple_of={multiple_of}; skipped", stacklevel=2)
-                continue
-            arr = center_crop(arr, hh, ww)
+        arr = _crop(name, arr, size, multiple_of)
+        if arr is None:
+            continue
         arr = np.ascontiguousarray(arr)
         image = torch.from_numpy(uint8_to_float(arr)).unsqueeze(0)
         out.append(NamedImage(name, image, pixels_sha256(arr)))

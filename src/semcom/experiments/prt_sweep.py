@@ -600,6 +600,63 @@ def _mean_rows(rows: list[dict], keys: Sequence[str]) -> list[dict]:
     return out
 
 
+def _rate_point(cfg: SweepConfig) -> float:
+    """The channel point of the rate curve: no loss (CBLER 0) or the highest SNR."""
+    return 0.0 if cfg.link == "erasure" else max(cfg.channel_points)
+
+
+def _semantic_tasks(cfg: SweepConfig, cfg_json: str) -> list[dict]:
+    """One task per test, allocator, concealer (all of them for the ablation allocators), channel
+    point and seed; then the rate tests the sweep does not already run at the rate point."""
+    points = cfg.channel_points
+    tasks = []
+    for test in cfg.tests:
+        for alloc in cfg.allocators:
+            concs = cfg.concealers if alloc in cfg.ablation_allocators else cfg.concealers[:1]
+            for conc in concs:
+                for p in points:
+                    for s in range(cfg.seeds):
+                        tasks.append({"cfg": cfg_json, "test": test, "allocator": alloc, "concealer": conc,
+                                      "point": p, "seed": cfg.seed + s})
+    rate_sem = [t for t in cfg.rate_tests
+                if not (t in cfg.tests and "cidh" in cfg.allocators and (cfg.link != "erasure" or 0.0 in points))]
+    for test in rate_sem:
+        for s in range(cfg.seeds):
+            tasks.append({"cfg": cfg_json, "test": test, "allocator": "cidh", "concealer": cfg.concealers[0],
+                          "point": _rate_point(cfg), "seed": cfg.seed + s})
+    return tasks
+
+
+def _h265_tasks(cfg: SweepConfig, cfg_json: str, ctx) -> list[dict]:
+    """H.265 at every test's grant and channel point, then without loss at every rate of the rate curve."""
+    tasks = [{"cfg": cfg_json, "test": test, "point": p, "seed": cfg.seed + s}
+             for test in cfg.tests for p in cfg.channel_points for s in range(cfg.seeds)]
+    rate_h = sorted({table1_grant(t, ctx.symbol_bits).total_bits * cfg.fps / 1000 for t in cfg.rate_tests}
+                    | {float(v) for v in cfg.rate_kbps})
+    return tasks + [{"cfg": cfg_json, "test": None, "point": None, "seed": cfg.seed, "kbps": k} for k in rate_h]
+
+
+def _grants(cfg: SweepConfig, ctx) -> dict:
+    """Table 1's grant of every test the sweep ran: blocks, symbols per block, bits, rate."""
+    out = {}
+    for t in sorted(set(cfg.tests) | set(cfg.rate_tests)):
+        g = table1_grant(t, ctx.symbol_bits)
+        out[str(t)] = {"K": TABLE1_TESTS[t][0], "m": TABLE1_TESTS[t][1], "block_bits": g.capacities[0],
+                       "bits_per_frame": g.total_bits, "kbps": g.total_bits * cfg.fps / 1000}
+    return out
+
+
+def _rate(cfg: SweepConfig, ctx, sem_rows: list[dict], h_rows: list[dict]) -> dict:
+    """Fig. 4's rows: CIDH + the first concealer at the rate point per rate test, H.265 per rate."""
+    rate_sem_rows = [r for r in sem_rows if r["test"] in cfg.rate_tests and r["allocator"] == "cidh"
+                     and r["concealer"] == cfg.concealers[0] and r["point"] == _rate_point(cfg)]
+    rate = {"cidh": sorted(_mean_rows(rate_sem_rows, ("test",)), key=lambda r: r["test"]),
+            "h265": sorted(_mean_rows([r for r in h_rows if r.get("kbps") is not None], ("kbps",)), key=lambda r: r["kbps"])}
+    for r in rate["cidh"]:
+        r["kbps"] = table1_grant(r["test"], ctx.symbol_bits).total_bits * cfg.fps / 1000
+    return rate
+
+
 def run(config: dict | SweepConfig | None = None, progress: bool = True, workers: int = 1,
         cluster: str | None = None) -> Results:
     """Run the sweep; returns :class:`Results` named ``sweep`` (see the module docstring)."""
@@ -611,63 +668,31 @@ def run(config: dict | SweepConfig | None = None, progress: bool = True, workers
 
     lpips_ok, lpips_why = lpips_status()
     points = cfg.channel_points
-    sem_tasks = []
-    for test in cfg.tests:
-        for alloc in cfg.allocators:
-            concs = cfg.concealers if alloc in cfg.ablation_allocators else cfg.concealers[:1]
-            for conc in concs:
-                for p in points:
-                    for s in range(cfg.seeds):
-                        sem_tasks.append({"cfg": cfg_json, "test": test, "allocator": alloc, "concealer": conc,
-                                          "point": p, "seed": cfg.seed + s})
-    rate_sem = [t for t in cfg.rate_tests
-                if not (t in cfg.tests and "cidh" in cfg.allocators and (cfg.link != "erasure" or 0.0 in points))]
-    for test in rate_sem:
-        for s in range(cfg.seeds):
-            sem_tasks.append({"cfg": cfg_json, "test": test, "allocator": "cidh", "concealer": cfg.concealers[0],
-                              "point": 0.0 if cfg.link == "erasure" else max(points), "seed": cfg.seed + s})
-    sem_rows = map_tasks(_semantic_task, sem_tasks, workers=workers, cluster=cluster, desc="prt semantic", start_method="spawn",
-                         progress=progress)
+    sem_rows = map_tasks(_semantic_task, _semantic_tasks(cfg, cfg_json), workers=workers, cluster=cluster,
+                         desc="prt semantic", start_method="spawn", progress=progress)
     h_rows: list[dict] = []
     if cfg.h265:
-        h_tasks = [{"cfg": cfg_json, "test": test, "point": p, "seed": cfg.seed + s}
-                   for test in cfg.tests for p in points for s in range(cfg.seeds)]
-        rate_h = sorted({table1_grant(t, ctx.symbol_bits).total_bits * cfg.fps / 1000 for t in cfg.rate_tests}
-                        | {float(v) for v in cfg.rate_kbps})
-        h_tasks += [{"cfg": cfg_json, "test": None, "point": None, "seed": cfg.seed, "kbps": k} for k in rate_h]
-        h_rows = map_tasks(_h265_task, h_tasks, workers=workers, cluster=cluster, desc="prt h265", progress=progress,
-                           start_method="spawn")
+        h_rows = map_tasks(_h265_task, _h265_tasks(cfg, cfg_json, ctx), workers=workers, cluster=cluster,
+                           desc="prt h265", progress=progress, start_method="spawn")
     r_tasks = [{"cfg": cfg_json, "variant": v, "test": test, "point": p, "seed": cfg.seed + s}
                for v in cfg.resilient for test in cfg.tests for p in points for s in range(cfg.seeds)]
     r_rows = map_tasks(_resilient_task, r_tasks, workers=workers, cluster=cluster, desc="prt resilient video", start_method="spawn",
                        progress=progress) if r_tasks else []
-    sem_sweep = [r for r in sem_rows if r["test"] in cfg.tests]
-    semantic = _mean_rows(sem_sweep, ("test", "allocator", "concealer", "point"))
+    semantic = _mean_rows([r for r in sem_rows if r["test"] in cfg.tests], ("test", "allocator", "concealer", "point"))
     for r in semantic:
         r["kbps"] = table1_grant(r["test"], ctx.symbol_bits).total_bits * cfg.fps / 1000
     h265 = _mean_rows([r for r in h_rows if r.get("kbps") is None], ("test", "point"))
-    rate_sem_rows = [r for r in sem_rows if r["test"] in cfg.rate_tests and r["allocator"] == "cidh"
-                     and r["concealer"] == cfg.concealers[0]
-                     and r["point"] == (0.0 if cfg.link == "erasure" else max(points))]
-    rate = {"cidh": sorted(_mean_rows(rate_sem_rows, ("test",)), key=lambda r: r["test"]),
-            "h265": sorted(_mean_rows([r for r in h_rows if r.get("kbps") is not None], ("kbps",)), key=lambda r: r["kbps"])}
-    for r in rate["cidh"]:
-        r["kbps"] = table1_grant(r["test"], ctx.symbol_bits).total_bits * cfg.fps / 1000
     data = {
         "x_axis": "cbler" if cfg.link == "erasure" else "snr_db",
         "video": {"source": cfg.video or "synthetic talking head (TEST portrait)", "frames": len(ctx.frames),
                   "size": int(ctx.frames.shape[1]), "fps": cfg.fps, "sha256": ctx.checksum},
         "symbols": {"n": ctx.semantic[0].n_symbols, "bits": list(ctx.semantic[0].sizes)},
-        "grants": {str(t): {"K": TABLE1_TESTS[t][0], "m": TABLE1_TESTS[t][1],
-                            "block_bits": table1_grant(t, ctx.symbol_bits).capacities[0],
-                            "bits_per_frame": table1_grant(t, ctx.symbol_bits).total_bits,
-                            "kbps": table1_grant(t, ctx.symbol_bits).total_bits * cfg.fps / 1000}
-                   for t in sorted(set(cfg.tests) | set(cfg.rate_tests))},
+        "grants": _grants(cfg, ctx),
         "lpips": {"available": lpips_ok, "status": lpips_why, "values": None},
         "reference_source_frame": _score(ctx, {t: ctx.frames[ctx.app.source] for t in range(0, len(ctx.frames), cfg.eval_every)}),
         "semantic": semantic,
         "h265": h265,
-        "rate": rate,
+        "rate": _rate(cfg, ctx, sem_rows, h_rows),
         "runs": {"semantic": sem_rows, "h265": [{k: v for k, v in r.items() if k != "accounting"} for r in h_rows],
                  "resilient": [{k: v for k, v in r.items() if k != "accounting"} for r in r_rows]},
         "h265_accounting": {str(r["test"]): r["accounting"] for r in h_rows if r.get("accounting") and r.get("kbps") is None},
@@ -807,15 +832,43 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     data = results.data if isinstance(results, Results) else results
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     xlab = "CBLER" if data["x_axis"] == "cbler" else "SNR (Es/N0) [dB]"
+    paths = [_plot_allocators(data, out, xlab)]
+    if data["h265"]:
+        paths.append(_plot_vs_h265(data, out, xlab))
+    if data.get("resilient"):
+        paths.append(_plot_resilient(data, out, xlab))
+    if data["rate"]["cidh"] or data["rate"]["h265"]:
+        paths.append(_plot_rate(data, out))
+    return paths
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _finish_axes(ax, xlab: str, m: str) -> None:
+    ax.set_xlabel(xlab)
+    ax.set_ylabel(_LABELS[m])
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _plot_allocators(data: dict, out: Path, xlab: str) -> Path:
+    """Fig. 2: each metric against the x axis per allocator (and concealer), one column per test."""
+    import matplotlib.pyplot as plt
+
     sem = data["semantic"]
     tests = sorted({r["test"] for r in sem})
-    paths = []
     styles = {"ffh": "-o", "sidh": "--s", "cidh": "-^", "optimal": ":D"}
     fig, axes = plt.subplots(3, len(tests), figsize=(4.2 * len(tests), 9), squeeze=False)
     for ci, test in enumerate(tests):
@@ -830,68 +883,56 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
                     lab = key[0].upper() + ("" if key[1] == "fc" else f" ({key[1]})")
                     ax.plot(xs, ys, styles.get(key[0], "-") if key[1] == "fc" else ":", label=lab, markersize=4,
                             alpha=1.0 if key[1] == "fc" else 0.6)
-            ax.set_xlabel(xlab)
-            ax.set_ylabel(_LABELS[m])
-            ax.grid(True, alpha=0.3)
             if ri == 0:
                 ax.set_title(f"test {test}: K={g['K']}, {g['m']} symbols/block ({g['kbps']:.1f} kbit/s)", fontsize=9)
-            ax.legend(fontsize=7)
-    fig.tight_layout()
-    p = out / "sweep_allocators.png"
-    fig.savefig(p, dpi=100)
-    plt.close(fig)
-    paths.append(p)
-    if data["h265"]:
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-        for ax, m in zip(axes, METRICS):
-            for i, test in enumerate(tests):
-                pts = sorted((r["point"], r[m]) for r in sem if r["test"] == test and r["allocator"] == "cidh"
-                             and r["concealer"] == "fc" and r.get(m) is not None)
-                if pts:
-                    ax.plot(*zip(*pts), "-^", color=f"C{i}", label=f"CIDH+FC test {test}", markersize=4)
-                hp = sorted((r["point"], r[m]) for r in data["h265"] if r["test"] == test and r.get(m) is not None)
-                if hp:
-                    ax.plot(*zip(*hp), "--x", color=f"C{i}", label=f"H.265 test {test} rate", markersize=4)
-                hs = sorted((r["point"], r[m + "_srcfb"]) for r in data["h265"] if r["test"] == test
-                            and r.get(m + "_srcfb") is not None)
-                if hs and hs != hp:
-                    ax.plot(*zip(*hs), ":", color=f"C{i}", label=f"H.265 test {test}, source-frame fallback", alpha=0.7)
-            ref = data.get("reference_source_frame", {}).get(m)
-            if ref is not None:
-                ax.axhline(ref, color="0.5", lw=0.8, ls="-.", label="source frame only")
-            ax.set_xlabel(xlab)
-            ax.set_ylabel(_LABELS[m])
-            ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=7)
-        fig.suptitle("semantic stream (CIDH) vs H.265 at the same bit rate over the same code blocks", fontsize=10)
-        fig.tight_layout()
-        p = out / "sweep_vs_h265.png"
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        paths.append(p)
-    if data.get("resilient"):
-        paths.append(_plot_resilient(data, out, xlab))
+            _finish_axes(ax, xlab, m)
+    return _save(fig, out / "sweep_allocators.png")
+
+
+def _plot_vs_h265(data: dict, out: Path, xlab: str) -> Path:
+    """Fig. 3: CIDH + FC against H.265 at the same bit rate over the same code blocks."""
+    import matplotlib.pyplot as plt
+
+    sem = data["semantic"]
+    tests = sorted({r["test"] for r in sem})
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax, m in zip(axes, METRICS):
+        for i, test in enumerate(tests):
+            pts = sorted((r["point"], r[m]) for r in sem if r["test"] == test and r["allocator"] == "cidh"
+                         and r["concealer"] == "fc" and r.get(m) is not None)
+            if pts:
+                ax.plot(*zip(*pts), "-^", color=f"C{i}", label=f"CIDH+FC test {test}", markersize=4)
+            hp = sorted((r["point"], r[m]) for r in data["h265"] if r["test"] == test and r.get(m) is not None)
+            if hp:
+                ax.plot(*zip(*hp), "--x", color=f"C{i}", label=f"H.265 test {test} rate", markersize=4)
+            hs = sorted((r["point"], r[m + "_srcfb"]) for r in data["h265"] if r["test"] == test
+                        and r.get(m + "_srcfb") is not None)
+            if hs and hs != hp:
+                ax.plot(*zip(*hs), ":", color=f"C{i}", label=f"H.265 test {test}, source-frame fallback", alpha=0.7)
+        ref = data.get("reference_source_frame", {}).get(m)
+        if ref is not None:
+            ax.axhline(ref, color="0.5", lw=0.8, ls="-.", label="source frame only")
+        _finish_axes(ax, xlab, m)
+    fig.suptitle("semantic stream (CIDH) vs H.265 at the same bit rate over the same code blocks", fontsize=10)
+    return _save(fig, out / "sweep_vs_h265.png")
+
+
+def _plot_rate(data: dict, out: Path) -> Path:
+    """Fig. 4: quality against bit rate without loss, CIDH + FC and H.265."""
+    import matplotlib.pyplot as plt
+
     rate = data["rate"]
-    if rate["cidh"] or rate["h265"]:
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-        for ax, m in zip(axes, METRICS):
-            c = sorted((r["kbps"], r[m]) for r in rate["cidh"] if r.get(m) is not None)
-            h = sorted((r["kbps"], r[m]) for r in rate["h265"] if r.get(m) is not None)
-            if c:
-                ax.plot(*zip(*c), "-^", label="CIDH+FC (no loss)")
-            if h:
-                ax.plot(*zip(*h), "--x", label="H.265 (no loss)")
-            ax.set_xscale("log")
-            ax.set_xlabel("bit rate [kbit/s]")
-            ax.set_ylabel(_LABELS[m])
-            ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=7)
-        fig.tight_layout()
-        p = out / "sweep_rate.png"
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        paths.append(p)
-    return paths
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax, m in zip(axes, METRICS):
+        c = sorted((r["kbps"], r[m]) for r in rate["cidh"] if r.get(m) is not None)
+        h = sorted((r["kbps"], r[m]) for r in rate["h265"] if r.get(m) is not None)
+        if c:
+            ax.plot(*zip(*c), "-^", label="CIDH+FC (no loss)")
+        if h:
+            ax.plot(*zip(*h), "--x", label="H.265 (no loss)")
+        ax.set_xscale("log")
+        _finish_axes(ax, "bit rate [kbit/s]", m)
+    return _save(fig, out / "sweep_rate.png")
 
 
 def _plot_resilient(data: dict, out: Path, xlab: str) -> Path:
@@ -926,11 +967,7 @@ def _plot_resilient(data: dict, out: Path, xlab: str) -> Path:
                 ax.set_title(f"test {test}: K={g['K']} blocks of {g['block_bits']} bits ({g['kbps']:.1f} kbit/s)", fontsize=9)
             ax.legend(fontsize=6)
     fig.suptitle("keypoint stream vs strict and error-resilient video at the same rate over the same code blocks", fontsize=10)
-    fig.tight_layout()
-    path = out / "sweep_vs_resilient.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "sweep_vs_resilient.png")
 
 
 _VARIANT_LABEL = {"h264": "H.264", "h265": "H.265", "h264_fec": "H.264+FEC", "h265_fec": "H.265+FEC"}
@@ -1162,7 +1199,6 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1170,17 +1206,38 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
     cfg = SweepConfig(frames=8 if quick else 24, size=128 if quick else 256, h265_preset="ultrafast" if quick else "medium",
                       tests=[3], allocators=["cidh"], concealers=[conc], seeds=1, rate_tests=[], eval_every=1,
                       resilient=["h264"], resilient_preset="veryfast" if quick else "medium")
-    cfg_json = json.dumps(dataclasses.asdict(cfg), sort_keys=True)
-    ctx = _context(cfg_json)
-    grant = table1_grant(3, ctx.symbol_bits)
+    ctx = _context(json.dumps(dataclasses.asdict(cfg), sort_keys=True))
     shown = len(ctx.frames) - 1
-    cblers = (0.0, 0.5, 0.9)
-    cells = [("original", ctx.frames[shown], None)]
+    cells, info, coded = _demo_cells(cfg, ctx, conc, shown)
+    path = _demo_strip([("original", ctx.frames[shown], None)] + cells, out / "prt_demo.png")
+    report.heading("Importance-driven resilience (prt): keypoint video call vs H.265")
+    report.paragraph(
+        f"Frame {shown} of a {len(ctx.frames)}-frame synthetic talking head ({cfg.size}x{cfg.size}): the original, the "
+        f"keypoint stream (CIDH allocation, {_CONC[conc]} concealer, warp synthesis), strict H.265 (one slice per "
+        f"picture, key frames) and error-resilient H.264 (slices sized to the code blocks, intra refresh, decoder "
+        f"concealment; coded at {coded[0]}x{coded[1]}) at the same "
+        f"{info['kbps']:.1f} kbit/s over the same code blocks (Table I test 3: 5 blocks per frame), at CBLER 0, 50 and "
+        f"90 % (one link draw). The sweep over CBLER, allocators, tests and baselines is `semcom prt sweep`.")
+    report.image(path, f"original | CIDH+{_CONC[conc]} | strict H.265 | resilient H.264, each at CBLER 0/50/90 %")
+    report.table(["CBLER", "CIDH ALD [px]", "CIDH PSNR [dB]", "H.265 ALD [px]", "H.265 PSNR [dB]", "H.265 frames decoded",
+                  "H.264 res. ALD [px]", "H.264 res. PSNR [dB]", "H.264 res. frames decoded (concealed)"],
+                 [[c["cbler"], _na(c["cidh"]["ald"]), c["cidh"]["psnr"], _na(c["h265"]["ald"]), c["h265"]["psnr"],
+                   c["h265"]["decoded"], _na(c["h264_resilient"]["ald"]), c["h264_resilient"]["psnr"],
+                   f"{c['h264_resilient']['decoded']:.2f} ({c['h264_resilient']['concealed']:.2f})"] for c in info["cells"]])
+    return info
+
+
+def _demo_cells(cfg: SweepConfig, ctx, conc: str, shown: int) -> tuple[list, dict, tuple[int, int]]:
+    """The demo's frames (title, image, scores) of CIDH + ``conc``, strict H.265 and resilient H.264
+    at CBLER 0, 50 and 90 % (one link draw, the same blocks lost for both videos), the numbers
+    shown, and the resilient video's coded size."""
+    cfg_json = json.dumps(dataclasses.asdict(cfg), sort_keys=True)
+    grant = table1_grant(3, ctx.symbol_bits)
     sem_cells, h_cells, r_cells = [], [], []
     tx, packed = _packed(cfg_json, grant.total_bits, grant.n_blocks)
     rtx, rpacked = _resilient_packed(cfg_json, "h264", grant.total_bits, grant.n_blocks)
     info: dict = {"concealer": conc, "frame": shown, "test": 3, "kbps": grant.total_bits * cfg.fps / 1000, "cells": []}
-    for c in cblers:
+    for c in (0.0, 0.5, 0.9):
         cfg_c = dataclasses.replace(cfg, cblers=[c])
         img = semantic_chain(ctx, cfg_c, 3, "cidh", conc, c, 0)["outputs"][shown]
         s = _score(ctx, {shown: img})
@@ -1197,32 +1254,22 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
         r_cells.append((f"H.264 resilient, {int(100 * c)} %\n{_cell(rs)}", rimg, rs))
         info["cells"].append({"cbler": c, "cidh": s, "h265": hs | {"decoded": rx.success_rate},
                               "h264_resilient": rs | {"decoded": rrx.success_rate, "concealed": rrx.concealed_rate}})
-    cells += sem_cells + h_cells + r_cells
+    return sem_cells + h_cells + r_cells, info, (rpacked.coded_shape[1], rpacked.coded_shape[2])
+
+
+def _demo_strip(cells: list, path: Path) -> Path:
+    """One row of titled frames."""
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, len(cells), figsize=(1.9 * len(cells), 2.4))
     for ax, (title, img, _) in zip(axes, cells):
         ax.imshow(img)
         ax.set_title(title, fontsize=6)
         ax.axis("off")
     fig.tight_layout()
-    path = out / "prt_demo.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    report.heading("Importance-driven resilience (prt): keypoint video call vs H.265")
-    report.paragraph(
-        f"Frame {shown} of a {len(ctx.frames)}-frame synthetic talking head ({cfg.size}x{cfg.size}): the original, the "
-        f"keypoint stream (CIDH allocation, {_CONC[conc]} concealer, warp synthesis), strict H.265 (one slice per "
-        f"picture, key frames) and error-resilient H.264 (slices sized to the code blocks, intra refresh, decoder "
-        f"concealment; coded at {rpacked.coded_shape[1]}x{rpacked.coded_shape[2]}) at the same "
-        f"{info['kbps']:.1f} kbit/s over the same code blocks (Table I test 3: 5 blocks per frame), at CBLER 0, 50 and "
-        f"90 % (one link draw). The sweep over CBLER, allocators, tests and baselines is `semcom prt sweep`.")
-    report.image(path, f"original | CIDH+{_CONC[conc]} | strict H.265 | resilient H.264, each at CBLER 0/50/90 %")
-    report.table(["CBLER", "CIDH ALD [px]", "CIDH PSNR [dB]", "H.265 ALD [px]", "H.265 PSNR [dB]", "H.265 frames decoded",
-                  "H.264 res. ALD [px]", "H.264 res. PSNR [dB]", "H.264 res. frames decoded (concealed)"],
-                 [[c["cbler"], _na(c["cidh"]["ald"]), c["cidh"]["psnr"], _na(c["h265"]["ald"]), c["h265"]["psnr"],
-                   c["h265"]["decoded"], _na(c["h264_resilient"]["ald"]), c["h264_resilient"]["psnr"],
-                   f"{c['h264_resilient']['decoded']:.2f} ({c['h264_resilient']['concealed']:.2f})"] for c in info["cells"]])
-    return info
-
+    return path
 
 if __name__ == "__main__":  # pragma: no cover
     from semcom.cliargs import guarded

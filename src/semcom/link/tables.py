@@ -355,71 +355,94 @@ def measure_curve(sim: CodeBlockSimulator, mcs: MCS, k_tb: int, *, seed: int, se
         ``points`` ``[[snr_db, code blocks, failed], ...]`` sorted by SNR, the fit (``mu``,
         ``sigma``, ``snr10``, ``se10``), ``num_cbs`` and ``converged`` (``se10 <= se_target``).
     """
-    lay = sim.layout(mcs, k_tb)
-    kp = int(lay.cb_size)
-    gen = torch.Generator().manual_seed(int(seed))
-    guess, step = _shannon_guess(mcs, kp)
-    x = guess if start_db is None else float(start_db)
-    n0 = int(min(400, max(24, math.ceil(30_000 / kp))))
-    max_cbs = int(min(max_cbs, max(4 * n0, max_bits / kp)))
-    pts: dict[float, list[int]] = {}
-
-    def sim_at(snr: float, num: int) -> None:
-        snr = round(float(snr), 2)
-        n, e = sim.run(mcs, k_tb, snr, num, gen)
-        acc = pts.setdefault(snr, [0, 0])
-        acc[0] += n
-        acc[1] += e
-
-    def total() -> int:
-        return sum(v[0] for v in pts.values())
-
-    # 1. bracket: one point at or above 10 % BLER and one below it
-    for _ in range(40):
-        sim_at(x, n0)
-        above = [s for s, (n, e) in pts.items() if e >= 0.1 * n]
-        below = [s for s, (n, e) in pts.items() if e < 0.1 * n]
-        if above and below and min(above) < max(below):  # some pair brackets it (noise may cross others)
-            break
-        rate = pts[round(x, 2)][1] / pts[round(x, 2)][0]
-        x += step if rate >= 0.1 else -step
-        step = min(3.0, step * 1.5)
-        if not -30.0 <= x <= 60.0:
-            raise LinkError(f"cannot bracket the 10 % BLER point of {mcs}, K' = {kp}")
-    # 2. bisect the bracket down to about the waterfall's width
-    width = 0.2 + 2.0 / math.sqrt(kp)
-    for _ in range(12):
-        top = max(s for s, (n, e) in pts.items() if e < 0.1 * n)
-        a = max(s for s, (n, e) in pts.items() if e >= 0.1 * n and s < top)
-        b = min((s for s, (n, e) in pts.items() if e < 0.1 * n and s > a), default=None)
-        if b is None or b - a <= width:
-            break
-        sim_at(0.5 * (a + b), n0)
-    # 3. refine at the fitted 10 %, 30 % and 3 % points until the 10 % point is known well enough
-    targets = (0.1, 0.3, 0.03)
-    fit = fit_probit(_points(pts))
-    for rnd in range(200):
-        if (fit.se10 <= se_target and _waterfall_errors(pts, fit) >= min_errors) or total() >= max_cbs:
-            break
-        p = targets[rnd % 3]
-        z = -_ndtri(p)
-        sx = min(max(fit.mu + z * fit.sigma, min(pts) - 1.0), max(pts) + 1.0)
-        n_done = total()
-        need = n_done * ((fit.se10 / se_target) ** 2 - 1.0) if math.isfinite(fit.se10) else 4 * n0
-        need = max(need, (min_errors - _waterfall_errors(pts, fit)) / p)
-        num = int(min(max(n0, need / 2), 16 * n0, max_cbs - n_done, math.ceil(max_errors / p)))
-        sim_at(sx, max(1, num))
-        fit = fit_probit(_points(pts))
+    run = _CurveRun(sim, mcs, k_tb, seed, max_cbs, max_bits)
+    x, step = run.guess
+    run.bracket(x if start_db is None else float(start_db), step)
+    run.bisect()
+    fit = run.refine(se_target, min_errors, max_errors)
+    pts, lay = run.pts, run.layout
     return {
         "qm": mcs.modulation_order, "r1024": round(mcs.code_rate * 1024 * 2) / 2, "k_tb": int(k_tb),
-        "tbs": int(lay.tbs), "num_cb_per_tb": int(lay.num_cb), "cb_size": kp,
+        "tbs": int(lay.tbs), "num_cb_per_tb": int(lay.num_cb), "cb_size": run.kp,
         "cw_lengths": sorted(set(int(c) for c in lay.cw_lengths)), "base_graph": int(lay.base_graph),
         "seed": int(seed), "points": [[s, n, e] for s, n, e in _points(pts)],
         "mu": round(fit.mu, 4), "sigma": round(fit.sigma, 4), "snr10": round(fit.x10, 4),
         "se10": round(fit.se10, 4) if math.isfinite(fit.se10) else None,
-        "num_cbs": total(), "waterfall_errors": _waterfall_errors(pts, fit),
+        "num_cbs": run.total(), "waterfall_errors": _waterfall_errors(pts, fit),
         "converged": bool(fit.se10 <= se_target and _waterfall_errors(pts, fit) >= min_errors),
     }
+
+
+class _CurveRun:
+    """:func:`measure_curve`'s state: the simulated points ``{snr: [code blocks, failed]}`` of one
+    curve, one generator for all its draws, the batch size ``n0`` and the code-block budget."""
+
+    def __init__(self, sim: CodeBlockSimulator, mcs: MCS, k_tb: int, seed: int, max_cbs: int, max_bits: float) -> None:
+        self.sim, self.mcs, self.k_tb = sim, mcs, k_tb
+        self.layout = sim.layout(mcs, k_tb)
+        self.kp = kp = int(self.layout.cb_size)
+        self.gen = torch.Generator().manual_seed(int(seed))
+        self.guess = _shannon_guess(mcs, kp)
+        self.n0 = int(min(400, max(24, math.ceil(30_000 / kp))))
+        self.max_cbs = int(min(max_cbs, max(4 * self.n0, max_bits / kp)))
+        self.pts: dict[float, list[int]] = {}
+
+    def sim_at(self, snr: float, num: int) -> None:
+        snr = round(float(snr), 2)
+        n, e = self.sim.run(self.mcs, self.k_tb, snr, num, self.gen)
+        acc = self.pts.setdefault(snr, [0, 0])
+        acc[0] += n
+        acc[1] += e
+
+    def total(self) -> int:
+        return sum(v[0] for v in self.pts.values())
+
+    def bracket(self, x: float, step: float) -> None:
+        """1. One point at or above 10 % BLER and one below it, stepping from ``x`` by a growing step."""
+        pts = self.pts
+        for _ in range(40):
+            self.sim_at(x, self.n0)
+            above = [s for s, (n, e) in pts.items() if e >= 0.1 * n]
+            below = [s for s, (n, e) in pts.items() if e < 0.1 * n]
+            if above and below and min(above) < max(below):  # some pair brackets it (noise may cross others)
+                return
+            rate = pts[round(x, 2)][1] / pts[round(x, 2)][0]
+            x += step if rate >= 0.1 else -step
+            step = min(3.0, step * 1.5)
+            if not -30.0 <= x <= 60.0:
+                raise LinkError(f"cannot bracket the 10 % BLER point of {self.mcs}, K' = {self.kp}")
+
+    def bisect(self) -> None:
+        """2. Bisect the bracket down to about the waterfall's width."""
+        pts = self.pts
+        width = 0.2 + 2.0 / math.sqrt(self.kp)
+        for _ in range(12):
+            top = max(s for s, (n, e) in pts.items() if e < 0.1 * n)
+            a = max(s for s, (n, e) in pts.items() if e >= 0.1 * n and s < top)
+            b = min((s for s, (n, e) in pts.items() if e < 0.1 * n and s > a), default=None)
+            if b is None or b - a <= width:
+                return
+            self.sim_at(0.5 * (a + b), self.n0)
+
+    def refine(self, se_target: float, min_errors: int, max_errors: int) -> ProbitFit:
+        """3. Refine at the fitted 10 %, 30 % and 3 % points until the 10 % point is known well
+        enough or the budget is spent; returns the last fit."""
+        pts, n0 = self.pts, self.n0
+        targets = (0.1, 0.3, 0.03)
+        fit = fit_probit(_points(pts))
+        for rnd in range(200):
+            if (fit.se10 <= se_target and _waterfall_errors(pts, fit) >= min_errors) or self.total() >= self.max_cbs:
+                break
+            p = targets[rnd % 3]
+            z = -_ndtri(p)
+            sx = min(max(fit.mu + z * fit.sigma, min(pts) - 1.0), max(pts) + 1.0)
+            n_done = self.total()
+            need = n_done * ((fit.se10 / se_target) ** 2 - 1.0) if math.isfinite(fit.se10) else 4 * n0
+            need = max(need, (min_errors - _waterfall_errors(pts, fit)) / p)
+            num = int(min(max(n0, need / 2), 16 * n0, self.max_cbs - n_done, math.ceil(max_errors / p)))
+            self.sim_at(sx, max(1, num))
+            fit = fit_probit(_points(pts))
+        return fit
 
 
 def _waterfall_errors(pts: dict[float, list[int]], fit: ProbitFit) -> int:

@@ -516,6 +516,50 @@ class KnowledgeBase:
         ends decay importance identically; (iv) re-parents Sebs whose parent was removed or
         replaced, and new Sebs, to the nearest Seb one level up.
         """
+        now, feats, imp, num_candidates = self._update_inputs(recent_features, recent_importance, now, num_candidates)
+        new = copy.deepcopy(self)
+        nl = self.num_levels
+        added: list[list] = [[] for _ in range(nl)]
+        removed: list[set[int]] = [set() for _ in range(nl)]
+        points, point_imp = feats, imp
+        for lv in range(nl):
+            level = new._levels[lv]
+            decayed = (level.importance.double() * aoi_decay((now - level.last_used).double(), self.half_life)).float()
+            _remove_obsolete(level, decayed, self.remove_below, removed[lv])  # (iii)
+            # (i) candidates by Eq. 1 (level 0) / Eq. 2 (higher levels), importance by Eq. 3 / 4
+            k = min(int(num_candidates[lv]), points.shape[0])
+            centres, labels = kmeans(points, k, seed=seed + lv)
+            counts = torch.bincount(labels, minlength=centres.shape[0]).clamp(min=1).float()
+            cand_imp = torch.zeros(centres.shape[0]).index_add_(0, labels, point_imp) / counts
+            centres = _f16(centres)
+            _, dist = new.quantize(centres, lv)
+            keep = torch.nonzero(dist > self.min_distance[lv]).reshape(-1)
+            keep = keep[torch.argsort(cand_imp[keep], descending=True, stable=True)]
+            _insert_candidates(level, centres, cand_imp, keep.tolist(), decayed, now, added[lv], removed[lv])
+            if keep.numel():
+                points, point_imp = centres[keep], cand_imp[keep]
+            else:
+                points, point_imp = centres, cand_imp
+        reparented = new._reparent(removed)  # (iv)
+        changed = self._update_records(new, added, removed, reparented)  # (ii)
+        new.version = self.version + 1
+        new.clock = max(self.clock, now)
+        new.synced_at = now
+        return KBUpdate(
+            from_version=self.version,
+            to_version=new.version,
+            now=now,
+            dim=self.dim,
+            added=[[tuple(a) for a in lv] for lv in added],
+            removed=[sorted(r) for r in removed],
+            importance=changed,
+            reparented=reparented,
+            digest=new.digest(),
+        )
+
+    def _update_inputs(self, recent_features, recent_importance, now, num_candidates):
+        """:meth:`propose_update`'s arguments checked: (now, features, importance normalised to mean
+        1, candidates per level)."""
         now = self.clock if now is None else _time(now, "now")
         if self.version >= MAX_CLOCK:
             raise InputError(f"KB version {self.version} is the last one the update message can carry")
@@ -539,90 +583,40 @@ class KnowledgeBase:
             num_candidates = [max(1, c // 4) for c in self.capacities]
         if len(num_candidates) != self.num_levels:
             raise ConfigError("num_candidates needs one value per level")
-        new = copy.deepcopy(self)
-        nl = self.num_levels
-        added: list[list] = [[] for _ in range(nl)]
-        removed: list[set[int]] = [set() for _ in range(nl)]
-        points, point_imp = feats, imp
-        for lv in range(nl):
-            level = new._levels[lv]
-            decayed = (level.importance.double() * aoi_decay((now - level.last_used).double(), self.half_life)).float()
-            # (iii) remove obsolete Sebs (Eq. 6 below the threshold), keeping at least one
-            for slot in torch.nonzero(level.occupied).reshape(-1).tolist():
-                if decayed[slot] < self.remove_below and int(level.occupied.sum()) > 1:
-                    level.occupied[slot] = False
-                    removed[lv].add(slot)
-            # (i) candidates by Eq. 1 (level 0) / Eq. 2 (higher levels), importance by Eq. 3 / 4
-            k = min(int(num_candidates[lv]), points.shape[0])
-            centres, labels = kmeans(points, k, seed=seed + lv)
-            counts = torch.bincount(labels, minlength=centres.shape[0]).clamp(min=1).float()
-            cand_imp = torch.zeros(centres.shape[0]).index_add_(0, labels, point_imp) / counts
-            centres = _f16(centres)
-            _, dist = new.quantize(centres, lv)
-            keep = torch.nonzero(dist > self.min_distance[lv]).reshape(-1)
-            keep = keep[torch.argsort(cand_imp[keep], descending=True, stable=True)]
-            protected: set[int] = set()
-            for c in keep.tolist():
-                free = torch.nonzero(~level.occupied).reshape(-1)
-                if free.numel():
-                    slot = int(free[0])
-                else:  # full: replace the least important Seb (decayed) if the candidate matters more
-                    masked = decayed.clone()
-                    if protected:
-                        masked[list(protected)] = float("inf")
-                    slot = int(masked.argmin())
-                    if masked[slot] >= cand_imp[c]:
-                        continue
-                    removed[lv].add(slot)
-                level.vectors[slot] = centres[c]
-                level.importance[slot] = float(np.float32(cand_imp[c]))
-                level.last_used[slot] = now
-                level.parent[slot] = _EMPTY
-                level.occupied[slot] = True
-                protected.add(slot)
-                added[lv].append([slot, _EMPTY, float(np.float32(cand_imp[c])), now, centres[c]])
-            if keep.numel():
-                points, point_imp = centres[keep], cand_imp[keep]
-            else:
-                points, point_imp = centres, cand_imp
-        # (iv) partial order: Sebs whose parent was removed or replaced (or new ones) get the nearest
-        # Seb one level up as parent
-        reparented: list[list[tuple[int, int]]] = [[] for _ in range(nl)]
-        for lv in range(nl - 1):
-            level, upper = new._levels[lv], new._levels[lv + 1]
+        return now, feats, imp, num_candidates
+
+    def _reparent(self, removed: list[set[int]]) -> list[list[tuple[int, int]]]:
+        """(iv) partial order: Sebs whose parent was removed or replaced (or new ones) get the
+        nearest Seb one level up as parent; returns the (slot, parent) changes per level."""
+        reparented: list[list[tuple[int, int]]] = [[] for _ in range(self.num_levels)]
+        for lv in range(self.num_levels - 1):
+            level, upper = self._levels[lv], self._levels[lv + 1]
             occ = torch.nonzero(level.occupied).reshape(-1).tolist()
             gone = removed[lv + 1]
             bad = [s for s in occ if level.parent[s] < 0 or int(level.parent[s]) in gone or not bool(upper.occupied[level.parent[s]])]
             if bad:
-                parent_slots, _ = new.quantize(level.vectors[bad], lv + 1)
+                parent_slots, _ = self.quantize(level.vectors[bad], lv + 1)
                 for s, p in zip(bad, parent_slots.tolist()):
                     level.parent[s] = p
                     reparented[lv].append((s, p))
-        changed: list[list[tuple[int, float, int]]] = [[] for _ in range(nl)]
-        for lv in range(nl):
+        return reparented
+
+    def _update_records(self, new: "KnowledgeBase", added: list[list], removed: list[set[int]],
+                        reparented: list[list[tuple[int, int]]]) -> list[list[tuple[int, float, int]]]:
+        """The message's records once the new KB is built: added Sebs get their final parent, a slot
+        added in this update is reported only as added; (ii) the Eq. 6 state (importance, t0) of
+        the Sebs used since the last synchronisation."""
+        changed: list[list[tuple[int, float, int]]] = [[] for _ in range(self.num_levels)]
+        for lv in range(self.num_levels):
             level = new._levels[lv]
             added_slots = {a[0] for a in added[lv]}
             for a in added[lv]:
                 a[1] = int(level.parent[a[0]])
             reparented[lv] = [(s, p) for s, p in reparented[lv] if s not in added_slots]
-            removed[lv] = removed[lv] - added_slots
-            # (ii) Eq. 6 state: t0 of the Sebs used since the last synchronisation
+            removed[lv] -= added_slots
             used = torch.nonzero(level.occupied & (level.last_used > self.synced_at)).reshape(-1).tolist()
             changed[lv] = [(s, float(level.importance[s]), int(level.last_used[s])) for s in used if s not in added_slots]
-        new.version = self.version + 1
-        new.clock = max(self.clock, now)
-        new.synced_at = now
-        return KBUpdate(
-            from_version=self.version,
-            to_version=new.version,
-            now=now,
-            dim=self.dim,
-            added=[[tuple(a) for a in lv] for lv in added],
-            removed=[sorted(r) for r in removed],
-            importance=changed,
-            reparented=reparented,
-            digest=new.digest(),
-        )
+        return changed
 
     def apply(self, update: KBUpdate) -> "KnowledgeBase":
         """Apply an update (Algorithm 1 line 12) and return the new KB (this one is unchanged).
@@ -794,3 +788,39 @@ class KnowledgeBase:
 
     def __repr__(self) -> str:
         return f"KnowledgeBase(version={self.version}, dim={self.dim}, sizes={self.sizes}, capacities={self.capacities})"
+
+
+def _remove_obsolete(level, decayed: torch.Tensor, remove_below: float, removed: set[int]) -> None:
+    """(iii) of the update: free the slots whose Eq. 6 importance fell below ``remove_below``,
+    keeping at least one Seb on the level."""
+    for slot in torch.nonzero(level.occupied).reshape(-1).tolist():
+        if decayed[slot] < remove_below and int(level.occupied.sum()) > 1:
+            level.occupied[slot] = False
+            removed.add(slot)
+
+
+def _insert_candidates(level, centres: torch.Tensor, cand_imp: torch.Tensor, order: list[int],
+                       decayed: torch.Tensor, now: int, added: list, removed: set[int]) -> None:
+    """(i) of the update: the candidates ``order`` (most important first) into free slots or, on a
+    full level, in place of the Seb of lowest decayed importance when the candidate's is higher (a
+    slot filled in this update is not replaced again)."""
+    protected: set[int] = set()
+    for c in order:
+        free = torch.nonzero(~level.occupied).reshape(-1)
+        if free.numel():
+            slot = int(free[0])
+        else:
+            masked = decayed.clone()
+            if protected:
+                masked[list(protected)] = float("inf")
+            slot = int(masked.argmin())
+            if masked[slot] >= cand_imp[c]:
+                continue
+            removed.add(slot)
+        level.vectors[slot] = centres[c]
+        level.importance[slot] = float(np.float32(cand_imp[c]))
+        level.last_used[slot] = now
+        level.parent[slot] = _EMPTY
+        level.occupied[slot] = True
+        protected.add(slot)
+        added.append([slot, _EMPTY, float(np.float32(cand_imp[c])), now, centres[c]])

@@ -268,32 +268,45 @@ def robust_index_assignment(points: torch.Tensor, weights: torch.Tensor, occupie
     w_slot[~occ] = 0.0
     flips = 1 << np.arange(bits)
 
-    def objective(slot_at: np.ndarray) -> tuple[float, np.ndarray]:
+    def objective(slot_at: np.ndarray) -> float:
         dec = np.where(occ[slot_at], slot_at, fallback)
         nb = dec[np.arange(n)[:, None] ^ flips[None, :]]
-        return float((w_slot[slot_at][:, None] * d[dec[:, None], nb]).sum()), dec
+        return float((w_slot[slot_at][:, None] * d[dec[:, None], nb]).sum())
 
-    # candidates for the start: identity and a Gray-code walk along the first principal axis
-    ident = np.arange(n)
-    starts = [ident]
+    starts = [np.arange(n)]  # the identity, and a Gray-code walk along the first principal axis
     if int(occ.sum()) > 2:
-        x = points[torch.as_tensor(occ[:cap])].double()
-        x = x - x.mean(0)
-        axis = torch.linalg.svd(x, full_matrices=False).Vh[0]
-        order = np.nonzero(occ[:cap])[0][np.argsort((x @ axis).numpy(), kind="stable")]
-        gray = np.arange(len(order)) ^ (np.arange(len(order)) >> 1)
-        slot_at = np.full(n, -1)
-        slot_at[gray] = order
-        free_codes = np.nonzero(slot_at < 0)[0]
-        rest = np.setdiff1d(ident, order)
-        slot_at[free_codes] = rest
-        starts.append(slot_at)
-    best = min(starts, key=lambda a: objective(a)[0])
-    slot_at = best.copy()
-    dec = np.where(occ[slot_at], slot_at, fallback)
-    w_code = w_slot[slot_at]
-    rng = np.random.default_rng(seed)
+        starts.append(_gray_start(points, occ, cap, n))
+    slot_at = min(starts, key=objective).copy()
     iters = 20 * n if iterations is None else int(iterations)
+    _binary_switching(slot_at, np.where(occ[slot_at], slot_at, fallback), w_slot[slot_at], d, flips, iters, seed)
+    code_of_slot = np.empty(n, dtype=np.int64)
+    code_of_slot[slot_at] = np.arange(n)
+    return torch.from_numpy(code_of_slot[:cap].copy())
+
+
+def _gray_start(points: torch.Tensor, occ: np.ndarray, cap: int, n: int) -> np.ndarray:
+    """The code word -> slot map that walks the occupied slots in their order along the points'
+    first principal axis on consecutive Gray code words (neighbours one bit apart); the empty
+    slots take the remaining code words in order."""
+    x = points[torch.as_tensor(occ[:cap])].double()
+    x = x - x.mean(0)
+    axis = torch.linalg.svd(x, full_matrices=False).Vh[0]
+    order = np.nonzero(occ[:cap])[0][np.argsort((x @ axis).numpy(), kind="stable")]
+    gray = np.arange(len(order)) ^ (np.arange(len(order)) >> 1)
+    slot_at = np.full(n, -1)
+    slot_at[gray] = order
+    slot_at[np.nonzero(slot_at < 0)[0]] = np.setdiff1d(np.arange(n), order)
+    return slot_at
+
+
+def _binary_switching(slot_at: np.ndarray, dec: np.ndarray, w_code: np.ndarray, d: np.ndarray, flips: np.ndarray,
+                      iters: int, seed: int) -> None:
+    """Binary switching in place on the code word -> slot map ``slot_at`` (with ``dec``, what each
+    code word decodes to, and ``w_code``, its importance): ``iters`` proposals to swap two code
+    words, the first drawn in proportion to importance; a swap is kept only if it lowers the
+    objective over the code words it affects (the two and their one-bit neighbours)."""
+    n = len(slot_at)
+    rng = np.random.default_rng(seed)
     p = w_code / w_code.sum() if w_code.sum() > 0 else None
     first = rng.choice(n, size=iters, p=p)
     second = rng.integers(0, n, size=iters)
@@ -302,21 +315,19 @@ def robust_index_assignment(points: torch.Tensor, weights: torch.Tensor, occupie
         nb = dec[codes[:, None] ^ flips[None, :]]
         return float((w_code[codes][:, None] * d[dec[codes][:, None], nb]).sum())
 
+    def swap(a: int, b: int) -> None:
+        slot_at[a], slot_at[b] = slot_at[b], slot_at[a]
+        dec[a], dec[b] = dec[b], dec[a]
+        w_code[a], w_code[b] = w_code[b], w_code[a]
+
     for a, b in zip(first, second):
         if a == b:
             continue
         aff = np.unique(np.concatenate(([a, b], a ^ flips, b ^ flips)))
         before = local(aff)
-        slot_at[a], slot_at[b] = slot_at[b], slot_at[a]
-        dec[a], dec[b] = dec[b], dec[a]
-        w_code[a], w_code[b] = w_code[b], w_code[a]
-        if local(aff) >= before - 1e-12:  # undo
-            slot_at[a], slot_at[b] = slot_at[b], slot_at[a]
-            dec[a], dec[b] = dec[b], dec[a]
-            w_code[a], w_code[b] = w_code[b], w_code[a]
-    code_of_slot = np.empty(n, dtype=np.int64)
-    code_of_slot[slot_at] = np.arange(n)
-    return torch.from_numpy(code_of_slot[:cap].copy())
+        swap(a, b)
+        if local(aff) >= before - 1e-12:
+            swap(a, b)  # undo
 
 
 # ---------------------------------------------------------------------------------- codec

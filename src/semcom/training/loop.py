@@ -484,184 +484,252 @@ def train(config: TrainConfig | dict, out_dir: str | Path, *, device: str = "cpu
 
 def _train(config, out_dir, device: str, resume: bool, progress: bool, command, export_dir, opts: RunOptions,
            ctx) -> dict | None:
-    from tqdm import tqdm
-
-    from semcom.models import build_model, check_forward_output
-    from semcom.training import distributed
-    from semcom.training.precision import Precision
-
-    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    name = cfg.name or cfg.model
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    dev = resolve_device(device)
-    prec = Precision.resolve(opts.precision, dev)
-    ctx.local_batch(cfg.batch_size)  # the global batch must split over the ranks
-    cfg, data, sampler = _build_data(cfg, progress, opts.cache_dir)
-    torch.manual_seed(cfg.seed)  # parameter initialisation (the same on every rank)
-    model = build_model(cfg.model, cfg.model_config).to(dev)
-    channels_last = opts.channels_last_on(dev) and model.input_kind == "image"
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    noise_gen = _noise_generator(cfg, ctx, dev)
-    step, elapsed, gamma, history, curve = 0, 0.0, float(cfg.loss.gamma), [], []
-    cfg_dict = dataclasses.asdict(cfg)
-    state_path = out / "last.pt"
-    if resume and state_path.is_file():
-        st = _load_resume_state(state_path, cfg_dict, dev)
-        _restore(state_path, st, model, opt, sampler, noise_gen)
-        step, elapsed, gamma, history = st["step"], float(st["elapsed_s"]), float(st["gamma"]), st["history"]
-        curve = list(st.get("curve") or [])
-        prec.load_state_dict(st.get("scaler"))
-        same = st.get("world_size", 1) == ctx.world_size and st.get("noise_rng_device", "cpu") == dev.type
-        if not (same and ctx.is_main):  # the saved noise state is rank 0's on the saved device type
-            noise_gen = _noise_generator(cfg, ctx, dev, step)
-    fwd = distributed.wrap(model, ctx, dev, find_unused=model.random_rate_warmup)
-    fwd = compiled(fwd, opts.compile)
-
-    def save_state() -> None:
-        if not ctx.is_main:
-            return
-        save_checkpoint({"config": cfg_dict, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                         "sampler_state": sampler.state(), "noise_rng": noise_gen.get_state(),
-                         "noise_rng_device": dev.type, "world_size": ctx.world_size, "scaler": prec.state_dict(),
-                         "step": step, "elapsed_s": elapsed, "gamma": gamma, "history": history, "curve": curve},
-                        state_path, {"name": state_path.stem, "kind": "resume state of semcom.training.train",
-                                     "model": cfg.model, "steps": step, "world_size": ctx.world_size})
-
-    budget_s = cfg.max_minutes * 60
-    start_step, wall_t0 = step, time.time()
-    main = ctx.is_main
-    log_f = open(out / "log.jsonl", "a") if main else None
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {name}", disable=not (progress and main), dynamic_ncols=True)
-    batches = sampler.batches(cfg.batch_size, ctx.rank, ctx.world_size, workers=opts.workers,
-                              pin_memory=dev.type == "cuda")
-    meter = Throughput(skip=1)
-    model.train()
-    t0 = time.time() - elapsed
-    acc: dict[str, float] = {}
-    try:
-        while step < cfg.steps and elapsed < budget_s:
-            prog = max(step / cfg.steps, elapsed / budget_s)
-            lr = _lr_at(cfg, prog)
-            warm = prog < cfg.loss.rate_warmup
-            for g in opt.param_groups:
-                g["lr"] = lr
-            x = next(batches).to(dev, non_blocking=True)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with prec.autocast():
-                if warm and model.random_rate_warmup:
-                    res = fwd(x, generator=noise_gen, random_rate=True)
-                else:
-                    res = fwd(x, generator=noise_gen)
-            res = {**res, "x_hat": res["x_hat"].float()}  # the loss in float32 whatever the precision
-            if step == start_step:
-                check_forward_output(model, res, x)  # a broken contract fails now, not after minutes
-            loss, terms = jscc_loss(res, x, cfg.loss, 0.0 if warm else gamma)
-            terms.update(loss=float(loss.detach()), spp=float(res["spp"].float().mean()))
-            terms, elapsed_sync = _sync_terms(ctx, terms, time.time() - t0)
-            if not math.isfinite(terms["loss"]):
-                raise InputError(f"training diverged at step {step} (loss {terms['loss']})")
-            opt.zero_grad(set_to_none=True)
-            prec.step(loss, opt)
-            spp = terms["spp"]
-            if cfg.loss.target_spp is not None and res.get("rate") is not None and not warm:
-                gamma *= math.exp(cfg.loss.gamma_step * (spp - cfg.loss.target_spp) / cfg.loss.target_spp)
-                gamma = min(max(gamma, 1e-7), 10.0)
-            step += 1
-            meter.tick(cfg.batch_size)
-            elapsed = elapsed_sync
-            terms.update(psnr=-10 * math.log10(max(terms["l2"], 1e-10)))
-            for k, v in terms.items():
-                acc[k] = acc.get(k, 0.0) + v
-            acc["_n"] = acc.get("_n", 0) + 1
-            bar.update(1)
-            if step % cfg.log_every == 0:
-                rec = {k: v / acc["_n"] for k, v in acc.items() if k != "_n"}
-                rec.update(step=step, elapsed_s=round(elapsed, 1), lr=lr, gamma=gamma,
-                           images_per_s=round(meter.interval(), 2))
-                history.append(rec)
-                if log_f is not None:
-                    log_f.write(json.dumps(rec) + "\n")
-                    log_f.flush()
-                bar.set_postfix(psnr=f"{rec['psnr']:.2f}", spp=f"{rec['spp']:.3f}", gamma=f"{gamma:.2g}",
-                                img_s=f"{rec['images_per_s']:.1f}")
-                acc = {}
-            if main and cfg.eval_every_minutes > 0 and elapsed >= 60 * cfg.eval_every_minutes * (len(curve) + 1):
-                te = time.time()
-                curve.append(_curve_point(model, cfg, data, step, elapsed))
-                if log_f is not None:
-                    log_f.write(json.dumps({"curve": curve[-1]}) + "\n")
-                    log_f.flush()
-                t0 += time.time() - te  # evaluation is not training time
-                meter.start()
-            if step % cfg.checkpoint_every == 0:
-                save_state()
-                meter.start()  # checkpoint writing is not training time
-    finally:
-        batches.close()
-        bar.close()
-        if log_f is not None:
-            log_f.close()
-    save_state()
-    if not main:
+    run = _Run(config, out_dir, device, opts, ctx, progress)
+    if resume:
+        run.resume()
+    run.loop(progress)
+    if not ctx.is_main:
         return None
-
-    model.eval()
-    ck_path = out / f"{name}.pt"
-    save_checkpoint(model.checkpoint_dict(), ck_path, {"name": name, "model": cfg.model, "config": cfg_dict})
-    from semcom.models import load_checkpoint
-
-    reloaded = load_checkpoint(ck_path, map_location=dev)  # the metric is measured on what was saved
-    metric, details = _record(reloaded, cfg, data)
-    from semcom.experiments.results import git_commit
-
-    vector = model.input_kind == "vector"
-    eval_desc = (f"test split of the landmark vectors at the training SNR, seed {cfg.eval_seed}" if vector else
-                 f"{_eval_set_name(cfg.eval_images)} centre crops {cfg.eval_size}x{cfg.eval_size}")
-    rate = meter.images_per_s
-    meta = {
-        "name": name,
-        "model": cfg.model,
-        "config": cfg_dict,
-        "data": {"train": sampler.describe(), "train_checksums": sampler.checksums(),
-                 "sampler": f"semcom.training.data.{type(sampler).__name__}", "eval": eval_desc},
-        "seed": cfg.seed,
-        "steps": step,
-        "train_minutes": round(elapsed / 60, 2),
-        "device": str(dev),
-        "world_size": ctx.world_size,
-        "runtime": {**dataclasses.asdict(opts), "cache_dir": opts.cache_dir is not None,
-                    "channels_last": channels_last, "backend": ctx.backend, "torch": torch.__version__,
-                    "threads_per_rank": torch.get_num_threads()},
-        "throughput": {"images_per_s": None if rate is None else round(rate, 2),
-                       "images_per_s_per_rank": None if rate is None else round(rate / ctx.world_size, 2),
-                       "steps_timed": max(meter.steps - meter.skip, 0),
-                       "note": "this session's training steps only (first step, evaluation and checkpoint "
-                               "writing excluded), over all ranks"},
-        "final_gamma": gamma,
-        "metric": metric,
-        "eval": details,
-        "history_tail": history[-5:],
-        "curve": curve + [{"step": step, "minutes": round(elapsed / 60, 3), **metric}],
-        "command": command or "semcom train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        "git_commit": git_commit(),
-        "parameters": model.num_parameters(),
-        **model_provenance(model, wall_t0),
-    }
-    meta = write_metadata(ck_path, meta)  # adds file_bytes and sha256
+    meta = run.finish(command)
     if export_dir is not None:
-        import shutil
-
-        ed = Path(export_dir)
-        ed.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ck_path, ed / ck_path.name)
-        shutil.copyfile(out / f"{name}.json", ed / f"{name}.json")
+        _export(run.ck_path, export_dir)
     return meta
+
+
+def _write_line(log_f, record: dict) -> None:
+    if log_f is not None:  # only rank 0 logs
+        log_f.write(json.dumps(record) + "\n")
+        log_f.flush()
+
+
+def _export(ck_path: Path, export_dir) -> None:
+    """Copy ``<name>.pt`` and ``<name>.json`` to ``export_dir`` (e.g. ``src/semcom/checkpoints``)."""
+    import shutil
+
+    ed = Path(export_dir)
+    ed.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ck_path, ed / ck_path.name)
+    shutil.copyfile(ck_path.with_suffix(".json"), ed / ck_path.with_suffix(".json").name)
+
+
+class _Run:
+    """One training run: its objects (model, optimizer, data, noise generator, precision) and its
+    state (step, training seconds, rate weight ``gamma``, log history, quality curve). :func:`_train`
+    builds it, resumes it, runs :meth:`loop` and, on rank 0, :meth:`finish`."""
+
+    def __init__(self, config, out_dir, device: str, opts: RunOptions, ctx, progress: bool) -> None:
+        from semcom.models import build_model
+        from semcom.training.precision import Precision
+
+        cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.name = cfg.name or cfg.model
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        self.dev = resolve_device(device)
+        self.prec = Precision.resolve(opts.precision, self.dev)
+        self.opts, self.ctx = opts, ctx
+        ctx.local_batch(cfg.batch_size)  # the global batch must split over the ranks
+        self.cfg, self.data, self.sampler = _build_data(cfg, progress, opts.cache_dir)
+        torch.manual_seed(self.cfg.seed)  # parameter initialisation (the same on every rank)
+        model = build_model(self.cfg.model, self.cfg.model_config).to(self.dev)
+        self.channels_last = opts.channels_last_on(self.dev) and model.input_kind == "image"
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.opt = torch.optim.Adam(model.parameters(), lr=self.cfg.lr)
+        self.noise_gen = _noise_generator(self.cfg, ctx, self.dev)
+        self.step, self.elapsed, self.gamma, self.history, self.curve = 0, 0.0, float(self.cfg.loss.gamma), [], []
+        self.cfg_dict = dataclasses.asdict(self.cfg)
+        self.state_path = self.out / "last.pt"
+        self.ck_path = self.out / f"{self.name}.pt"
+        self.meter = Throughput(skip=1)
+        self.wall_t0 = time.time()
+
+    def resume(self) -> None:
+        """Continue from ``last.pt`` when it exists (see :func:`train`)."""
+        if not self.state_path.is_file():
+            return
+        st = _load_resume_state(self.state_path, self.cfg_dict, self.dev)
+        _restore(self.state_path, st, self.model, self.opt, self.sampler, self.noise_gen)
+        self.step, self.elapsed, self.gamma = st["step"], float(st["elapsed_s"]), float(st["gamma"])
+        self.history, self.curve = st["history"], list(st.get("curve") or [])
+        self.prec.load_state_dict(st.get("scaler"))
+        same = st.get("world_size", 1) == self.ctx.world_size and st.get("noise_rng_device", "cpu") == self.dev.type
+        if not (same and self.ctx.is_main):  # the saved noise state is rank 0's on the saved device type
+            self.noise_gen = _noise_generator(self.cfg, self.ctx, self.dev, self.step)
+
+    def save_state(self) -> None:
+        """Write the resume state ``last.pt`` (rank 0 only)."""
+        if not self.ctx.is_main:
+            return
+        cfg, ctx = self.cfg, self.ctx
+        save_checkpoint({"config": self.cfg_dict, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                         "sampler_state": self.sampler.state(), "noise_rng": self.noise_gen.get_state(),
+                         "noise_rng_device": self.dev.type, "world_size": ctx.world_size,
+                         "scaler": self.prec.state_dict(), "step": self.step, "elapsed_s": self.elapsed,
+                         "gamma": self.gamma, "history": self.history, "curve": self.curve},
+                        self.state_path, {"name": self.state_path.stem, "kind": "resume state of semcom.training.train",
+                                          "model": cfg.model, "steps": self.step, "world_size": ctx.world_size})
+
+    def loop(self, progress: bool) -> None:
+        """Train until the step or time budget ends; log every ``log_every`` steps, evaluate every
+        ``eval_every_minutes`` (rank 0), save the resume state every ``checkpoint_every`` steps and
+        at the end. Evaluation and checkpoint writing are not training time."""
+        from tqdm import tqdm
+
+        from semcom.training import distributed
+
+        cfg, ctx = self.cfg, self.ctx
+        fwd = distributed.wrap(self.model, ctx, self.dev, find_unused=self.model.random_rate_warmup)
+        fwd = compiled(fwd, self.opts.compile)
+        budget_s = cfg.max_minutes * 60
+        start_step, self.wall_t0 = self.step, time.time()
+        log_f = open(self.out / "log.jsonl", "a") if ctx.is_main else None
+        bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {self.name}",
+                   disable=not (progress and ctx.is_main), dynamic_ncols=True)
+        batches = self.sampler.batches(cfg.batch_size, ctx.rank, ctx.world_size, workers=self.opts.workers,
+                                       pin_memory=self.dev.type == "cuda")
+        self.meter = Throughput(skip=1)
+        self.model.train()
+        t0 = time.time() - self.elapsed
+        acc: dict[str, float] = {}
+        try:
+            while self.step < cfg.steps and self.elapsed < budget_s:
+                lr, terms = self._step(fwd, batches, t0, first=self.step == start_step)
+                for k, v in terms.items():
+                    acc[k] = acc.get(k, 0.0) + v
+                acc["_n"] = acc.get("_n", 0) + 1
+                bar.update(1)
+                if self.step % cfg.log_every == 0:
+                    self._log(acc, lr, log_f, bar)
+                    acc = {}
+                t0 += self._evaluate_when_due(log_f)  # evaluation is not training time
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save_state()
+                    self.meter.start()  # checkpoint writing is not training time
+        finally:
+            batches.close()
+            bar.close()
+            if log_f is not None:
+                log_f.close()
+        self.save_state()
+
+    def _step(self, fwd, batches, t0: float, first: bool) -> tuple[float, dict]:
+        """One optimisation step at the scheduled learning rate; returns it and the step's loss
+        terms averaged over the ranks (with the PSNR of the mean squared error)."""
+        from semcom.models import check_forward_output
+
+        cfg = self.cfg
+        prog = max(self.step / cfg.steps, self.elapsed / (cfg.max_minutes * 60))
+        lr = _lr_at(cfg, prog)
+        warm = prog < cfg.loss.rate_warmup
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        x = next(batches).to(self.dev, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with self.prec.autocast():
+            if warm and self.model.random_rate_warmup:
+                res = fwd(x, generator=self.noise_gen, random_rate=True)
+            else:
+                res = fwd(x, generator=self.noise_gen)
+        res = {**res, "x_hat": res["x_hat"].float()}  # the loss in float32 whatever the precision
+        if first:
+            check_forward_output(self.model, res, x)  # a broken contract fails now, not after minutes
+        loss, terms = jscc_loss(res, x, cfg.loss, 0.0 if warm else self.gamma)
+        terms.update(loss=float(loss.detach()), spp=float(res["spp"].float().mean()))
+        terms, elapsed = _sync_terms(self.ctx, terms, time.time() - t0)
+        if not math.isfinite(terms["loss"]):
+            raise InputError(f"training diverged at step {self.step} (loss {terms['loss']})")
+        self.opt.zero_grad(set_to_none=True)
+        self.prec.step(loss, self.opt)
+        if cfg.loss.target_spp is not None and res.get("rate") is not None and not warm:
+            self.gamma *= math.exp(cfg.loss.gamma_step * (terms["spp"] - cfg.loss.target_spp) / cfg.loss.target_spp)
+            self.gamma = min(max(self.gamma, 1e-7), 10.0)
+        self.step += 1
+        self.meter.tick(cfg.batch_size)
+        self.elapsed = elapsed
+        terms.update(psnr=-10 * math.log10(max(terms["l2"], 1e-10)))
+        return lr, terms
+
+    def _log(self, acc: dict, lr: float, log_f, bar) -> None:
+        """One log record: the terms averaged over the steps since the last one."""
+        rec = {k: v / acc["_n"] for k, v in acc.items() if k != "_n"}
+        rec.update(step=self.step, elapsed_s=round(self.elapsed, 1), lr=lr, gamma=self.gamma,
+                   images_per_s=round(self.meter.interval(), 2))
+        self.history.append(rec)
+        _write_line(log_f, rec)
+        bar.set_postfix(psnr=f"{rec['psnr']:.2f}", spp=f"{rec['spp']:.3f}", gamma=f"{self.gamma:.2g}",
+                        img_s=f"{rec['images_per_s']:.1f}")
+
+    def _evaluate_when_due(self, log_f) -> float:
+        """Add a point to the quality curve every ``eval_every_minutes`` of training (rank 0);
+        returns the seconds it took."""
+        cfg = self.cfg
+        due = self.ctx.is_main and cfg.eval_every_minutes > 0 and \
+            self.elapsed >= 60 * cfg.eval_every_minutes * (len(self.curve) + 1)
+        if not due:
+            return 0.0
+        te = time.time()
+        self.curve.append(_curve_point(self.model, cfg, self.data, self.step, self.elapsed))
+        _write_line(log_f, {"curve": self.curve[-1]})
+        spent = time.time() - te
+        self.meter.start()
+        return spent
+
+    def finish(self, command: str | None) -> dict:
+        """Save ``<name>.pt``, measure its metric on what was saved, write ``<name>.json``."""
+        from semcom.models import load_checkpoint
+
+        self.model.eval()
+        save_checkpoint(self.model.checkpoint_dict(), self.ck_path,
+                        {"name": self.name, "model": self.cfg.model, "config": self.cfg_dict})
+        reloaded = load_checkpoint(self.ck_path, map_location=self.dev)  # the metric is measured on what was saved
+        metric, details = _record(reloaded, self.cfg, self.data)
+        return write_metadata(self.ck_path, self._metadata(metric, details, command))  # adds file_bytes and sha256
+
+    def _metadata(self, metric: dict, details: dict, command: str | None) -> dict:
+        from semcom.experiments.results import git_commit
+
+        cfg, ctx, model = self.cfg, self.ctx, self.model
+        vector = model.input_kind == "vector"
+        eval_desc = (f"test split of the landmark vectors at the training SNR, seed {cfg.eval_seed}" if vector else
+                     f"{_eval_set_name(cfg.eval_images)} centre crops {cfg.eval_size}x{cfg.eval_size}")
+        return {
+            "name": self.name,
+            "model": cfg.model,
+            "config": self.cfg_dict,
+            "data": {"train": self.sampler.describe(), "train_checksums": self.sampler.checksums(),
+                     "sampler": f"semcom.training.data.{type(self.sampler).__name__}", "eval": eval_desc},
+            "seed": cfg.seed,
+            "steps": self.step,
+            "train_minutes": round(self.elapsed / 60, 2),
+            "device": str(self.dev),
+            "world_size": ctx.world_size,
+            "runtime": {**dataclasses.asdict(self.opts), "cache_dir": self.opts.cache_dir is not None,
+                        "channels_last": self.channels_last, "backend": ctx.backend, "torch": torch.__version__,
+                        "threads_per_rank": torch.get_num_threads()},
+            "throughput": self._throughput(),
+            "final_gamma": self.gamma,
+            "metric": metric,
+            "eval": details,
+            "history_tail": self.history[-5:],
+            "curve": self.curve + [{"step": self.step, "minutes": round(self.elapsed / 60, 3), **metric}],
+            "command": command or "semcom train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            "git_commit": git_commit(),
+            "parameters": model.num_parameters(),
+            **model_provenance(model, self.wall_t0),
+        }
+
+    def _throughput(self) -> dict:
+        rate, meter = self.meter.images_per_s, self.meter
+        return {"images_per_s": None if rate is None else round(rate, 2),
+                "images_per_s_per_rank": None if rate is None else round(rate / self.ctx.world_size, 2),
+                "steps_timed": max(meter.steps - meter.skip, 0),
+                "note": "this session's training steps only (first step, evaluation and checkpoint "
+                        "writing excluded), over all ranks"}
 
 
 def model_provenance(model: Any, wall_t0: float | None = None) -> dict:
