@@ -308,6 +308,9 @@ def test_bayesian_outer_loop_system_config_cli_and_trace():
     assert parse(["--bayes", "--forgetting", "0.01"]).bayes is True and parse([]).bayes is False
     with pytest.raises(ConfigError):
         OllaConfig(**{**FAST, "bayes": True, "forgetting": 1.0})
+    from semcom.cli import main
+
+    assert main(["link", "olla", "--bayes", "--forgetting", "0.9"]) == 2  # a one-line error, no traceback
     system = SeparationSystem(SeparationConfig.from_dict(sc["olla_bayes_target_bler"]))
     trace = _sequence(cfg, system)
     assert {"offset_db", "posterior_scatter_db", "smoothed_weight"} <= set(trace) and "saturated" not in trace

@@ -384,17 +384,17 @@ def _best_fixed(snr_db, candidates):
 
 
 def test_bayesian_loop_settles_below_the_waterfall_over_awgn():
-    """A constant 12 dB, reported 2 dB optimistic with 1 dB of noise: after 40 grants of burn-in the
+    """A constant 12 dB, reported 2 dB optimistic with 1 dB of noise: after 20 grants of burn-in the
     loop is on the best MCS for the true SNR (the one just below the waterfall) on at least 90 % of the
-    grants, never faster than the next one, and loses at most 5 % of them (no NACK target forces losses)."""
+    grants, probes a faster one at most twice, and loses at most 5 % of them (no NACK target forces losses)."""
     rng = np.random.default_rng(0)
-    n, cands = 80, list(range(18, 23))
+    n, cands = 60, list(range(18, 23))
     report = 12.0 + 2.0 + rng.standard_normal(n)
     loop, chosen, acks = _bayes_run(np.full(n, 12.0), report, cands)
     best = _best_fixed(12.0, cands)
     assert best not in (cands[0], cands[-1])  # the waterfall lies inside the candidates
-    assert np.mean(chosen[40:] == best) >= 0.9 and chosen[40:].max() <= best + 1
-    assert 1.0 - acks[40:].mean() <= 0.05 and loop.acks + loop.nacks == n
+    assert np.mean(chosen[20:] == best) >= 0.9 and np.sum(chosen[20:] > best) <= 2
+    assert 1.0 - acks[20:].mean() <= 0.05 and loop.acks + loop.nacks == n
 
 
 def test_bayesian_loop_tracks_a_fading_sequence():
@@ -405,7 +405,7 @@ def test_bayesian_loop_tracks_a_fading_sequence():
     from semcom.experiments.link_olla import gauss_markov_gains
 
     rng = np.random.default_rng(1)
-    n, cands = 100, [3, 6, 9, 12, 16, 20, 24]
+    n, cands = 80, [3, 6, 9, 12, 16, 20, 24]
     true = 12.0 + 10 * np.log10(np.maximum(gauss_markov_gains(n + 2, 0.95, rng), 1e-6))
     report = true[:n] + 2.0 + rng.standard_normal(n)
     loop, chosen, acks = _bayes_run(true[2:], report, cands)

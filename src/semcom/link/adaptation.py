@@ -42,7 +42,11 @@ corrects the inner loop's model from ACK/NACK: ``offset -= delta_up`` on a NACK,
 ``offset += delta_up * t / (1 - t)`` on an ACK (``t`` = target error rate), the rule of 5G systems; in
 steady state the NACK rate is ``t``. With ``anti_windup=True`` a NACK of a grant already sent on the
 most robust MCS does not lower the offset (conditional integration: long outages do not wind it down
-to its floor). :func:`simulate_olla` runs it over a link.
+to its floor). :func:`simulate_olla` runs it over a link. :class:`BayesianOuterLoop` replaces the
+offset and its NACK target by a posterior over the report's bias and scatter, updated per ACK/NACK
+with the same BLER model; the inner loop chooses under its predictive distribution of the true SNR
+(``snr_spread``), so the rule, not a target, sets the operating point (over AWGN a 10 % NACK target
+loses images that a fixed MCS below the waterfall delivers; ``docs/link.md``).
 
 **An uncertain report** (``report_std_db``, AWGN and fast fading only). A per-grant CSI report is
 not the grant's SNR: it is late and noisy. With ``report_std_db = sigma > 0`` the inner loop takes the
