@@ -299,7 +299,7 @@ class FastTBChain:
         _k.run_rows(_k.awgn_llrs, n, self.threads, lambda a, b: (bits[a:b], seed64, row0 + a, *static, out[a:b]))
         return out.reshape(n, self.lay.num_cb, self.e_max)
 
-    def noisy_llrs(self, bits: np.ndarray, z: Any, no: float) -> np.ndarray:
+    def noisy_llrs(self, bits: np.ndarray, z: Any, no: float, threads: int | None = None) -> np.ndarray:
         """Coded bits ``[N, G]`` uint8 and N(0, 1) draws ``z`` -> decoder LLRs ``[N, C, E_max]`` after AWGN.
 
         ``z``: ``[N, N_RE, 2]`` float32 (numpy or torch), e.g. ``torch.randn((N, N_RE, 2))``, the
@@ -308,7 +308,7 @@ class FastTBChain:
         :func:`semcom.link.base.complex_normal` returns for those draws, in one kernel per TB row
         (:func:`semcom.link._chain_kernels.noisy_llrs`). Only where :attr:`closed_form`, else
         :class:`LinkError`; the same :class:`InputError` as :meth:`map` and :meth:`llrs` for bad
-        input.
+        input. ``threads``: the threads of this call (default: the chain's).
         """
         bits = self._fused_bits(bits)
         n = bits.shape[0]
@@ -318,7 +318,7 @@ class FastTBChain:
         zf = zf.reshape(n, 2 * self.lay.num_re)
         out, demap = self._fused_demap_args(no, n)
         static = (np.float32(complex_scale(no)), *demap)
-        _k.run_rows(_k.noisy_llrs, n, self.threads, lambda a, b: (bits[a:b], zf[a:b], *static, out[a:b]))
+        _k.run_rows(_k.noisy_llrs, n, threads or self.threads, lambda a, b: (bits[a:b], zf[a:b], *static, out[a:b]))
         return out.reshape(n, self.lay.num_cb, self.e_max)
 
     def _fused_bits(self, bits: np.ndarray) -> np.ndarray:
@@ -336,12 +336,15 @@ class FastTBChain:
         out = np.empty((n, self.lay.num_cb * self.e_max), dtype=np.float32)
         return out, (inv.reshape(1), self._levels32, self.qm, self._cb_off, self.e_max, self._sign)
 
-    def check(self, bits: Any, dtype: Any = np.uint8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def check(self, bits: Any, dtype: Any = np.uint8, threads: int | None = None,
+              out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Decoded code blocks ``[N, C, K']`` (0/1; float32 is read as it is, other dtypes as uint8)
         -> (TB bits ``[N, TBS]``, cb_ok ``[N, C]``, tb_ok ``[N]``).
 
         The TB bits are of ``dtype``: uint8, or float32 (what the link returns, without a conversion
-        pass).
+        pass). ``threads``: the threads of this call (default: the chain's). ``out``: the three
+        arrays to write (numpy, those shapes, ``dtype`` / bool / bool; e.g. rows of the caller's
+        larger arrays), returned.
         """
         lay = self.lay
         b8 = np.ascontiguousarray(_numpy(bits))
@@ -352,13 +355,27 @@ class FastTBChain:
         n = b8.shape[0]
         if np.dtype(dtype) not in (np.dtype(np.uint8), np.dtype(np.float32)):
             raise InputError(f"dtype must be uint8 or float32, got {np.dtype(dtype)}")
-        u = np.empty((n, lay.tbs), dtype=dtype)
-        cb_ok, tb_ok = np.zeros((n, lay.num_cb), dtype=np.bool_), np.zeros(n, dtype=np.bool_)
+        if out is None:
+            u = np.empty((n, lay.tbs), dtype=dtype)
+            cb_ok, tb_ok = np.empty((n, lay.num_cb), dtype=np.bool_), np.empty(n, dtype=np.bool_)
+        else:
+            u, cb_ok, tb_ok = _check_out(out, (n, lay.tbs, lay.num_cb), dtype)
         tb_t, tb_p, tb_l = self.tb_crc
         cb_t, cb_p, cb_l = self.cb_crc
-        _k.run_rows(_k.check_tbs, n, self.threads,
+        _k.run_rows(_k.check_tbs, n, threads or self.threads,
                     lambda a, b: (b8[a:b], lay.tbs, tb_t, tb_p, tb_l, cb_t, cb_p, cb_l, u[a:b], cb_ok[a:b], tb_ok[a:b]))
         return u, cb_ok, tb_ok
+
+
+def _check_out(out: Any, shape: tuple[int, int, int], dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``check``'s ``out`` arrays, :class:`InputError` unless they are numpy arrays of ``[N, TBS]``
+    ``dtype``, ``[N, C]`` and ``[N]`` bool (rows may be views; the kernel writes through them)."""
+    n, tbs, c = shape
+    want = (((n, tbs), np.dtype(dtype)), ((n, c), np.dtype(np.bool_)), ((n,), np.dtype(np.bool_)))
+    if not isinstance(out, tuple) or len(out) != 3 or any(
+            not isinstance(a, np.ndarray) or (a.shape, a.dtype) != w for a, w in zip(out, want)):
+        raise InputError(f"out must be three numpy arrays shaped and typed {[(s, str(d)) for s, d in want]}")
+    return out
 
 
 def _numpy(x: Any) -> Any:

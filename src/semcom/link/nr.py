@@ -44,6 +44,7 @@ import torch
 
 from semcom.errors import LinkError
 from semcom.link.base import Link, complex_normal, generator_or_seed, noise_variance, normal_pairs
+from semcom.link._pipeline import receive_while_drawing
 from semcom.link._threads import default_threads, side_pool
 from semcom.link.layout import LinkPlan, TBLayout
 from semcom.link.ldpc import DECODERS, make_ldpc_decoder
@@ -176,13 +177,29 @@ class _FastTBCodec:
 
     def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Decoder LLRs ``[N, C, E_max]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+        u, cb_ok, tb_ok = self._decode_check(z.numpy())
+        return torch.from_numpy(u), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
+
+    def _decode_check(self, z: np.ndarray, threads: int | None = None, out: tuple | None = None) -> tuple:
+        """Decoder LLRs ``[N, C, E_max]`` (numpy) -> the TB bits (float32), cb_ok and tb_ok (numpy,
+        written to ``out`` if given, see :meth:`FastTBChain.check`) on ``threads`` threads."""
         lay = self.lay
         n = z.shape[0]
-        flat = z.reshape(n * lay.num_cb, -1)
+        flat = np.ascontiguousarray(z.reshape(n * lay.num_cb, -1))
         trusted = getattr(self.decoder, "decode_trusted", None)  # the compiled demapper's LLRs need no check
-        u_cb = trusted(np.ascontiguousarray(flat.numpy()))[0] if trusted is not None else self.decoder(flat)
-        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32)
-        return torch.from_numpy(u), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
+        u_cb = trusted(flat, threads=threads)[0] if trusted is not None else self.decoder(torch.from_numpy(flat))
+        return self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32, threads=threads, out=out)
+
+    def receive_noisy(self, c: np.ndarray, z: torch.Tensor, no: float, threads: int | None, out: tuple) -> None:
+        """Coded bits ``[N, G]`` uint8 and N(0, 1) draws ``z`` ``[N, N_RE, 2]`` -> the AWGN channel
+        (:meth:`noisy_llrs`), decoding and the CRC checks, written to ``out`` (numpy TB bits float32
+        ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``) on ``threads`` threads (default: the chain's)."""
+        self._decode_check(self.chain.noisy_llrs(c, z, no, threads), threads, out)
+
+    def outputs(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Empty (bits ``[n, tbs]`` float32, cb_ok ``[n, C]``, tb_ok ``[n]``) for :meth:`receive_noisy`."""
+        return (torch.empty(n, self.lay.tbs), torch.empty(n, self.lay.num_cb, dtype=torch.bool),
+                torch.empty(n, dtype=torch.bool))
 
     def receive(self, y: torch.Tensor, no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Equalised symbols ``[N, N_RE]`` + noise variance -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
@@ -388,26 +405,24 @@ class NRLink(Link):
         ``noise="fast"``: one seed, drawn after encoding as :meth:`_draw_noise` draws it after
         mapping; each row's noise comes from its own stream (:meth:`FastTBChain.awgn_llrs`).
         ``noise="torch"``: the N(0, 1) draws of :func:`~semcom.link.base.complex_normal`
-        (:func:`~semcom.link.base.normal_pairs` on ``gen``, on a side thread while the TBs are
-        encoded where :meth:`_noise_ahead` allows), scaled and added to the symbols in the kernel
-        (:meth:`FastTBChain.noisy_llrs`). Both give the unfused path's results float for float.
-        Each stage splits its rows over the kernel threads. (Running the whole chain per part of
-        the rows on each thread instead, so that a helper thread wakes once per group rather than
-        once per stage, was measured slower on 2 cores: more hand-overs of the interpreter lock.)
+        (:func:`~semcom.link.base.normal_pairs` on ``gen``), scaled and added to the symbols in the
+        kernel (:meth:`FastTBChain.noisy_llrs`); on two or more threads (:meth:`_draws_ahead`)
+        drawn in chunks while a side thread encodes and receives the chunks already drawn
+        (:func:`semcom.link._pipeline.receive_while_drawing`). Both give the unfused path's
+        results float for float. Each stage splits its rows over the kernel threads. (Running the
+        whole chain per part of the rows on each kernel thread instead, so that a helper thread
+        wakes once per group rather than once per stage, was measured slower on 2 cores: more
+        hand-overs of the interpreter lock.)
         """
         if self.noise == "fast":
             coded = codec.coded(u)
             seed = self._fast_noise_seed(gen)
             return self._receive_chunks(codec, coded.shape[0], bar,
                                         lambda i, j: codec.decode(codec.awgn_llrs(coded[i:j], seed, no, i)))
-        shape = (u.shape[0], lay.num_re)
-        ahead = self._noise_ahead(lambda: normal_pairs(shape, gen))
-        try:  # encoded on this thread alone while the side thread draws (the longer task) on the other core
-            coded = codec.coded(u, 1 if ahead is not None else None)
-            z = ahead.result() if ahead is not None else normal_pairs(shape, gen)
-        finally:
-            if ahead is not None:  # on an error too: the side thread is done with gen when we go on
-                ahead.exception()
+        if self._draws_ahead():
+            return receive_while_drawing(codec, u, no, gen, max(1, _DECODE_CHUNK_CBS // lay.num_cb), bar)
+        coded = codec.coded(u)
+        z = normal_pairs((u.shape[0], lay.num_re), gen)
         return self._receive_chunks(codec, coded.shape[0], bar,
                                     lambda i, j: codec.decode(codec.noisy_llrs(coded[i:j], z[i:j], no)))
 

@@ -1,0 +1,137 @@
+"""Torch's channel noise drawn while the compiled chain receives (private: :class:`~semcom.link.nr.NRLink`'s
+fused AWGN path with ``noise="torch"`` on two or more threads).
+
+``torch.randn`` runs on one thread (the generator's draws are sequential: a second torch thread
+does not make it faster, ``benchmarks/results/torch_noise.json``) and takes about a third of the
+decoder's time for slot-sized QPSK TBs at high SNR. Drawn whole before the receiver starts, it
+holds the chain for that long on every core. Here the calling thread draws the noise in chunks
+of rows while one side thread encodes every TB and then receives (scales the noise, maps, adds,
+demaps, decodes, checks) each chunk already drawn, on one thread; when the last chunk is drawn,
+the calling thread takes every chunk the side thread has not claimed and receives them on all
+the kernel threads.
+
+Results equal one draw of all rows, float for float: torch's CPU ``normal_`` fills the tensor with
+uniforms from the generator, then transforms them in blocks of 16 floats (a size that is not a
+multiple of 16 gets its last 16 values redrawn), so consecutive draws whose sizes are multiples of
+16 (the last one at least 16) give the values and generator state of one draw of them all
+(:func:`draw_bounds`; ``tests/link/test_pipeline.py`` checks it on this torch, and
+``tests/link/test_awgn_fused.py`` the link's results). Which thread receives which rows does not
+change them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import Future
+
+import numpy as np
+import torch
+
+from semcom.link._threads import side_pool
+from semcom.link.base import normal_pairs
+
+#: About this many floats per drawn chunk (two slot-sized QPSK TBs, about 0.2 ms of torch.randn):
+#: the side thread starts on the first soon, and the last one it claims ends soon after the draw.
+CHUNK_FLOATS = 60_000
+#: torch's CPU normal_ transforms its uniforms in blocks of this many floats.
+_TORCH_BLOCK = 16
+
+
+def draw_bounds(rows: int, num_re: int, chunk_floats: int = CHUNK_FLOATS) -> list[tuple[int, int]]:
+    """Row ranges of ``[0, rows)`` whose draws ``[b - a, num_re, 2]``, made one after the other,
+    give the values of one draw ``[rows, num_re, 2]``: every range but the last holds a multiple of
+    16 floats, the last at least 16 (else one range). About ``chunk_floats`` floats each."""
+    per_row = 2 * num_re
+    step = _TORCH_BLOCK // math.gcd(per_row, _TORCH_BLOCK)  # rows per whole number of blocks
+    size = step * max(1, math.ceil(chunk_floats / (per_row * step)))
+    bounds = [(a, min(rows, a + size)) for a in range(0, rows, size)]
+    if len(bounds) > 1 and (bounds[-1][1] - bounds[-1][0]) * per_row < _TORCH_BLOCK:
+        bounds[-2:] = [(bounds[-2][0], rows)]
+    return bounds
+
+
+class _Chunks:
+    """Which chunks are drawn and which the side thread has claimed (one lock, one condition)."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.drawn = 0  # chunks [0, drawn) are drawn
+        self.next = 0  # chunks [0, next) are claimed by the side thread
+        self.closed = False
+
+    def mark_drawn(self, count: int) -> None:
+        with self.cond:
+            self.drawn = count
+            self.cond.notify_all()
+
+    def claim(self) -> int | None:
+        """The next drawn chunk for the side thread (waits for its draw), or ``None`` once closed."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.closed or self.drawn > self.next)
+            if self.closed:
+                return None
+            self.next += 1
+            return self.next - 1
+
+    def close(self) -> int:
+        """No more claims; the first chunk the side thread did not claim."""
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+            return self.next
+
+
+def receive_while_drawing(codec, u: torch.Tensor, no: float, gen: torch.Generator, decode_rows: int,
+                          bar=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The fused AWGN channel with torch's noise for the TBs ``u`` ``[N, TBS]`` of one layout
+    (``codec``: the link's ``_FastTBCodec``), drawn from ``gen`` in chunks while the side thread
+    encodes and receives (module docstring): (bits ``[N, TBS]`` float32, cb_ok ``[N, C]``, tb_ok ``[N]``).
+
+    ``decode_rows``: rows per decoder call on the calling thread. The calling thread waits for the
+    side thread before it returns or raises (its own error, else the side thread's).
+    """
+    n, num_re = u.shape[0], codec.lay.num_re
+    bounds = draw_bounds(n, num_re)
+    outs = codec.outputs(n)
+    out_np = tuple(t.numpy() for t in outs)
+    z = torch.empty((n, num_re, 2))
+    chunks, coded = _Chunks(), Future()
+    side = side_pool().submit(_side, codec, u, z, no, bounds, chunks, coded, out_np)
+    try:
+        try:
+            for i, (a, b) in enumerate(bounds):
+                normal_pairs((b - a, num_re), gen, out=z[a:b])
+                chunks.mark_drawn(i + 1)
+        finally:
+            first = chunks.close()
+        if first < len(bounds):
+            c = codec.coded(u) if side.cancel() else coded.result()  # side thread not started: encode here
+            for a in range(bounds[first][0], n, decode_rows):
+                b = min(n, a + decode_rows)
+                codec.receive_noisy(c[a:b], z[a:b], no, None, tuple(o[a:b] for o in out_np))
+                if bar is not None:
+                    bar.update((b - a) * codec.lay.num_cb)
+    finally:
+        error = None if side.cancelled() else side.exception()  # waits for the side thread, on an error too
+    if error is not None:
+        raise error
+    if bar is not None and first:
+        bar.update(bounds[first - 1][1] * codec.lay.num_cb)
+    return outs
+
+
+def _side(codec, u: torch.Tensor, z: torch.Tensor, no: float, bounds: list[tuple[int, int]], chunks: _Chunks,
+          coded: Future, out: tuple[np.ndarray, ...]) -> None:
+    """The side thread: encode every TB on one thread (``coded`` gets the bits or the error), then
+    receive the drawn chunks it claims, on one thread."""
+    try:
+        c = codec.coded(u, 1)
+    except BaseException as exc:
+        coded.set_exception(exc)
+        chunks.close()
+        raise
+    coded.set_result(c)
+    while (i := chunks.claim()) is not None:
+        a, b = bounds[i]
+        codec.receive_noisy(c[a:b], z[a:b], no, 1, tuple(o[a:b] for o in out))
