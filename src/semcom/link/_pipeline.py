@@ -38,10 +38,12 @@ CHUNK_FLOATS = 60_000
 _TORCH_BLOCK = 16
 
 
-def draw_bounds(rows: int, num_re: int, chunk_floats: int = CHUNK_FLOATS) -> list[tuple[int, int]]:
+def draw_bounds(rows: int, num_re: int, chunk_floats: int | None = None) -> list[tuple[int, int]]:
     """Row ranges of ``[0, rows)`` whose draws ``[b - a, num_re, 2]``, made one after the other,
     give the values of one draw ``[rows, num_re, 2]``: every range but the last holds a multiple of
-    16 floats, the last at least 16 (else one range). About ``chunk_floats`` floats each."""
+    16 floats, the last at least 16 (else one range). About ``chunk_floats`` floats each (default
+    :data:`CHUNK_FLOATS`)."""
+    chunk_floats = CHUNK_FLOATS if chunk_floats is None else chunk_floats
     per_row = 2 * num_re
     step = _TORCH_BLOCK // math.gcd(per_row, _TORCH_BLOCK)  # rows per whole number of blocks
     size = step * max(1, math.ceil(chunk_floats / (per_row * step)))

@@ -84,7 +84,7 @@ def c_init(n_rnti: int, n_id: int, codeword_index: int = 0) -> int:
 
 def _crc(name: str) -> tuple[np.ndarray, int, int]:
     poly, length = CRC_POLYS[name]
-    return _k.crc_table(poly, length), poly, length
+    return _k.crc_tables(poly, length), poly, length
 
 
 class _LDPCStructure:
@@ -192,7 +192,7 @@ class FastTBChain:
             raise LinkError(f"Sionna's LDPC encoder refused K'={lay.cb_size}, E={e_max}: {exc}") from exc
         self.code = _LDPCStructure(self.ldpc_encoder, e_max)
         self.tb_crc = _crc("CRC16" if lay.tb_crc_length == 16 else "CRC24A")
-        self.cb_crc = _crc("CRC24B") if lay.cb_crc_length else (np.zeros(256, dtype=np.int64), 0, 0)
+        self.cb_crc = _crc("CRC24B") if lay.cb_crc_length else (np.zeros((4, 256), dtype=np.int64), 0, 0)
         self.scrambling = _k.gold_sequence(lay.num_coded_bits, c_init(n_rnti, n_id))
         self._sign = (1.0 - 2.0 * self.scrambling.astype(np.float32)).astype(np.float32)
         # code block r fills TB output bits [cb_off[r], cb_off[r+1]); within it output bit j Qm + i is
