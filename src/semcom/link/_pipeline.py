@@ -34,6 +34,9 @@ from semcom.link.base import normal_pairs
 #: About this many floats per drawn chunk (two slot-sized QPSK TBs, about 0.2 ms of torch.randn):
 #: the side thread starts on the first soon, and the last one it claims ends soon after the draw.
 CHUNK_FLOATS = 60_000
+#: After the draw: True, the calling thread claims chunks beside the side thread, both on one thread;
+#: False, it takes every chunk left and receives them on all the kernel threads.
+SHARE_AFTER_DRAW = False
 #: torch's CPU normal_ transforms its uniforms in blocks of this many floats.
 _TORCH_BLOCK = 16
 
@@ -56,10 +59,11 @@ def draw_bounds(rows: int, num_re: int, chunk_floats: int | None = None) -> list
 class _Chunks:
     """Which chunks are drawn and which the side thread has claimed (one lock, one condition)."""
 
-    def __init__(self) -> None:
+    def __init__(self, total: int) -> None:
         self.cond = threading.Condition()
+        self.total = total
         self.drawn = 0  # chunks [0, drawn) are drawn
-        self.next = 0  # chunks [0, next) are claimed by the side thread
+        self.next = 0  # chunks [0, next) are claimed
         self.closed = False
 
     def mark_drawn(self, count: int) -> None:
@@ -68,10 +72,10 @@ class _Chunks:
             self.cond.notify_all()
 
     def claim(self) -> int | None:
-        """The next drawn chunk for the side thread (waits for its draw), or ``None`` once closed."""
+        """The next chunk (waits for its draw), or ``None`` once closed or all claimed."""
         with self.cond:
-            self.cond.wait_for(lambda: self.closed or self.drawn > self.next)
-            if self.closed:
+            self.cond.wait_for(lambda: self.closed or self.next >= self.total or self.drawn > self.next)
+            if self.closed or self.next >= self.total:
                 return None
             self.next += 1
             return self.next - 1
@@ -98,33 +102,39 @@ def receive_while_drawing(codec, u: torch.Tensor, no: float, gen: torch.Generato
     outs = codec.outputs(n)
     out_np = tuple(t.numpy() for t in outs)
     z = torch.empty((n, num_re, 2))
-    chunks, coded = _Chunks(), Future()
-    side = side_pool().submit(_side, codec, u, z, no, bounds, chunks, coded, out_np)
+    chunks, coded = _Chunks(len(bounds)), Future()
+    side = side_pool().submit(_side, codec, u, z, no, bounds, chunks, coded, out_np, bar)
     try:
-        try:
-            for i, (a, b) in enumerate(bounds):
-                normal_pairs((b - a, num_re), gen, out=z[a:b])
-                chunks.mark_drawn(i + 1)
-        finally:
-            first = chunks.close()
-        if first < len(bounds):
+        for i, (a, b) in enumerate(bounds):
+            normal_pairs((b - a, num_re), gen, out=z[a:b])
+            chunks.mark_drawn(i + 1)
+        if SHARE_AFTER_DRAW and not side.cancel():
+            c = coded.result()
+            while (i := chunks.claim()) is not None:
+                _receive(codec, c, z, no, bounds[i], 1, out_np, bar)
+        elif (first := chunks.close()) < len(bounds):
             c = codec.coded(u) if side.cancel() else coded.result()  # side thread not started: encode here
             for a in range(bounds[first][0], n, decode_rows):
-                b = min(n, a + decode_rows)
-                codec.receive_noisy(c[a:b], z[a:b], no, None, tuple(o[a:b] for o in out_np))
-                if bar is not None:
-                    bar.update((b - a) * codec.lay.num_cb)
+                _receive(codec, c, z, no, (a, min(n, a + decode_rows)), None, out_np, bar)
     finally:
+        chunks.close()  # on an error: the side thread claims no more
         error = None if side.cancelled() else side.exception()  # waits for the side thread, on an error too
     if error is not None:
         raise error
-    if bar is not None and first:
-        bar.update(bounds[first - 1][1] * codec.lay.num_cb)
     return outs
 
 
+def _receive(codec, c: np.ndarray, z: torch.Tensor, no: float, rows: tuple[int, int], threads: int | None,
+             out: tuple[np.ndarray, ...], bar) -> None:
+    """Receive ``rows`` ``(a, b)`` (``codec.receive_noisy``) into those rows of ``out``; advance ``bar``."""
+    a, b = rows
+    codec.receive_noisy(c[a:b], z[a:b], no, threads, tuple(o[a:b] for o in out))
+    if bar is not None:
+        bar.update((b - a) * codec.lay.num_cb)
+
+
 def _side(codec, u: torch.Tensor, z: torch.Tensor, no: float, bounds: list[tuple[int, int]], chunks: _Chunks,
-          coded: Future, out: tuple[np.ndarray, ...]) -> None:
+          coded: Future, out: tuple[np.ndarray, ...], bar) -> None:
     """The side thread: encode every TB on one thread (``coded`` gets the bits or the error), then
     receive the drawn chunks it claims, on one thread."""
     try:
@@ -135,5 +145,4 @@ def _side(codec, u: torch.Tensor, z: torch.Tensor, no: float, bounds: list[tuple
         raise
     coded.set_result(c)
     while (i := chunks.claim()) is not None:
-        a, b = bounds[i]
-        codec.receive_noisy(c[a:b], z[a:b], no, 1, tuple(o[a:b] for o in out))
+        _receive(codec, c, z, no, bounds[i], 1, out, bar)
