@@ -132,16 +132,16 @@ def test_side_thread_receives_chunks_while_the_caller_draws(monkeypatch):
         return out
 
     seen = []
-    receive = nr._FastTBCodec.receive_noisy
+    receive = nr._FastTBCodec.send_noisy
 
-    def spy(self, c, *args):
+    def spy(self, u, *args):
         seen.append(threading.current_thread().name)
-        return receive(self, c, *args)
+        return receive(self, u, *args)
 
     bits = torch.randint(0, 2, (6, 3000), generator=torch.Generator().manual_seed(8)).float()
     ref, ref_state = _send(bits, 2.0, 1, max_tb_bits=3000)
     monkeypatch.setattr(_pipeline, "normal_pairs", slow_draw)
-    monkeypatch.setattr(nr._FastTBCodec, "receive_noisy", spy)
+    monkeypatch.setattr(nr._FastTBCodec, "send_noisy", spy)
     res, state = _send(bits, 2.0, 2, max_tb_bits=3000)
     assert torch.equal(res.bits, ref.bits) and torch.equal(res.cb_ok, ref.cb_ok) and torch.equal(state, ref_state)
     assert sum(name.startswith("semcom-side") for name in seen) >= 2, seen

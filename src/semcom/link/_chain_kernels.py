@@ -267,39 +267,57 @@ def encode_tbs(u, tbs, tb_table, tb_poly, tb_len, C, kp, cb_table, cb_poly, cb_l
     without the ``2Z`` punctured systematic bits and the ``k_ldpc - kp`` filler bits, two
     contiguous copies; the ``E_r = Q_r qm`` output bits ``cb_off[r] + j qm + i`` are
     ``buf[i Q_r + j]`` (the 5.4.2.2 interleaver) XOR ``scr``, written in output order.
+    Per row: :func:`encode_row` (the fused AWGN kernels call it too).
     """
-    N = u.shape[0]
-    a = np.zeros(padded_bits(tbs + tb_len), dtype=np.uint8)  # padded: the CRCs read it by words
-    a64 = a.view(np.uint64)
+    enc = (tbs, tb_table, tb_poly, tb_len, C, kp, cb_table, cb_poly, cb_len, k_ldpc, wlen,
+           Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, steps, cb_off, qm, scr)
+    scratch = encode_scratch(enc)
+    for n in range(u.shape[0]):
+        bad[n] = encode_row(u[n], enc, scratch, out[n])
+
+
+@njit(cache=True, nogil=True)
+def encode_scratch(enc):
+    """The work buffers of :func:`encode_row` for the code of ``enc`` (its argument tuple)."""
+    tbs, tb_len, wlen, Z = enc[0], enc[3], enc[10], enc[11]
+    a = np.zeros(padded_bits(tbs + tb_len), dtype=np.uint8)  # padded: the CRCs read them by words
     wpad = np.zeros(padded_bits(wlen), dtype=np.uint8)
+    return a, wpad, np.empty(Z, dtype=np.uint8), np.empty((4, Z), dtype=np.uint8), np.empty(wlen, dtype=np.uint8)
+
+
+@njit(cache=True, nogil=True)
+def encode_row(urow, enc, scratch, out):
+    """One TB of :func:`encode_tbs`: bits ``urow`` ``[tbs]`` -> coded bits ``out`` ``[G]``; returns
+    how many values of ``urow`` are neither 0 nor 1. ``enc``: :func:`encode_tbs`' arguments from
+    ``tbs`` to ``scr`` as one tuple; ``scratch``: :func:`encode_scratch`."""
+    (tbs, tb_table, tb_poly, tb_len, C, kp, cb_table, cb_poly, cb_len, k_ldpc, wlen,
+     Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, steps, cb_off, qm, scr) = enc
+    a, wpad, acc, syn, buf = scratch
+    a64 = a.view(np.uint64)
     w = wpad[:wlen]
     w64 = wpad.view(np.uint64)
-    acc = np.empty(Z, dtype=np.uint8)
-    syn = np.empty((4, Z), dtype=np.uint8)
-    buf = np.empty(wlen, dtype=np.uint8)
     nsys = kp - 2 * Z
     d = kp - cb_len
-    for n in range(N):
-        nb = 0
-        for t in range(tbs):
-            v = u[n, t]
-            nb += (v != 0) & (v != 1)
-            a[t] = np.uint8(v != 0)
-        bad[n] = nb
-        _put_crc(a, tbs, _crc_sliced(a64, a, tbs, tb_table, tb_poly, tb_len), tb_len)
-        for r in range(C):
-            for t in range(d):
-                w[t] = a[r * d + t]
-            if cb_len:
-                _put_crc(w, d, _crc_sliced(w64, w, d, cb_table, cb_poly, cb_len), cb_len)
-            for t in range(kp, k_ldpc):
-                w[t] = 0
-            _ldpc_parity(w, Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, steps, acc, syn)
-            p0 = cb_off[r]
-            q = (cb_off[r + 1] - p0) // qm
-            _copy_run(buf, w[2 * Z:], nsys)
-            _copy_run(buf[nsys:], w[k_ldpc:], q * qm - nsys)
-            _interleave(out[n, p0:p0 + q * qm], buf, scr[p0:p0 + q * qm], q, qm)
+    nb = 0
+    for t in range(tbs):
+        v = urow[t]
+        nb += (v != 0) & (v != 1)
+        a[t] = np.uint8(v != 0)
+    _put_crc(a, tbs, _crc_sliced(a64, a, tbs, tb_table, tb_poly, tb_len), tb_len)
+    for r in range(C):
+        for t in range(d):
+            w[t] = a[r * d + t]
+        if cb_len:
+            _put_crc(w, d, _crc_sliced(w64, w, d, cb_table, cb_poly, cb_len), cb_len)
+        for t in range(kp, k_ldpc):
+            w[t] = 0
+        _ldpc_parity(w, Z, kb, row_ptr, ecol, eshift, core, first_col, first_shift, steps, acc, syn)
+        p0 = cb_off[r]
+        q = (cb_off[r + 1] - p0) // qm
+        _copy_run(buf, w[2 * Z:], nsys)
+        _copy_run(buf[nsys:], w[k_ldpc:], q * qm - nsys)
+        _interleave(out[p0:p0 + q * qm], buf, scr[p0:p0 + q * qm], q, qm)
+    return nb
 
 
 # --------------------------------------------------------------------------- QAM
@@ -715,11 +733,37 @@ def awgn_llrs(bits, seed, row0, scale, inv_no, levels, m, cb_off, e_max, sgn, w,
     sym = np.empty(T, dtype=np.float32)
     buf, misses = scratch()
     for n in range(bits.shape[0]):
-        fill_row(y, seed, row0 + n, scale, w, k, x, f, r, buf, misses)
-        map_row(bits[n], levels, m, sym)
-        for t in range(T):
-            y[t] += sym[t]  # noise + symbol: torch's float32 sum
-        demap_closed_row(y, inv_no, False, m // 2, cb_off, e_max, sgn, out[n])
+        _awgn_row(bits[n], seed, row0 + n, scale, inv_no, levels, m, cb_off, e_max, sgn, w, k, x, f, r,
+                  y, sym, buf, misses, out[n])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _awgn_row(bits, seed, row, scale, inv_no, levels, m, cb_off, e_max, sgn, w, k, x, f, r, y, sym, buf, misses, out):
+    """One row of :func:`awgn_llrs` (stream row ``row``; ``y``, ``sym``: ``[2S]`` float32 scratch)."""
+    fill_row(y, seed, row, scale, w, k, x, f, r, buf, misses)
+    map_row(bits, levels, m, sym)
+    for t in range(y.shape[0]):
+        y[t] += sym[t]  # noise + symbol: torch's float32 sum
+    demap_closed_row(y, inv_no, False, m // 2, cb_off, e_max, sgn, out)
+
+
+@njit(cache=True, nogil=True)
+def encode_awgn_llrs(u, enc, seed, row0, scale, inv_no, levels, m, cb_off, e_max, sgn, w, k, x, f, r, out, bad):
+    """:func:`encode_tbs` then :func:`awgn_llrs` per TB row, without the ``[N, G]`` coded bits: TB
+    bits ``u`` ``[N, tbs]`` -> decoder LLRs ``out`` ``[N, C e_max]`` and ``bad`` as
+    :func:`encode_tbs` writes it. ``enc``: :func:`encode_tbs`' arguments from ``tbs`` to ``scr``;
+    the others as :func:`awgn_llrs` takes them. The same functions per row, so the same LLRs.
+    """
+    coded = np.empty(cb_off[-1], dtype=np.uint8)
+    T = 2 * (coded.shape[0] // m)
+    y = np.empty(T, dtype=np.float32)
+    sym = np.empty(T, dtype=np.float32)
+    buf, misses = scratch()
+    enc_scratch = encode_scratch(enc)
+    for n in range(u.shape[0]):
+        bad[n] = encode_row(u[n], enc, enc_scratch, coded)
+        _awgn_row(coded, seed, row0 + n, scale, inv_no, levels, m, cb_off, e_max, sgn, w, k, x, f, r,
+                  y, sym, buf, misses, out[n])
 
 
 @njit(cache=True, nogil=True)
@@ -738,11 +782,31 @@ def noisy_llrs(bits, z, scale, inv_no, levels, m, cb_off, e_max, sgn, out):
     y = np.empty(T, dtype=np.float32)
     sym = np.empty(T, dtype=np.float32)
     for n in range(bits.shape[0]):
-        map_row(bits[n], levels, m, sym)
-        for t in range(T):
-            v = z[n, t] * scale
-            y[t] = v + sym[t]
-        demap_closed_row(y, inv_no, False, m // 2, cb_off, e_max, sgn, out[n])
+        _noisy_row(bits[n], z[n], scale, inv_no, levels, m, cb_off, e_max, sgn, y, sym, out[n])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _noisy_row(bits, z, scale, inv_no, levels, m, cb_off, e_max, sgn, y, sym, out):
+    """One row of :func:`noisy_llrs` (``y``, ``sym``: ``[2S]`` float32 scratch)."""
+    map_row(bits, levels, m, sym)
+    for t in range(y.shape[0]):
+        v = z[t] * scale
+        y[t] = v + sym[t]
+    demap_closed_row(y, inv_no, False, m // 2, cb_off, e_max, sgn, out)
+
+
+@njit(cache=True, nogil=True)
+def encode_noisy_llrs(u, enc, z, scale, inv_no, levels, m, cb_off, e_max, sgn, out, bad):
+    """:func:`encode_tbs` then :func:`noisy_llrs` per TB row, without the ``[N, G]`` coded bits
+    (arguments as :func:`encode_awgn_llrs`, ``z`` as :func:`noisy_llrs` takes it)."""
+    coded = np.empty(cb_off[-1], dtype=np.uint8)
+    T = 2 * (coded.shape[0] // m)
+    y = np.empty(T, dtype=np.float32)
+    sym = np.empty(T, dtype=np.float32)
+    enc_scratch = encode_scratch(enc)
+    for n in range(u.shape[0]):
+        bad[n] = encode_row(u[n], enc, enc_scratch, coded)
+        _noisy_row(coded, z[n], scale, inv_no, levels, m, cb_off, e_max, sgn, y, sym, out[n])
 
 
 # --------------------------------------------------------------------------- threads

@@ -5,10 +5,10 @@ fused AWGN path with ``noise="torch"`` on two or more threads).
 does not make it faster, ``benchmarks/results/torch_noise.json``) and takes about a third of the
 decoder's time for slot-sized QPSK TBs at high SNR. Drawn whole before the receiver starts, it
 holds the chain for that long on every core. Here the calling thread draws the noise in chunks
-of rows while one side thread encodes every TB and then receives (scales the noise, maps, adds,
-demaps, decodes, checks) each chunk already drawn, on one thread; when the last chunk is drawn,
-the calling thread takes every chunk the side thread has not claimed and receives them on all
-the kernel threads.
+of rows while one side thread sends each chunk already drawn (encodes its TBs, scales the noise,
+maps, adds, demaps in one kernel per TB, then decodes and checks), on one thread; when the last
+chunk is drawn, the calling thread takes every chunk the side thread has not claimed and sends
+them on all the kernel threads.
 
 Results equal one draw of all rows, float for float: torch's CPU ``normal_`` fills the tensor with
 uniforms from the generator, then transforms them in blocks of 16 floats (a size that is not a
@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import math
 import threading
-from concurrent.futures import Future
-
 import numpy as np
 import torch
 
@@ -92,7 +90,7 @@ def receive_while_drawing(codec, u: torch.Tensor, no: float, gen: torch.Generato
                           bar=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The fused AWGN channel with torch's noise for the TBs ``u`` ``[N, TBS]`` of one layout
     (``codec``: the link's ``_FastTBCodec``), drawn from ``gen`` in chunks while the side thread
-    encodes and receives (module docstring): (bits ``[N, TBS]`` float32, cb_ok ``[N, C]``, tb_ok ``[N]``).
+    sends the chunks drawn (module docstring): (bits ``[N, TBS]`` float32, cb_ok ``[N, C]``, tb_ok ``[N]``).
 
     ``decode_rows``: rows per decoder call on the calling thread. The calling thread waits for the
     side thread before it returns or raises (its own error, else the side thread's).
@@ -102,47 +100,39 @@ def receive_while_drawing(codec, u: torch.Tensor, no: float, gen: torch.Generato
     outs = codec.outputs(n)
     out_np = tuple(t.numpy() for t in outs)
     z = torch.empty((n, num_re, 2))
-    chunks, coded = _Chunks(len(bounds)), Future()
-    side = side_pool().submit(_side, codec, u, z, no, bounds, chunks, coded, out_np, bar)
+    chunks = _Chunks(len(bounds))
+    side = side_pool().submit(_side, codec, u, z, no, bounds, chunks, out_np, bar)
     try:
         for i, (a, b) in enumerate(bounds):
             normal_pairs((b - a, num_re), gen, out=z[a:b])
             chunks.mark_drawn(i + 1)
-        if SHARE_AFTER_DRAW and not side.cancel():
-            c = coded.result()
+        if SHARE_AFTER_DRAW:
             while (i := chunks.claim()) is not None:
-                _receive(codec, c, z, no, bounds[i], 1, out_np, bar)
+                _send(codec, u, z, no, bounds[i], 1, out_np, bar)
         elif (first := chunks.close()) < len(bounds):
-            c = codec.coded(u) if side.cancel() else coded.result()  # side thread not started: encode here
             for a in range(bounds[first][0], n, decode_rows):
-                _receive(codec, c, z, no, (a, min(n, a + decode_rows)), None, out_np, bar)
+                _send(codec, u, z, no, (a, min(n, a + decode_rows)), None, out_np, bar)
     finally:
         chunks.close()  # on an error: the side thread claims no more
+        side.cancel()  # if it has not started (the side thread busy): nothing left for it
         error = None if side.cancelled() else side.exception()  # waits for the side thread, on an error too
     if error is not None:
         raise error
     return outs
 
 
-def _receive(codec, c: np.ndarray, z: torch.Tensor, no: float, rows: tuple[int, int], threads: int | None,
-             out: tuple[np.ndarray, ...], bar) -> None:
-    """Receive ``rows`` ``(a, b)`` (``codec.receive_noisy``) into those rows of ``out``; advance ``bar``."""
+def _send(codec, u: torch.Tensor, z: torch.Tensor, no: float, rows: tuple[int, int], threads: int | None,
+          out: tuple[np.ndarray, ...], bar) -> None:
+    """Send ``rows`` ``(a, b)`` of ``u`` with their noise ``z`` (``codec.send_noisy``: encode, channel,
+    receive) into those rows of ``out``; advance ``bar``."""
     a, b = rows
-    codec.receive_noisy(c[a:b], z[a:b], no, threads, tuple(o[a:b] for o in out))
+    codec.send_noisy(u[a:b], z[a:b], no, threads, tuple(o[a:b] for o in out))
     if bar is not None:
         bar.update((b - a) * codec.lay.num_cb)
 
 
 def _side(codec, u: torch.Tensor, z: torch.Tensor, no: float, bounds: list[tuple[int, int]], chunks: _Chunks,
-          coded: Future, out: tuple[np.ndarray, ...], bar) -> None:
-    """The side thread: encode every TB on one thread (``coded`` gets the bits or the error), then
-    receive the drawn chunks it claims, on one thread."""
-    try:
-        c = codec.coded(u, 1)
-    except BaseException as exc:
-        coded.set_exception(exc)
-        chunks.close()
-        raise
-    coded.set_result(c)
+          out: tuple[np.ndarray, ...], bar) -> None:
+    """The side thread: send the drawn chunks it claims (encode, channel, receive), on one thread."""
     while (i := chunks.claim()) is not None:
-        _receive(codec, c, z, no, bounds[i], 1, out, bar)
+        _send(codec, u, z, no, bounds[i], 1, out, bar)

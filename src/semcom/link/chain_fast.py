@@ -215,20 +215,23 @@ class FastTBChain:
         or 1 (NaN included) raises :class:`InputError` after the call, which returns nothing.
         ``threads``: the threads of this call (default: the chain's).
         """
-        lay, c = self.lay, self.code
-        u8 = _bits_array(u, lay.tbs)
-        out = np.empty((u8.shape[0], lay.num_coded_bits), dtype=np.uint8)
+        u8 = _bits_array(u, self.lay.tbs)
+        out = np.empty((u8.shape[0], self.lay.num_coded_bits), dtype=np.uint8)
         bad = np.zeros(u8.shape[0], dtype=np.int64)
-        tb_t, tb_p, tb_l = self.tb_crc
-        cb_t, cb_p, cb_l = self.cb_crc
-        static = (lay.tbs, tb_t, tb_p, tb_l, lay.num_cb, lay.cb_size, cb_t, cb_p, cb_l, c.k_ldpc, c.wlen, c.z, c.kb,
-                  c.row_ptr, c.ecol, c.eshift, c.core, c.first_col, c.first_shift, c.steps,
-                  self._cb_off, self.qm, self.scrambling)
+        static = self._enc_args()
         _k.run_rows(_k.encode_tbs, u8.shape[0], threads or self.threads,
                     lambda a, b: (u8[a:b], *static, out[a:b], bad[a:b]))
-        if bad.any():
-            raise InputError("bits must be 0 or 1 (found other values, or NaN)")
+        _check_bad(bad)
         return out
+
+    def _enc_args(self) -> tuple:
+        """The encoding kernel's arguments from ``tbs`` to ``scr`` (:func:`semcom.link._chain_kernels.encode_tbs`)."""
+        lay, c = self.lay, self.code
+        tb_t, tb_p, tb_l = self.tb_crc
+        cb_t, cb_p, cb_l = self.cb_crc
+        return (lay.tbs, tb_t, tb_p, tb_l, lay.num_cb, lay.cb_size, cb_t, cb_p, cb_l, c.k_ldpc, c.wlen, c.z, c.kb,
+                c.row_ptr, c.ecol, c.eshift, c.core, c.first_col, c.first_shift, c.steps,
+                self._cb_off, self.qm, self.scrambling)
 
     def map(self, bits: np.ndarray) -> np.ndarray:
         """Coded bits ``[N, G]`` uint8 -> Gray QAM symbols ``[N, G/Qm]`` complex64, unit average energy."""
@@ -312,14 +315,61 @@ class FastTBChain:
         """
         bits = self._fused_bits(bits)
         n = bits.shape[0]
-        zf = np.ascontiguousarray(_numpy(z), dtype=np.float32)
-        if zf.shape != (n, self.lay.num_re, 2):
-            raise InputError(f"noise draws must be shaped [{n}, {self.lay.num_re}, 2], got {zf.shape}")
-        zf = zf.reshape(n, 2 * self.lay.num_re)
+        zf = self._noise_draws(z, n)
         out, demap = self._fused_demap_args(no, n)
         static = (np.float32(complex_scale(no)), *demap)
         _k.run_rows(_k.noisy_llrs, n, threads or self.threads, lambda a, b: (bits[a:b], zf[a:b], *static, out[a:b]))
         return out.reshape(n, self.lay.num_cb, self.e_max)
+
+    def encode_awgn_llrs(self, u: np.ndarray, seed: int, no: float, row0: int = 0,
+                         threads: int | None = None) -> np.ndarray:
+        """TB bits ``[N, TBS]`` -> decoder LLRs ``[N, C, E_max]`` after AWGN with the compiled noise:
+        ``awgn_llrs(encode(u), seed, no, row0)`` in one kernel per TB row, without the coded bits
+        (:func:`semcom.link._chain_kernels.encode_awgn_llrs`; the same LLRs). The errors of
+        :meth:`encode` and :meth:`awgn_llrs`; ``threads``: the threads of this call."""
+        from semcom.link._gauss import TABLES, check_args
+
+        u8, n = self._fused_tbs(u)
+        _, seed = check_args((row0 + n, self.lay.num_re), seed, no, None)
+        out, demap = self._fused_demap_args(no, n)
+        static = (np.uint64(seed), complex_scale(no), *demap, *TABLES)
+        bad = np.zeros(n, dtype=np.int64)
+        enc = self._enc_args()
+        _k.run_rows(_k.encode_awgn_llrs, n, threads or self.threads,
+                    lambda a, b: (u8[a:b], enc, static[0], row0 + a, *static[1:], out[a:b], bad[a:b]))
+        _check_bad(bad)
+        return out.reshape(n, self.lay.num_cb, self.e_max)
+
+    def encode_noisy_llrs(self, u: np.ndarray, z: Any, no: float, threads: int | None = None) -> np.ndarray:
+        """TB bits ``[N, TBS]`` and N(0, 1) draws ``z`` ``[N, N_RE, 2]`` -> decoder LLRs
+        ``[N, C, E_max]``: ``noisy_llrs(encode(u), z, no)`` in one kernel per TB row, without the
+        coded bits (:func:`semcom.link._chain_kernels.encode_noisy_llrs`; the same LLRs). The errors of
+        :meth:`encode` and :meth:`noisy_llrs`; ``threads``: the threads of this call."""
+        u8, n = self._fused_tbs(u)
+        zf = self._noise_draws(z, n)
+        out, demap = self._fused_demap_args(no, n)
+        static = (np.float32(complex_scale(no)), *demap)
+        bad = np.zeros(n, dtype=np.int64)
+        enc = self._enc_args()
+        _k.run_rows(_k.encode_noisy_llrs, n, threads or self.threads,
+                    lambda a, b: (u8[a:b], enc, zf[a:b], *static, out[a:b], bad[a:b]))
+        _check_bad(bad)
+        return out.reshape(n, self.lay.num_cb, self.e_max)
+
+    def _fused_tbs(self, u: Any) -> tuple[np.ndarray, int]:
+        """TB bits for a fused kernel (as :meth:`encode` reads them) and their rows; :class:`LinkError`
+        unless :attr:`closed_form`."""
+        if not self.closed_form:
+            raise LinkError(f"the fused AWGN kernel needs QPSK or 16QAM max-log, not Qm={self.qm} {self.demapper}")
+        u8 = _bits_array(u, self.lay.tbs)
+        return u8, u8.shape[0]
+
+    def _noise_draws(self, z: Any, n: int) -> np.ndarray:
+        """N(0, 1) draws ``[n, N_RE, 2]`` (numpy or torch) as float32 ``[n, 2 N_RE]``; :class:`InputError` on another shape."""
+        zf = np.ascontiguousarray(_numpy(z), dtype=np.float32)
+        if zf.shape != (n, self.lay.num_re, 2):
+            raise InputError(f"noise draws must be shaped [{n}, {self.lay.num_re}, 2], got {zf.shape}")
+        return zf.reshape(n, 2 * self.lay.num_re)
 
     def _fused_bits(self, bits: np.ndarray) -> np.ndarray:
         """The coded bits of a fused AWGN kernel (:meth:`_coded_array`); :class:`LinkError` unless
@@ -414,6 +464,12 @@ def _check_no(positive_finite: bool, above_min: bool) -> None:
         raise InputError("the noise variance must be positive and finite")
     if not above_min:
         raise InputError(f"noise variance below {_MIN_NO:g} (Es/N0 above 350 dB): the LLRs would overflow float32")
+
+
+def _check_bad(bad: np.ndarray) -> None:
+    """:class:`InputError` if the encoding kernel counted a TB bit other than 0 or 1."""
+    if bad.any():
+        raise InputError("bits must be 0 or 1 (found other values, or NaN)")
 
 
 def _bits_array(u: Any, k: int) -> np.ndarray:

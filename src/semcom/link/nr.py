@@ -190,14 +190,22 @@ class _FastTBCodec:
         u_cb = trusted(flat, threads=threads)[0] if trusted is not None else self.decoder(torch.from_numpy(flat))
         return self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32, threads=threads, out=out)
 
-    def receive_noisy(self, c: np.ndarray, z: torch.Tensor, no: float, threads: int | None, out: tuple) -> None:
-        """Coded bits ``[N, G]`` uint8 and N(0, 1) draws ``z`` ``[N, N_RE, 2]`` -> the AWGN channel
-        (:meth:`noisy_llrs`), decoding and the CRC checks, written to ``out`` (numpy TB bits float32
-        ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``) on ``threads`` threads (default: the chain's)."""
-        self._decode_check(self.chain.noisy_llrs(c, z, no, threads), threads, out)
+    def send_noisy(self, u: torch.Tensor, z: torch.Tensor, no: float, threads: int | None, out: tuple) -> None:
+        """``[N, tbs]`` checked 0/1 bits and N(0, 1) draws ``z`` ``[N, N_RE, 2]`` -> encoding and the AWGN
+        channel in one kernel (:meth:`FastTBChain.encode_noisy_llrs`), decoding and the CRC checks,
+        written to ``out`` (numpy TB bits float32 ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``) on
+        ``threads`` threads (default: the chain's)."""
+        self._decode_check(self.chain.encode_noisy_llrs(u.detach().numpy(), z, no, threads), threads, out)
+
+    def send_awgn(self, u: torch.Tensor, seed: int, no: float, row0: int = 0) -> tuple:
+        """``[N, tbs]`` checked 0/1 bits -> encoding and the AWGN channel with the compiled noise of
+        stream rows ``row0 ...`` of ``seed`` in one kernel (:meth:`FastTBChain.encode_awgn_llrs`),
+        decoding and the CRC checks: (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+        u, cb_ok, tb_ok = self._decode_check(self.chain.encode_awgn_llrs(u.detach().numpy(), seed, no, row0))
+        return torch.from_numpy(u), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
 
     def outputs(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Empty (bits ``[n, tbs]`` float32, cb_ok ``[n, C]``, tb_ok ``[n]``) for :meth:`receive_noisy`."""
+        """Empty (bits ``[n, tbs]`` float32, cb_ok ``[n, C]``, tb_ok ``[n]``) for :meth:`send_noisy`."""
         return (torch.empty(n, self.lay.tbs), torch.empty(n, self.lay.num_cb, dtype=torch.bool),
                 torch.empty(n, dtype=torch.bool))
 
@@ -415,16 +423,15 @@ class NRLink(Link):
         hand-overs of the interpreter lock.)
         """
         if self.noise == "fast":
-            coded = codec.coded(u)
             seed = self._fast_noise_seed(gen)
-            return self._receive_chunks(codec, coded.shape[0], bar,
-                                        lambda i, j: codec.decode(codec.awgn_llrs(coded[i:j], seed, no, i)))
+            return self._receive_chunks(codec, u.shape[0], bar, lambda i, j: codec.send_awgn(u[i:j], seed, no, i))
         if self._draws_ahead():
             return receive_while_drawing(codec, u, no, gen, max(1, _DECODE_CHUNK_CBS // lay.num_cb), bar)
-        coded = codec.coded(u)
         z = normal_pairs((u.shape[0], lay.num_re), gen)
-        return self._receive_chunks(codec, coded.shape[0], bar,
-                                    lambda i, j: codec.decode(codec.noisy_llrs(coded[i:j], z[i:j], no)))
+        outs = codec.outputs(u.shape[0])
+        out_np = tuple(o.numpy() for o in outs)
+        return self._receive_chunks(codec, u.shape[0], bar, lambda i, j: codec.send_noisy(
+            u[i:j], z[i:j], no, None, tuple(o[i:j] for o in out_np)), into=outs)
 
     def _fuses_awgn(self, codec) -> bool:
         """Whether the group takes a fused AWGN kernel (:meth:`_send_fused`): compiled chain, AWGN, and
@@ -510,9 +517,10 @@ class NRLink(Link):
         no_eff = ((no + extra) / p).to(torch.float32)
         return y_eq, no_eff, g
 
-    def _receive_chunks(self, codec, n: int, bar, receive) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _receive_chunks(self, codec, n: int, bar, receive, into=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``receive(i, j)`` (demap and decode rows ``[i, j)`` of ``n``) in chunks of about
-        ``_DECODE_CHUNK_CBS`` code blocks; the outcomes concatenated."""
+        ``_DECODE_CHUNK_CBS`` code blocks; the outcomes concatenated, or ``into`` if given (the
+        outputs ``receive`` writes)."""
         rows = max(1, _DECODE_CHUNK_CBS // codec.lay.num_cb)
         outs = []
         for i in range(0, n, rows):
@@ -520,6 +528,8 @@ class NRLink(Link):
             outs.append(receive(i, j))
             if bar is not None:
                 bar.update((j - i) * codec.lay.num_cb)
+        if into is not None:
+            return into
         if len(outs) == 1:
             return outs[0]
         return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs]), torch.cat([o[2] for o in outs])
