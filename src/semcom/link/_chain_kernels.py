@@ -795,20 +795,6 @@ def _noisy_row(bits, z, scale, inv_no, levels, m, cb_off, e_max, sgn, y, sym, ou
     demap_closed_row(y, inv_no, False, m // 2, cb_off, e_max, sgn, out)
 
 
-@njit(cache=True, nogil=True)
-def encode_noisy_llrs(u, enc, z, scale, inv_no, levels, m, cb_off, e_max, sgn, out, bad):
-    """:func:`encode_tbs` then :func:`noisy_llrs` per TB row, without the ``[N, G]`` coded bits
-    (arguments as :func:`encode_awgn_llrs`, ``z`` as :func:`noisy_llrs` takes it)."""
-    coded = np.empty(cb_off[-1], dtype=np.uint8)
-    T = 2 * (coded.shape[0] // m)
-    y = np.empty(T, dtype=np.float32)
-    sym = np.empty(T, dtype=np.float32)
-    enc_scratch = encode_scratch(enc)
-    for n in range(u.shape[0]):
-        bad[n] = encode_row(u[n], enc, enc_scratch, coded)
-        _noisy_row(coded, z[n], scale, inv_no, levels, m, cb_off, e_max, sgn, y, sym, out[n])
-
-
 # --------------------------------------------------------------------------- threads
 _ROW_PARTS_PER_THREAD = 4  # row ranges per thread of run_rows
 

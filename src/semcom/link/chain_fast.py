@@ -340,22 +340,6 @@ class FastTBChain:
         _check_bad(bad)
         return out.reshape(n, self.lay.num_cb, self.e_max)
 
-    def encode_noisy_llrs(self, u: np.ndarray, z: Any, no: float, threads: int | None = None) -> np.ndarray:
-        """TB bits ``[N, TBS]`` and N(0, 1) draws ``z`` ``[N, N_RE, 2]`` -> decoder LLRs
-        ``[N, C, E_max]``: ``noisy_llrs(encode(u), z, no)`` in one kernel per TB row, without the
-        coded bits (:func:`semcom.link._chain_kernels.encode_noisy_llrs`; the same LLRs). The errors of
-        :meth:`encode` and :meth:`noisy_llrs`; ``threads``: the threads of this call."""
-        u8, n = self._fused_tbs(u)
-        zf = self._noise_draws(z, n)
-        out, demap = self._fused_demap_args(no, n)
-        static = (np.float32(complex_scale(no)), *demap)
-        bad = np.zeros(n, dtype=np.int64)
-        enc = self._enc_args()
-        _k.run_rows(_k.encode_noisy_llrs, n, threads or self.threads,
-                    lambda a, b: (u8[a:b], enc, zf[a:b], *static, out[a:b], bad[a:b]))
-        _check_bad(bad)
-        return out.reshape(n, self.lay.num_cb, self.e_max)
-
     def _fused_tbs(self, u: Any) -> tuple[np.ndarray, int]:
         """TB bits for a fused kernel (as :meth:`encode` reads them) and their rows; :class:`LinkError`
         unless :attr:`closed_form`."""

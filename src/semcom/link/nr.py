@@ -191,11 +191,11 @@ class _FastTBCodec:
         return self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32, threads=threads, out=out)
 
     def send_noisy(self, u: torch.Tensor, z: torch.Tensor, no: float, threads: int | None, out: tuple) -> None:
-        """``[N, tbs]`` checked 0/1 bits and N(0, 1) draws ``z`` ``[N, N_RE, 2]`` -> encoding and the AWGN
-        channel in one kernel (:meth:`FastTBChain.encode_noisy_llrs`), decoding and the CRC checks,
-        written to ``out`` (numpy TB bits float32 ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``) on
-        ``threads`` threads (default: the chain's)."""
-        self._decode_check(self.chain.encode_noisy_llrs(u.detach().numpy(), z, no, threads), threads, out)
+        """``[N, tbs]`` checked 0/1 bits and N(0, 1) draws ``z`` ``[N, N_RE, 2]`` -> encoding
+        (:meth:`coded`), the AWGN channel (:meth:`FastTBChain.noisy_llrs`), decoding and the CRC
+        checks, written to ``out`` (numpy TB bits float32 ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok
+        ``[N]``) on ``threads`` threads (default: the chain's)."""
+        self._decode_check(self.chain.noisy_llrs(self.coded(u, threads), z, no, threads), threads, out)
 
     def send_awgn(self, u: torch.Tensor, seed: int, no: float, row0: int = 0) -> tuple:
         """``[N, tbs]`` checked 0/1 bits -> encoding and the AWGN channel with the compiled noise of
