@@ -410,8 +410,9 @@ class NRLink(Link):
         """AWGN with a fused kernel: encode, then per decode chunk map, add the noise and demap in one
         pass per TB row (no symbol, noise or received arrays), decode: (bits, cb_ok, tb_ok).
 
-        ``noise="fast"``: one seed, drawn after encoding as :meth:`_draw_noise` draws it after
-        mapping; each row's noise comes from its own stream (:meth:`FastTBChain.awgn_llrs`).
+        ``noise="fast"``: one seed (the one :meth:`_draw_noise` draws after mapping: nothing draws
+        from ``gen`` in between), then per decode chunk the encoding and the channel in one kernel
+        (:meth:`FastTBChain.encode_awgn_llrs`); each row's noise comes from its own stream.
         ``noise="torch"``: the N(0, 1) draws of :func:`~semcom.link.base.complex_normal`
         (:func:`~semcom.link.base.normal_pairs` on ``gen``), scaled and added to the symbols in the
         kernel (:meth:`FastTBChain.noisy_llrs`); on two or more threads (:meth:`_draws_ahead`)
