@@ -377,12 +377,12 @@ class NRLink(Link):
                 u_hat, ok_cb, ok_tb, g = self._send_group(codec, u, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, bar)
                 if g is not None:
                     gain[:, cb_cols] = g.reshape(b, nt * c)
-                if plan.num_tb == 1 and kt == lay.tbs:  # the decoded TB is the payload: no copy
-                    out_bits = u_hat.reshape(b, kt)
-                else:
-                    u_hat = u_hat.reshape(b, nt, lay.tbs)
-                    for j, t in enumerate(tbs_idx):
-                        out_bits[:, starts[t]:starts[t] + kt] = u_hat[:, j, :kt]
+                if plan.num_tb == 1 and kt == lay.tbs:  # the decoded TB is the payload: no copies
+                    out_bits, cb_ok, tb_ok = u_hat.reshape(b, kt), ok_cb.reshape(b, c), ok_tb.reshape(b, 1)
+                    continue
+                u_hat = u_hat.reshape(b, nt, lay.tbs)
+                for j, t in enumerate(tbs_idx):
+                    out_bits[:, starts[t]:starts[t] + kt] = u_hat[:, j, :kt]
                 cb_ok[:, cb_cols] = ok_cb.reshape(b, nt * c)
                 tb_ok[:, torch.tensor(tbs_idx)] = ok_tb.reshape(b, nt)
         finally:
