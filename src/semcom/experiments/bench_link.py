@@ -13,7 +13,10 @@ For each case (default QPSK R=1/2 and 16QAM R=2/3, AWGN), one slot-sized transpo
   :meth:`~semcom.link.chain_fast.FastTBChain.awgn_llrs` (noise, mapping and demapping in one pass
   per TB), with ``noise="torch"`` torch's N(0, 1) draws then
   :meth:`~semcom.link.chain_fast.FastTBChain.noisy_llrs` (scaling them, mapping, adding and
-  demapping in one pass per TB);
+  demapping in one pass per TB). (``transmit`` runs the compiled noise's kernel with the encoding
+  in it, :meth:`~semcom.link.chain_fast.FastTBChain.encode_awgn_llrs`, and on two or more threads
+  torch's draws in chunks beside the receiver, :mod:`semcom.link._pipeline`: the stages are timed
+  apart, ``end_to_end`` as ``transmit`` runs them);
 * ``decode_crc``: LDPC decoding and the CB and TB CRC checks;
 * ``end_to_end``: ``NRLink.transmit`` (all of the above plus bookkeeping);
 * ``decoder_alone``: the LDPC decoder on the same LLRs, and ``end_to_end / decoder_alone``.
@@ -27,7 +30,7 @@ warm-up call. ``threads`` sets the
 worker threads of the decoder and of the compiled kernels; torch (the channel's noise, Sionna's
 blocks) runs on one thread, as the project's tests and sweeps do (on shared cores torch's
 intra-op threads made Sionna's blocks 10-20x slower); with 2 threads or more, the compiled chain's
-link draws that noise on a side thread while it encodes. The compiled chain is timed with each
+link draws that noise in chunks while a side thread sends the chunks drawn. The compiled chain is timed with each
 noise source of ``noises``: torch's (the link's default, the same draws as Sionna's chain) and the
 compiled ziggurat of ``NRLink(noise="fast")`` (on the kernel threads). The machine's load average is recorded
 before and after every row: on shared cores the numbers move with it.

@@ -110,10 +110,11 @@ def complex_scale(var: float) -> float:
     return math.sqrt(var / 2.0)
 
 
-def normal_pairs(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+def normal_pairs(shape: tuple[int, ...], generator: torch.Generator, out: torch.Tensor | None = None) -> torch.Tensor:
     """N(0, 1) float32 draws ``[*shape, 2]`` from ``generator``: what :func:`complex_normal` scales
-    (the compiled chain's fused AWGN kernel takes them as they are and scales them itself)."""
-    return torch.randn((*shape, 2), generator=generator, dtype=torch.float32)
+    (the compiled chain's fused AWGN kernel takes them as they are and scales them itself).
+    ``out``: a contiguous float32 tensor of that shape to draw into (the same values)."""
+    return torch.randn((*shape, 2), generator=generator, dtype=torch.float32, out=out)
 
 
 def complex_normal(shape: tuple[int, ...], generator: torch.Generator, var: float = 1.0) -> torch.Tensor:

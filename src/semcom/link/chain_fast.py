@@ -84,7 +84,7 @@ def c_init(n_rnti: int, n_id: int, codeword_index: int = 0) -> int:
 
 def _crc(name: str) -> tuple[np.ndarray, int, int]:
     poly, length = CRC_POLYS[name]
-    return _k.crc_table(poly, length), poly, length
+    return _k.crc_tables(poly, length), poly, length
 
 
 class _LDPCStructure:
@@ -192,7 +192,7 @@ class FastTBChain:
             raise LinkError(f"Sionna's LDPC encoder refused K'={lay.cb_size}, E={e_max}: {exc}") from exc
         self.code = _LDPCStructure(self.ldpc_encoder, e_max)
         self.tb_crc = _crc("CRC16" if lay.tb_crc_length == 16 else "CRC24A")
-        self.cb_crc = _crc("CRC24B") if lay.cb_crc_length else (np.zeros(256, dtype=np.int64), 0, 0)
+        self.cb_crc = _crc("CRC24B") if lay.cb_crc_length else (np.zeros((4, 256), dtype=np.int64), 0, 0)
         self.scrambling = _k.gold_sequence(lay.num_coded_bits, c_init(n_rnti, n_id))
         self._sign = (1.0 - 2.0 * self.scrambling.astype(np.float32)).astype(np.float32)
         # code block r fills TB output bits [cb_off[r], cb_off[r+1]); within it output bit j Qm + i is
@@ -215,20 +215,23 @@ class FastTBChain:
         or 1 (NaN included) raises :class:`InputError` after the call, which returns nothing.
         ``threads``: the threads of this call (default: the chain's).
         """
-        lay, c = self.lay, self.code
-        u8 = _bits_array(u, lay.tbs)
-        out = np.empty((u8.shape[0], lay.num_coded_bits), dtype=np.uint8)
+        u8 = _bits_array(u, self.lay.tbs)
+        out = np.empty((u8.shape[0], self.lay.num_coded_bits), dtype=np.uint8)
         bad = np.zeros(u8.shape[0], dtype=np.int64)
-        tb_t, tb_p, tb_l = self.tb_crc
-        cb_t, cb_p, cb_l = self.cb_crc
-        static = (lay.tbs, tb_t, tb_p, tb_l, lay.num_cb, lay.cb_size, cb_t, cb_p, cb_l, c.k_ldpc, c.wlen, c.z, c.kb,
-                  c.row_ptr, c.ecol, c.eshift, c.core, c.first_col, c.first_shift, c.steps,
-                  self._cb_off, self.qm, self.scrambling)
+        static = self._enc_args()
         _k.run_rows(_k.encode_tbs, u8.shape[0], threads or self.threads,
                     lambda a, b: (u8[a:b], *static, out[a:b], bad[a:b]))
-        if bad.any():
-            raise InputError("bits must be 0 or 1 (found other values, or NaN)")
+        _check_bad(bad)
         return out
+
+    def _enc_args(self) -> tuple:
+        """The encoding kernel's arguments from ``tbs`` to ``scr`` (:func:`semcom.link._chain_kernels.encode_tbs`)."""
+        lay, c = self.lay, self.code
+        tb_t, tb_p, tb_l = self.tb_crc
+        cb_t, cb_p, cb_l = self.cb_crc
+        return (lay.tbs, tb_t, tb_p, tb_l, lay.num_cb, lay.cb_size, cb_t, cb_p, cb_l, c.k_ldpc, c.wlen, c.z, c.kb,
+                c.row_ptr, c.ecol, c.eshift, c.core, c.first_col, c.first_shift, c.steps,
+                self._cb_off, self.qm, self.scrambling)
 
     def map(self, bits: np.ndarray) -> np.ndarray:
         """Coded bits ``[N, G]`` uint8 -> Gray QAM symbols ``[N, G/Qm]`` complex64, unit average energy."""
@@ -299,7 +302,7 @@ class FastTBChain:
         _k.run_rows(_k.awgn_llrs, n, self.threads, lambda a, b: (bits[a:b], seed64, row0 + a, *static, out[a:b]))
         return out.reshape(n, self.lay.num_cb, self.e_max)
 
-    def noisy_llrs(self, bits: np.ndarray, z: Any, no: float) -> np.ndarray:
+    def noisy_llrs(self, bits: np.ndarray, z: Any, no: float, threads: int | None = None) -> np.ndarray:
         """Coded bits ``[N, G]`` uint8 and N(0, 1) draws ``z`` -> decoder LLRs ``[N, C, E_max]`` after AWGN.
 
         ``z``: ``[N, N_RE, 2]`` float32 (numpy or torch), e.g. ``torch.randn((N, N_RE, 2))``, the
@@ -308,18 +311,49 @@ class FastTBChain:
         :func:`semcom.link.base.complex_normal` returns for those draws, in one kernel per TB row
         (:func:`semcom.link._chain_kernels.noisy_llrs`). Only where :attr:`closed_form`, else
         :class:`LinkError`; the same :class:`InputError` as :meth:`map` and :meth:`llrs` for bad
-        input.
+        input. ``threads``: the threads of this call (default: the chain's).
         """
         bits = self._fused_bits(bits)
         n = bits.shape[0]
+        zf = self._noise_draws(z, n)
+        out, demap = self._fused_demap_args(no, n)
+        static = (np.float32(complex_scale(no)), *demap)
+        _k.run_rows(_k.noisy_llrs, n, threads or self.threads, lambda a, b: (bits[a:b], zf[a:b], *static, out[a:b]))
+        return out.reshape(n, self.lay.num_cb, self.e_max)
+
+    def encode_awgn_llrs(self, u: np.ndarray, seed: int, no: float, row0: int = 0,
+                         threads: int | None = None) -> np.ndarray:
+        """TB bits ``[N, TBS]`` -> decoder LLRs ``[N, C, E_max]`` after AWGN with the compiled noise:
+        ``awgn_llrs(encode(u), seed, no, row0)`` in one kernel per TB row, without the coded bits
+        (:func:`semcom.link._chain_kernels.encode_awgn_llrs`; the same LLRs). The errors of
+        :meth:`encode` and :meth:`awgn_llrs`; ``threads``: the threads of this call."""
+        from semcom.link._gauss import TABLES, check_args
+
+        u8, n = self._fused_tbs(u)
+        _, seed = check_args((row0 + n, self.lay.num_re), seed, no, None)
+        out, demap = self._fused_demap_args(no, n)
+        static = (np.uint64(seed), complex_scale(no), *demap, *TABLES)
+        bad = np.zeros(n, dtype=np.int64)
+        enc = self._enc_args()
+        _k.run_rows(_k.encode_awgn_llrs, n, threads or self.threads,
+                    lambda a, b: (u8[a:b], enc, static[0], row0 + a, *static[1:], out[a:b], bad[a:b]))
+        _check_bad(bad)
+        return out.reshape(n, self.lay.num_cb, self.e_max)
+
+    def _fused_tbs(self, u: Any) -> tuple[np.ndarray, int]:
+        """TB bits for a fused kernel (as :meth:`encode` reads them) and their rows; :class:`LinkError`
+        unless :attr:`closed_form`."""
+        if not self.closed_form:
+            raise LinkError(f"the fused AWGN kernel needs QPSK or 16QAM max-log, not Qm={self.qm} {self.demapper}")
+        u8 = _bits_array(u, self.lay.tbs)
+        return u8, u8.shape[0]
+
+    def _noise_draws(self, z: Any, n: int) -> np.ndarray:
+        """N(0, 1) draws ``[n, N_RE, 2]`` (numpy or torch) as float32 ``[n, 2 N_RE]``; :class:`InputError` on another shape."""
         zf = np.ascontiguousarray(_numpy(z), dtype=np.float32)
         if zf.shape != (n, self.lay.num_re, 2):
             raise InputError(f"noise draws must be shaped [{n}, {self.lay.num_re}, 2], got {zf.shape}")
-        zf = zf.reshape(n, 2 * self.lay.num_re)
-        out, demap = self._fused_demap_args(no, n)
-        static = (np.float32(complex_scale(no)), *demap)
-        _k.run_rows(_k.noisy_llrs, n, self.threads, lambda a, b: (bits[a:b], zf[a:b], *static, out[a:b]))
-        return out.reshape(n, self.lay.num_cb, self.e_max)
+        return zf.reshape(n, 2 * self.lay.num_re)
 
     def _fused_bits(self, bits: np.ndarray) -> np.ndarray:
         """The coded bits of a fused AWGN kernel (:meth:`_coded_array`); :class:`LinkError` unless
@@ -336,12 +370,15 @@ class FastTBChain:
         out = np.empty((n, self.lay.num_cb * self.e_max), dtype=np.float32)
         return out, (inv.reshape(1), self._levels32, self.qm, self._cb_off, self.e_max, self._sign)
 
-    def check(self, bits: Any, dtype: Any = np.uint8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def check(self, bits: Any, dtype: Any = np.uint8, threads: int | None = None,
+              out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Decoded code blocks ``[N, C, K']`` (0/1; float32 is read as it is, other dtypes as uint8)
         -> (TB bits ``[N, TBS]``, cb_ok ``[N, C]``, tb_ok ``[N]``).
 
         The TB bits are of ``dtype``: uint8, or float32 (what the link returns, without a conversion
-        pass).
+        pass). ``threads``: the threads of this call (default: the chain's). ``out``: the three
+        arrays to write (numpy, those shapes, ``dtype`` / bool / bool; e.g. rows of the caller's
+        larger arrays), returned.
         """
         lay = self.lay
         b8 = np.ascontiguousarray(_numpy(bits))
@@ -352,13 +389,27 @@ class FastTBChain:
         n = b8.shape[0]
         if np.dtype(dtype) not in (np.dtype(np.uint8), np.dtype(np.float32)):
             raise InputError(f"dtype must be uint8 or float32, got {np.dtype(dtype)}")
-        u = np.empty((n, lay.tbs), dtype=dtype)
-        cb_ok, tb_ok = np.zeros((n, lay.num_cb), dtype=np.bool_), np.zeros(n, dtype=np.bool_)
+        if out is None:
+            u = np.empty((n, lay.tbs), dtype=dtype)
+            cb_ok, tb_ok = np.empty((n, lay.num_cb), dtype=np.bool_), np.empty(n, dtype=np.bool_)
+        else:
+            u, cb_ok, tb_ok = _check_out(out, (n, lay.tbs, lay.num_cb), dtype)
         tb_t, tb_p, tb_l = self.tb_crc
         cb_t, cb_p, cb_l = self.cb_crc
-        _k.run_rows(_k.check_tbs, n, self.threads,
+        _k.run_rows(_k.check_tbs, n, threads or self.threads,
                     lambda a, b: (b8[a:b], lay.tbs, tb_t, tb_p, tb_l, cb_t, cb_p, cb_l, u[a:b], cb_ok[a:b], tb_ok[a:b]))
         return u, cb_ok, tb_ok
+
+
+def _check_out(out: Any, shape: tuple[int, int, int], dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``check``'s ``out`` arrays, :class:`InputError` unless they are numpy arrays of ``[N, TBS]``
+    ``dtype``, ``[N, C]`` and ``[N]`` bool (rows may be views; the kernel writes through them)."""
+    n, tbs, c = shape
+    want = (((n, tbs), np.dtype(dtype)), ((n, c), np.dtype(np.bool_)), ((n,), np.dtype(np.bool_)))
+    if not isinstance(out, tuple) or len(out) != 3 or any(
+            not isinstance(a, np.ndarray) or (a.shape, a.dtype) != w for a, w in zip(out, want)):
+        raise InputError(f"out must be three numpy arrays shaped and typed {[(s, str(d)) for s, d in want]}")
+    return out
 
 
 def _numpy(x: Any) -> Any:
@@ -397,6 +448,12 @@ def _check_no(positive_finite: bool, above_min: bool) -> None:
         raise InputError("the noise variance must be positive and finite")
     if not above_min:
         raise InputError(f"noise variance below {_MIN_NO:g} (Es/N0 above 350 dB): the LLRs would overflow float32")
+
+
+def _check_bad(bad: np.ndarray) -> None:
+    """:class:`InputError` if the encoding kernel counted a TB bit other than 0 or 1."""
+    if bad.any():
+        raise InputError("bits must be 0 or 1 (found other values, or NaN)")
 
 
 def _bits_array(u: Any, k: int) -> np.ndarray:

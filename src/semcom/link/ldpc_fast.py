@@ -358,9 +358,11 @@ class FastLDPC5GDecoder(torch.nn.Module):
             return bits, ok.reshape(lead).to(device)
         return bits
 
-    def decode_trusted(self, x: np.ndarray, num_iter: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode_trusted(self, x: np.ndarray, num_iter: int | None = None,
+                       threads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode LLRs that need no checking: C-contiguous finite float32 ``[B, n]``, e.g. the
         compiled chain's demapper output (the link calls this; :meth:`forward` checks, then calls it).
+        ``threads``: the threads of this call (default: the decoder's ``num_threads``).
 
         Returns ``(bits [B, k or n] float32, syndrome_ok [B])``; sets ``last_iterations``.
         """
@@ -372,7 +374,7 @@ class FastLDPC5GDecoder(torch.nn.Module):
         ok = np.zeros(B, dtype=np.bool_)
         iters = np.zeros(B, dtype=np.int32)
         if B:
-            threads = self.num_threads or _k.default_threads()
+            threads = threads or self.num_threads or _k.default_threads()
             # normalised min-sum: scale * min; offset min-sum: max(min - offset, 0)
             scale, off = (1.0, self.offset) if self.offset is not None else (self.scaling, 0.0)
             static = (lay["in_pos"], lay["k"], lay["k_ldpc"], lay["n_vn"], self._out_pos, self.hard_out,

@@ -44,6 +44,7 @@ import torch
 
 from semcom.errors import LinkError
 from semcom.link.base import Link, complex_normal, generator_or_seed, noise_variance, normal_pairs
+from semcom.link._pipeline import receive_while_drawing
 from semcom.link._threads import default_threads, side_pool
 from semcom.link.layout import LinkPlan, TBLayout
 from semcom.link.ldpc import DECODERS, make_ldpc_decoder
@@ -176,13 +177,37 @@ class _FastTBCodec:
 
     def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Decoder LLRs ``[N, C, E_max]`` -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+        u, cb_ok, tb_ok = self._decode_check(z.numpy())
+        return torch.from_numpy(u), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
+
+    def _decode_check(self, z: np.ndarray, threads: int | None = None, out: tuple | None = None) -> tuple:
+        """Decoder LLRs ``[N, C, E_max]`` (numpy) -> the TB bits (float32), cb_ok and tb_ok (numpy,
+        written to ``out`` if given, see :meth:`FastTBChain.check`) on ``threads`` threads."""
         lay = self.lay
         n = z.shape[0]
-        flat = z.reshape(n * lay.num_cb, -1)
+        flat = np.ascontiguousarray(z.reshape(n * lay.num_cb, -1))
         trusted = getattr(self.decoder, "decode_trusted", None)  # the compiled demapper's LLRs need no check
-        u_cb = trusted(np.ascontiguousarray(flat.numpy()))[0] if trusted is not None else self.decoder(flat)
-        u, cb_ok, tb_ok = self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32)
+        u_cb = trusted(flat, threads=threads)[0] if trusted is not None else self.decoder(torch.from_numpy(flat))
+        return self.chain.check(u_cb.reshape(n, lay.num_cb, lay.cb_size), dtype=np.float32, threads=threads, out=out)
+
+    def send_noisy(self, u: torch.Tensor, z: torch.Tensor, no: float, threads: int | None, out: tuple) -> None:
+        """``[N, tbs]`` checked 0/1 bits and N(0, 1) draws ``z`` ``[N, N_RE, 2]`` -> encoding
+        (:meth:`coded`), the AWGN channel (:meth:`FastTBChain.noisy_llrs`), decoding and the CRC
+        checks, written to ``out`` (numpy TB bits float32 ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok
+        ``[N]``) on ``threads`` threads (default: the chain's)."""
+        self._decode_check(self.chain.noisy_llrs(self.coded(u, threads), z, no, threads), threads, out)
+
+    def send_awgn(self, u: torch.Tensor, seed: int, no: float, row0: int = 0) -> tuple:
+        """``[N, tbs]`` checked 0/1 bits -> encoding and the AWGN channel with the compiled noise of
+        stream rows ``row0 ...`` of ``seed`` in one kernel (:meth:`FastTBChain.encode_awgn_llrs`),
+        decoding and the CRC checks: (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
+        u, cb_ok, tb_ok = self._decode_check(self.chain.encode_awgn_llrs(u.detach().numpy(), seed, no, row0))
         return torch.from_numpy(u), torch.from_numpy(cb_ok), torch.from_numpy(tb_ok)
+
+    def outputs(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Empty (bits ``[n, tbs]`` float32, cb_ok ``[n, C]``, tb_ok ``[n]``) for :meth:`send_noisy`."""
+        return (torch.empty(n, self.lay.tbs), torch.empty(n, self.lay.num_cb, dtype=torch.bool),
+                torch.empty(n, dtype=torch.bool))
 
     def receive(self, y: torch.Tensor, no: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Equalised symbols ``[N, N_RE]`` + noise variance -> (bits ``[N, tbs]``, cb_ok ``[N, C]``, tb_ok ``[N]``)."""
@@ -352,12 +377,12 @@ class NRLink(Link):
                 u_hat, ok_cb, ok_tb, g = self._send_group(codec, u, lay, b, nt, cb_cols, h_cb, h_hat_cb, no, gen, bar)
                 if g is not None:
                     gain[:, cb_cols] = g.reshape(b, nt * c)
-                if plan.num_tb == 1 and kt == lay.tbs:  # the decoded TB is the payload: no copy
-                    out_bits = u_hat.reshape(b, kt)
-                else:
-                    u_hat = u_hat.reshape(b, nt, lay.tbs)
-                    for j, t in enumerate(tbs_idx):
-                        out_bits[:, starts[t]:starts[t] + kt] = u_hat[:, j, :kt]
+                if plan.num_tb == 1 and kt == lay.tbs:  # the decoded TB is the payload: no copies
+                    out_bits, cb_ok, tb_ok = u_hat.reshape(b, kt), ok_cb.reshape(b, c), ok_tb.reshape(b, 1)
+                    continue
+                u_hat = u_hat.reshape(b, nt, lay.tbs)
+                for j, t in enumerate(tbs_idx):
+                    out_bits[:, starts[t]:starts[t] + kt] = u_hat[:, j, :kt]
                 cb_ok[:, cb_cols] = ok_cb.reshape(b, nt * c)
                 tb_ok[:, torch.tensor(tbs_idx)] = ok_tb.reshape(b, nt)
         finally:
@@ -385,31 +410,29 @@ class NRLink(Link):
         """AWGN with a fused kernel: encode, then per decode chunk map, add the noise and demap in one
         pass per TB row (no symbol, noise or received arrays), decode: (bits, cb_ok, tb_ok).
 
-        ``noise="fast"``: one seed, drawn after encoding as :meth:`_draw_noise` draws it after
-        mapping; each row's noise comes from its own stream (:meth:`FastTBChain.awgn_llrs`).
+        ``noise="fast"``: one seed (the one :meth:`_draw_noise` draws after mapping: nothing draws
+        from ``gen`` in between), then per decode chunk the encoding and the channel in one kernel
+        (:meth:`FastTBChain.encode_awgn_llrs`); each row's noise comes from its own stream.
         ``noise="torch"``: the N(0, 1) draws of :func:`~semcom.link.base.complex_normal`
-        (:func:`~semcom.link.base.normal_pairs` on ``gen``, on a side thread while the TBs are
-        encoded where :meth:`_noise_ahead` allows), scaled and added to the symbols in the kernel
-        (:meth:`FastTBChain.noisy_llrs`). Both give the unfused path's results float for float.
-        Each stage splits its rows over the kernel threads. (Running the whole chain per part of
-        the rows on each thread instead, so that a helper thread wakes once per group rather than
-        once per stage, was measured slower on 2 cores: more hand-overs of the interpreter lock.)
+        (:func:`~semcom.link.base.normal_pairs` on ``gen``), scaled and added to the symbols in the
+        kernel (:meth:`FastTBChain.noisy_llrs`); on two or more threads (:meth:`_draws_ahead`)
+        drawn in chunks while a side thread encodes and receives the chunks already drawn
+        (:func:`semcom.link._pipeline.receive_while_drawing`). Both give the unfused path's
+        results float for float. Each stage splits its rows over the kernel threads. (Running the
+        whole chain per part of the rows on each kernel thread instead, so that a helper thread
+        wakes once per group rather than once per stage, was measured slower on 2 cores: more
+        hand-overs of the interpreter lock.)
         """
         if self.noise == "fast":
-            coded = codec.coded(u)
             seed = self._fast_noise_seed(gen)
-            return self._receive_chunks(codec, coded.shape[0], bar,
-                                        lambda i, j: codec.decode(codec.awgn_llrs(coded[i:j], seed, no, i)))
-        shape = (u.shape[0], lay.num_re)
-        ahead = self._noise_ahead(lambda: normal_pairs(shape, gen))
-        try:  # encoded on this thread alone while the side thread draws (the longer task) on the other core
-            coded = codec.coded(u, 1 if ahead is not None else None)
-            z = ahead.result() if ahead is not None else normal_pairs(shape, gen)
-        finally:
-            if ahead is not None:  # on an error too: the side thread is done with gen when we go on
-                ahead.exception()
-        return self._receive_chunks(codec, coded.shape[0], bar,
-                                    lambda i, j: codec.decode(codec.noisy_llrs(coded[i:j], z[i:j], no)))
+            return self._receive_chunks(codec, u.shape[0], bar, lambda i, j: codec.send_awgn(u[i:j], seed, no, i))
+        if self._draws_ahead():
+            return receive_while_drawing(codec, u, no, gen, max(1, _DECODE_CHUNK_CBS // lay.num_cb), bar)
+        z = normal_pairs((u.shape[0], lay.num_re), gen)
+        outs = codec.outputs(u.shape[0])
+        out_np = tuple(o.numpy() for o in outs)
+        return self._receive_chunks(codec, u.shape[0], bar, lambda i, j: codec.send_noisy(
+            u[i:j], z[i:j], no, None, tuple(o[i:j] for o in out_np)), into=outs)
 
     def _fuses_awgn(self, codec) -> bool:
         """Whether the group takes a fused AWGN kernel (:meth:`_send_fused`): compiled chain, AWGN, and
@@ -495,9 +518,10 @@ class NRLink(Link):
         no_eff = ((no + extra) / p).to(torch.float32)
         return y_eq, no_eff, g
 
-    def _receive_chunks(self, codec, n: int, bar, receive) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _receive_chunks(self, codec, n: int, bar, receive, into=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``receive(i, j)`` (demap and decode rows ``[i, j)`` of ``n``) in chunks of about
-        ``_DECODE_CHUNK_CBS`` code blocks; the outcomes concatenated."""
+        ``_DECODE_CHUNK_CBS`` code blocks; the outcomes concatenated, or ``into`` if given (the
+        outputs ``receive`` writes)."""
         rows = max(1, _DECODE_CHUNK_CBS // codec.lay.num_cb)
         outs = []
         for i in range(0, n, rows):
@@ -505,6 +529,8 @@ class NRLink(Link):
             outs.append(receive(i, j))
             if bar is not None:
                 bar.update((j - i) * codec.lay.num_cb)
+        if into is not None:
+            return into
         if len(outs) == 1:
             return outs[0]
         return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs]), torch.cat([o[2] for o in outs])
