@@ -32,10 +32,6 @@ from semcom.link.base import normal_pairs
 #: About this many floats per drawn chunk (two slot-sized QPSK TBs, about 0.2 ms of torch.randn):
 #: the side thread starts on the first soon, and the last one it claims ends soon after the draw.
 CHUNK_FLOATS = 60_000
-#: After the draw: True, the calling thread claims chunks beside the side thread, both on one thread;
-#: False, it takes every chunk left and sends them on all the kernel threads (measured slower on 2
-#: cores: the kernel threads then compete with the side thread's last chunk).
-SHARE_AFTER_DRAW = True
 #: torch's CPU normal_ transforms its uniforms in blocks of this many floats.
 _TORCH_BLOCK = 16
 
@@ -107,7 +103,11 @@ def receive_while_drawing(codec, u: torch.Tensor, no: float, gen: torch.Generato
         for i, (a, b) in enumerate(bounds):
             normal_pairs((b - a, num_re), gen, out=z[a:b])
             chunks.mark_drawn(i + 1)
-        if SHARE_AFTER_DRAW and not side.cancel():  # the side thread has started (else: everything here)
+        # After the draw the calling thread claims chunks beside the side thread, each on one thread
+        # (taking every chunk left on all the kernel threads was slower on 2 cores in a trial: the
+        # kernel threads then compete with the side thread's last chunk). If the side thread has not
+        # started (the pool busy), everything left is sent here.
+        if not side.cancel():
             while (i := chunks.claim()) is not None:
                 _send(codec, u, z, no, bounds[i], 1, out_np, bar)
         elif (first := chunks.close()) < len(bounds):
