@@ -18,23 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import torch
+from _timing import times
 
 ROWS, COLS = 16, 16280
-
-
-def _times(fn, repeat: int) -> dict:
-    fn()  # warm-up (compiles or loads the cached kernels)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return {"min_ms": 1e3 * min(times), "median_ms": 1e3 * statistics.median(times), "repeat": repeat}
 
 
 def bench_draws(repeat: int) -> list[dict]:
@@ -43,10 +32,10 @@ def bench_draws(repeat: int) -> list[dict]:
 
     gen = torch.Generator().manual_seed(0)
     rows = [{"case": "draw", "noise": "torch", "threads": 1, "shape": [ROWS, COLS],
-             **_times(lambda: complex_normal((ROWS, COLS), gen, 0.5), repeat)}]
+             **times(lambda: complex_normal((ROWS, COLS), gen, 0.5), repeat)}]
     for threads in (1, 2):
         rows.append({"case": "draw", "noise": "fast", "threads": threads, "shape": [ROWS, COLS],
-                     **_times(lambda t=threads: complex_normal_fast((ROWS, COLS), 7, 0.5, threads=t), repeat)})
+                     **times(lambda t=threads: complex_normal_fast((ROWS, COLS), 7, 0.5, threads=t), repeat)})
     return rows
 
 
@@ -65,7 +54,7 @@ def bench_link(repeat: int, snr_db: float) -> list[dict]:
             rows.append({"case": "transmit", "noise": noise, "threads": threads, "mcs": str(mcs), "snr_db": snr_db,
                          "payload_bits": k, "items": ROWS, "num_re": link.plan(k).channel_uses,
                          "all_tb_ok": bool(res.tb_ok.all()),
-                         **_times(lambda lk=link, b=bits: lk.transmit(b, snr_db, generator=1), repeat)})
+                         **times(lambda lk=link, b=bits: lk.transmit(b, snr_db, generator=1), repeat)})
     return rows
 
 

@@ -21,24 +21,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import torch
+from _timing import times
 
 ROWS = 16
 CASES = {"QPSK R=1/2": 16280, "16QAM R=2/3": 11010}  # REs of one slot-sized TB (106 PRB, 156 data REs each)
-
-
-def _times(fn, repeat: int) -> dict:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return {"min_ms": 1e3 * min(times), "median_ms": 1e3 * statistics.median(times), "repeat": repeat}
 
 
 def _draws(num_re: int, gen: torch.Generator) -> dict:
@@ -63,7 +52,7 @@ def bench(repeat: int) -> list[dict]:
         floats = ROWS * num_re * 2
         for kind, threads in (("whole", 1), ("whole", 2), ("chunks", 1)):
             torch.set_num_threads(threads)
-            t = _times(draws[kind], repeat)
+            t = times(draws[kind], repeat)
             rows.append({"case": case, "draw": kind, "torch_threads": threads, "shape": [ROWS, num_re, 2],
                          "chunks": draws["num_chunks"] if kind == "chunks" else 1, "floats": floats,
                          "mfloats_per_s": floats / t["median_ms"] / 1e3, **t})
