@@ -98,6 +98,36 @@ def default_scaling(bg: str, z: int) -> float:
     return next(s for zmax, s in rows if z <= zmax)
 
 
+def _qc_blocks(pcm, z: int) -> dict[tuple[int, int], int]:
+    """The quasi-cyclic blocks of a parity-check matrix (scipy COO): ``{(block row, block col): shift}``;
+    a LinkError when a block is not one cyclic permutation of size ``z``."""
+    rows_i = pcm.row // z
+    cols_i = pcm.col // z
+    shift = (pcm.col % z - pcm.row % z) % z
+    blocks: dict[tuple[int, int], int] = {}
+    for r, c, s in zip(rows_i.tolist(), cols_i.tolist(), shift.tolist()):
+        if blocks.setdefault((r, c), s) != s:
+            raise LinkError("unsupported code: parity-check matrix is not quasi-cyclic with lifting Z")
+    counts: dict[tuple[int, int], int] = {}
+    for r, c in zip(rows_i.tolist(), cols_i.tolist()):
+        counts[(r, c)] = counts.get((r, c), 0) + 1
+    if any(v != z for v in counts.values()):
+        raise LinkError("unsupported code: a block of the parity-check matrix is not a permutation")
+    return blocks
+
+
+def _check_mask(kept: list[tuple[int, int, int]], rows: int, z: int, kb: int, last_vn: int) -> np.ndarray:
+    """``[rows*Z]`` uint8, 0 for the checks the syndrome does not count: those of an extension row
+    whose own parity bit is punctured (beyond ``last_vn``) are always satisfiable."""
+    check_mask = np.ones(rows * z, dtype=np.uint8)
+    for r, c, s in kept:
+        if r >= 4 and c == kb + r:
+            i = np.arange(z)
+            vn = c * z + (i + s) % z
+            check_mask[r * z + i[vn > last_vn]] = 0
+    return check_mask
+
+
 def ldpc_layout(encoder: Any) -> dict:
     """The quasi-cyclic structure and rate-matching layout of an ``LDPC5GEncoder``'s code.
 
@@ -129,20 +159,7 @@ def ldpc_layout(encoder: Any) -> dict:
     if nsys_rm < 0 or n < nsys_rm:
         raise LinkError(f"unsupported code: k={k}, n={n}, Z={z}")
 
-    # quasi-cyclic blocks: (block row, block col) -> shift
-    rows_i = pcm.row // z
-    cols_i = pcm.col // z
-    shift = (pcm.col % z - pcm.row % z) % z
-    blocks: dict[tuple[int, int], int] = {}
-    for r, c, s in zip(rows_i.tolist(), cols_i.tolist(), shift.tolist()):
-        if blocks.setdefault((r, c), s) != s:
-            raise LinkError("unsupported code: parity-check matrix is not quasi-cyclic with lifting Z")
-    counts: dict[tuple[int, int], int] = {}
-    for r, c in zip(rows_i.tolist(), cols_i.tolist()):
-        counts[(r, c)] = counts.get((r, c), 0) + 1
-    if any(v != z for v in counts.values()):
-        raise LinkError("unsupported code: a block of the parity-check matrix is not a permutation")
-
+    blocks = _qc_blocks(pcm, z)
     # variable node of each rate-matched (filler-free, after 2Z puncturing) buffer position
     j = np.arange(n)
     rm_to_vn = np.where(j < nsys_rm, 2 * z + j, k_ldpc + (j - nsys_rm))
@@ -161,14 +178,7 @@ def ldpc_layout(encoder: Any) -> dict:
     eshift = np.array([s for _, _, s in kept], dtype=np.int64)
     dmax = int(np.diff(row_ptr).max())
 
-    # checks of an extension row whose own parity bit is punctured are always satisfiable
-    check_mask = np.ones(rows * z, dtype=np.uint8)
-    for r, c, s in kept:
-        if r >= 4 and c == kb + r:
-            i = np.arange(z)
-            vn = c * z + (i + s) % z
-            check_mask[r * z + i[vn > last_vn]] = 0
-
+    check_mask = _check_mask(kept, rows, z, kb, last_vn)
     bg = "bg1" if kb == 22 else "bg2"  # 22 systematic block columns in base graph 1, 6..10 in base graph 2
     out_int = getattr(encoder, "num_bits_per_symbol", None)
     if out_int is not None:
