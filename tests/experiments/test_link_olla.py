@@ -291,3 +291,49 @@ def test_nack_rate_converges_with_a_biased_report():
     inner_cfg = OllaConfig(**{**vars(cfg), "num_grants": 300})
     inner = _sequence(inner_cfg, SeparationSystem(SeparationConfig.from_dict(cfg.system_configs()["inner_target_bler"])))
     assert nack_rate(inner, 0) > 2 * cfg.target_bler
+
+
+def test_bayesian_outer_loop_system_config_cli_and_trace():
+    """``--bayes`` adds ``olla_bayes_<rule>`` (``olla_mode="bayes"``); the system chooses under the loop's
+    predictive distribution and updates it with each grant's ACK for the payload it sent."""
+    from semcom.link import plan_payload
+    from semcom.link.adaptation import BayesianOuterLoop, Curves
+
+    assert not any("bayes" in k for k in OllaConfig(**FAST).system_configs())  # off by default
+    cfg = OllaConfig(**{**FAST, "bayes": True, "forgetting": 0.01})
+    sc = cfg.system_configs()
+    assert sc["olla_bayes_target_bler"] == {**sc["inner_target_bler"], "outer_loop": True, "olla_mode": "bayes",
+                                            "olla_forgetting": 0.01}
+    parse = lambda argv: link_olla.config_from_args(link_olla._parser().parse_args(argv))  # noqa: E731
+    assert parse(["--bayes", "--forgetting", "0.01"]).bayes is True and parse([]).bayes is False
+    with pytest.raises(ConfigError):
+        OllaConfig(**{**FAST, "bayes": True, "forgetting": 1.0})
+    from semcom.cli import main
+
+    assert main(["link", "olla", "--bayes", "--forgetting", "0.9"]) == 2  # a one-line error, no traceback
+    system = SeparationSystem(SeparationConfig.from_dict(sc["olla_bayes_target_bler"]))
+    trace = _sequence(cfg, system)
+    assert {"offset_db", "posterior_scatter_db", "smoothed_weight"} <= set(trace) and "saturated" not in trace
+    ch, loop = channel_sequence(cfg, cfg.snr_db[0], 0), BayesianOuterLoop(forgetting=0.01)
+    budget = system.channel_uses_budget(cfg.crop, cfg.crop)
+    for t in range(cfg.num_grants):  # the same choices and updates, replayed on a loop of our own
+        r = ch["report_db"][t]
+        choice = select_mcs(r, budget, target_bler=cfg.target_bler, min_payload_bits=32, max_tb_bits=system.link.max_tb_bits,
+                            snr_spread=loop.predictive(r))
+        assert trace["mcs_index"][t] == choice.mcs.index
+        if trace["status"][t] == "no_fit":  # nothing sent: no feedback
+            continue
+        assert trace["offset_db"][t] == pytest.approx(loop.offset_for(r), abs=1e-3)
+        loop.update(trace["ack"][t], plan_payload(choice.payload_bits, choice.mcs, system.link.max_tb_bits), r, Curves())
+    assert loop.scatter_db == pytest.approx(trace["posterior_scatter_db"][-1], abs=1e-3) and loop.version > 3
+
+
+def test_separation_bayesian_outer_loop_errors():
+    base = dict(codec="jpeg2000", fidelity="bler_table", link_adaptation=True, outer_loop=True, olla_mode="bayes")
+    for bad in (dict(base, olla_mode="kalman"), dict(base, outer_loop=False), dict(base, olla_anti_windup=True),
+                dict(base, report_std_db="auto"), dict(base, report_std_db=2.0), dict(base, channel="rayleigh_block"),
+                dict(base, olla_forgetting=1.0), dict(base, olla_forgetting="0.1"), dict(base, olla_forgetting=True)):
+        with pytest.raises(ConfigError):
+            SeparationConfig.from_dict(bad)
+    system = SeparationSystem(base)
+    assert system.adaptation_snr_db(10.0, 7.0) == 7.0  # the report itself: the loop shifts nothing, the predictive does

@@ -54,7 +54,13 @@ robust MCS the adaptation could choose for it -- the lowest spectral efficiency 
 MCSs that carry the length field and a byte and, with ``adaptation="quality"``, the image
 (:meth:`SeparationSystem.most_robust_mcs`) -- does not lower the offset
 (:class:`~semcom.link.adaptation.OuterLoopLinkAdaptation`, "Anti-windup"); ``extras["olla_saturated"]``
-says whether the grant was.
+says whether the grant was. ``olla_mode="bayes"`` replaces the offset by
+:class:`~semcom.link.adaptation.BayesianOuterLoop` (``self.olla``): a posterior over the report's bias
+and scatter, updated with each grant's ACK under the same BLER model, whose predictive distribution of
+the true SNR the adaptation averages over (``snr_spread``); the rule then chooses the operating point
+(no NACK target; ``target_bler`` is only the ``target_bler`` rule's target). ``extras`` then also hold
+``olla_scatter_db`` and ``olla_smoothed_weight`` (the posterior's scatter and the weight of the smoothed
+report); the equivalent offset (``olla_offset_db``) is the predictive mean of the true SNR minus the report.
 
 An uncertain report (``report_std_db``, AWGN link). With a number ``sigma > 0`` (dB) the adaptation
 takes the grant's true SNR to be ``Normal(report + offset, sigma^2)`` and averages each MCS's error
@@ -106,6 +112,7 @@ from semcom.utils import check_image, from_dict, make_generator
 
 LOSS_POLICIES = ("corrupt", "truncate")
 ADAPTATIONS = ("quality", "target_bler")
+OLLA_MODES = ("nack_target", "bayes")
 FALLBACK_VALUE = 0.5
 LENGTH_FIELD_BITS = 24
 
@@ -142,6 +149,9 @@ class SeparationConfig:
     outer_loop, olla_step_db: OLLA on top of link adaptation, driven by each grant's ACK toward a NACK
         rate of ``target_bler``, ``olla_step_db`` down per NACK (stateful: see module doc);
         ``olla_anti_windup``: NACKs of grants sent on the most robust MCS do not lower the offset.
+    olla_mode, olla_forgetting: the outer loop, ``"nack_target"`` (the OLLA offset above, default) or
+        ``"bayes"`` (:class:`~semcom.link.adaptation.BayesianOuterLoop`: a posterior over the report's
+        bias and scatter, with forgetting ``olla_forgetting`` per grant; see module doc).
     report_std_db, report_delay_grants: the scatter (dB) of the SNR the adaptation is given, a number
         or ``"auto"`` (estimated from reports ``report_delay_grants`` grants old; see module doc).
     link: extra keyword arguments for :func:`semcom.link.make_link` (e.g. ``{"decoder": "fast"}``).
@@ -165,6 +175,8 @@ class SeparationConfig:
     outer_loop: bool = False
     olla_step_db: float = 0.5
     olla_anti_windup: bool = False
+    olla_mode: str = "nack_target"
+    olla_forgetting: float = 0.005
     report_std_db: float | str = 0.0
     report_delay_grants: int = 0
     link: dict = dataclasses.field(default_factory=dict)
@@ -179,6 +191,7 @@ class SeparationConfig:
         if self.olla_anti_windup and not self.outer_loop:
             raise ConfigError("olla_anti_windup acts on the outer loop: it needs outer_loop=True")
         self._check_report_std()
+        self._check_olla_mode()
         if not 0 < self.target_bler < 1:
             raise ConfigError(f"target_bler must lie in (0, 1), got {self.target_bler!r}")
         if self.adaptation not in ADAPTATIONS:
@@ -209,6 +222,25 @@ class SeparationConfig:
         if CHANNEL_ALIASES.get(self.channel, self.channel) == "rayleigh":
             raise ConfigError("report_std_db models a per-grant report of an AWGN link; over block Rayleigh "
                               "fading the adaptation already averages the unknown gain")
+
+    def _check_olla_mode(self) -> None:
+        from semcom.link.base import CHANNEL_ALIASES
+
+        if self.olla_mode not in OLLA_MODES:
+            raise ConfigError(f"olla_mode must be one of {OLLA_MODES}, got {self.olla_mode!r}")
+        f = self.olla_forgetting
+        if isinstance(f, bool) or not (isinstance(f, (int, float)) and 0 <= f < 1):
+            raise ConfigError(f"olla_forgetting must lie in [0, 1), got {f!r}")
+        if self.olla_mode != "bayes":
+            return
+        if not self.outer_loop:
+            raise ConfigError("olla_mode='bayes' is an outer loop: it needs outer_loop=True")
+        if self.olla_anti_windup:
+            raise ConfigError("olla_mode='bayes' has no offset to wind up: use olla_anti_windup=False")
+        if self.report_std_db != 0 or isinstance(self.report_std_db, str):
+            raise ConfigError("olla_mode='bayes' learns the report's scatter itself: use report_std_db=0")
+        if CHANNEL_ALIASES.get(self.channel, self.channel) == "rayleigh":
+            raise ConfigError("olla_mode='bayes' models a per-grant report of an AWGN link, not block Rayleigh fading")
 
     @classmethod
     def from_dict(cls, d: dict) -> "SeparationConfig":
@@ -300,11 +332,14 @@ class SeparationSystem:
 
     def reset_outer_loop(self) -> None:
         """A fresh outer loop (offset 0, no feedback): the start of a new sequence (``outer_loop=True``)."""
-        from semcom.link.adaptation import OuterLoopLinkAdaptation, ReportScatter
+        from semcom.link.adaptation import BayesianOuterLoop, OuterLoopLinkAdaptation, ReportScatter
 
         cfg = self.config
-        self.olla = OuterLoopLinkAdaptation(cfg.target_bler, cfg.olla_step_db, anti_windup=cfg.olla_anti_windup) \
-            if cfg.outer_loop else None
+        if cfg.outer_loop and cfg.olla_mode == "bayes":
+            self.olla = BayesianOuterLoop(forgetting=cfg.olla_forgetting)
+        else:
+            self.olla = OuterLoopLinkAdaptation(cfg.target_bler, cfg.olla_step_db, anti_windup=cfg.olla_anti_windup) \
+                if cfg.outer_loop else None
         self.scatter = ReportScatter(cfg.report_delay_grants) if cfg.report_std_db == "auto" else None
 
     @property
@@ -350,12 +385,12 @@ class SeparationSystem:
         quality = cfg.adaptation == "quality"
         if quality and image is None:
             raise InputError("adaptation='quality' chooses the MCS for an image: pass image=")
-        std = self.report_std_db
-        key = (_digest(image) if quality else None, float(snr_db), int(channel_uses), std)
+        std, bayes = self.report_std_db, self._bayes()
+        key = (_digest(image) if quality else None, float(snr_db), int(channel_uses), std, bayes and self.olla.version)
         if key not in self._choices:
             cond = dict(channel=link.channel, fading=link.fading, csi=link.csi,
-                        csi_error_var=getattr(link, "csi_error_var", 0.1),
-                        curves=la.Curves.of(link), report_std_db=std)
+                        csi_error_var=getattr(link, "csi_error_var", 0.1), curves=la.Curves.of(link),
+                        report_std_db=std, snr_spread=self.olla.predictive(float(snr_db)) if bayes else None)
             grant = dict(mcs_table=cfg.mcs_table, max_tb_bits=link.max_tb_bits, min_payload_bits=LENGTH_FIELD_BITS + 8)
             if not quality:
                 choice = la.select_mcs(float(snr_db), channel_uses, target_bler=cfg.target_bler, **grant, **cond)
@@ -370,6 +405,12 @@ class SeparationSystem:
                 self._choices.pop(next(iter(self._choices)))
             self._choices[key] = choice
         return self._choices[key]
+
+    def _bayes(self) -> bool:
+        """Whether the outer loop is the Bayesian one (it shifts nothing: the inner loop gets its predictive)."""
+        from semcom.link.adaptation import BayesianOuterLoop
+
+        return isinstance(self.olla, BayesianOuterLoop)
 
     def most_robust_mcs(self, channel_uses: int, image: torch.Tensor | None = None):
         """The most robust MCS link adaptation can choose for this grant (where the outer loop saturates):
@@ -386,6 +427,18 @@ class SeparationSystem:
         if cfg.adaptation == "quality":
             options = [o for o in options if self.clean_quality(image, o[1].k) is not None]
         return la.most_robust(options) if options else None
+
+    def _bayes_feedback(self, extras: dict, ack: bool, link, k_max: int, report_db: float) -> None:
+        """The Bayesian outer loop's update with this grant's ACK for the payload sent at ``report_db``."""
+        from semcom.link import adaptation as la
+        from semcom.link.layout import plan_payload
+
+        plan = plan_payload(int(k_max), link.mcs, link.max_tb_bits)
+        extras["ack"] = ack
+        extras["olla_offset_db"] = self.olla.offset_for(float(report_db))
+        extras["olla_offset_after_db"] = self.olla.update(ack, plan, float(report_db), la.Curves.of(link))
+        extras["olla_scatter_db"] = self.olla.scatter_db
+        extras["olla_smoothed_weight"] = self.olla.smoothed_weight
 
     def clean_quality(self, image: torch.Tensor, k: int) -> tuple[int, float] | None:
         """``(bits, PSNR)`` of ``image`` sent intact in a ``k``-bit payload (length field + stream), or
@@ -445,7 +498,7 @@ class SeparationSystem:
         from semcom.link.base import check_snr_db
 
         known = check_snr_db(snr_db if csi_report_db is None else csi_report_db)
-        return known + (self.olla.offset_db if self.olla is not None else 0.0)
+        return known + (self.olla.offset_db if self.olla is not None and not self._bayes() else 0.0)
 
     def transmit(self, image: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0,
                  csi_report_db: float | None = None) -> SeparationOutcome:
@@ -494,7 +547,9 @@ class SeparationSystem:
             status = "recovered"  # decoded, but from a damaged stream
         img = outcome.image if status != "failed" else fallback
         extras: dict[str, Any] = {"payload_capacity_bits": int(k_max), "mcs": mcs}
-        if self.olla is not None:
+        if self._bayes():
+            self._bayes_feedback(extras, n_fail == 0, link, k_max, snr_db if csi_report_db is None else csi_report_db)
+        elif self.olla is not None:
             saturated = self.olla.anti_windup and getattr(link, "mcs", None) == self.most_robust_mcs(budget, image)
             extras["ack"] = n_fail == 0
             extras["olla_offset_db"] = self.olla.offset_db

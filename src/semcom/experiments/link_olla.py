@@ -40,6 +40,11 @@ sequence per SNR, and grant ``t`` draws its link noise from the same seed in eve
   the latter only with a scatter-aware system): as ``olla_<rule>`` and ``olla_scatter_<rule>`` with the
   outer loop's anti-windup (``olla_anti_windup``): a NACK of a grant sent on the most robust MCS the
   inner loop could choose does not lower the offset;
+* ``olla_bayes_<rule>`` (only with ``bayes=True``, ``--bayes``): the inner loop with the Bayesian outer
+  loop (``olla_mode="bayes"``, :class:`~semcom.link.adaptation.BayesianOuterLoop`, forgetting
+  ``forgetting`` per grant): a posterior over the report's bias and scatter (and whether a smoothed
+  report predicts better), updated with every ACK/NACK; the rule chooses under its predictive
+  distribution, with no NACK target (its traces record ``posterior_scatter_db`` and ``smoothed_weight``);
 * ``genie_<rule>``: the inner loop at the true SNR of the grant (no report error, no OLLA);
 * ``mcs<i>``: one fixed 38.214 table MCS for every grant.
 
@@ -102,6 +107,8 @@ class OllaConfig:
     ``anti_windup``: add the anti-windup OLLA systems (default ``True``: the long runs of
     ``results/link/olla/long`` put them above the best fixed MCS over fading; ``False`` gives the run's
     systems without them, as before 7 December 2026);
+    ``bayes``: add the Bayesian outer-loop systems (default ``False``: the committed runs do not have
+    them); ``forgetting``: their forgetting per grant;
     ``systems``: run only these labels of the systems ``rules`` and ``fixed_mcs`` make (default all);
     ``fidelity``: the link, ``"bittrue"`` (the 5G LDPC chain) or ``"bler_table"`` (its table abstraction,
     for fast checks); ``channel``: ``"rayleigh"`` (the AR(1) block fading) or ``"awgn"`` (gain 1)."""
@@ -122,6 +129,8 @@ class OllaConfig:
     olla_step_db: float = 0.5
     report_std_db: float | str = "auto"
     anti_windup: bool = True
+    bayes: bool = False
+    forgetting: float = 0.005
     fixed_mcs: list[int] = dataclasses.field(default_factory=lambda: [3, 6, 9, 12, 16, 20, 24])
     systems: list[str] | None = None
     mcs_table: int = 1
@@ -149,6 +158,8 @@ class OllaConfig:
         _check(not isinstance(self.report_std_db, str) or self.report_std_db in ("auto", "none"),
                f"report_std_db must be a number of dB, 'auto' or 'none', got {self.report_std_db!r}")
         _check(isinstance(self.anti_windup, bool), f"anti_windup must be true or false, got {self.anti_windup!r}")
+        _check(isinstance(self.bayes, bool), f"bayes must be true or false, got {self.bayes!r}")
+        _check(_real(self.forgetting) and 0 <= self.forgetting < 1, f"forgetting must lie in [0, 1), got {self.forgetting!r}")
         _check(self.fidelity in FIDELITIES, f"fidelity must be one of {FIDELITIES}, got {self.fidelity!r}")
         _check(isinstance(self.crop, int) and not isinstance(self.crop, bool) and 16 <= self.crop <= 4096,
                f"crop must be an integer in [16, 4096], got {self.crop!r}")
@@ -181,6 +192,8 @@ class OllaConfig:
                 if anti_windup:
                     olla.update(olla_anti_windup=True)
                 out[f"{prefix}_{rule}"] = olla
+            if self.bayes:
+                out[f"olla_bayes_{rule}"] = dict(adapted, outer_loop=True, olla_mode="bayes", olla_forgetting=self.forgetting)
             out[f"genie_{rule}"] = adapted
         for i in self.fixed_mcs:
             out[f"mcs{i}"] = dict(base, mcs_index=i)
@@ -249,7 +262,8 @@ def run_sequence(system, images: Sequence, channel: dict, *, genie: bool = False
 
     keys = ("psnr", "ack", "status", "mcs_index", "stream_bits", "channel_uses") + (("offset_db",) if system.olla is not None else ()) \
         + (("report_std_db",) if system.scatter is not None else ()) \
-        + (("saturated",) if system.olla is not None and system.olla.anti_windup else ())
+        + (("saturated",) if system.olla is not None and system.olla.anti_windup else ()) \
+        + (("posterior_scatter_db", "smoothed_weight") if hasattr(system.olla, "scatter_db") else ())
     out: dict[str, list] = {k: [] for k in keys}
     for t, (snr, report, seed) in enumerate(zip(channel["true_snr_db"], channel["report_db"], channel["link_seeds"])):
         image = images[t % len(images)]
@@ -270,6 +284,9 @@ def run_sequence(system, images: Sequence, channel: dict, *, genie: bool = False
             out["offset_db"].append(round(float(res.extras.get("olla_offset_db", system.olla.offset_db)), 4))
         if "saturated" in out:
             out["saturated"].append(bool(res.extras.get("olla_saturated", False)))
+        if "posterior_scatter_db" in out:
+            out["posterior_scatter_db"].append(round(float(res.extras.get("olla_scatter_db", system.olla.scatter_db)), 4))
+            out["smoothed_weight"].append(round(float(res.extras.get("olla_smoothed_weight", system.olla.smoothed_weight)), 4))
     return out
 
 
@@ -317,6 +334,9 @@ def summarise(trace: dict) -> dict:
         off = np.asarray(trace["offset_db"], dtype=np.float64)
         out["final_offset_db"] = float(off[-1])
         out["mean_offset_second_half_db"] = float(off[half:].mean())
+    if "posterior_scatter_db" in trace:
+        out["mean_posterior_scatter_second_half_db"] = float(np.mean(trace["posterior_scatter_db"][half:]))
+        out["mean_smoothed_weight_second_half"] = float(np.mean(trace["smoothed_weight"][half:]))
     if "report_std_db" in trace:
         out["mean_report_std_second_half_db"] = float(np.mean(trace["report_std_db"][half:]))
     return out
@@ -461,6 +481,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--anti-windup", dest="anti_windup", action=argparse.BooleanOptionalAction, default=None,
                    help="add the anti-windup OLLA systems olla_aw_<rule>, olla_scatter_aw_<rule> (default on; "
                         "--no-anti-windup leaves them out)")
+    p.add_argument("--bayes", dest="bayes", action=argparse.BooleanOptionalAction, default=None,
+                   help="add the Bayesian outer-loop systems olla_bayes_<rule> (default off)")
+    p.add_argument("--forgetting", type=t(cliargs.parse_float, what="--forgetting", lo=0.0, hi=0.5), default=None,
+                   help="forgetting per grant of the Bayesian outer loop (default 0.005)")
     p.add_argument("--systems", type=cliargs.split_names, default=None,
                    help="run only these system labels, e.g. olla_quality,mcs6 (default all)")
     p.add_argument("--codec", default=None, help="image codec (default heif)")
@@ -474,7 +498,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 KEYS = ("snr_db", "num_grants", "channel", "rho", "delay_grants", "report_bias_db", "report_noise_db", "rules", "fixed_mcs",
-        "target_bler", "olla_step_db", "report_std_db", "anti_windup", "systems", "codec", "images", "crop", "seed")
+        "target_bler", "olla_step_db", "report_std_db", "anti_windup", "bayes", "forgetting", "systems", "codec", "images", "crop", "seed")
 
 
 def parse_report_std(text: str) -> float | str:

@@ -42,7 +42,11 @@ corrects the inner loop's model from ACK/NACK: ``offset -= delta_up`` on a NACK,
 ``offset += delta_up * t / (1 - t)`` on an ACK (``t`` = target error rate), the rule of 5G systems; in
 steady state the NACK rate is ``t``. With ``anti_windup=True`` a NACK of a grant already sent on the
 most robust MCS does not lower the offset (conditional integration: long outages do not wind it down
-to its floor). :func:`simulate_olla` runs it over a link.
+to its floor). :func:`simulate_olla` runs it over a link. :class:`BayesianOuterLoop` replaces the
+offset and its NACK target by a posterior over the report's bias and scatter, updated per ACK/NACK
+with the same BLER model; the inner loop chooses under its predictive distribution of the true SNR
+(``snr_spread``), so the rule, not a target, sets the operating point (over AWGN a 10 % NACK target
+loses images that a fixed MCS below the waterfall delivers; ``docs/link.md``).
 
 **An uncertain report** (``report_std_db``, AWGN and fast fading only). A per-grant CSI report is
 not the grant's SNR: it is late and noisy. With ``report_std_db = sigma > 0`` the inner loop takes the
@@ -87,6 +91,7 @@ from semcom.link.layout import LinkPlan, max_payload_for_channel_uses, plan_payl
 from semcom.link.mcs import MCS, MCS_TABLES
 
 __all__ = [
+    "BayesianOuterLoop",
     "Curves",
     "GAIN_GRID_STEP_DB",
     "MCSChoice",
@@ -255,13 +260,16 @@ def _grid_success(mcs: MCS, blocks: Sequence[tuple[tuple[int, int | None, int | 
 
 def payload_error(plan: LinkPlan, snr_db: float, *, channel: str = "awgn", fading: str = "per_cb",
                   csi: str = "perfect", csi_error_var: float = 0.1, curves: Curves | None = None,
-                  blocks: Sequence[int] | None = None, report_std_db: float = 0.0) -> float:
+                  blocks: Sequence[int] | None = None, report_std_db: float = 0.0,
+                  snr_spread: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Probability that at least one code block of ``plan`` (a :class:`~semcom.link.layout.LinkPlan`) is
     lost at mean SNR ``snr_db``: the payload is not delivered intact (module docstring).
 
     ``blocks``: only these code-block indices count (e.g. those that carry a stream shorter than the
     payload); default all. ``report_std_db``: the scatter of the true SNR around ``snr_db`` (AWGN and
-    fast fading; module docstring, "An uncertain report"); 0 is the curve at ``snr_db``.
+    fast fading; module docstring, "An uncertain report"); 0 is the curve at ``snr_db``. ``snr_spread``:
+    ``(x, mass)``, the true SNR is ``snr_db + x_i`` with probability ``mass_i`` (AWGN and fast fading;
+    :meth:`BayesianOuterLoop.predictive`); it replaces ``report_std_db``.
 
     Example::
 
@@ -279,6 +287,10 @@ def payload_error(plan: LinkPlan, snr_db: float, *, channel: str = "awgn", fadin
         raise LinkError(f"blocks must be code-block indices in [0, {plan.num_cb}), got {blocks!r}")
     desc = _block_descriptions(plan)
     std = check_report_std_db(report_std_db)
+    if snr_spread is not None:
+        if channel == "rayleigh":
+            raise LinkError("snr_spread models a per-grant report; over block Rayleigh fading use snr_spread=None")
+        return 1.0 - _grid_success(plan.mcs, list(_count([desc[j] for j in keep]).items()), snr_db, snr_spread, curves)
     if std > 0.0:
         if channel == "rayleigh":
             raise LinkError("report_std_db models a per-grant report; over block Rayleigh fading the transmitter's "
@@ -363,13 +375,14 @@ def select_mcs(snr_db: float, channel_uses: int, *, target_bler: float = 0.1, mc
                channel: str = "awgn", fading: str = "per_cb", csi: str = "perfect", csi_error_var: float = 0.1,
                max_tb_bits: int | None = None, min_payload_bits: int = 1, offset_db: float = 0.0,
                curves: Curves | None = None, candidates: Sequence[MCS] | None = None,
-               report_std_db: float = 0.0) -> MCSChoice:
+               report_std_db: float = 0.0, snr_spread: tuple[np.ndarray, np.ndarray] | None = None) -> MCSChoice:
     """The MCS for a grant of ``channel_uses`` at mean SNR ``snr_db`` by the target rule (module docstring).
 
     ``offset_db`` (an OLLA offset) is added to ``snr_db`` first. ``candidates`` defaults to
     :func:`table_mcs_candidates` of ``mcs_table``; ``max_tb_bits`` is the link's TB limit.
     ``report_std_db``: the payload errors are averaged over a true SNR ``Normal(snr_db + offset_db,
-    report_std_db^2)`` in dB (module docstring, "An uncertain report").
+    report_std_db^2)`` in dB (module docstring, "An uncertain report"); ``snr_spread`` (``(x, mass)``,
+    :func:`payload_error`) over ``snr_db + offset_db + x`` instead.
 
     Raises:
         LinkError: ``target_bler`` outside (0, 1), bad channel options, or no candidate fits the grant.
@@ -378,7 +391,7 @@ def select_mcs(snr_db: float, channel_uses: int, *, target_bler: float = 0.1, mc
         raise LinkError(f"target_bler must lie in (0, 1), got {target_bler!r}")
     snr_db = check_snr_db(check_snr_db(snr_db) + float(offset_db))
     kw = dict(channel=channel, fading=fading, csi=csi, csi_error_var=csi_error_var, curves=curves,
-              report_std_db=report_std_db)
+              report_std_db=report_std_db, snr_spread=snr_spread)
     scored = [MCSChoice(mcs, plan.k, payload_error(plan, snr_db, **kw), False)
               for mcs, plan in grant_options(channel_uses, mcs_table=mcs_table, max_tb_bits=max_tb_bits,
                                              min_payload_bits=min_payload_bits, candidates=candidates)]
@@ -589,6 +602,229 @@ class ReportScatter:
         if self.count < self.burn_in:
             return self.floor_db
         return min(max(math.sqrt(self._sum_sq / self.count), self.floor_db), MAX_REPORT_STD_DB)
+
+
+#: The Bayesian outer loop (:class:`BayesianOuterLoop`): step (dB) and half-width (dB) of the grid of
+#: the report's bias, its scatter hypotheses (dB), the smoothing weights of its report references
+#: (1: the report itself; the first ``1 / a`` reports are averaged plainly), the half-width of the scatter kernels (standard deviations).
+BAYES_STEP_DB = 0.1
+BAYES_BIAS_SPAN_DB = 20.0
+BAYES_SCATTERS_DB = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+BAYES_SMOOTHING = (1.0, 0.05)
+BAYES_KERNEL_SPAN_STD = 4.0
+#: The predictive distribution's cells: its standard deviation over this, at most this many dB (:func:`_rebin`).
+BAYES_REBIN_PER_STD = 15.0
+BAYES_REBIN_MAX_DB = 0.5
+
+
+def _normal_cells(std_db: float, step: float, span_std: float) -> np.ndarray:
+    """Masses of ``Normal(0, std_db^2)`` on cells of ``step`` centred on ``k step``, ``|k step| <= span_std std``
+    (the tails go to the end cells)."""
+    from scipy.special import ndtr
+
+    half = max(int(math.ceil(span_std * std_db / step)), 1)
+    edges = step * (np.arange(-half, half + 2) - 0.5)
+    cdf = ndtr(edges / std_db)
+    mass = np.diff(cdf)
+    mass[0] += cdf[0]
+    mass[-1] += 1.0 - cdf[-1]
+    return mass
+
+
+class BayesianOuterLoop:
+    """An outer loop that estimates how the CSI report errs, as a posterior, instead of steering the NACK
+    rate to a fixed target (``SeparationConfig(olla_mode="bayes")``, ``semcom link olla --bayes``).
+
+    **Why.** A NACK target fixes the operating point: over a constant channel (AWGN) the loop settles
+    where 10 % of the grants fail, and for an image each loss costs 16-25 dB of PSNR while a fixed MCS
+    just below the waterfall loses none (``docs/link.md``, "Over AWGN"); a low target learns slowly
+    (an ACK raises the offset by ``step t / (1 - t)``). The operating point is the inner loop's job:
+    the ``quality`` rule weighs what a faster MCS gains against its loss probability. The outer loop
+    should only tell the inner loop what it does not know -- where the true SNR is, given the report --
+    and let the rule choose.
+
+    **Model.** The true SNR of grant ``t`` is ``s_t = ref_t - b - e_t``: ``ref_t`` a reference computed
+    from the reports (the report itself, or an exponentially smoothed report: over a constant channel
+    the smoothed report averages the report noise away, over fading the report itself is the better
+    predictor -- which one holds is a hypothesis of the posterior), ``b`` an unknown bias and
+    ``e_t ~ Normal(0, sigma^2)`` the scatter left, ``sigma`` unknown too. The posterior is a grid over
+    (smoothing ``a`` in :data:`BAYES_SMOOTHING`, ``sigma`` in :data:`BAYES_SCATTERS_DB`, ``b`` in
+    ``[-BAYES_BIAS_SPAN_DB, +BAYES_BIAS_SPAN_DB]`` by :data:`BAYES_STEP_DB`); prior: ``b ~
+    Normal(0, prior_std_db^2)``, ``a`` and ``sigma`` uniform. The scatter is learned from the
+    ACK/NACKs, not from the reports (:class:`ReportScatter` cannot tell the report's own noise from
+    the channel's variation and overestimates it; over a constant channel the ACKs show that the
+    smoothed report has almost no scatter).
+
+    **Update** (:meth:`update`, per grant): the likelihood of an ACK of a payload ``plan`` under
+    ``(a, sigma, b)`` is the payload's AWGN success probability averaged over the scatter,
+    ``E_e[prod_j (1 - BLER_j(ref_t - b - e))]`` -- the BLER model the inner loop uses -- and of a NACK
+    its complement, floored at ``floor`` (a NACK the model calls impossible is no evidence, not a
+    contradiction). **Forgetting**: before each update the log posterior moves toward the log prior,
+    ``log post <- (1 - forgetting) log post + forgetting log prior``, so the posterior weighs the last
+    ``~1 / forgetting`` grants and can follow a bias or scatter that changes.
+
+    **Decision** (:meth:`predictive`): the inner loop gets the posterior predictive distribution of the
+    true SNR minus the report, ``(x, mass)`` (``payload_error(..., snr_spread=)``): the ``quality`` rule
+    then maximises the expected quality under the posterior (expected quality is linear in the loss
+    probability, so averaging the loss probability is exact); the ``target_bler`` rule compares the
+    averaged payload error with its target. No anti-windup: a NACK on the most robust MCS is evidence
+    like any other (about the scatter), and the grid bounds the posterior. Cost per grant: a few
+    hundred curve evaluations per code-block size and reference, and a convolution per scatter.
+
+    Example::
+
+        >>> from semcom.link import MCS, plan_payload
+        >>> loop = BayesianOuterLoop()
+        >>> plan = plan_payload(20000, MCS.from_table(9))
+        >>> for _ in range(20):   # reported 10 dB, MCS 9 fails: the true SNR is lower
+        ...     _ = loop.update(False, plan, 10.0)
+        >>> loop.offset_for(10.0) < -5.0
+        True
+    """
+
+    anti_windup = False  # NACKs on the most robust MCS are evidence (class docstring)
+
+    def __init__(self, prior_std_db: float = 6.0, forgetting: float = 0.005, floor: float = 1e-4,
+                 scatters_db: Sequence[float] = BAYES_SCATTERS_DB, smoothing: Sequence[float] = BAYES_SMOOTHING) -> None:
+        if not (_number(prior_std_db) and 0.0 < prior_std_db <= 100.0):
+            raise LinkError(f"prior_std_db must lie in (0, 100] dB, got {prior_std_db!r}")
+        if not (_number(forgetting) and 0.0 <= forgetting < 1.0):
+            raise LinkError(f"forgetting must lie in [0, 1), got {forgetting!r}")
+        if not (_number(floor) and 0.0 < floor < 0.5):
+            raise LinkError(f"floor must lie in (0, 0.5), got {floor!r}")
+        if not scatters_db or not all(_number(s) and 0.0 < s <= MAX_REPORT_STD_DB for s in scatters_db):
+            raise LinkError(f"scatters_db must be numbers in (0, {MAX_REPORT_STD_DB:g}] dB, got {scatters_db!r}")
+        if not smoothing or not all(_number(a) and 0.0 < a <= 1.0 for a in smoothing):
+            raise LinkError(f"smoothing must be weights in (0, 1], got {smoothing!r}")
+        self.forgetting, self.floor = float(forgetting), float(floor)
+        self.scatters_db, self.smoothing = tuple(float(s) for s in scatters_db), tuple(float(a) for a in smoothing)
+        self._nb = int(round(BAYES_BIAS_SPAN_DB / BAYES_STEP_DB))
+        self.bias_db = BAYES_STEP_DB * np.arange(-self._nb, self._nb + 1)
+        self._kernels = [_normal_cells(s, BAYES_STEP_DB, BAYES_KERNEL_SPAN_STD) for s in self.scatters_db]
+        self._half = self._nb + max(len(k) // 2 for k in self._kernels)  # z = b + e on [-half, half] steps
+        log_b = -0.5 * (self.bias_db / float(prior_std_db)) ** 2
+        prior = np.broadcast_to(log_b, (len(self.smoothing), len(self.scatters_db), self.bias_db.size))
+        self._log_prior = prior - _logsumexp(prior)
+        self._log_post = self._log_prior.copy()
+        self._refs: np.ndarray | None = None
+        self.acks = self.nacks = self.frozen = self.version = 0
+        self.offset_db = 0.0  # :meth:`offset_for` the last report fed back (for traces; the choice uses the predictive)
+
+    def _references(self, report_db: float) -> np.ndarray:
+        """The references after ``report_db`` (not stored: :meth:`update` stores them)."""
+        r = check_snr_db(report_db)
+        if self._refs is None:
+            return np.full(len(self.smoothing), r)
+        a = np.maximum(np.asarray(self.smoothing), 1.0 / (self.version + 1))  # the plain mean until 1 / a reports
+        return (1.0 - a) * self._refs + a * r
+
+    def posterior(self) -> np.ndarray:
+        """The posterior masses, shaped (smoothing, scatter, bias)."""
+        p = np.exp(self._log_post - self._log_post.max())
+        return p / p.sum()
+
+    def _z_masses(self, weights: np.ndarray) -> np.ndarray:
+        """The distribution of ``z = b + e`` on ``[-half, half]`` steps from ``weights`` (scatter, bias)."""
+        out = np.zeros(2 * self._half + 1)
+        for w, k in zip(weights, self._kernels):
+            c = np.convolve(w, k)
+            lo = self._half - self._nb - len(k) // 2
+            out[lo: lo + c.size] += c
+        return out
+
+    def predictive(self, report_db: float) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior predictive distribution of the true SNR minus ``report_db``: ``(x, mass)`` for
+        ``payload_error(..., snr_spread=)`` (cells of mass below 1e-9 dropped)."""
+        r = check_snr_db(report_db)
+        post, refs = self.posterior(), self._references(r)
+        z = BAYES_STEP_DB * np.arange(-self._half, self._half + 1)
+        xs, ms = [], []
+        for i, ref in enumerate(refs):
+            m = self._z_masses(post[i])
+            keep = m > 1e-9
+            xs.append((ref - r) - z[keep])
+            ms.append(m[keep])
+        x, mass = np.concatenate(xs), np.concatenate(ms)
+        return _rebin(x, mass / mass.sum())
+
+    def offset_for(self, report_db: float) -> float:
+        """The predictive mean of the true SNR minus ``report_db`` (dB): the loop's equivalent of an OLLA offset."""
+        x, mass = self.predictive(report_db)
+        return float(np.dot(x, mass))
+
+    @property
+    def scatter_db(self) -> float:
+        """The posterior mean of the scatter ``sigma`` (dB)."""
+        return float(np.dot(self.posterior().sum(axis=(0, 2)), self.scatters_db))
+
+    @property
+    def smoothed_weight(self) -> float:
+        """The posterior mass of the smoothed references (every smoothing weight below 1)."""
+        p = self.posterior().sum(axis=(1, 2))
+        return float(sum(m for m, a in zip(p, self.smoothing) if a < 1.0))
+
+    def _likelihood(self, ack: bool, plan: LinkPlan, ref: float, curves: Curves | None) -> np.ndarray:
+        """``P(ack | sigma, b)`` for one reference, shaped (scatter, bias), floored (class docstring)."""
+        z = BAYES_STEP_DB * np.arange(-self._half, self._half + 1)
+        ok = np.ones_like(z)
+        for (size, bg, e), count in _count(_block_descriptions(plan)).items():
+            ok = ok * (1.0 - awgn_bler(plan.mcs, size, ref - z, curves, base_graph=bg, cw_length=e)) ** count
+        rows = []
+        for k in self._kernels:
+            h = len(k) // 2
+            seg = ok[self._half - self._nb - h: self._half + self._nb + h + 1]
+            rows.append(np.convolve(seg, k[::-1], mode="valid"))
+        p_ack = np.clip(np.asarray(rows), 0.0, 1.0)
+        return np.maximum(p_ack if ack else 1.0 - p_ack, self.floor)
+
+    def update(self, ack: bool, plan: LinkPlan, report_db: float, curves: Curves | None = None) -> float:
+        """One grant's feedback: ``ack`` for payload ``plan`` chosen at ``report_db``; stores the
+        references with this report; returns :meth:`offset_for` the report."""
+        if not isinstance(ack, (bool, np.bool_)):
+            raise LinkError(f"ack must be True or False, got {ack!r}")
+        refs = self._references(report_db)
+        lam = self.forgetting
+        log_post = (1.0 - lam) * self._log_post + lam * self._log_prior
+        for i, ref in enumerate(refs):
+            log_post[i] += np.log(self._likelihood(bool(ack), plan, float(ref), curves))
+        self._log_post = log_post - _logsumexp(log_post)
+        self._refs = refs
+        self.acks += int(ack)
+        self.nacks += int(not ack)
+        self.version += 1
+        self.offset_db = self.offset_for(report_db)
+        return self.offset_db
+
+    @property
+    def nack_rate(self) -> float:
+        """NACKs / feedbacks so far (0 before any feedback)."""
+        n = self.acks + self.nacks
+        return self.nacks / n if n else 0.0
+
+
+def _rebin(x: np.ndarray, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, mass)`` merged into cells of ``std / BAYES_REBIN_PER_STD`` (within ``[BAYES_STEP_DB,
+    BAYES_REBIN_MAX_DB]``), each at its mass-weighted mean: a wide predictive needs fewer curve
+    evaluations, and averaging a curve that falls within about 1 dB over cells of a fifteenth of the
+    spread changes the result by about 0.01 at most."""
+    mean = float(np.dot(x, mass))
+    std = math.sqrt(max(float(np.dot((x - mean) ** 2, mass)), 0.0))
+    width = min(max(std / BAYES_REBIN_PER_STD, BAYES_STEP_DB), BAYES_REBIN_MAX_DB)
+    cell = np.floor(x / width).astype(np.int64)
+    _, idx = np.unique(cell, return_inverse=True)
+    m = np.bincount(idx, weights=mass)
+    xm = np.bincount(idx, weights=mass * x)
+    keep = m > 0
+    return xm[keep] / m[keep], m[keep]
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def _logsumexp(a: np.ndarray) -> float:
+    m = float(np.max(a))
+    return m + math.log(float(np.exp(a - m).sum()))
 
 
 def simulate_olla(snr_db: float, channel_uses: int, num_transmissions: int, *, olla: OuterLoopLinkAdaptation,
