@@ -373,3 +373,12 @@ def test_report_script_runs_end_to_end_on_tiny_checkpoints(runs, tmp_path):
     curves = {m["label"]: m for m in json.loads((out / "train_curves.json").read_text())["data"]["models"]}
     assert curves["scc"]["kind"] == curves["vlscc"]["kind"] == "curve"  # the stand-ins' curves from their metadata
     assert len((out / "report_training.log").read_text().splitlines()) == 8  # a header and one line per step
+
+
+def test_report_script_keeps_the_sweep_output_when_the_sweep_is_skipped(tmp_path):
+    (tmp_path / "snr_sweep.out").write_text("the committed sweep log\n")
+    steps = "curves snr-sweep compare_spp0125 compare_spp025 compare_scc compare_0db gaps"
+    run = _script(tmp_path, SKIP=steps)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "snr_sweep.out").read_text() == "the committed sweep log\n"
+    assert "(skipped: snr-sweep)" in run.stdout
