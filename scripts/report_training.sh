@@ -11,6 +11,9 @@
 #                              5G LDPC, AWGN at -2, 0, 5, 10 dB; the photos are centre-cropped to
 #                              multiples of 64 (what the older, tiled _long checkpoints needed; kept so that
 #                              a re-run measures the committed record's photos)
+#   4b. semcom compare         the DeepJSCC trained at 0 dB (115 minutes) at SPP 0.125 against HEIF + capacity and
+#                              HEIF + 5G LDPC, as step 3 (a comparison of its own, so that adding the model did
+#                              not re-run the others; its references are step 3's, re-measured)
 #
 # The older SCC / VL-SCC 2D (scc_awgn10_spp0125_long, vlscc2d_awgn10_long) are retired: their weights are
 # no longer shipped. Step 4 then compares only the 105-minute ones; the committed
@@ -39,6 +42,7 @@
 #   DEEPJSCC_0125   an older single-SNR DeepJSCC at SPP 0.125 for steps 2-3, label deepjscc_spp0125
 #                   (none: the 15-minute one at 10 dB is retired, see above)
 #   DEEPJSCC_0125_5 single-SNR DeepJSCC at SPP 0.125, 105 minutes at 5 dB (deepjscc_awgn5_spp0125)
+#   DEEPJSCC_0125_0 single-SNR DeepJSCC at SPP 0.125, 115 minutes at 0 dB (deepjscc_awgn0_spp0125)
 #   SCC             SCC at SPP 0.125, 105 minutes at 10 dB     (scc_awgn10_spp0125_105min)
 #   VLSCC2D         VL-SCC 2D (about SPP 0.125), 105 minutes at 10 dB (vlscc2d_awgn10_105min)
 #   SCC_OLD         an older SCC at SPP 0.125 for step 4, label scc_long (none: retired, see above)
@@ -68,6 +72,7 @@ ADJSCC_LOW="${ADJSCC_LOW:-adjscc_awgn_m4to8_spp0125}"
 DEEPJSCC_025="${DEEPJSCC_025:-deepjscc_awgn5_spp025}"
 DEEPJSCC_0125="${DEEPJSCC_0125:-}"
 DEEPJSCC_0125_5="${DEEPJSCC_0125_5:-deepjscc_awgn5_spp0125}"
+DEEPJSCC_0125_0="${DEEPJSCC_0125_0:-deepjscc_awgn0_spp0125}"
 SCC="${SCC:-scc_awgn10_spp0125_105min}"
 VLSCC2D="${VLSCC2D:-vlscc2d_awgn10_105min}"
 SCC_OLD="${SCC_OLD:-}"
@@ -100,7 +105,7 @@ if [ -z "${DRY_RUN:-}" ]; then
 fi
 
 # shellcheck disable=SC2086  # SEMCOM, OLD_CHECKPOINTS and SWEEP_SNR are word lists
-step curves $SEMCOM train curves "$DEEPJSCC_025" "$DEEPJSCC_0125_5" "$ADJSCC" "$ADJSCC_LOW" "$SCC" "$VLSCC2D" $OLD_CHECKPOINTS --out "$OUT"
+step curves $SEMCOM train curves "$DEEPJSCC_025" "$DEEPJSCC_0125_5" "$DEEPJSCC_0125_0" "$ADJSCC" "$ADJSCC_LOW" "$SCC" "$VLSCC2D" $OLD_CHECKPOINTS --out "$OUT"
 # The sweep runs on one core beside the comparisons (their workers take the others); waited for before the gaps.
 # The older DeepJSCC at SPP 0.125 only when given (retired)
 old_dj=()
@@ -109,12 +114,16 @@ old_dj_spec=()
 sweep=""
 # shellcheck disable=SC2086
 if [ -n "${DRY_RUN:-}" ]; then
-  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" ${old_dj[@]+"${old_dj[@]}"} "$DEEPJSCC_0125_5" "$DEEPJSCC_025" \
+  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" ${old_dj[@]+"${old_dj[@]}"} "$DEEPJSCC_0125_5" "$DEEPJSCC_0125_0" "$DEEPJSCC_025" \
       --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT"
 else
-  step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" ${old_dj[@]+"${old_dj[@]}"} "$DEEPJSCC_0125_5" "$DEEPJSCC_025" \
-      --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT" > "$OUT/snr_sweep.out" 2>&1 &
-  sweep=$!
+  case " $SKIP " in
+    *" snr-sweep "*) echo "(skipped: snr-sweep)";;  # the committed snr_sweep.out stays as it is
+    *) step snr-sweep $SEMCOM train snr-sweep --checkpoint "$ADJSCC" "$ADJSCC_LOW" ${old_dj[@]+"${old_dj[@]}"} \
+           "$DEEPJSCC_0125_5" "$DEEPJSCC_0125_0" "$DEEPJSCC_025" --snr $SWEEP_SNR --images "$IMAGES" --out "$OUT" \
+           > "$OUT/snr_sweep.out" 2>&1 &
+       sweep=$!;;
+  esac
 fi
 
 separation="separation:codec=heif,link=capacity,label=heif_capacity \
@@ -143,11 +152,17 @@ step compare_scc $SEMCOM compare \
                separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
     --images "$IMAGES" --crop 64 --snr "$SCC_SNR" --channel awgn --cbr match:scc_105min \
     --workers "$WORKERS" --no-progress --out "$OUT/compare_scc_vlscc"
+# shellcheck disable=SC2086
+step compare_0db $SEMCOM compare \
+    --systems "deepjscc:ckpt=$DEEPJSCC_0125_0,label=deepjscc0_spp0125" \
+               separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
+    --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:deepjscc0_spp0125 \
+    --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125_0db"
 if [ -n "$sweep" ]; then
   wait "$sweep" || { echo "snr-sweep failed:"; cat "$OUT/snr_sweep.out"; exit 1; }
   cat "$OUT/snr_sweep.out"
 fi
 # shellcheck disable=SC2086
 step gaps $SEMCOM train gaps "$OUT/compare_spp0125/compare.json" "$OUT/compare_spp025/compare.json" \
-    "$OUT/compare_scc_vlscc/compare.json" --out "$OUT"
+    "$OUT/compare_scc_vlscc/compare.json" "$OUT/compare_spp0125_0db/compare.json" --out "$OUT"
 [ -n "${DRY_RUN:-}" ] || cat "$LOG"

@@ -264,9 +264,12 @@ def test_report_script_commands_parse(tmp_path, capsys):
     assert run.returncode == 0, run.stderr
     cmds = [shlex.split(line[2:]) for line in run.stdout.splitlines() if line.startswith("+ ")]
     verbs = [c[3:5] if c[3] == "train" else c[3:4] for c in cmds]  # after "<python> -m semcom.cli"
-    assert verbs == [["train", "curves"], ["train", "snr-sweep"], ["compare"], ["compare"], ["compare"], ["train", "gaps"]]
-    compare_spp0125, compare_spp025, compare_scc = cmds[2], cmds[3], cmds[4]
-    assert {"scc_awgn10_spp0125_105min", "vlscc2d_awgn10_105min", "deepjscc_awgn5_spp0125"} <= set(cmds[0])
+    assert verbs == [["train", "curves"], ["train", "snr-sweep"], ["compare"], ["compare"], ["compare"], ["compare"],
+                     ["train", "gaps"]]
+    compare_spp0125, compare_spp025, compare_scc, compare_0db = cmds[2], cmds[3], cmds[4], cmds[5]
+    assert {"scc_awgn10_spp0125_105min", "vlscc2d_awgn10_105min", "deepjscc_awgn5_spp0125",
+            "deepjscc_awgn0_spp0125"} <= set(cmds[0])
+    assert "deepjscc_awgn0_spp0125" in cmds[1]
     retired = {"scc_awgn10_spp0125_long", "vlscc2d_awgn10_long", "deepjscc_awgn10_spp0125_long"}  # not shipped
     assert not retired & set(cmds[0]) and not retired & set(cmds[1])
     assert "deepjscc_spp0125" not in " ".join(cmds[2])
@@ -288,8 +291,15 @@ def test_report_script_commands_parse(tmp_path, capsys):
     text = " ".join(compare_scc)
     assert "--images all --crop 64 --snr -2,0,5,10 --channel awgn --cbr match:scc_105min" in text
     assert text.endswith(f"--out {tmp_path}/compare_scc_vlscc")
-    assert cmds[5][5:-2] == [f"{tmp_path}/{d}/compare.json" for d in ("compare_spp0125", "compare_spp025", "compare_scc_vlscc")]
-    for f in cmds[5][5:-2]:  # the compare results gaps reads must exist for its parser
+    systems = compare_0db[compare_0db.index("--systems") + 1:compare_0db.index("--images")]
+    assert systems == ["deepjscc:ckpt=deepjscc_awgn0_spp0125,label=deepjscc0_spp0125",
+                       "separation:codec=heif,link=capacity,label=heif_capacity",
+                       "separation:codec=heif,link=adaptive,label=heif_ldpc_adapted"]
+    text = " ".join(compare_0db)
+    assert "--images all --crop 4 --snr -4,-2,0,5,10 --channel awgn --cbr match:deepjscc0_spp0125" in text
+    assert cmds[6][5:-2] == [f"{tmp_path}/{d}/compare.json"
+                             for d in ("compare_spp0125", "compare_spp025", "compare_scc_vlscc", "compare_spp0125_0db")]
+    for f in cmds[6][5:-2]:  # the compare results gaps reads must exist for its parser
         Path(f).parent.mkdir(parents=True, exist_ok=True)
         Path(f).write_text("{}")
     for c in cmds:
@@ -308,7 +318,7 @@ def test_report_script_compares_older_checkpoints_only_when_given(tmp_path):
     cmds = [shlex.split(line[2:]) for line in run.stdout.splitlines() if line.startswith("+ ")]
     sweep = cmds[1][cmds[1].index("--checkpoint") + 1:cmds[1].index("--snr")]
     assert sweep == ["adjscc_awgn_m2to20_spp0125", "adjscc_awgn_m4to8_spp0125", "old/dj.pt", "deepjscc_awgn5_spp0125",
-                     "deepjscc_awgn5_spp025"]
+                     "deepjscc_awgn0_spp0125", "deepjscc_awgn5_spp025"]
     assert "deepjscc:ckpt=old/dj.pt,label=deepjscc_spp0125" in cmds[2]
     scc = next(shlex.split(line[2:]) for line in run.stdout.splitlines() if "compare_scc_vlscc" in line)
     systems = scc[scc.index("--systems") + 1:scc.index("--images")]
@@ -323,10 +333,11 @@ def test_report_script_skips_named_steps(tmp_path):
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert "(skipped: compare_spp025)" in lines and "(skipped: curves)" in lines
-    assert sum(line.startswith("+ ") for line in lines) == 4  # snr-sweep, compare_spp0125, compare_scc, gaps
+    assert sum(line.startswith("+ ") for line in lines) == 5  # snr-sweep, compare_spp0125, compare_scc, compare_0db, gaps
     run = _script(tmp_path, DRY_RUN="1", SKIP="curves snr-sweep compare_spp0125 compare_spp025")
     ran = [line for line in run.stdout.splitlines() if line.startswith("+ ")]
-    assert run.returncode == 0 and len(ran) == 2 and "compare_scc_vlscc" in ran[0] and " train gaps " in ran[1]
+    assert run.returncode == 0 and len(ran) == 3 and "compare_scc_vlscc" in ran[0] and " train gaps " in ran[2]
+    assert "compare_spp0125_0db" in ran[1]
 
 
 @pytest.mark.slow
@@ -334,6 +345,7 @@ def test_report_script_runs_end_to_end_on_tiny_checkpoints(runs, tmp_path):
     small = {"hidden_channels": 4, "latent_channels": 4}  # tiny stand-ins for every checkpoint the script names
     extra = {"dj025": ("deepjscc", {"hidden_channels": 4, "latent_channels": 8}),  # SPP 0.25 (CBR 1/12)
              "ad_low": ("adjscc", {**small, "snr_db": [-4.0, 8.0]}), "dj5": ("deepjscc", {**small, "snr_db": 5.0}),
+             "dj0": ("deepjscc", {**small, "snr_db": 0.0}),
              "scc": ("scc", {"semantic_channels": 8, "sce_channels": 8, "n_symbols": 8}),
              "vlscc": ("vlscc2d", {"semantic_channels": 8, "sce_channels": 8, "ran_channels": 4, "n_symbols": 8})}
     for name, (model, cfg) in extra.items():
@@ -341,21 +353,32 @@ def test_report_script_runs_end_to_end_on_tiny_checkpoints(runs, tmp_path):
               progress=False)
     run = _script(tmp_path / "out", ADJSCC=str(runs / "ad" / "ad_tiny.pt"), ADJSCC_LOW=str(tmp_path / "ad_low" / "ad_low.pt"),
                   DEEPJSCC_025=str(tmp_path / "dj025" / "dj025.pt"), DEEPJSCC_0125=str(runs / "dj" / "dj_tiny.pt"),
-                  DEEPJSCC_0125_5=str(tmp_path / "dj5" / "dj5.pt"), OLD_CHECKPOINTS="scc_awgn10_spp00625",
+                  DEEPJSCC_0125_5=str(tmp_path / "dj5" / "dj5.pt"),
+                  DEEPJSCC_0125_0=str(tmp_path / "dj0" / "dj0.pt"), OLD_CHECKPOINTS="scc_awgn10_spp00625",
                   SCC=str(tmp_path / "scc" / "scc.pt"), VLSCC2D=str(tmp_path / "vlscc" / "vlscc.pt"),
                   SCC_OLD=str(tmp_path / "scc" / "scc.pt"), VLSCC2D_OLD=str(tmp_path / "vlscc" / "vlscc.pt"),
                   IMAGES="tiny", SWEEP_SNR="-2 5", COMPARE_SNR="-2,5", SCC_SNR="-2,5", WORKERS="1")
     assert run.returncode == 0, run.stderr[-2000:]
     out = tmp_path / "out"
     for f in ("train_curves.json", "train_snr_sweep.json", "compare_spp0125/compare.json",
-              "compare_spp025/compare.json", "compare_scc_vlscc/compare.json", "train_gaps.json", "report_training.log"):
+              "compare_spp025/compare.json", "compare_scc_vlscc/compare.json", "compare_spp0125_0db/compare.json",
+              "train_gaps.json", "report_training.log"):
         assert (out / f).is_file(), f
     gaps = json.loads((out / "train_gaps.json").read_text())["data"]
     assert sorted(g["system"] for g in gaps["goals"]) == [
-        "adjscc_low_spp0125", "adjscc_spp0125", "deepjscc5_spp0125", "deepjscc5_spp0125", "deepjscc_spp0125",
+        "adjscc_low_spp0125", "adjscc_spp0125", "deepjscc0_spp0125", "deepjscc5_spp0125", "deepjscc5_spp0125", "deepjscc_spp0125",
         "deepjscc_spp025", "scc_105min", "scc_long", "vlscc2d_105min", "vlscc2d_long"]
     assert {g["file"] for g in gaps["goals"] if g["system"].startswith(("scc", "vlscc"))} == {
         str(out / "compare_scc_vlscc" / "compare.json")}
     curves = {m["label"]: m for m in json.loads((out / "train_curves.json").read_text())["data"]["models"]}
     assert curves["scc"]["kind"] == curves["vlscc"]["kind"] == "curve"  # the stand-ins' curves from their metadata
-    assert len((out / "report_training.log").read_text().splitlines()) == 7  # a header and one line per step
+    assert len((out / "report_training.log").read_text().splitlines()) == 8  # a header and one line per step
+
+
+def test_report_script_keeps_the_sweep_output_when_the_sweep_is_skipped(tmp_path):
+    (tmp_path / "snr_sweep.out").write_text("the committed sweep log\n")
+    steps = "curves snr-sweep compare_spp0125 compare_spp025 compare_scc compare_0db gaps"
+    run = _script(tmp_path, SKIP=steps)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "snr_sweep.out").read_text() == "the committed sweep log\n"
+    assert "(skipped: snr-sweep)" in run.stdout
