@@ -27,6 +27,9 @@
 # OLD_CHECKPOINTS its .json, for the curves); the committed train_curves.json, train_snr_sweep.json and
 # compare_spp0125/compare.json, measured with it, stay the record (its files: git show
 # 51a986a:src/semcom/checkpoints/deepjscc_awgn10_spp0125_long.pt, and .json).
+#   4c. semcom compare         the 5 dB DeepJSCC with encoder-side refinement (REFINE_STEPS Adam steps per image at
+#                              the channel's SNR, semcom.models.refine) beside the plain one, HEIF + capacity and
+#                              HEIF + 5G LDPC, as step 3
 #   5. semcom train gaps       the learned systems of the three comparisons against HEIF + capacity / LDPC
 # Everything lands in OUT (default results/train) with its JSON (provenance) and plots; the log
 # report_training.log records the wall time and the load average of every step. The sweep (one
@@ -55,6 +58,7 @@
 #   LINK            the separation systems' link: "link=adaptive" (bit-true 5G LDPC, adapted MCS; default)
 #                   or "link=bler_table,adapt=true" (the BLER tables, faster)
 #   WORKERS         worker processes of semcom compare (2)
+#   REFINE_STEPS    refinement steps per image of step 4c (100)
 #   SKIP            step names not to run (e.g. "compare_spp025" when only the SPP 0.125 models changed;
 #                   the log then records the steps that ran, appended to the previous log)
 #   DRY_RUN=1       print the commands without running them
@@ -84,6 +88,7 @@ COMPARE_SNR="${COMPARE_SNR:--4,-2,0,5,10}"
 SCC_SNR="${SCC_SNR:--2,0,5,10}"
 LINK="${LINK:-link=adaptive}"
 WORKERS="${WORKERS:-2}"
+REFINE_STEPS="${REFINE_STEPS:-100}"
 LOG="$OUT/report_training.log"
 
 SKIP="${SKIP:-}"
@@ -158,11 +163,19 @@ step compare_0db $SEMCOM compare \
                separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
     --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:deepjscc0_spp0125 \
     --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125_0db"
+# 4c: the 5 dB DeepJSCC with the transmitter refining its symbols per image (semcom.models.refine), beside itself
+# shellcheck disable=SC2086
+step compare_refine $SEMCOM compare \
+    --systems "deepjscc:ckpt=$DEEPJSCC_0125_5,refine=$REFINE_STEPS,label=deepjscc5_refine_spp0125" \
+               "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" \
+               separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
+    --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:deepjscc5_spp0125 \
+    --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125_refine"
 if [ -n "$sweep" ]; then
   wait "$sweep" || { echo "snr-sweep failed:"; cat "$OUT/snr_sweep.out"; exit 1; }
   cat "$OUT/snr_sweep.out"
 fi
 # shellcheck disable=SC2086
 step gaps $SEMCOM train gaps "$OUT/compare_spp0125/compare.json" "$OUT/compare_spp025/compare.json" \
-    "$OUT/compare_scc_vlscc/compare.json" "$OUT/compare_spp0125_0db/compare.json" --out "$OUT"
+    "$OUT/compare_scc_vlscc/compare.json" "$OUT/compare_spp0125_0db/compare.json" "$OUT/compare_spp0125_refine/compare.json" --out "$OUT"
 [ -n "${DRY_RUN:-}" ] || cat "$LOG"

@@ -145,6 +145,10 @@ class ADJSCC(DeepJSCC):
         for p in payloads:
             if (p.height, p.width) != (h, w) or p.symbol_uses != n:
                 raise InputError(f"payload holds {p.symbol_uses} symbols for {p.height}x{p.width}; expected {n} for {h}x{w}")
-        z = torch.stack([p.symbols for p in payloads])
-        snr = self._snr_vector(snr_db, z.shape[0], z.device)
-        return self._run(self.decoder, self.decoder_af, self._from_symbols(z, h // 4, w // 4), snr)
+        return self.reconstruct(torch.stack([p.symbols for p in payloads]), h, w, snr_db)
+
+    def reconstruct(self, symbols: torch.Tensor, height: int, width: int,
+                    snr_db: float | torch.Tensor | None = None) -> torch.Tensor:
+        """Differentiable symbols ``[B, n]`` at ``snr_db`` -> images ``[B,3,H,W]``."""
+        snr = self._snr_vector(snr_db, symbols.shape[0], symbols.device)
+        return self._run(self.decoder, self.decoder_af, self._from_symbols(symbols, height // 4, width // 4), snr)

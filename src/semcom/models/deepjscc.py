@@ -330,6 +330,15 @@ class LearnedJSCC(nn.Module):
         return torch.full((batch,), float(s))
 
     # -- channel round trip
+    def reconstruct(self, symbols: torch.Tensor, height: int, width: int,
+                    snr_db: float | torch.Tensor | None = None) -> torch.Tensor:
+        """Differentiable received symbols ``[B, n]`` -> images ``[B,3,H,W]`` (what ``decode`` runs,
+        without its checks and ``no_grad``); the path :mod:`semcom.models.refine` searches through.
+        Models without one raise :class:`ConfigError`."""
+        raise ConfigError(f"model {self.name!r} has no differentiable reconstruct()")
+
+    reconstruct.__refinable__ = False  # type: ignore[attr-defined]
+
     def _encode(self, x: torch.Tensor, snr_db: float | None, csi: str) -> list[SymbolPayload]:
         """``encode``, given the SNR and CSI when its signature takes them (SNR-adaptive models)."""
         kw = {k: v for k, v in (("snr_db", snr_db), ("csi", csi)) if _takes(self.encode, k)}
@@ -345,9 +354,14 @@ class LearnedJSCC(nn.Module):
     @torch.no_grad()
     def transmit(self, image: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0,
                  channel: str | None = None, strict: bool = False, csi: str = "perfect",
-                 csi_error_var: float = 0.0) -> JSCCOutcome:
+                 csi_error_var: float = 0.0, refine: Any = None) -> JSCCOutcome:
         """Send one image ``[1,3,H,W]`` (a 1D coder: one vector ``[1, dim]``) over the analog channel at
         ``snr_db``: encode -> channel -> decode.
+
+        ``refine`` (a :class:`semcom.models.refine.RefineConfig` or its dict): the transmitter
+        refines the encoder's symbols for this image at ``snr_db`` before sending them (same
+        symbols count and power, see :mod:`semcom.models.refine`); ``extras["refine"]`` holds the
+        search's log.
 
         ``channel`` (a name of :mod:`semcom.channel`) defaults to the one the model was trained on;
         ``csi`` / ``csi_error_var`` are the receiver's CSI on fading channels. ``encode`` and
@@ -365,7 +379,9 @@ class LearnedJSCC(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            payload = self._encode(image, snr, csi)[0]
+            payload, refined = self._encode(image, snr, csi)[0], None
+            if refine is not None:
+                payload, refined = self._refined(payload, image, snr, refine, channel, csi, csi_error_var)
             rx = jscc_channel(payload.symbols.unsqueeze(0), snr, channel or self.config.channel, gen,
                               csi=csi, csi_error_var=csi_error_var)[0]
             status, error = "ok", None
@@ -377,7 +393,18 @@ class LearnedJSCC(nn.Module):
             self.train(was_training)
         return JSCCOutcome(x_hat, status, payload.channel_uses, payload.channel_uses,
                            side_info_bits=int(payload.side_bits.numel()), error=error,
-                           extras={"snr_db": snr, "extrapolated": extrapolated, "payload": payload})
+                           extras={"snr_db": snr, "extrapolated": extrapolated, "payload": payload,
+                                   **({"refine": refined} if refined is not None else {})})
+
+    def _refined(self, payload: SymbolPayload, image: torch.Tensor, snr: float, refine: Any, channel: str | None,
+                 csi: str, csi_error_var: float) -> tuple[SymbolPayload, dict]:
+        """``payload`` with its symbols refined for ``image`` (:func:`semcom.models.refine.refine_symbols`)."""
+        from semcom.models.refine import RefineConfig, refine_symbols
+
+        cfg = refine if isinstance(refine, RefineConfig) else RefineConfig.from_dict(refine)
+        z, log = refine_symbols(self, image, snr, cfg, channel=channel, csi=csi, csi_error_var=csi_error_var,
+                                start=payload.symbols)
+        return dataclasses.replace(payload, symbols=z), {**dataclasses.asdict(cfg), **log}
 
     def fallback(self, x: torch.Tensor) -> torch.Tensor:
         """What a failed transmission shows, shaped like ``x``: mid-grey 0.5 for images, zeros (the
@@ -546,5 +573,9 @@ class DeepJSCC(LearnedJSCC):
         for p in payloads:
             if (p.height, p.width) != (h, w) or p.symbol_uses != n:
                 raise InputError(f"payload holds {p.symbol_uses} symbols for {p.height}x{p.width}; expected {n} for {h}x{w}")
-        z = torch.stack([p.symbols for p in payloads])
-        return self.decoder(self._from_symbols(z, h // 4, w // 4))
+        return self.reconstruct(torch.stack([p.symbols for p in payloads]), h, w)
+
+    def reconstruct(self, symbols: torch.Tensor, height: int, width: int,
+                    snr_db: float | torch.Tensor | None = None) -> torch.Tensor:
+        """Differentiable symbols ``[B, n]`` -> images ``[B,3,H,W]`` (``snr_db`` unused)."""
+        return self.decoder(self._from_symbols(symbols, height // 4, width // 4))

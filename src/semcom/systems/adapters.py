@@ -19,7 +19,11 @@ name              system                                          spec options
 ``vlscc2d``,      ``[1, dim]``; ``adjscc`` (SNR-adaptive) gets    ``.pt`` path), ``strict``
 ``vlscc1d``,      the channel SNR of every transmission in its
 ``scc1d``         ``encode`` and ``decode``
-``learned``       any registered model's checkpoint (a user's)    ``ckpt``/``checkpoint`` (required), ``strict``
+``learned``       any registered model's checkpoint (a user's)    ``ckpt``/``checkpoint`` (required), ``strict``;
+                                                                  every learned system: ``refine`` (steps),
+                                                                  ``refine_lr``, ``refine_samples``
+                                                                  (deepjscc, adjscc; see
+                                                                  :mod:`semcom.models.refine`)
 ``seb``           the seb codec (:class:`SebSystem`)              ``delivery`` (``stack`` or ``link``),
                                                                   ``extractor``, ``fine_ratio``,
                                                                   ``protect_ratio``, ``uep``, ``rate0``,
@@ -127,7 +131,13 @@ class LearnedSystem:
     fixed_budget = True
 
     def __init__(self, model: Any, channel: ChannelSpec | str | None = None, *, strict: bool = False,
-                 checkpoint: str | None = None) -> None:
+                 checkpoint: str | None = None, refine: Any = None) -> None:
+        from semcom.models.refine import RefineConfig, supports_refinement
+
+        if refine is not None and not supports_refinement(model):
+            raise ConfigError(f"{getattr(model, 'name', type(model).__name__)}: refine needs a model with a "
+                              "differentiable reconstruct() (deepjscc, adjscc)")
+        self.refine = refine if refine is None or isinstance(refine, RefineConfig) else RefineConfig.from_dict(refine)
         self.model = model
         self.channel = ChannelSpec.parse(channel)
         self.strict = bool(strict)
@@ -139,8 +149,9 @@ class LearnedSystem:
     def transmit(self, source: torch.Tensor, snr_db: float, *, seed: int | torch.Generator | None = 0) -> Outcome:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # recorded in extras["extrapolated"]
+            kw = {"refine": self.refine} if self.refine is not None else {}
             out = self.model.transmit(source, snr_db, seed=seed, channel=self.channel.name, strict=self.strict,
-                                      csi=self.channel.csi, csi_error_var=self.channel.csi_error_var)
+                                      csi=self.channel.csi, csi_error_var=self.channel.csi_error_var, **kw)
         return out
 
     def budget(self, source_shape: Sequence[int]) -> int | None:
@@ -159,7 +170,8 @@ class LearnedSystem:
         return {"system": "learned", "model": self.name, "class": _qualname(self.model),
                 "source_sha256": source_hash(self.model), "checkpoint": self.checkpoint,
                 "checkpoint_sha256": meta.get("sha256"), "config": dataclasses.asdict(self.model.config),
-                "channel": self.channel.describe()}
+                "channel": self.channel.describe(),
+                **({"refine": dataclasses.asdict(self.refine)} if self.refine is not None else {})}
 
 
 @functools.lru_cache(maxsize=16)
@@ -180,16 +192,34 @@ def _one_checkpoint(ckpt: str | None, checkpoint: str | None) -> str | None:
     return ckpt if ckpt is not None else checkpoint
 
 
+def _refine_config(refine: int | None, refine_lr: float | None, refine_samples: int | None) -> Any:
+    """The spec options ``refine=STEPS``, ``refine_lr``, ``refine_samples`` as a RefineConfig (None: off)."""
+    from semcom.models.refine import RefineConfig
+
+    if refine is None:
+        if refine_lr is not None or refine_samples is not None:
+            raise ConfigError("refine_lr and refine_samples need refine=STEPS")
+        return None
+    given = {"steps": refine, "lr": refine_lr, "samples": refine_samples}
+    return RefineConfig.from_dict({k: v for k, v in given.items() if v is not None})
+
+
 def learned(ckpt: str | None = None, channel: ChannelSpec | str | None = None, strict: bool = False,
-            *, model: str | None = None, checkpoint: str | None = None) -> LearnedSystem:
-    """Any learned model from a checkpoint (``ckpt`` or ``checkpoint``: a committed name or a ``.pt`` path)."""
+            *, model: str | None = None, checkpoint: str | None = None, refine: int | None = None,
+            refine_lr: float | None = None, refine_samples: int | None = None) -> LearnedSystem:
+    """Any learned model from a checkpoint (``ckpt`` or ``checkpoint``: a committed name or a ``.pt`` path).
+
+    ``refine=STEPS`` (with ``refine_lr``, ``refine_samples``): the transmitter refines the encoder's
+    symbols for each image at the channel's SNR (:mod:`semcom.models.refine`; deepjscc and adjscc).
+    """
     ckpt = _one_checkpoint(ckpt, checkpoint)
     if not ckpt:
         raise ConfigError("learned: give ckpt=NAME (a committed checkpoint) or ckpt=PATH.pt")
     m = _load(str(ckpt))
     if model is not None and getattr(m, "name", None) != model:
         raise ConfigError(f"checkpoint {ckpt!r} holds model {getattr(m, 'name', '?')!r}, not {model!r}")
-    return LearnedSystem(m, channel, strict=strict, checkpoint=str(ckpt))
+    return LearnedSystem(m, channel, strict=strict, checkpoint=str(ckpt),
+                         refine=_refine_config(refine, refine_lr, refine_samples))
 
 
 learned.fixed_budget = True  # type: ignore[attr-defined]
@@ -208,7 +238,8 @@ DEFAULT_CHECKPOINTS = {
 
 def _named_learned(model: str):
     def factory(ckpt: str | None = None, channel: ChannelSpec | str | None = None, strict: bool = False,
-                checkpoint: str | None = None) -> LearnedSystem:
+                checkpoint: str | None = None, refine: int | None = None, refine_lr: float | None = None,
+                refine_samples: int | None = None) -> LearnedSystem:
         ckpt = _one_checkpoint(ckpt, checkpoint)
         if not ckpt:
             from semcom.models import list_pretrained
@@ -217,7 +248,8 @@ def _named_learned(model: str):
             if ckpt not in list_pretrained():
                 raise ConfigError(f"{model}: its default checkpoint {ckpt!r} is not installed; "
                                   f"give ckpt=NAME (one of {list_pretrained()}) or ckpt=PATH.pt")
-        return learned(ckpt, channel, strict, model=model)
+        return learned(ckpt, channel, strict, model=model, refine=refine, refine_lr=refine_lr,
+                       refine_samples=refine_samples)
 
     factory.__name__ = factory.__qualname__ = model
     factory.__doc__ = f"The {model!r} model from ``ckpt`` (default: the committed {DEFAULT_CHECKPOINTS[model]!r})."
