@@ -97,8 +97,9 @@ def search_generator(seed: int) -> torch.Generator:
 
 
 def supports_refinement(model: Any) -> bool:
-    """Whether ``model`` has a differentiable symbols -> image path (:meth:`reconstruct`)."""
-    fn = getattr(type(model), "reconstruct", None)
+    """Whether ``model`` (an instance or a class) has a differentiable symbols -> image path
+    (``reconstruct`` overridden from :class:`~semcom.models.LearnedJSCC`'s refusing default)."""
+    fn = getattr(model if isinstance(model, type) else type(model), "reconstruct", None)
     base = getattr(fn, "__refinable__", True)
     return callable(fn) and base
 
@@ -163,8 +164,8 @@ def refine_symbols(model: Any, image: torch.Tensor, snr_db: float, config: Refin
                 loss.backward()
                 opt.step()
                 sched.step()
-                log["loss_first"] = float(loss) if log["loss_first"] is None else log["loss_first"]
-                log["loss_last"] = float(loss)
+                log["loss_last"] = float(loss.detach())
+                log["loss_first"] = log["loss_last"] if log["loss_first"] is None else log["loss_first"]
     finally:
         for p in params:
             p.requires_grad_(True)
