@@ -17,7 +17,9 @@ Scale (docs/training.md): ``--precision bf16|fp16`` (autocast), ``--compile``, `
 Reports (:mod:`semcom.experiments.train_report`): ``semcom train curves RUN_OR_CHECKPOINT ...``
 plots held-out quality versus training minutes; ``semcom train snr-sweep --checkpoint ... --snr ...``
 evaluates checkpoints over an SNR grid on the test photos; ``semcom train gaps COMPARE_JSON ...``
-puts the learned systems of ``semcom compare`` results beside HEIF + capacity and HEIF + 5G LDPC.
+puts the learned systems of ``semcom compare`` results beside HEIF + capacity and HEIF + 5G LDPC;
+``semcom train refine-curve --checkpoint ... --snr ...`` (:mod:`semcom.experiments.refine_curve`)
+measures what the transmitter's refinement of a model's symbols buys per step.
 
 Example:
     semcom train deepjscc --config configs/deepjscc.json --out runs/deepjscc
@@ -128,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(argv) if argv is not None else sys.argv[1:]
     if words and words[0] in train_report.VERBS:
         return train_report.main(words)
+    if words and words[0] == "refine-curve":
+        from semcom.experiments import refine_curve
+
+        return refine_curve.main(words[1:])
     args = build_parser().parse_args(words)
     from semcom.systems.plugins import load_plugin
 
