@@ -4,16 +4,12 @@ which puts this folder on the import path)."""
 from __future__ import annotations
 
 import statistics
-import time
+
+from semcom.utils import wall_times
 
 
 def times(fn, repeat: int) -> dict:
     """Call ``fn`` once to warm up (compile or load cached kernels), then ``repeat`` times: the
     minimum and median wall time in milliseconds."""
-    fn()
-    elapsed = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        elapsed.append(time.perf_counter() - t0)
+    elapsed = wall_times(fn, repeat)
     return {"min_ms": 1e3 * min(elapsed), "median_ms": 1e3 * statistics.median(elapsed), "repeat": repeat}

@@ -26,24 +26,19 @@ import os
 import platform
 import statistics
 import sys
-import time
 
 import torch
+
+from semcom.utils import wall_times
 
 
 _THREADS = 1
 
 
 def _median_time(fn, repeat: int) -> float:
-    torch.set_num_threads(_THREADS)  # re-applied: Numba's threading layer may reset it
-    fn()  # warm-up (builds and caches encoders/decoders)
-    times = []
-    for _ in range(repeat):
-        torch.set_num_threads(_THREADS)
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    """Median of ``repeat`` calls after a warm-up (builds and caches encoders/decoders); the thread
+    setting re-applied before every call (Numba's threading layer may reset it)."""
+    return statistics.median(wall_times(fn, repeat, before=lambda: torch.set_num_threads(_THREADS)))
 
 
 def bench_bittrue(mcs, snr_db: float, items: int, repeat: int, decoder: str = "sionna", chain: str = "sionna") -> dict:

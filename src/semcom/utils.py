@@ -1,4 +1,4 @@
-"""Small shared helpers: random generators, input checks, strict configs."""
+"""Small shared helpers: random generators, input checks, strict configs, wall-time loops."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import dataclasses
 import functools
 import math
 import numbers
+import time
 import types
 import typing
-from typing import Any, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 import numpy as np
 import torch
@@ -249,3 +250,26 @@ def _field_types(cls: type) -> dict[str, Any]:
             except Exception:  # noqa: BLE001
                 out[f.name] = Any
         return out
+
+
+def wall_times(fn: Callable[[], Any], repeat: int, *, warmup: int = 1,
+               before: Callable[[], Any] | None = None) -> list[float]:
+    """Call ``fn`` ``warmup`` times (compile, load caches), then ``repeat`` times: the wall time of
+    each timed call in seconds (``time.perf_counter``). ``before`` runs before every call, untimed
+    (e.g. re-applying a thread setting another library may have reset).
+
+    Example:
+        >>> len(wall_times(lambda: sum(range(100)), 3))
+        3
+    """
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise InputError(f"repeat must be an int >= 1, got {repeat!r}")
+    out = []
+    for i in range(warmup + repeat):
+        if before is not None:
+            before()
+        t0 = time.perf_counter()
+        fn()
+        if i >= warmup:
+            out.append(time.perf_counter() - t0)
+    return out

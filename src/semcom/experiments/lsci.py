@@ -327,13 +327,10 @@ def run_enhance(base_name: str = "lsci_base", sr_name: str = "lsci_sr", images: 
 
 # --------------------------------------------------------------------------- timing
 def _time(fn, repeat: int = 3) -> float:
-    fn()
-    t = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        t.append(time.perf_counter() - t0)
-    return min(t)
+    """The fastest of ``repeat`` calls after one warm-up call, in seconds."""
+    from semcom.utils import wall_times
+
+    return min(wall_times(fn, repeat))
 
 
 def run_timing(base_name: str = "lsci_base", slice_name: str = "lsci_channel_awgn", size: int = 256,
