@@ -30,6 +30,7 @@
 #   4c. semcom compare         the 5 dB DeepJSCC with encoder-side refinement (REFINE_STEPS Adam steps per image at
 #                              the channel's SNR, semcom.models.refine) beside the plain one, HEIF + capacity and
 #                              HEIF + 5G LDPC, as step 3
+#   4d. semcom compare         the same with REFINE_MORE_STEPS steps at REFINE_MORE_SNR (the goal's SNRs)
 #   5. semcom train gaps       the learned systems of the three comparisons against HEIF + capacity / LDPC
 # Everything lands in OUT (default results/train) with its JSON (provenance) and plots; the log
 # report_training.log records the wall time and the load average of every step. The sweep (one
@@ -59,6 +60,7 @@
 #                   or "link=bler_table,adapt=true" (the BLER tables, faster)
 #   WORKERS         worker processes of semcom compare (2)
 #   REFINE_STEPS    refinement steps per image of step 4c (100)
+#   REFINE_MORE_STEPS, REFINE_MORE_SNR   steps and SNR grid of step 4d (200; "0,5")
 #   SKIP            step names not to run (e.g. "compare_spp025" when only the SPP 0.125 models changed;
 #                   the log then records the steps that ran, appended to the previous log)
 #   DRY_RUN=1       print the commands without running them
@@ -89,6 +91,8 @@ SCC_SNR="${SCC_SNR:--2,0,5,10}"
 LINK="${LINK:-link=adaptive}"
 WORKERS="${WORKERS:-2}"
 REFINE_STEPS="${REFINE_STEPS:-100}"
+REFINE_MORE_STEPS="${REFINE_MORE_STEPS:-200}"
+REFINE_MORE_SNR="${REFINE_MORE_SNR:-0,5}"
 LOG="$OUT/report_training.log"
 
 SKIP="${SKIP:-}"
@@ -171,11 +175,19 @@ step compare_refine $SEMCOM compare \
                separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
     --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:deepjscc5_spp0125 \
     --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125_refine"
+# 4d: the same with REFINE_MORE_STEPS steps (twice the transmitter's compute) at the goal's SNRs only
+# shellcheck disable=SC2086
+step compare_refine_more $SEMCOM compare \
+    --systems "deepjscc:ckpt=$DEEPJSCC_0125_5,refine=$REFINE_MORE_STEPS,label=deepjscc5_refine${REFINE_MORE_STEPS}_spp0125" \
+               "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" \
+               separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
+    --images "$IMAGES" --crop 4 --snr "$REFINE_MORE_SNR" --channel awgn --cbr match:deepjscc5_spp0125 \
+    --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125_refine_more"
 if [ -n "$sweep" ]; then
   wait "$sweep" || { echo "snr-sweep failed:"; cat "$OUT/snr_sweep.out"; exit 1; }
   cat "$OUT/snr_sweep.out"
 fi
 # shellcheck disable=SC2086
 step gaps $SEMCOM train gaps "$OUT/compare_spp0125/compare.json" "$OUT/compare_spp025/compare.json" \
-    "$OUT/compare_scc_vlscc/compare.json" "$OUT/compare_spp0125_0db/compare.json" "$OUT/compare_spp0125_refine/compare.json" --out "$OUT"
+    "$OUT/compare_scc_vlscc/compare.json" "$OUT/compare_spp0125_0db/compare.json" "$OUT/compare_spp0125_refine/compare.json" "$OUT/compare_spp0125_refine_more/compare.json" --out "$OUT"
 [ -n "${DRY_RUN:-}" ] || cat "$LOG"
