@@ -167,22 +167,19 @@ step compare_0db $SEMCOM compare \
                separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
     --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:deepjscc0_spp0125 \
     --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125_0db"
-# 4c: the 5 dB DeepJSCC with the transmitter refining its symbols per image (semcom.models.refine), beside itself
-# shellcheck disable=SC2086
-step compare_refine $SEMCOM compare \
-    --systems "deepjscc:ckpt=$DEEPJSCC_0125_5,refine=$REFINE_STEPS,label=deepjscc5_refine_spp0125" \
-               "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" \
-               separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
-    --images "$IMAGES" --crop 4 --snr "$COMPARE_SNR" --channel awgn --cbr match:deepjscc5_spp0125 \
-    --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125_refine"
-# 4d: the same with REFINE_MORE_STEPS steps (twice the transmitter's compute) at the goal's SNRs only
-# shellcheck disable=SC2086
-step compare_refine_more $SEMCOM compare \
-    --systems "deepjscc:ckpt=$DEEPJSCC_0125_5,refine=$REFINE_MORE_STEPS,label=deepjscc5_refine${REFINE_MORE_STEPS}_spp0125" \
-               "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" \
-               separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
-    --images "$IMAGES" --crop 4 --snr "$REFINE_MORE_SNR" --channel awgn --cbr match:deepjscc5_spp0125 \
-    --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125_refine_more"
+# 4c / 4d: the 5 dB DeepJSCC with the transmitter refining its symbols per image (semcom.models.refine), beside itself
+refine_compare() {  # refine_compare STEP_NAME STEPS LABEL SNR_GRID OUT_SUBDIR
+  # shellcheck disable=SC2086
+  step "$1" $SEMCOM compare \
+      --systems "deepjscc:ckpt=$DEEPJSCC_0125_5,refine=$2,label=$3" "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" \
+                 separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
+      --images "$IMAGES" --crop 4 --snr "$4" --channel awgn --cbr match:deepjscc5_spp0125 \
+      --workers "$WORKERS" --no-progress --out "$OUT/$5"
+}
+refine_compare compare_refine "$REFINE_STEPS" deepjscc5_refine_spp0125 "$COMPARE_SNR" compare_spp0125_refine
+# 4d: REFINE_MORE_STEPS steps (twice the transmitter's compute) at the goal's SNRs only
+refine_compare compare_refine_more "$REFINE_MORE_STEPS" "deepjscc5_refine${REFINE_MORE_STEPS}_spp0125" "$REFINE_MORE_SNR" \
+    compare_spp0125_refine_more
 if [ -n "$sweep" ]; then
   wait "$sweep" || { echo "snr-sweep failed:"; cat "$OUT/snr_sweep.out"; exit 1; }
   cat "$OUT/snr_sweep.out"
