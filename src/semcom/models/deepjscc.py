@@ -337,8 +337,6 @@ class LearnedJSCC(nn.Module):
         Models without one raise :class:`ConfigError`."""
         raise ConfigError(f"model {self.name!r} has no differentiable reconstruct()")
 
-    reconstruct.__refinable__ = False  # type: ignore[attr-defined]
-
     def _encode(self, x: torch.Tensor, snr_db: float | None, csi: str) -> list[SymbolPayload]:
         """``encode``, given the SNR and CSI when its signature takes them (SNR-adaptive models)."""
         kw = {k: v for k, v in (("snr_db", snr_db), ("csi", csi)) if _takes(self.encode, k)}

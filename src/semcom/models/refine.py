@@ -99,9 +99,10 @@ def search_generator(seed: int) -> torch.Generator:
 def supports_refinement(model: Any) -> bool:
     """Whether ``model`` (an instance or a class) has a differentiable symbols -> image path
     (``reconstruct`` overridden from :class:`~semcom.models.LearnedJSCC`'s refusing default)."""
-    fn = getattr(model if isinstance(model, type) else type(model), "reconstruct", None)
-    base = getattr(fn, "__refinable__", True)
-    return callable(fn) and base
+    from semcom.models.deepjscc import LearnedJSCC
+
+    cls = model if isinstance(model, type) else type(model)
+    return getattr(cls, "reconstruct", LearnedJSCC.reconstruct) is not LearnedJSCC.reconstruct
 
 
 def refine_symbols(model: Any, image: torch.Tensor, snr_db: float, config: RefineConfig | None = None, *,
