@@ -407,7 +407,7 @@ def _info_blocks(chain, u):
 
 
 @pytest.mark.parametrize("noise", ["torch", "fast"])
-@pytest.mark.parametrize("m, r, snr", [(2, 0.5, 1.2), (4, 2 / 3, 9.0)])
+@pytest.mark.parametrize("m, r, snr", [(2, 0.5, 1.2), (4, 2 / 3, 9.0), (2, 120 / 1024, -5.6)])
 def test_transmit_is_the_same_on_one_and_two_threads(noise, m, r, snr):
     """NRLink.transmit (the fused AWGN kernels, the decoder, the CRC checks) at a waterfall SNR gives
     the same bits and outcomes on 1 and 2 threads, with either noise source."""

@@ -16,7 +16,8 @@ def _same_floats(a, b):
     return a.shape == b.shape and np.array_equal(a.view(np.uint32), b.view(np.uint32))
 
 
-@pytest.mark.parametrize("qm, rate, k", [(2, 0.5, 500), (2, 0.5, 16400), (4, 2 / 3, 8700), (4, 2 / 3, 20000)])
+@pytest.mark.parametrize("qm, rate, k", [(2, 0.5, 500), (2, 0.5, 16400), (4, 2 / 3, 8700), (4, 2 / 3, 20000),
+                                         (2, 120 / 1024, 3000)])  # the last repeats bits
 @pytest.mark.parametrize("threads", [1, 2])
 def test_encode_fused_equals_encode_then_channel(qm, rate, k, threads):
     mcs = MCS.from_rate(qm, rate)

@@ -51,7 +51,7 @@ def test_link_config_from_dict():
     with pytest.raises(ConfigError):
         LinkConfig.from_dict({"fidelity": "bittrue", "mcs_index": 9, "code_rate": 0.5}).build()
     with pytest.raises(ConfigError):
-        LinkConfig.from_dict({"fidelity": "bittrue", "mcs_index": 1}).build()  # R <= 1/5
+        LinkConfig.from_dict({"fidelity": "bittrue", "mcs_index": 29}).build()  # reserved index
 
 
 def test_describe_is_plain_data():

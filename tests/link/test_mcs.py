@@ -49,17 +49,26 @@ def test_from_rate_and_properties():
 
 @pytest.mark.parametrize(
     "args",
-    [(3, 0.5), (10, 0.5), (2, 0.2), (2, 0.1), (2, 0.0), (2, 0.93), (2, float("nan")), (2, "x"), (True, 0.5)],
+    [(3, 0.5), (10, 0.5), (2, 29 / 1024), (2, 0.02), (2, 0.0), (2, 0.93), (2, float("nan")), (2, "x"), (True, 0.5)],
 )
 def test_bad_mcs_raises(args):
     with pytest.raises(LinkError):
         MCS.from_rate(*args)
 
 
-@pytest.mark.parametrize("index,table", [(0, 1), (2, 1), (0, 2), (1, 2), (29, 1), (28, 2), (-1, 1), (5, 3), (1.0, 1)])
+@pytest.mark.parametrize("index,table", [(29, 1), (28, 2), (-1, 1), (5, 3), (1.0, 1)])
 def test_bad_table_entry_raises(index, table):
     with pytest.raises(LinkError):
         MCS.from_table(index, table=table)
+
+
+def test_lowest_rows_and_rates_are_supported():
+    """Every row of both tables, those below 1/5 (sent by bit repetition) included, and any rate
+    down to 30/1024, the lowest of the 38.214 tables."""
+    assert [MCS.from_table(i).code_rate * 1024 for i in range(3)] == [120, 157, 193]
+    assert MCS.from_table(0, table=2).code_rate == 120 / 1024
+    assert MCS.from_rate(2, 30 / 1024).code_rate == 30 / 1024
+    assert MCS.from_rate(2, 0.15).nearest_table_entry() == MCS.from_table(3)  # Sionna's tables start at 1/5
 
 
 def test_mcs_is_frozen_and_hashable():

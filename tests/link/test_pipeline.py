@@ -44,7 +44,8 @@ def _send(bits, snr, threads, fuse=True, seed=11, **kw):
     return res, gen.get_state()
 
 
-@pytest.mark.parametrize("mcs, snr, k", [((2, 0.5), 1.5, 2600), ((4, 2 / 3), 10.0, 2600), ((2, 0.5), 1.0, 16392)])
+@pytest.mark.parametrize("mcs, snr, k", [((2, 0.5), 1.5, 2600), ((4, 2 / 3), 10.0, 2600), ((2, 0.5), 1.0, 16392),
+                                         ((2, 120 / 1024), -5.6, 2600)])
 @pytest.mark.parametrize("chunk_floats", [1, 3000])
 def test_pipelined_transmit_equals_one_thread_and_unfused(monkeypatch, mcs, snr, k, chunk_floats):
     """Many chunks (the side thread takes some, the calling thread the rest, in decode chunks of 1-2

@@ -1,7 +1,8 @@
 """semcom's code-block BLER tables: generate them with the bit-true link, or check them (``semcom link tables``).
 
-``semcom link tables`` measures one BLER curve per MCS row of 38.214 tables 1 and 2 (``R > 1/5``)
-and grid code-block size (:data:`semcom.link.tables.SIZE_TARGETS`) with
+``semcom link tables`` measures one BLER curve per MCS row of 38.214 tables 1 and 2 (every row;
+those below rate 1/5, sent by bit repetition, through the link simulator whatever ``--simulator``
+says, as the direct simulator's Sionna encoder refuses them) and grid code-block size (:data:`semcom.link.tables.SIZE_TARGETS`) with
 :func:`semcom.link.tables.measure_curve` on the process pool (``--workers``) or a Dask cluster
 (``--cluster``), and writes ``<out>/bler_tables.json`` with provenance (command, commit, seeds,
 code blocks per point). It writes the file after every group of curves, so an interrupted run
@@ -51,7 +52,7 @@ HELDOUT_CASES: tuple[tuple[str, int], ...] = (
 @dataclasses.dataclass
 class TablesConfig:
     """What ``semcom link tables`` measures. ``mcs``: table rows as ``"Qm:R1024"`` keys (``None``:
-    all of 38.214 tables 1 and 2 with R > 1/5); ``sizes``: target code-block sizes; ``se_target``:
+    all rows of 38.214 tables 1 and 2); ``sizes``: target code-block sizes; ``se_target``:
     standard error of each 10 % point (dB); ``min_errors``, ``max_cbs``, ``max_bits``: see
     :func:`semcom.link.tables.measure_curve`; ``num_iter``: decoder iterations; ``simulator``:
     ``"direct"`` (code blocks through the link's blocks, :class:`~semcom.link.tables.DirectCodeBlockSimulator`)
@@ -148,8 +149,16 @@ def make_tasks(cfg: TablesConfig) -> list[dict]:
             tasks.append(dict(key=key, target=target, k_tb=k_tb, cb_size=lay.cb_size,
                               seed=_task_seed(cfg.seed, key, target), se_target=cfg.se_target,
                               min_errors=cfg.min_errors, max_cbs=cfg.max_cbs, max_bits=cfg.max_bits,
-                              num_iter=cfg.num_iter, simulator=cfg.simulator))
+                              num_iter=cfg.num_iter, simulator=simulator_for(cfg.simulator, mcs)))
     return tasks
+
+
+def simulator_for(name: str, mcs) -> str:
+    """The simulator of a row: ``name``, except that rows below rate 1/5 (bit repetition, which
+    Sionna's encoder in the direct simulator refuses) go through the link (``"link"``)."""
+    from semcom.link.mcs import SIONNA_MIN_CODE_RATE
+
+    return "link" if name == "direct" and mcs.code_rate <= SIONNA_MIN_CODE_RATE else name
 
 
 def make_simulator(name: str, num_iter: int):
@@ -402,7 +411,7 @@ def _parser():
     t = cliargs.typed
     p.add_argument("--mcs", type=t(_parse_rows), default=None,
                    help="table rows to measure: comma-separated 'idxN' (38.214 table 1), 't2idxN' (table 2) "
-                        "or 'Qm:R1024' (default: every row of both tables with R > 1/5)")
+                        "or 'Qm:R1024' (default: every row of both tables)")
     p.add_argument("--sizes", type=t(_parse_sizes), default=None,
                    help="comma-separated target code-block sizes K' in 40..8448 (default: the grid of semcom.link.tables)")
     p.add_argument("--se-target", type=t(cliargs.parse_float, what="se target", lo=0.001, hi=1.0), default=None,

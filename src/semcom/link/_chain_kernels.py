@@ -263,9 +263,9 @@ def encode_tbs(u, tbs, tb_table, tb_poly, tb_len, C, kp, cb_table, cb_poly, cb_l
     uint8 scrambled coded bits; ``bad[n]`` counts the values of row ``n`` that are neither 0 nor 1
     (NaN included; that row's output is then meaningless and the caller raises). Code block
     ``r`` carries TB-stream bits ``[r d, (r+1) d)`` (``d = kp - cb_len``) plus its CRC24B when
-    ``cb_len = 24``. Rate matching (rv 0, ``k0 = 0``): its circular buffer ``buf`` is the codeword
-    without the ``2Z`` punctured systematic bits and the ``k_ldpc - kp`` filler bits, two
-    contiguous copies; the ``E_r = Q_r qm`` output bits ``cb_off[r] + j qm + i`` are
+    ``cb_len = 24``. Rate matching (rv 0, ``k0 = 0``): its circular buffer is the codeword
+    without the ``2Z`` punctured systematic bits and the ``k_ldpc - kp`` filler bits, ``buf`` its
+    first ``E_r`` bits read circularly (repeated when ``E_r`` exceeds it); the ``E_r = Q_r qm`` output bits ``cb_off[r] + j qm + i`` are
     ``buf[i Q_r + j]`` (the 5.4.2.2 interleaver) XOR ``scr``, written in output order.
     Per row: :func:`encode_row` (the fused AWGN kernels call it too).
     """
@@ -279,10 +279,13 @@ def encode_tbs(u, tbs, tb_table, tb_poly, tb_len, C, kp, cb_table, cb_poly, cb_l
 @njit(cache=True, nogil=True)
 def encode_scratch(enc):
     """The work buffers of :func:`encode_row` for the code of ``enc`` (its argument tuple)."""
-    tbs, tb_len, wlen, Z = enc[0], enc[3], enc[10], enc[11]
+    tbs, tb_len, wlen, Z, cb_off = enc[0], enc[3], enc[10], enc[11], enc[20]
     a = np.zeros(padded_bits(tbs + tb_len), dtype=np.uint8)  # padded: the CRCs read them by words
     wpad = np.zeros(padded_bits(wlen), dtype=np.uint8)
-    return a, wpad, np.empty(Z, dtype=np.uint8), np.empty((4, Z), dtype=np.uint8), np.empty(wlen, dtype=np.uint8)
+    e_max = wlen  # the rate-matched bits of the longest block (more than wlen when bits repeat)
+    for r in range(cb_off.shape[0] - 1):
+        e_max = max(e_max, cb_off[r + 1] - cb_off[r])
+    return a, wpad, np.empty(Z, dtype=np.uint8), np.empty((4, Z), dtype=np.uint8), np.empty(e_max, dtype=np.uint8)
 
 
 @njit(cache=True, nogil=True)
@@ -297,6 +300,7 @@ def encode_row(urow, enc, scratch, out):
     w = wpad[:wlen]
     w64 = wpad.view(np.uint64)
     nsys = kp - 2 * Z
+    nbuf = nsys + wlen - k_ldpc  # the whole circular buffer when bits repeat (then wlen = N)
     d = kp - cb_len
     nb = 0
     for t in range(tbs):
@@ -315,7 +319,9 @@ def encode_row(urow, enc, scratch, out):
         p0 = cb_off[r]
         q = (cb_off[r + 1] - p0) // qm
         _copy_run(buf, w[2 * Z:], nsys)
-        _copy_run(buf[nsys:], w[k_ldpc:], q * qm - nsys)
+        _copy_run(buf[nsys:], w[k_ldpc:], min(q * qm, nbuf) - nsys)
+        for t in range(nbuf, q * qm):  # below the mother rate: the buffer read around again
+            buf[t] = buf[t - nbuf]
         _interleave(out[p0:p0 + q * qm], buf, scr[p0:p0 + q * qm], q, qm)
     return nb
 

@@ -88,7 +88,7 @@ import torch
 from semcom.errors import LinkError
 from semcom.link.base import CHANNEL_ALIASES, CHANNELS, CSI_MODELS, FADINGS, check_snr_db
 from semcom.link.layout import LinkPlan, max_payload_for_channel_uses, plan_payload
-from semcom.link.mcs import MCS, MCS_TABLES
+from semcom.link.mcs import MCS, MCS_TABLES, SIONNA_MIN_CODE_RATE
 
 __all__ = [
     "BayesianOuterLoop",
@@ -180,11 +180,15 @@ def awgn_bler(mcs: MCS, cb_size: int, snr_db: np.ndarray, curves: Curves | None 
     The one place this module reads the BLER curves: :func:`semcom.link.abstract.bler_table_lookup`
     with ``curves`` (default :class:`Curves`), the code block's LDPC ``base_graph`` and rate-matched
     length ``cw_length`` when known (from the plan), so the table link's curves are used here.
+    Sionna's tables have no rows below rate 1/5 (38.214 table 1 MCS 0-2, table 2 MCS 0): with them
+    such an MCS is predicted to fail (BLER 1), so the transmitter never picks it.
     """
     from semcom.link.abstract import bler_table_lookup
 
     c = curves or Curves()
     snr_db = np.asarray(snr_db, dtype=np.float64)
+    if c.tables == "sionna" and mcs.code_rate <= SIONNA_MIN_CODE_RATE:
+        return np.ones_like(snr_db)  # Sionna's tables have no row below 1/5: such an MCS is never picked
     snr = torch.from_numpy(10.0 ** (np.clip(snr_db, -100.0, 100.0) / 10.0))
     p = bler_table_lookup(mcs, int(cb_size), snr, c.interpolation, tables=c.tables, base_graph=base_graph,
                           cw_length=cw_length, table_file=c.table_file)
@@ -328,14 +332,11 @@ def _count(items: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], int]:
 
 
 def table_mcs_candidates(table: int = 1) -> list[MCS]:
-    """The MCSs of 38.214 table ``table`` the link supports (code rate above 1/5), in index order."""
+    """The MCSs of 38.214 table ``table``, in index order (every row: rates below 1/5 are sent by bit
+    repetition, see :mod:`semcom.link.chain_fast`)."""
     if isinstance(table, bool) or table not in MCS_TABLES:
         raise LinkError(f"MCS table must be 1 or 2, got {table!r}")
-    out = []
-    for i, (_, r1024) in enumerate(MCS_TABLES[table]):
-        if r1024 / 1024 > 1 / 5:
-            out.append(MCS.from_table(i, table))
-    return out
+    return [MCS.from_table(i, table) for i in range(len(MCS_TABLES[table]))]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,8 +22,17 @@ The base graph and lifting (which rows and shifts) come from Sionna's ``LDPC5GEn
 same code block (its public ``pcm``, ``z``, ``k_ldpc``, ``n_ldpc``), which is also what the LDPC
 decoders take; the encoding itself (syndromes of the information part, the double-diagonal
 core solved block by block, the extension parities) runs in the kernels. Only the block rows whose
-parity bits are transmitted are computed. Rates below the mother code rate (bit repetition in the
-circular buffer) are refused with :class:`~semcom.errors.LinkError`, as Sionna's encoder refuses them.
+parity bits are transmitted are computed.
+
+Below the mother code rate (``E`` beyond the filler-free circular buffer of ``N_buffer = N - 2Z -
+(K - K')`` bits: the 38.214 rows below rate 1/5, Table 1 MCS 0-2 and Table 2 MCS 0) rate matching
+reads the buffer around again, ``e_j = buffer[j mod N_buffer]`` (38.212 5.4.2.1 with ``k0 = 0``,
+fillers skipped), which Sionna's encoder refuses. The chain does it: the decoder takes the
+``N_buffer`` LLRs of the buffer, each the sum of the LLRs of its copies (:meth:`FastTBChain.fold`;
+for independent noise the sum is the exact LLR of the repeated bit), and :attr:`FastTBChain.ldpc_encoder`
+is then a :class:`~semcom.link.ldpc_fast.LDPCCode` (the fast decoder takes it; Sionna's decoder does
+not). ``tests/link/test_repetition.py`` checks the coded bits against 38.212's bit selection written
+out independently.
 
 LLR sign convention: logits ``log p(b=1)/p(b=0)`` (Sionna's). Bit-exactness with Sionna's blocks
 is tested in ``tests/link/test_chain_fast.py``.
@@ -44,7 +53,7 @@ Example::
     (3, True, True)
     >>> from semcom.link.ldpc_fast import FastLDPC5GDecoder
     >>> dec = FastLDPC5GDecoder(chain.ldpc_encoder)
-    >>> blocks = dec(llr.reshape(6, -1)).reshape(2, 3, chain.ldpc_k)
+    >>> blocks = dec(chain.fold(llr).reshape(6, -1)).reshape(2, 3, chain.ldpc_k)
     >>> u_hat, cb_ok, tb_ok = chain.check(blocks)
     >>> bool(tb_ok.all()), bool((u_hat == u).all())
     (True, True)
@@ -90,9 +99,10 @@ def _crc(name: str) -> tuple[np.ndarray, int, int]:
 class _LDPCStructure:
     """The block structure of one 5G LDPC code, as the encoding kernel needs it.
 
-    Built from a Sionna ``LDPC5GEncoder(k, n)``: block edges of the block rows whose parity bits
-    reach the rate-matched output, the core's 4 x 4 shifts and the order in which its four parity
-    blocks are solved. Raises :class:`LinkError` when the matrix lacks the 38.212 structure.
+    Built from a Sionna ``LDPC5GEncoder(k, n)`` (or an :class:`~semcom.link.ldpc_fast.LDPCCode`):
+    block edges of the block rows whose parity bits reach the rate-matched output (all of them when
+    bits repeat), the core's 4 x 4 shifts and the order in which its four parity blocks are solved.
+    Raises :class:`LinkError` when the matrix lacks the 38.212 structure.
     """
 
     def __init__(self, enc: Any, e_max: int) -> None:
@@ -100,10 +110,7 @@ class _LDPCStructure:
         self.z, self.k, self.k_ldpc = z, k, k_ldpc
         self.kb = kb = k_ldpc // z
         self.n_buffer = n_ldpc - 2 * z - (k_ldpc - k)  # circular buffer without punctured and filler bits
-        if e_max > self.n_buffer:
-            raise LinkError(f"code block of K'={k} bits at E={e_max} would repeat bits (below the mother rate); "
-                            "the chain does not repeat bits, as Sionna's encoder")
-        last = int(self.buffer_to_codeword(np.array([e_max - 1]))[0])
+        last = int(self.buffer_to_codeword(np.array([min(e_max, self.n_buffer) - 1]))[0])
         cols = max(kb + 4, math.ceil((last + 1) / z))
         self.rows = rows = cols - kb
         self.wlen = cols * z
@@ -128,6 +135,26 @@ class _LDPCStructure:
     def buffer_to_codeword(self, j: np.ndarray) -> np.ndarray:
         """Codeword bit of circular-buffer position ``j`` (``k0 = 0``; punctured and filler bits skipped)."""
         return buffer_to_codeword(j, self.k, self.z, self.k_ldpc)
+
+
+def _decoder_code(k: int, e: int, base_graph: int) -> Any:
+    """The code the decoder takes for ``K' = k`` rate-matched to ``E = e`` bits: Sionna's
+    ``LDPC5GEncoder(k, e)`` (its own base-graph choice, as the layout's) where it takes the rate,
+    else an :class:`~semcom.link.ldpc_fast.LDPCCode` on the layout's ``base_graph``."""
+    from sionna.phy.fec.ldpc import LDPC5GEncoder
+
+    from semcom.link.ldpc_fast import LDPCCode
+
+    if k / e < 1 / 5:
+        return LDPCCode.of(k, e, base_graph)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "effective rate > 948/1024" at the top MCS
+            return LDPC5GEncoder(k, e)
+    except ValueError as exc:
+        if k / e < 1 / 3 and base_graph == 1:  # base graph 1 below 1/3 (the layouts cap such TBs)
+            return LDPCCode.of(k, e, base_graph)
+        raise LinkError(f"Sionna's LDPC encoder refused K'={k}, E={e}: {exc}") from exc
 
 
 def _core_plan(core: np.ndarray) -> tuple[int, int, np.ndarray]:
@@ -168,14 +195,15 @@ class FastTBChain:
         demapper: ``"maxlog"`` (default) or ``"app"``.
         num_threads: worker threads of the kernels (default: the cores this process may use).
 
-    Attributes: ``lay``, ``qm``, ``ldpc_encoder`` (Sionna's ``LDPC5GEncoder(K', E_max)``, for the
-    decoder), ``ldpc_k`` (``K'``), ``e_max``, ``scrambling`` (``[G]`` uint8).
+    Attributes: ``lay``, ``qm``, ``ldpc_encoder`` (the code the decoder takes: Sionna's
+    ``LDPC5GEncoder(K', E_max)``, or an :class:`~semcom.link.ldpc_fast.LDPCCode` at rates Sionna's
+    encoder refuses), ``ldpc_k`` (``K'``), ``e_max``, ``repeats`` (bits repeat: ``E_max`` exceeds the
+    circular buffer), ``decoder_n`` (LLRs per code block after :meth:`fold`), ``scrambling``
+    (``[G]`` uint8).
     """
 
     def __init__(self, lay: TBLayout, mcs: MCS, *, n_rnti: int = 1, n_id: int = 1, demapper: str = "maxlog",
                  num_threads: int | None = None) -> None:
-        from sionna.phy.fec.ldpc import LDPC5GEncoder
-
         if demapper not in DEMAPPERS:
             raise LinkError(f"demapper must be one of {DEMAPPERS}, got {demapper!r}")
         self.lay = lay
@@ -184,13 +212,10 @@ class FastTBChain:
         self.threads = num_threads or _k.default_threads()
         self.e_max = e_max = max(lay.cw_lengths)
         self.ldpc_k = lay.cb_size
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "effective rate > 948/1024" at the top MCS
-                self.ldpc_encoder = LDPC5GEncoder(lay.cb_size, e_max)
-        except ValueError as exc:
-            raise LinkError(f"Sionna's LDPC encoder refused K'={lay.cb_size}, E={e_max}: {exc}") from exc
+        self.ldpc_encoder = _decoder_code(lay.cb_size, e_max, lay.base_graph)
         self.code = _LDPCStructure(self.ldpc_encoder, e_max)
+        self.repeats = e_max > self.code.n_buffer
+        self.decoder_n = min(e_max, self.code.n_buffer)
         self.tb_crc = _crc("CRC16" if lay.tb_crc_length == 16 else "CRC24A")
         self.cb_crc = _crc("CRC24B") if lay.cb_crc_length else (np.zeros((4, 256), dtype=np.int64), 0, 0)
         self.scrambling = _k.gold_sequence(lay.num_coded_bits, c_init(n_rnti, n_id))
@@ -279,6 +304,21 @@ class FastTBChain:
 
         _k.run_rows(_k.demap_to_decoder, n, self.threads, args)
         return out.reshape(n, lay.num_cb, self.e_max)
+
+    def fold(self, llr: np.ndarray) -> np.ndarray:
+        """Decoder LLRs ``[..., E_max]`` in rate-matched order (numpy float32, as :meth:`llrs` and the
+        fused kernels return them) -> the decoder's input ``[..., decoder_n]``: with bit repetition
+        the LLRs of the copies of each circular-buffer position ``j, j + N_buffer, ...`` summed (soft
+        combining, in that order); without, ``llr`` itself."""
+        if not self.repeats:
+            return llr
+        nb, e = self.code.n_buffer, llr.shape[-1]
+        if e != self.e_max:
+            raise InputError(f"LLRs must be shaped [..., {self.e_max}], got {llr.shape}")
+        m = -(-e // nb)
+        x = np.zeros(llr.shape[:-1] + (m * nb,), dtype=np.float32)
+        x[..., :e] = llr
+        return x.reshape(*llr.shape[:-1], m, nb).sum(axis=-2, dtype=np.float32)
 
     def awgn_llrs(self, bits: np.ndarray, seed: int, no: float, row0: int = 0) -> np.ndarray:
         """Coded bits ``[N, G]`` uint8 -> decoder LLRs ``[N, C, E_max]`` after AWGN, in one fused kernel.

@@ -19,9 +19,11 @@ A payload of ``k`` bits is cut into transport blocks (TBs) of at most ``max_tb_b
 
 ``N_RE`` is increased further when needed so that every code block's LDPC rate stays <= 0.95
 (tiny payloads at high rates). Where 38.212 would put a TB on base graph 1 below its mother rate
-1/3 (code rates of about 0.25-0.34 with TBs above 3824 bits; the standard then repeats bits, which
-Sionna's LDPC encoder does not implement), the TB size is capped at 3752 bits so that its single
-code block stays on base graph 2. The LDPC base graph itself is chosen by Sionna's encoder from the
+1/3 (code rates of about 0.25-0.34 with TBs above 3824 bits; the standard then repeats bits), the
+TB size is capped at 3752 bits so that its single code block stays on base graph 2 (a choice made
+when no encoder of the link repeated bits, kept so that layouts and results stay as they were).
+Rates at or below 0.25 are always on base graph 2; below its mother rate 1/5 (38.214 table 1 MCS
+0-2, table 2 MCS 0) the code blocks repeat bits (38.212 Sec. 5.4.2.1; :mod:`semcom.link.chain_fast`). The LDPC base graph itself is chosen by Sionna's encoder from the
 code-block size and rate; this matches 38.212 except at a few boundary sizes. The default ``max_tb_bits`` is the TBS of one slot of a reference
 carrier: 106 PRBs (20 MHz at 15 kHz subcarrier spacing), 14 OFDM symbols minus 12 DMRS resource
 elements per PRB = 156 REs per PRB, i.e. ``N_RE = 16536``, one layer.
@@ -182,9 +184,9 @@ def _valid(layout: TBLayout) -> bool:
 
 
 def _encodable(layout: TBLayout) -> bool:
-    """Base graph 1 below its mother rate 1/3 needs repetition, which the LDPC encoder lacks."""
-    r = layout.cb_size / max(layout.cw_lengths)
-    return r >= (1 / 3 if layout.base_graph == 1 else 1 / 5)
+    """False for a TB on base graph 1 below its mother rate 1/3 (bit repetition on base graph 1): the
+    layout caps such TBs (module docstring). Base graph 2 below 1/5 repeats bits (the low MCSs)."""
+    return layout.base_graph == 2 or layout.cb_size / max(layout.cw_lengths) >= 1 / 3
 
 
 @lru_cache(maxsize=4096)

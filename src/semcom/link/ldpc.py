@@ -38,17 +38,23 @@ def make_ldpc_decoder(kind: str, ldpc_encoder: Any, num_iter: int = 20, **kw: An
 
     Args:
         kind: ``"sionna"`` or ``"fast"``.
-        ldpc_encoder: a ``sionna.phy.fec.ldpc.LDPC5GEncoder``.
+        ldpc_encoder: a ``sionna.phy.fec.ldpc.LDPC5GEncoder``; ``"fast"`` also takes a
+            :class:`semcom.link.ldpc_fast.LDPCCode` (rates below 1/5, bit repetition).
         num_iter: belief-propagation iterations.
         **kw: passed on to the decoder class.
 
     Raises:
-        LinkError: unknown ``kind``, bad ``num_iter``, or the fast decoder is not available.
+        LinkError: unknown ``kind``, bad ``num_iter``, the fast decoder is not available, or
+            ``"sionna"`` for an ``LDPCCode``.
     """
     if isinstance(num_iter, bool) or not isinstance(num_iter, int) or num_iter < 1:
         raise LinkError(f"num_iter must be a positive int, got {num_iter!r}")
     if kind == "sionna":
-        from sionna.phy.fec.ldpc import LDPC5GDecoder
+        from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+
+        if not isinstance(ldpc_encoder, LDPC5GEncoder):
+            raise LinkError(f"decoder='sionna' needs a Sionna LDPC5GEncoder, got {type(ldpc_encoder).__name__} (a code "
+                            "block below the rates Sionna's encoder takes, sent by bit repetition): use decoder='fast'")
 
         return LDPC5GDecoder(ldpc_encoder, hard_out=True, return_infobits=True, num_iter=num_iter, **kw)
     if kind == "fast":

@@ -46,7 +46,9 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -56,7 +58,8 @@ from semcom.errors import InputError, LinkError
 from semcom.link import _ldpc_fixed as _fx
 from semcom.link import _ldpc_kernels as _k
 
-__all__ = ["DEFAULT_LLR_CLIP", "DEFAULT_PRECISION", "PRECISIONS", "SCALING_RULE", "FastLDPC5GDecoder", "default_scaling", "ldpc_layout"]
+__all__ = ["DEFAULT_LLR_CLIP", "DEFAULT_PRECISION", "PRECISIONS", "SCALING_RULE", "FastLDPC5GDecoder", "LDPCCode",
+           "default_scaling", "ldpc_layout"]
 
 # a-posteriori LLRs (and channel LLRs) saturate here; filler bits sit at +_LMAX (known zeros)
 _LMAX = np.float32(1.0e6)
@@ -96,6 +99,71 @@ def default_scaling(bg: str, z: int) -> float:
     if isinstance(z, bool) or not isinstance(z, (int, np.integer)) or not 2 <= z <= 384:
         raise LinkError(f"lifting size must be an int in [2, 384], got {z!r}")
     return next(s for zmax, s in rows if z <= zmax)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class LDPCCode:
+    """A 5G LDPC code block at a rate Sionna's ``LDPC5GEncoder`` refuses, as the decoder sees it.
+
+    Sionna's encoder takes ``k/n`` of at least 1/5 (base graph 2) or 1/3 (base graph 1). 38.212 sends
+    lower rates by reading the circular buffer around again (bit repetition, Sec. 5.4.2.1); the
+    receiver adds the LLRs of every copy of a buffer position (soft combining,
+    :meth:`semcom.link.chain_fast.FastTBChain.fold`), so the decoder takes ``n = min(E, N_buffer)``
+    LLRs: the filler-free circular buffer ``N_buffer = N - 2Z - (K - K')`` when bits repeat. Also
+    used where ``E`` fits the buffer but many filler bits put ``k/E`` below 1/5. Carries the public
+    properties :func:`ldpc_layout` reads (those of ``LDPC5GEncoder``); the parity-check matrix comes
+    from a Sionna encoder of the same ``k`` and base graph at a rate it takes (``of``).
+    """
+
+    pcm: Any
+    z: int
+    k: int
+    n: int
+    k_ldpc: int
+    n_ldpc: int
+    base_graph: int
+    num_bits_per_symbol = None  # LLRs in rate-matched order (no bit interleaver to undo)
+
+    @property
+    def n_buffer(self) -> int:
+        """Length of the filler-free circular buffer (what one pass of rate matching can send)."""
+        return self.n_ldpc - 2 * self.z - (self.k_ldpc - self.k)
+
+    @property
+    def coderate(self) -> float:
+        """``k / n`` of the decoder's input."""
+        return self.k / self.n
+
+    @classmethod
+    def of(cls, k: int, e: int, base_graph: int) -> "LDPCCode":
+        """The code of ``k`` information bits (``K'``) rate-matched to ``e`` bits on ``base_graph`` (1 or 2).
+
+        Example:
+            >>> code = LDPCCode.of(1000, 8000, 2)          # rate 1/8: bits repeat
+            >>> code.z, code.n == code.n_buffer < 8000
+            (104, True)
+        """
+        from sionna.phy.fec.ldpc import LDPC5GEncoder
+
+        from semcom.link.decodability import lifting
+
+        if base_graph not in (1, 2) or isinstance(base_graph, bool):
+            raise LinkError(f"base_graph must be 1 or 2, got {base_graph!r}")
+        z, _, k_ldpc = lifting(int(k), base_graph)
+        n_ldpc = (68 if base_graph == 1 else 52) * z  # codeword with the 2Z punctured bits
+        n_buffer = n_ldpc - 2 * z - (k_ldpc - k)
+        if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e < 1:
+            raise LinkError(f"the rate-matched length must be a positive int, got {e!r}")
+        probe = min(n_buffer, (3 if base_graph == 1 else 5) * k)  # a rate Sionna's encoder takes
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                enc = LDPC5GEncoder(k, probe, bg=f"bg{base_graph}")
+        except ValueError as exc:
+            raise LinkError(f"no 5G LDPC code of K'={k} bits on base graph {base_graph}: {exc}") from exc
+        if (int(enc.z), int(enc.k_ldpc), int(enc.n_ldpc)) != (z, k_ldpc, n_ldpc):  # pragma: no cover - 38.212
+            raise LinkError(f"internal: Sionna's code of K'={k} differs from 38.212's lifting")
+        return cls(enc.pcm, z, int(k), min(int(e), n_buffer), k_ldpc, n_ldpc, int(base_graph))
 
 
 def _qc_blocks(pcm, z: int) -> dict[tuple[int, int], int]:
@@ -206,7 +274,8 @@ class FastLDPC5GDecoder(torch.nn.Module):
 
     Args:
         encoder: the ``sionna.phy.fec.ldpc.LDPC5GEncoder`` whose codewords are decoded (base graph 1
-            or 2, any lifting size, filler bits, puncturing, rate matching, optional interleaver).
+            or 2, any lifting size, filler bits, puncturing, rate matching, optional interleaver), or an
+            :class:`LDPCCode` (a rate below Sionna's lowest, with repetitions folded into its ``n`` LLRs).
         num_iter: maximum number of layered iterations (one iteration updates every block row once).
         scaling: normalised min-sum factor applied to check-to-variable magnitudes (0 < scaling <= 1).
             ``None`` (the default) takes :func:`default_scaling` of the code's base graph and lifting
@@ -274,8 +343,8 @@ class FastLDPC5GDecoder(torch.nn.Module):
             from sionna.phy.fec.ldpc import LDPC5GEncoder
         except ImportError as exc:  # pragma: no cover - sionna is a hard dependency
             raise LinkError("FastLDPC5GDecoder needs sionna's LDPC5GEncoder") from exc
-        if not isinstance(encoder, LDPC5GEncoder):
-            raise LinkError(f"encoder must be a sionna LDPC5GEncoder, got {type(encoder).__name__}")
+        if not isinstance(encoder, (LDPC5GEncoder, LDPCCode)):
+            raise LinkError(f"encoder must be a sionna LDPC5GEncoder or an LDPCCode, got {type(encoder).__name__}")
         if isinstance(num_iter, bool) or not isinstance(num_iter, (int, np.integer)) or num_iter < 1:
             raise LinkError(f"num_iter must be a positive int, got {num_iter!r}")
         if scaling is not None and (isinstance(scaling, bool) or not isinstance(scaling, (int, float))
@@ -314,7 +383,7 @@ class FastLDPC5GDecoder(torch.nn.Module):
 
     @property
     def encoder(self) -> Any:
-        """The ``LDPC5GEncoder`` this decoder inverts."""
+        """The ``LDPC5GEncoder`` (or :class:`LDPCCode`) this decoder inverts."""
         return self._encoder[0]
 
     @property

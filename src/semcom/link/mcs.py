@@ -5,10 +5,13 @@ An :class:`MCS` is a modulation order ``Qm`` (bits per QAM symbol: 2 = QPSK, 4 =
 tables of TS 38.214 (``MCS.from_table``: Table 5.1.3.1-1 "64QAM", Table 5.1.3.1-2 "256QAM";
 the standard lists ``R x 1024``), or from any rate the 5G LDPC code supports (``MCS.from_rate``).
 
-Supported code rates are ``1/5 < R <= 948/1024``: Sionna's 5G LDPC encoder refuses code-block
-rates below 1/5 (38.212 would extend such codes by repetition, which it does not implement), and
-948/1024 is the highest rate of the standard's tables. Table rows below 1/5 (Table 1 indices
-0-2 and Table 2 index 0) therefore raise :class:`~semcom.errors.LinkError`.
+Supported code rates are ``30/1024 <= R <= 948/1024``, the lowest and highest rates of the 38.214
+PDSCH MCS tables (30/1024 is index 0 of Table 5.1.3.1-3, the low-spectral-efficiency table).
+Below the LDPC mother code rate (1/5 on base graph 2) the code block is sent by bit repetition
+(38.212 Sec. 5.4.2.1: the circular buffer is read around again), which the link's compiled chain
+implements and Sionna's encoder refuses, so the lowest rows of tables 1 and 2 (Table 1 indices
+0-2, Table 2 index 0: R = 120/1024 to 193/1024) need ``chain="fast"`` (the default) and the
+fast decoder (see :mod:`semcom.link.chain_fast`).
 
 Example::
 
@@ -27,10 +30,13 @@ import math
 
 from semcom.errors import LinkError
 
-__all__ = ["MCS", "MCS_TABLES", "MIN_CODE_RATE", "MAX_CODE_RATE", "MODULATION_NAMES"]
+__all__ = ["MCS", "MCS_TABLES", "MIN_CODE_RATE", "SIONNA_MIN_CODE_RATE", "MAX_CODE_RATE", "MODULATION_NAMES"]
 
-#: Smallest supported code rate (exclusive): the 5G LDPC encoder refuses rates below 1/5.
-MIN_CODE_RATE = 1.0 / 5.0
+#: Smallest supported code rate (inclusive): 30/1024, the lowest rate of the 38.214 MCS tables.
+MIN_CODE_RATE = 30.0 / 1024.0
+#: Lowest code rate Sionna's 5G LDPC encoder takes (base graph 2's mother rate); below it the
+#: code block repeats bits, which only the compiled chain implements.
+SIONNA_MIN_CODE_RATE = 1.0 / 5.0
 #: Largest supported code rate (inclusive): 948/1024, the top entry of the 38.214 tables.
 MAX_CODE_RATE = 948.0 / 1024.0
 
@@ -61,7 +67,7 @@ class MCS:
 
     Attributes:
         modulation_order: ``Qm`` in {2, 4, 6, 8} (QPSK, 16QAM, 64QAM, 256QAM), Gray-mapped QAM.
-        code_rate: target code rate ``R`` (information bits / coded bits), ``1/5 < R <= 948/1024``.
+        code_rate: target code rate ``R`` (information bits / coded bits), ``30/1024 <= R <= 948/1024``.
         index: the 38.214 MCS index when built from a table, else ``None``.
         table: the 38.214 table (1 or 2) when built from a table, else ``None``.
 
@@ -82,10 +88,10 @@ class MCS:
             rate = float(self.code_rate)
         except (TypeError, ValueError):
             raise LinkError(f"code_rate must be a number, got {self.code_rate!r}") from None
-        if not math.isfinite(rate) or rate <= MIN_CODE_RATE or rate > MAX_CODE_RATE + 1e-12:
+        if not math.isfinite(rate) or rate < MIN_CODE_RATE - 1e-12 or rate > MAX_CODE_RATE + 1e-12:
             raise LinkError(
-                f"code_rate {self.code_rate!r} unsupported: need 1/5 < R <= 948/1024 "
-                "(the 5G LDPC encoder refuses rates <= 1/5; 948/1024 is the highest 38.214 rate)"
+                f"code_rate {self.code_rate!r} unsupported: need 30/1024 <= R <= 948/1024 "
+                "(the lowest and highest rates of the 38.214 MCS tables)"
             )
         object.__setattr__(self, "code_rate", rate)
         if (self.index is None) != (self.table is None):
@@ -106,10 +112,6 @@ class MCS:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(rows):
             raise LinkError(f"MCS index for table {table} must be an int in [0, {len(rows) - 1}] (others are reserved), got {index!r}")
         qm, r1024 = rows[index]
-        if r1024 / 1024 <= MIN_CODE_RATE:
-            raise LinkError(
-                f"MCS {index} of table {table} has code rate {r1024}/1024 <= 1/5, which the 5G LDPC encoder refuses"
-            )
         return cls(qm, r1024 / 1024, index=index, table=table)
 
     @classmethod
@@ -137,7 +139,7 @@ class MCS:
         """The table MCS with the same modulation and the nearest code rate (itself if a table row).
 
         ``table`` defaults to this MCS's table, else 1 (2 for 256QAM, which only table 2 has).
-        Rows with rates <= 1/5 are skipped.
+        Rows with rates <= 1/5 are skipped: Sionna's BLER tables, which this serves, have none.
         """
         if self.index is not None and (table is None or table == self.table):
             return self
@@ -148,7 +150,7 @@ class MCS:
             raise LinkError(f"unknown MCS table {table!r}")
         best = None
         for i, (qm, r1024) in enumerate(rows):
-            if qm != self.modulation_order or r1024 / 1024 <= MIN_CODE_RATE:
+            if qm != self.modulation_order or r1024 / 1024 <= SIONNA_MIN_CODE_RATE:
                 continue
             d = abs(r1024 / 1024 - self.code_rate)
             if best is None or d < best[0]:

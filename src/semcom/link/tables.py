@@ -2,7 +2,7 @@
 
 The table link (:class:`~semcom.link.abstract.BLERTableLink`) decides each code block's fate from
 ``BLER(MCS, K', SNR)``. These tables are measured with the project's bit-true link over AWGN for
-every MCS of 38.214 tables 1 and 2 the link supports (``R > 1/5``) on a grid of code-block sizes
+every MCS of 38.214 tables 1 and 2 (the rows below rate 1/5 through the link, bit repetition) on a grid of code-block sizes
 ``K'`` up to 8448 bits (:data:`SIZE_TARGETS`).
 
 **What is simulated.** A grid point is the TB layout of the link (:func:`grid_tb`): a TB of
@@ -83,8 +83,8 @@ _SIGMA_BOUNDS = (0.01, 5.0)
 
 
 def table_rows() -> list[tuple[int, float]]:
-    """The distinct ``(Qm, R x 1024)`` rows of 38.214 tables 1 and 2 the link supports (``R > 1/5``)."""
-    rows = {(qm, r) for t in MCS_TABLES.values() for qm, r in t if r / 1024 > MIN_CODE_RATE}
+    """The distinct ``(Qm, R x 1024)`` rows of 38.214 tables 1 and 2 (every row, those below 1/5 included)."""
+    rows = {(qm, r) for t in MCS_TABLES.values() for qm, r in t if r / 1024 >= MIN_CODE_RATE}
     return sorted(rows)
 
 
