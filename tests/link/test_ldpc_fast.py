@@ -10,7 +10,8 @@ from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from semcom.errors import InputError, LinkError
 from semcom.experiments.bench_ldpc import BenchConfig, block_errors, parity_curve, qpsk_awgn_llrs, snr_at_bler
 from semcom.experiments.ldpc_tuning import TUNING_CODES, TuningConfig, overconfident_llrs, scaling_point
-from semcom.link.ldpc_fast import DEFAULT_PRECISION, PRECISIONS, FastLDPC5GDecoder, default_scaling, ldpc_layout
+from semcom.link.ldpc_fast import (DEFAULT_PRECISION, LOW_RATE_PRECISION, PRECISIONS, FastLDPC5GDecoder, default_scaling,
+                                   ldpc_layout)
 from semcom.utils import make_generator
 
 # (k, n, num_bits_per_symbol): BG2 with fillers, BG2 k_b = 6/8/9/10, BG1, interleaver, high/low rate
@@ -57,10 +58,30 @@ def test_noiseless_exact_infobits_and_codeword(k, n, m, precision):
     assert torch.equal(c_hat, c)
 
 
-def test_default_precision_is_int8():
+def test_default_precision_is_int8_at_rates_from_one_third():
     enc = LDPC5GEncoder(100, 200)
     assert DEFAULT_PRECISION == "int8" and FastLDPC5GDecoder(enc).precision == "int8"
     assert FastLDPC5GDecoder(enc, precision="float").precision == "float"
+    assert FastLDPC5GDecoder(LDPC5GEncoder(100, 300)).precision == "int8"
+    assert FastLDPC5GDecoder(LDPC5GEncoder(100, 301)).precision == LOW_RATE_PRECISION == "int16"
+    assert FastLDPC5GDecoder(LDPC5GEncoder(100, 301), precision="int8").precision == "int8"
+
+
+def test_int8_has_an_error_floor_at_the_lowest_rates():
+    """Why int16 below rate 1/3: at rate 1/5 (base graph 2's mother code, k = 2000) and 0.25 dB above
+    the float decoder's waterfall, QPSK over AWGN, int8 loses many words that float and int16
+    decode; at rate 1/2 it tracks them (the same LLRs per rate)."""
+    rng = np.random.default_rng(1)
+    counts = {}
+    for n, snr in ((10000, -3.2), (4000, 1.6)):
+        enc = LDPC5GEncoder(2000, n)
+        sigma = np.sqrt(10 ** (-snr / 10) / 2)
+        y = np.sqrt(0.5) + sigma * rng.standard_normal((200, n))  # all-zero word, one QPSK dimension per bit
+        llr = torch.from_numpy((-2 * np.sqrt(0.5) * y / sigma**2).astype(np.float32))
+        counts[n] = {p: int(FastLDPC5GDecoder(enc, precision=p)(llr).any(dim=1).sum()) for p in PRECISIONS}
+    low, half = counts[10000], counts[4000]
+    assert low["float"] <= 2 and low["int16"] <= 2 and low["int8"] >= 20, low
+    assert half["int8"] <= half["float"] + 3, half
 
 
 @pytest.mark.parametrize("k,n,eb", [(504, 1008, 1.4), (2016, 3024, 1.95)])

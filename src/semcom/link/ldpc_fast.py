@@ -58,8 +58,8 @@ from semcom.errors import InputError, LinkError
 from semcom.link import _ldpc_fixed as _fx
 from semcom.link import _ldpc_kernels as _k
 
-__all__ = ["DEFAULT_LLR_CLIP", "DEFAULT_PRECISION", "PRECISIONS", "SCALING_RULE", "FastLDPC5GDecoder", "LDPCCode",
-           "default_scaling", "ldpc_layout"]
+__all__ = ["DEFAULT_LLR_CLIP", "DEFAULT_PRECISION", "LOW_RATE_BELOW", "LOW_RATE_PRECISION", "PRECISIONS",
+           "SCALING_RULE", "FastLDPC5GDecoder", "LDPCCode", "default_precision", "default_scaling", "ldpc_layout"]
 
 # a-posteriori LLRs (and channel LLRs) saturate here; filler bits sit at +_LMAX (known zeros)
 _LMAX = np.float32(1.0e6)
@@ -68,6 +68,11 @@ _LMAX = np.float32(1.0e6)
 PRECISIONS = ("float", "int16", "int8")
 # int8: about 3x the float decoder's throughput at k = 8448, 0.01-0.07 dB behind it (docs/ldpc_fast.md)
 DEFAULT_PRECISION = "int8"
+# below this code rate (k/n of the decoder's input) int8 has an error floor (base graph 2 near its mother
+# rate 1/5: words the float and int16 decoders decode fail, tests/link/test_ldpc_fast.py), so the default
+# precision there is int16
+LOW_RATE_BELOW = 1.0 / 3.0
+LOW_RATE_PRECISION = "int16"
 # fixed point: (message dtype, a-posteriori saturation qmax, message saturation rmax, integer qc the
 # channel LLR bound maps to); see semcom.link._ldpc_fixed for the conventions and measurements
 _FIXED = {"int16": (np.int16, 32767, 32767, 2047), "int8": (np.int8, 127, 47, 55)}
@@ -164,6 +169,18 @@ class LDPCCode:
         if (int(enc.z), int(enc.k_ldpc), int(enc.n_ldpc)) != (z, k_ldpc, n_ldpc):  # pragma: no cover - 38.212
             raise LinkError(f"internal: Sionna's code of K'={k} differs from 38.212's lifting")
         return cls(enc.pcm, z, int(k), min(int(e), n_buffer), k_ldpc, n_ldpc, int(base_graph))
+
+
+def default_precision(k: int, n: int) -> str:
+    """The arithmetic ``FastLDPC5GDecoder(precision=None)`` uses for ``k`` information bits decoded
+    from ``n`` LLRs: :data:`LOW_RATE_PRECISION` below rate :data:`LOW_RATE_BELOW`, else
+    :data:`DEFAULT_PRECISION`.
+
+    Example:
+        >>> default_precision(8448, 16896), default_precision(1000, 5000)
+        ('int8', 'int16')
+    """
+    return LOW_RATE_PRECISION if k < LOW_RATE_BELOW * n else DEFAULT_PRECISION
 
 
 def _qc_blocks(pcm, z: int) -> dict[tuple[int, int], int]:
@@ -299,7 +316,9 @@ class FastLDPC5GDecoder(torch.nn.Module):
         llr_max: optional absolute saturation ``+-llr_max`` (Sionna's ``llr_max``; ``None``, the
             default, for none); with ``llr_clip`` as well, the smaller bound applies. An absolute
             bound makes decisions depend on the LLR scale: LLRs 10x too large lose badly.
-        precision: the decoder's arithmetic. ``"int8"`` (the default, :data:`DEFAULT_PRECISION`):
+        precision: the decoder's arithmetic; ``None`` (the default): :func:`default_precision`, i.e.
+            ``"int8"`` (:data:`DEFAULT_PRECISION`) at code rates of 1/3 and above, ``"int16"`` below
+            (where int8 has an error floor). ``"int8"``:
             saturated 8-bit messages, channel LLRs quantised per codeword to 7 bits (the word's
             saturation bound above maps to 55; without ``llr_clip`` and ``llr_max`` the word's
             largest |LLR| does), check-to-variable messages saturated at 47, a-posteriori LLRs at
@@ -337,7 +356,7 @@ class FastLDPC5GDecoder(torch.nn.Module):
                  early_stop: bool = True, hard_out: bool = True, return_infobits: bool = True,
                  return_syndrome_ok: bool = False, num_threads: int | None = None,
                  llr_clip: float | None = DEFAULT_LLR_CLIP, llr_max: float | None = None,
-                 precision: str = DEFAULT_PRECISION) -> None:
+                 precision: str | None = None) -> None:
         super().__init__()
         try:
             from sionna.phy.fec.ldpc import LDPC5GEncoder
@@ -362,7 +381,7 @@ class FastLDPC5GDecoder(torch.nn.Module):
             if val is not None and (isinstance(val, bool) or not isinstance(val, (int, float))
                                     or not (0.0 < float(val) <= float(_LMAX))):
                 raise LinkError(f"{name} must be a positive number (at most {float(_LMAX):g}) or None, got {val!r}")
-        if precision not in PRECISIONS:
+        if precision is not None and precision not in PRECISIONS:
             raise LinkError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self._encoder = [encoder]  # a list keeps it out of this module's submodules
         self.num_iter = int(num_iter)
@@ -374,9 +393,9 @@ class FastLDPC5GDecoder(torch.nn.Module):
         self.num_threads = num_threads
         self.llr_clip = None if llr_clip is None else float(llr_clip)
         self.llr_max = None if llr_max is None else float(llr_max)
-        self.precision = precision
         self._lay = ldpc_layout(encoder)
         lay = self._lay
+        self.precision = default_precision(lay["k"], lay["n"]) if precision is None else precision
         self.scaling = default_scaling(lay["bg"], lay["z"]) if scaling is None else float(scaling)
         self._out_pos = np.arange(lay["k"], dtype=np.int64) if return_infobits else lay["cw_pos"]
         self.last_iterations: torch.Tensor | None = None

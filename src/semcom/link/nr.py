@@ -48,7 +48,7 @@ from semcom.link._pipeline import receive_while_drawing
 from semcom.link._threads import default_threads, side_pool
 from semcom.link.layout import LinkPlan, TBLayout
 from semcom.link.ldpc import DECODERS, make_ldpc_decoder
-from semcom.link.mcs import MCS, SIONNA_MIN_CODE_RATE
+from semcom.link.mcs import MCS
 from semcom.link.result import LinkResult
 
 __all__ = ["NRLink"]
@@ -59,11 +59,6 @@ _DECODE_CHUNK_CBS = 512
 _PROGRESS_MIN_CBS = 4000
 
 CHAINS = ("fast", "sionna")
-
-#: The fast decoder's default arithmetic for code blocks below rate 1/5 (bit repetition, 38.214 table
-#: 1 MCS 0-2): on these codes the int8 decoder loses code blocks the float and int16 decoders decode
-#: (``tests/link/test_repetition.py``), so the link decodes them in int16 unless ``decoder_kw`` says.
-LOW_RATE_PRECISION = "int16"
 NOISES = ("torch", "fast")
 
 
@@ -157,8 +152,6 @@ class _FastTBCodec:
         self.lay = lay
         self.chain = FastTBChain(lay, mcs, n_rnti=1, n_id=1, demapper=demapper, num_threads=num_threads)
         self.ldpc_encoder = self.chain.ldpc_encoder
-        if decoder == "fast" and lay.cb_size / self.chain.e_max < SIONNA_MIN_CODE_RATE:
-            decoder_kw = {"precision": LOW_RATE_PRECISION, **decoder_kw}
         self.decoder = make_ldpc_decoder(decoder, self.ldpc_encoder, num_iter, **decoder_kw)
 
     def encode(self, u: torch.Tensor) -> torch.Tensor:
