@@ -31,7 +31,11 @@
 #                              the channel's SNR, semcom.models.refine) beside the plain one, HEIF + capacity and
 #                              HEIF + 5G LDPC, as step 3
 #   4d. semcom compare         the same with REFINE_MORE_STEPS steps at REFINE_MORE_SNR (the goal's SNRs)
-#   5. semcom train gaps       the learned systems of the three comparisons against HEIF + capacity / LDPC
+#   4e. semcom compare         at and below 0 dB (LOW_SNR): the refined and plain 5 dB DeepJSCC, the 0 dB DeepJSCC,
+#                              HEIF + capacity and HEIF + 5G LDPC whose adapted MCS now reaches the 38.214 rows
+#                              below rate 1/5 (bit repetition; before, it stopped at MCS 3) and decodes below rate
+#                              1/3 in int16: the margin below 0 dB against the full-strength baseline
+#   5. semcom train gaps       the learned systems of the comparisons against HEIF + capacity / LDPC
 # Everything lands in OUT (default results/train) with its JSON (provenance) and plots; the log
 # report_training.log records the wall time and the load average of every step. The sweep (one
 # process) runs beside the comparisons (WORKERS processes); its output is in OUT/snr_sweep.out.
@@ -61,6 +65,7 @@
 #   WORKERS         worker processes of semcom compare (2)
 #   REFINE_STEPS    refinement steps per image of step 4c (100)
 #   REFINE_MORE_STEPS, REFINE_MORE_SNR   steps and SNR grid of step 4d (200; "0,5")
+#   LOW_SNR         SNR grid of step 4e ("-4,-2,0")
 #   SKIP            step names not to run (e.g. "compare_spp025" when only the SPP 0.125 models changed;
 #                   the log then records the steps that ran, appended to the previous log)
 #   DRY_RUN=1       print the commands without running them
@@ -93,6 +98,7 @@ WORKERS="${WORKERS:-2}"
 REFINE_STEPS="${REFINE_STEPS:-100}"
 REFINE_MORE_STEPS="${REFINE_MORE_STEPS:-200}"
 REFINE_MORE_SNR="${REFINE_MORE_SNR:-0,5}"
+LOW_SNR="${LOW_SNR:--4,-2,0}"
 LOG="$OUT/report_training.log"
 
 SKIP="${SKIP:-}"
@@ -180,11 +186,20 @@ refine_compare compare_refine "$REFINE_STEPS" deepjscc5_refine_spp0125 "$COMPARE
 # 4d: REFINE_MORE_STEPS steps (twice the transmitter's compute) at the goal's SNRs only
 refine_compare compare_refine_more "$REFINE_MORE_STEPS" "deepjscc5_refine${REFINE_MORE_STEPS}_spp0125" "$REFINE_MORE_SNR" \
     compare_spp0125_refine_more
+# 4e: the 5G baseline at full strength at and below 0 dB (MCS 0-2 by bit repetition), beside the models
+# shellcheck disable=SC2086
+step compare_low_mcs $SEMCOM compare \
+    --systems "deepjscc:ckpt=$DEEPJSCC_0125_5,refine=$REFINE_STEPS,label=deepjscc5_refine_spp0125" \
+               "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" "deepjscc:ckpt=$DEEPJSCC_0125_0,label=deepjscc0_spp0125" \
+               separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
+    --images "$IMAGES" --crop 4 --snr "$LOW_SNR" --channel awgn --cbr match:deepjscc5_spp0125 \
+    --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125_low_mcs"
 if [ -n "$sweep" ]; then
   wait "$sweep" || { echo "snr-sweep failed:"; cat "$OUT/snr_sweep.out"; exit 1; }
   cat "$OUT/snr_sweep.out"
 fi
 # shellcheck disable=SC2086
 step gaps $SEMCOM train gaps "$OUT/compare_spp0125/compare.json" "$OUT/compare_spp025/compare.json" \
-    "$OUT/compare_scc_vlscc/compare.json" "$OUT/compare_spp0125_0db/compare.json" "$OUT/compare_spp0125_refine/compare.json" "$OUT/compare_spp0125_refine_more/compare.json" --out "$OUT"
+    "$OUT/compare_scc_vlscc/compare.json" "$OUT/compare_spp0125_0db/compare.json" "$OUT/compare_spp0125_refine/compare.json" "$OUT/compare_spp0125_refine_more/compare.json" \
+    "$OUT/compare_spp0125_low_mcs/compare.json" --out "$OUT"
 [ -n "${DRY_RUN:-}" ] || cat "$LOG"

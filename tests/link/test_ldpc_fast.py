@@ -65,6 +65,8 @@ def test_default_precision_is_int8_at_rates_from_one_third():
     assert FastLDPC5GDecoder(LDPC5GEncoder(100, 300)).precision == "int8"
     assert FastLDPC5GDecoder(LDPC5GEncoder(100, 301)).precision == LOW_RATE_PRECISION == "int16"
     assert FastLDPC5GDecoder(LDPC5GEncoder(100, 301), precision="int8").precision == "int8"
+    assert FastLDPC5GDecoder(LDPC5GEncoder(100, 198, num_bits_per_symbol=6)).precision == "int16"  # 64QAM
+    assert FastLDPC5GDecoder(LDPC5GEncoder(100, 200, num_bits_per_symbol=4)).precision == "int8"
 
 
 def test_int8_has_an_error_floor_at_the_lowest_rates():

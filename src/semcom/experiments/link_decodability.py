@@ -1,6 +1,6 @@
 """Which code-block layouts of the link belief propagation can never decode (``semcom link decodability``).
 
-For every MCS of 38.214 tables 1 and 2 the link supports (``R > 1/5``) and every TB of ``--min-tb``
+For every MCS of 38.214 tables 1 and 2 and every TB of ``--min-tb``
 to ``--max-tb`` payload bits (default 24..400, one TB each, laid out as the link lays it out:
 :func:`semcom.link.layout.plan_payload`), decide with :func:`semcom.link.decodability.peel` whether
 iterative LDPC decoding recovers the code block at infinite SNR. Writes ``<out>/decodability.json``
@@ -57,7 +57,7 @@ def scan(min_tb: int = 24, max_tb: int = 400) -> dict:
     sizes = sorted({kp for kp, _, _ in layouts})
     return {
         "what": "code-block layouts (K', E, base graph) of one TB of 24..400 payload bits at every 38.214 table 1 "
-                "and 2 MCS with R > 1/5 that belief-propagation decoding cannot decode at any SNR (erasure peeling)",
+                "and 2 MCS that belief-propagation decoding cannot decode at any SNR (erasure peeling)",
         "tb_payload_bits": [min_tb, max_tb],
         "tb_layouts": total,
         "undecodable_tb_layouts": sum(u["count"] for b in bad for u in b["uses"]),

@@ -178,10 +178,10 @@ def add_arguments(p) -> None:
                    help=f"channel bandwidth ratio (complex uses per real value), in (0, {cliargs.MAX_CBR:g}]")
     p.add_argument("--modulation-order", type=int, choices=[2, 4, 6, 8], default=None,
                    help="bits per QAM symbol of the fixed MCS: 2, 4, 6, 8")
-    p.add_argument("--code-rate", type=t(cliargs.parse_float, what="code rate", lo=0.2, hi=948 / 1024, lo_open=True),
-                   default=None, help="LDPC code rate of the fixed MCS, in (1/5, 948/1024]")
+    p.add_argument("--code-rate", type=t(cliargs.parse_float, what="code rate", lo=30 / 1024, hi=948 / 1024),
+                   default=None, help="LDPC code rate of the fixed MCS, in [30/1024, 948/1024]")
     p.add_argument("--mcs-index", type=t(cliargs.parse_int, what="MCS index", lo=0, hi=31), default=None,
-                   help="38.214 MCS index of the fixed MCS (table 1: 3..28), instead of modulation and rate")
+                   help="38.214 MCS index of the fixed MCS (table 1: 0..28), instead of modulation and rate")
     p.add_argument("--images", type=t(cliargs.parse_image_set), default=None,
                    help="'tiny', 'all', 'all-256' or a folder of your images")
     p.add_argument("--seeds", type=t(cliargs.parse_int, what="seeds", lo=1, hi=1000), default=None,

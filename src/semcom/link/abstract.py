@@ -31,7 +31,8 @@ per-code-block outcome is drawn from a model:
   blocks larger than 2000 bits the 2000-bit curve. An MCS that is not a table row
   (``MCS.from_rate``) uses the nearest table entry with the same modulation (by code rate).
 
-  MCS indices without a table (rates <= 1/5) raise :class:`~semcom.errors.LinkError`.
+  Sionna's tables have no rows below rate 1/5 (38.214 table 1 MCS 0-2, table 2 MCS 0-1): those MCSs
+  raise :class:`~semcom.errors.LinkError` with ``tables="sionna"``.
 
 An abstraction has no decoder output: the bits of a failed code block are delivered as random
 bits (uniform, drawn from the generator), those of a passed code block exactly. A TB passes iff

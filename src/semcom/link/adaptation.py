@@ -180,7 +180,7 @@ def awgn_bler(mcs: MCS, cb_size: int, snr_db: np.ndarray, curves: Curves | None 
     The one place this module reads the BLER curves: :func:`semcom.link.abstract.bler_table_lookup`
     with ``curves`` (default :class:`Curves`), the code block's LDPC ``base_graph`` and rate-matched
     length ``cw_length`` when known (from the plan), so the table link's curves are used here.
-    Sionna's tables have no rows below rate 1/5 (38.214 table 1 MCS 0-2, table 2 MCS 0): with them
+    Sionna's tables have no rows below rate 1/5 (38.214 table 1 MCS 0-2, table 2 MCS 0-1): with them
     such an MCS is predicted to fail (BLER 1), so the transmitter never picks it.
     """
     from semcom.link.abstract import bler_table_lookup

@@ -25,7 +25,7 @@ core solved block by block, the extension parities) runs in the kernels. Only th
 parity bits are transmitted are computed.
 
 Below the mother code rate (``E`` beyond the filler-free circular buffer of ``N_buffer = N - 2Z -
-(K - K')`` bits: the 38.214 rows below rate 1/5, Table 1 MCS 0-2 and Table 2 MCS 0) rate matching
+(K - K')`` bits: the 38.214 rows below rate 1/5, Table 1 MCS 0-2 and Table 2 MCS 0-1) rate matching
 reads the buffer around again, ``e_j = buffer[j mod N_buffer]`` (38.212 5.4.2.1 with ``k0 = 0``,
 fillers skipped), which Sionna's encoder refuses. The chain does it: the decoder takes the
 ``N_buffer`` LLRs of the buffer, each the sum of the LLRs of its copies (:meth:`FastTBChain.fold`;

@@ -23,7 +23,7 @@ A payload of ``k`` bits is cut into transport blocks (TBs) of at most ``max_tb_b
 TB size is capped at 3752 bits so that its single code block stays on base graph 2 (a choice made
 when no encoder of the link repeated bits, kept so that layouts and results stay as they were).
 Rates at or below 0.25 are always on base graph 2; below its mother rate 1/5 (38.214 table 1 MCS
-0-2, table 2 MCS 0) the code blocks repeat bits (38.212 Sec. 5.4.2.1; :mod:`semcom.link.chain_fast`). The LDPC base graph itself is chosen by Sionna's encoder from the
+0-2, table 2 MCS 0-1) the code blocks repeat bits (38.212 Sec. 5.4.2.1; :mod:`semcom.link.chain_fast`). The LDPC base graph itself is chosen by Sionna's encoder from the
 code-block size and rate; this matches 38.212 except at a few boundary sizes. The default ``max_tb_bits`` is the TBS of one slot of a reference
 carrier: 106 PRBs (20 MHz at 15 kHz subcarrier spacing), 14 OFDM symbols minus 12 DMRS resource
 elements per PRB = 156 REs per PRB, i.e. ``N_RE = 16536``, one layer.

@@ -58,7 +58,7 @@ from semcom.errors import InputError, LinkError
 from semcom.link import _ldpc_fixed as _fx
 from semcom.link import _ldpc_kernels as _k
 
-__all__ = ["DEFAULT_LLR_CLIP", "DEFAULT_PRECISION", "LOW_RATE_BELOW", "LOW_RATE_PRECISION", "PRECISIONS",
+__all__ = ["DEFAULT_LLR_CLIP", "DEFAULT_PRECISION", "HIGH_ORDER_FROM", "LOW_RATE_BELOW", "LOW_RATE_PRECISION", "PRECISIONS",
            "SCALING_RULE", "FastLDPC5GDecoder", "LDPCCode", "default_precision", "default_scaling", "ldpc_layout"]
 
 # a-posteriori LLRs (and channel LLRs) saturate here; filler bits sit at +_LMAX (known zeros)
@@ -73,6 +73,10 @@ DEFAULT_PRECISION = "int8"
 # precision there is int16
 LOW_RATE_BELOW = 1.0 / 3.0
 LOW_RATE_PRECISION = "int16"
+# from this many bits per QAM symbol (64QAM) int8 loses up to about 1 dB against float: one quantiser
+# per word cannot hold the LLRs of a symbol's strong and weak bit positions (tests/link/test_repetition.py
+# measures 256QAM R = 0.8), so the default precision there is int16 as well
+HIGH_ORDER_FROM = 6
 # fixed point: (message dtype, a-posteriori saturation qmax, message saturation rmax, integer qc the
 # channel LLR bound maps to); see semcom.link._ldpc_fixed for the conventions and measurements
 _FIXED = {"int16": (np.int16, 32767, 32767, 2047), "int8": (np.int8, 127, 47, 55)}
@@ -171,16 +175,18 @@ class LDPCCode:
         return cls(enc.pcm, z, int(k), min(int(e), n_buffer), k_ldpc, n_ldpc, int(base_graph))
 
 
-def default_precision(k: int, n: int) -> str:
+def default_precision(k: int, n: int, num_bits_per_symbol: int | None = None) -> str:
     """The arithmetic ``FastLDPC5GDecoder(precision=None)`` uses for ``k`` information bits decoded
-    from ``n`` LLRs: :data:`LOW_RATE_PRECISION` below rate :data:`LOW_RATE_BELOW`, else
-    :data:`DEFAULT_PRECISION`.
+    from ``n`` LLRs of QAM symbols of ``num_bits_per_symbol`` bits (``None``: not known):
+    :data:`LOW_RATE_PRECISION` (int16) below rate :data:`LOW_RATE_BELOW` or from
+    :data:`HIGH_ORDER_FROM` bits per symbol (64QAM and 256QAM), else :data:`DEFAULT_PRECISION` (int8).
 
     Example:
-        >>> default_precision(8448, 16896), default_precision(1000, 5000)
-        ('int8', 'int16')
+        >>> default_precision(8448, 16896), default_precision(1000, 5000), default_precision(8448, 9000, 8)
+        ('int8', 'int16', 'int16')
     """
-    return LOW_RATE_PRECISION if k < LOW_RATE_BELOW * n else DEFAULT_PRECISION
+    high_order = num_bits_per_symbol is not None and num_bits_per_symbol >= HIGH_ORDER_FROM
+    return LOW_RATE_PRECISION if high_order or k < LOW_RATE_BELOW * n else DEFAULT_PRECISION
 
 
 def _qc_blocks(pcm, z: int) -> dict[tuple[int, int], int]:
@@ -395,7 +401,8 @@ class FastLDPC5GDecoder(torch.nn.Module):
         self.llr_max = None if llr_max is None else float(llr_max)
         self._lay = ldpc_layout(encoder)
         lay = self._lay
-        self.precision = default_precision(lay["k"], lay["n"]) if precision is None else precision
+        nbps = getattr(encoder, "num_bits_per_symbol", None)
+        self.precision = default_precision(lay["k"], lay["n"], nbps) if precision is None else precision
         self.scaling = default_scaling(lay["bg"], lay["z"]) if scaling is None else float(scaling)
         self._out_pos = np.arange(lay["k"], dtype=np.int64) if return_infobits else lay["cw_pos"]
         self.last_iterations: torch.Tensor | None = None

@@ -10,7 +10,7 @@ PDSCH MCS tables (30/1024 is index 0 of Table 5.1.3.1-3, the low-spectral-effici
 Below the LDPC mother code rate (1/5 on base graph 2) the code block is sent by bit repetition
 (38.212 Sec. 5.4.2.1: the circular buffer is read around again), which the link's compiled chain
 implements and Sionna's encoder refuses, so the lowest rows of tables 1 and 2 (Table 1 indices
-0-2, Table 2 index 0: R = 120/1024 to 193/1024) need ``chain="fast"`` (the default) and the
+0-2, Table 2 indices 0-1: R = 120/1024 to 193/1024) need ``chain="fast"`` (the default) and the
 fast decoder (see :mod:`semcom.link.chain_fast`).
 
 Example::

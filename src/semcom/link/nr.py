@@ -152,6 +152,11 @@ class _FastTBCodec:
         self.lay = lay
         self.chain = FastTBChain(lay, mcs, n_rnti=1, n_id=1, demapper=demapper, num_threads=num_threads)
         self.ldpc_encoder = self.chain.ldpc_encoder
+        if decoder == "fast":  # the encoder does not carry the modulation: the decoder's default for it
+            from semcom.link.ldpc_fast import default_precision
+
+            decoder_kw = {"precision": default_precision(lay.cb_size, self.chain.decoder_n, mcs.modulation_order),
+                          **decoder_kw}
         self.decoder = make_ldpc_decoder(decoder, self.ldpc_encoder, num_iter, **decoder_kw)
 
     def encode(self, u: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ import torch
 from semcom.semantics.seb import SebCodec, SebCodecConfig, send_over_link, send_over_stack, stack_flows
 
 RATE_GRID = 1024  # code rates of the equal-CBR search are multiples of 1/1024 (as in 38.214 tables)
-MIN_RATE = 205 / 1024  # the 5G LDPC encoder refuses rates <= 1/5
+MIN_RATE = 205 / 1024  # the search stays at or above 1/5 (base graph 2 without bit repetition)
 MAX_RATE = 948 / 1024  # the highest 38.214 code rate
 
 
