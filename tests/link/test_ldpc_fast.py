@@ -264,7 +264,7 @@ def test_bad_inputs_raise_typed_errors():
     for kw in ({"num_iter": 0}, {"scaling": 0.0}, {"scaling": 1.5}, {"scaling": "0.7"}, {"offset": -1.0},
                {"early_stop": 1}, {"num_threads": 0}, {"llr_clip": 0.0}, {"llr_clip": -2.0}, {"llr_clip": True},
                {"llr_max": 0.0}, {"llr_max": "20"}, {"llr_max": float("nan")}, {"precision": "int4"},
-               {"precision": None}):
+               {"precision": "INT8"}):
         with pytest.raises(LinkError):
             FastLDPC5GDecoder(enc, **kw)
 
