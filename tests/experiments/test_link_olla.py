@@ -112,7 +112,8 @@ def test_batch_se_over_a_chosen_batch_and_compare_to_fixed_uses_it(fast_run):
     systems = fast_run.data["points"][0]["systems"]
     d = np.asarray(systems["olla_target_bler"]["trace"]["psnr"]) - np.asarray(systems["mcs6"]["trace"]["psnr"])
     got = link_olla.compare_to_fixed(systems, batch=4)["adapted_minus_best_fixed"]["olla_target_bler"]
-    assert got == {"diff_db": pytest.approx(float(d.mean())), "se_db": pytest.approx(link_olla.batch_se(d, 4))}
+    assert got == {"diff_db": pytest.approx(float(d.mean())), "se_db": pytest.approx(link_olla.batch_se(d, 4)),
+                   "diff_second_half_db": pytest.approx(float(d[len(d) // 2:].mean()))}
 
 
 @pytest.mark.parametrize("bad", [{"rho": 1.0}, {"rho": -0.1}, {"num_grants": 0}, {"delay_grants": -1},

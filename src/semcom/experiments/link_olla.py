@@ -361,7 +361,8 @@ def compare_to_fixed(systems: dict, batch: int = BATCH_GRANTS) -> dict:
     """The best fixed MCS by mean PSNR, and every adapted system's mean-PSNR difference to it with the
     standard error of the paired per-grant differences (same channel, common random numbers) by batch
     means over ``batch`` grants (:func:`batch_se`; the run records the default; on a committed JSON,
-    ``compare_to_fixed(point["systems"], batch=100)``)."""
+    ``compare_to_fixed(point["systems"], batch=100)``), and the mean difference over the second half
+    of the sequence (after an outer loop's burn-in)."""
     fixed = {k: v for k, v in systems.items() if k.startswith("mcs")}
     if not fixed:
         return {}
@@ -371,7 +372,8 @@ def compare_to_fixed(systems: dict, batch: int = BATCH_GRANTS) -> dict:
     for k, v in systems.items():
         if not k.startswith("mcs"):
             d = np.asarray(v["trace"]["psnr"], dtype=np.float64) - ref
-            diffs[k] = {"diff_db": float(d.mean()), "se_db": batch_se(d, batch)}
+            diffs[k] = {"diff_db": float(d.mean()), "se_db": batch_se(d, batch),
+                        "diff_second_half_db": float(d[len(d) // 2:].mean())}  # after the burn-in
     return {"best_fixed": best, "best_fixed_psnr_db": fixed[best]["summary"]["mean_psnr_db"], "adapted_minus_best_fixed": diffs}
 
 
@@ -536,6 +538,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"  bits/use {s['delivered_bits_per_use']:.3f}")
         if pt["vs_fixed"]:
             print(f"  best fixed: {pt['vs_fixed']['best_fixed']} ({pt['vs_fixed']['best_fixed_psnr_db']:.2f} dB)")
+            for label, d in pt["vs_fixed"]["adapted_minus_best_fixed"].items():
+                se = "" if d["se_db"] is None else f" +- {d['se_db']:.2f}"
+                print(f"  {label} - best fixed: {d['diff_db']:+.2f}{se} dB (second half {d['diff_second_half_db']:+.2f} dB)")
     print(f"wrote {path}")
     return 0
 
