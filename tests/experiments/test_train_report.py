@@ -255,6 +255,16 @@ def _script(out_dir, **env):
     return subprocess.run(["bash", str(SCRIPT), str(out_dir)], env=full, capture_output=True, text=True, timeout=1200)
 
 
+#: the two HEIF references every comparison of the script carries, as --systems specs
+HEIF_REFS = ["separation:codec=heif,link=capacity,label=heif_capacity",
+             "separation:codec=heif,link=adaptive,label=heif_ldpc_adapted"]
+
+
+def _systems(cmd: list[str]) -> list[str]:
+    """The --systems specs of one ``semcom compare`` command line of the script."""
+    return cmd[cmd.index("--systems") + 1:cmd.index("--images")]
+
+
 def test_report_script_commands_parse(tmp_path, capsys):
     import shlex
 
@@ -281,36 +291,24 @@ def test_report_script_commands_parse(tmp_path, capsys):
     assert "adjscc:ckpt=adjscc_awgn_m2to20_spp0125,label=adjscc_spp0125" in compare_spp0125
     assert "adjscc:ckpt=adjscc_awgn_m4to8_spp0125,label=adjscc_low_spp0125" in compare_spp0125
     assert "deepjscc:ckpt=deepjscc_awgn5_spp0125,label=deepjscc5_spp0125" in compare_spp0125
-    systems = compare_scc[compare_scc.index("--systems") + 1:compare_scc.index("--images")]
-    assert systems == ["scc:ckpt=scc_awgn10_spp0125_105min,label=scc_105min",
-                       "vlscc2d:ckpt=vlscc2d_awgn10_105min,label=vlscc2d_105min",
-                       "deepjscc:ckpt=deepjscc_awgn5_spp0125,label=deepjscc5_spp0125",
-                       "separation:codec=heif,link=capacity,label=heif_capacity",
-                       "separation:codec=heif,link=adaptive,label=heif_ldpc_adapted"]
+    assert _systems(compare_scc) == ["scc:ckpt=scc_awgn10_spp0125_105min,label=scc_105min",
+                                     "vlscc2d:ckpt=vlscc2d_awgn10_105min,label=vlscc2d_105min",
+                                     "deepjscc:ckpt=deepjscc_awgn5_spp0125,label=deepjscc5_spp0125", *HEIF_REFS]
     text = " ".join(compare_scc)
     assert "--images all --crop 64 --snr -2,0,5,10 --channel awgn --cbr match:scc_105min" in text
     assert text.endswith(f"--out {tmp_path}/compare_scc_vlscc")
-    systems = compare_0db[compare_0db.index("--systems") + 1:compare_0db.index("--images")]
-    assert systems == ["deepjscc:ckpt=deepjscc_awgn0_spp0125,label=deepjscc0_spp0125",
-                       "separation:codec=heif,link=capacity,label=heif_capacity",
-                       "separation:codec=heif,link=adaptive,label=heif_ldpc_adapted"]
+    assert _systems(compare_0db) == ["deepjscc:ckpt=deepjscc_awgn0_spp0125,label=deepjscc0_spp0125", *HEIF_REFS]
     text = " ".join(compare_0db)
     assert "--images all --crop 4 --snr -4,-2,0,5,10 --channel awgn --cbr match:deepjscc0_spp0125" in text
     for c, steps, snr, label in ((cmds[6], 100, "-4,-2,0,5,10", "deepjscc5_refine_spp0125"),
                                  (cmds[7], 200, "0,5", "deepjscc5_refine200_spp0125")):
-        systems = c[c.index("--systems") + 1:c.index("--images")]
-        assert systems == [f"deepjscc:ckpt=deepjscc_awgn5_spp0125,refine={steps},label={label}",
-                           "deepjscc:ckpt=deepjscc_awgn5_spp0125,label=deepjscc5_spp0125",
-                           "separation:codec=heif,link=capacity,label=heif_capacity",
-                           "separation:codec=heif,link=adaptive,label=heif_ldpc_adapted"]
+        assert _systems(c) == [f"deepjscc:ckpt=deepjscc_awgn5_spp0125,refine={steps},label={label}",
+                               "deepjscc:ckpt=deepjscc_awgn5_spp0125,label=deepjscc5_spp0125", *HEIF_REFS]
         assert f"--images all --crop 4 --snr {snr} --channel awgn --cbr match:deepjscc5_spp0125" in " ".join(c)
     low = cmds[8]
-    systems = low[low.index("--systems") + 1:low.index("--images")]
-    assert systems == ["deepjscc:ckpt=deepjscc_awgn5_spp0125,refine=100,label=deepjscc5_refine_spp0125",
-                       "deepjscc:ckpt=deepjscc_awgn5_spp0125,label=deepjscc5_spp0125",
-                       "deepjscc:ckpt=deepjscc_awgn0_spp0125,label=deepjscc0_spp0125",
-                       "separation:codec=heif,link=capacity,label=heif_capacity",
-                       "separation:codec=heif,link=adaptive,label=heif_ldpc_adapted"]
+    assert _systems(low) == ["deepjscc:ckpt=deepjscc_awgn5_spp0125,refine=100,label=deepjscc5_refine_spp0125",
+                             "deepjscc:ckpt=deepjscc_awgn5_spp0125,label=deepjscc5_spp0125",
+                             "deepjscc:ckpt=deepjscc_awgn0_spp0125,label=deepjscc0_spp0125", *HEIF_REFS]
     assert "--images all --crop 4 --snr -4,-2,0 --channel awgn --cbr match:deepjscc5_spp0125" in " ".join(low)
     assert cmds[9][5:-2] == [f"{tmp_path}/{d}/compare.json"
                              for d in ("compare_spp0125", "compare_spp025", "compare_scc_vlscc", "compare_spp0125_0db",
@@ -337,7 +335,7 @@ def test_report_script_compares_older_checkpoints_only_when_given(tmp_path):
                      "deepjscc_awgn0_spp0125", "deepjscc_awgn5_spp025"]
     assert "deepjscc:ckpt=old/dj.pt,label=deepjscc_spp0125" in cmds[2]
     scc = next(shlex.split(line[2:]) for line in run.stdout.splitlines() if "compare_scc_vlscc" in line)
-    systems = scc[scc.index("--systems") + 1:scc.index("--images")]
+    systems = _systems(scc)
     assert systems[:5] == ["scc:ckpt=scc_awgn10_spp0125_105min,label=scc_105min",
                            "vlscc2d:ckpt=vlscc2d_awgn10_105min,label=vlscc2d_105min",
                            "scc:ckpt=old/scc.pt,label=scc_long", "vlscc2d:ckpt=old/vlscc.pt,label=vlscc2d_long",
