@@ -322,9 +322,10 @@ class FastLDPC5GDecoder(torch.nn.Module):
         llr_max: optional absolute saturation ``+-llr_max`` (Sionna's ``llr_max``; ``None``, the
             default, for none); with ``llr_clip`` as well, the smaller bound applies. An absolute
             bound makes decisions depend on the LLR scale: LLRs 10x too large lose badly.
-        precision: the decoder's arithmetic; ``None`` (the default): :func:`default_precision`, i.e.
-            ``"int8"`` (:data:`DEFAULT_PRECISION`) at code rates of 1/3 and above, ``"int16"`` below
-            (where int8 has an error floor). ``"int8"``:
+        precision: the decoder's arithmetic; ``None`` (the default): :func:`default_precision` of the
+            code and the encoder's ``num_bits_per_symbol``, i.e. ``"int16"`` below code rate 1/3 (where
+            int8 has an error floor) and for 64QAM and 256QAM (where it loses up to about 1 dB),
+            ``"int8"`` (:data:`DEFAULT_PRECISION`) otherwise. ``"int8"``:
             saturated 8-bit messages, channel LLRs quantised per codeword to 7 bits (the word's
             saturation bound above maps to 55; without ``llr_clip`` and ``llr_max`` the word's
             largest |LLR| does), check-to-variable messages saturated at 47, a-posteriori LLRs at
