@@ -70,9 +70,9 @@ import numpy as np
 from semcom.errors import InputError, LinkError
 from semcom.link import _chain_kernels as _k
 from semcom.link.base import complex_scale
-from semcom.link.decodability import buffer_to_codeword
+from semcom.link.decodability import buffer_length, buffer_to_codeword
 from semcom.link.layout import TBLayout
-from semcom.link.mcs import MCS
+from semcom.link.mcs import MCS, SIONNA_MIN_CODE_RATE
 
 __all__ = ["DEMAPPERS", "FastTBChain", "c_init", "CRC_POLYS"]
 
@@ -109,7 +109,7 @@ class _LDPCStructure:
         z, k, k_ldpc, n_ldpc = int(enc.z), int(enc.k), int(enc.k_ldpc), int(enc.n_ldpc)
         self.z, self.k, self.k_ldpc = z, k, k_ldpc
         self.kb = kb = k_ldpc // z
-        self.n_buffer = n_ldpc - 2 * z - (k_ldpc - k)  # circular buffer without punctured and filler bits
+        self.n_buffer = buffer_length(k, z, k_ldpc, n_ldpc)
         last = int(self.buffer_to_codeword(np.array([min(e_max, self.n_buffer) - 1]))[0])
         cols = max(kb + 4, math.ceil((last + 1) / z))
         self.rows = rows = cols - kb
@@ -145,7 +145,7 @@ def _decoder_code(k: int, e: int, base_graph: int) -> Any:
 
     from semcom.link.ldpc_fast import LDPCCode
 
-    if k / e < 1 / 5:
+    if k / e < SIONNA_MIN_CODE_RATE:
         return LDPCCode.of(k, e, base_graph)
     try:
         with warnings.catch_warnings():

@@ -47,7 +47,15 @@ import numpy as np
 
 from semcom.errors import LinkError
 
-__all__ = ["Peeling", "bp_decodable", "buffer_to_codeword", "layout_decodable", "lifting", "peel"]
+__all__ = ["Peeling", "bp_decodable", "buffer_length", "buffer_to_codeword", "layout_decodable", "lifting", "peel"]
+
+
+def buffer_length(k: int, z: int, k_ldpc: int, n_ldpc: int) -> int:
+    """Length of the filler-free circular buffer of a 5G LDPC code block (``k`` = ``K'``
+    information bits, lifting ``z``, ``k_ldpc`` = ``K`` systematic and ``n_ldpc`` codeword columns):
+    the codeword without the ``2Z`` punctured systematic bits and the ``K - K'`` filler bits, i.e.
+    what one pass of rate matching can send (38.212 Sec. 5.4.2.1, no limited buffer)."""
+    return n_ldpc - 2 * z - (k_ldpc - k)
 
 
 def buffer_to_codeword(j: np.ndarray, k: int, z: int, k_ldpc: int) -> np.ndarray:

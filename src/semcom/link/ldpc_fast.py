@@ -136,7 +136,9 @@ class LDPCCode:
     @property
     def n_buffer(self) -> int:
         """Length of the filler-free circular buffer (what one pass of rate matching can send)."""
-        return self.n_ldpc - 2 * self.z - (self.k_ldpc - self.k)
+        from semcom.link.decodability import buffer_length
+
+        return buffer_length(self.k, self.z, self.k_ldpc, self.n_ldpc)
 
     @property
     def coderate(self) -> float:
@@ -154,13 +156,13 @@ class LDPCCode:
         """
         from sionna.phy.fec.ldpc import LDPC5GEncoder
 
-        from semcom.link.decodability import lifting
+        from semcom.link.decodability import buffer_length, lifting
 
         if base_graph not in (1, 2) or isinstance(base_graph, bool):
             raise LinkError(f"base_graph must be 1 or 2, got {base_graph!r}")
         z, _, k_ldpc = lifting(int(k), base_graph)
         n_ldpc = (68 if base_graph == 1 else 52) * z  # codeword with the 2Z punctured bits
-        n_buffer = n_ldpc - 2 * z - (k_ldpc - k)
+        n_buffer = buffer_length(k, z, k_ldpc, n_ldpc)
         if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e < 1:
             raise LinkError(f"the rate-matched length must be a positive int, got {e!r}")
         probe = min(n_buffer, (3 if base_graph == 1 else 5) * k)  # a rate Sionna's encoder takes

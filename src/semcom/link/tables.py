@@ -62,7 +62,7 @@ import numpy as np
 import torch
 
 from semcom.errors import LinkError
-from semcom.link.mcs import MCS, MCS_TABLES, MIN_CODE_RATE
+from semcom.link.mcs import MCS, MCS_TABLES
 
 __all__ = [
     "TABLE_FILE", "FORMAT", "SIZE_TARGETS", "Z10", "BLERTables", "load_tables", "table_rows",
@@ -84,7 +84,7 @@ _SIGMA_BOUNDS = (0.01, 5.0)
 
 def table_rows() -> list[tuple[int, float]]:
     """The distinct ``(Qm, R x 1024)`` rows of 38.214 tables 1 and 2 (every row, those below 1/5 included)."""
-    rows = {(qm, r) for t in MCS_TABLES.values() for qm, r in t if r / 1024 >= MIN_CODE_RATE}
+    rows = {(qm, r) for t in MCS_TABLES.values() for qm, r in t}
     return sorted(rows)
 
 
