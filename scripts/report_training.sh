@@ -35,6 +35,10 @@
 #                              HEIF + capacity and HEIF + 5G LDPC whose adapted MCS now reaches the 38.214 rows
 #                              below rate 1/5 (bit repetition; before, it stopped at MCS 3) and decodes below rate
 #                              1/3 in int16: the margin below 0 dB against the full-strength baseline
+#   4f. semcom compare         the same models at DOWNSCALE_SNR against HEIF + capacity and HEIF + 5G LDPC that may
+#                              lower the image's resolution (separation option downscale=4: the best of full, half and
+#                              quarter size for each payload), labelled heif_capacity / heif_ldpc_adapted there, beside
+#                              the full-resolution ones (heif_capacity_full, heif_ldpc_adapted_full)
 #   5. semcom train gaps       the learned systems of the comparisons against HEIF + capacity / LDPC
 # Everything lands in OUT (default results/train) with its JSON (provenance) and plots; the log
 # report_training.log records the wall time and the load average of every step. The sweep (one
@@ -66,6 +70,7 @@
 #   REFINE_STEPS    refinement steps per image of step 4c (100)
 #   REFINE_MORE_STEPS, REFINE_MORE_SNR   steps and SNR grid of step 4d (200; "0,5")
 #   LOW_SNR         SNR grid of step 4e ("-4,-2,0")
+#   DOWNSCALE_SNR   SNR grid of step 4f ("-4,-2,0,5")
 #   SKIP            step names not to run (e.g. "compare_spp025" when only the SPP 0.125 models changed;
 #                   the log then records the steps that ran, appended to the previous log)
 #   DRY_RUN=1       print the commands without running them
@@ -99,6 +104,7 @@ REFINE_STEPS="${REFINE_STEPS:-100}"
 REFINE_MORE_STEPS="${REFINE_MORE_STEPS:-200}"
 REFINE_MORE_SNR="${REFINE_MORE_SNR:-0,5}"
 LOW_SNR="${LOW_SNR:--4,-2,0}"
+DOWNSCALE_SNR="${DOWNSCALE_SNR:--4,-2,0,5}"
 LOG="$OUT/report_training.log"
 
 SKIP="${SKIP:-}"
@@ -194,6 +200,16 @@ step compare_low_mcs $SEMCOM compare \
                separation:codec=heif,link=capacity,label=heif_capacity "separation:codec=heif,$LINK,label=heif_ldpc_adapted" \
     --images "$IMAGES" --crop 4 --snr "$LOW_SNR" --channel awgn --cbr match:deepjscc5_spp0125 \
     --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125_low_mcs"
+# 4f: the separation baselines that may also lower the resolution (downscale=4), beside the full-resolution ones
+# shellcheck disable=SC2086
+step compare_downscale $SEMCOM compare \
+    --systems "deepjscc:ckpt=$DEEPJSCC_0125_5,refine=$REFINE_STEPS,label=deepjscc5_refine_spp0125" \
+               "deepjscc:ckpt=$DEEPJSCC_0125_5,label=deepjscc5_spp0125" "deepjscc:ckpt=$DEEPJSCC_0125_0,label=deepjscc0_spp0125" \
+               separation:codec=heif,link=capacity,downscale=4,label=heif_capacity \
+               "separation:codec=heif,$LINK,downscale=4,label=heif_ldpc_adapted" \
+               separation:codec=heif,link=capacity,label=heif_capacity_full "separation:codec=heif,$LINK,label=heif_ldpc_adapted_full" \
+    --images "$IMAGES" --crop 4 --snr "$DOWNSCALE_SNR" --channel awgn --cbr match:deepjscc5_spp0125 \
+    --workers "$WORKERS" --no-progress --out "$OUT/compare_spp0125_downscale"
 if [ -n "$sweep" ]; then
   wait "$sweep" || { echo "snr-sweep failed:"; cat "$OUT/snr_sweep.out"; exit 1; }
   cat "$OUT/snr_sweep.out"
@@ -201,5 +217,5 @@ fi
 # shellcheck disable=SC2086
 step gaps $SEMCOM train gaps "$OUT/compare_spp0125/compare.json" "$OUT/compare_spp025/compare.json" \
     "$OUT/compare_scc_vlscc/compare.json" "$OUT/compare_spp0125_0db/compare.json" "$OUT/compare_spp0125_refine/compare.json" "$OUT/compare_spp0125_refine_more/compare.json" \
-    "$OUT/compare_spp0125_low_mcs/compare.json" --out "$OUT"
+    "$OUT/compare_spp0125_low_mcs/compare.json" "$OUT/compare_spp0125_downscale/compare.json" --out "$OUT"
 [ -n "${DRY_RUN:-}" ] || cat "$LOG"

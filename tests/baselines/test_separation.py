@@ -219,3 +219,92 @@ def test_corrupted_length_field_reaches_the_decoder(photo):
     system.link = _UndetectedErrors(system.link, 0, LENGTH_FIELD_BITS)  # length field says 0 bytes
     out = system.transmit(photo, snr_db=10.0, seed=0)
     assert out.status == "failed" and torch.all(out.image == 0.5)
+
+
+# ---------------------------------------------------------------- lower resolution (downscale)
+@pytest.fixture(scope="module")
+def astronaut():
+    return test_images(subset="tiny")[0].image  # 256 x 256; HEIF's smallest stream: 7176 bits, 4568 at half size
+
+
+def test_length_field_carries_the_factor_and_is_unchanged_at_full_resolution():
+    from semcom.baselines.separation import MAX_RESCALED_STREAM_BYTES, pack_length_field, read_length_field
+
+    for n in (0, 1, 1000, MAX_RESCALED_STREAM_BYTES):
+        assert pack_length_field(n, 1, True) == pack_length_field(n) == n.to_bytes(3, "big")
+        for f in (1, 2, 4, 8):
+            assert read_length_field(pack_length_field(n, f, True), True) == (n, f)
+    assert read_length_field(pack_length_field(2 ** 23), False) == (2 ** 23, 1)
+    with pytest.raises(InputError):
+        pack_length_field(MAX_RESCALED_STREAM_BYTES + 1, 1, True)
+    with pytest.raises(InputError):
+        pack_length_field(10, 2, False)
+    with pytest.raises(InputError):
+        pack_length_field(10, 3, True)
+
+
+def test_downscale_config_is_checked():
+    for bad in (3, 0, 16, True, "2", 2.0):
+        with pytest.raises(ConfigError, match="downscale"):
+            SeparationConfig(downscale=bad)
+    assert SeparationConfig(downscale=4).factors() == (1, 2, 4) and SeparationConfig().factors() == (1,)
+    from semcom.systems import build_system
+
+    assert build_system("separation:codec=heif,link=capacity,downscale=4").config.downscale == 4
+
+
+def test_lower_resolution_is_sent_where_full_resolution_does_not_fit(astronaut):
+    from semcom.codecs.rescale import scaled_shape, upscale
+
+    cfg = {"codec": "heif", "cbr": 0.0305, "fidelity": "capacity"}  # about 6000 payload bits at 0 dB
+    full = SeparationSystem(cfg).transmit(astronaut, 0.0, seed=0)
+    assert full.status == "no_fit"
+    system = SeparationSystem({**cfg, "downscale": 4})
+    out = system.transmit(astronaut, 0.0, seed=0)
+    f = out.extras["downscale"]
+    assert out.status == "ok" and f in (2, 4) and out.image.shape == astronaut.shape
+    assert out.stream_bits + LENGTH_FIELD_BITS <= out.payload_capacity_bits and out.side_info_bits == LENGTH_FIELD_BITS
+    # the receiver's image is the decoded small stream brought back to full size
+    _, stream, q = system.encode_best(astronaut, ((out.payload_capacity_bits - LENGTH_FIELD_BITS) // 8) * 8)
+    small = system.codec.decode(stream)
+    assert tuple(small.shape[-2:]) == scaled_shape(256, 256, f)
+    assert torch.allclose(out.image, upscale(small, (256, 256)), atol=1e-6)
+    assert abs(float(metrics.psnr(astronaut, out.image)[0]) - q) < 1e-4
+    assert q > float(metrics.psnr(astronaut, full.image)[0]) + 5
+
+
+def test_full_resolution_payload_is_unchanged_by_downscale(astronaut):
+    cfg = {"codec": "heif", "cbr": 1 / 12, "fidelity": "capacity"}
+    plain = SeparationSystem(cfg).transmit(astronaut, 10.0, seed=0)
+    scaled = SeparationSystem({**cfg, "downscale": 2}).transmit(astronaut, 10.0, seed=0)
+    assert scaled.extras["downscale"] == 1 and plain.status == scaled.status == "ok"
+    assert scaled.bits_sent == plain.bits_sent and torch.equal(scaled.image, plain.image)
+
+
+def test_quality_rule_sees_the_lower_resolution(astronaut):
+    plain = SeparationSystem({"codec": "heif", "fidelity": "bler_table"})
+    scaled = SeparationSystem({"codec": "heif", "fidelity": "bler_table", "downscale": 2})
+    assert plain.clean_quality(astronaut, 6000) is None
+    bits, q = scaled.clean_quality(astronaut, 6000)
+    assert bits <= 6000 and q > 15
+
+
+def test_wrong_factor_in_the_received_field_fails_cleanly(astronaut):
+    cfg = {"codec": "heif", "cbr": 0.0305, "fidelity": "erasure", "link": {"cbler": 0.0}, "downscale": 4}
+    system = SeparationSystem(cfg)
+    assert system.transmit(astronaut, 0.0, seed=0).status == "ok"
+    system.link = _UndetectedErrors(system.link, 0, 2, "flip")  # the factor bits, CRCs passing
+    out = system.transmit(astronaut, 0.0, seed=0)
+    assert out.status == "failed" and torch.all(out.image == 0.5) and out.image.shape == astronaut.shape
+
+
+@pytest.mark.slow
+def test_adapted_mcs_trades_resolution_for_a_robust_mcs_at_minus_4_db(astronaut):
+    """At -4 dB the full-resolution stream needs MCS 2 or faster and is mostly lost; at half or quarter
+    size it fits MCS 1, which gets through."""
+    cfg = {"codec": "heif", "cbr": 0.1017, "fidelity": "bler_table", "link_adaptation": True}
+    plain, scaled = SeparationSystem(cfg), SeparationSystem({**cfg, "downscale": 4})
+    budget = plain.channel_uses_budget(256, 256)
+    a, b = plain.adapted_mcs(-4.0, budget, astronaut), scaled.adapted_mcs(-4.0, budget, astronaut)
+    assert b.mcs.spectral_efficiency < a.mcs.spectral_efficiency
+    assert b.expected_quality > a.expected_quality + 3

@@ -274,7 +274,7 @@ def test_report_script_commands_parse(tmp_path, capsys):
     assert run.returncode == 0, run.stderr
     cmds = [shlex.split(line[2:]) for line in run.stdout.splitlines() if line.startswith("+ ")]
     verbs = [c[3:5] if c[3] == "train" else c[3:4] for c in cmds]  # after "<python> -m semcom.cli"
-    assert verbs == [["train", "curves"], ["train", "snr-sweep"], *[["compare"]] * 7, ["train", "gaps"]]
+    assert verbs == [["train", "curves"], ["train", "snr-sweep"], *[["compare"]] * 8, ["train", "gaps"]]
     compare_spp0125, compare_spp025, compare_scc, compare_0db = cmds[2], cmds[3], cmds[4], cmds[5]
     assert {"scc_awgn10_spp0125_105min", "vlscc2d_awgn10_105min", "deepjscc_awgn5_spp0125",
             "deepjscc_awgn0_spp0125"} <= set(cmds[0])
@@ -310,10 +310,17 @@ def test_report_script_commands_parse(tmp_path, capsys):
                              "deepjscc:ckpt=deepjscc_awgn5_spp0125,label=deepjscc5_spp0125",
                              "deepjscc:ckpt=deepjscc_awgn0_spp0125,label=deepjscc0_spp0125", *HEIF_REFS]
     assert "--images all --crop 4 --snr -4,-2,0 --channel awgn --cbr match:deepjscc5_spp0125" in " ".join(low)
-    assert cmds[9][5:-2] == [f"{tmp_path}/{d}/compare.json"
-                             for d in ("compare_spp0125", "compare_spp025", "compare_scc_vlscc", "compare_spp0125_0db",
-                                       "compare_spp0125_refine", "compare_spp0125_refine_more", "compare_spp0125_low_mcs")]
-    for f in cmds[9][5:-2]:  # the compare results gaps reads must exist for its parser
+    down = cmds[9]  # the references that may lower the resolution carry the labels the gaps read
+    assert _systems(down) == [*_systems(low)[:3], "separation:codec=heif,link=capacity,downscale=4,label=heif_capacity",
+                              "separation:codec=heif,link=adaptive,downscale=4,label=heif_ldpc_adapted",
+                              "separation:codec=heif,link=capacity,label=heif_capacity_full",
+                              "separation:codec=heif,link=adaptive,label=heif_ldpc_adapted_full"]
+    assert "--snr -4,-2,0,5 --channel awgn --cbr match:deepjscc5_spp0125" in " ".join(down)
+    assert cmds[10][5:-2] == [f"{tmp_path}/{d}/compare.json"
+                              for d in ("compare_spp0125", "compare_spp025", "compare_scc_vlscc", "compare_spp0125_0db",
+                                        "compare_spp0125_refine", "compare_spp0125_refine_more", "compare_spp0125_low_mcs",
+                                        "compare_spp0125_downscale")]
+    for f in cmds[10][5:-2]:  # the compare results gaps reads must exist for its parser
         Path(f).parent.mkdir(parents=True, exist_ok=True)
         Path(f).write_text("{}")
     for c in cmds:
@@ -347,13 +354,14 @@ def test_report_script_skips_named_steps(tmp_path):
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert "(skipped: compare_spp025)" in lines and "(skipped: curves)" in lines
-    # snr-sweep, compare_spp0125, compare_scc, compare_0db, compare_refine, compare_refine_more, compare_low_mcs, gaps
-    assert sum(line.startswith("+ ") for line in lines) == 8
+    # snr-sweep, compare_spp0125, compare_scc, compare_0db, compare_refine, compare_refine_more, compare_low_mcs,
+    # compare_downscale, gaps
+    assert sum(line.startswith("+ ") for line in lines) == 9
     run = _script(tmp_path, DRY_RUN="1", SKIP="curves snr-sweep compare_spp0125 compare_spp025")
     ran = [line for line in run.stdout.splitlines() if line.startswith("+ ")]
-    assert run.returncode == 0 and len(ran) == 6 and "compare_scc_vlscc" in ran[0] and " train gaps " in ran[5]
+    assert run.returncode == 0 and len(ran) == 7 and "compare_scc_vlscc" in ran[0] and " train gaps " in ran[6]
     assert "compare_spp0125_0db" in ran[1] and ran[2].endswith("compare_spp0125_refine") and "refine_more" in ran[3]
-    assert ran[4].endswith("compare_spp0125_low_mcs")
+    assert ran[4].endswith("compare_spp0125_low_mcs") and ran[5].endswith("compare_spp0125_downscale")
 
 
 @pytest.mark.slow
@@ -374,30 +382,31 @@ def test_report_script_runs_end_to_end_on_tiny_checkpoints(runs, tmp_path):
                   SCC=str(tmp_path / "scc" / "scc.pt"), VLSCC2D=str(tmp_path / "vlscc" / "vlscc.pt"),
                   SCC_OLD=str(tmp_path / "scc" / "scc.pt"), VLSCC2D_OLD=str(tmp_path / "vlscc" / "vlscc.pt"),
                   IMAGES="tiny", SWEEP_SNR="-2 5", COMPARE_SNR="-2,5", SCC_SNR="-2,5", WORKERS="1",
-                  REFINE_STEPS="2", REFINE_MORE_STEPS="3", REFINE_MORE_SNR="5", LOW_SNR="-2")
+                  REFINE_STEPS="2", REFINE_MORE_STEPS="3", REFINE_MORE_SNR="5", LOW_SNR="-2", DOWNSCALE_SNR="-2")
     assert run.returncode == 0, run.stderr[-2000:]
     out = tmp_path / "out"
     for f in ("train_curves.json", "train_snr_sweep.json", "compare_spp0125/compare.json",
               "compare_spp025/compare.json", "compare_scc_vlscc/compare.json", "compare_spp0125_0db/compare.json",
               "compare_spp0125_refine/compare.json", "compare_spp0125_refine_more/compare.json",
-              "compare_spp0125_low_mcs/compare.json", "train_gaps.json", "report_training.log"):
+              "compare_spp0125_low_mcs/compare.json", "compare_spp0125_downscale/compare.json", "train_gaps.json",
+              "report_training.log"):
         assert (out / f).is_file(), f
     gaps = json.loads((out / "train_gaps.json").read_text())["data"]
     assert sorted(g["system"] for g in gaps["goals"]) == [
-        "adjscc_low_spp0125", "adjscc_spp0125", *["deepjscc0_spp0125"] * 2, "deepjscc5_refine3_spp0125",
-        *["deepjscc5_refine_spp0125"] * 2, *["deepjscc5_spp0125"] * 5, "deepjscc_spp0125",
+        "adjscc_low_spp0125", "adjscc_spp0125", *["deepjscc0_spp0125"] * 3, "deepjscc5_refine3_spp0125",
+        *["deepjscc5_refine_spp0125"] * 3, *["deepjscc5_spp0125"] * 6, "deepjscc_spp0125",
         "deepjscc_spp025", "scc_105min", "scc_long", "vlscc2d_105min", "vlscc2d_long"]
     assert {g["file"] for g in gaps["goals"] if g["system"].startswith(("scc", "vlscc"))} == {
         str(out / "compare_scc_vlscc" / "compare.json")}
     curves = {m["label"]: m for m in json.loads((out / "train_curves.json").read_text())["data"]["models"]}
     assert curves["scc"]["kind"] == curves["vlscc"]["kind"] == "curve"  # the stand-ins' curves from their metadata
-    assert len((out / "report_training.log").read_text().splitlines()) == 11  # a header and one line per step
+    assert len((out / "report_training.log").read_text().splitlines()) == 12  # a header and one line per step
 
 
 def test_report_script_keeps_the_sweep_output_when_the_sweep_is_skipped(tmp_path):
     (tmp_path / "snr_sweep.out").write_text("the committed sweep log\n")
     steps = ("curves snr-sweep compare_spp0125 compare_spp025 compare_scc compare_0db compare_refine compare_refine_more "
-             "compare_low_mcs gaps")
+             "compare_low_mcs compare_downscale gaps")
     run = _script(tmp_path, SKIP=steps)
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "snr_sweep.out").read_text() == "the committed sweep log\n"

@@ -85,6 +85,22 @@ stream, with errors), ``"failed"`` (undecodable; the documented fallback image, 
 scored and the image counts as a failure). When even the codec's lowest quality does not fit the
 budget, nothing is sent and the outcome is ``"no_fit"`` (scored with the fallback image too).
 
+Lower resolution (``downscale``, default 1: off). With ``downscale = D > 1`` the sender may send the
+image at ``ceil(H/f) x ceil(W/f)`` for ``f`` in 1, 2, ..., ``D`` (powers of two;
+:mod:`semcom.codecs.rescale`: antialiased bicubic down, bicubic up). For each payload it encodes
+``f = 1`` and then ``f = 2, 4, ...`` to the same budget, decodes each, brings it back to ``H x W``
+and keeps the factor with the highest PSNR against the image, stopping at the first factor that does
+worse than the one before (the transmitter has the image, as the quality rule already assumes; the
+choice is memoised). So a budget below the codec's smallest stream at full resolution is no longer
+``no_fit`` while a lower resolution fits, and at very low rates fewer pixels at a higher quality can
+win. The factor is side information: ``log2(f)`` rides in the length field's top 2 bits, which leaves
+22 bits of byte count (streams up to 4 MiB); ``f = 1`` gives the same field, so a full-resolution
+payload is bit-identical to ``downscale = 1``'s. The receiver reads the factor from the received
+field (when the field's code block was lost, from the bits as received: a wrong factor means a wrong
+size, which the decoder's shape check turns into ``"failed"``), decodes at the smaller size and
+upsamples. With adaptation ``"quality"``, every MCS is scored with its best factor, so the rule can
+trade resolution for a more robust MCS. ``extras["downscale"]`` records the factor sent.
+
 Example::
 
     >>> from semcom.baselines import SeparationSystem, SeparationConfig
@@ -105,6 +121,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from semcom.codecs.rescale import FACTORS, check_factor, downscale, scaled_shape, upscale
 from semcom.errors import ConfigError, InputError, LinkError
 from semcom.metrics import psnr
 from semcom.systems.outcome import Outcome
@@ -115,6 +132,30 @@ ADAPTATIONS = ("quality", "target_bler")
 OLLA_MODES = ("nack_target", "bayes")
 FALLBACK_VALUE = 0.5
 LENGTH_FIELD_BITS = 24
+#: With ``downscale > 1``: the length field's top bits carry ``log2(factor)``, the rest the byte count.
+FACTOR_BITS = 2
+MAX_RESCALED_STREAM_BYTES = 2 ** (LENGTH_FIELD_BITS - FACTOR_BITS) - 1
+
+
+def pack_length_field(n_bytes: int, factor: int = 1, rescaling: bool = False) -> bytes:
+    """The 24-bit length field: the stream's byte count, and with ``rescaling`` ``log2(factor)`` in its top
+    :data:`FACTOR_BITS` bits (so a full-resolution field is the same either way)."""
+    limit = MAX_RESCALED_STREAM_BYTES if rescaling else 2 ** LENGTH_FIELD_BITS - 1
+    if not 0 <= n_bytes <= limit:
+        raise InputError(f"a stream of {n_bytes} bytes does not fit the length field (at most {limit})")
+    if check_factor(factor) != 1 and not rescaling:
+        raise InputError("a resolution factor needs rescaling=True")
+    code = (int(factor).bit_length() - 1) << (LENGTH_FIELD_BITS - FACTOR_BITS) if rescaling else 0
+    return (code | int(n_bytes)).to_bytes(LENGTH_FIELD_BITS // 8, "big")
+
+
+def read_length_field(field: bytes, rescaling: bool = False) -> tuple[int, int]:
+    """``(n_bytes, factor)`` from a received length field (inverse of :func:`pack_length_field`)."""
+    value = int.from_bytes(field[: LENGTH_FIELD_BITS // 8], "big")
+    if not rescaling:
+        return value, 1
+    shift = LENGTH_FIELD_BITS - FACTOR_BITS
+    return value & ((1 << shift) - 1), 1 << (value >> shift)
 
 
 def bytes_to_bits(data: bytes) -> torch.Tensor:
@@ -154,6 +195,8 @@ class SeparationConfig:
         bias and scatter, with forgetting ``olla_forgetting`` per grant; see module doc).
     report_std_db, report_delay_grants: the scatter (dB) of the SNR the adaptation is given, a number
         or ``"auto"`` (estimated from reports ``report_delay_grants`` grants old; see module doc).
+    downscale: the largest factor by which the sender may lower the image's resolution (1, 2, 4 or 8;
+        1, the default, never: the papers' baseline). See the module doc, "Lower resolution".
     link: extra keyword arguments for :func:`semcom.link.make_link` (e.g. ``{"decoder": "fast"}``).
     """
 
@@ -179,6 +222,7 @@ class SeparationConfig:
     olla_forgetting: float = 0.005
     report_std_db: float | str = 0.0
     report_delay_grants: int = 0
+    downscale: int = 1
     link: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -200,6 +244,12 @@ class SeparationConfig:
             raise ConfigError(f"loss_policy must be one of {LOSS_POLICIES}, got {self.loss_policy!r}")
         if not (isinstance(self.cbr, (int, float)) and self.cbr > 0 and math.isfinite(self.cbr)):
             raise ConfigError(f"cbr must be a positive finite number, got {self.cbr!r}")
+        if isinstance(self.downscale, bool) or not isinstance(self.downscale, int) or self.downscale not in FACTORS:
+            raise ConfigError(f"downscale must be one of {FACTORS}, got {self.downscale!r}")
+
+    def factors(self) -> tuple[int, ...]:
+        """The resolution factors the sender may use: 1 up to ``downscale``."""
+        return tuple(f for f in FACTORS if f <= self.downscale)
 
     def _check_report_std(self) -> None:
         from semcom.link.adaptation import check_report_std_db
@@ -275,7 +325,8 @@ class SeparationOutcome(Outcome):
 
     ``bits_sent`` is the encoded stream (codec headers included), ``side_info_bits`` the 24-bit
     length field (0 when nothing was sent); ``extras`` holds ``payload_capacity_bits`` (the grant
-    ``k_max``) and ``mcs`` (after link adaptation).
+    ``k_max``) and ``mcs`` (after link adaptation), and with ``downscale > 1`` the resolution factor sent
+    (``downscale``).
     """
 
     @property
@@ -326,7 +377,7 @@ class SeparationSystem:
         self._links: dict = {}  # MCS -> link, for link adaptation
         self._choices: dict = {}  # (image digest or None, snr_db, channel uses) -> adaptation's choice
         self._quality: dict = {}  # (image digest, payload bits) -> (bits, PSNR) of the intact image
-        self._streams: dict[tuple[str, int], bytes] = {}  # (image digest, bit budget) -> stream
+        self._streams: dict[tuple, Any] = {}  # (image digest, bit budget) -> stream; ("best", ...) -> encode_best
         self.olla = None
         self.reset_outer_loop()
 
@@ -354,10 +405,50 @@ class SeparationSystem:
         stream = self._streams.get(key)
         if stream is None:
             stream = self.codec.encode_to_budget(image, max_bits)
-            if len(self._streams) >= 256:
-                self._streams.pop(next(iter(self._streams)))
-            self._streams[key] = stream
+            self._remember(key, stream)
         return stream
+
+    def encode_best(self, image: torch.Tensor, max_bits: int) -> tuple[int, bytes, float | None]:
+        """``(factor, stream, psnr)``: the resolution factor and stream sent for ``image`` within ``max_bits``
+        (module doc, "Lower resolution"; memoised). ``psnr`` is that of the decoded, upsampled stream
+        against ``image`` (``None`` with ``downscale == 1``, where nothing is decoded here).
+
+        Raises :class:`~semcom.codecs.CodecBudgetError` when no factor's smallest stream fits."""
+        from semcom.codecs import CodecBudgetError
+
+        if self.config.downscale == 1:
+            return 1, self.encode(image, max_bits), None
+        key = ("best", _digest(image), int(max_bits))
+        if key not in self._streams:
+            best, error = None, None
+            for f in self.config.factors():
+                try:
+                    stream = self.encode(downscale(image, f), min(int(max_bits), 8 * MAX_RESCALED_STREAM_BYTES))
+                except CodecBudgetError as exc:
+                    error = error or exc
+                    continue
+                q = self._decoded_psnr(stream, image, f)
+                if best is not None and (q is None or q <= best[2]):
+                    break
+                best = (f, stream, q) if q is not None else best
+            if best is None:
+                raise error or CodecBudgetError(f"{self.codec.name}: no resolution decodes within {max_bits} bits",
+                                                0, int(max_bits))
+            self._remember(key, best)
+        return self._streams[key]
+
+    def _decoded_psnr(self, stream: bytes, image: torch.Tensor, factor: int) -> float | None:
+        """PSNR of ``stream`` (sent at ``factor``) decoded and upsampled, against ``image``; None if it fails."""
+        h, w = image.shape[-2:]
+        out = self.codec.decode_robust(stream, shape=scaled_shape(h, w, factor))
+        if out.status == "failed":
+            return None
+        return float(psnr(image, upscale(out.image.clamp(0, 1), (h, w)))[0])
+
+    def _remember(self, key, value) -> None:
+        if len(self._streams) >= 256:
+            self._streams.pop(next(iter(self._streams)))
+        self._streams[key] = value
 
     def link_for(self, snr_db: float, channel_uses: int, image: torch.Tensor | None = None):
         """The link used at ``snr_db``: the configured one, or the adapted MCS (see module doc;
@@ -450,13 +541,13 @@ class SeparationSystem:
             k_stream = ((int(k) - LENGTH_FIELD_BITS) // 8) * 8
             got = None
             try:
-                stream = self.encode(image, k_stream) if k_stream >= 8 else None
+                factor, stream, q = self.encode_best(image, k_stream) if k_stream >= 8 else (1, None, None)
             except CodecBudgetError:
                 stream = None
             if stream is not None:
-                out = self.codec.decode_robust(stream, shape=tuple(image.shape[-2:]))
-                if out.status != "failed":
-                    got = (LENGTH_FIELD_BITS + 8 * len(stream), float(psnr(image, out.image.clamp(0, 1))[0]))
+                q = self._decoded_psnr(stream, image, factor) if q is None else q
+                if q is not None:
+                    got = (LENGTH_FIELD_BITS + 8 * len(stream), q)
             self._quality[key] = got
         return self._quality[key]
 
@@ -469,17 +560,26 @@ class SeparationSystem:
         the whole received payload is handed on); ``loss_policy="truncate"`` cuts the stream at the
         first failed code block that carries stream bits.
         """
-        k = res.bits.shape[-1]
-        rx_payload = bits_to_bytes(res.bits.reshape(-1)[: (k // 8) * 8])
+        rx_payload, header_ok, n_bytes, _ = self._received_field(res)
         cb_ok = res.cb_ok.reshape(-1)
-        header_ok = bool(res.delivered_mask.reshape(-1)[:LENGTH_FIELD_BITS].all())
-        n_bytes = int.from_bytes(rx_payload[: LENGTH_FIELD_BITS // 8], "big") if header_ok else len(rx_payload)
-        body = rx_payload[LENGTH_FIELD_BITS // 8:][:n_bytes]
+        body = rx_payload[LENGTH_FIELD_BITS // 8:][: n_bytes if header_ok else len(rx_payload)]
         bad = [j for j, (a, b) in enumerate(res.cb_ranges) if not bool(cb_ok[j]) and a < sent_bits and b > a]
         if self.config.loss_policy == "truncate" and bad:
             start_bit = max(res.cb_ranges[bad[0]][0] - LENGTH_FIELD_BITS, 0)
             body = body[: start_bit // 8]
         return body
+
+    def received_factor(self, res) -> int:
+        """The resolution factor read from the received length field (1 when ``downscale == 1``)."""
+        return self._received_field(res)[3]
+
+    def _received_field(self, res) -> tuple[bytes, bool, int, int]:
+        """``(payload bytes, field's block passed, byte count, factor)`` read from the received bits."""
+        k = res.bits.shape[-1]
+        rx_payload = bits_to_bytes(res.bits.reshape(-1)[: (k // 8) * 8])
+        header_ok = bool(res.delivered_mask.reshape(-1)[:LENGTH_FIELD_BITS].all())
+        n_bytes, factor = read_length_field(rx_payload, self.config.downscale > 1)
+        return rx_payload, header_ok, n_bytes, factor
 
     def budget(self, source_shape) -> int:
         """Channel uses granted to a source of shape ``[1, 3, H, W]`` (the bench's ``System.budget``)."""
@@ -527,10 +627,10 @@ class SeparationSystem:
         if k_stream < 8:
             return _no_fit(fallback, k_max, budget, "budget below one byte", mcs)
         try:
-            stream = self.encode(image, k_stream)
+            factor, stream, _ = self.encode_best(image, k_stream)
         except CodecBudgetError as exc:
             return _no_fit(fallback, k_max, budget, str(exc), mcs)
-        header = len(stream).to_bytes(LENGTH_FIELD_BITS // 8, "big")
+        header = pack_length_field(len(stream), factor, self.config.downscale > 1)
         payload = torch.zeros(k_max)
         sent = bytes_to_bits(header + stream)
         payload[: sent.numel()] = sent
@@ -540,13 +640,15 @@ class SeparationSystem:
         n_fail = int((~cb_ok).sum())
         sent_bits = sent.numel()
         n_fail_stream = sum(1 for j, (a, b) in enumerate(res.cb_ranges) if not bool(cb_ok[j]) and a < sent_bits and b > a)
-        received = self.received_stream(res, sent_bits)
-        outcome = self.codec.decode_robust(received, shape=(h, w))
+        received, rx_factor = self.received_stream(res, sent_bits), self.received_factor(res)
+        outcome = self.codec.decode_robust(received, shape=scaled_shape(h, w, rx_factor))
         status = outcome.status
         if n_fail_stream and status == "ok":
             status = "recovered"  # decoded, but from a damaged stream
-        img = outcome.image if status != "failed" else fallback
+        img = upscale(outcome.image, (h, w)) if status != "failed" else fallback
         extras: dict[str, Any] = {"payload_capacity_bits": int(k_max), "mcs": mcs}
+        if self.config.downscale > 1:
+            extras["downscale"] = factor
         if self._bayes():
             self._bayes_feedback(extras, n_fail == 0, link, k_max, snr_db if csi_report_db is None else csi_report_db)
         elif self.olla is not None:

@@ -62,10 +62,13 @@ def _separation_case(state, rng: np.random.Generator) -> Verdict:
     link = system.link
     link.rng, link.crc_miss, link.lost = rng, bool(rng.random() < 0.3), 0
     system.config.loss_policy = "truncate" if rng.random() < 0.3 else "corrupt"
+    # with downscale the length field also carries a resolution factor (full resolution at this budget)
+    system.config.downscale = 4 if rng.random() < 0.3 else 1
     out = system.transmit(image, snr_db=20.0, seed=int(rng.integers(0, 2**31)))
     if not _image_ok(out.image, (64, 64)) or out.status not in ("ok", "recovered", "failed", "no_fit"):
         return Verdict("silent_wrong", f"bad outcome: status {out.status!r}")
-    note = f"{'CRC miss' if link.crc_miss else f'{link.lost} blocks lost'}, {system.config.loss_policy}"
+    note = (f"{'CRC miss' if link.crc_miss else f'{link.lost} blocks lost'}, {system.config.loss_policy}, "
+            f"downscale {system.config.downscale}")
     if out.status != "ok":
         return Verdict("fallback", f"{out.status}: {note}")
     if not link.crc_miss and not torch.equal(out.image, clean):
