@@ -110,7 +110,7 @@ def plot(results, out_dir: str | Path, strip: dict | None = None) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from semcom.report.plots import _STYLES, image_grid, metric_vs_snr
+    from semcom.report.plots import _STYLES, image_grid, metric_vs_snr, save_figure
 
     out = Path(out_dir)
     data = results.data if hasattr(results, "data") else results["data"]
@@ -130,10 +130,7 @@ def plot(results, out_dir: str | Path, strip: dict | None = None) -> list[Path]:
     ax.set_title(f"quality versus channel uses ({ch}; labels: SNR in dB)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out / "compare_psnr_vs_channel_uses.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "compare_psnr_vs_channel_uses.png"))
     if strip and strip.get("original") is not None and strip["systems"]:
         items = [("original", strip["original"] / 255.0)]
         items += [(name, img / 255.0) for name, img in strip["systems"].items()]

@@ -417,6 +417,8 @@ def plot(results: Results | dict, out_dir: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from semcom.report.plots import save_figure
+
     data = results.data if isinstance(results, Results) else results["data"]
     pts = data["points"]
     fig, axes = plt.subplots(2, len(pts), figsize=(4.2 * len(pts), 6.4), squeeze=False, sharex=True)
@@ -443,11 +445,7 @@ def plot(results: Results | dict, out_dir: str | Path) -> Path:
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
             ax.legend(fontsize=6)
-    fig.tight_layout()
-    path = Path(out_dir) / "olla.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, Path(out_dir) / "olla.png")
 
 
 # ------------------------------------------------------------------------------ command line

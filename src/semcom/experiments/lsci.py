@@ -125,6 +125,8 @@ def plot_rate(res: Results, out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from semcom.report.plots import save_figure
+
     rows = res.data["rows"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for ax, metric in zip(axes, ("psnr_db", "ms_ssim", "ss")):
@@ -141,11 +143,7 @@ def plot_rate(res: Results, out: Path) -> Path:
         ax.set_ylabel({"psnr_db": "PSNR (dB)", "ms_ssim": "MS-SSIM", "ss": "SS (person photos)"}[metric])
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    path = out / "rate.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "rate.png")
 
 
 # --------------------------------------------------------------------------- transmission
@@ -169,6 +167,8 @@ def plot_transmit(res: Results, out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from semcom.report.plots import save_figure
+
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for s in res.data["systems"]:
         pts = [(p["snr_db"], p.get("psnr_db", p.get("psnr"))) for p in s["points"]]
@@ -180,11 +180,7 @@ def plot_transmit(res: Results, out: Path) -> Path:
     ax.set_title(res.data["channel"]["name"] if isinstance(res.data["channel"], dict) else str(res.data["channel"]))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out / f"{res.name}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / f"{res.name}.png")
 
 
 # --------------------------------------------------------------------------- propagation
@@ -262,6 +258,8 @@ def plot_propagation(res: Results, out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from semcom.report.plots import save_figure
+
     rows = res.data["rows"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     qb = sorted((r["bits"], r["psnr_db"]) for r in rows if r["sparsity"] == 0 and r["package_bytes"])
@@ -275,11 +273,7 @@ def plot_propagation(res: Results, out: Path) -> Path:
         ax.axhline(rows[0]["psnr_db"], ls="--", c="grey", label="float32 slice")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out / "propagation.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "propagation.png")
 
 
 # --------------------------------------------------------------------------- enhancement

@@ -848,12 +848,10 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
 
 
 def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
+    """The sweep's figures at 100 dpi, through :func:`semcom.report.plots.save_figure`."""
+    from semcom.report.plots import save_figure
 
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def _finish_axes(ax, xlab: str, m: str) -> None:
@@ -1261,15 +1259,14 @@ def _demo_strip(cells: list, path: Path) -> Path:
     """One row of titled frames."""
     import matplotlib.pyplot as plt
 
+    from semcom.report.plots import save_figure
+
     fig, axes = plt.subplots(1, len(cells), figsize=(1.9 * len(cells), 2.4))
     for ax, (title, img, _) in zip(axes, cells):
         ax.imshow(img)
         ax.set_title(title, fontsize=6)
         ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 if __name__ == "__main__":  # pragma: no cover
     from semcom.cliargs import guarded

@@ -285,6 +285,8 @@ def plot(json_path: str | Path, png_path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from semcom.report.plots import save_figure
+
     data = json.loads(Path(json_path).read_text())["data"]
     methods = [("ffh", "FFH", "tab:blue"), ("sidh", "SIDH", "tab:orange"),
                ("cidh", "CIDH", "tab:green"), ("optimal", "optimal", "tab:red")]
@@ -307,12 +309,7 @@ def plot(json_path: str | Path, png_path: str | Path) -> Path:
     axes[1].set_xticks(x, [f"{e['test']}\nK={e['K']}, {e['symbols_per_block']}/{e['n_symbols']}" for e in data],
                        fontsize=8)
     fig.suptitle("prt Table I: symbol allocation scores (bars: semcom; black ticks: paper)")
-    fig.tight_layout()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=120)
-    plt.close(fig)
-    return png_path
+    return save_figure(fig, png_path, dpi=120)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -150,6 +150,8 @@ def plot_refine_curve(results: Results, out_dir: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from semcom.report.plots import save_figure
+
     d = results.data
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     keys = sorted({(r["snr_db"], r["offset_db"], r["lr"]) for r in d["rows"]})
@@ -164,12 +166,7 @@ def plot_refine_curve(results: Results, out_dir: str | Path) -> Path:
     ax.set_title(f"{d['label']} on {d['images']} ({len(d['image_names'])} images)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(out_dir) / "refine_curve_psnr_gain_vs_steps.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(out_dir) / "refine_curve_psnr_gain_vs_steps.png")
 
 
 def build_parser() -> argparse.ArgumentParser:

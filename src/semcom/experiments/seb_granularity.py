@@ -128,6 +128,8 @@ def plot(results: Results, out_dir: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from semcom.report.plots import save_figure
+
     rows = results.data["rows"]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -140,11 +142,7 @@ def plot(results: Results, out_dir: str | Path) -> Path:
         a.grid(True, alpha=0.3)
     ax[2].axhline(results.data["clean_accuracy"], color="grey", ls="--", label="clean images")
     ax[2].legend()
-    fig.tight_layout()
-    path = out / "seb_granularity.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "seb_granularity.png")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -171,6 +171,8 @@ def plot(results: Results, out_dir: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from semcom.report.plots import save_figure
+
     recs = results.data["records"]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -185,11 +187,7 @@ def plot(results: Results, out_dir: str | Path) -> Path:
     ax.set_ylabel("PSNR [dB]")
     ax.grid(True, alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    path = out / "seb_kb_update.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "seb_kb_update.png")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

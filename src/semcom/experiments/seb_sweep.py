@@ -386,6 +386,7 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
 
     from semcom import data
     from semcom.metrics import psnr
+    from semcom.report.plots import save_figure
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -415,10 +416,7 @@ def demo_section(report: Any, out_dir: str | Path, quick: bool = False) -> dict:
         a.imshow(arr, cmap=cmap, interpolation="nearest", **({"vmin": 0, "vmax": 1} if cmap == "gray" else {}))
         a.set_title(title, fontsize=9)
         a.axis("off")
-    fig.tight_layout()
-    path = out / "seb_demo.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    path = save_figure(fig, out / "seb_demo.png", dpi=90)
     info = {"image": im.name, "size": size, "extractor": kind, "fine_patch": patch, "kb_sizes": kb.sizes,
             "psnr_db": value, "bits": msg.num_bits, "bpp": msg.num_bits / (size * size),
             "fine_regions": int(msg.fine_mask.sum()), "regions": msg.num_regions}

@@ -39,15 +39,12 @@ def load_codec(name_or_path: str = CODEC):
 
 def save_figure(fig: Any, results: Any, out_dir: str | Path, name: str) -> Path:
     """Save ``fig`` as ``out_dir/<name>.png`` (``<name>_short.png`` for the short-range detector's
-    run, as its JSON) and close it."""
-    import matplotlib.pyplot as plt
+    run, as its JSON) and close it, through :func:`semcom.report.plots.save_figure` at 110 dpi. The
+    callers lay the figure out themselves, so no ``tight_layout`` here."""
+    from semcom.report import plots
 
     short = results.data.get("detector_range", "full") != "full"
-    out = Path(out_dir) / f"{name}{'_short' if short else ''}.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return plots.save_figure(fig, Path(out_dir) / f"{name}{'_short' if short else ''}.png", tight=False)
 
 
 @functools.lru_cache(maxsize=2)

@@ -66,6 +66,9 @@ def plot(results: Results, arrays: dict, out_dir: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
+    from semcom.experiments.sesc_common import codec_tag
+    from semcom.report.plots import save_figure
+
     d = results.data
     img = lambda t: t[0].permute(1, 2, 0).numpy()  # noqa: E731
     src = img(arrays["source"])
@@ -87,14 +90,7 @@ def plot(results: Results, arrays: dict, out_dir: str | Path) -> list[Path]:
             ax.add_patch(Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, color="lime", lw=2))
         ax.set_title(title, fontsize=9)
         ax.axis("off")
-    fig.tight_layout()
-    from semcom.experiments.sesc_common import codec_tag
-
-    out = Path(out_dir) / f"{NAME}{codec_tag(d.get('codec', ''))}.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return [out]
+    return [save_figure(fig, Path(out_dir) / f"{NAME}{codec_tag(d.get('codec', ''))}.png", dpi=100)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

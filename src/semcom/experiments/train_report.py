@@ -220,7 +220,7 @@ def plot_curves(results: Results, out_dir: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from semcom.report.plots import _STYLES
+    from semcom.report.plots import _STYLES, save_figure
 
     data = results.data
     metric = data["metric"]
@@ -237,12 +237,7 @@ def plot_curves(results: Results, out_dir: str | Path) -> Path:
     ax.set_title("training curves: quality on the test crops versus training time")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    out = Path(out_dir) / f"train_curves_{metric}_vs_minutes.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(out_dir) / f"train_curves_{metric}_vs_minutes.png")
 
 
 # ------------------------------------------------------------------ SNR sweep
@@ -362,7 +357,7 @@ def plot_snr_sweep(results: Results, out_dir: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from semcom.report.plots import _STYLES
+    from semcom.report.plots import _STYLES, save_figure
 
     data = results.data
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -382,12 +377,7 @@ def plot_snr_sweep(results: Results, out_dir: str | Path) -> Path:
     ax.set_title(f"one SNR-adaptive checkpoint versus single-SNR models ({shown})", fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    out = Path(out_dir) / "train_snr_sweep_psnr_vs_snr.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(out_dir) / "train_snr_sweep_psnr_vs_snr.png")
 
 
 # ------------------------------------------------------------------ gaps to the references

@@ -199,6 +199,8 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from semcom.report.plots import save_figure
+
     data = results.data if isinstance(results, Results) else results["data"]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -222,12 +224,8 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
                  "dotted: each code over a noiseless channel", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
     tag = NAME if data["summary"][0]["channel"] == "awgn" else f"{NAME}_{data['summary'][0]['channel']}"
-    p1 = out / f"{tag}_error_vs_snr.png"
-    fig.savefig(p1, dpi=110)
-    plt.close(fig)
-    paths = [p1]
+    paths = [save_figure(fig, out / f"{tag}_error_vs_snr.png")]
     if data["rate"]:
         fig, ax = plt.subplots(figsize=(5.2, 3.4))
         for c, r in data["rate"].items():
@@ -240,11 +238,7 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
                          f"{'n/a' if rho is None else f'{rho:.2f}'}", fontsize=8)
         ax.set_xlabel("symbols sent per vector")
         ax.set_ylabel("vectors")
-        fig.tight_layout()
-        p2 = out / f"{tag}_code_lengths.png"
-        fig.savefig(p2, dpi=110)
-        plt.close(fig)
-        paths.append(p2)
+        paths.append(save_figure(fig, out / f"{tag}_code_lengths.png"))
     return paths
 
 

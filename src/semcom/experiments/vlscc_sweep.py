@@ -450,7 +450,7 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from semcom.report.plots import metric_vs_snr
+    from semcom.report.plots import metric_vs_snr, save_figure
 
     data = results.data if isinstance(results, Results) else results["data"]
     out = Path(out_dir)
@@ -470,11 +470,7 @@ def plot(results: Results | dict, out_dir: str | Path) -> list[Path]:
         ax.set_title(f"{label} vs SPP, AWGN {data['spp']['snr_db']:g} dB")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        p = out / f"{NAME}_{metric}_vs_spp.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        paths.append(p)
+        paths.append(save_figure(fig, out / f"{NAME}_{metric}_vs_spp.png"))
     if data["snr"]["summary"]:
         rows = [dict(r, method=LABELS.get(r["method"], r["method"])) for r in data["snr"]["summary"]]
         paths.append(metric_vs_snr(rows, "psnr", "PSNR [dB]", out / f"{NAME}_psnr_vs_snr.png",
@@ -491,6 +487,8 @@ def plot_rate_maps(rate_maps: dict, images: str, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from semcom.report.plots import save_figure
+
     names = list(rate_maps)
     imgs = {n: img for n, img, _ in load_image_set(images) if n in rate_maps}
     fig, axes = plt.subplots(len(names), 2, figsize=(6.4, 3.1 * len(names)), squeeze=False)
@@ -506,10 +504,7 @@ def plot_rate_maps(rate_maps: dict, images: str, path: Path) -> Path:
         fig.colorbar(im, ax=row[1], fraction=0.046)
         for a in row:
             a.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def reconstructions(cfg: VlsccSweepConfig, out_dir: str | Path, image_index: int = 0) -> Path:

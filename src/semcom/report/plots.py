@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import matplotlib
 
@@ -14,6 +14,20 @@ import numpy as np  # noqa: E402
 _STYLES = ["-o", "--s", "-.^", ":v", "-D", "--x", "-.P", ":*"]
 
 
+def save_figure(fig: Any, path: str | Path, *, dpi: int = 110, tight: bool = True) -> Path:
+    """Write ``fig`` to ``path`` as every plot here ends: create the parent folder, apply
+    ``fig.tight_layout()`` when ``tight`` (off for a caller that laid the figure out itself), save at
+    ``dpi``, close the figure so that a long sweep does not keep it in pyplot's memory, and return the
+    path as a :class:`~pathlib.Path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def _label(rec: dict, keys: Sequence[str]) -> str:
     return " / ".join(str(rec[k]) for k in keys)
 
@@ -22,8 +36,6 @@ def metric_vs_snr(summary: list[dict], metric: str, ylabel: str, path: str | Pat
                   series: Sequence[str], panels: str | None = None, logy: bool = False,
                   title: str | None = None) -> Path:
     """One line per ``series`` key combination, one panel per value of ``panels``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     panel_vals = sorted({r[panels] for r in summary}) if panels else [None]
     fig, axes = plt.subplots(1, len(panel_vals), figsize=(5.2 * len(panel_vals), 4), squeeze=False)
     for ax, pv in zip(axes[0], panel_vals):
@@ -45,17 +57,12 @@ def metric_vs_snr(summary: list[dict], metric: str, ylabel: str, path: str | Pat
         ax.grid(True, alpha=0.3)
         ax.set_title(title or (f"{panels}: {pv}" if panels else ""))
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def image_grid(rows: Iterable[tuple[str, list[tuple[str, np.ndarray]]]], path: str | Path) -> Path:
     """A grid of images: each row is ``(row_title, [(caption, HxWx3 array in [0,1]), ...])``."""
     rows = list(rows)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ncol = max(len(r[1]) for r in rows)
     fig, axes = plt.subplots(len(rows), ncol, figsize=(2.6 * ncol, 2.9 * len(rows)), squeeze=False)
     for ri, (title, items) in enumerate(rows):
@@ -68,7 +75,4 @@ def image_grid(rows: Iterable[tuple[str, list[tuple[str, np.ndarray]]]], path: s
                 ax.set_title(cap, fontsize=7)
         axes[ri][0].text(-0.08, 0.5, title, transform=axes[ri][0].transAxes, rotation=90,
                          va="center", ha="right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
