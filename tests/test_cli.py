@@ -39,3 +39,17 @@ def test_bad_config_key_is_a_clear_error(tmp_path, capsys):
     rc = main(["baseline", "--config", str(cfg), "--out", str(tmp_path)])
     assert rc == 2
     assert "unknown key" in capsys.readouterr().err
+
+
+def test_baseline_downscale_reaches_the_system(tmp_path, capsys):
+    """``--downscale`` is the config key ``downscale``: at a budget below HEIF's smallest full-size stream
+    the sweep sends a smaller image instead of nothing."""
+    rc = main(["baseline", "--codecs", "heif", "--channels", "awgn", "--fidelity", "capacity", "--snr", "0",
+               "--cbr", "0.0305", "--images", "tiny", "--downscale", "4", "--out", str(tmp_path), "--no-progress"])
+    assert rc == 0
+    data = json.loads((tmp_path / "baseline.json").read_text())
+    assert data["provenance"]["config"]["downscale"] == 4
+    recs = data["data"]["records"]
+    assert len(recs) == 3 and all(r["status"] == "ok" and r["downscale"] in (2, 4) for r in recs)
+    assert main(["baseline", "--downscale", "3", "--out", str(tmp_path)]) == 2
+    assert "--downscale" in capsys.readouterr().err

@@ -48,6 +48,7 @@ class BaselineConfig:
     seeds: int = 1
     seed: int = 0
     decoder: str = "fast"
+    downscale: int = 1
     link: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,7 +66,7 @@ class BaselineConfig:
             codec=codec, cbr=self.cbr, fidelity="bittrue" if adaptive else fidelity, link_adaptation=adaptive, modulation_order=self.modulation_order,
             code_rate=self.code_rate, mcs_index=self.mcs_index, mcs_table=self.mcs_table, channel=channel,
             fading=self.fading, csi=self.csi, loss_policy=self.loss_policy, decoder=self.decoder,
-            link=dict(self.link),
+            downscale=self.downscale, link=dict(self.link),
         )
 
 
@@ -83,6 +84,7 @@ def run_task(task: dict) -> dict:
         "channel": sys_cfg["channel"],
         "fidelity": "adaptive" if sys_cfg.get("link_adaptation") else sys_cfg["fidelity"],
         "mcs": r["extras"].get("mcs"),
+        "downscale": r["extras"].get("downscale", 1),
         "snr_db": task["snr_db"],
         "image": task["image"],
         "seed": task["seed"],
@@ -188,6 +190,8 @@ def add_arguments(p) -> None:
                    help="channel realisations per image and SNR, 1..1000")
     p.add_argument("--loss-policy", default=None, choices=["corrupt", "truncate"], help="what a lost code block does to the stream")
     p.add_argument("--decoder", default=None, choices=["sionna", "fast"], help="LDPC decoder of the bit-true link")
+    p.add_argument("--downscale", type=int, choices=[1, 2, 4, 8], default=None,
+                   help="largest factor by which the sender may lower the resolution when that does better (default 1: never)")
 
 
 def config_from_args(args) -> BaselineConfig:
@@ -202,7 +206,7 @@ def config_from_args(args) -> BaselineConfig:
     if args.fidelity is not None:
         d["fidelities"] = args.fidelity
     d.update(cliargs.given(args, ("channels", "cbr", "modulation_order", "code_rate", "mcs_index", "images",
-                                  "seeds", "loss_policy", "decoder", "seed")))
+                                  "seeds", "loss_policy", "decoder", "seed", "downscale")))
     cfg = from_dict(BaselineConfig, d)
     _check_applies(args, cfg)
     return cfg
