@@ -156,3 +156,13 @@ def test_a_target_whose_setup_fails_counts_its_cases_as_crashes(temp_targets):
     TARGETS["_nosetup"] = Target(name="_nosetup", setup=broken_setup, case=lambda s, r: Verdict("accepted"))
     row = run_target("_nosetup", 4, 0)
     assert row["crash"] == 4 and "setup failed: KeyError" in row["examples"][0]["note"]
+
+
+def test_cli_target_gives_only_invalid_values(tmp_path):
+    """A value an option documents as valid (``sesc qos --baselines ''``: no baseline) runs the whole
+    experiment, which the target would count as a hang: it is left out."""
+    from semcom.fuzz.targets.cli import NUMERIC, _files, _without_valid
+
+    files = _files(tmp_path)
+    assert "" not in _without_valid(("sesc", "qos"), "--baselines", list(NUMERIC), files)
+    assert "" in _without_valid(("baseline",), "--seeds", list(NUMERIC), files)

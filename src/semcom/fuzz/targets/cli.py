@@ -117,6 +117,8 @@ def _cli_setup():
 
 #: verbs whose ``--out`` names a file (an existing plain file is a valid target, overwritten)
 FILE_OUT_VERBS = {("train", "seb")}
+#: values the generic tables hold that an option documents as valid (``sesc qos --baselines ''``: no baseline)
+VALID_VALUES = {(("sesc", "qos"), "--baselines"): {""}}
 
 
 def _without_valid(verb: tuple[str, ...], option: str, values: list[str], files: dict[str, list[str]]) -> list[str]:
@@ -124,7 +126,8 @@ def _without_valid(verb: tuple[str, ...], option: str, values: list[str], files:
     plain = files["out"][-1]
     if option == "--out" and verb in FILE_OUT_VERBS:
         return [v for v in values if v != plain]
-    return values
+    valid = VALID_VALUES.get((verb, option), set())
+    return [v for v in values if v not in valid]
 
 
 def _argv(state, rng: np.random.Generator) -> list[str]:
