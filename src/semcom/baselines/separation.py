@@ -99,7 +99,8 @@ payload is bit-identical to ``downscale = 1``'s. The receiver reads the factor f
 field (when the field's code block was lost, from the bits as received: a wrong factor means a wrong
 size, which the decoder's shape check turns into ``"failed"``), decodes at the smaller size and
 upsamples. With adaptation ``"quality"``, every MCS is scored with its best factor, so the rule can
-trade resolution for a more robust MCS. ``extras["downscale"]`` records the factor sent.
+trade resolution for a more robust MCS. ``extras["downscale"]`` records the factor sent. Not done: choosing
+the factor together with the MCS by expected quality (a longer stream may reach one more code block).
 
 Example::
 
