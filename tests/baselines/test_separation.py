@@ -308,3 +308,37 @@ def test_adapted_mcs_trades_resolution_for_a_robust_mcs_at_minus_4_db(astronaut)
     a, b = plain.adapted_mcs(-4.0, budget, astronaut), scaled.adapted_mcs(-4.0, budget, astronaut)
     assert b.mcs.spectral_efficiency < a.mcs.spectral_efficiency
     assert b.expected_quality > a.expected_quality + 3
+
+
+def test_quality_rule_scores_each_alternative_with_its_own_blocks():
+    """A list of (bits, q) alternatives per payload: the one that reaches one more (unreliable) block loses
+    to a slightly worse one that does not."""
+    from semcom.link import MCS
+    from semcom.link.adaptation import select_mcs_for_quality
+    from semcom.link.layout import plan_payload
+
+    mcs = MCS.from_table(3)
+    plan = plan_payload(8272, mcs)
+    assert len(plan.cb_ranges) == 4 and plan.cb_ranges[-1][0] == 8064  # a small second TB
+    error = lambda _plan, blocks: 0.5 if 3 in blocks else 0.01  # noqa: E731 - the last block is unreliable
+    best = select_mcs_for_quality([(mcs, plan)], lambda k: [(8056, 26.94), (8256, 26.97)], error, 10.0)
+    assert best.alternative == 0 and best.quality == 26.94
+    assert select_mcs_for_quality([(mcs, plan)], lambda k: (8256, 26.97), error, 10.0).alternative == 0
+    assert select_mcs_for_quality([(mcs, plan)], lambda k: [], error, 10.0) is None
+
+
+def test_joint_downscale_choice_sends_the_chosen_alternative():
+    photo = test_images(subset="tiny")[1].image[:, :, :96, :96].contiguous()
+    cfg = {"codec": "jpeg2000", "cbr": 0.02, "fidelity": "bler_table", "link_adaptation": True, "downscale": 4}
+    plain, joint = SeparationSystem(cfg), SeparationSystem({**cfg, "downscale_choice": "joint"})
+    budget = joint.channel_uses_budget(96, 96)
+    for snr in (-2.0, 4.0):
+        a, b = plain.adapted_mcs(snr, budget, photo), joint.adapted_mcs(snr, budget, photo)
+        assert b.expected_quality >= a.expected_quality - 1e-9  # the joint rule searches a superset
+        bits, q, f = joint.quality_alternatives(photo, b.payload_bits)[b.alternative]
+        out = joint.transmit(photo, snr, seed=0)
+        assert out.extras["downscale"] == f and out.bits_sent + LENGTH_FIELD_BITS == bits
+    for bad in ({"downscale_choice": "best"}, {"downscale_choice": "joint", "downscale": 1},
+                {"downscale_choice": "joint", "link_adaptation": False}):
+        with pytest.raises(ConfigError, match="downscale_choice"):
+            SeparationConfig(**{**cfg, **bad})

@@ -99,8 +99,12 @@ payload is bit-identical to ``downscale = 1``'s. The receiver reads the factor f
 field (when the field's code block was lost, from the bits as received: a wrong factor means a wrong
 size, which the decoder's shape check turns into ``"failed"``), decodes at the smaller size and
 upsamples. With adaptation ``"quality"``, every MCS is scored with its best factor, so the rule can
-trade resolution for a more robust MCS. ``extras["downscale"]`` records the factor sent. Not done: choosing
-the factor together with the MCS by expected quality (a longer stream may reach one more code block).
+trade resolution for a more robust MCS. ``extras["downscale"]`` records the factor sent. With
+``downscale_choice="joint"`` (link adaptation with the quality rule only) the rule instead scores every
+(MCS, factor) pair by its expected PSNR, each factor's stream with the code blocks it reaches: a
+lower resolution that wins by a hair in PSNR but fills a few more bits can reach one more code block
+(e.g. a small second transport block), whose error probability the default rule counts against the
+whole MCS; the joint rule keeps the factor that is best in expectation.
 
 Example::
 
@@ -131,6 +135,7 @@ from semcom.utils import check_image, from_dict, make_generator
 LOSS_POLICIES = ("corrupt", "truncate")
 ADAPTATIONS = ("quality", "target_bler")
 OLLA_MODES = ("nack_target", "bayes")
+DOWNSCALE_CHOICES = ("psnr", "joint")
 FALLBACK_VALUE = 0.5
 LENGTH_FIELD_BITS = 24
 #: With ``downscale > 1``: the length field's top bits carry ``log2(factor)``, the rest the byte count.
@@ -198,6 +203,8 @@ class SeparationConfig:
         or ``"auto"`` (estimated from reports ``report_delay_grants`` grants old; see module doc).
     downscale: the largest factor by which the sender may lower the image's resolution (1, 2, 4 or 8;
         1, the default, never: the papers' baseline). See the module doc, "Lower resolution".
+    downscale_choice: ``"psnr"`` (default: the factor per payload by the intact PSNR, then the MCS) or
+        ``"joint"`` (factor and MCS together by expected PSNR; needs the quality rule). Module doc.
     link: extra keyword arguments for :func:`semcom.link.make_link` (e.g. ``{"decoder": "fast"}``).
     """
 
@@ -224,6 +231,7 @@ class SeparationConfig:
     report_std_db: float | str = 0.0
     report_delay_grants: int = 0
     downscale: int = 1
+    downscale_choice: str = "psnr"
     link: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -247,6 +255,12 @@ class SeparationConfig:
             raise ConfigError(f"cbr must be a positive finite number, got {self.cbr!r}")
         if isinstance(self.downscale, bool) or not isinstance(self.downscale, int) or self.downscale not in FACTORS:
             raise ConfigError(f"downscale must be one of {FACTORS}, got {self.downscale!r}")
+        if self.downscale_choice not in DOWNSCALE_CHOICES:
+            raise ConfigError(f"downscale_choice must be one of {DOWNSCALE_CHOICES}, got {self.downscale_choice!r}")
+        if self.downscale_choice == "joint" and (self.downscale == 1 or not self.link_adaptation
+                                                 or self.adaptation != "quality" or self.fidelity == "capacity"):
+            raise ConfigError("downscale_choice='joint' chooses the resolution with the MCS: it needs downscale > 1 "
+                              "and link adaptation with adaptation='quality' on a link with an MCS")
 
     def factors(self) -> tuple[int, ...]:
         """The resolution factors the sender may use: 1 up to ``downscale``."""
@@ -438,6 +452,43 @@ class SeparationSystem:
             self._remember(key, best)
         return self._streams[key]
 
+    def quality_alternatives(self, image: torch.Tensor, k: int) -> list[tuple[int, float, int]]:
+        """``[(bits, PSNR, factor)]``: ``image`` sent intact in a ``k``-bit payload (length field + stream) at
+        every factor that fits and decodes (``downscale_choice="joint"``; memoised)."""
+        from semcom.codecs import CodecBudgetError
+
+        key = ("alternatives", _digest(image), int(k))
+        if key not in self._quality:
+            k_stream = min(((int(k) - LENGTH_FIELD_BITS) // 8) * 8, 8 * MAX_RESCALED_STREAM_BYTES)
+            alternatives = []
+            for f in self.config.factors() if k_stream >= 8 else ():
+                try:
+                    stream = self.encode(downscale(image, f), k_stream)
+                except CodecBudgetError:
+                    continue
+                q = self._decoded_psnr(stream, image, f)
+                if q is not None:
+                    alternatives.append((LENGTH_FIELD_BITS + 8 * len(stream), q, f))
+            self._quality[key] = alternatives
+        return self._quality[key]
+
+    def _joint(self) -> bool:
+        return self.config.downscale_choice == "joint"
+
+    def _joint_choice(self, image: torch.Tensor, snr_db: float, budget: int, k_max: int) -> tuple[int, bytes] | None:
+        """The joint rule's ``(factor, stream)`` for this grant (None when the rule does not apply)."""
+        if not self._joint():
+            return None
+        try:
+            choice = self.adapted_mcs(snr_db, budget, image)
+        except LinkError:
+            return None
+        if choice.payload_bits != k_max:
+            return None
+        f = self.quality_alternatives(image, k_max)[choice.alternative][2]
+        k_stream = min(((k_max - LENGTH_FIELD_BITS) // 8) * 8, 8 * MAX_RESCALED_STREAM_BYTES)
+        return f, self.encode(downscale(image, f), k_stream)
+
     def _decoded_psnr(self, stream: bytes, image: torch.Tensor, factor: int) -> float | None:
         """PSNR of ``stream`` (sent at ``factor``) decoded and upsampled, against ``image``; None if it fails."""
         h, w = image.shape[-2:]
@@ -488,7 +539,9 @@ class SeparationSystem:
                 choice = la.select_mcs(float(snr_db), channel_uses, target_bler=cfg.target_bler, **grant, **cond)
             else:
                 choice = la.select_mcs_for_quality(
-                    la.grant_options(channel_uses, **grant), lambda k: self.clean_quality(image, k),
+                    la.grant_options(channel_uses, **grant),
+                    (lambda k: [a[:2] for a in self.quality_alternatives(image, k)]) if self._joint()
+                    else (lambda k: self.clean_quality(image, k)),
                     lambda plan, blocks: la.payload_error(plan, float(snr_db), blocks=blocks, **cond),
                     float(psnr(image, torch.full_like(image, FALLBACK_VALUE))[0]))
                 if choice is None:
@@ -618,7 +671,8 @@ class SeparationSystem:
             raise InputError(f"snr_db must be finite, got {snr_db}")
         _, _, h, w = image.shape
         budget = self.channel_uses_budget(h, w)
-        link = self.link_for(self.adaptation_snr_db(snr_db, csi_report_db), budget, image)
+        snr_adapt = self.adaptation_snr_db(snr_db, csi_report_db)
+        link = self.link_for(snr_adapt, budget, image)
         if self.scatter is not None:  # after the choice: this grant was chosen with the reports before it
             self.scatter.observe(snr_db if csi_report_db is None else csi_report_db)
         k_max = int(link.max_payload_bits(budget, snr_db=snr_db))
@@ -628,7 +682,7 @@ class SeparationSystem:
         if k_stream < 8:
             return _no_fit(fallback, k_max, budget, "budget below one byte", mcs)
         try:
-            factor, stream, _ = self.encode_best(image, k_stream)
+            factor, stream = self._joint_choice(image, snr_adapt, budget, k_max) or self.encode_best(image, k_stream)[:2]
         except CodecBudgetError as exc:
             return _no_fit(fallback, k_max, budget, str(exc), mcs)
         header = pack_length_field(len(stream), factor, self.config.downscale > 1)

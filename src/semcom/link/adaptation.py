@@ -413,6 +413,8 @@ class QualityChoice:
     error_probability: float
     quality: float
     expected_quality: float
+    #: which of the payload's alternatives won, when ``quality(k)`` gives a list of them (else 0)
+    alternative: int = 0
 
 
 def select_mcs_for_quality(options: Sequence[tuple[MCS, LinkPlan]], quality: Callable[[int], tuple[int, float] | None],
@@ -421,7 +423,9 @@ def select_mcs_for_quality(options: Sequence[tuple[MCS, LinkPlan]], quality: Cal
 
     ``options``: ``(mcs, plan)`` pairs (:func:`grant_options`). ``quality(k)``: ``(bits, q)`` -- the
     source coded into a ``k``-bit payload fills its first ``bits`` bits and decodes, intact, at quality
-    ``q`` -- or ``None`` when it cannot be sent in ``k`` bits. ``error(plan, blocks)``: the probability
+    ``q`` -- or ``None`` when it cannot be sent in ``k`` bits; or a list of such ``(bits, q)`` alternatives
+    (e.g. the source at several resolutions), each scored with its own blocks, the winner's index in
+    ``QualityChoice.alternative``. ``error(plan, blocks)``: the probability
     that one of those code blocks is lost (:func:`payload_error` with ``blocks``). A damaged source
     is scored ``fail_quality`` (the receiver's fallback; a damaged stream that still decodes in part
     only does better), so the expected quality is ``(1 - p) q + p fail_quality``; the highest wins,
@@ -437,15 +441,16 @@ def select_mcs_for_quality(options: Sequence[tuple[MCS, LinkPlan]], quality: Cal
             if (1.0 - p0) * q_bound + p0 * fail_quality < best.expected_quality:
                 continue  # (a tie is evaluated: ties go to the smaller payload, e.g. when every MCS is hopeless)
         got = quality(plan.k)
-        if got is None:
+        alternatives = [got] if isinstance(got, tuple) else list(got or [])
+        if not alternatives:
             continue
-        bits, q = got
-        q_bound = min(q_bound, q)
-        blocks = [j for j, (a, b) in enumerate(plan.cb_ranges) if a < bits and b > a]
-        p = error(plan, blocks)
-        expected = (1.0 - p) * q + p * fail_quality
-        if best is None or expected >= best.expected_quality:
-            best = QualityChoice(mcs, plan.k, p, q, expected)
+        q_bound = min(q_bound, max(q for _, q in alternatives))
+        for i, (bits, q) in enumerate(alternatives):
+            blocks = [j for j, (a, b) in enumerate(plan.cb_ranges) if a < bits and b > a]
+            p = error(plan, blocks)
+            expected = (1.0 - p) * q + p * fail_quality
+            if best is None or expected >= best.expected_quality:
+                best = QualityChoice(mcs, plan.k, p, q, expected, i)
     return best
 
 

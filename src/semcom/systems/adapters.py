@@ -14,7 +14,9 @@ name              system                                          spec options
                                                                   ``loss_policy``, ``fading``, ``decoder``,
                                                                   ``cbler``, ``cbr``, ``downscale``
                                                                   (1, 2, 4, 8: lower the resolution
-                                                                  when that does better)
+                                                                  when that does better),
+                                                                  ``downscale_choice`` (``psnr``,
+                                                                  ``joint``)
 ``deepjscc``,     a learned JSCC model from a checkpoint          ``ckpt`` or its alias ``checkpoint``
 ``adjscc``,       (:class:`LearnedSystem`); the 1D coders         (a committed name, see
 ``scc``,          (``vlscc1d``, ``scc1d``) take vectors           :func:`semcom.models.list_pretrained`, or a
@@ -85,7 +87,8 @@ def separation(codec: str = "heif", link: str = "adaptive", cbr: float | None = 
                mcs_table: int = 1, modulation_order: int = 2, code_rate: float = 0.5, target_bler: float = 0.1,
                adaptation: str = "quality",
                loss_policy: str = "corrupt", fading: str = "per_cb", decoder: str = "fast",
-               cbler: float | None = None, downscale: int = 1, config: dict | None = None):
+               cbler: float | None = None, downscale: int = 1, downscale_choice: str = "psnr",
+               config: dict | None = None):
     """The separation baseline as a bench system: :class:`semcom.baselines.SeparationSystem` built from
     spec options (see the module table). ``cbr`` defaults to 1/12.
 
@@ -113,7 +116,7 @@ def separation(codec: str = "heif", link: str = "adaptive", cbr: float | None = 
         link_adaptation=bool(adapt or link == "adaptive"), mcs_index=mcs_index, mcs_table=mcs_table,
         modulation_order=modulation_order, code_rate=code_rate, target_bler=target_bler, adaptation=adaptation,
         channel=ch.link_kwargs()["channel"], fading=fading, csi=ch.csi, loss_policy=loss_policy,
-        decoder=decoder, downscale=downscale, link=extra,
+        decoder=decoder, downscale=downscale, downscale_choice=downscale_choice, link=extra,
     )
     return SeparationSystem(cfg)
 
