@@ -459,7 +459,7 @@ class SeparationSystem:
 
         key = ("alternatives", _digest(image), int(k))
         if key not in self._quality:
-            k_stream = min(((int(k) - LENGTH_FIELD_BITS) // 8) * 8, 8 * MAX_RESCALED_STREAM_BYTES)
+            k_stream = self.stream_bits(k)
             alternatives = []
             for f in self.config.factors() if k_stream >= 8 else ():
                 try:
@@ -486,8 +486,7 @@ class SeparationSystem:
         if choice.payload_bits != k_max:
             return None
         f = self.quality_alternatives(image, k_max)[choice.alternative][2]
-        k_stream = min(((k_max - LENGTH_FIELD_BITS) // 8) * 8, 8 * MAX_RESCALED_STREAM_BYTES)
-        return f, self.encode(downscale(image, f), k_stream)
+        return f, self.encode(downscale(image, f), self.stream_bits(k_max))
 
     def _decoded_psnr(self, stream: bytes, image: torch.Tensor, factor: int) -> float | None:
         """PSNR of ``stream`` (sent at ``factor``) decoded and upsampled, against ``image``; None if it fails."""
@@ -496,6 +495,12 @@ class SeparationSystem:
         if out.status == "failed":
             return None
         return float(psnr(image, upscale(out.image.clamp(0, 1), (h, w)))[0])
+
+    def stream_bits(self, k: int) -> int:
+        """The stream bits a ``k``-bit payload holds: whole bytes after the length field (with
+        ``downscale > 1`` at most the field's byte count, :data:`MAX_RESCALED_STREAM_BYTES`)."""
+        bits = ((int(k) - LENGTH_FIELD_BITS) // 8) * 8
+        return min(bits, 8 * MAX_RESCALED_STREAM_BYTES) if self.config.downscale > 1 else bits
 
     def _remember(self, key, value) -> None:
         if len(self._streams) >= 256:
@@ -592,7 +597,7 @@ class SeparationSystem:
 
         key = (_digest(image), int(k))
         if key not in self._quality:
-            k_stream = ((int(k) - LENGTH_FIELD_BITS) // 8) * 8
+            k_stream = self.stream_bits(k)
             got = None
             try:
                 factor, stream, q = self.encode_best(image, k_stream) if k_stream >= 8 else (1, None, None)
@@ -614,7 +619,11 @@ class SeparationSystem:
         the whole received payload is handed on); ``loss_policy="truncate"`` cuts the stream at the
         first failed code block that carries stream bits.
         """
-        rx_payload, header_ok, n_bytes, _ = self._received_field(res)
+        return self._stream_of(self._received_field(res), res, sent_bits)
+
+    def _stream_of(self, field: tuple[bytes, bool, int, int], res, sent_bits: int) -> bytes:
+        """:meth:`received_stream` from the already read length field (:meth:`_received_field`)."""
+        rx_payload, header_ok, n_bytes, _ = field
         cb_ok = res.cb_ok.reshape(-1)
         body = rx_payload[LENGTH_FIELD_BITS // 8:][: n_bytes if header_ok else len(rx_payload)]
         bad = [j for j, (a, b) in enumerate(res.cb_ranges) if not bool(cb_ok[j]) and a < sent_bits and b > a]
@@ -622,10 +631,6 @@ class SeparationSystem:
             start_bit = max(res.cb_ranges[bad[0]][0] - LENGTH_FIELD_BITS, 0)
             body = body[: start_bit // 8]
         return body
-
-    def received_factor(self, res) -> int:
-        """The resolution factor read from the received length field (1 when ``downscale == 1``)."""
-        return self._received_field(res)[3]
 
     def _received_field(self, res) -> tuple[bytes, bool, int, int]:
         """``(payload bytes, field's block passed, byte count, factor)`` read from the received bits."""
@@ -678,7 +683,7 @@ class SeparationSystem:
         k_max = int(link.max_payload_bits(budget, snr_db=snr_db))
         fallback = torch.full_like(image, FALLBACK_VALUE)
         mcs = str(getattr(link, "mcs", None))
-        k_stream = ((k_max - LENGTH_FIELD_BITS) // 8) * 8  # whole bytes after the length field
+        k_stream = self.stream_bits(k_max)
         if k_stream < 8:
             return _no_fit(fallback, k_max, budget, "budget below one byte", mcs)
         try:
@@ -695,7 +700,8 @@ class SeparationSystem:
         n_fail = int((~cb_ok).sum())
         sent_bits = sent.numel()
         n_fail_stream = sum(1 for j, (a, b) in enumerate(res.cb_ranges) if not bool(cb_ok[j]) and a < sent_bits and b > a)
-        received, rx_factor = self.received_stream(res, sent_bits), self.received_factor(res)
+        field = self._received_field(res)  # read once: the stream's length and the resolution factor
+        received, rx_factor = self._stream_of(field, res, sent_bits), field[3]
         outcome = self.codec.decode_robust(received, shape=scaled_shape(h, w, rx_factor))
         status = outcome.status
         if n_fail_stream and status == "ok":
