@@ -539,7 +539,8 @@ class SeparationSystem:
             cond = dict(channel=link.channel, fading=link.fading, csi=link.csi,
                         csi_error_var=getattr(link, "csi_error_var", 0.1), curves=la.Curves.of(link),
                         report_std_db=std, snr_spread=self.olla.predictive(float(snr_db)) if bayes else None)
-            grant = dict(mcs_table=cfg.mcs_table, max_tb_bits=link.max_tb_bits, min_payload_bits=LENGTH_FIELD_BITS + 8)
+            grant = dict(mcs_table=cfg.mcs_table, max_tb_bits=link.max_tb_bits, bg1_repetition=link.bg1_repetition,
+                         min_payload_bits=LENGTH_FIELD_BITS + 8)
             if not quality:
                 choice = la.select_mcs(float(snr_db), channel_uses, target_bler=cfg.target_bler, **grant, **cond)
             else:
@@ -571,7 +572,7 @@ class SeparationSystem:
         cfg, link = self.config, self.link
         try:
             options = la.grant_options(channel_uses, mcs_table=cfg.mcs_table, max_tb_bits=link.max_tb_bits,
-                                       min_payload_bits=LENGTH_FIELD_BITS + 8)
+                                       bg1_repetition=link.bg1_repetition, min_payload_bits=LENGTH_FIELD_BITS + 8)
         except LinkError:  # no MCS carries the length field and a byte
             return None
         if cfg.adaptation == "quality":
@@ -581,9 +582,8 @@ class SeparationSystem:
     def _bayes_feedback(self, extras: dict, ack: bool, link, k_max: int, report_db: float) -> None:
         """The Bayesian outer loop's update with this grant's ACK for the payload sent at ``report_db``."""
         from semcom.link import adaptation as la
-        from semcom.link.layout import plan_payload
 
-        plan = plan_payload(int(k_max), link.mcs, link.max_tb_bits)
+        plan = link.plan(int(k_max))
         extras["ack"] = ack
         extras["olla_offset_db"] = self.olla.offset_for(float(report_db))
         extras["olla_offset_after_db"] = self.olla.update(ack, plan, float(report_db), la.Curves.of(link))

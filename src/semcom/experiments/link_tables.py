@@ -150,16 +150,19 @@ def make_tasks(cfg: TablesConfig) -> list[dict]:
             tasks.append(dict(key=key, target=target, k_tb=k_tb, cb_size=lay.cb_size,
                               seed=_task_seed(cfg.seed, key, target), se_target=cfg.se_target,
                               min_errors=cfg.min_errors, max_cbs=cfg.max_cbs, max_bits=cfg.max_bits,
-                              num_iter=cfg.num_iter, simulator=simulator_for(cfg.simulator, mcs)))
+                              num_iter=cfg.num_iter, simulator=simulator_for(cfg.simulator, mcs, lay)))
     return tasks
 
 
-def simulator_for(name: str, mcs) -> str:
-    """The simulator of a row: ``name``, except that rows below rate 1/5 (bit repetition, which
-    Sionna's encoder in the direct simulator refuses) go through the link (``"link"``)."""
+def simulator_for(name: str, mcs, lay=None) -> str:
+    """The simulator of a grid point: ``name``, except that rows below rate 1/5 and TB layouts on base
+    graph 1 below rate 1/3 (``lay``; both repeat bits, which Sionna's encoder in the direct simulator
+    refuses) go through the link (``"link"``)."""
+    from semcom.link.layout import repeats_on_bg1
     from semcom.link.mcs import SIONNA_MIN_CODE_RATE
 
-    return "link" if name == "direct" and mcs.code_rate <= SIONNA_MIN_CODE_RATE else name
+    repeats = mcs.code_rate <= SIONNA_MIN_CODE_RATE or (lay is not None and repeats_on_bg1(lay))
+    return "link" if name == "direct" and repeats else name
 
 
 def make_simulator(name: str, num_iter: int):

@@ -225,7 +225,7 @@ class ErasureLink(_AbstractLink):
 
     Args:
         cbler: code-block error probability in [0, 1].
-        mcs, mcs_table, max_tb_bits: the layout (as :class:`~semcom.link.nr.NRLink`).
+        mcs, mcs_table, max_tb_bits, bg1_repetition: the layout (as :class:`~semcom.link.nr.NRLink`).
         channel, fading, csi, csi_error_var: accepted for interface compatibility, not used
             (the outcome does not depend on the channel or the SNR).
     """
@@ -234,9 +234,9 @@ class ErasureLink(_AbstractLink):
 
     def __init__(self, mcs: MCS | int | tuple = None, *, cbler: float = None, mcs_table: int = 1,
                  max_tb_bits: int | None = None, channel: str = "awgn", fading: str = "per_cb",
-                 csi: str = "perfect", csi_error_var: float = 0.1) -> None:
+                 csi: str = "perfect", csi_error_var: float = 0.1, bg1_repetition: bool = False) -> None:
         super().__init__(mcs, mcs_table=mcs_table, max_tb_bits=max_tb_bits, channel=channel, fading=fading,
-                         csi=csi, csi_error_var=csi_error_var)
+                         csi=csi, csi_error_var=csi_error_var, bg1_repetition=bg1_repetition)
         try:
             cbler = float(cbler)
         except (TypeError, ValueError):
@@ -258,7 +258,7 @@ class BLERTableLink(_AbstractLink):
     """Per-code-block errors from BLER tables (see the module docstring for the model).
 
     Args:
-        mcs, mcs_table, max_tb_bits, channel, fading, csi, csi_error_var: as
+        mcs, mcs_table, max_tb_bits, channel, fading, csi, csi_error_var, bg1_repetition: as
             :class:`~semcom.link.nr.NRLink` (``channel="rayleigh_fast"`` is not supported).
         tables: ``"semcom"`` (default: the project's tables, :mod:`semcom.link.tables`) or
             ``"sionna"`` (Sionna's PDSCH tables).
@@ -272,9 +272,9 @@ class BLERTableLink(_AbstractLink):
     def __init__(self, mcs: MCS | int | tuple = None, *, mcs_table: int = 1, max_tb_bits: int | None = None,
                  channel: str = "awgn", fading: str = "per_cb", csi: str = "perfect",
                  csi_error_var: float = 0.1, interpolation: str | None = None, tables: str = "semcom",
-                 table_file: str | None = None) -> None:
+                 table_file: str | None = None, bg1_repetition: bool = False) -> None:
         super().__init__(mcs, mcs_table=mcs_table, max_tb_bits=max_tb_bits, channel=channel, fading=fading,
-                         csi=csi, csi_error_var=csi_error_var)
+                         csi=csi, csi_error_var=csi_error_var, bg1_repetition=bg1_repetition)
         self.interpolation = _check_tables(tables, interpolation)
         self.tables = tables
         self.table_file = None if table_file is None else str(table_file)

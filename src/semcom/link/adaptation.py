@@ -351,11 +351,13 @@ class MCSChoice:
 
 
 def grant_options(channel_uses: int, *, mcs_table: int = 1, max_tb_bits: int | None = None,
-                  min_payload_bits: int = 1, candidates: Sequence[MCS] | None = None) -> list[tuple[MCS, LinkPlan]]:
+                  min_payload_bits: int = 1, candidates: Sequence[MCS] | None = None,
+                  bg1_repetition: bool = False) -> list[tuple[MCS, LinkPlan]]:
     """Every candidate MCS (default: :func:`table_mcs_candidates` of ``mcs_table``) with the plan of the
-    largest payload it fits into ``channel_uses``, skipping those below ``min_payload_bits`` (cached)."""
+    largest payload it fits into ``channel_uses``, skipping those below ``min_payload_bits`` (cached).
+    ``max_tb_bits`` and ``bg1_repetition`` are the link's layout options (:class:`~semcom.link.base.Link`)."""
     cands = tuple(candidates) if candidates is not None else tuple(table_mcs_candidates(mcs_table))
-    out = _grant_options(int(channel_uses), max_tb_bits, max(int(min_payload_bits), 1), cands)
+    out = _grant_options(int(channel_uses), max_tb_bits, max(int(min_payload_bits), 1), cands, bg1_repetition)
     if not out:
         raise LinkError(f"no MCS carries {min_payload_bits} payload bits in {channel_uses} channel uses")
     return list(out)
@@ -363,12 +365,12 @@ def grant_options(channel_uses: int, *, mcs_table: int = 1, max_tb_bits: int | N
 
 @lru_cache(maxsize=256)
 def _grant_options(channel_uses: int, max_tb_bits: int | None, min_payload_bits: int,
-                   candidates: tuple[MCS, ...]) -> tuple[tuple[MCS, LinkPlan], ...]:
+                   candidates: tuple[MCS, ...], bg1_repetition: bool) -> tuple[tuple[MCS, LinkPlan], ...]:
     out = []
     for mcs in candidates:
-        k = max_payload_for_channel_uses(channel_uses, mcs, max_tb_bits)
+        k = max_payload_for_channel_uses(channel_uses, mcs, max_tb_bits, bg1_repetition)
         if k >= min_payload_bits:
-            out.append((mcs, plan_payload(k, mcs, max_tb_bits)))
+            out.append((mcs, plan_payload(k, mcs, max_tb_bits, bg1_repetition)))
     return tuple(out)
 
 
@@ -376,11 +378,13 @@ def select_mcs(snr_db: float, channel_uses: int, *, target_bler: float = 0.1, mc
                channel: str = "awgn", fading: str = "per_cb", csi: str = "perfect", csi_error_var: float = 0.1,
                max_tb_bits: int | None = None, min_payload_bits: int = 1, offset_db: float = 0.0,
                curves: Curves | None = None, candidates: Sequence[MCS] | None = None,
-               report_std_db: float = 0.0, snr_spread: tuple[np.ndarray, np.ndarray] | None = None) -> MCSChoice:
+               report_std_db: float = 0.0, snr_spread: tuple[np.ndarray, np.ndarray] | None = None,
+               bg1_repetition: bool = False) -> MCSChoice:
     """The MCS for a grant of ``channel_uses`` at mean SNR ``snr_db`` by the target rule (module docstring).
 
     ``offset_db`` (an OLLA offset) is added to ``snr_db`` first. ``candidates`` defaults to
-    :func:`table_mcs_candidates` of ``mcs_table``; ``max_tb_bits`` is the link's TB limit.
+    :func:`table_mcs_candidates` of ``mcs_table``; ``max_tb_bits`` and ``bg1_repetition`` are the
+    link's layout options (:func:`grant_options`).
     ``report_std_db``: the payload errors are averaged over a true SNR ``Normal(snr_db + offset_db,
     report_std_db^2)`` in dB (module docstring, "An uncertain report"); ``snr_spread`` (``(x, mass)``,
     :func:`payload_error`) over ``snr_db + offset_db + x`` instead.
@@ -395,7 +399,8 @@ def select_mcs(snr_db: float, channel_uses: int, *, target_bler: float = 0.1, mc
               report_std_db=report_std_db, snr_spread=snr_spread)
     scored = [MCSChoice(mcs, plan.k, payload_error(plan, snr_db, **kw), False)
               for mcs, plan in grant_options(channel_uses, mcs_table=mcs_table, max_tb_bits=max_tb_bits,
-                                             min_payload_bits=min_payload_bits, candidates=candidates)]
+                                             min_payload_bits=min_payload_bits, candidates=candidates,
+                                             bg1_repetition=bg1_repetition)]
     ok = [c for c in scored if c.error_probability <= target_bler]
     if ok:
         best = max(ok, key=lambda c: (c.mcs.spectral_efficiency, c.payload_bits))

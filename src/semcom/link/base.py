@@ -136,6 +136,10 @@ class Link:
         fading: ``"per_cb"`` or ``"per_tb"`` (block fading granularity, ``"rayleigh"`` only).
         csi: ``"perfect"``, ``"estimated"`` or ``"none"``.
         csi_error_var: variance of the channel-estimation error for ``csi="estimated"``.
+        bg1_repetition: lay out TBs that 38.212 puts on LDPC base graph 1 below its mother rate 1/3
+            (38.214 table 1 MCS 4, table 2 MCS 2, TBs above 3824 bits) as the standard does, with bit
+            repetition. Default ``False``: such TBs are capped at 3752 bits and stay on base graph 2,
+            the layout every committed result was made with (:mod:`semcom.link.layout`).
     """
 
     fidelity: str = "base"
@@ -150,8 +154,12 @@ class Link:
         fading: str = "per_cb",
         csi: str = "perfect",
         csi_error_var: float = 0.1,
+        bg1_repetition: bool = False,
     ) -> None:
         self.mcs = as_mcs(mcs, mcs_table)
+        if not isinstance(bg1_repetition, bool):
+            raise LinkError(f"bg1_repetition must be True or False, got {bg1_repetition!r}")
+        self.bg1_repetition = bg1_repetition
         channel = CHANNEL_ALIASES.get(channel, channel)
         if channel not in CHANNELS:
             raise LinkError(f"channel must be one of {CHANNELS}, got {channel!r}")
@@ -178,7 +186,7 @@ class Link:
         """TB/CB layout and channel uses of a ``k``-bit payload, without encoding (fast, cached)."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
             raise InputError(f"k must be an int, got {type(k).__name__}")
-        return plan_payload(int(k), self.mcs, self.max_tb_bits)
+        return plan_payload(int(k), self.mcs, self.max_tb_bits, self.bg1_repetition)
 
     def max_payload_bits(self, channel_uses: int, snr_db: float | None = None) -> int:
         """Largest payload ``k`` whose transmission spends at most ``channel_uses`` symbols.
@@ -187,7 +195,7 @@ class Link:
         """
         if isinstance(channel_uses, (np.integer,)):
             channel_uses = int(channel_uses)
-        return max_payload_for_channel_uses(channel_uses, self.mcs, self.max_tb_bits)
+        return max_payload_for_channel_uses(channel_uses, self.mcs, self.max_tb_bits, self.bg1_repetition)
 
     # ------------------------------------------------------------------ helpers
     def _block_gains(self, plan: LinkPlan, batch: int, gen: torch.Generator) -> torch.Tensor | None:
@@ -219,6 +227,7 @@ class Link:
             "mcs": {"modulation_order": self.mcs.modulation_order, "code_rate": self.mcs.code_rate,
                     "index": self.mcs.index, "table": self.mcs.table},
             "max_tb_bits": self.max_tb_bits,
+            "bg1_repetition": self.bg1_repetition,
             "channel": self.channel,
             "fading": self.fading,
             "csi": self.csi,

@@ -136,8 +136,8 @@ class CapacityLink:
         block_bits: payload bits per code block (default: the whole payload is one block).
         channel: ``"awgn"`` or ``"rayleigh"`` (block fading, one ``h`` per block).
         fading, csi, csi_error_var: as the other links (see module docstring).
-        mcs_table, max_tb_bits: accepted for interface compatibility (``max_tb_bits`` is used as
-            ``block_bits`` when ``block_bits`` is not given).
+        mcs_table, max_tb_bits, bg1_repetition: accepted for interface compatibility (``max_tb_bits``
+            is used as ``block_bits`` when ``block_bits`` is not given; an ideal code has no base graph).
     """
 
     fidelity = "capacity"
@@ -145,8 +145,10 @@ class CapacityLink:
     def __init__(self, mcs: MCS | int | tuple | None = None, *, rate: float | None = None,
                  block_bits: int | None = None, mcs_table: int = 1, max_tb_bits: int | None = None,
                  channel: str = "awgn", fading: str = "per_cb", csi: str = "perfect",
-                 csi_error_var: float = 0.1) -> None:
+                 csi_error_var: float = 0.1, bg1_repetition: bool = False) -> None:
         self.mcs = None if mcs is None else as_mcs(mcs, mcs_table)
+        if not isinstance(bg1_repetition, bool):
+            raise LinkError(f"bg1_repetition must be True or False, got {bg1_repetition!r}")
         if channel not in ("awgn", "rayleigh"):
             raise LinkError(f"CapacityLink supports channel 'awgn' or 'rayleigh', got {channel!r}"
                             + (" (fast fading: use capacity_bits(..., 'rayleigh'))" if channel in CHANNELS else ""))

@@ -13,7 +13,7 @@ fidelity        class                                       extra keyword argume
 ==============  ==========================================  ==========================================
 
 All take ``mcs``, ``mcs_table``, ``max_tb_bits``, ``channel``, ``fading``, ``csi``,
-``csi_error_var``. A keyword the chosen class does not take raises :class:`~semcom.errors.ConfigError`.
+``csi_error_var`` and ``bg1_repetition``. A keyword the chosen class does not take raises :class:`~semcom.errors.ConfigError`.
 
 Example::
 
@@ -81,6 +81,7 @@ class LinkConfig:
     modulation_order: int | None = None
     code_rate: float | None = None
     max_tb_bits: int | None = None
+    bg1_repetition: bool | None = None
     channel: str = "awgn"
     fading: str = "per_cb"
     csi: str = "perfect"
@@ -123,7 +124,7 @@ class LinkConfig:
         elif self.fidelity != "capacity":
             raise ConfigError(f"the {self.fidelity!r} link needs an MCS: set mcs_index or modulation_order + code_rate")
         kw.update(channel=self.channel, fading=self.fading, csi=self.csi)
-        for name in ("max_tb_bits", "csi_error_var", "decoder", "num_iter", "chain", "demapper", "noise", "cbler",
+        for name in ("max_tb_bits", "bg1_repetition", "csi_error_var", "decoder", "num_iter", "chain", "demapper", "noise", "cbler",
                      "tables", "rate", "block_bits"):
             value = getattr(self, name)
             if value is not None:

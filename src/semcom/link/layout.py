@@ -18,10 +18,13 @@ A payload of ``k`` bits is cut into transport blocks (TBs) of at most ``max_tb_b
   symbols ``[sum(E_<r) / Qm, sum(E_<=r) / Qm)`` of its TB (after the per-block bit interleaver).
 
 ``N_RE`` is increased further when needed so that every code block's LDPC rate stays <= 0.95
-(tiny payloads at high rates). Where 38.212 would put a TB on base graph 1 below its mother rate
-1/3 (code rates of about 0.25-0.34 with TBs above 3824 bits; the standard then repeats bits), the
-TB size is capped at 3752 bits so that its single code block stays on base graph 2 (a choice made
-when no encoder of the link repeated bits, kept so that layouts and results stay as they were).
+(tiny payloads at high rates). Where 38.212 puts a TB on base graph 1 below its mother rate 1/3
+(38.214 table 1 MCS 4 and table 2 MCS 2, R = 308/1024, with TBs above 3824 bits; the standard
+then repeats bits), the TB size is by default capped at 3752 bits so that its single code block
+stays on base graph 2 (a choice made when no encoder of the link repeated bits, kept so that
+layouts and committed results stay as they were). ``bg1_repetition=True`` lays such TBs out as
+38.212 does: base graph 1 with bit repetition (the compiled chain sends them, the fast decoder
+decodes them).
 Rates at or below 0.25 are always on base graph 2; below its mother rate 1/5 (38.214 table 1 MCS
 0-2, table 2 MCS 0-1) the code blocks repeat bits (38.212 Sec. 5.4.2.1; :mod:`semcom.link.chain_fast`). The LDPC base graph itself is chosen by Sionna's encoder from the
 code-block size and rate; this matches 38.212 except at a few boundary sizes. The default ``max_tb_bits`` is the TBS of one slot of a reference
@@ -42,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from functools import lru_cache
+from typing import Any
 
 from semcom.errors import InputError, LinkError
 from semcom.link.mcs import MCS
@@ -52,6 +56,7 @@ __all__ = [
     "tbs_from_nre",
     "tb_layout",
     "code_block_base_graph",
+    "repeats_on_bg1",
     "plan_payload",
     "max_payload_for_channel_uses",
     "SLOT_NUM_RE",
@@ -183,10 +188,23 @@ def _valid(layout: TBLayout) -> bool:
     return min(layout.cw_lengths) > 0 and layout.cb_size / min(layout.cw_lengths) <= _MAX_CB_RATE
 
 
-def _encodable(layout: TBLayout) -> bool:
-    """False for a TB on base graph 1 below its mother rate 1/3 (bit repetition on base graph 1): the
-    layout caps such TBs (module docstring). Base graph 2 below 1/5 repeats bits (the low MCSs)."""
-    return layout.base_graph == 2 or layout.cb_size / max(layout.cw_lengths) >= 1 / 3
+def repeats_on_bg1(layout: TBLayout) -> bool:
+    """Whether a TB layout is on base graph 1 below its mother rate 1/3 (38.212 then repeats bits):
+    what the default layout caps (module docstring). Base graph 2 below 1/5 repeats bits as well (the
+    lowest MCSs); that is always laid out as the standard does."""
+    return layout.base_graph == 1 and layout.cb_size / max(layout.cw_lengths) < 1 / 3
+
+
+def _check_flag(bg1_repetition: Any) -> bool:
+    if not isinstance(bg1_repetition, bool):
+        raise LinkError(f"bg1_repetition must be True or False, got {bg1_repetition!r}")
+    return bg1_repetition
+
+
+def _capped(max_tb_bits: int, sizes, mcs: MCS, bg1_repetition: bool) -> bool:
+    """Whether the default layout caps TBs of these payload sizes at :data:`_BG2_SAFE_TB` bits."""
+    return (not bg1_repetition and max_tb_bits > _BG2_SAFE_TB
+            and any(repeats_on_bg1(tb_layout(kt, mcs)) for kt in set(sizes)))
 
 
 @lru_cache(maxsize=4096)
@@ -284,8 +302,12 @@ def _split(k: int, max_tb_bits: int) -> tuple[int, ...]:
 
 
 @lru_cache(maxsize=1024)
-def plan_payload(k: int, mcs: MCS, max_tb_bits: int | None = None) -> LinkPlan:
-    """Plan a ``k``-bit payload: TBs of ``max_tb_bits`` (default :func:`default_max_tb_bits`)."""
+def plan_payload(k: int, mcs: MCS, max_tb_bits: int | None = None, bg1_repetition: bool = False) -> LinkPlan:
+    """Plan a ``k``-bit payload: TBs of ``max_tb_bits`` (default :func:`default_max_tb_bits`).
+
+    ``bg1_repetition``: lay out TBs that 38.212 puts on base graph 1 below rate 1/3 as the standard
+    does (bit repetition) instead of capping them at 3752 bits (the default; module docstring).
+    """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InputError(f"payload size k must be a positive int, got {k!r}")
     if max_tb_bits is None:
@@ -293,7 +315,7 @@ def plan_payload(k: int, mcs: MCS, max_tb_bits: int | None = None) -> LinkPlan:
     if isinstance(max_tb_bits, bool) or not isinstance(max_tb_bits, int) or max_tb_bits < 1:
         raise LinkError(f"max_tb_bits must be a positive int, got {max_tb_bits!r}")
     payload = _split(k, max_tb_bits)
-    if max_tb_bits > _BG2_SAFE_TB and not all(_encodable(tb_layout(kt, mcs)) for kt in set(payload)):
+    if _capped(max_tb_bits, payload, mcs, _check_flag(bg1_repetition)):
         # 38.212 would use base graph 1 below rate 1/3 (with repetition): cap the TB so that its
         # single code block stays on base graph 2.
         max_tb_bits = _BG2_SAFE_TB
@@ -322,26 +344,26 @@ def plan_payload(k: int, mcs: MCS, max_tb_bits: int | None = None) -> LinkPlan:
     )
 
 
-def _effective_max_tb(k: int, mcs: MCS, max_tb_bits: int | None) -> int:
+def _effective_max_tb(k: int, mcs: MCS, max_tb_bits: int | None, bg1_repetition: bool) -> int:
     if max_tb_bits is None:
         max_tb_bits = default_max_tb_bits(mcs)
     full, rest = divmod(k, max_tb_bits)
     sizes = ([max_tb_bits] if full else []) + ([rest] if rest else [])
-    if max_tb_bits > _BG2_SAFE_TB and not all(_encodable(tb_layout(kt, mcs)) for kt in sizes):
-        return _BG2_SAFE_TB
-    return max_tb_bits
+    return _BG2_SAFE_TB if _capped(max_tb_bits, sizes, mcs, bg1_repetition) else max_tb_bits
 
 
-def channel_uses_of(k: int, mcs: MCS, max_tb_bits: int | None = None) -> int:
-    """``plan_payload(k, mcs, max_tb_bits).channel_uses`` in O(1), without building the plan."""
-    m = _effective_max_tb(k, mcs, max_tb_bits)
+def channel_uses_of(k: int, mcs: MCS, max_tb_bits: int | None = None, bg1_repetition: bool = False) -> int:
+    """``plan_payload(k, mcs, max_tb_bits, bg1_repetition).channel_uses`` in O(1), without building the plan."""
+    m = _effective_max_tb(k, mcs, max_tb_bits, _check_flag(bg1_repetition))
     full, rest = divmod(k, m)
     uses = full * tb_layout(m, mcs).num_re if full else 0
     return uses + (tb_layout(rest, mcs).num_re if rest else 0)
 
 
-def max_payload_for_channel_uses(channel_uses: int, mcs: MCS, max_tb_bits: int | None = None) -> int:
-    """Largest ``k`` whose plan spends at most ``channel_uses`` symbols (0 when nothing fits).
+def max_payload_for_channel_uses(channel_uses: int, mcs: MCS, max_tb_bits: int | None = None,
+                                 bg1_repetition: bool = False) -> int:
+    """Largest ``k`` whose plan (:func:`plan_payload` with the same arguments) spends at most
+    ``channel_uses`` symbols (0 when nothing fits).
 
     Uses a bisection on ``k`` around the estimate ``channel_uses * Qm * R`` plus a local scan, as
     the channel uses are not strictly monotone in ``k`` (TBS quantisation).
@@ -351,8 +373,10 @@ def max_payload_for_channel_uses(channel_uses: int, mcs: MCS, max_tb_bits: int |
     if channel_uses == 0:
         return 0
 
+    _check_flag(bg1_repetition)
+
     def fits(k: int) -> bool:
-        return channel_uses_of(k, mcs, max_tb_bits) <= channel_uses
+        return channel_uses_of(k, mcs, max_tb_bits, bg1_repetition) <= channel_uses
 
     if not fits(1):
         return 0

@@ -233,9 +233,10 @@ class NRLink(Link):
     """Bit-true 5G NR link: TB/CB segmentation + CRCs, 5G LDPC, QAM, channel, per-CB outcome.
 
     Args:
-        mcs, mcs_table, max_tb_bits, channel, fading, csi, csi_error_var: see
+        mcs, mcs_table, max_tb_bits, channel, fading, csi, csi_error_var, bg1_repetition: see
             :class:`~semcom.link.base.Link` (channel and CSI models are described in
-            :mod:`semcom.link.base`).
+            :mod:`semcom.link.base`; ``bg1_repetition=True`` needs the compiled chain and the fast
+            decoder, as the other codes below Sionna's lowest rates).
         decoder: ``"fast"`` (default: layered normalised min-sum, BLER parity with Sionna proven in
             ``tests/link/test_ldpc_fast.py``, over 100x faster) or ``"sionna"`` (see :mod:`semcom.link.ldpc`).
         num_iter: LDPC belief-propagation iterations (default 20).
@@ -285,9 +286,10 @@ class NRLink(Link):
         demapper: str = "maxlog",
         num_threads: int | None = None,
         noise: str = "torch",
+        bg1_repetition: bool = False,
     ) -> None:
         super().__init__(mcs, mcs_table=mcs_table, max_tb_bits=max_tb_bits, channel=channel, fading=fading,
-                         csi=csi, csi_error_var=csi_error_var)
+                         csi=csi, csi_error_var=csi_error_var, bg1_repetition=bg1_repetition)
         if decoder not in DECODERS:
             raise LinkError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         if isinstance(num_iter, bool) or not isinstance(num_iter, int) or num_iter < 1:

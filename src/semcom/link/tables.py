@@ -98,8 +98,11 @@ def grid_tb(mcs: MCS, target: int) -> tuple[int, Any]:
     """The TB payload ``k_tb`` whose link layout has code blocks nearest ``target`` bits.
 
     Searches TBs of one code block and of two (needed above K' = 8216), exactly as
-    :func:`~semcom.link.layout.plan_payload` lays them out (``max_tb_bits = k_tb``, one TB); at
-    low rates, whose code blocks stop at 3840 bits (base graph 2), larger targets get the largest.
+    :func:`~semcom.link.layout.plan_payload` lays them out (``max_tb_bits = k_tb``, one TB) in the
+    standard's layout (``bg1_repetition=True``: at R = 308/1024 code blocks above 3824 bits are on
+    base graph 1 with bit repetition, as 38.212 sends them; the link's default layout never sends
+    them, so their curves serve only links built with ``bg1_repetition=True``); at rates up to 1/4,
+    whose code blocks stop at 3840 bits (base graph 2), larger targets get the largest.
     Returns ``(k_tb, TBLayout)``; ties go to fewer code blocks.
     """
     from semcom.link.layout import plan_payload
@@ -110,7 +113,7 @@ def grid_tb(mcs: MCS, target: int) -> tuple[int, Any]:
         k0 = c * (target - 24) - (24 if c > 1 else 16)
         cands.update(range(max(8, k0 - 400), k0 + 401, 8))
     for k in sorted(cands):
-        plan = plan_payload(k, mcs, k)
+        plan = plan_payload(k, mcs, k, True)
         if plan.num_tb != 1 or plan.tbs[0].num_cb > 2:
             continue
         lay = plan.tbs[0]
@@ -138,7 +141,8 @@ class CodeBlockSimulator(Protocol):
 
 class LinkCodeBlockSimulator:
     """Code blocks through the bit-true link (:class:`~semcom.link.nr.NRLink`, AWGN) with its
-    default chain and decoder, whatever those are; ``num_iter`` decoder iterations (20).
+    default chain and decoder, whatever those are; ``num_iter`` decoder iterations (20); the
+    standard's layout (``bg1_repetition=True`` unless ``link_kw`` says otherwise, as :func:`grid_tb`).
 
     Each call transmits ``ceil(num_cb / C)`` random TBs of ``k_tb`` bits (``C`` code blocks each) in
     chunks of about 200 kbit and counts the code blocks whose CRC failed.
@@ -146,7 +150,7 @@ class LinkCodeBlockSimulator:
 
     def __init__(self, num_iter: int = 20, **link_kw: Any) -> None:
         self.num_iter = num_iter
-        self.link_kw = dict(link_kw)
+        self.link_kw = {"bg1_repetition": True, **link_kw}
         self._links: dict[tuple, Any] = {}
 
     def _link(self, mcs: MCS, k_tb: int):
@@ -213,7 +217,7 @@ class DirectCodeBlockSimulator:
     def layout(self, mcs: MCS, k_tb: int):
         from semcom.link.layout import plan_payload
 
-        return plan_payload(k_tb, mcs, k_tb).tbs[0]
+        return plan_payload(k_tb, mcs, k_tb, True).tbs[0]
 
     def _code(self, k: int, e: int, qm: int):
         key = (k, e, qm)
