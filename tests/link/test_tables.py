@@ -424,3 +424,19 @@ def test_lookup_without_the_layout_follows_the_links_layout():
     for snr in (2.5, 3.0, 3.5):
         assert link.cbler_at(snr, lay.cb_size) == pytest.approx(
             link.cbler_at(snr, lay.cb_size, base_graph=lay.base_graph, cw_length=lay.cw_lengths[0]))
+
+
+def test_resume_keeps_the_grid_points_earlier_runs_listed(tmp_path):
+    """A resumed run that tries none of them again keeps the earlier run's failed and undecodable lists
+    (the earlier provenance also moves to ``runs``)."""
+    from semcom.experiments.link_tables import TablesConfig, run
+
+    data = json.loads(TABLE_FILE.read_text())
+    data["provenance"]["failed"] = [{"failed": "other", "key": "2:679", "target": 100, "k_tb": 80, "seed": 0}]
+    (tmp_path / "bler_tables.json").write_text(json.dumps(data))
+    cfg = TablesConfig(mcs=["2:120"], sizes=[1000])  # measured already: nothing to simulate
+    new = run(cfg, tmp_path, progress=False, resume=True)
+    assert new["curves"] == sorted(data["curves"], key=lambda c: (c["qm"], c["r1024"], c["cb_size"]))
+    assert new["provenance"]["undecodable"] == data["provenance"]["undecodable"]
+    assert new["provenance"]["failed"] == data["provenance"]["failed"]
+    assert new["runs"][-1]["command"] == data["provenance"]["command"]

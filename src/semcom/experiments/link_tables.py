@@ -6,7 +6,8 @@ says, as the direct simulator's Sionna encoder refuses them) and grid code-block
 :func:`semcom.link.tables.measure_curve` on the process pool (``--workers``) or a Dask cluster
 (``--cluster``), and writes ``<out>/bler_tables.json`` with provenance (command, commit, seeds,
 code blocks per point). It writes the file after every group of curves, so an interrupted run
-keeps what it measured, and ``--resume`` measures only the curves the file lacks.
+keeps what it measured, and ``--resume`` measures only the curves the file lacks (the grid points earlier runs listed as failed
+or undecodable and this run does not try again stay listed).
 ``--out src/semcom/link/data`` regenerates the committed tables.
 
 Grid points whose code blocks belief propagation can never decode (:mod:`semcom.link.decodability`)
@@ -47,6 +48,7 @@ HELDOUT_CASES: tuple[tuple[str, int], ...] = (
     ("6:0.7", 7000), ("6:0.75", 2000), ("8:0.8", 1200), ("8:0.9", 6000),
     ("idx5", 150), ("idx13", 2000), ("idx14", 4500), ("idx24", 450), ("idx9", 8000), ("idx27", 3000),
     ("idx0", 500), ("idx1", 2000), ("2:0.13", 1200), ("2:0.17", 3000),  # below rate 1/5: bit repetition
+    ("idx4", 5000), ("idx4", 7000),  # base graph 1 below rate 1/3: bit repetition (bg1_repetition=True)
 )
 
 
@@ -228,7 +230,8 @@ def classify(path: Path, argv: Sequence[str] | None = None) -> dict:
     still = []
     for f in prov.get("failed", []):
         qm, r = str(f["key"]).split(":")
-        why = undecodable_reason(plan_payload(int(f["k_tb"]), MCS.from_rate(int(qm), float(r) / 1024), int(f["k_tb"])).tbs[0])
+        lay = plan_payload(int(f["k_tb"]), MCS.from_rate(int(qm), float(r) / 1024), int(f["k_tb"]), True).tbs[0]
+        why = undecodable_reason(lay)
         if why:
             prov.setdefault("undecodable", []).append({"undecodable": why, "bracket_failure": f["failed"],
                                                        **{k: f[k] for k in ("key", "target", "k_tb", "seed")}})
@@ -271,6 +274,7 @@ def run(cfg: TablesConfig, out: Path, *, workers: int = 1, cluster: str | None =
     path = Path(out) / TABLE_NAME
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     data = _header(cfg, argv, started)
+    prev = None
     if resume and path.exists():
         try:
             old = json.loads(path.read_text())
@@ -283,6 +287,10 @@ def run(cfg: TablesConfig, out: Path, *, workers: int = 1, cluster: str | None =
         data["runs"] = list(old.get("runs", [])) + ([prev] if prev else [])
     done = {(curve_key_of(c), c["k_tb"]) for c in data["curves"]}
     tasks = [t for t in make_tasks(cfg) if (t["key"], t["k_tb"]) not in done]
+    if resume and prev:  # grid points listed by earlier runs and not tried again stay listed
+        again = {(t["key"], t["k_tb"]) for t in tasks}
+        for name in ("failed", "undecodable"):
+            data["provenance"][name] = [f for f in prev.get(name, []) if (f["key"], f["k_tb"]) not in again]
     group = max(4, 4 * max(1, workers or os.cpu_count() or 1))
     t0 = time.perf_counter()
     for i in range(0, len(tasks), group):
@@ -328,10 +336,11 @@ def heldout_task(task: dict) -> dict:
 
 
 def table_link_snr10(mcs, k_tb: int, tables_path: str | None = None, tables: str = "semcom") -> float:
-    """The table link's 10 % point for the code blocks of a ``k_tb``-bit TB (bisection on its CBLER)."""
+    """The table link's 10 % point for the code blocks of a ``k_tb``-bit TB in the standard's layout
+    (as :func:`~semcom.link.tables.grid_tb`), by bisection on its CBLER."""
     from semcom.link import BLERTableLink
 
-    link = BLERTableLink(mcs, max_tb_bits=k_tb, tables=tables, table_file=tables_path)
+    link = BLERTableLink(mcs, max_tb_bits=k_tb, tables=tables, table_file=tables_path, bg1_repetition=True)
     plan = link.plan(k_tb)
     cb, bg, e = plan.cb_sizes[0], plan.tbs[0].base_graph, plan.tbs[0].cw_lengths[0]
     kw = {} if tables == "sionna" else {"base_graph": bg, "cw_length": e}

@@ -301,7 +301,7 @@ def _split(k: int, max_tb_bits: int) -> tuple[int, ...]:
     return tuple([max_tb_bits] * full + ([rest] if rest else []))
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=1024, typed=True)  # typed: a non-bool flag equal to True is checked, not cached
 def plan_payload(k: int, mcs: MCS, max_tb_bits: int | None = None, bg1_repetition: bool = False) -> LinkPlan:
     """Plan a ``k``-bit payload: TBs of ``max_tb_bits`` (default :func:`default_max_tb_bits`).
 
