@@ -504,10 +504,14 @@ class BLERTables:
         """Grid code-block sizes of one row."""
         return [c[0] for c in self._curves.get((qm, r1024), [])]
 
-    def _row_params(self, key, cb_size: float, bg: int) -> tuple[float, float, float]:
+    def _row_params(self, key, cb_size: float, bg: int, repeats: bool) -> tuple[float, float, float]:
         """``(mu, sigma, code-block rate)`` of one row at one size: linear in ``log K'`` among the
-        row's curves of base graph ``bg`` (all curves if it has none), clamped to the end sizes."""
-        curves = [c for c in self._curves[key] if c[1] == bg] or self._curves[key]
+        row's curves of base graph ``bg`` (all curves if it has none), clamped to the end sizes.
+        Curves of code blocks on base graph 1 below rate 1/3 (bit repetition: R = 308/1024 in the
+        standard's layout, :func:`grid_tb`) serve only code blocks that repeat so themselves
+        (``repeats``); every other lookup reads the row as it did before they were measured."""
+        row = self._curves[key] if repeats else [c for c in self._curves[key] if not _bg1_repeating(c)]
+        curves = [c for c in row if c[1] == bg] or row
         lc = np.log([c[0] for c in curves])
         z = math.log(cb_size)
         return tuple(float(np.interp(z, lc, [c[i] for c in curves])) for i in (2, 3, 4))
@@ -561,7 +565,8 @@ class BLERTables:
                 e = hint[1]
         if e > 0 and _bp_undecodable(cb_size, bg, e):
             return math.inf, 1.0
-        rows = np.array([self._row_params(k, cb_size, bg) for k in keys])  # [rows, (mu, sigma, rate)]
+        repeats = bg == 1 and e > 0 and cb_size / e < 1 / 3
+        rows = np.array([self._row_params(k, cb_size, bg, repeats) for k in keys])  # [rows, (mu, sigma, rate)]
         if e is None or e <= 0:
             xs, xq = np.array([k[1] for k in keys]), mcs.code_rate * 1024
         else:
@@ -589,6 +594,12 @@ class BLERTables:
         mu, sigma = self.params(mcs, np.array([cb_size]), None if base_graph is None else np.array([base_graph]),
                                 None if cw_length is None else np.array([cw_length]))
         return float(mu[0] - _ndtri(bler) * sigma[0])
+
+
+def _bg1_repeating(curve: tuple[int, int, float, float, float]) -> bool:
+    """Whether a row curve ``(K', base graph, mu, sigma, K'/E)`` is of code blocks on base graph 1
+    below its mother rate 1/3."""
+    return curve[1] == 1 and curve[4] < 1 / 3
 
 
 def _bp_undecodable(cb_size: float, bg: int, e: float) -> bool:
