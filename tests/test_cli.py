@@ -33,6 +33,23 @@ def test_link_command_writes_json_and_plots(tmp_path, capsys):
     assert (tmp_path / "link_cbler.png").exists()
 
 
+def test_link_command_bg1_repetition_lays_tbs_out_as_38212(tmp_path, capsys):
+    """``--bg1-repetition`` is the link key ``bg1_repetition``: MCS 4 with 16 000 bits takes two TBs on
+    base graph 1 instead of five capped ones; the records carry the flag and the payload error."""
+    uses = {}
+    for flag in ([], ["--bg1-repetition"]):
+        out = tmp_path / ("std" if flag else "capped")
+        rc = main(["link", "--mcs", "idx4", "--snr", "10", "--fidelity", "erasure", "--cbler", "0",
+                   "--payload-bits", "16000", "--num-blocks", "6", "--out", str(out), "--no-progress", *flag])
+        assert rc == 0
+        data = json.loads((out / "link.json").read_text())
+        (rec,) = data["data"]["records"]
+        assert rec["bg1_repetition"] is bool(flag) and rec["payload_error"] == 0.0
+        assert data["provenance"]["config"]["link"] == ({"bg1_repetition": True} if flag else {})
+        uses[bool(flag)] = (rec["num_cb"], rec["num_payloads"])
+    assert uses == {False: (10, 2), True: (6, 2)}
+
+
 def test_bad_config_key_is_a_clear_error(tmp_path, capsys):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"codecs": ["jpeg2000"], "nonsense": 1}))

@@ -2,9 +2,12 @@
 
 For each MCS x channel x link fidelity x SNR, random payloads are sent through
 :func:`semcom.link.make_link` until ``num_blocks`` code blocks have been observed. Reported per
-point: CBLER, TBLER, the goodput in delivered information bits per complex channel use, and the
-capacity bound at that SNR. ``--fidelity bittrue,bler_table`` puts the bit-true link and its
-table abstraction side by side.
+point: CBLER, TBLER, the payload error rate (a payload is lost when any of its code blocks is),
+the goodput in delivered information bits per complex channel use, and the capacity bound at that
+SNR. ``--fidelity bittrue,bler_table`` puts the bit-true link and its table abstraction side by
+side. ``--bg1-repetition`` (config ``link: {"bg1_repetition": true}``) lays TBs out as 38.212
+does where the default caps them (:mod:`semcom.link.layout`); run once with and once without it
+to compare the two layouts.
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ def run_task(task: dict) -> dict:
         "channel": task["channel"], "fidelity": task["fidelity"], "snr_db": task["snr_db"],
         "num_cb": int(cb_ok.numel()), "num_tb": int(tb_ok.numel()),
         "cbler": float((~cb_ok).float().mean()), "tbler": float((~tb_ok).float().mean()),
+        "payload_error": float((~cb_ok).any(dim=1).float().mean()), "num_payloads": batch,
+        "bg1_repetition": bool(getattr(link, "bg1_repetition", False)),
         "bit_errors_in_passed_cb": int(((res.bits != bits) & res.delivered_mask).sum()),
         "channel_uses": int(res.channel_uses),
         "goodput_bits_per_use": delivered / res.channel_uses,
@@ -169,6 +174,9 @@ def add_arguments(p) -> None:
     p.add_argument("--cbler", type=cliargs.typed(cliargs.parse_float, what="CBLER", lo=0.0, hi=1.0), default=None,
                    help="code-block error rate of the erasure link, in [0, 1]")
     p.add_argument("--decoder", default=None, choices=["sionna", "fast"], help="LDPC decoder of the bit-true link")
+    p.add_argument("--bg1-repetition", action="store_true", default=None,
+                   help="lay out TBs that 38.212 puts on LDPC base graph 1 below rate 1/3 (MCS 4, R = 308/1024, "
+                        "TBs above 3824 bits) as the standard does, with bit repetition (default: capped at 3752 bits)")
 
 
 def config_from_args(args) -> LinkSweepConfig:
@@ -182,6 +190,8 @@ def config_from_args(args) -> LinkSweepConfig:
         d["snr_db"] = args.snr
     if args.fidelity is not None:
         d["fidelities"] = args.fidelity
+    if args.bg1_repetition:
+        d["link"] = {**d.get("link", {}), "bg1_repetition": True}
     cfg = from_dict(LinkSweepConfig, d)
     cliargs.check_snr_values(cfg.snr_db)
     fids, chans = set(cfg.fidelities), set(cfg.channels)
@@ -199,10 +209,11 @@ def main_from_args(args) -> int:
     res = run(cfg, workers=args.workers, cluster=args.cluster, progress=not args.no_progress)
     path = res.save(args.out)
     plot(res, args.out)
-    print(f"{'MCS':9s} {'channel':9s} {'fidelity':10s} {'SNR':>6s} {'CBLER':>7s} {'TBLER':>7s} {'bits/use':>8s}")
+    print(f"{'MCS':9s} {'channel':9s} {'fidelity':10s} {'SNR':>6s} {'CBLER':>7s} {'TBLER':>7s} {'payload':>7s} "
+          f"{'bits/use':>8s}")
     for r in res.data["records"]:
         print(f"{r['mcs']:9s} {r['channel']:9s} {r['fidelity']:10s} {r['snr_db']:6.1f} {r['cbler']:7.3f} "
-              f"{r['tbler']:7.3f} {r['goodput_bits_per_use']:8.3f}")
+              f"{r['tbler']:7.3f} {r['payload_error']:7.3f} {r['goodput_bits_per_use']:8.3f}")
     for c in res.data["snr_at_10pct_cbler"]:
         s = "n/a" if c["snr_db"] is None else f"{c['snr_db']:.2f} dB"
         print(f"10% CBLER: {c['mcs']} {c['channel']} {c['fidelity']}: {s}")
