@@ -130,6 +130,23 @@ def test_link_adaptation_picks_faster_mcs_at_higher_snr_and_meets_its_target(pho
         SeparationConfig(adaptation="psychic")
 
 
+def test_link_option_bg1_repetition_reaches_every_adapted_link():
+    """``link: {"bg1_repetition": True}``: link adaptation lays the grant out as the link does. At -1.4 dB
+    the target rule picks MCS 4 either way; the standard's layout carries 9736 bits in one TB on base
+    graph 1 where the default carries 10 040 in three capped TBs, with a lower payload error."""
+    got = {}
+    for flag in (False, True):
+        system = SeparationSystem({"codec": "jpeg2000", "fidelity": "bler_table", "link_adaptation": True,
+                                   "adaptation": "target_bler", "link": {"bg1_repetition": flag}})
+        budget = system.channel_uses_budget(256, 256)
+        link, choice = system.link_for(-1.4, budget), system.adapted_mcs(-1.4, budget)
+        plan = link.plan(link.max_payload_bits(budget))
+        assert link.bg1_repetition is flag and link.mcs.index == 4 and choice.payload_bits == plan.k
+        got[flag] = (plan.k, [t.base_graph for t in plan.tbs], choice.error_probability)
+    assert got[False][:2] == (10040, [2, 2, 2]) and got[True][:2] == (9736, [1])
+    assert got[True][2] < got[False][2] < 0.1
+
+
 def test_adapted_mcs_over_block_fading_is_not_the_awgn_rule():
     """Regression: over block Rayleigh the adapted MCS came from the AWGN table at the mean SNR, so the
     image was lost more often as the SNR rose (a payload error near 1 at 16 dB)."""

@@ -338,3 +338,49 @@ def test_separation_bayesian_outer_loop_errors():
             SeparationConfig.from_dict(bad)
     system = SeparationSystem(base)
     assert system.adaptation_snr_db(10.0, 7.0) == 7.0  # the report itself: the loop shifts nothing, the predictive does
+
+
+def test_prediction_matched_olla_systems_config_cli_and_trace():
+    """``--prediction`` adds ``olla_pred_<rule>`` and ``olla_pred_scatter_<rule>`` (``olla_mode="prediction"``):
+    each ACK raises the offset by ``step p / (1 - p)`` with ``p`` the grant's predicted error, which the
+    trace records (``None`` when nothing was sent), and each NACK lowers it by the step."""
+    assert not any("pred" in k for k in OllaConfig(**FAST).system_configs())  # off by default
+    cfg = OllaConfig(**{**FAST, "prediction": True, "min_prediction": 0.02})
+    sc = cfg.system_configs()
+    assert sc["olla_pred_target_bler"] == {**sc["inner_target_bler"], "outer_loop": True, "olla_mode": "prediction",
+                                           "olla_min_prediction": 0.02}
+    assert sc["olla_pred_scatter_target_bler"] == {**sc["olla_pred_target_bler"], "report_std_db": "auto",
+                                                   "report_delay_grants": cfg.delay_grants}
+    parse = lambda argv: link_olla.config_from_args(link_olla._parser().parse_args(argv))  # noqa: E731
+    assert parse(["--prediction", "--min-prediction", "0.05"]).min_prediction == 0.05 and parse([]).prediction is False
+    for bad in (dict(prediction=1), dict(min_prediction=0.0), dict(min_prediction=0.6)):
+        with pytest.raises(ConfigError):
+            OllaConfig(**{**FAST, **bad})
+    system = SeparationSystem(SeparationConfig.from_dict(sc["olla_pred_target_bler"]))
+    assert system.olla.prediction_matched and system.olla.min_prediction == 0.02
+    trace = _sequence(cfg, system)
+    assert len(trace["predicted_error"]) == cfg.num_grants
+    step = cfg.olla_step_db
+    for t in range(cfg.num_grants - 1):
+        p, moved = trace["predicted_error"][t], trace["offset_db"][t + 1] - trace["offset_db"][t]
+        if trace["status"][t] == "no_fit":
+            assert p is None and moved == 0
+            continue
+        q = min(max(p, 0.02), 0.5)
+        assert moved == pytest.approx(step * q / (1 - q) if trace["ack"][t] else -step, abs=2e-4)
+    summary = link_olla.summarise(trace)
+    assert 0 <= summary["mean_predicted_error_second_half"] <= 1
+
+
+def test_separation_prediction_mode_errors():
+    base = dict(codec="jpeg2000", fidelity="bler_table", link_adaptation=True, outer_loop=True, olla_mode="prediction")
+    for bad in (dict(base, outer_loop=False), dict(base, olla_min_prediction=0), dict(base, olla_min_prediction=0.9),
+                dict(base, olla_min_prediction=True)):
+        with pytest.raises(ConfigError):
+            SeparationConfig.from_dict(bad)
+    system = SeparationSystem(SeparationConfig.from_dict(base))
+    image = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    out = system.transmit(image, 12.0, seed=0, csi_report_db=13.0)
+    link = system.link_for(13.0, system.channel_uses_budget(64, 64), image)
+    k = out.extras["payload_capacity_bits"]
+    assert out.extras["olla_predicted_error"] == pytest.approx(system.predicted_error(link, k, 13.0))

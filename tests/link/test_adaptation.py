@@ -440,3 +440,44 @@ def test_bayesian_loop_predictive_and_errors():
         loop.update(1, plan, 10.0)
     with pytest.raises(InputError):
         loop.predictive(float("nan"))
+
+
+def test_prediction_matched_olla_steps_and_errors():
+    """``prediction_matched``: an ACK raises the offset by ``step p / (1 - p)``, ``p`` clipped to
+    ``[min_prediction, 0.5]``; a NACK lowers it by ``step``; no prediction: the target's step."""
+    olla = OuterLoopLinkAdaptation(0.1, 0.5, prediction_matched=True, min_prediction=0.02)
+    assert olla.update(True, predicted=0.2) == pytest.approx(0.125)
+    assert olla.update(True, predicted=0.0) == pytest.approx(0.125 + 0.5 * 0.02 / 0.98)
+    before = olla.offset_db
+    assert olla.update(True, predicted=0.9) == pytest.approx(before + 0.5)  # capped at the NACK step
+    before = olla.offset_db
+    assert olla.update([True, False], predicted=[0.1, 0.3]) == pytest.approx(before + 0.5 / 9 - 0.5)
+    before = olla.offset_db
+    assert olla.update(True) == pytest.approx(before + olla.delta_down_db)
+    plain = OuterLoopLinkAdaptation(0.1, 0.5)
+    assert plain.update(True, predicted=0.4) == pytest.approx(plain.delta_down_db)  # read only when matched
+    for bad in (dict(predicted=float("nan")), dict(predicted=1.5), dict(predicted=[0.1, 0.2, 0.3])):
+        with pytest.raises(LinkError):
+            olla.update([True, False], **bad)
+    for bad in (dict(prediction_matched=1), dict(prediction_matched=True, min_prediction=0.0),
+                dict(prediction_matched=True, min_prediction=0.7), dict(min_prediction=True)):
+        with pytest.raises(LinkError):
+            OuterLoopLinkAdaptation(**bad)
+
+
+@pytest.mark.parametrize("p", [0.05, 0.2])
+def test_prediction_matched_olla_makes_the_nack_rate_follow_the_prediction(p):
+    """A link whose error at offset ``o`` is ``Phi(o - 2)`` (the model 2 dB optimistic), an inner loop that
+    predicts ``p`` for every grant: the offset settles where the error is ``p``, ``2 + Phi^-1(p)``."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(1)
+    olla = OuterLoopLinkAdaptation(0.1, 0.1, prediction_matched=True)
+    offsets, acks = [], []
+    for _ in range(20000):
+        ack = bool(rng.random() >= norm.cdf(olla.offset_db - 2.0))
+        offsets.append(olla.offset_db)
+        acks.append(ack)
+        olla.update(ack, predicted=p)
+    assert 1 - np.mean(acks[10000:]) == pytest.approx(p, abs=0.02)
+    assert np.mean(offsets[10000:]) == pytest.approx(2.0 + norm.ppf(p), abs=0.15)

@@ -134,7 +134,7 @@ from semcom.utils import check_image, from_dict, make_generator
 
 LOSS_POLICIES = ("corrupt", "truncate")
 ADAPTATIONS = ("quality", "target_bler")
-OLLA_MODES = ("nack_target", "bayes")
+OLLA_MODES = ("nack_target", "prediction", "bayes")
 DOWNSCALE_CHOICES = ("psnr", "joint")
 FALLBACK_VALUE = 0.5
 LENGTH_FIELD_BITS = 24
@@ -196,9 +196,11 @@ class SeparationConfig:
     outer_loop, olla_step_db: OLLA on top of link adaptation, driven by each grant's ACK toward a NACK
         rate of ``target_bler``, ``olla_step_db`` down per NACK (stateful: see module doc);
         ``olla_anti_windup``: NACKs of grants sent on the most robust MCS do not lower the offset.
-    olla_mode, olla_forgetting: the outer loop, ``"nack_target"`` (the OLLA offset above, default) or
-        ``"bayes"`` (:class:`~semcom.link.adaptation.BayesianOuterLoop`: a posterior over the report's
-        bias and scatter, with forgetting ``olla_forgetting`` per grant; see module doc).
+    olla_mode, olla_forgetting, olla_min_prediction: the outer loop, ``"nack_target"`` (the OLLA
+        offset above, default), ``"prediction"`` (the same offset with prediction-matched ACK steps,
+        predictions clipped below at ``olla_min_prediction``; see module doc) or ``"bayes"``
+        (:class:`~semcom.link.adaptation.BayesianOuterLoop`: a posterior over the report's bias and
+        scatter, with forgetting ``olla_forgetting`` per grant; see module doc).
     report_std_db, report_delay_grants: the scatter (dB) of the SNR the adaptation is given, a number
         or ``"auto"`` (estimated from reports ``report_delay_grants`` grants old; see module doc).
     downscale: the largest factor by which the sender may lower the image's resolution (1, 2, 4 or 8;
@@ -228,6 +230,7 @@ class SeparationConfig:
     olla_anti_windup: bool = False
     olla_mode: str = "nack_target"
     olla_forgetting: float = 0.005
+    olla_min_prediction: float = 0.01
     report_std_db: float | str = 0.0
     report_delay_grants: int = 0
     downscale: int = 1
@@ -296,6 +299,11 @@ class SeparationConfig:
         f = self.olla_forgetting
         if isinstance(f, bool) or not (isinstance(f, (int, float)) and 0 <= f < 1):
             raise ConfigError(f"olla_forgetting must lie in [0, 1), got {f!r}")
+        m = self.olla_min_prediction
+        if isinstance(m, bool) or not (isinstance(m, (int, float)) and 0 < m <= 0.5):
+            raise ConfigError(f"olla_min_prediction must lie in (0, 0.5], got {m!r}")
+        if self.olla_mode == "prediction" and not self.outer_loop:
+            raise ConfigError("olla_mode='prediction' sets the outer loop's steps: it needs outer_loop=True")
         if self.olla_mode != "bayes":
             return
         if not self.outer_loop:
@@ -404,8 +412,9 @@ class SeparationSystem:
         if cfg.outer_loop and cfg.olla_mode == "bayes":
             self.olla = BayesianOuterLoop(forgetting=cfg.olla_forgetting)
         else:
-            self.olla = OuterLoopLinkAdaptation(cfg.target_bler, cfg.olla_step_db, anti_windup=cfg.olla_anti_windup) \
-                if cfg.outer_loop else None
+            self.olla = OuterLoopLinkAdaptation(cfg.target_bler, cfg.olla_step_db, anti_windup=cfg.olla_anti_windup,
+                                                prediction_matched=cfg.olla_mode == "prediction",
+                                                min_prediction=cfg.olla_min_prediction) if cfg.outer_loop else None
         self.scatter = ReportScatter(cfg.report_delay_grants) if cfg.report_std_db == "auto" else None
 
     @property
@@ -536,9 +545,7 @@ class SeparationSystem:
         std, bayes = self.report_std_db, self._bayes()
         key = (_digest(image) if quality else None, float(snr_db), int(channel_uses), std, bayes and self.olla.version)
         if key not in self._choices:
-            cond = dict(channel=link.channel, fading=link.fading, csi=link.csi,
-                        csi_error_var=getattr(link, "csi_error_var", 0.1), curves=la.Curves.of(link),
-                        report_std_db=std, snr_spread=self.olla.predictive(float(snr_db)) if bayes else None)
+            cond = self._conditions(snr_db)
             grant = dict(mcs_table=cfg.mcs_table, max_tb_bits=link.max_tb_bits, bg1_repetition=link.bg1_repetition,
                          min_payload_bits=LENGTH_FIELD_BITS + 8)
             if not quality:
@@ -556,6 +563,22 @@ class SeparationSystem:
                 self._choices.pop(next(iter(self._choices)))
             self._choices[key] = choice
         return self._choices[key]
+
+    def _conditions(self, snr_db: float) -> dict:
+        """What the adaptation's error model is told besides the SNR (``payload_error``'s keywords)."""
+        from semcom.link import adaptation as la
+
+        link, bayes = self.link, self._bayes()
+        return dict(channel=link.channel, fading=link.fading, csi=link.csi,
+                    csi_error_var=getattr(link, "csi_error_var", 0.1), curves=la.Curves.of(link),
+                    report_std_db=self.report_std_db, snr_spread=self.olla.predictive(float(snr_db)) if bayes else None)
+
+    def predicted_error(self, link, k: int, snr_adapt_db: float) -> float:
+        """The adaptation's predicted error of a grant: the probability that a code block of the
+        ``k``-bit payload on ``link`` is lost at the SNR it was chosen at (what an ACK reports)."""
+        from semcom.link import adaptation as la
+
+        return float(la.payload_error(link.plan(int(k)), float(snr_adapt_db), **self._conditions(snr_adapt_db)))
 
     def _bayes(self) -> bool:
         """Whether the outer loop is the Bayesian one (it shifts nothing: the inner loop gets its predictive)."""
@@ -718,7 +741,10 @@ class SeparationSystem:
             extras["olla_offset_db"] = self.olla.offset_db
             if self.olla.anti_windup:
                 extras["olla_saturated"] = saturated
-            extras["olla_offset_after_db"] = self.olla.update(n_fail == 0, saturated=saturated)
+            predicted = None
+            if self.olla.prediction_matched:
+                predicted = extras["olla_predicted_error"] = self.predicted_error(link, k_max, snr_adapt)
+            extras["olla_offset_after_db"] = self.olla.update(n_fail == 0, saturated=saturated, predicted=predicted)
         return SeparationOutcome(
             reconstruction=img.clamp(0, 1),
             status=status,

@@ -45,6 +45,12 @@ sequence per SNR, and grant ``t`` draws its link noise from the same seed in eve
   ``forgetting`` per grant): a posterior over the report's bias and scatter (and whether a smoothed
   report predicts better), updated with every ACK/NACK; the rule chooses under its predictive
   distribution, with no NACK target (its traces record ``posterior_scatter_db`` and ``smoothed_weight``);
+* ``olla_pred_<rule>``, ``olla_pred_scatter_<rule>`` (only with ``prediction=True``, ``--prediction``;
+  the latter only with a scatter-aware system): as ``olla_<rule>`` and ``olla_scatter_<rule>`` with
+  prediction-matched ACK steps (``olla_mode="prediction"``): an ACK raises the offset by
+  ``olla_step_db p / (1 - p)``, ``p`` the inner loop's predicted error of the grant it chose, clipped
+  to ``[min_prediction, 0.5]``, so that the NACK rate follows the predictions rather than a target
+  (their traces record ``predicted_error``);
 * ``genie_<rule>``: the inner loop at the true SNR of the grant (no report error, no OLLA);
 * ``mcs<i>``: one fixed 38.214 table MCS for every grant.
 
@@ -109,6 +115,8 @@ class OllaConfig:
     systems without them, as before 7 December 2026);
     ``bayes``: add the Bayesian outer-loop systems (default ``False``: the committed runs do not have
     them); ``forgetting``: their forgetting per grant;
+    ``prediction``: add the prediction-matched OLLA systems (default ``False``, likewise);
+    ``min_prediction``: the lowest predicted error their ACK steps use;
     ``systems``: run only these labels of the systems ``rules`` and ``fixed_mcs`` make (default all);
     ``fidelity``: the link, ``"bittrue"`` (the 5G LDPC chain) or ``"bler_table"`` (its table abstraction,
     for fast checks); ``channel``: ``"rayleigh"`` (the AR(1) block fading) or ``"awgn"`` (gain 1)."""
@@ -131,6 +139,8 @@ class OllaConfig:
     anti_windup: bool = True
     bayes: bool = False
     forgetting: float = 0.005
+    prediction: bool = False
+    min_prediction: float = 0.01
     fixed_mcs: list[int] = dataclasses.field(default_factory=lambda: [3, 6, 9, 12, 16, 20, 24])
     systems: list[str] | None = None
     mcs_table: int = 1
@@ -160,6 +170,9 @@ class OllaConfig:
         _check(isinstance(self.anti_windup, bool), f"anti_windup must be true or false, got {self.anti_windup!r}")
         _check(isinstance(self.bayes, bool), f"bayes must be true or false, got {self.bayes!r}")
         _check(_real(self.forgetting) and 0 <= self.forgetting < 1, f"forgetting must lie in [0, 1), got {self.forgetting!r}")
+        _check(isinstance(self.prediction, bool), f"prediction must be true or false, got {self.prediction!r}")
+        _check(_real(self.min_prediction) and 0 < self.min_prediction <= 0.5,
+               f"min_prediction must lie in (0, 0.5], got {self.min_prediction!r}")
         _check(self.fidelity in FIDELITIES, f"fidelity must be one of {FIDELITIES}, got {self.fidelity!r}")
         _check(isinstance(self.crop, int) and not isinstance(self.crop, bool) and 16 <= self.crop <= 4096,
                f"crop must be an integer in [16, 4096], got {self.crop!r}")
@@ -194,6 +207,12 @@ class OllaConfig:
                 out[f"{prefix}_{rule}"] = olla
             if self.bayes:
                 out[f"olla_bayes_{rule}"] = dict(adapted, outer_loop=True, olla_mode="bayes", olla_forgetting=self.forgetting)
+            if self.prediction:
+                pred = dict(adapted, outer_loop=True, olla_mode="prediction", olla_min_prediction=self.min_prediction)
+                out[f"olla_pred_{rule}"] = pred
+                if self.report_std_db != "none":
+                    out[f"olla_pred_scatter_{rule}"] = dict(pred, report_std_db=self.report_std_db,
+                                                            report_delay_grants=self.delay_grants)
             out[f"genie_{rule}"] = adapted
         for i in self.fixed_mcs:
             out[f"mcs{i}"] = dict(base, mcs_index=i)
@@ -257,13 +276,15 @@ def run_sequence(system, images: Sequence, channel: dict, *, genie: bool = False
     was sent, ``status`` ``"no_fit"``, which gives the outer loop no feedback), ``status``,
     ``mcs_index``, ``stream_bits``, ``channel_uses`` (and ``offset_db``, the offset each grant used,
     when the system has an outer loop; ``saturated``, whether the grant was sent on the most robust MCS,
-    with its anti-windup; ``report_std_db``, the scatter it used, when that is estimated)."""
+    with its anti-windup; ``report_std_db``, the scatter it used, when that is estimated;
+    ``predicted_error``, the inner loop's predicted error of the grant, with prediction-matched steps)."""
     from semcom.metrics import psnr
 
     keys = ("psnr", "ack", "status", "mcs_index", "stream_bits", "channel_uses") + (("offset_db",) if system.olla is not None else ()) \
         + (("report_std_db",) if system.scatter is not None else ()) \
         + (("saturated",) if system.olla is not None and system.olla.anti_windup else ()) \
-        + (("posterior_scatter_db", "smoothed_weight") if hasattr(system.olla, "scatter_db") else ())
+        + (("posterior_scatter_db", "smoothed_weight") if hasattr(system.olla, "scatter_db") else ()) \
+        + (("predicted_error",) if getattr(system.olla, "prediction_matched", False) else ())
     out: dict[str, list] = {k: [] for k in keys}
     for t, (snr, report, seed) in enumerate(zip(channel["true_snr_db"], channel["report_db"], channel["link_seeds"])):
         image = images[t % len(images)]
@@ -284,6 +305,9 @@ def run_sequence(system, images: Sequence, channel: dict, *, genie: bool = False
             out["offset_db"].append(round(float(res.extras.get("olla_offset_db", system.olla.offset_db)), 4))
         if "saturated" in out:
             out["saturated"].append(bool(res.extras.get("olla_saturated", False)))
+        if "predicted_error" in out:  # None when nothing was sent (no feedback)
+            p = res.extras.get("olla_predicted_error")
+            out["predicted_error"].append(None if p is None else round(float(p), 6))
         if "posterior_scatter_db" in out:
             out["posterior_scatter_db"].append(round(float(res.extras.get("olla_scatter_db", system.olla.scatter_db)), 4))
             out["smoothed_weight"].append(round(float(res.extras.get("olla_smoothed_weight", system.olla.smoothed_weight)), 4))
@@ -339,6 +363,9 @@ def summarise(trace: dict) -> dict:
         out["mean_smoothed_weight_second_half"] = float(np.mean(trace["smoothed_weight"][half:]))
     if "report_std_db" in trace:
         out["mean_report_std_second_half_db"] = float(np.mean(trace["report_std_db"][half:]))
+    if "predicted_error" in trace:
+        p = [v for v in trace["predicted_error"][half:] if v is not None]
+        out["mean_predicted_error_second_half"] = float(np.mean(p)) if p else None
     return out
 
 
@@ -485,6 +512,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="add the Bayesian outer-loop systems olla_bayes_<rule> (default off)")
     p.add_argument("--forgetting", type=t(cliargs.parse_float, what="--forgetting", lo=0.0, hi=0.5), default=None,
                    help="forgetting per grant of the Bayesian outer loop (default 0.005)")
+    p.add_argument("--prediction", dest="prediction", action=argparse.BooleanOptionalAction, default=None,
+                   help="add the prediction-matched OLLA systems olla_pred_<rule>, olla_pred_scatter_<rule> (default off)")
+    p.add_argument("--min-prediction", dest="min_prediction",
+                   type=t(cliargs.parse_float, what="--min-prediction", lo=1e-6, hi=0.5), default=None,
+                   help="lowest predicted error the prediction-matched ACK steps use (default 0.01)")
     p.add_argument("--systems", type=cliargs.split_names, default=None,
                    help="run only these system labels, e.g. olla_quality,mcs6 (default all)")
     p.add_argument("--codec", default=None, help="image codec (default heif)")
@@ -498,7 +530,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 KEYS = ("snr_db", "num_grants", "channel", "rho", "delay_grants", "report_bias_db", "report_noise_db", "rules", "fixed_mcs",
-        "target_bler", "olla_step_db", "report_std_db", "anti_windup", "bayes", "forgetting", "systems", "codec", "images", "crop", "seed")
+        "target_bler", "olla_step_db", "report_std_db", "anti_windup", "bayes", "forgetting", "prediction",
+        "min_prediction", "systems", "codec", "images", "crop", "seed")
 
 
 def parse_report_std(text: str) -> float | str:

@@ -496,6 +496,15 @@ class OuterLoopLinkAdaptation:
     the offset cannot act on that grant. ACKs always raise the offset, and every NACK counts in
     :attr:`nacks` / :attr:`nack_rate`; :attr:`frozen` counts the NACKs that were not applied.
 
+    **Prediction-matched steps** (``prediction_matched=True``; default ``False``). The ACK step is
+    ``delta_up_db * p / (1 - p)`` with ``p`` the inner loop's predicted error of the grant it chose
+    (``update(ack, predicted=p)``), instead of the fixed target's. In steady state the NACK rate then
+    equals the mean predicted error: the offset corrects the model's bias and leaves the operating
+    point to the inner loop (the ``quality`` rule's trade of rate against loss). Choice: ``p`` is
+    clipped to ``[min_prediction, 0.5]`` -- a prediction of 0 would never raise the offset again, and
+    an ACK step larger than the NACK step would make one ACK undo a NACK; a feedback given without
+    a prediction steps as with ``target_bler``.
+
     Example::
 
         >>> olla = OuterLoopLinkAdaptation(target_bler=0.1, delta_up_db=0.9)
@@ -507,10 +516,18 @@ class OuterLoopLinkAdaptation:
     """
 
     def __init__(self, target_bler: float = 0.1, delta_up_db: float = 0.5, offset_db: float = 0.0,
-                 min_offset_db: float = -30.0, max_offset_db: float = 30.0, anti_windup: bool = False) -> None:
+                 min_offset_db: float = -30.0, max_offset_db: float = 30.0, anti_windup: bool = False,
+                 prediction_matched: bool = False, min_prediction: float = 0.01) -> None:
         vals = [float(v) for v in (target_bler, delta_up_db, offset_db, min_offset_db, max_offset_db)]
         if not all(math.isfinite(v) for v in vals):
             raise LinkError("OLLA parameters must be finite numbers")
+        if not isinstance(prediction_matched, bool):
+            raise LinkError(f"prediction_matched must be True or False, got {prediction_matched!r}")
+        if isinstance(min_prediction, bool) or not isinstance(min_prediction, (int, float)) \
+                or not 0.0 < float(min_prediction) <= 0.5:
+            raise LinkError(f"min_prediction must lie in (0, 0.5], got {min_prediction!r}")
+        self.prediction_matched = prediction_matched
+        self.min_prediction = float(min_prediction)
         if not 0.0 < vals[0] < 1.0:
             raise LinkError(f"target_bler must lie in (0, 1), got {target_bler!r}")
         if vals[1] <= 0:
@@ -531,25 +548,35 @@ class OuterLoopLinkAdaptation:
         return self.delta_up_db * self.target_bler / (1.0 - self.target_bler)
 
     def update(self, ack: bool | Sequence[bool] | torch.Tensor | np.ndarray,
-               saturated: bool | Sequence[bool] | torch.Tensor | np.ndarray = False) -> float:
+               saturated: bool | Sequence[bool] | torch.Tensor | np.ndarray = False,
+               predicted: float | Sequence[float] | np.ndarray | None = None) -> float:
         """Apply one ACK (True) / NACK (False), or a sequence of them in order; returns the new offset.
 
         ``saturated``: per feedback (or one flag for all), whether its grant was sent on the most robust
-        MCS the inner loop could choose; only read with ``anti_windup`` (class docstring)."""
+        MCS the inner loop could choose; only read with ``anti_windup`` (class docstring).
+        ``predicted``: per feedback (or one for all), the inner loop's predicted error of the grant;
+        only read with ``prediction_matched`` (class docstring)."""
         flags = _bool_flags(ack, "ACK/NACK flags")
-        sat = _bool_flags(saturated, "saturated flags")
-        if sat.size == 1:
-            sat = np.repeat(sat, flags.size)
-        if sat.size != flags.size:
-            raise LinkError(f"need one saturated flag per ACK/NACK (or one for all), got {sat.size} for {flags.size}")
-        for a, s in zip(flags.tolist(), sat.tolist()):
+        sat = _per_feedback(_bool_flags(saturated, "saturated flags"), flags.size, "saturated flag")
+        ups = _per_feedback(self._ack_steps(predicted), flags.size, "prediction")
+        for a, s, up in zip(flags.tolist(), sat.tolist(), ups.tolist()):
             frozen = self.anti_windup and s and not a
-            step = 0.0 if frozen else self.delta_down_db if a else -self.delta_up_db
+            step = 0.0 if frozen else up if a else -self.delta_up_db
             self.offset_db = min(max(self.offset_db + step, self.min_offset_db), self.max_offset_db)
             self.acks += int(a)
             self.nacks += int(not a)
             self.frozen += int(frozen)
         return self.offset_db
+
+    def _ack_steps(self, predicted) -> np.ndarray:
+        """The ACK step per feedback: the target's, or from the clipped predictions (class docstring)."""
+        if not self.prediction_matched or predicted is None:
+            return np.array([self.delta_down_db])
+        p = np.atleast_1d(np.asarray(predicted, dtype=np.float64)).reshape(-1)
+        if not np.all(np.isfinite(p)) or np.any((p < 0) | (p > 1)):
+            raise LinkError("predicted errors must be probabilities in [0, 1]")
+        p = np.clip(p, self.min_prediction, 0.5)
+        return self.delta_up_db * p / (1.0 - p)
 
     def adjusted_snr_db(self, snr_db: float) -> float:
         """The SNR the inner loop uses: ``snr_db + offset_db``."""
@@ -560,6 +587,15 @@ class OuterLoopLinkAdaptation:
         """NACKs / feedbacks so far (0 before any feedback)."""
         n = self.acks + self.nacks
         return self.nacks / n if n else 0.0
+
+
+def _per_feedback(values: np.ndarray, n: int, what: str) -> np.ndarray:
+    """``values`` with one entry per feedback: a single value repeated ``n`` times, else exactly ``n``."""
+    if values.size == 1:
+        return np.repeat(values, n)
+    if values.size != n:
+        raise LinkError(f"need one {what} per ACK/NACK (or one for all), got {values.size} for {n}")
+    return values
 
 
 class ReportScatter:
