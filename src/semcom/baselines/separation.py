@@ -54,7 +54,12 @@ robust MCS the adaptation could choose for it -- the lowest spectral efficiency 
 MCSs that carry the length field and a byte and, with ``adaptation="quality"``, the image
 (:meth:`SeparationSystem.most_robust_mcs`) -- does not lower the offset
 (:class:`~semcom.link.adaptation.OuterLoopLinkAdaptation`, "Anti-windup"); ``extras["olla_saturated"]``
-says whether the grant was. ``olla_mode="bayes"`` replaces the offset by
+says whether the grant was. ``olla_mode="prediction"`` keeps the offset and its NACK step but raises
+it on an ACK by ``olla_step_db p / (1 - p)``, ``p`` the adaptation's predicted error of the grant at the
+SNR it chose at (:meth:`SeparationSystem.predicted_error`, ``extras["olla_predicted_error"]``), clipped
+to ``[olla_min_prediction, 0.5]`` (:class:`~semcom.link.adaptation.OuterLoopLinkAdaptation`,
+"Prediction-matched steps"): the NACK rate then follows the predictions instead of ``target_bler``.
+``olla_mode="bayes"`` replaces the offset by
 :class:`~semcom.link.adaptation.BayesianOuterLoop` (``self.olla``): a posterior over the report's bias
 and scatter, updated with each grant's ACK under the same BLER model, whose predictive distribution of
 the true SNR the adaptation averages over (``snr_spread``); the rule then chooses the operating point
