@@ -351,6 +351,11 @@ def test_prediction_matched_olla_systems_config_cli_and_trace():
                                            "olla_min_prediction": 0.02}
     assert sc["olla_pred_scatter_target_bler"] == {**sc["olla_pred_target_bler"], "report_std_db": "auto",
                                                    "report_delay_grants": cfg.delay_grants}
+    assert sc["olla_pred_scatter_aw_target_bler"] == {**sc["olla_pred_scatter_target_bler"], "olla_anti_windup": True}
+    assert [k for k in sc if "pred" in k] == ["olla_pred_target_bler", "olla_pred_scatter_target_bler",
+                                              "olla_pred_aw_target_bler", "olla_pred_scatter_aw_target_bler"]
+    fewer = OllaConfig(**{**FAST, "prediction": True, "anti_windup": False, "report_std_db": "none"})
+    assert [k for k in fewer.system_configs() if "pred" in k] == ["olla_pred_target_bler"]
     parse = lambda argv: link_olla.config_from_args(link_olla._parser().parse_args(argv))  # noqa: E731
     assert parse(["--prediction", "--min-prediction", "0.05"]).min_prediction == 0.05 and parse([]).prediction is False
     for bad in (dict(prediction=1), dict(min_prediction=0.0), dict(min_prediction=0.6)):

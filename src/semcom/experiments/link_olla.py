@@ -45,8 +45,9 @@ sequence per SNR, and grant ``t`` draws its link noise from the same seed in eve
   ``forgetting`` per grant): a posterior over the report's bias and scatter (and whether a smoothed
   report predicts better), updated with every ACK/NACK; the rule chooses under its predictive
   distribution, with no NACK target (its traces record ``posterior_scatter_db`` and ``smoothed_weight``);
-* ``olla_pred_<rule>``, ``olla_pred_scatter_<rule>`` (only with ``prediction=True``, ``--prediction``;
-  the latter only with a scatter-aware system): as ``olla_<rule>`` and ``olla_scatter_<rule>`` with
+* ``olla_pred_<rule>``, ``olla_pred_scatter_<rule>``, ``olla_pred_aw_<rule>``,
+  ``olla_pred_scatter_aw_<rule>`` (only with ``prediction=True``, ``--prediction``; the scatter-aware
+  and anti-windup ones under the same conditions as above): as the four OLLA systems above with
   prediction-matched ACK steps (``olla_mode="prediction"``): an ACK raises the offset by
   ``olla_step_db p / (1 - p)``, ``p`` the inner loop's predicted error of the grant it chose, clipped
   to ``[min_prediction, 0.5]``, so that the NACK rate follows the predictions rather than a target
@@ -208,14 +209,26 @@ class OllaConfig:
             if self.bayes:
                 out[f"olla_bayes_{rule}"] = dict(adapted, outer_loop=True, olla_mode="bayes", olla_forgetting=self.forgetting)
             if self.prediction:
-                pred = dict(adapted, outer_loop=True, olla_mode="prediction", olla_min_prediction=self.min_prediction)
-                out[f"olla_pred_{rule}"] = pred
-                if self.report_std_db != "none":
-                    out[f"olla_pred_scatter_{rule}"] = dict(pred, report_std_db=self.report_std_db,
-                                                            report_delay_grants=self.delay_grants)
+                out.update(self._prediction_systems(adapted, rule))
             out[f"genie_{rule}"] = adapted
         for i in self.fixed_mcs:
             out[f"mcs{i}"] = dict(base, mcs_index=i)
+        return out
+
+
+    def _prediction_systems(self, adapted: dict, rule: str) -> dict[str, dict]:
+        """The prediction-matched OLLA systems of one rule, in the order of :data:`OLLA_VARIANTS`."""
+        pred = dict(adapted, outer_loop=True, olla_mode="prediction", olla_min_prediction=self.min_prediction)
+        out = {}
+        for prefix, scatter, anti_windup in OLLA_VARIANTS:
+            if (scatter and self.report_std_db == "none") or (anti_windup and not self.anti_windup):
+                continue
+            cfg = dict(pred)
+            if scatter:
+                cfg.update(report_std_db=self.report_std_db, report_delay_grants=self.delay_grants)
+            if anti_windup:
+                cfg.update(olla_anti_windup=True)
+            out[prefix.replace("olla", "olla_pred", 1) + f"_{rule}"] = cfg
         return out
 
 
