@@ -370,10 +370,9 @@ def max_payload_for_channel_uses(channel_uses: int, mcs: MCS, max_tb_bits: int |
     """
     if isinstance(channel_uses, bool) or not isinstance(channel_uses, (int,)) or channel_uses < 0:
         raise InputError(f"channel_uses must be a non-negative int, got {channel_uses!r}")
+    _check_flag(bg1_repetition)
     if channel_uses == 0:
         return 0
-
-    _check_flag(bg1_repetition)
 
     def fits(k: int) -> bool:
         return channel_uses_of(k, mcs, max_tb_bits, bg1_repetition) <= channel_uses
