@@ -81,7 +81,7 @@ class LinkConfig:
     modulation_order: int | None = None
     code_rate: float | None = None
     max_tb_bits: int | None = None
-    bg1_repetition: bool | None = None
+    bg1_repetition: bool = False
     channel: str = "awgn"
     fading: str = "per_cb"
     csi: str = "perfect"
