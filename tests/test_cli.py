@@ -50,6 +50,21 @@ def test_link_command_bg1_repetition_lays_tbs_out_as_38212(tmp_path, capsys):
     assert uses == {False: (10, 2), True: (6, 2)}
 
 
+def test_baseline_bg1_repetition_reaches_the_link(tmp_path, capsys):
+    """``--bg1-repetition`` is the link key ``bg1_repetition`` of every system of the sweep; with the
+    capacity link alone it cannot apply (a one-line error)."""
+    rc = main(["baseline", "--codecs", "jpeg2000", "--channels", "awgn", "--fidelity", "bler_table", "--mcs-index", "4",
+               "--snr", "0", "--images", "tiny", "--bg1-repetition", "--out", str(tmp_path), "--no-progress"])
+    assert rc == 0
+    data = json.loads((tmp_path / "baseline.json").read_text())
+    assert data["provenance"]["config"]["link"] == {"bg1_repetition": True}
+    assert all(r["bg1_repetition"] for r in data["data"]["records"])
+    capsys.readouterr()
+    assert main(["baseline", "--fidelity", "capacity", "--channels", "awgn", "--bg1-repetition", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--bg1-repetition" in err and "Traceback" not in err
+
+
 def test_bad_config_key_is_a_clear_error(tmp_path, capsys):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"codecs": ["jpeg2000"], "nonsense": 1}))

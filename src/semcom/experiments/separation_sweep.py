@@ -85,6 +85,7 @@ def run_task(task: dict) -> dict:
         "fidelity": "adaptive" if sys_cfg.get("link_adaptation") else sys_cfg["fidelity"],
         "mcs": r["extras"].get("mcs"),
         "downscale": r["extras"].get("downscale", 1),
+        "bg1_repetition": bool(sys_cfg.get("link", {}).get("bg1_repetition", False)),
         "snr_db": task["snr_db"],
         "image": task["image"],
         "seed": task["seed"],
@@ -192,6 +193,9 @@ def add_arguments(p) -> None:
     p.add_argument("--decoder", default=None, choices=["sionna", "fast"], help="LDPC decoder of the bit-true link")
     p.add_argument("--downscale", type=int, choices=[1, 2, 4, 8], default=None,
                    help="largest factor by which the sender may lower the resolution when that does better (default 1: never)")
+    p.add_argument("--bg1-repetition", action="store_true", default=None,
+                   help="the link key bg1_repetition: send MCS 4 (R = 308/1024) TBs above 3824 bits on LDPC base graph 1 "
+                        "with bit repetition, as 38.212 does (default: capped at 3752 bits)")
 
 
 def config_from_args(args) -> BaselineConfig:
@@ -207,6 +211,8 @@ def config_from_args(args) -> BaselineConfig:
         d["fidelities"] = args.fidelity
     d.update(cliargs.given(args, ("channels", "cbr", "modulation_order", "code_rate", "mcs_index", "images",
                                   "seeds", "loss_policy", "decoder", "seed", "downscale")))
+    if args.bg1_repetition:
+        d["link"] = {**d.get("link", {}), "bg1_repetition": True}
     cfg = from_dict(BaselineConfig, d)
     _check_applies(args, cfg)
     return cfg
@@ -237,6 +243,8 @@ def _check_applies(args, cfg: BaselineConfig) -> None:
                               "no link of this sweep uses a fixed MCS (adaptive picks it per SNR; capacity over AWGN has none)")
     cliargs.check_applies("--decoder", args.decoder is not None, bool(fids & {"bittrue", "adaptive"}),
                           "only the bit-true links (bittrue, adaptive) decode LDPC")
+    cliargs.check_applies("--bg1-repetition", bool(args.bg1_repetition), bool(fids - {"capacity"}),
+                          "only links with an MCS lay out transport blocks (capacity has no base graph)")
 
 
 def main_from_args(args) -> int:
