@@ -450,13 +450,10 @@ class SeparationSystem:
         key = ("best", _digest(image), int(max_bits))
         if key not in self._streams:
             best, error = None, None
-            for f in self.config.factors():
-                try:
-                    stream = self.encode(downscale(image, f), min(int(max_bits), 8 * MAX_RESCALED_STREAM_BYTES))
-                except CodecBudgetError as exc:
-                    error = error or exc
+            for f, stream, q in self._rescaled(image, max_bits):
+                if isinstance(stream, CodecBudgetError):
+                    error = error or stream
                     continue
-                q = self._decoded_psnr(stream, image, f)
                 if best is not None and (q is None or q <= best[2]):
                     break
                 best = (f, stream, q) if q is not None else best
@@ -469,22 +466,29 @@ class SeparationSystem:
     def quality_alternatives(self, image: torch.Tensor, k: int) -> list[tuple[int, float, int]]:
         """``[(bits, PSNR, factor)]``: ``image`` sent intact in a ``k``-bit payload (length field + stream) at
         every factor that fits and decodes (``downscale_choice="joint"``; memoised)."""
-        from semcom.codecs import CodecBudgetError
 
         key = ("alternatives", _digest(image), int(k))
         if key not in self._quality:
             k_stream = self.stream_bits(k)
-            alternatives = []
-            for f in self.config.factors() if k_stream >= 8 else ():
-                try:
-                    stream = self.encode(downscale(image, f), k_stream)
-                except CodecBudgetError:
-                    continue
-                q = self._decoded_psnr(stream, image, f)
-                if q is not None:
-                    alternatives.append((LENGTH_FIELD_BITS + 8 * len(stream), q, f))
-            self._quality[key] = alternatives
+            self._quality[key] = [(LENGTH_FIELD_BITS + 8 * len(stream), q, f)
+                                  for f, stream, q in (self._rescaled(image, k_stream) if k_stream >= 8 else ())
+                                  if q is not None]
         return self._quality[key]
+
+    def _rescaled(self, image: torch.Tensor, max_bits: int):
+        """Per resolution factor of the config, in order (lazily): ``(factor, stream, psnr)`` of ``image``
+        sent at that factor within ``max_bits`` (at most :data:`MAX_RESCALED_STREAM_BYTES`), ``psnr`` of
+        the decoded, upsampled stream (``None`` when it does not decode); ``(factor, error, None)`` with
+        the :class:`~semcom.codecs.CodecBudgetError` when no stream of that size fits."""
+        from semcom.codecs import CodecBudgetError
+
+        for f in self.config.factors():
+            try:
+                stream = self.encode(downscale(image, f), min(int(max_bits), 8 * MAX_RESCALED_STREAM_BYTES))
+            except CodecBudgetError as exc:
+                yield f, exc, None
+                continue
+            yield f, stream, self._decoded_psnr(stream, image, f)
 
     def _joint(self) -> bool:
         return self.config.downscale_choice == "joint"
