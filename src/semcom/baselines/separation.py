@@ -466,7 +466,6 @@ class SeparationSystem:
     def quality_alternatives(self, image: torch.Tensor, k: int) -> list[tuple[int, float, int]]:
         """``[(bits, PSNR, factor)]``: ``image`` sent intact in a ``k``-bit payload (length field + stream) at
         every factor that fits and decodes (``downscale_choice="joint"``; memoised)."""
-
         key = ("alternatives", _digest(image), int(k))
         if key not in self._quality:
             k_stream = self.stream_bits(k)

@@ -197,38 +197,31 @@ class OllaConfig:
         for rule in self.rules:
             adapted = dict(base, link_adaptation=True, adaptation=rule)
             out[f"inner_{rule}"] = adapted
-            for prefix, scatter, anti_windup in OLLA_VARIANTS:
-                if (scatter and self.report_std_db == "none") or (anti_windup and not self.anti_windup):
-                    continue
-                olla = dict(adapted, outer_loop=True)
-                if scatter:
-                    olla.update(report_std_db=self.report_std_db, report_delay_grants=self.delay_grants)
-                if anti_windup:
-                    olla.update(olla_anti_windup=True)
-                out[f"{prefix}_{rule}"] = olla
+            out.update(self._offset_loops(dict(adapted, outer_loop=True), rule, "olla"))
             if self.bayes:
                 out[f"olla_bayes_{rule}"] = dict(adapted, outer_loop=True, olla_mode="bayes", olla_forgetting=self.forgetting)
             if self.prediction:
-                out.update(self._prediction_systems(adapted, rule))
+                pred = dict(adapted, outer_loop=True, olla_mode="prediction", olla_min_prediction=self.min_prediction)
+                out.update(self._offset_loops(pred, rule, "olla_pred"))
             out[f"genie_{rule}"] = adapted
         for i in self.fixed_mcs:
             out[f"mcs{i}"] = dict(base, mcs_index=i)
         return out
 
-
-    def _prediction_systems(self, adapted: dict, rule: str) -> dict[str, dict]:
-        """The prediction-matched OLLA systems of one rule, in the order of :data:`OLLA_VARIANTS`."""
-        pred = dict(adapted, outer_loop=True, olla_mode="prediction", olla_min_prediction=self.min_prediction)
+    def _offset_loops(self, olla: dict, rule: str, label: str) -> dict[str, dict]:
+        """The variants of one offset loop (``olla``: its system config) in the order of
+        :data:`OLLA_VARIANTS`, labelled ``<label>[_scatter][_aw]_<rule>``: the scatter-aware ones unless
+        ``report_std_db == "none"``, the anti-windup ones with ``anti_windup``."""
         out = {}
         for prefix, scatter, anti_windup in OLLA_VARIANTS:
             if (scatter and self.report_std_db == "none") or (anti_windup and not self.anti_windup):
                 continue
-            cfg = dict(pred)
+            cfg = dict(olla)
             if scatter:
                 cfg.update(report_std_db=self.report_std_db, report_delay_grants=self.delay_grants)
             if anti_windup:
                 cfg.update(olla_anti_windup=True)
-            out[prefix.replace("olla", "olla_pred", 1) + f"_{rule}"] = cfg
+            out[prefix.replace("olla", label, 1) + f"_{rule}"] = cfg
         return out
 
 
