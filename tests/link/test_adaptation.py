@@ -481,3 +481,18 @@ def test_prediction_matched_olla_makes_the_nack_rate_follow_the_prediction(p):
         olla.update(ack, predicted=p)
     assert 1 - np.mean(acks[10000:]) == pytest.approx(p, abs=0.02)
     assert np.mean(offsets[10000:]) == pytest.approx(2.0 + norm.ppf(p), abs=0.15)
+
+
+def test_simulate_olla_feeds_predictions_and_takes_the_layout():
+    """``simulate_olla`` gives a prediction-matched loop each choice's predicted error (recorded) and lays
+    the grant out with the link's ``bg1_repetition``."""
+    olla = OuterLoopLinkAdaptation(0.1, 0.5, prediction_matched=True)
+    out = simulate_olla(-1.2, 30000, 40, olla=olla, channel="awgn", seed=1, bg1_repetition=True)
+    offset = 0.0
+    for ack, p, after in zip(out["ack"], out["predicted_error"], out["offset_db"]):
+        q = min(max(p, 0.01), 0.5)
+        offset += 0.5 * q / (1 - q) if ack else -0.5
+        assert after == pytest.approx(offset)
+    assert 4 in out["mcs_index"]  # MCS 4 in play: its grant on base graph 1
+    with pytest.raises(LinkError):
+        simulate_olla(-1.2, 30000, 2, olla=OuterLoopLinkAdaptation(), channel="awgn", bg1_repetition="yes")

@@ -876,7 +876,8 @@ def _logsumexp(a: np.ndarray) -> float:
 
 def simulate_olla(snr_db: float, channel_uses: int, num_transmissions: int, *, olla: OuterLoopLinkAdaptation,
                   channel: str = "rayleigh", fading: str = "per_tb", csi: str = "perfect", model: str = "awgn",
-                  mcs_table: int = 1, max_tb_bits: int | None = None, seed: int = 0) -> dict:
+                  mcs_table: int = 1, max_tb_bits: int | None = None, seed: int = 0,
+                  bg1_repetition: bool = False) -> dict:
     """Send ``num_transmissions`` payloads in sequence over the table link with OLLA; one ACK per payload.
 
     Each transmission: the inner loop picks the MCS with :func:`select_mcs` at ``snr_db + offset``,
@@ -884,9 +885,10 @@ def simulate_olla(snr_db: float, channel_uses: int, num_transmissions: int, *, o
     or ``"fading"``: the fading-aware rule with this ``channel``); the payload (as many bits as fit
     ``channel_uses``) crosses :class:`~semcom.link.abstract.BLERTableLink` on ``channel``; the ACK is
     "every code block passed" (saturated when the MCS was the grant's most robust candidate,
-    :func:`most_robust`; read by an ``anti_windup`` outer loop). Returns per-transmission
-    ``mcs_index``, ``ack``, ``offset_db`` lists and the summary ``nack_rate``, ``goodput_bits_per_use``
-    (delivered payload bits per channel use).
+    :func:`most_robust`; read by an ``anti_windup`` outer loop; the choice's predicted error is read by
+    a ``prediction_matched`` one). ``max_tb_bits`` and ``bg1_repetition``: the link's layout. Returns
+    per-transmission ``mcs_index``, ``ack``, ``offset_db``, ``predicted_error`` lists and the summary
+    ``nack_rate``, ``goodput_bits_per_use`` (delivered payload bits per channel use).
     """
     from semcom.link.abstract import BLERTableLink
 
@@ -894,22 +896,24 @@ def simulate_olla(snr_db: float, channel_uses: int, num_transmissions: int, *, o
         raise LinkError(f"model must be 'awgn' or 'fading', got {model!r}")
     gen = torch.Generator().manual_seed(int(seed))
     links: dict[MCS, BLERTableLink] = {}
-    out: dict = {"mcs_index": [], "ack": [], "offset_db": []}
+    out: dict = {"mcs_index": [], "ack": [], "offset_db": [], "predicted_error": []}
     delivered = 0
     sel = dict(channel=channel, fading=fading, csi=csi) if model == "fading" else dict(channel="awgn")
-    floor = most_robust(grant_options(channel_uses, mcs_table=mcs_table, max_tb_bits=max_tb_bits))
+    layout = dict(max_tb_bits=max_tb_bits, bg1_repetition=bg1_repetition)
+    floor = most_robust(grant_options(channel_uses, mcs_table=mcs_table, **layout))
     for _ in range(int(num_transmissions)):
         choice = select_mcs(snr_db, channel_uses, target_bler=olla.target_bler, mcs_table=mcs_table,
-                            max_tb_bits=max_tb_bits, offset_db=olla.offset_db, **sel)
+                            offset_db=olla.offset_db, **layout, **sel)
         if choice.mcs not in links:
-            links[choice.mcs] = BLERTableLink(choice.mcs, max_tb_bits=max_tb_bits, channel=channel, fading=fading, csi=csi)
+            links[choice.mcs] = BLERTableLink(choice.mcs, channel=channel, fading=fading, csi=csi, **layout)
         link = links[choice.mcs]
         res = link.transmit(torch.zeros(1, choice.payload_bits), snr_db, generator=gen)
         ack = bool(res.cb_ok.all())
         delivered += choice.payload_bits if ack else 0
         out["mcs_index"].append(choice.mcs.index)
         out["ack"].append(ack)
-        out["offset_db"].append(olla.update(ack, saturated=choice.mcs == floor))
+        out["predicted_error"].append(choice.error_probability)
+        out["offset_db"].append(olla.update(ack, saturated=choice.mcs == floor, predicted=choice.error_probability))
     out["nack_rate"] = 1.0 - float(np.mean(out["ack"])) if out["ack"] else 0.0
     out["goodput_bits_per_use"] = delivered / max(int(num_transmissions) * int(channel_uses), 1)
     return out
