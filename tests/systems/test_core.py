@@ -228,3 +228,12 @@ def test_seb_system_transmits_over_the_stack_and_the_link_with_fresh_sessions():
     link = build_system("seb:cbr=0.05")
     out = link.transmit(a, 8.0, seed=1)
     assert out.channel_uses <= out.channel_uses_budget == link.budget(a.shape)
+
+
+def test_separation_spec_option_bg1_repetition_reaches_the_link():
+    system = build_system("separation:codec=jpeg2000,link=bler_table,mcs_index=4,bg1_repetition=true")
+    assert system.link.bg1_repetition is True
+    plain = build_system("separation:codec=jpeg2000,link=bler_table,mcs_index=4")
+    assert plain.link.bg1_repetition is False
+    with pytest.raises(ConfigError, match="bg1_repetition"):
+        build_system("separation:codec=jpeg2000,bg1_repetition=2")

@@ -16,7 +16,9 @@ name              system                                          spec options
                                                                   (1, 2, 4, 8: lower the resolution
                                                                   when that does better),
                                                                   ``downscale_choice`` (``psnr``,
-                                                                  ``joint``)
+                                                                  ``joint``), ``bg1_repetition``
+                                                                  (MCS 4 as 38.212 sends it,
+                                                                  :mod:`semcom.link.layout`)
 ``deepjscc``,     a learned JSCC model from a checkpoint          ``ckpt`` or its alias ``checkpoint``
 ``adjscc``,       (:class:`LearnedSystem`); the 1D coders         (a committed name, see
 ``scc``,          (``vlscc1d``, ``scc1d``) take vectors           :func:`semcom.models.list_pretrained`, or a
@@ -88,7 +90,7 @@ def separation(codec: str = "heif", link: str = "adaptive", cbr: float | None = 
                adaptation: str = "quality",
                loss_policy: str = "corrupt", fading: str = "per_cb", decoder: str = "fast",
                cbler: float | None = None, downscale: int = 1, downscale_choice: str = "psnr",
-               config: dict | None = None):
+               bg1_repetition: bool = False, config: dict | None = None):
     """The separation baseline as a bench system: :class:`semcom.baselines.SeparationSystem` built from
     spec options (see the module table). ``cbr`` defaults to 1/12.
 
@@ -111,6 +113,10 @@ def separation(codec: str = "heif", link: str = "adaptive", cbr: float | None = 
         extra["csi_error_var"] = ch.csi_error_var
     if cbler is not None:
         extra["cbler"] = cbler
+    if not isinstance(bg1_repetition, bool):
+        raise ConfigError(f"separation: bg1_repetition must be true or false, got {bg1_repetition!r}")
+    if bg1_repetition:
+        extra["bg1_repetition"] = True
     cfg = SeparationConfig(
         codec=codec, cbr=1 / 12 if cbr is None else float(cbr), fidelity="bittrue" if link == "adaptive" else link,
         link_adaptation=bool(adapt or link == "adaptive"), mcs_index=mcs_index, mcs_table=mcs_table,
