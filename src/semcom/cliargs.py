@@ -492,6 +492,22 @@ def add_common_arguments(p: argparse.ArgumentParser, *, default_out: str | None,
         p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+def add_bg1_repetition_argument(p: argparse.ArgumentParser) -> None:
+    """``--bg1-repetition``: the link key ``bg1_repetition`` (:mod:`semcom.link.layout`), read by
+    :func:`link_options_given`."""
+    p.add_argument("--bg1-repetition", action="store_true", default=None,
+                   help="send MCS 4 (R = 308/1024) TBs above 3824 bits on LDPC base graph 1 with bit repetition, "
+                        "as 38.212 does (default: capped at 3752 bits, on base graph 2)")
+
+
+def link_options_given(config: dict, args: argparse.Namespace) -> dict:
+    """``config`` with the link options given on the command line (``--bg1-repetition``) written into
+    its ``link`` dict."""
+    if args.bg1_repetition:
+        config["link"] = {**config.get("link", {}), "bg1_repetition": True}
+    return config
+
+
 def check_common(args: argparse.Namespace, *, workers_default: int = 1, out_is_file: bool = False) -> argparse.Namespace:
     """The checks every verb makes after parsing and before any work: ``--out`` writable,
     ``--workers`` and ``--cluster`` not both given, the cluster reachable. Fills ``args.workers``

@@ -174,9 +174,7 @@ def add_arguments(p) -> None:
     p.add_argument("--cbler", type=cliargs.typed(cliargs.parse_float, what="CBLER", lo=0.0, hi=1.0), default=None,
                    help="code-block error rate of the erasure link, in [0, 1]")
     p.add_argument("--decoder", default=None, choices=["sionna", "fast"], help="LDPC decoder of the bit-true link")
-    p.add_argument("--bg1-repetition", action="store_true", default=None,
-                   help="lay out TBs that 38.212 puts on LDPC base graph 1 below rate 1/3 (MCS 4, R = 308/1024, "
-                        "TBs above 3824 bits) as the standard does, with bit repetition (default: capped at 3752 bits)")
+    cliargs.add_bg1_repetition_argument(p)
 
 
 def config_from_args(args) -> LinkSweepConfig:
@@ -190,9 +188,7 @@ def config_from_args(args) -> LinkSweepConfig:
         d["snr_db"] = args.snr
     if args.fidelity is not None:
         d["fidelities"] = args.fidelity
-    if args.bg1_repetition:
-        d["link"] = {**d.get("link", {}), "bg1_repetition": True}
-    cfg = from_dict(LinkSweepConfig, d)
+    cfg = from_dict(LinkSweepConfig, cliargs.link_options_given(d, args))
     cliargs.check_snr_values(cfg.snr_db)
     fids, chans = set(cfg.fidelities), set(cfg.channels)
     cliargs.check_applies("--cbler", args.cbler is not None, "erasure" in fids, "only the erasure link (--fidelity erasure) has a set CBLER")

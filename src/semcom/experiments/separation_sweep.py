@@ -193,9 +193,7 @@ def add_arguments(p) -> None:
     p.add_argument("--decoder", default=None, choices=["sionna", "fast"], help="LDPC decoder of the bit-true link")
     p.add_argument("--downscale", type=int, choices=[1, 2, 4, 8], default=None,
                    help="largest factor by which the sender may lower the resolution when that does better (default 1: never)")
-    p.add_argument("--bg1-repetition", action="store_true", default=None,
-                   help="the link key bg1_repetition: send MCS 4 (R = 308/1024) TBs above 3824 bits on LDPC base graph 1 "
-                        "with bit repetition, as 38.212 does (default: capped at 3752 bits)")
+    cliargs.add_bg1_repetition_argument(p)
 
 
 def config_from_args(args) -> BaselineConfig:
@@ -211,9 +209,7 @@ def config_from_args(args) -> BaselineConfig:
         d["fidelities"] = args.fidelity
     d.update(cliargs.given(args, ("channels", "cbr", "modulation_order", "code_rate", "mcs_index", "images",
                                   "seeds", "loss_policy", "decoder", "seed", "downscale")))
-    if args.bg1_repetition:
-        d["link"] = {**d.get("link", {}), "bg1_repetition": True}
-    cfg = from_dict(BaselineConfig, d)
+    cfg = from_dict(BaselineConfig, cliargs.link_options_given(d, args))
     _check_applies(args, cfg)
     return cfg
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from semcom.errors import InputError, LinkError
-from semcom.link.layout import LinkPlan, max_payload_for_channel_uses, plan_payload
+from semcom.link.layout import LinkPlan, check_bg1_repetition, max_payload_for_channel_uses, plan_payload
 from semcom.link.mcs import MCS, as_mcs
 from semcom.utils import make_generator
 
@@ -157,9 +157,7 @@ class Link:
         bg1_repetition: bool = False,
     ) -> None:
         self.mcs = as_mcs(mcs, mcs_table)
-        if not isinstance(bg1_repetition, bool):
-            raise LinkError(f"bg1_repetition must be True or False, got {bg1_repetition!r}")
-        self.bg1_repetition = bg1_repetition
+        self.bg1_repetition = check_bg1_repetition(bg1_repetition)
         channel = CHANNEL_ALIASES.get(channel, channel)
         if channel not in CHANNELS:
             raise LinkError(f"channel must be one of {CHANNELS}, got {channel!r}")

@@ -42,6 +42,7 @@ import torch
 
 from semcom.errors import InputError, LinkError
 from semcom.link.base import CHANNELS, CSI_MODELS, FADINGS, check_payload, check_snr_db, complex_normal, noise_variance, generator_or_seed
+from semcom.link.layout import check_bg1_repetition
 from semcom.link.mcs import MCS, as_mcs
 from semcom.link.result import LinkResult
 from semcom.utils import make_generator
@@ -147,8 +148,7 @@ class CapacityLink:
                  channel: str = "awgn", fading: str = "per_cb", csi: str = "perfect",
                  csi_error_var: float = 0.1, bg1_repetition: bool = False) -> None:
         self.mcs = None if mcs is None else as_mcs(mcs, mcs_table)
-        if not isinstance(bg1_repetition, bool):
-            raise LinkError(f"bg1_repetition must be True or False, got {bg1_repetition!r}")
+        check_bg1_repetition(bg1_repetition)  # accepted for interface compatibility: no base graph here
         if channel not in ("awgn", "rayleigh"):
             raise LinkError(f"CapacityLink supports channel 'awgn' or 'rayleigh', got {channel!r}"
                             + (" (fast fading: use capacity_bits(..., 'rayleigh'))" if channel in CHANNELS else ""))

@@ -57,6 +57,8 @@ __all__ = [
     "tb_layout",
     "code_block_base_graph",
     "repeats_on_bg1",
+    "bg1_below_mother_rate",
+    "check_bg1_repetition",
     "plan_payload",
     "max_payload_for_channel_uses",
     "SLOT_NUM_RE",
@@ -188,14 +190,21 @@ def _valid(layout: TBLayout) -> bool:
     return min(layout.cw_lengths) > 0 and layout.cb_size / min(layout.cw_lengths) <= _MAX_CB_RATE
 
 
+def bg1_below_mother_rate(base_graph: int, code_rate: float) -> bool:
+    """Whether code blocks of ``base_graph`` at ``code_rate`` (``K'/E``) are on base graph 1 below its
+    mother rate 1/3, where 38.212 repeats bits."""
+    return base_graph == 1 and code_rate < 1 / 3
+
+
 def repeats_on_bg1(layout: TBLayout) -> bool:
     """Whether a TB layout is on base graph 1 below its mother rate 1/3 (38.212 then repeats bits):
     what the default layout caps (module docstring). Base graph 2 below 1/5 repeats bits as well (the
     lowest MCSs); that is always laid out as the standard does."""
-    return layout.base_graph == 1 and layout.cb_size / max(layout.cw_lengths) < 1 / 3
+    return bg1_below_mother_rate(layout.base_graph, layout.cb_size / max(layout.cw_lengths))
 
 
-def _check_flag(bg1_repetition: Any) -> bool:
+def check_bg1_repetition(bg1_repetition: Any) -> bool:
+    """``bg1_repetition`` itself when it is a bool (the layout option above); else a :class:`LinkError`."""
     if not isinstance(bg1_repetition, bool):
         raise LinkError(f"bg1_repetition must be True or False, got {bg1_repetition!r}")
     return bg1_repetition
@@ -315,7 +324,7 @@ def plan_payload(k: int, mcs: MCS, max_tb_bits: int | None = None, bg1_repetitio
     if isinstance(max_tb_bits, bool) or not isinstance(max_tb_bits, int) or max_tb_bits < 1:
         raise LinkError(f"max_tb_bits must be a positive int, got {max_tb_bits!r}")
     payload = _split(k, max_tb_bits)
-    if _capped(max_tb_bits, payload, mcs, _check_flag(bg1_repetition)):
+    if _capped(max_tb_bits, payload, mcs, check_bg1_repetition(bg1_repetition)):
         # 38.212 would use base graph 1 below rate 1/3 (with repetition): cap the TB so that its
         # single code block stays on base graph 2.
         max_tb_bits = _BG2_SAFE_TB
@@ -354,7 +363,7 @@ def _effective_max_tb(k: int, mcs: MCS, max_tb_bits: int | None, bg1_repetition:
 
 def channel_uses_of(k: int, mcs: MCS, max_tb_bits: int | None = None, bg1_repetition: bool = False) -> int:
     """``plan_payload(k, mcs, max_tb_bits, bg1_repetition).channel_uses`` in O(1), without building the plan."""
-    m = _effective_max_tb(k, mcs, max_tb_bits, _check_flag(bg1_repetition))
+    m = _effective_max_tb(k, mcs, max_tb_bits, check_bg1_repetition(bg1_repetition))
     full, rest = divmod(k, m)
     uses = full * tb_layout(m, mcs).num_re if full else 0
     return uses + (tb_layout(rest, mcs).num_re if rest else 0)
@@ -370,7 +379,7 @@ def max_payload_for_channel_uses(channel_uses: int, mcs: MCS, max_tb_bits: int |
     """
     if isinstance(channel_uses, bool) or not isinstance(channel_uses, (int,)) or channel_uses < 0:
         raise InputError(f"channel_uses must be a non-negative int, got {channel_uses!r}")
-    _check_flag(bg1_repetition)
+    check_bg1_repetition(bg1_repetition)
     if channel_uses == 0:
         return 0
 

@@ -62,6 +62,7 @@ import numpy as np
 import torch
 
 from semcom.errors import LinkError
+from semcom.link.layout import bg1_below_mother_rate
 from semcom.link.mcs import MCS, MCS_TABLES
 
 __all__ = [
@@ -565,7 +566,7 @@ class BLERTables:
                 e = hint[1]
         if e > 0 and _bp_undecodable(cb_size, bg, e):
             return math.inf, 1.0
-        repeats = bg == 1 and e > 0 and cb_size / e < 1 / 3
+        repeats = e > 0 and bg1_below_mother_rate(bg, cb_size / e)
         rows = np.array([self._row_params(k, cb_size, bg, repeats) for k in keys])  # [rows, (mu, sigma, rate)]
         if e is None or e <= 0:
             xs, xq = np.array([k[1] for k in keys]), mcs.code_rate * 1024
@@ -599,7 +600,7 @@ class BLERTables:
 def _bg1_repeating(curve: tuple[int, int, float, float, float]) -> bool:
     """Whether a row curve ``(K', base graph, mu, sigma, K'/E)`` is of code blocks on base graph 1
     below its mother rate 1/3."""
-    return curve[1] == 1 and curve[4] < 1 / 3
+    return bg1_below_mother_rate(curve[1], curve[4])
 
 
 def _bp_undecodable(cb_size: float, bg: int, e: float) -> bool:
