@@ -29,6 +29,7 @@ def test_run_reports_every_stage_for_both_chains():
         assert r["bits_ok"] and r["cbler"] == 0.0 and 1 <= r["mean_iterations"] <= 20
         assert r["end_to_end_over_decoder_alone"] == pytest.approx(r["seconds"]["decoder_alone"] / r["seconds"]["end_to_end"])
         assert len(r["load_average_before"]) == 3
+        assert len(r["end_to_end_over_decoder_alone_per_round"]) == 1  # timed in alternation, one ratio per round
     assert {r["demapper"] for r in rows} == {"app", "maxlog"}
     # map_channel_demap times the fused AWGN kernels where transmit uses them: the compiled chain, either noise
     assert [r["fused_awgn"] for r in rows] == [False, True, True] * 2
@@ -37,6 +38,14 @@ def test_run_reports_every_stage_for_both_chains():
     assert all(s["end_to_end_speedup"] > 0 for s in summary) and summary[0]["goal_mbps_met"] is None
     assert summary[-1]["goal_mbps_met"] in (True, False)
     assert "loadavg_before" in res.data["machine"] and "loadavg" not in res.data["machine"] and res.provenance["config"]["items"] == 2
+
+
+def test_paired_times_alternate_the_calls():
+    calls = []
+    times, ratios = bench_link._paired_times({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3)
+    assert calls == ["a", "b"] * 4  # a warm-up round, then three timed rounds, one call of each per round
+    assert set(times) == {"a", "b"} and all(w >= 0 and c >= 0 for w, c in times.values())
+    assert len(ratios) == 3 and all(r > 0 for r in ratios)
 
 
 def test_cli_writes_json(tmp_path):

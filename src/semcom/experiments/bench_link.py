@@ -19,7 +19,10 @@ For each case (default QPSK R=1/2 and 16QAM R=2/3, AWGN), one slot-sized transpo
   apart, ``end_to_end`` as ``transmit`` runs them);
 * ``decode_crc``: LDPC decoding and the CB and TB CRC checks;
 * ``end_to_end``: ``NRLink.transmit`` (all of the above plus bookkeeping);
-* ``decoder_alone``: the LDPC decoder on the same LLRs, and ``end_to_end / decoder_alone``.
+* ``decoder_alone``: the LDPC decoder on the same LLRs, and ``end_to_end / decoder_alone``
+  (throughputs, i.e. the decoder's time over ``transmit``'s). These two are timed in alternation,
+  one call of each per round, so that both see the same machine state; the row keeps each round's
+  ratio (``end_to_end_over_decoder_alone_per_round``).
 
 Sionna's chain is ``chain="sionna"`` (``TBEncoder``, ``Mapper``, ``Demapper``, descrambler,
 CRC decoders; its exact APP demapper, as the link used before), the compiled chain
@@ -131,6 +134,31 @@ def _median_time(fn, repeats: int) -> tuple[Any, float, float]:
     return out, statistics.median(wall), statistics.median(cpu)
 
 
+def _paired_times(fns: dict[str, Any], repeats: int) -> tuple[dict[str, tuple[float, float]], list[float]]:
+    """Time the calls of ``fns`` (name -> callable) in alternation, one of each per round, ``repeats``
+    rounds after a warm-up round: ``({name: (median wall s, median CPU s)}, per-round wall ratios of
+    the first callable over the second)``.
+
+    Alternating puts both under the same machine state: timed one after the other, in separate
+    stages, a drift of this VM's speed between the stages moved their ratio by up to 0.25.
+    """
+    names = list(fns)
+    for name in names:
+        torch.set_num_threads(1)
+        fns[name]()
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(repeats):
+        for name in names:
+            torch.set_num_threads(1)
+            t0, c0 = time.perf_counter(), time.process_time()
+            fns[name]()
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    ratios = [a / b for a, b in zip(wall[names[0]], wall[names[1]])] if len(names) == 2 else []
+    return {n: (statistics.median(wall[n]), statistics.median(cpu[n])) for n in names}, ratios
+
+
 def _load() -> list[float] | None:
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
@@ -171,9 +199,11 @@ def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkC
     llr, *stages["map_channel_demap"] = _median_time(lambda: channel_demap(coded), cfg.repeats)
     (u_hat, cb_ok, _), *stages["decode_crc"] = _median_time(lambda: codec.decode(llr), cfg.repeats)
     flat = llr.reshape(cfg.items * lay.num_cb, -1)
-    _, *stages["decoder_alone"] = _median_time(lambda: codec.decoder(flat), cfg.repeats)
+    codec.decoder(flat)
     mean_iter = float(codec.decoder.last_iterations.float().mean())
-    _, *stages["end_to_end"] = _median_time(lambda: link.transmit(bits, snr_db, generator=1), cfg.repeats)
+    paired, ratios = _paired_times({"decoder_alone": lambda: codec.decoder(flat),
+                                    "end_to_end": lambda: link.transmit(bits, snr_db, generator=1)}, cfg.repeats)
+    stages.update(paired)
     info = cfg.items * k
     seconds = {name: w for name, (w, _) in stages.items()}
     cpu = {name: c for name, (_, c) in stages.items()}
@@ -188,9 +218,15 @@ def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkC
         "seconds": seconds, "mbit_per_s": mbps, "cpu_seconds": cpu,
         "cpu_mbit_per_s": {name: info / t / 1e6 for name, t in cpu.items() if t > 0},
         "end_to_end_over_decoder_alone": seconds["decoder_alone"] / seconds["end_to_end"],
+        "end_to_end_over_decoder_alone_per_round": ratios,
         "cpu_end_to_end_over_decoder_alone": cpu["decoder_alone"] / cpu["end_to_end"] if cpu["end_to_end"] else None,
         "load_average_before": load_before, "load_average_after": _load(),
     }
+
+
+def _range(values: list[float] | None) -> list[float] | None:
+    """``[min, median, max]`` of ``values`` (``None`` for none)."""
+    return [min(values), statistics.median(values), max(values)] if values else None
 
 
 def _summary(rows: list[dict]) -> list[dict]:
@@ -208,6 +244,7 @@ def _summary(rows: list[dict]) -> list[dict]:
             "cbler": fast["cbler"], "fast_end_to_end_mbps": e2e,
             "fast_decoder_alone_mbps": fast["mbit_per_s"]["decoder_alone"],
             "fast_end_to_end_over_decoder_alone": fast["end_to_end_over_decoder_alone"],
+            "fast_ratio_per_round_range": _range(fast.get("end_to_end_over_decoder_alone_per_round")),
             "fast_cpu_end_to_end_over_decoder_alone": fast["cpu_end_to_end_over_decoder_alone"],
             "sionna_end_to_end_mbps": sio["mbit_per_s"]["end_to_end"] if sio else None,
             "end_to_end_speedup": e2e / sio["mbit_per_s"]["end_to_end"] if sio else None,
