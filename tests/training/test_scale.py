@@ -210,7 +210,6 @@ def test_a_batch_that_does_not_split_is_refused_before_spawning(tmp_path, image_
         run(tiny(batch_size=3, train_images=str(image_dir)), out_dir=tmp_path, progress=False, nproc=2)
 
 
-@pytest.mark.slow
 def test_errors_in_a_spawned_process_reach_the_caller_typed(tmp_path):
     from semcom.experiments.train import run
 
@@ -237,7 +236,6 @@ def _ddp_config(image_dir) -> TrainConfig:
                                        "snr_range_db": [0.0, 200.0]}, train_images=str(image_dir))
 
 
-@pytest.mark.slow
 def test_torchrun_two_processes_match_one_process(tmp_path, image_dir):
     """``torchrun --nproc-per-node 2 -m semcom train`` (gloo on CPU): one checkpoint with
     world_size 2, the weights of one process with the same global batch."""
