@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
     out = {"benchmark": "train_throughput", "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__,
            "python": sys.version.split()[0], "cpu": cpu, "cores": os.cpu_count(),
            "git_commit": git_commit(),
-           "command": "python benchmarks/train_throughput.py " + " ".join(sys.argv[1:] if argv is None else argv),
+           "command": shlex.join(["python", "benchmarks/train_throughput.py", *(sys.argv[1:] if argv is None else argv)]),
            "note": args.note, "results": rows}
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "train_throughput.json").write_text(json.dumps(out, indent=2) + "\n")
