@@ -73,7 +73,7 @@ class Precision:
                               f"{device.type} by this torch {torch.__version__}: {exc}") from None
         scaler = None
         if name == "fp16" and device.type == "cpu":
-            warnings.warn("precision fp16 on CPU runs but is tens of times slower than fp32 here "
+            warnings.warn("precision fp16 on CPU runs but is more than ten times slower than fp32 here "
                           "(benchmarks/results/train_throughput.json); bf16 is the CPU's mixed precision",
                           SlowPrecisionWarning, stacklevel=2)
         if name == "fp16":
