@@ -65,6 +65,29 @@ def test_baseline_bg1_repetition_reaches_the_link(tmp_path, capsys):
     assert "--bg1-repetition" in err and "Traceback" not in err
 
 
+def test_link_and_baseline_noise_reach_the_bit_true_links_only(tmp_path, capsys):
+    """``--noise fast`` is the link key ``noise`` of the bit-true links of a sweep; the table link beside
+    them draws no channel noise and does not get it; without a bit-true link it cannot apply."""
+    rc = main(["link", "--mcs", "2:1/2", "--snr", "3", "--fidelity", "bittrue,bler_table", "--payload-bits", "500",
+               "--num-blocks", "4", "--noise", "fast", "--out", str(tmp_path / "link"), "--no-progress"])
+    assert rc == 0
+    data = json.loads((tmp_path / "link" / "link.json").read_text())
+    assert data["provenance"]["config"]["link"] == {"noise": "fast"}
+    assert {r["fidelity"]: r["noise"] for r in data["data"]["records"]} == {"bittrue": "fast", "bler_table": None}
+    rc = main(["baseline", "--codecs", "jpeg2000", "--channels", "awgn", "--fidelity", "adaptive,bler_table",
+               "--snr", "6", "--images", "tiny", "--noise", "fast", "--out", str(tmp_path / "b"), "--no-progress"])
+    assert rc == 0
+    records = json.loads((tmp_path / "b" / "baseline.json").read_text())["data"]["records"]
+    assert {(r["fidelity"], r["noise"]) for r in records} == {("adaptive", "fast"), ("bler_table", None)}
+    capsys.readouterr()
+    for argv in (["link", "--fidelity", "bler_table", "--noise", "fast"],
+                 ["baseline", "--fidelity", "capacity", "--channels", "awgn", "--noise", "fast"],
+                 ["link", "--noise", "gauss"]):
+        assert main([*argv, "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert "--noise" in err and "Traceback" not in err
+
+
 def test_bad_config_key_is_a_clear_error(tmp_path, capsys):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"codecs": ["jpeg2000"], "nonsense": 1}))

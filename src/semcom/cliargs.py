@@ -500,12 +500,29 @@ def add_bg1_repetition_argument(p: argparse.ArgumentParser) -> None:
                         "as 38.212 does (default: capped at 3752 bits, on base graph 2)")
 
 
+def add_noise_argument(p: argparse.ArgumentParser) -> None:
+    """``--noise``: the link key ``noise`` of the bit-true link (``NRLink(noise=...)``), read by
+    :func:`link_options_given`."""
+    p.add_argument("--noise", choices=["torch", "fast"], default=None,
+                   help="the bit-true link's noise source: torch (default; every committed result was drawn "
+                        "with it) or fast (the compiled generator: the same statistics, faster at high SNR, "
+                        "other draws)")
+
+
 def link_options_given(config: dict, args: argparse.Namespace) -> dict:
-    """``config`` with the link options given on the command line (``--bg1-repetition``) written into
-    its ``link`` dict."""
-    if args.bg1_repetition:
+    """``config`` with the link options given on the command line (``--bg1-repetition``, ``--noise``)
+    written into its ``link`` dict."""
+    if getattr(args, "bg1_repetition", None):
         config["link"] = {**config.get("link", {}), "bg1_repetition": True}
+    if getattr(args, "noise", None) is not None:
+        config["link"] = {**config.get("link", {}), "noise": args.noise}
     return config
+
+
+def bit_true_only(link: dict, fidelity: str) -> dict:
+    """A sweep's ``link`` options for one link of ``fidelity``: the bit-true link's own (``noise``)
+    left out of the others, which draw no channel noise."""
+    return link if fidelity == "bittrue" else {k: v for k, v in link.items() if k != "noise"}
 
 
 def check_common(args: argparse.Namespace, *, workers_default: int = 1, out_is_file: bool = False) -> argparse.Namespace:

@@ -230,6 +230,15 @@ def test_seb_system_transmits_over_the_stack_and_the_link_with_fresh_sessions():
     assert out.channel_uses <= out.channel_uses_budget == link.budget(a.shape)
 
 
+def test_separation_spec_option_noise_reaches_the_bit_true_link():
+    system = build_system("separation:codec=jpeg2000,link=adaptive,noise=fast")
+    assert system.link.noise == "fast" and system.config.make_link().noise == "fast"  # the adapted links too
+    assert build_system("separation:codec=jpeg2000,link=bittrue").link.noise == "torch"
+    for bad in ("link=capacity,noise=fast", "link=bler_table,noise=torch", "noise=gauss"):
+        with pytest.raises(ConfigError, match="noise"):
+            build_system(f"separation:codec=jpeg2000,{bad}")
+
+
 def test_separation_spec_option_bg1_repetition_reaches_the_link():
     system = build_system("separation:codec=jpeg2000,link=bler_table,mcs_index=4,bg1_repetition=true")
     assert system.link.bg1_repetition is True

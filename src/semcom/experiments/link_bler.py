@@ -65,7 +65,7 @@ def run_task(task: dict) -> dict:
     from semcom.link import make_link
 
     mcs = parse_mcs(task["mcs"])
-    kw = dict(task["link"])
+    kw = cliargs.bit_true_only(dict(task["link"]), task["fidelity"])
     kw["mcs"] = mcs
     kw["channel"] = task["channel"]
     if task["channel"] != "awgn":
@@ -95,6 +95,7 @@ def run_task(task: dict) -> dict:
         "cbler": float((~cb_ok).float().mean()), "tbler": float((~tb_ok).float().mean()),
         "payload_error": float((~cb_ok).any(dim=1).float().mean()), "num_payloads": batch,
         "bg1_repetition": bool(getattr(link, "bg1_repetition", False)),
+        "noise": getattr(link, "noise", None),
         "bit_errors_in_passed_cb": int(((res.bits != bits) & res.delivered_mask).sum()),
         "channel_uses": int(res.channel_uses),
         "goodput_bits_per_use": delivered / res.channel_uses,
@@ -175,6 +176,7 @@ def add_arguments(p) -> None:
                    help="code-block error rate of the erasure link, in [0, 1]")
     p.add_argument("--decoder", default=None, choices=["sionna", "fast"], help="LDPC decoder of the bit-true link")
     cliargs.add_bg1_repetition_argument(p)
+    cliargs.add_noise_argument(p)
 
 
 def config_from_args(args) -> LinkSweepConfig:
@@ -193,6 +195,8 @@ def config_from_args(args) -> LinkSweepConfig:
     fids, chans = set(cfg.fidelities), set(cfg.channels)
     cliargs.check_applies("--cbler", args.cbler is not None, "erasure" in fids, "only the erasure link (--fidelity erasure) has a set CBLER")
     cliargs.check_applies("--decoder", args.decoder is not None, "bittrue" in fids, "only the bit-true link (--fidelity bittrue) decodes LDPC")
+    cliargs.check_applies("--noise", args.noise is not None, "bittrue" in fids,
+                          "only the bit-true link (--fidelity bittrue) draws channel noise")
     for flag in ("fading", "csi"):
         cliargs.check_applies(f"--{flag}", getattr(args, flag) is not None, "rayleigh" in chans,
                               "it sets the Rayleigh channel (--channels rayleigh)")

@@ -66,7 +66,7 @@ class BaselineConfig:
             codec=codec, cbr=self.cbr, fidelity="bittrue" if adaptive else fidelity, link_adaptation=adaptive, modulation_order=self.modulation_order,
             code_rate=self.code_rate, mcs_index=self.mcs_index, mcs_table=self.mcs_table, channel=channel,
             fading=self.fading, csi=self.csi, loss_policy=self.loss_policy, decoder=self.decoder,
-            downscale=self.downscale, link=dict(self.link),
+            downscale=self.downscale, link=cliargs.bit_true_only(dict(self.link), "bittrue" if adaptive else fidelity),
         )
 
 
@@ -86,6 +86,7 @@ def run_task(task: dict) -> dict:
         "mcs": r["extras"].get("mcs"),
         "downscale": r["extras"].get("downscale", 1),
         "bg1_repetition": bool(sys_cfg.get("link", {}).get("bg1_repetition", False)),
+        "noise": sys_cfg.get("link", {}).get("noise", "torch") if sys_cfg["fidelity"] == "bittrue" else None,
         "snr_db": task["snr_db"],
         "image": task["image"],
         "seed": task["seed"],
@@ -194,6 +195,7 @@ def add_arguments(p) -> None:
     p.add_argument("--downscale", type=int, choices=[1, 2, 4, 8], default=None,
                    help="largest factor by which the sender may lower the resolution when that does better (default 1: never)")
     cliargs.add_bg1_repetition_argument(p)
+    cliargs.add_noise_argument(p)
 
 
 def config_from_args(args) -> BaselineConfig:
@@ -241,6 +243,8 @@ def _check_applies(args, cfg: BaselineConfig) -> None:
                           "only the bit-true links (bittrue, adaptive) decode LDPC")
     cliargs.check_applies("--bg1-repetition", bool(args.bg1_repetition), bool(fids - {"capacity"}),
                           "only links with an MCS lay out transport blocks (capacity has no base graph)")
+    cliargs.check_applies("--noise", args.noise is not None, bool(fids & {"bittrue", "adaptive"}),
+                          "only the bit-true links (bittrue, adaptive) draw channel noise")
 
 
 def main_from_args(args) -> int:

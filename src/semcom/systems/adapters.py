@@ -18,7 +18,9 @@ name              system                                          spec options
                                                                   ``downscale_choice`` (``psnr``,
                                                                   ``joint``), ``bg1_repetition``
                                                                   (MCS 4 as 38.212 sends it,
-                                                                  :mod:`semcom.link.layout`)
+                                                                  :mod:`semcom.link.layout`),
+                                                                  ``noise`` (bit-true links:
+                                                                  ``torch`` or ``fast``)
 ``deepjscc``,     a learned JSCC model from a checkpoint          ``ckpt`` or its alias ``checkpoint``
 ``adjscc``,       (:class:`LearnedSystem`); the 1D coders         (a committed name, see
 ``scc``,          (``vlscc1d``, ``scc1d``) take vectors           :func:`semcom.models.list_pretrained`, or a
@@ -90,7 +92,7 @@ def separation(codec: str = "heif", link: str = "adaptive", cbr: float | None = 
                adaptation: str = "quality",
                loss_policy: str = "corrupt", fading: str = "per_cb", decoder: str = "fast",
                cbler: float | None = None, downscale: int = 1, downscale_choice: str = "psnr",
-               bg1_repetition: bool = False, config: dict | None = None):
+               bg1_repetition: bool = False, noise: str | None = None, config: dict | None = None):
     """The separation baseline as a bench system: :class:`semcom.baselines.SeparationSystem` built from
     spec options (see the module table). ``cbr`` defaults to 1/12.
 
@@ -117,6 +119,13 @@ def separation(codec: str = "heif", link: str = "adaptive", cbr: float | None = 
         raise ConfigError(f"separation: bg1_repetition must be true or false, got {bg1_repetition!r}")
     if bg1_repetition:
         extra["bg1_repetition"] = True
+    if noise is not None:
+        from semcom.link.nr import NOISES
+
+        if noise not in NOISES or link not in ("bittrue", "adaptive"):
+            raise ConfigError(f"separation: noise is the bit-true link's noise source ({' or '.join(NOISES)}; "
+                              f"link=bittrue or adaptive), got noise={noise!r} with link={link!r}")
+        extra["noise"] = noise
     cfg = SeparationConfig(
         codec=codec, cbr=1 / 12 if cbr is None else float(cbr), fidelity="bittrue" if link == "adaptive" else link,
         link_adaptation=bool(adapt or link == "adaptive"), mcs_index=mcs_index, mcs_table=mcs_table,
