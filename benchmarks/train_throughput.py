@@ -4,7 +4,7 @@ Run: ``.venv/bin/python benchmarks/train_throughput.py --out benchmarks/results`
 ``train_throughput.json``; about 10 minutes on a busy 2-core machine).
 
 Each (model, precision) runs the trainer (:func:`semcom.experiments.train.run`) on the model's CPU
-config (``configs/<model>.json``: 64x64 crops, batch 8) for ``--steps`` steps on one torch thread
+config (``configs/<model>.json``; each row records its crop size and batch) for ``--steps`` steps on one torch thread
 (``--fp16-steps`` for fp16) and reports the trainer's own measurement
 (``metadata["throughput"]["images_per_s"]``: training steps only, the first step excluded, all
 processes together). ``--two-cores`` adds fp32 and bf16 runs on two cores: one process of two torch
