@@ -30,6 +30,7 @@ def test_run_reports_every_stage_for_both_chains():
         assert r["end_to_end_over_decoder_alone"] == pytest.approx(r["seconds"]["decoder_alone"] / r["seconds"]["end_to_end"])
         assert len(r["load_average_before"]) == 3
         assert len(r["end_to_end_over_decoder_alone_per_round"]) == 1  # timed in alternation, one ratio per round
+        assert r["operating_point_draws"] == bench_link.OPERATING_POINT_DRAWS
     assert {r["demapper"] for r in rows} == {"app", "maxlog"}
     # map_channel_demap times the fused AWGN kernels where transmit uses them: the compiled chain, either noise
     assert [r["fused_awgn"] for r in rows] == [False, True, True] * 2
@@ -46,6 +47,15 @@ def test_paired_times_alternate_the_calls():
     assert calls == ["a", "b"] * 4  # a warm-up round, then three timed rounds, one call of each per round
     assert set(times) == {"a", "b"} and all(w >= 0 and c >= 0 for w, c in times.values())
     assert len(ratios) == 3 and all(r > 0 for r in ratios)
+
+
+def test_operating_point_does_not_depend_on_the_repeats():
+    """CBLER and mean iterations come from draws of their own, not from the timed calls."""
+    kw = dict(cases=[[2, 0.5]], snr_db=[[1.5]], items=2, threads=[1], chains=["fast"], noises=["torch"],
+              max_tb_bits=2000)
+    one, three = (run(BenchLinkConfig(repeats=r, **kw)).data["rows"][0] for r in (1, 3))
+    assert 0 < one["cbler"] < 1 and one["mean_iterations"] > 3  # in the waterfall
+    assert (one["cbler"], one["mean_iterations"]) == (three["cbler"], three["mean_iterations"])
 
 
 def test_cli_writes_json(tmp_path):

@@ -24,6 +24,10 @@ For each case (default QPSK R=1/2 and 16QAM R=2/3, AWGN), one slot-sized transpo
   one call of each per round, so that both see the same machine state; the row keeps each round's
   ratio (``end_to_end_over_decoder_alone_per_round``).
 
+The decoding stages are timed on the LLRs of one noise draw; a row's operating point (``cbler``,
+``mean_iterations``) is measured on :data:`OPERATING_POINT_DRAWS` draws of the same TBs, each from
+a generator of its own, so it does not depend on ``repeats``.
+
 Sionna's chain is ``chain="sionna"`` (``TBEncoder``, ``Mapper``, ``Demapper``, descrambler,
 CRC decoders; its exact APP demapper, as the link used before), the compiled chain
 ``chain="fast"`` (max-log, the link's default). Throughput counts information (payload) bits per
@@ -163,10 +167,46 @@ def _load() -> list[float] | None:
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
+#: Noise draws of the ``items`` TBs from which a row's CBLER and mean iterations are measured.
+OPERATING_POINT_DRAWS = 8
+
+
+def _channel_demap(link, codec, no: float, fused: bool):
+    """``(coded bits, generator) -> decoder LLRs``: what ``transmit`` runs between encoding and decoding."""
+    from semcom.link.base import normal_pairs
+
+    no_t = torch.tensor(no, dtype=torch.float32)
+
+    def run(c, gen):
+        if fused and link.noise == "fast":  # one seed from the generator, then the fused kernel
+            return codec.awgn_llrs(c, link._fast_noise_seed(gen), no)
+        if fused:  # torch's N(0, 1) draws, then the fused kernel scales and adds them
+            return codec.noisy_llrs(c, normal_pairs((c.shape[0], codec.lay.num_re), gen), no)
+        sym = codec.map(c)
+        return codec.llrs(sym + link._draw_noise(tuple(sym.shape), gen, no), no_t)
+
+    return run
+
+
+def _operating_point(codec, coded, channel_demap, seed: int) -> tuple[torch.Tensor, float, float]:
+    """The LLRs the decoding stages are timed on (draw 0), and the code-block error rate and mean
+    decoder iterations over :data:`OPERATING_POINT_DRAWS` noise draws, each from its own generator
+    seeded ``seed + 1 + i``: the same for every ``repeats`` (a noise source's own draws, so the
+    two sources' figures agree only within their statistics)."""
+    llrs, errors, iterations = [], [], []
+    for i in range(OPERATING_POINT_DRAWS):
+        llr = channel_demap(coded, torch.Generator().manual_seed(seed + 1 + i))
+        errors.append(~codec.decode(llr)[1].reshape(-1))
+        codec.decoder(llr.reshape(-1, llr.shape[-1]))
+        iterations.append(codec.decoder.last_iterations.reshape(-1).float())
+        llrs.append(llr)
+    return llrs[0], float(torch.cat(errors).float().mean()), float(torch.cat(iterations).mean())
+
+
 def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkConfig, noise: str = "torch") -> dict:
     """Time one (MCS, chain, threads, noise source) combination; see the module docstring for the stages."""
     from semcom.link import NRLink, default_max_tb_bits
-    from semcom.link.base import noise_variance, normal_pairs
+    from semcom.link.base import noise_variance
 
     load_before = _load()
     demapper = cfg.sionna_demapper if chain == "sionna" else "maxlog"
@@ -182,25 +222,15 @@ def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkC
     bits = torch.randint(0, 2, (cfg.items, k), generator=gen).float()
     u = torch.nn.functional.pad(bits, (0, lay.tbs - k))
     no = noise_variance(snr_db)
-    no_t = torch.tensor(no, dtype=torch.float32)
 
     fused = link._fuses_awgn(codec)
-
-    def channel_demap(c):  # what transmit runs
-        if fused and noise == "fast":  # one seed from the generator, then the fused kernel
-            return codec.awgn_llrs(c, link._fast_noise_seed(gen), no)
-        if fused:  # torch's N(0, 1) draws, then the fused kernel scales and adds them
-            return codec.noisy_llrs(c, normal_pairs((c.shape[0], lay.num_re), gen), no)
-        sym = codec.map(c)
-        return codec.llrs(sym + link._draw_noise(tuple(sym.shape), gen, no), no_t)
-
+    channel_demap = _channel_demap(link, codec, no, fused)
     stages = {}
     coded, *stages["tb_encode"] = _median_time(lambda: codec.coded(u), cfg.repeats)
-    llr, *stages["map_channel_demap"] = _median_time(lambda: channel_demap(coded), cfg.repeats)
-    (u_hat, cb_ok, _), *stages["decode_crc"] = _median_time(lambda: codec.decode(llr), cfg.repeats)
+    _, *stages["map_channel_demap"] = _median_time(lambda: channel_demap(coded, gen), cfg.repeats)
+    llr, cbler, mean_iter = _operating_point(codec, coded, channel_demap, cfg.seed)
+    (u_hat, _, _), *stages["decode_crc"] = _median_time(lambda: codec.decode(llr), cfg.repeats)
     flat = llr.reshape(cfg.items * lay.num_cb, -1)
-    codec.decoder(flat)
-    mean_iter = float(codec.decoder.last_iterations.float().mean())
     paired, ratios = _paired_times({"decoder_alone": lambda: codec.decoder(flat),
                                     "end_to_end": lambda: link.transmit(bits, snr_db, generator=1)}, cfg.repeats)
     stages.update(paired)
@@ -213,7 +243,7 @@ def bench_row(mcs: Any, snr_db: float, chain: str, threads: int, cfg: BenchLinkC
         "modulation_order": mcs.modulation_order, "code_rate": mcs.code_rate, "snr_db": snr_db,
         "payload_bits": k, "items": cfg.items, "tbs": lay.tbs, "num_cb_per_tb": lay.num_cb, "cb_size": lay.cb_size,
         "channel_uses": plan.channel_uses, "num_iter": cfg.iterations, "early_stop": True,
-        "mean_iterations": mean_iter, "cbler": 1.0 - float(cb_ok.float().mean()),
+        "mean_iterations": mean_iter, "cbler": cbler, "operating_point_draws": OPERATING_POINT_DRAWS,
         "bits_ok": bool(torch.equal(u_hat[:, :k], bits)),
         "seconds": seconds, "mbit_per_s": mbps, "cpu_seconds": cpu,
         "cpu_mbit_per_s": {name: info / t / 1e6 for name, t in cpu.items() if t > 0},
