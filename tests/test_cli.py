@@ -86,6 +86,10 @@ def test_link_and_baseline_noise_reach_the_bit_true_links_only(tmp_path, capsys)
         assert main([*argv, "--out", str(tmp_path / "x")]) == 2
         err = capsys.readouterr().err
         assert "--noise" in err and "Traceback" not in err
+    cfg = tmp_path / "noise.json"  # the config file's link key is checked the same way
+    cfg.write_text(json.dumps({"link": {"noise": "fast"}}))
+    assert main(["link", "--fidelity", "bler_table", "--config", str(cfg), "--out", str(tmp_path / "x")]) == 2
+    assert "--noise" in capsys.readouterr().err
 
 
 def test_bad_config_key_is_a_clear_error(tmp_path, capsys):

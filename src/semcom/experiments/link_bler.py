@@ -195,7 +195,7 @@ def config_from_args(args) -> LinkSweepConfig:
     fids, chans = set(cfg.fidelities), set(cfg.channels)
     cliargs.check_applies("--cbler", args.cbler is not None, "erasure" in fids, "only the erasure link (--fidelity erasure) has a set CBLER")
     cliargs.check_applies("--decoder", args.decoder is not None, "bittrue" in fids, "only the bit-true link (--fidelity bittrue) decodes LDPC")
-    cliargs.check_applies("--noise", args.noise is not None, "bittrue" in fids,
+    cliargs.check_applies("--noise", "noise" in cfg.link, "bittrue" in fids,
                           "only the bit-true link (--fidelity bittrue) draws channel noise")
     for flag in ("fading", "csi"):
         cliargs.check_applies(f"--{flag}", getattr(args, flag) is not None, "rayleigh" in chans,

@@ -243,7 +243,7 @@ def _check_applies(args, cfg: BaselineConfig) -> None:
                           "only the bit-true links (bittrue, adaptive) decode LDPC")
     cliargs.check_applies("--bg1-repetition", bool(args.bg1_repetition), bool(fids - {"capacity"}),
                           "only links with an MCS lay out transport blocks (capacity has no base graph)")
-    cliargs.check_applies("--noise", args.noise is not None, bool(fids & {"bittrue", "adaptive"}),
+    cliargs.check_applies("--noise", "noise" in cfg.link, bool(fids & {"bittrue", "adaptive"}),
                           "only the bit-true links (bittrue, adaptive) draw channel noise")
 
 
