@@ -546,7 +546,7 @@ class SeparationSystem:
         :func:`~semcom.link.adaptation.select_mcs_for_quality` on ``image`` (a ``QualityChoice``)."""
         from semcom.link import adaptation as la
 
-        cfg, link = self.config, self.link
+        cfg = self.config
         quality = cfg.adaptation == "quality"
         if quality and image is None:
             raise InputError("adaptation='quality' chooses the MCS for an image: pass image=")
@@ -554,8 +554,7 @@ class SeparationSystem:
         key = (_digest(image) if quality else None, float(snr_db), int(channel_uses), std, bayes and self.olla.version)
         if key not in self._choices:
             cond = self._conditions(snr_db)
-            grant = dict(mcs_table=cfg.mcs_table, max_tb_bits=link.max_tb_bits, bg1_repetition=link.bg1_repetition,
-                         min_payload_bits=LENGTH_FIELD_BITS + 8)
+            grant = self._grant_kw()
             if not quality:
                 choice = la.select_mcs(float(snr_db), channel_uses, target_bler=cfg.target_bler, **grant, **cond)
             else:
@@ -571,6 +570,13 @@ class SeparationSystem:
                 self._choices.pop(next(iter(self._choices)))
             self._choices[key] = choice
         return self._choices[key]
+
+    def _grant_kw(self) -> dict:
+        """The grant's MCS table and this link's layout (:func:`~semcom.link.adaptation.grant_options`'s
+        keywords), with the smallest payload worth sending: the length field and a byte."""
+        link = self.link
+        return dict(mcs_table=self.config.mcs_table, max_tb_bits=link.max_tb_bits, bg1_repetition=link.bg1_repetition,
+                    min_payload_bits=LENGTH_FIELD_BITS + 8)
 
     def _conditions(self, snr_db: float) -> dict:
         """What the adaptation's error model is told besides the SNR (``payload_error``'s keywords)."""
@@ -600,10 +606,9 @@ class SeparationSystem:
         and, with ``adaptation="quality"``, ``image`` (:meth:`clean_quality`); ``None`` when none does."""
         from semcom.link import adaptation as la
 
-        cfg, link = self.config, self.link
+        cfg = self.config
         try:
-            options = la.grant_options(channel_uses, mcs_table=cfg.mcs_table, max_tb_bits=link.max_tb_bits,
-                                       bg1_repetition=link.bg1_repetition, min_payload_bits=LENGTH_FIELD_BITS + 8)
+            options = la.grant_options(channel_uses, **self._grant_kw())
         except LinkError:  # no MCS carries the length field and a byte
             return None
         if cfg.adaptation == "quality":
