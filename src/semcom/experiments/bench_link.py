@@ -120,21 +120,27 @@ def _case_key(case: Sequence[float]) -> tuple[int, float]:
     return int(case[0]), round(float(case[1]), 4)
 
 
+def _timed(fn) -> tuple[Any, float, float]:
+    """``(result, wall seconds, process CPU seconds)`` of one call of ``fn`` on one torch thread
+    (re-applied every call: other libraries' thread layers may reset it)."""
+    torch.set_num_threads(1)
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
 def _median_time(fn, repeats: int) -> tuple[Any, float, float]:
     """``(last result, median wall seconds, median process CPU seconds)`` of ``repeats`` calls after a warm-up.
 
     Torch runs on one thread. The CPU time (all threads of this process) is what the work cost;
     on shared cores the wall clock also counts the time other processes held the cores.
     """
-    torch.set_num_threads(1)
-    out = fn()
+    out = _timed(fn)[0]  # warm-up
     wall, cpu = [], []
     for _ in range(repeats):
-        torch.set_num_threads(1)  # re-applied: other libraries' thread layers may reset it
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
+        out, w, c = _timed(fn)
+        wall.append(w)
+        cpu.append(c)
     return out, statistics.median(wall), statistics.median(cpu)
 
 
@@ -147,20 +153,12 @@ def _paired_times(fns: dict[str, Any], repeats: int) -> tuple[dict[str, tuple[fl
     stages, a drift of this VM's speed between the stages moved their ratio by up to 0.25.
     """
     names = list(fns)
-    for name in names:
-        torch.set_num_threads(1)
-        fns[name]()
-    wall: dict[str, list[float]] = {n: [] for n in names}
-    cpu: dict[str, list[float]] = {n: [] for n in names}
-    for _ in range(repeats):
-        for name in names:
-            torch.set_num_threads(1)
-            t0, c0 = time.perf_counter(), time.process_time()
-            fns[name]()
-            wall[name].append(time.perf_counter() - t0)
-            cpu[name].append(time.process_time() - c0)
-    ratios = [a / b for a, b in zip(wall[names[0]], wall[names[1]])] if len(names) == 2 else []
-    return {n: (statistics.median(wall[n]), statistics.median(cpu[n])) for n in names}, ratios
+    for n in names:  # warm-up round
+        _timed(fns[n])
+    rounds = [{n: _timed(fns[n])[1:] for n in names} for _ in range(repeats)]
+    ratios = [r[names[0]][0] / r[names[1]][0] for r in rounds] if len(names) == 2 else []
+    return {n: (statistics.median(r[n][0] for r in rounds), statistics.median(r[n][1] for r in rounds))
+            for n in names}, ratios
 
 
 def _load() -> list[float] | None:
@@ -196,8 +194,7 @@ def _operating_point(codec, coded, channel_demap, seed: int) -> tuple[torch.Tens
     llrs, errors, iterations = [], [], []
     for i in range(OPERATING_POINT_DRAWS):
         llr = channel_demap(coded, torch.Generator().manual_seed(seed + 1 + i))
-        errors.append(~codec.decode(llr)[1].reshape(-1))
-        codec.decoder(llr.reshape(-1, llr.shape[-1]))
+        errors.append(~codec.decode(llr)[1].reshape(-1))  # decodes the whole batch in one decoder call
         iterations.append(codec.decoder.last_iterations.reshape(-1).float())
         llrs.append(llr)
     return llrs[0], float(torch.cat(errors).float().mean()), float(torch.cat(iterations).mean())
